@@ -1,0 +1,136 @@
+"""Model configurations: the CONSTANTS of a finite instance.
+
+A configuration fixes the shape (which memcgs may exist and under which
+parent, how many tasks, how many physical pages) and the finite domains the
+explorer enumerates (limit values an administrator writes). Counter values
+themselves stay unbounded for the Z3 prover; only the explorer and TLC need the
+finite domains and the failcnt bound of the state constraint.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE_SIZE = 4096
+#: RESOURCE_MAX is LLONG_MAX bytes; in pages, the largest page count that is not
+#: over it, so that ``usage + n > limit`` agrees with the byte comparison exactly.
+RESOURCE_MAX = (1 << 63) - 1
+UNLIMITED = RESOURCE_MAX // PAGE_SIZE
+ROOT = 0
+NONE = -1
+
+
+@dataclass(frozen=True)
+class Config:
+    """A finite instance of the model (TLA+ CONSTANTS)."""
+
+    name: str = "default"
+    #: memcg names; index 0 is the root memcg.
+    memcgs: tuple[str, ...] = ("root", "A", "B")
+    #: parent index of each memcg (the root's is NONE).
+    parents: tuple[int, ...] = (NONE, ROOT, 1)
+    tasks: tuple[str, ...] = ("t1", "t2")
+    #: physical pages (kmem, user and in-flight together) the machine has.
+    max_pages: int = 2
+    #: values, in pages, an administrator writes to memory.kmem.limit_in_bytes.
+    kmem_limits: tuple[int, ...] = (1, UNLIMITED)
+    #: values, in pages, an administrator writes to memory.limit_in_bytes.
+    res_limits: tuple[int, ...] = (1,)
+    #: state constraint: failcnt stays at or below this (TLC's CONSTRAINT).
+    max_failcnt: int = 1
+    #: which model actions the explorer enumerates (None: all of them).
+    actions: tuple[str, ...] | None = None
+    #: named historical/bug profile, "correct" by default.
+    profile: str = "correct"
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def n_memcgs(self) -> int:
+        return len(self.memcgs)
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.tasks)
+
+    def children(self, m: int) -> tuple[int, ...]:
+        return _children(self.parents, m)
+
+    def ancestors(self, m: int) -> tuple[int, ...]:
+        """Proper ancestors of ``m``, nearest first."""
+        return _ancestors(self.parents, m)
+
+    def memcg_index(self, name: str) -> int:
+        try:
+            return self.memcgs.index(name)
+        except ValueError:
+            raise KeyError(f"unknown memcg {name!r}; this configuration has {list(self.memcgs)}")
+
+    def task_index(self, name: str) -> int:
+        try:
+            return self.tasks.index(name)
+        except ValueError:
+            raise KeyError(f"unknown task {name!r}; this configuration has {list(self.tasks)}")
+
+    def validate(self) -> Config:
+        if not self.memcgs or self.parents[0] != NONE:
+            raise ValueError("memcg 0 must be the root (parent -1)")
+        if len(self.parents) != len(self.memcgs):
+            raise ValueError("parents must have one entry per memcg")
+        for m, p in enumerate(self.parents[1:], start=1):
+            if not 0 <= p < m:
+                raise ValueError(f"memcg {self.memcgs[m]!r}: parent must be an earlier memcg")
+        if self.max_pages < 0 or self.max_failcnt < 0:
+            raise ValueError("max_pages and max_failcnt must be >= 0")
+        return self
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "memcgs": list(self.memcgs),
+            "parents": list(self.parents),
+            "tasks": list(self.tasks),
+            "max_pages": self.max_pages,
+            "kmem_limits": list(self.kmem_limits),
+            "res_limits": list(self.res_limits),
+            "max_failcnt": self.max_failcnt,
+            "actions": None if self.actions is None else list(self.actions),
+            "profile": self.profile,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Config:
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kw).validate()
+
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"cannot read configuration {path}: {e}") from None
+        return cls.from_json(data)
+
+
+@lru_cache(maxsize=None)
+def _children(parents: tuple[int, ...], m: int) -> tuple[int, ...]:
+    return tuple(c for c, p in enumerate(parents) if p == m)
+
+
+@lru_cache(maxsize=None)
+def _ancestors(parents: tuple[int, ...], m: int) -> tuple[int, ...]:
+    out = []
+    p = parents[m]
+    while p != NONE:
+        out.append(p)
+        p = parents[p]
+    return tuple(out)
+
+
+DEFAULT = Config().validate()

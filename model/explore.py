@@ -1,0 +1,171 @@
+"""Explicit-state breadth-first exploration, TLC-style.
+
+Semantics follow TLC's model checker so the distinct-state counts agree with it
+on the same configuration: every state satisfying the state constraint is
+stored and expanded; a successor outside the constraint is checked against the
+invariants but neither stored nor counted. A violation yields the shortest
+trace (breadth-first). The state graph is kept as a networkx ``DiGraph`` for
+deadlock and graph analyses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from model import invariants as inv
+from model.actions import ACTIONS
+from model.config import Config
+from model.state import State, initial
+
+
+@dataclass(frozen=True)
+class Step:
+    """One labelled transition of a trace."""
+
+    action: str
+    args: tuple
+    ret: int
+    state: State
+
+
+@dataclass
+class Result:
+    config: Config
+    distinct: int = 0
+    generated: int = 0
+    depth: int = 0
+    seconds: float = 0.0
+    violation: str | None = None
+    #: the states of a counterexample, the initial state first.
+    trace: list[Step] = field(default_factory=list)
+    deadlocks: int = 0
+    graph: nx.DiGraph | None = None
+    complete: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.violation is None and self.deadlocks == 0 and self.complete
+
+    @property
+    def rate(self) -> float:
+        return self.distinct / self.seconds if self.seconds else 0.0
+
+
+def in_constraint(cfg: Config, s: State) -> bool:
+    """StateConstraint: failcnt stays within cfg.max_failcnt (keeps the space finite)."""
+    bound = cfg.max_failcnt
+    return all(c.failcnt <= bound for c in s.res) and all(c.failcnt <= bound for c in s.kmem)
+
+
+def enabled_steps(cfg: Config):
+    """The (action, args) pairs the explorer tries, fixed per configuration."""
+    names = cfg.actions if cfg.actions is not None else [a for a in ACTIONS if ACTIONS[a].explored]
+    out = []
+    for name in names:
+        if name not in ACTIONS:
+            raise ValueError(f"unknown action {name!r} in configuration {cfg.name!r}")
+        a = ACTIONS[name]
+        for args in a.domain(cfg):
+            out.append((name, tuple(args), a.guard, a.effect))
+    return out
+
+
+def successors(cfg: Config, s: State, steps=None):
+    """Yield (action, args, ret, post) for each enabled step (stutters included)."""
+    for name, args, guard, effect in steps or enabled_steps(cfg):
+        if guard(cfg, s, *args):
+            post, ret = effect(cfg, s, *args)
+            yield name, args, ret, post
+
+
+def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
+            check_deadlock: bool = True, progress=None) -> Result:
+    """Breadth-first search from the initial state of ``cfg``."""
+    t0 = time.perf_counter()
+    steps = enabled_steps(cfg)
+    state_inv = inv.state_invariants()
+    step_inv = inv.step_invariants()
+    res = Result(cfg)
+    init = initial(cfg)
+    ids: dict[State, int] = {init: 0}
+    states: list[State] = [init]
+    parent: list[tuple[int, str, tuple, int] | None] = [None]
+    depth = [0]
+    g = nx.DiGraph() if graph else None
+    if g is not None:
+        g.add_node(0)
+
+    def fail(name, at_id, extra: Step | None = None):
+        res.violation = name
+        res.trace = _trace(states, parent, at_id) + ([extra] if extra else [])
+
+    for i in state_inv:
+        if not i.check(cfg, init):
+            fail(i.id, 0)
+            return _finish(res, t0, ids, depth, g)
+    queue = deque([0])
+    while queue:
+        sid = queue.popleft()
+        s = states[sid]
+        any_succ = False
+        for name, args, guard, effect in steps:
+            if not guard(cfg, s, *args):
+                continue
+            post, ret = effect(cfg, s, *args)
+            any_succ = True
+            res.generated += 1
+            if post == s:
+                continue
+            for i in step_inv:
+                if not i.check(cfg, s, post):
+                    fail(i.id, sid, Step(name, args, ret, post))
+                    return _finish(res, t0, ids, depth, g)
+            known = ids.get(post)
+            if known is None:
+                bad = next((i.id for i in state_inv if not i.check(cfg, post)), None)
+                if bad is not None:
+                    fail(bad, sid, Step(name, args, ret, post))
+                    return _finish(res, t0, ids, depth, g)
+                if not in_constraint(cfg, post):
+                    continue
+                known = len(states)
+                ids[post] = known
+                states.append(post)
+                parent.append((sid, name, args, ret))
+                depth.append(depth[sid] + 1)
+                queue.append(known)
+                if max_states is not None and len(states) >= max_states:
+                    res.complete = False
+                    queue.clear()
+                    break
+                if progress is not None and known % 20000 == 0:
+                    progress(known, len(queue))
+            if g is not None:
+                g.add_edge(sid, known, action=name, args=args)
+        if check_deadlock and not any_succ:
+            res.deadlocks += 1
+            if res.violation is None:
+                fail("Deadlock", sid)
+    return _finish(res, t0, ids, depth, g)
+
+
+def _finish(res: Result, t0: float, ids, depth, g) -> Result:
+    res.distinct = len(ids)
+    res.depth = max(depth) + 1 if depth else 0
+    res.seconds = time.perf_counter() - t0
+    res.graph = g
+    return res
+
+
+def _trace(states, parent, sid) -> list[Step]:
+    out: list[Step] = []
+    while parent[sid] is not None:
+        pid, name, args, ret = parent[sid]
+        out.append(Step(name, args, ret, states[sid]))
+        sid = pid
+    out.append(Step("Init", (), 0, states[sid]))
+    return out[::-1]

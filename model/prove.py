@@ -1,0 +1,200 @@
+"""Z3 back-end: inductive proofs, bounded model checking, and the step oracle.
+
+Proofs range over *all* counter values: usages, limits, failcnts, max_usage,
+page counts and the number of physical pages are unbounded integers; only the
+shape (how many memcgs and tasks, which parent) comes from the configuration.
+An obligation is one (action, invariant) pair: assuming every state invariant
+and the action's guard, the invariant holds after the action, for every
+parameter of the action. A failed obligation comes with its counterexample to
+induction, rendered as two readable states.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import z3
+
+from model import invariants as inv
+from model.actions import ACTIONS
+from model.config import Config
+from model.dual import And, Eq, Or, symbolic
+from model.state import Counter, State, initial
+
+
+def symbolic_state(cfg: Config, tag: str) -> State:
+    """A State whose every field is a fresh Z3 constant."""
+    n, t = cfg.n_memcgs, cfg.n_tasks
+
+    def ints(field_name, k):
+        return tuple(z3.Int(f"{tag}.{field_name}[{i}]") for i in range(k))
+
+    def bools(field_name, k):
+        return tuple(z3.Bool(f"{tag}.{field_name}[{i}]") for i in range(k))
+
+    def counters(name):
+        return tuple(
+            Counter(*(z3.Int(f"{tag}.{name}[{i}].{f}") for f in Counter._fields)) for i in range(n)
+        )
+
+    return State(
+        lifecycle=ints("lifecycle", n),
+        use_hierarchy=bools("use_hierarchy", n),
+        hier=bools("hier", n),
+        kmem_active=bools("kmem_active", n),
+        kmemcg_id=ints("kmemcg_id", n),
+        res=counters("res"),
+        kmem=counters("kmem"),
+        kmem_pages=ints("kmem_pages", n),
+        user_pages=ints("user_pages", n),
+        task_memcg=ints("task_memcg", t),
+        task_pc=ints("task_pc", t),
+        task_charge=ints("task_charge", t),
+        admin_pc=z3.Int(f"{tag}.admin_pc"),
+        admin_memcg=z3.Int(f"{tag}.admin_memcg"),
+        static_key=z3.Int(f"{tag}.static_key"),
+    )
+
+
+def symbolic_config(cfg: Config) -> Config:
+    """The configuration with the number of physical pages left symbolic."""
+    return replace(cfg, max_pages=z3.Int("MaxPages"))
+
+
+def concrete_state(model: z3.ModelRef, s: State) -> State:
+    """Read a symbolic state's values out of a Z3 model."""
+
+    def val(x):
+        if isinstance(x, tuple):
+            items = tuple(val(y) for y in x)
+            return type(x)(*items) if hasattr(x, "_fields") else items
+        if not isinstance(x, z3.ExprRef):
+            return x
+        v = model.eval(x, model_completion=True)
+        return z3.is_true(v) if z3.is_bool(v) else v.as_long()
+
+    return val(s)
+
+
+@dataclass
+class Obligation:
+    action: str
+    invariant: str
+    ok: bool
+    seconds: float
+    #: counterexample to induction: (args, pre, post) as concrete states.
+    cti: tuple | None = None
+
+
+@dataclass
+class ProofReport:
+    config: Config
+    obligations: list[Obligation] = field(default_factory=list)
+    seconds: float = 0.0
+    init_ok: bool = True
+    init_violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.init_ok and all(o.ok for o in self.obligations)
+
+    @property
+    def failed(self) -> list[Obligation]:
+        return [o for o in self.obligations if not o.ok]
+
+
+def prove(cfg: Config, actions: list[str] | None = None,
+          invariants: list[str] | None = None) -> ProofReport:
+    """Check every (action, invariant) obligation by induction."""
+    t0 = time.perf_counter()
+    report = ProofReport(cfg)
+    report.init_violations = inv.violated(cfg, initial(cfg))
+    report.init_ok = not report.init_violations
+    names = actions or list(ACTIONS)
+    wanted = [i for i in inv.INVARIANTS.values() if invariants is None or i.id in invariants]
+    with symbolic():
+        scfg = symbolic_config(cfg)
+        pre = symbolic_state(cfg, "pre")
+        hyp = And(scfg.max_pages >= 0, *(i.check(scfg, pre) for i in inv.state_invariants()))
+        for name in names:
+            a = ACTIONS[name]
+            cases = []
+            for args in a.domain(cfg):
+                post, _ = a.effect(scfg, pre, *args)
+                cases.append((tuple(args), a.guard(scfg, pre, *args), post))
+            for i in wanted:
+                t1 = time.perf_counter()
+                cti = None
+                for args, guard, post in cases:
+                    s = z3.Solver()
+                    goal = i.check(scfg, pre, post) if i.kind == "step" else i.check(scfg, post)
+                    s.add(hyp, guard, z3.Not(goal))
+                    verdict = s.check()
+                    if verdict == z3.sat:
+                        m = s.model()
+                        cti = (args, concrete_state(m, pre), concrete_state(m, post))
+                        break
+                    if verdict != z3.unsat:
+                        cti = (args, None, None)
+                        break
+                report.obligations.append(
+                    Obligation(name, i.id, cti is None, time.perf_counter() - t1, cti)
+                )
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+@dataclass
+class BmcReport:
+    config: Config
+    depth: int
+    ok: bool
+    seconds: float
+    violation: str | None = None
+    trace: list = field(default_factory=list)
+
+
+def bmc(cfg: Config, depth: int) -> BmcReport:
+    """Bounded model checking: can any invariant break within ``depth`` steps of Init?"""
+    t0 = time.perf_counter()
+    init = initial(cfg)
+    checked = [i for i in inv.state_invariants()]
+    with symbolic():
+        s = z3.Solver()
+        states = [symbolic_state(cfg, "s0")]
+        s.add(Eq(states[0], init))
+        labels = []
+        for k in range(1, depth + 1):
+            cur, nxt = states[-1], symbolic_state(cfg, f"s{k}")
+            choices, tags = [], []
+            for name, a in ACTIONS.items():
+                for args in a.domain(cfg):
+                    post, _ = a.effect(cfg, cur, *args)
+                    tag = z3.Bool(f"step{k}:{name}{tuple(args)}")
+                    choices.append(And(tag, a.guard(cfg, cur, *args), Eq(nxt, post)))
+                    tags.append((tag, name, tuple(args)))
+            s.add(Or(*choices))
+            states.append(nxt)
+            labels.append(tags)
+        found = None
+        for i in checked:
+            s.push()
+            s.add(Or(*(z3.Not(i.check(cfg, st)) for st in states)))
+            if s.check() == z3.sat:
+                m = s.model()
+                found = (i.id, [
+                    (("Init", ()) if k == 0 else next(
+                        ((n, a) for tag, n, a in labels[k - 1]
+                         if z3.is_true(m.eval(tag, model_completion=True))), ("?", ())),
+                     concrete_state(m, st))
+                    for k, st in enumerate(states)
+                ])
+                s.pop()
+                break
+            s.pop()
+    if found is None:
+        return BmcReport(cfg, depth, True, time.perf_counter() - t0)
+    bad, trace = found
+    cut = next(k for k, (_, st) in enumerate(trace) if not inv.INVARIANTS[bad].check(cfg, st))
+    return BmcReport(cfg, depth, False, time.perf_counter() - t0, bad, trace[: cut + 1])
