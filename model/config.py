@@ -10,8 +10,8 @@ finite domains and the failcnt bound of the state constraint.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 PAGE_SIZE = 4096
@@ -33,7 +33,7 @@ class Config:
     #: parent index of each memcg (the root's is NONE).
     parents: tuple[int, ...] = (NONE, ROOT, 1)
     tasks: tuple[str, ...] = ("t1", "t2")
-    #: physical pages (kmem, user and in-flight together) the machine has.
+    #: state constraint: at most this many pages charged (kmem and user together).
     max_pages: int = 2
     #: values, in pages, an administrator writes to memory.kmem.limit_in_bytes.
     kmem_limits: tuple[int, ...] = (1, UNLIMITED)
@@ -118,12 +118,12 @@ class Config:
         return cls.from_json(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _children(parents: tuple[int, ...], m: int) -> tuple[int, ...]:
     return tuple(c for c, p in enumerate(parents) if p == m)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ancestors(parents: tuple[int, ...], m: int) -> tuple[int, ...]:
     out = []
     p = parents[m]

@@ -56,9 +56,15 @@ class Result:
 
 
 def in_constraint(cfg: Config, s: State) -> bool:
-    """StateConstraint: failcnt stays within cfg.max_failcnt (keeps the space finite)."""
+    """StateConstraint: at most cfg.max_pages pages charged (kmem and user
+    together) and every failcnt at most cfg.max_failcnt. Both are exploration
+    bounds, as in a TLC model; the prover has neither."""
     bound = cfg.max_failcnt
-    return all(c.failcnt <= bound for c in s.res) and all(c.failcnt <= bound for c in s.kmem)
+    return (
+        sum(s.kmem_pages) + sum(s.user_pages) <= cfg.max_pages
+        and all(c.failcnt <= bound for c in s.res)
+        and all(c.failcnt <= bound for c in s.kmem)
+    )
 
 
 def enabled_steps(cfg: Config):

@@ -7,12 +7,11 @@ are the facts induction needs beside the properties users care about.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from model.actions import (
     can_account_kmem,
-    free_pages,
     has_children,
     reaches,
     tasks_in,
@@ -227,7 +226,7 @@ def tree_shape(cfg, s):
     return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
 
 
-@invariant("T.ranges", "counts are non-negative, ids and indices in range, pages fit memory",
+@invariant("T.ranges", "counts are non-negative, ids and indices in range",
            "model bounds", kind="type")
 def ranges(cfg, s):
     n = cfg.n_memcgs
@@ -252,7 +251,7 @@ def ranges(cfg, s):
                 Eq(Eq(s.admin_pc, ADMIN_IDLE), Eq(s.admin_memcg, NONE)),
                 Or(Eq(s.admin_memcg, NONE), *(Eq(s.admin_memcg, m) for m in range(1, n))))
     return And(*(memcg(m) for m in range(n)), *(task(t) for t in range(cfg.n_tasks)),
-               admin, free_pages(cfg, s) >= 0, s.static_key >= 0)
+               admin, s.static_key >= 0)
 
 
 @invariant("T.links", "tasks sit in online memcgs; the activation path's memcg is online and "

@@ -12,7 +12,7 @@ induction, rendered as two readable states.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import z3
 
@@ -55,11 +55,6 @@ def symbolic_state(cfg: Config, tag: str) -> State:
         admin_memcg=z3.Int(f"{tag}.admin_memcg"),
         static_key=z3.Int(f"{tag}.static_key"),
     )
-
-
-def symbolic_config(cfg: Config) -> Config:
-    """The configuration with the number of physical pages left symbolic."""
-    return replace(cfg, max_pages=z3.Int("MaxPages"))
 
 
 def concrete_state(model: z3.ModelRef, s: State) -> State:
@@ -114,9 +109,9 @@ def prove(cfg: Config, actions: list[str] | None = None,
     names = actions or list(ACTIONS)
     wanted = [i for i in inv.INVARIANTS.values() if invariants is None or i.id in invariants]
     with symbolic():
-        scfg = symbolic_config(cfg)
+        scfg = cfg
         pre = symbolic_state(cfg, "pre")
-        hyp = And(scfg.max_pages >= 0, *(i.check(scfg, pre) for i in inv.state_invariants()))
+        hyp = And(*(i.check(scfg, pre) for i in inv.state_invariants()))
         for name in names:
             a = ACTIONS[name]
             cases = []

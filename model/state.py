@@ -121,7 +121,7 @@ def to_json(cfg: Config, s: State) -> dict:
             "kmem_pages": s.kmem_pages[m],
             "user_pages": s.user_pages[m],
         }
-    name = lambda m: None if m == NONE else cfg.memcgs[m]  # noqa: E731
+    name = lambda m: None if m == NONE else cfg.memcgs[m]
     tasks = {
         t: {
             "memcg": name(s.task_memcg[i]),
@@ -139,7 +139,7 @@ def to_json(cfg: Config, s: State) -> dict:
 
 
 def from_json(cfg: Config, d: dict) -> State:
-    idx = lambda n: NONE if n is None else cfg.memcg_index(n)  # noqa: E731
+    idx = lambda n: NONE if n is None else cfg.memcg_index(n)
     ms = [d["memcgs"][n] for n in cfg.memcgs]
 
     def counter(c):
