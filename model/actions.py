@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from model import res_counter as rc
-from model.config import NONE, ROOT, UNLIMITED, Config
+from model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from model.dual import And, Count, Eq, If, Not, Or
 from model.res_counter import EBUSY, EINVAL, ENOMEM
 from model.state import (
@@ -164,15 +164,17 @@ def _charge_kmem_guard(cfg, s, t, m):
 def _charge_kmem(cfg, s, t, m):
     levels = rc.chain(cfg, s, m)
     if cfg.profile == "no_kmem_limit_check":
-        kmem, ok = rc.charge_nolimit(s.kmem, levels, 1), True
+        kmem, ok = rc.charge_nolimit(s.kmem, levels, PAGE_SIZE), True
     else:
-        kmem, ok = rc.charge(s.kmem, levels, 1)
+        kmem, ok = rc.charge(s.kmem, levels, PAGE_SIZE)
     post = _end_charge(s._replace(kmem=kmem), t, If(ok, KMEM_CHARGED, IDLE), If(ok, m, NONE))
     return post, If(ok, 0, -ENOMEM)
 
 
 action(
-    "charge.kmem", ("task", "memcg"), _tasks_memcgs,
+    "charge.kmem",
+    ("task", "memcg"),
+    _tasks_memcgs,
     "memcg_charge_kmem: res_counter_charge(&memcg->kmem), no reclaim (3.8)",
 )((_charge_kmem_guard, _charge_kmem))
 
@@ -183,17 +185,23 @@ def _charge_res_guard(cfg, s, t, m):
 
 def _charge_res(cfg, s, t, m):
     levels = rc.chain(cfg, s, m)
-    res, ok = rc.charge(s.res, levels, 1)
-    rolled_back = s.kmem if cfg.profile == "no_kmem_rollback" else rc.uncharge(s.kmem, levels, 1)
+    res, ok = rc.charge(s.res, levels, PAGE_SIZE)
+    rolled_back = (
+        s.kmem if cfg.profile == "no_kmem_rollback" else rc.uncharge(s.kmem, levels, PAGE_SIZE)
+    )
     post = _end_charge(
         s._replace(res=res, kmem=If(ok, s.kmem, rolled_back)),
-        t, If(ok, RES_CHARGED, IDLE), If(ok, m, NONE),
+        t,
+        If(ok, RES_CHARGED, IDLE),
+        If(ok, m, NONE),
     )
     return post, If(ok, 0, -ENOMEM)
 
 
 action(
-    "charge.res", ("task", "memcg"), _tasks_memcgs,
+    "charge.res",
+    ("task", "memcg"),
+    _tasks_memcgs,
     "memcg_charge_kmem: __mem_cgroup_try_charge, then kmem uncharged on -ENOMEM (3.8)",
 )((_charge_res_guard, _charge_res))
 
@@ -208,7 +216,9 @@ def _commit(cfg, s, t, m):
 
 
 action(
-    "charge.commit", ("task", "memcg"), _tasks_memcgs,
+    "charge.commit",
+    ("task", "memcg"),
+    _tasks_memcgs,
     "memcg_kmem_commit_charge: pc->mem_cgroup = memcg, SetPageCgroupUsed (3.8)",
 )((_committing_guard, _commit))
 
@@ -216,7 +226,9 @@ action(
 def _uncharge_kmem(cfg, s: State, m: int) -> State:
     """memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last."""
     levels = rc.chain(cfg, s, m)
-    return s._replace(res=rc.uncharge(s.res, levels, 1), kmem=rc.uncharge(s.kmem, levels, 1))
+    return s._replace(
+        res=rc.uncharge(s.res, levels, PAGE_SIZE), kmem=rc.uncharge(s.kmem, levels, PAGE_SIZE)
+    )
 
 
 def _abort(cfg, s, t, m):
@@ -224,7 +236,9 @@ def _abort(cfg, s, t, m):
 
 
 action(
-    "charge.abort", ("task", "memcg"), _tasks_memcgs,
+    "charge.abort",
+    ("task", "memcg"),
+    _tasks_memcgs,
     "memcg_kmem_commit_charge with page == NULL: memcg_uncharge_kmem (3.8)",
 )((_committing_guard, _abort))
 # The page allocator may fail for reasons the model does not track (low
@@ -237,7 +251,8 @@ def _bypass_guard(cfg, s, t, m, flags):
 
 
 action(
-    "charge.bypass", ("task", "memcg", "flags"),
+    "charge.bypass",
+    ("task", "memcg", "flags"),
     lambda cfg: [(t, m, 0) for t, m in _tasks_memcgs(cfg)],
     "memcg_kmem_newpage_charge returns true without charging (3.8 memcontrol.h)",
     explored=False,
@@ -245,7 +260,9 @@ action(
 
 
 action(
-    "free.bypass", ("task",), lambda cfg: [(t,) for t in range(cfg.n_tasks)],
+    "free.bypass",
+    ("task",),
+    lambda cfg: [(t,) for t in range(cfg.n_tasks)],
     "__memcg_kmem_uncharge_pages: a page without PageCgroupUsed is left alone (3.8)",
     explored=False,
 )((lambda cfg, s, t: True, _stutter))
@@ -261,7 +278,9 @@ def _free(cfg, s, m):
 
 
 action(
-    "free.uncharge", ("memcg",), _memcgs,
+    "free.uncharge",
+    ("memcg",),
+    _memcgs,
     "__memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup, clear Used (3.8)",
 )((_free_guard, _free))
 
@@ -277,12 +296,14 @@ def _user_charge(cfg, s, t, m):
     more = replace_at(s.user_pages, m, s.user_pages[m] + 1)
     if m == ROOT:  # __mem_cgroup_try_charge: the root memcg is never charged
         return s._replace(user_pages=more), 0
-    res, ok = rc.charge(s.res, rc.chain(cfg, s, m), 1)
+    res, ok = rc.charge(s.res, rc.chain(cfg, s, m), PAGE_SIZE)
     return s._replace(res=res, user_pages=If(ok, more, s.user_pages)), If(ok, 0, -ENOMEM)
 
 
 action(
-    "user.charge", ("task", "memcg"), _tasks_memcgs,
+    "user.charge",
+    ("task", "memcg"),
+    _tasks_memcgs,
     "mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8)",
 )((_user_charge_guard, _user_charge))
 
@@ -295,11 +316,13 @@ def _user_uncharge(cfg, s, m):
     fewer = s._replace(user_pages=replace_at(s.user_pages, m, s.user_pages[m] - 1))
     if m == ROOT:
         return fewer, 0
-    return fewer._replace(res=rc.uncharge(s.res, rc.chain(cfg, s, m), 1)), 0
+    return fewer._replace(res=rc.uncharge(s.res, rc.chain(cfg, s, m), PAGE_SIZE)), 0
 
 
 action(
-    "user.uncharge", ("memcg",), _memcgs,
+    "user.uncharge",
+    ("memcg",),
+    _memcgs,
     "__mem_cgroup_uncharge_common: res_counter_uncharge unless root (3.8)",
 )((_user_uncharge_guard, _user_uncharge))
 
@@ -329,7 +352,9 @@ def _mkdir(cfg, s, m):
 
 
 action(
-    "mkdir", ("memcg",), _non_root,
+    "mkdir",
+    ("memcg",),
+    _non_root,
     "mem_cgroup_css_alloc + css_online + memcg_propagate_kmem (3.8)",
 )((_mkdir_guard, _mkdir))
 
@@ -350,13 +375,15 @@ def _rmdir(cfg, s, m):
     post = s._replace(
         lifecycle=replace_at(s.lifecycle, m, OFFLINE),
         user_pages=replace_at(user, m, 0),
-        res=replace_at(s.res, m, s.res[m]._replace(usage=s.res[m].usage - moved)),
+        res=replace_at(s.res, m, s.res[m]._replace(usage=s.res[m].usage - moved * PAGE_SIZE)),
     )
     return If(busy, s, post), If(busy, -EBUSY, 0)
 
 
 action(
-    "rmdir", ("memcg",), _non_root,
+    "rmdir",
+    ("memcg",),
+    _non_root,
     "cgroup_rmdir -> mem_cgroup_css_offline -> mem_cgroup_reparent_charges (3.8)",
 )((_online_admin_guard, _rmdir))
 
@@ -370,7 +397,9 @@ def _attach(cfg, s, t, m):
 
 
 action(
-    "attach", ("task", "memcg"), _tasks_memcgs,
+    "attach",
+    ("task", "memcg"),
+    _tasks_memcgs,
     "cgroup_attach_task; kmem charges never move (mem_cgroup_move_charge, 3.8)",
 )((_attach_guard, _attach))
 
@@ -382,13 +411,15 @@ def _hierarchy_write(cfg, s, m, v):
     invalid = Or(parent_hier, v not in (0, 1))
     busy = online_children(cfg, s, m) > 0
     ret = If(same, 0, If(invalid, -EINVAL, If(busy, -EBUSY, 0)))
-    post = s._replace(use_hierarchy=replace_at(s.use_hierarchy, m, If(Eq(ret, 0), v == 1,
-                                                                       s.use_hierarchy[m])))
+    post = s._replace(
+        use_hierarchy=replace_at(s.use_hierarchy, m, If(Eq(ret, 0), v == 1, s.use_hierarchy[m]))
+    )
     return post, ret
 
 
 action(
-    "use_hierarchy.write", ("memcg", "value"),
+    "use_hierarchy.write",
+    ("memcg", "value"),
     lambda cfg: [(m, v) for m in range(cfg.n_memcgs) for v in (0, 1)],
     "mem_cgroup_hierarchy_write (3.8)",
 )((_online_admin_guard, _hierarchy_write))
@@ -405,7 +436,8 @@ def _limit_write(cfg, s, m, v):
 
 
 action(
-    "limit.write", ("memcg", "pages"),
+    "limit.write",
+    ("memcg", "bytes"),
     lambda cfg: [(m, v) for m in range(cfg.n_memcgs) for v in cfg.res_limits],
     "mem_cgroup_write(RES_LIMIT) -> mem_cgroup_resize_limit, no reclaimable pages (3.8)",
 )((_online_admin_guard, _limit_write))
@@ -425,7 +457,8 @@ def _kmem_limit_write(cfg, s, m, v):
 
 
 action(
-    "kmem_limit.write", ("memcg", "pages"),
+    "kmem_limit.write",
+    ("memcg", "bytes"),
     lambda cfg: [(m, v) for m in range(cfg.n_memcgs) for v in cfg.kmem_limits],
     "memcg_update_kmem_limit under memcg_create_mutex + set_limit_mutex (3.9/3.10)",
 )((_online_admin_guard, _kmem_limit_write))
@@ -441,7 +474,9 @@ def _update_cache_sizes(cfg, s, m):
 
 
 action(
-    "activate.update_cache_sizes", ("memcg",), _non_root,
+    "activate.update_cache_sizes",
+    ("memcg",),
+    _non_root,
     "memcg_update_cache_sizes: ida_simple_get kmemcg_id, grow caches (3.8)",
 )((_admin_at(CACHE_SIZES), _update_cache_sizes))
 
@@ -451,7 +486,9 @@ def _static_key_inc(cfg, s, m):
 
 
 action(
-    "activate.static_key_inc", ("memcg",), _non_root,
+    "activate.static_key_inc",
+    ("memcg",),
+    _non_root,
     "static_key_slow_inc(&memcg_kmem_enabled_key) (3.9, SB)",
 )((_admin_at(KEY_INC), _static_key_inc))
 
@@ -462,7 +499,9 @@ def _set_active(cfg, s, m):
 
 
 action(
-    "activate.set_active", ("memcg",), _non_root,
+    "activate.set_active",
+    ("memcg",),
+    _non_root,
     "memcg_kmem_set_active after the static key is patched (3.8)",
 )((_admin_at(SET_ACTIVE), _set_active))
 
@@ -480,7 +519,9 @@ def _reset_max(cfg, s, m, c):
 
 
 action(
-    "max_usage.reset", ("memcg", "counter"), _counters,
+    "max_usage.reset",
+    ("memcg", "counter"),
+    _counters,
     "mem_cgroup_reset(RES_MAX_USAGE): res_counter_reset_max (3.8)",
 )((_online_admin_guard, _reset_max))
 
@@ -490,7 +531,9 @@ def _reset_failcnt(cfg, s, m, c):
 
 
 action(
-    "failcnt.reset", ("memcg", "counter"), _counters,
+    "failcnt.reset",
+    ("memcg", "counter"),
+    _counters,
     "mem_cgroup_reset(RES_FAILCNT): res_counter_reset_failcnt (3.8)",
 )((_online_admin_guard, _reset_failcnt))
 

@@ -15,10 +15,9 @@ from functools import cache
 from pathlib import Path
 
 PAGE_SIZE = 4096
-#: RESOURCE_MAX is LLONG_MAX bytes; in pages, the largest page count that is not
-#: over it, so that ``usage + n > limit`` agrees with the byte comparison exactly.
+#: RESOURCE_MAX, (unsigned long long)LLONG_MAX: an unlimited counter's limit.
 RESOURCE_MAX = (1 << 63) - 1
-UNLIMITED = RESOURCE_MAX // PAGE_SIZE
+UNLIMITED = RESOURCE_MAX
 ROOT = 0
 NONE = -1
 
@@ -35,10 +34,10 @@ class Config:
     tasks: tuple[str, ...] = ("t1", "t2")
     #: state constraint: at most this many pages charged (kmem and user together).
     max_pages: int = 2
-    #: values, in pages, an administrator writes to memory.kmem.limit_in_bytes.
-    kmem_limits: tuple[int, ...] = (1, UNLIMITED)
-    #: values, in pages, an administrator writes to memory.limit_in_bytes.
-    res_limits: tuple[int, ...] = (1,)
+    #: values, in bytes, an administrator writes to memory.kmem.limit_in_bytes.
+    kmem_limits: tuple[int, ...] = (PAGE_SIZE, UNLIMITED)
+    #: values, in bytes, an administrator writes to memory.limit_in_bytes.
+    res_limits: tuple[int, ...] = (PAGE_SIZE,)
     #: state constraint: failcnt stays at or below this (TLC's CONSTRAINT).
     max_failcnt: int = 1
     #: which model actions the explorer enumerates (None: all of them).

@@ -27,7 +27,7 @@ ADMIN_PC = ("idle", "update_cache_sizes", "static_key_inc", "set_active")
 
 
 class Counter(NamedTuple):
-    """struct res_counter, in pages."""
+    """struct res_counter, in bytes as in the kernel."""
 
     usage: int
     max_usage: int
@@ -55,7 +55,7 @@ class State(NamedTuple):
     res: tuple
     #: memcg->kmem per memcg.
     kmem: tuple
-    #: committed kmem pages (PageCgroupUsed with pc->mem_cgroup == m) per memcg.
+    #: committed kmem pages (PageCgroupUsed with pc->mem_cgroup == m) per memcg (pages).
     kmem_pages: tuple
     #: user (LRU) pages charged to each memcg.
     user_pages: tuple

@@ -1,0 +1,1 @@
+"""The reference implementation: kernel-shaped code whose paths yield at preemption points."""

@@ -1,0 +1,319 @@
+"""struct mem_cgroup and the kmem controller paths (mm/memcontrol.c, 3.8-3.10).
+
+Every path that the model splits into several actions is a generator
+(:mod:`impl.sched`): it yields a :class:`~impl.sched.Step` naming the model
+action it has just completed, at the point where the kernel could be
+preempted.
+"""
+
+from __future__ import annotations
+
+from errno import EBUSY, EINVAL, ENOMEM
+
+from impl.res_counter import RESOURCE_MAX, ResCounter
+from impl.sched import Mutex, Step
+
+PAGE_SIZE = 4096
+#: memcg->kmem_account_flags bits.
+KMEM_ACCOUNTED_ACTIVE = 1 << 0
+KMEM_ACCOUNTED_ACTIVATED = 1 << 1
+#: ida_simple_get(&kmem_limited_groups, 0, MEMCG_CACHES_MAX_SIZE).
+MEMCG_CACHES_MAX_SIZE = 65535
+
+
+class MemCgroup:
+    """struct mem_cgroup: its counters, flags and place in the cgroup tree."""
+
+    def __init__(self, name: str, parent: MemCgroup | None):
+        self.name = name
+        self.parent = parent  # the cgroup parent, whatever use_hierarchy says
+        self.children: list[MemCgroup] = []  # cgroup->children: online children only
+        self.online = False
+        self.use_hierarchy = False
+        self.res = ResCounter()
+        self.kmem = ResCounter()
+        self.kmem_account_flags = 0
+        self.kmemcg_id = -1
+
+    @property
+    def path(self) -> str:
+        if self.parent is None:
+            return "/"
+        return (self.parent.path.rstrip("/") + "/" + self.name)
+
+    def __repr__(self) -> str:
+        return f"<mem_cgroup {self.path}>"
+
+
+class Task:
+    """struct task_struct, as far as memcg cares."""
+
+    PF_KTHREAD = 0x00200000
+
+    def __init__(self, name: str, memcg: MemCgroup):
+        self.name = name
+        self.memcg = memcg  # mm->owner's memcg
+        self.flags = 0
+        self.has_mm = True
+        self.fatal_signal_pending = False
+
+
+class PageCgroup:
+    """struct page_cgroup: the memcg a page is charged to, and the Used bit."""
+
+    __slots__ = ("mem_cgroup", "used")
+
+    def __init__(self):
+        self.mem_cgroup: MemCgroup | None = None
+        self.used = False
+
+
+class Page:
+    __slots__ = ("kmem", "pc", "pfn")
+
+    def __init__(self, pfn: int, kmem: bool):
+        self.pfn = pfn
+        self.pc = PageCgroup()
+        self.kmem = kmem
+
+
+# gfp flags the kmem charge looks at (__GFP_NOFAIL, __GFP_KMEMCG; Python mangles "__").
+GFP_NOFAIL = 0x800
+GFP_KMEMCG = 0x100000
+GFP_KERNEL = 0xD0
+
+
+class MemoryController:
+    """The memory controller of one machine: the root memcg and global state."""
+
+    def __init__(self):
+        self.root_mem_cgroup = MemCgroup("", None)
+        self.root_mem_cgroup.online = True
+        self.memcg_kmem_enabled_key = 0  # struct static_key's count
+        self.kmem_limited_groups: set[int] = set()  # the ida
+        self.memcg_create_mutex = Mutex("memcg_create_mutex")
+        self.set_limit_mutex = Mutex("set_limit_mutex")
+
+    # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def memcg_kmem_is_active(memcg: MemCgroup) -> bool:
+        return bool(memcg.kmem_account_flags & KMEM_ACCOUNTED_ACTIVE)
+
+    def mem_cgroup_is_root(self, memcg: MemCgroup) -> bool:
+        return memcg is self.root_mem_cgroup
+
+    def memcg_can_account_kmem(self, memcg: MemCgroup) -> bool:
+        """memcg_can_account_kmem (3.8)."""
+        return not self.mem_cgroup_is_root(memcg) and self.memcg_kmem_is_active(memcg)
+
+    @staticmethod
+    def parent_mem_cgroup(memcg: MemCgroup) -> MemCgroup | None:
+        """parent_mem_cgroup: derived from res.parent, so NULL without hierarchy."""
+        return memcg.parent if memcg.res.parent is not None else None
+
+    @staticmethod
+    def memcg_has_children(memcg: MemCgroup) -> bool:
+        """memcg_has_children: use_hierarchy and a child cgroup (3.8)."""
+        return memcg.use_hierarchy and bool(memcg.children)
+
+    def cgroup_task_count(self, memcg: MemCgroup, tasks) -> int:
+        return sum(1 for t in tasks if t.memcg is memcg)
+
+    def _ida_simple_get(self) -> int:
+        for i in range(MEMCG_CACHES_MAX_SIZE):
+            if i not in self.kmem_limited_groups:
+                self.kmem_limited_groups.add(i)
+                return i
+        return -28  # -ENOSPC
+
+    # ------------------------------------------------------------ creation and removal
+
+    def mem_cgroup_css_online(self, parent: MemCgroup, name: str) -> MemCgroup:
+        """mem_cgroup_css_alloc + mem_cgroup_css_online + memcg_propagate_kmem (3.8)."""
+        memcg = MemCgroup(name, parent)
+        memcg.use_hierarchy = parent.use_hierarchy
+        if parent.use_hierarchy:
+            memcg.res = ResCounter(parent.res)
+            memcg.kmem = ResCounter(parent.kmem)
+        self.memcg_propagate_kmem(memcg)
+        memcg.online = True
+        parent.children.append(memcg)
+        return memcg
+
+    def memcg_propagate_kmem(self, memcg: MemCgroup) -> None:
+        """memcg_propagate_kmem: inherit the parent's kmem flags under hierarchy (3.8)."""
+        parent = self.parent_mem_cgroup(memcg)
+        if parent is None:
+            return
+        memcg.kmem_account_flags = parent.kmem_account_flags
+        if not self.memcg_kmem_is_active(memcg):
+            return
+        memcg.kmemcg_id = self._ida_simple_get()
+        self.static_key_slow_inc()
+
+    def static_key_slow_inc(self) -> None:
+        self.memcg_kmem_enabled_key += 1
+
+    def mem_cgroup_css_offline(self, memcg: MemCgroup, user_pages) -> None:
+        """mem_cgroup_css_offline -> mem_cgroup_reparent_charges (3.10).
+
+        LRU pages move to the parent (the root without hierarchy) and only this
+        memcg's own res level is uncharged (__mem_cgroup_cancel_local_charge);
+        kmem charges stay where they are.
+        """
+        parent = self.parent_mem_cgroup(memcg) or self.root_mem_cgroup
+        for page in user_pages:
+            if page.pc.used and page.pc.mem_cgroup is memcg:
+                page.pc.mem_cgroup = parent
+                memcg.res.uncharge_until(memcg.res.parent, PAGE_SIZE)
+        memcg.online = False
+        memcg.parent.children.remove(memcg)
+
+    # ------------------------------------------------------------ cgroupfs writes
+
+    def mem_cgroup_hierarchy_write(self, memcg: MemCgroup, val: int) -> int:
+        """mem_cgroup_hierarchy_write (3.8)."""
+        parent = memcg.parent
+        if memcg.use_hierarchy == (val == 1):
+            return 0
+        if (parent is None or not parent.use_hierarchy) and val in (0, 1):
+            if memcg.children:
+                return -EBUSY
+            memcg.use_hierarchy = val == 1
+            return 0
+        return -EINVAL
+
+    def mem_cgroup_resize_limit(self, memcg: MemCgroup, val: int) -> int:
+        """mem_cgroup_resize_limit: user pages here are unreclaimable, so no retry helps."""
+        return memcg.res.set_limit(val)
+
+    def memcg_update_kmem_limit(self, memcg: MemCgroup, val: int, tasks, owner):
+        """memcg_update_kmem_limit (3.9/3.10): a preemptible path.
+
+        Under memcg_create_mutex and set_limit_mutex, a first write of a value
+        other than RESOURCE_MAX activates kmem accounting: limit, kmemcg_id,
+        static key, and only then the ACTIVE bit, so no charge can happen at a
+        call site whose uncharge branch is not yet patched in.
+        """
+        yield from self.memcg_create_mutex.lock(owner)
+        yield from self.set_limit_mutex.lock(owner)
+        try:
+            if memcg.kmem_account_flags == 0 and val != RESOURCE_MAX:
+                if self.cgroup_task_count(memcg, tasks) or self.memcg_has_children(memcg):
+                    ret = -EBUSY
+                    yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, ret)
+                    return ret
+                ret = memcg.kmem.set_limit(val)
+                assert ret == 0  # VM_BUG_ON: usage is 0 on an inactive group
+                yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, 0)
+                ret = self.memcg_update_cache_sizes(memcg)
+                if ret:
+                    memcg.kmem.limit = RESOURCE_MAX
+                    return ret
+                yield Step("activate.update_cache_sizes", {"memcg": memcg.path})
+                self.static_key_slow_inc()
+                yield Step("activate.static_key_inc", {"memcg": memcg.path})
+                memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+                yield Step("activate.set_active", {"memcg": memcg.path})
+                return 0
+            ret = memcg.kmem.set_limit(val)
+            yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, ret)
+            return ret
+        finally:
+            self.set_limit_mutex.unlock(owner)
+            self.memcg_create_mutex.unlock(owner)
+
+    def memcg_update_cache_sizes(self, memcg: MemCgroup) -> int:
+        """memcg_update_cache_sizes: allocate the kmemcg_id (3.8)."""
+        num = self._ida_simple_get()
+        if num < 0:
+            return num
+        memcg.kmemcg_id = num
+        memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVATED
+        return 0
+
+    # ------------------------------------------------------------ the charge path
+
+    def memcg_kmem_newpage_charge(self, task: Task, gfp: int, in_interrupt: bool):
+        """memcg_kmem_newpage_charge -> memcg_charge_kmem (3.8): (ok, memcg or None).
+
+        Yields charge.bypass when nothing is charged, else charge.kmem and, if
+        that succeeded, charge.res.
+        """
+        memcg = task.memcg
+        flags = self._bypass_flags(task, gfp, in_interrupt)
+        enabled = self.memcg_kmem_enabled_key > 0
+        if flags or not enabled or not self.memcg_can_account_kmem(memcg):
+            yield Step("charge.bypass", {"task": task.name, "memcg": memcg.path, "flags": flags})
+            return True, None
+        ret, _ = memcg.kmem.charge(PAGE_SIZE)
+        yield Step("charge.kmem", {"task": task.name, "memcg": memcg.path}, ret)
+        if ret:
+            return False, None
+        ret, _ = memcg.res.charge(PAGE_SIZE)
+        if ret:
+            memcg.kmem.uncharge(PAGE_SIZE)
+        yield Step("charge.res", {"task": task.name, "memcg": memcg.path}, ret)
+        if ret:
+            return False, None
+        return True, memcg
+
+    @staticmethod
+    def _bypass_flags(task: Task, gfp: int, in_interrupt: bool) -> int:
+        """The context tests of memcg_kmem_newpage_charge (3.8 memcontrol.h), as bits."""
+        reasons = (
+            not gfp & GFP_KMEMCG,
+            bool(gfp & GFP_NOFAIL),
+            in_interrupt,
+            not task.has_mm,
+            bool(task.flags & Task.PF_KTHREAD),
+            task.fatal_signal_pending,
+        )
+        return sum(1 << i for i, r in enumerate(reasons) if r)
+
+    def memcg_kmem_commit_charge(self, page: Page | None, memcg: MemCgroup, task: Task):
+        """memcg_kmem_commit_charge (3.8): record the memcg on the page, or undo."""
+        if page is None:
+            self.memcg_uncharge_kmem(memcg)
+            yield Step("charge.abort", {"task": task.name, "memcg": memcg.path}, -ENOMEM)
+            return
+        page.pc.mem_cgroup = memcg
+        page.pc.used = True
+        yield Step("charge.commit", {"task": task.name, "memcg": memcg.path})
+
+    def memcg_uncharge_kmem(self, memcg: MemCgroup) -> None:
+        """memcg_uncharge_kmem (3.8-3.10 order): res, then kmem last."""
+        memcg.res.uncharge(PAGE_SIZE)
+        memcg.kmem.uncharge(PAGE_SIZE)
+
+    def memcg_kmem_uncharge_pages(self, page: Page, task: Task) -> Step:
+        """__memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup if Used (3.8)."""
+        pc = page.pc
+        if not pc.used:
+            return Step("free.bypass", {"task": task.name})
+        memcg = pc.mem_cgroup
+        pc.used = False
+        self.memcg_uncharge_kmem(memcg)
+        return Step("free.uncharge", {"memcg": memcg.path})
+
+    # ------------------------------------------------------------ user pages
+
+    def mem_cgroup_newpage_charge(self, page: Page, task: Task) -> Step:
+        """mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8)."""
+        memcg = task.memcg
+        if not self.mem_cgroup_is_root(memcg):
+            ret, _ = memcg.res.charge(PAGE_SIZE)
+            if ret:
+                return Step("user.charge", {"task": task.name, "memcg": memcg.path}, ret)
+        page.pc.mem_cgroup = memcg
+        page.pc.used = True
+        return Step("user.charge", {"task": task.name, "memcg": memcg.path})
+
+    def mem_cgroup_uncharge_page(self, page: Page) -> Step:
+        """__mem_cgroup_uncharge_common: the root memcg's counter is never touched."""
+        memcg = page.pc.mem_cgroup
+        page.pc.used = False
+        if not self.mem_cgroup_is_root(memcg):
+            memcg.res.uncharge(PAGE_SIZE)
+        return Step("user.uncharge", {"memcg": memcg.path})
