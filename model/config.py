@@ -65,13 +65,13 @@ class Config:
         try:
             return self.memcgs.index(name)
         except ValueError:
-            raise KeyError(f"unknown memcg {name!r}; this configuration has {list(self.memcgs)}")
+            raise KeyError(f"unknown memcg {name!r}; this configuration has {list(self.memcgs)}") from None
 
     def task_index(self, name: str) -> int:
         try:
             return self.tasks.index(name)
         except ValueError:
-            raise KeyError(f"unknown task {name!r}; this configuration has {list(self.tasks)}")
+            raise KeyError(f"unknown task {name!r}; this configuration has {list(self.tasks)}") from None
 
     def validate(self) -> Config:
         if not self.memcgs or self.parents[0] != NONE:

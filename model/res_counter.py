@@ -33,10 +33,10 @@ def charge(counters: tuple, levels, n: int):
     uncharged again, keeping the max_usage they recorded (kernel/res_counter.c).
     """
     fits = [counters[i].usage + n <= counters[i].limit for i, _ in levels]
-    ok = And(*(If(present, f, True) for (_, present), f in zip(levels, fits)))
+    ok = And(*(If(present, f, True) for (_, present), f in zip(levels, fits, strict=False)))
     out = counters
     reached = True
-    for ((i, present), f) in zip(levels, fits):
+    for ((i, present), f) in zip(levels, fits, strict=False):
         c = counters[i]
         reach = And(present, reached)
         bumped = And(reach, f)

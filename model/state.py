@@ -95,7 +95,7 @@ def initial(cfg: Config) -> State:
 
 
 def replace_at(xs: tuple, i: int, value) -> tuple:
-    return xs[:i] + (value,) + xs[i + 1 :]
+    return (*xs[:i], value, *xs[i + 1:])
 
 
 def _limit_json(v: int):
@@ -121,7 +121,8 @@ def to_json(cfg: Config, s: State) -> dict:
             "kmem_pages": s.kmem_pages[m],
             "user_pages": s.user_pages[m],
         }
-    name = lambda m: None if m == NONE else cfg.memcgs[m]
+    def name(m):
+        return None if m == NONE else cfg.memcgs[m]
     tasks = {
         t: {
             "memcg": name(s.task_memcg[i]),
@@ -139,7 +140,8 @@ def to_json(cfg: Config, s: State) -> dict:
 
 
 def from_json(cfg: Config, d: dict) -> State:
-    idx = lambda n: NONE if n is None else cfg.memcg_index(n)
+    def idx(n):
+        return NONE if n is None else cfg.memcg_index(n)
     ms = [d["memcgs"][n] for n in cfg.memcgs]
 
     def counter(c):
