@@ -167,17 +167,17 @@ def from_json(cfg: Config, d: dict) -> State:
     )
 
 
-def diff(cfg: Config, a: State, b: State) -> list[str]:
-    """Lines naming each field that differs between two states (for reports)."""
+def diff(cfg: Config, a: State, b: State) -> list[tuple[str, object, object]]:
+    """(field path, value in a, value in b) for each field that differs."""
     ja, jb = to_json(cfg, a), to_json(cfg, b)
-    out: list[str] = []
+    out: list[tuple[str, object, object]] = []
 
     def walk(x, y, path):
         if isinstance(x, dict):
             for k in x:
                 walk(x[k], y[k], f"{path}.{k}" if path else k)
         elif x != y:
-            out.append(f"{path}: {x} -> {y}")
+            out.append((path, x, y))
 
     walk(ja, jb, "")
     return out

@@ -1,0 +1,1 @@
+"""The conformance suite: adapters, oracle, Hypothesis machines, mutants, reports, CLI."""

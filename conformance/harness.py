@@ -1,0 +1,341 @@
+"""The harness: run operations on an implementation, check every step.
+
+For each operation the harness works out from the model what must happen (an
+error with no step, or a first action with given arguments), then steps the
+implementation, taking its abstract state after every step and asking the
+oracle whether (pre, action, post) is a model step, and whether every
+invariant still holds. Anything else is a :class:`Nonconformance` carrying the
+trace so far, which a report renders and ``kmemcg replay`` re-runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from errno import EBUSY, EEXIST, ENOENT, ENOMEM
+
+from conformance.oracle import invariant_problems, make_oracle
+from conformance.protocol import ProtocolError
+from model import cgroupfs
+from model.actions import ACTIONS
+from model.config import NONE, ROOT, Config
+from model.state import ABSENT, LIFECYCLE, ONLINE, State, from_json, initial
+
+MAX_STEPS = 64
+BYPASS_CONTEXT = ("no __GFP_KMEMCG", "__GFP_NOFAIL", "in_interrupt", "no mm", "PF_KTHREAD",
+                  "fatal signal")
+
+
+def memcg_paths(cfg: Config) -> tuple[str, ...]:
+    """Each configured memcg's cgroupfs path: '/', '/A', '/A/B', ..."""
+    paths: list[str] = []
+    for m, name in enumerate(cfg.memcgs):
+        p = cfg.parents[m]
+        paths.append("/" if p == NONE else paths[p].rstrip("/") + "/" + name)
+    return tuple(paths)
+
+
+@dataclass
+class TraceEntry:
+    """One line of a trace: an operation started, or a step it took."""
+
+    op_no: int
+    op: str
+    args: dict
+    thread: int = 0
+    action: str | None = None
+    step_args: dict | None = None
+    ret: int | None = None
+    state: State | None = None
+
+
+class Nonconformance(Exception):
+    """The implementation did something the model does not allow."""
+
+    def __init__(self, check: str, message: str, trace: list[TraceEntry]):
+        super().__init__(f"[{check}] {message}")
+        self.check = check
+        self.message = message
+        self.trace = list(trace)
+
+
+@dataclass
+class Page:
+    kind: str  # "kmem" or "user"
+    memcg: int | None  # the memcg charged, None when the allocation bypassed
+    task: str
+
+
+@dataclass
+class TaskContext:
+    kthread: bool = False
+    fatal_signal: bool = False
+    has_mm: bool = True
+
+
+@dataclass
+class Harness:
+    impl: object
+    cfg: Config
+    oracle_mode: str = "eval"
+    trace: list[TraceEntry] = field(default_factory=list)
+    ops: list[tuple[str, dict]] = field(default_factory=list)
+    steps_checked: int = 0
+
+    def __post_init__(self):
+        self.oracle = make_oracle(self.cfg, self.oracle_mode)
+        self.paths = memcg_paths(self.cfg)
+        self.pages: dict[int, Page] = {}
+        self.ctx = {t: TaskContext() for t in self.cfg.tasks}
+        self.state = self.abstract(self._call("snapshot", self.impl.snapshot))
+        if self.state != initial(self.cfg):
+            self.fail("alpha", "the initial abstract state is not the model's Init")
+
+    # ------------------------------------------------------------ plumbing
+
+    def fail(self, check: str, message: str):
+        raise Nonconformance(check, message, self.trace)
+
+    def _call(self, what, fn, *args):
+        try:
+            return fn(*args)
+        except ProtocolError as e:
+            self.fail("protocol", f"{what}: {e}")
+
+    def abstract(self, snap) -> State:
+        """Protocol snapshot (keyed by path) -> model State (indexed by config)."""
+        try:
+            memcgs = dict(snap["memcgs"])
+            extra = set(memcgs) - set(self.paths)
+            if extra:
+                self.fail("alpha", f"snapshot has memcgs outside the configuration: {sorted(extra)}")
+            blank = _blank_memcg()
+            named = {
+                "memcgs": {self.cfg.memcgs[i]: memcgs.get(p, blank) for i, p in enumerate(self.paths)},
+                "tasks": {t: {**v, "memcg": self._name(v["memcg"]),
+                              "charging": self._name(v.get("charging"))}
+                          for t, v in snap["tasks"].items()},
+                "admin": {**snap["admin"], "memcg": self._name(snap["admin"].get("memcg"))},
+                "static_key": snap["static_key"],
+            }
+            return from_json(self.cfg, named)
+        except Nonconformance:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            self.fail("alpha", f"malformed snapshot ({type(e).__name__}: {e}): {str(snap)[:300]}")
+
+    def _name(self, path):
+        if path is None:
+            return None
+        if path not in self.paths:
+            self.fail("alpha", f"unknown memcg path {path!r}")
+        return self.cfg.memcgs[self.paths.index(path)]
+
+    def _model_args(self, action: str, args: dict) -> tuple:
+        try:
+            out = []
+            for p in ACTIONS[action].params:
+                v = args[p]
+                if p == "task":
+                    out.append(self.cfg.task_index(v))
+                elif p == "memcg":
+                    out.append(self.paths.index(v))
+                elif p == "counter":
+                    out.append(("res", "kmem").index(v))
+                else:
+                    out.append(int(v))
+            return tuple(out)
+        except (KeyError, ValueError, TypeError) as e:
+            self.fail("protocol", f"{action}: bad step arguments {args!r} ({e})")
+
+    # ------------------------------------------------------------ expectations
+
+    def _expect(self, op: str, a: dict):
+        """(pure error or None, (first action, model args) or None) for an operation."""
+        s, idx = self.state, self.paths.index
+        if op in ("mkdir", "rmdir", "write") or op == "attach":
+            m = idx(a["path"])
+            online = s.lifecycle[m] == ONLINE
+        if op == "mkdir":
+            if online:
+                return -EEXIST, None
+            if s.lifecycle[self.cfg.parents[m]] != ONLINE:
+                return -ENOENT, None
+            return None, ("mkdir", (m,))
+        if op == "rmdir":
+            if not online:
+                return -ENOENT, None
+            if m == ROOT:
+                return -EBUSY, None
+            return None, ("rmdir", (m,))
+        if op == "write":
+            if not online:
+                return -ENOENT, None
+            e = cgroupfs.expect_write(self.cfg, s, m, a["file"], a["text"])
+            return (-e.error, None) if e.error else (None, (e.action, e.args))
+        if op == "attach":
+            t = self.cfg.task_index(a["task"])
+            if not online:
+                return -ENOENT, None
+            if s.task_memcg[t] == m:
+                return 0, None
+            return None, ("attach", (t, m))
+        if op == "alloc_kmem":
+            return None, None  # charge.bypass or charge.kmem; checked step by step
+        if op == "alloc_user":
+            t = self.cfg.task_index(a["task"])
+            return None, ("user.charge", (t, s.task_memcg[t]))
+        if op in ("free_kmem", "free_user"):
+            page = self.pages.get(a["page"])
+            if page is None:
+                return -ENOENT, None
+            if page.memcg is None:
+                return None, ("free.bypass", (self.cfg.task_index(a["task"]),))
+            action = "free.uncharge" if op == "free_kmem" else "user.uncharge"
+            return None, (action, (page.memcg,))
+        if op == "set_task":
+            return 0, None
+        raise ValueError(f"unknown operation {op}")
+
+    def _bypass_expected(self, a: dict) -> bool:
+        ctx = self.ctx[a["task"]]
+        gfp = set(a.get("gfp", ("GFP_KERNEL", "__GFP_KMEMCG")))
+        return bool("__GFP_KMEMCG" not in gfp or "__GFP_NOFAIL" in gfp or a.get("in_interrupt")
+                    or not ctx.has_mm or ctx.kthread or ctx.fatal_signal)
+
+    # ------------------------------------------------------------ running
+
+    def run(self, op: str, args: dict):
+        """Run one operation to completion alone; return its result."""
+        op_no = len(self.ops)
+        self.ops.append((op, dict(args)))
+        self.trace.append(TraceEntry(op_no, op, dict(args)))
+        pure, first = self._expect(op, args)
+        thread = self._call("start", self.impl.start, op, args)
+        steps = 0
+        last_ret = 0
+        actions: list[str] = []
+        while True:
+            reply = self._call("step", self.impl.step, thread)
+            if not isinstance(reply, dict):
+                self.fail("protocol", f"step returned {reply!r}")
+            if reply.get("done"):
+                result = reply.get("result")
+                break
+            if "blocked" in reply:
+                self.fail("deadlock", f"{op} blocked on {reply['blocked']} with no other thread")
+            steps += 1
+            if steps > MAX_STEPS:
+                self.fail("hang", f"{op} took more than {MAX_STEPS} steps")
+            action, sargs, ret = reply.get("action"), reply.get("args", {}), reply.get("ret", 0)
+            if action not in ACTIONS:
+                self.fail("protocol", f"unknown action {action!r}")
+            margs = self._model_args(action, sargs)
+            if pure is not None:
+                self.fail("errno", f"{op} {args} must fail with {pure} and change nothing, "
+                                   f"but took step {action}")
+            if steps == 1 and first is not None and (action, margs) != first:
+                self.fail("step", f"{op} {args}: first step must be {first[0]}{first[1]}, "
+                                  f"got {action}{margs}")
+            self._op_specific(op, args, action, margs, sargs)
+            self.check_step(op_no, op, args, thread, action, sargs, margs, ret)
+            actions.append(action)
+            last_ret = ret
+        self._check_result(op, args, pure, actions, last_ret, result)
+        return result
+
+    def check_step(self, op_no, op, args, thread, action, sargs, margs, ret):
+        pre = self.state
+        post = self.abstract(self._call("snapshot", self.impl.snapshot))
+        self.trace.append(TraceEntry(op_no, op, dict(args), thread, action, dict(sargs), ret, post))
+        v = self.oracle.check(pre, action, margs, ret, post)
+        if not v.ok:
+            self.fail("oracle", f"{action}{margs}: {v.problem}")
+        bad = invariant_problems(self.cfg, pre, post)
+        if bad:
+            self.fail("invariant", f"after {action}{margs}: {', '.join(bad)}")
+        self.state = post
+        self.steps_checked += 1
+        self._track_pages(action, margs, pre)
+
+    def _op_specific(self, op, args, action, margs, sargs):
+        if op == "alloc_kmem" and action == "charge.bypass":
+            want = self._bypass_expected(args)
+            if bool(margs[2]) != want:
+                ctx = [n for n, on in zip(BYPASS_CONTEXT, self._context_bits(args), strict=True) if on]
+                self.fail("step", f"charge.bypass flags={margs[2]} but the context "
+                                  f"{'asks' if want else 'does not ask'} for a bypass {ctx}")
+        if op == "alloc_kmem" and action == "charge.kmem" and self._bypass_expected(args):
+            self.fail("step", "charged an allocation whose context must bypass accounting")
+        if op == "alloc_kmem" and action in ("charge.commit", "charge.abort"):
+            want = "charge.abort" if args.get("fail") else "charge.commit"
+            if action != want:
+                self.fail("step", f"the page allocator {'failed' if args.get('fail') else 'succeeded'}"
+                                  f", so the charge must end with {want}, not {action}")
+
+    def _context_bits(self, a):
+        ctx = self.ctx[a["task"]]
+        gfp = set(a.get("gfp", ("GFP_KERNEL", "__GFP_KMEMCG")))
+        return ("__GFP_KMEMCG" not in gfp, "__GFP_NOFAIL" in gfp, bool(a.get("in_interrupt")),
+                not ctx.has_mm, ctx.kthread, ctx.fatal_signal)
+
+    def _track_pages(self, action, margs, pre: State):
+        if action == "rmdir" and self.state.lifecycle[margs[0]] != pre.lifecycle[margs[0]]:
+            m = margs[0]
+            target = self.cfg.parents[m] if pre.hier[m] else ROOT
+            for page in self.pages.values():
+                if page.kind == "user" and page.memcg == m:
+                    page.memcg = target
+
+    def _check_result(self, op, args, pure, actions, last_ret, result):
+        if op == "set_task":
+            if result != 0:
+                self.fail("errno", f"set_task returned {result}")
+            ctx = self.ctx[args["task"]]
+            for k in ("kthread", "fatal_signal", "has_mm"):
+                if args.get(k) is not None:
+                    setattr(ctx, k, bool(args[k]))
+            return
+        if not isinstance(result, int) or isinstance(result, bool):
+            self.fail("protocol", f"{op} returned {result!r}, not an integer")
+        if pure is not None:
+            if actions:
+                return  # already reported
+            if result != pure:
+                self.fail("errno", f"{op} {args} returned {result}, must be {pure}")
+            return
+        if not actions:
+            self.fail("step", f"{op} {args} returned {result} without taking any step")
+        if op in ("alloc_kmem", "alloc_user"):
+            want_fail = last_ret < 0 or (op == "alloc_kmem" and args.get("fail"))
+            if want_fail and result != -ENOMEM:
+                self.fail("errno", f"{op} must fail with {-ENOMEM}, returned {result}")
+            if not want_fail and (result < 0 or result in self.pages):
+                self.fail("errno", f"{op} must return a new page handle, returned {result}")
+            if not want_fail:
+                charged = None
+                if op == "alloc_user":
+                    charged = self.state.task_memcg[self.cfg.task_index(args["task"])]
+                elif "charge.commit" in actions:
+                    charged = self._last_step_memcg()
+                self.pages[result] = Page("kmem" if op == "alloc_kmem" else "user", charged,
+                                          args["task"])
+            return
+        if op in ("free_kmem", "free_user"):
+            if result != 0:
+                self.fail("errno", f"{op} returned {result}")
+            del self.pages[args["page"]]
+            return
+        if result != last_ret:
+            self.fail("errno", f"{op} returned {result}, its last step returned {last_ret}")
+
+    def _last_step_memcg(self) -> int:
+        return self.paths.index(self.trace[-1].step_args["memcg"])
+
+
+def _blank_memcg() -> dict:
+    from model.config import UNLIMITED
+
+    fresh = {"usage": 0, "max_usage": 0, "limit": UNLIMITED, "failcnt": 0}
+    return {"lifecycle": LIFECYCLE[ABSENT], "use_hierarchy": False, "hier": False,
+            "kmem_active": False, "kmemcg_id": -1, "res": dict(fresh), "kmem": dict(fresh),
+            "kmem_pages": 0, "user_pages": 0}
