@@ -1,0 +1,161 @@
+"""A zoo of wrong implementations: each is the reference with one bug.
+
+The suite is only as good as what it rejects. Every mutant here is a plausible
+kernel mistake, named for what it breaks; ``kmemcg mutants`` runs the suite
+against each and expects every one to be killed.
+"""
+
+from __future__ import annotations
+
+from errno import ENOMEM
+
+from impl import cgroupfs
+from impl.kernel import Kernel
+from impl.memcontrol import PAGE_SIZE, MemoryController
+from impl.res_counter import ResCounter
+from impl.sched import Step
+
+
+class _NoKmemRollback(MemoryController):
+    def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt):
+        memcg = task.memcg
+        flags = self._bypass_flags(task, gfp, in_interrupt)
+        if flags or not self.memcg_kmem_enabled_key or not self.memcg_can_account_kmem(memcg):
+            yield Step("charge.bypass", {"task": task.name, "memcg": memcg.path, "flags": flags})
+            return True, None
+        ret, _ = memcg.kmem.charge(PAGE_SIZE)
+        yield Step("charge.kmem", {"task": task.name, "memcg": memcg.path}, ret)
+        if ret:
+            return False, None
+        ret, _ = memcg.res.charge(PAGE_SIZE)  # bug: kmem stays charged on -ENOMEM
+        yield Step("charge.res", {"task": task.name, "memcg": memcg.path}, ret)
+        return (False, None) if ret else (True, memcg)
+
+
+class _FailcntEveryLevel(ResCounter):
+    __slots__ = ()
+
+    def charge(self, val):
+        ret, fail_at = super().charge(val)
+        if ret:  # bug: every level of the walk counts the failure
+            c = self
+            while c is not None:
+                if c is not fail_at:
+                    c.failcnt += 1
+                c = c.parent
+        return ret, fail_at
+
+
+class _UnchargeCurrentMemcg(MemoryController):
+    def memcg_kmem_uncharge_pages(self, page, task):
+        if page.pc.used:  # bug: uncharges the freeing task's memcg, not pc->mem_cgroup
+            page.pc.mem_cgroup = task.memcg
+        return super().memcg_kmem_uncharge_pages(page, task)
+
+
+class _ActivateWithTasks(MemoryController):
+    def memcg_update_kmem_limit(self, memcg, val, tasks, owner):
+        # bug: activation ignores the tasks already in the group
+        return super().memcg_update_kmem_limit(memcg, val, (), owner)
+
+
+class _ActiveBeforeStaticKey(MemoryController):
+    def static_key_slow_inc(self):
+        self.memcg_kmem_enabled_key += 1
+
+    def memcg_update_kmem_limit(self, memcg, val, tasks, owner):
+        steps = super().memcg_update_kmem_limit(memcg, val, tasks, owner)
+        for step in steps:  # bug: ACTIVE published before the static key is patched
+            if step.action == "activate.static_key_inc":
+                memcg.kmem_account_flags |= 1
+                self.memcg_kmem_enabled_key -= 1
+                yield Step("activate.set_active", {"memcg": memcg.path})
+                self.memcg_kmem_enabled_key += 1
+                yield step
+                return 0
+            yield step
+        return 0
+
+
+def _with_controller(cls):
+    def factory(tasks=("t1", "t2")):
+        k = Kernel(tasks=tasks)
+        k.mc.__class__ = cls
+        return k
+
+    return factory
+
+
+def _with_counter(cls):
+    def factory(tasks=("t1", "t2")):
+        k = Kernel(tasks=tasks)
+        k.mc.root_mem_cgroup.res.__class__ = cls
+        k.mc.root_mem_cgroup.kmem.__class__ = cls
+        import impl.memcontrol as memcontrol
+
+        class Counting(memcontrol.MemoryController):
+            def mem_cgroup_css_online(self, parent, name):
+                memcg = super().mem_cgroup_css_online(parent, name)
+                memcg.res.__class__ = cls
+                memcg.kmem.__class__ = cls
+                return memcg
+
+        k.mc.__class__ = Counting
+        return k
+
+    return factory
+
+
+def _limit_rounds_down(tasks=("t1", "t2")):
+    k = Kernel(tasks=tasks)
+    real = cgroupfs.res_counter_memparse_write_strategy
+
+    def rounding_down(buf):
+        ret, val = real(buf)
+        if ret == 0 and val != cgroupfs.RESOURCE_MAX:
+            raw, _ = cgroupfs.memparse(buf)
+            val = raw & ~(PAGE_SIZE - 1)  # bug: PAGE_ALIGN rounds down
+        return ret, val
+
+    k.write = _patched(k.write, cgroupfs, "res_counter_memparse_write_strategy", rounding_down)
+    return k
+
+
+def _patched(method, module, name, replacement):
+    def wrapper(*args, **kw):
+        old = getattr(module, name)
+        setattr(module, name, replacement)
+        try:
+            return (yield from method(*args, **kw))
+        finally:
+            setattr(module, name, old)
+
+    return wrapper
+
+
+def _enomem_as_ebusy(tasks=("t1", "t2")):
+    k = Kernel(tasks=tasks)
+    orig = k.alloc_kmem_page
+
+    def alloc(*a, **kw):
+        ret = yield from orig(*a, **kw)
+        return -16 if ret == -ENOMEM else ret  # bug: the wrong errno
+
+    k.alloc_kmem_page = alloc
+    return k
+
+
+MUTANTS = {
+    "no_kmem_rollback": (_with_controller(_NoKmemRollback),
+                         "a res failure leaves the kmem charge in place"),
+    "failcnt_every_level": (_with_counter(_FailcntEveryLevel),
+                            "a hierarchical failure bumps failcnt on every level"),
+    "limit_rounds_down": (_limit_rounds_down, "limits are rounded down to a page"),
+    "uncharge_current_memcg": (_with_controller(_UnchargeCurrentMemcg),
+                               "free uncharges the task's current memcg (a leak on task move)"),
+    "activate_with_tasks": (_with_controller(_ActivateWithTasks),
+                            "activation does not refuse a group with tasks"),
+    "active_before_static_key": (_with_controller(_ActiveBeforeStaticKey),
+                                 "ACTIVE is set before the static key is incremented"),
+    "enomem_as_ebusy": (_enomem_as_ebusy, "a failed kmem allocation reports -EBUSY"),
+}
