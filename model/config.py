@@ -132,4 +132,40 @@ def _ancestors(parents: tuple[int, ...], m: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-DEFAULT = Config().validate()
+#: Actions the explorer leaves out of the default configurations: the
+#: max_usage/failcnt resets multiply history states without reaching new
+#: behaviour; the prover and the conformance machine still cover them.
+_NO_RESETS = (
+    "charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+    "user.charge", "user.uncharge", "mkdir", "rmdir", "attach", "use_hierarchy.write",
+    "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
+    "activate.static_key_inc", "activate.set_active",
+)
+
+PRESETS = {
+    # two tasks race their charges in one child of the root
+    "accounting": Config(
+        name="accounting", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1", "t2"),
+        max_pages=1, kmem_limits=(PAGE_SIZE, UNLIMITED), res_limits=(PAGE_SIZE,),
+        max_failcnt=1, actions=_NO_RESETS,
+    ),
+    # a nested limit: B charges A's counters under use_hierarchy
+    "hierarchy": Config(
+        name="hierarchy", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=("t1",),
+        max_pages=0, kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1,
+        actions=_NO_RESETS,
+    ),
+    # what the conformance machine drives: no exploration bounds apply
+    "conformance": Config(
+        name="conformance", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
+        tasks=("t1", "t2"), max_pages=4,
+    ),
+}
+DEFAULT = PRESETS["accounting"].validate()
+
+
+def named(name_or_path: str) -> Config:
+    """A preset by name, or a configuration file by path."""
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path].validate()
+    return Config.load(name_or_path)

@@ -1,0 +1,312 @@
+"""kmemcg: prove, explore, conform, mutants, tlc, replay, and check (all of them)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from dataclasses import replace
+
+import click
+
+from conformance import machine, report
+from conformance.adapters import PipeAdapter, PythonAdapter
+from conformance.harness import Harness, Nonconformance
+from conformance.mutants import MUTANTS
+from conformance.protocol import ProtocolError
+from model import explore as explorer
+from model import prove as prover
+from model.config import DEFAULT, PRESETS, Config, named
+from model.invariants import INVARIANTS
+
+PROFILES = {
+    "correct": "the 3.8-3.10 controller as merged (default)",
+    "no_kmem_limit_check": "a kmem charge that skips the limit check (a named bug)",
+    "no_kmem_rollback": "a res failure that leaves the kmem charge in place (a named bug)",
+}
+REFERENCE = "impl.kernel:Kernel"
+
+
+def _config(path: str | None, profile: str | None, default: Config = DEFAULT) -> Config:
+    try:
+        cfg = named(path) if path else default
+    except (ValueError, TypeError) as e:
+        raise click.UsageError(str(e)) from None
+    if profile:
+        if profile not in PROFILES:
+            raise click.UsageError(f"unknown profile {profile!r}; see --list-profiles")
+        cfg = replace(cfg, profile=profile)
+    return cfg
+
+
+def _seed(seed: int | None) -> int:
+    s = seed if seed is not None else random.SystemRandom().randrange(1 << 32)
+    click.echo(f"seed: {s}  (replay this run with --seed {s})")
+    return s
+
+
+config_option = click.option(
+    "--config", "config_path",
+    help=f"a preset ({', '.join(PRESETS)}) or a configuration file (JSON)")
+profile_option = click.option("--profile", help="a named kernel profile (see --list-profiles)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kmemcg")
+def main():
+    """Formal model and conformance suite for the memcg kmem controller (Linux 3.8)."""
+
+
+# ---------------------------------------------------------------- prove
+
+
+def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> bool:
+    r = prover.prove(cfg)
+    ok = r.ok
+    echo(f"induction: {len(r.obligations)} obligations "
+         f"({len({o.action for o in r.obligations})} actions x {len(INVARIANTS)} invariants), "
+         f"{len(r.failed)} failed, {r.seconds:.2f}s")
+    if not r.init_ok:
+        echo(f"  Init violates {', '.join(r.init_violations)}")
+    for o in r.failed:
+        echo(f"  FAILED {o.action} does not preserve {o.invariant}")
+        if o.cti and o.cti[1] is not None:
+            args, pre, post = o.cti
+            echo(f"    counterexample to induction, {report.describe(cfg, o.action, args)}:")
+            echo("    pre-state (satisfies every invariant):")
+            echo("      " + json.dumps(report.to_json(cfg, pre), sort_keys=True))
+            echo("    changes:")
+            for path, a, b in report.diff(cfg, pre, post):
+                echo(f"      {path}: {a} -> {b}")
+    if bmc_depth:
+        b = prover.bmc(cfg, bmc_depth)
+        echo(f"bmc: depth {bmc_depth}, {'no violation' if b.ok else 'VIOLATION ' + b.violation}, "
+             f"{b.seconds:.2f}s")
+        if not b.ok:
+            from model.explore import Step
+            steps = [Step(a, args, 0, st) for (a, args), st in b.trace]
+            echo(report.render_model_trace(cfg, steps, b.violation))
+        ok = ok and b.ok
+    return ok
+
+
+@main.command()
+@config_option
+@profile_option
+@click.option("--bmc", "bmc_depth", default=6, show_default=True,
+              help="bounded model checking depth from Init (0: skip)")
+def prove(config_path, profile, bmc_depth):
+    """Prove every (action, invariant) pair inductive with Z3, then BMC from Init."""
+    ok = run_prove(_config(config_path, profile), bmc_depth)
+    sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------- explore
+
+
+def run_explore(cfg: Config, max_states, itf=None, echo=click.echo):
+    def progress(n, queue):
+        echo(f"  ... {n} distinct states, {queue} on the queue", err=True)
+
+    r = explorer.explore(cfg, max_states=max_states, progress=progress)
+    status = "no violation" if r.ok else f"VIOLATION {r.violation}"
+    if not r.complete:
+        status = f"INCOMPLETE (stopped at --max-states {max_states})"
+    echo(f"explore [{cfg.name}, profile {cfg.profile}]: {r.distinct} distinct states, "
+         f"{r.generated} generated, depth {r.depth}, {r.seconds:.2f}s "
+         f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
+    if r.violation:
+        echo(f"shortest counterexample ({len(r.trace) - 1} steps):")
+        echo(report.render_model_trace(cfg, r.trace, r.violation))
+        if itf:
+            with open(itf, "w") as f:
+                json.dump(report.itf_trace(cfg, r.trace, r.violation), f, indent=1)
+            echo(f"ITF trace written to {itf}")
+    return r
+
+
+@main.command()
+@config_option
+@profile_option
+@click.option("--max-states", type=int, default=None, help="stop after this many states")
+@click.option("--itf", type=click.Path(dir_okay=False), help="write a counterexample as ITF JSON")
+@click.option("--list-profiles", is_flag=True, help="list the named profiles and exit")
+def explore(config_path, profile, max_states, itf, list_profiles):
+    """Breadth-first search of every reachable state of a small configuration."""
+    if list_profiles:
+        for name, what in PROFILES.items():
+            click.echo(f"{name}\t{what}")
+        return
+    r = run_explore(_config(config_path, profile), max_states, itf)
+    sys.exit(0 if r.ok else 1)
+
+
+# ---------------------------------------------------------------- conform
+
+
+def _make_impl(cfg: Config, impl: str | None, pipe: str | None, timeout: float):
+    if pipe:
+        return lambda: PipeAdapter(pipe, cfg.tasks, timeout=timeout)
+    spec = impl or REFERENCE
+    PythonAdapter.from_spec(spec, cfg.tasks)  # fail early, with a clear message
+    return lambda: PythonAdapter.from_spec(spec, cfg.tasks)
+
+
+def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
+                echo=click.echo):
+    stats = machine.run(cfg, make_impl, seed_value=seed, examples=examples, steps=steps,
+                        oracle=oracle)
+    rate = stats.steps / stats.seconds if stats.seconds else 0.0
+    if stats.failure is None:
+        echo(f"conform [{impl_name}]: {examples} runs, {stats.ops} operations, "
+             f"{stats.steps} steps checked ({oracle} oracle), {stats.seconds:.2f}s "
+             f"({rate:,.0f} steps/s): conforms")
+    else:
+        echo(f"conform [{impl_name}]: NONCONFORMANCE after {stats.seconds:.2f}s")
+        echo(report.render_conformance_failure(stats.failure))
+        if save:
+            report.save_replay(save, cfg, impl_name, seed, stats.failing_ops, stats.failure)
+            echo(f"replay file written to {save}  (kmemcg replay {save})")
+    return stats
+
+
+@main.command()
+@config_option
+@click.option("--impl", help="MOD:FACTORY of a Python implementation (default: the reference)")
+@click.option("--pipe", help="a command speaking the JSON-lines protocol on stdin/stdout")
+@click.option("--seed", type=int, help="the random seed (printed when chosen for you)")
+@click.option("--examples", default=200, show_default=True, help="Hypothesis runs")
+@click.option("--steps", default=40, show_default=True, help="operations per run")
+@click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True)
+@click.option("--timeout", default=10.0, show_default=True, help="seconds per pipe reply")
+@click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
+              show_default=True, help="where to write the replay file of a failure")
+def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, save):
+    """Drive an implementation with the Hypothesis machine; check every step."""
+    if impl and pipe:
+        raise click.UsageError("give --impl or --pipe, not both")
+    cfg = _config(config_path, None, PRESETS["conformance"])
+    s = _seed(seed)
+    try:
+        make = _make_impl(cfg, impl, pipe, timeout)
+    except ProtocolError as e:
+        raise click.UsageError(str(e)) from None
+    stats = run_conform(cfg, make, s, examples, steps, oracle, save, pipe or impl or REFERENCE)
+    sys.exit(0 if stats.failure is None else 1)
+
+
+# ---------------------------------------------------------------- mutants
+
+
+def run_mutants(cfg, seed, examples, steps, echo=click.echo):
+    rows, all_killed = [], True
+    ref = machine.run(cfg, lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks),
+                      seed_value=seed, examples=examples, steps=steps)
+    ref_ok = ref.failure is None
+    rows.append(["(reference)", "passes" if ref_ok else "FAILS", "-", f"{ref.seconds:.1f}s", "-"])
+    for name, (factory, what) in MUTANTS.items():
+        def make(factory=factory):
+            return PythonAdapter(factory(tasks=cfg.tasks), name=name)
+
+        st = machine.run(cfg, make, seed_value=seed, examples=examples, steps=steps,
+                         shrink_seconds=10)
+        killed = st.failure is not None
+        all_killed &= killed
+        rows.append([name, "killed" if killed else "SURVIVED",
+                     st.failure.check if killed else "-", f"{st.seconds:.1f}s", what])
+    echo(report.table(rows, ["mutant", "verdict", "by check", "time to kill", "bug"]))
+    return ref_ok and all_killed
+
+
+@main.command()
+@config_option
+@click.option("--seed", type=int)
+@click.option("--examples", default=500, show_default=True)
+@click.option("--steps", default=40, show_default=True)
+def mutants(config_path, seed, examples, steps):
+    """Run the suite against every mutant; exit 0 only if all are killed."""
+    cfg = _config(config_path, None, PRESETS["conformance"])
+    ok = run_mutants(cfg, _seed(seed), examples, steps)
+    sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------- replay
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--impl", help="replay against another implementation (MOD:FACTORY)")
+def replay(file, impl):
+    """Re-run a saved failing operation sequence, step by step."""
+    try:
+        data = report.load_replay(file)
+        cfg = Config.from_json(data["config"])
+    except (ValueError, TypeError) as e:
+        raise click.UsageError(str(e)) from None
+    spec = impl or data["impl"]
+    try:
+        h = Harness(PythonAdapter.from_spec(spec, cfg.tasks), cfg)
+        for entry in data["ops"]:
+            h.run(entry["op"], entry["args"])
+    except ProtocolError as e:
+        raise click.UsageError(str(e)) from None
+    except Nonconformance as e:
+        click.echo(report.render_conformance_failure(e))
+        sys.exit(1)
+    click.echo(f"replay: {len(data['ops'])} operations, {h.steps_checked} steps: conforms")
+
+
+# ---------------------------------------------------------------- tlc
+
+
+@main.command()
+@click.option("--cfg", "cfgs", multiple=True, help="a .cfg in spec/ (default: every shipped one)")
+def tlc(cfgs):
+    """Run TLC on the TLA+ spec and compare with the explorer."""
+    from model import tlc as tlc_runner
+
+    try:
+        results = tlc_runner.run_shipped(list(cfgs) or None)
+    except tlc_runner.TlcNotFound as e:
+        click.echo(str(e), err=True)
+        sys.exit(2)
+    ok = True
+    for r in results:
+        click.echo(r)
+        ok &= r.ok
+    sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------- check
+
+
+@main.command()
+@click.option("--seed", type=int)
+@click.option("--examples", default=200, show_default=True)
+def check(seed, examples):
+    """The main job: prove, explore and conform on the default configurations."""
+    s = _seed(seed)
+    rows, ok = [], True
+    t = time.perf_counter()
+    good = run_prove(PRESETS["conformance"], bmc_depth=6)
+    rows.append(["prove: Z3 induction + BMC depth 6 [conformance]", "holds" if good else "FAILS",
+                 f"{time.perf_counter() - t:.1f}s"])
+    ok &= good
+    for name in ("accounting", "hierarchy"):
+        t = time.perf_counter()
+        r = run_explore(PRESETS[name], None)
+        rows.append([f"explore: {r.distinct} states [{name}]", "holds" if r.ok else "FAILS",
+                     f"{time.perf_counter() - t:.1f}s"])
+        ok &= r.ok
+    cfg = PRESETS["conformance"]
+    t = time.perf_counter()
+    st = run_conform(cfg, lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks), s, examples, 40,
+                     "eval", impl_name=REFERENCE)
+    rows.append([f"conform: reference, {st.steps} steps [conformance]",
+                 "conforms" if st.failure is None else "FAILS",
+                 f"{time.perf_counter() - t:.1f}s"])
+    ok &= st.failure is None
+    click.echo("")
+    click.echo(report.table(rows, ["check", "verdict", "time"]))
+    sys.exit(0 if ok else 1)

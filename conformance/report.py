@@ -1,0 +1,140 @@
+"""Reports: readable traces, replay files, ITF traces, summary tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from model.actions import ACTIONS
+from model.config import Config
+from model.state import State, diff, to_json
+
+REPLAY_VERSION = 1
+ADMIN_ACTIONS = {"mkdir", "rmdir", "attach", "use_hierarchy.write", "limit.write",
+                 "kmem_limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
+                 "activate.set_active", "max_usage.reset", "failcnt.reset"}
+
+
+def thread_of(cfg: Config, action: str, args: tuple) -> str:
+    """Who takes a model step: a task, the administrator, or any CPU."""
+    if action in ADMIN_ACTIONS:
+        return "admin"
+    params = ACTIONS[action].params if action in ACTIONS else ()
+    if "task" in params:
+        return cfg.tasks[args[params.index("task")]]
+    return "kernel"
+
+
+def describe(cfg: Config, action: str, args: tuple) -> str:
+    if action not in ACTIONS:
+        return f"{action}{args}"
+    parts = []
+    for p, v in zip(ACTIONS[action].params, args, strict=True):
+        if p == "memcg":
+            v = cfg.memcgs[v]
+        elif p == "task":
+            if action not in ADMIN_ACTIONS:
+                continue  # the thread column names it
+            v = cfg.tasks[v]
+        elif p == "counter":
+            v = ("res", "kmem")[v]
+        elif p == "bytes" and v == (1 << 63) - 1:
+            v = "unlimited"
+        parts.append(f"{p}={v}")
+    return f"{action}({', '.join(parts)})"
+
+
+def render_model_trace(cfg: Config, steps, violation: str | None) -> str:
+    """A shortest counterexample from the explorer or BMC as numbered steps."""
+    lines = []
+    prev: State | None = None
+    for i, st in enumerate(steps):
+        if st.action == "Init":
+            lines.append("  0. Init")
+        else:
+            who = thread_of(cfg, st.action, st.args)
+            ret = f"  -> {st.ret}" if st.ret else ""
+            lines.append(f"{i:3}. [{who:>6}] {describe(cfg, st.action, st.args)}{ret}")
+            for path, a, b in diff(cfg, prev, st.state):
+                lines.append(f"              {path}: {a} -> {b}")
+        prev = st.state
+    if violation:
+        lines.append(f"     violates {violation}")
+    return "\n".join(lines)
+
+
+def render_conformance_failure(failure) -> str:
+    lines = [f"nonconformance [{failure.check}]: {failure.message}", "operations (shrunk):"]
+    last_op = None
+    for e in failure.trace:
+        if e.action is None:
+            last_op = e.op_no
+            args = ", ".join(f"{k}={v!r}" for k, v in e.args.items())
+            lines.append(f"  op {e.op_no}: {e.op}({args})")
+        else:
+            ret = f" -> {e.ret}" if e.ret else ""
+            lines.append(f"      step: {e.action} {e.step_args}{ret}")
+    del last_op
+    return "\n".join(lines)
+
+
+def save_replay(path: str | Path, cfg: Config, impl: str, seed: int | None, ops, failure) -> None:
+    data = {
+        "version": REPLAY_VERSION,
+        "config": cfg.to_json(),
+        "impl": impl,
+        "seed": seed,
+        "ops": [{"op": op, "args": args} for op, args in ops],
+        "failure": None if failure is None else {"check": failure.check,
+                                                 "message": failure.message},
+    }
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def load_replay(path: str | Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read replay file {path}: {e}") from None
+    if not isinstance(data, dict) or data.get("version") != REPLAY_VERSION:
+        raise ValueError(f"{path}: not a kmemcg replay file (version {REPLAY_VERSION})")
+    for key in ("config", "impl", "ops"):
+        if key not in data:
+            raise ValueError(f"{path}: missing {key!r}")
+    return data
+
+
+def _itf(v):
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return v if -(1 << 53) < v < (1 << 53) else {"#bigint": str(v)}
+    if isinstance(v, dict):
+        return {k: _itf(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return {"#tup": [_itf(x) for x in v]}
+    raise TypeError(v)
+
+
+def itf_trace(cfg: Config, steps, violation: str | None) -> dict:
+    """The Informal Trace Format (Apalache/Quint) rendering of a model trace."""
+    states = []
+    for i, st in enumerate(steps):
+        state = {k: _itf(v) for k, v in to_json(cfg, st.state).items()}
+        state["#meta"] = {"index": i, "action": st.action,
+                          "args": [_itf(a) for a in st.args]}
+        states.append(state)
+    return {
+        "#meta": {"format": "ITF", "source": "kmemcg explore", "config": cfg.name,
+                  "violation": violation},
+        "vars": ["memcgs", "tasks", "admin", "static_key"],
+        "states": states,
+    }
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    out += [fmt.format(*(str(x) for x in r)) for r in rows]
+    return "\n".join(out)
