@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import time
 import traceback
+from typing import ClassVar
 
 from conformance.protocol import OPERATIONS, VERSION, ProtocolError
 from impl.sched import Blocked, Step, Thread
@@ -41,7 +42,8 @@ class PythonAdapter:
     carrying its traceback, never a crash of the suite.
     """
 
-    GFP = {"GFP_KERNEL": 0xD0, "__GFP_KMEMCG": 0x100000, "__GFP_NOFAIL": 0x800}
+    GFP: ClassVar[dict[str, int]] = {"GFP_KERNEL": 0xD0, "__GFP_KMEMCG": 0x100000,
+                                      "__GFP_NOFAIL": 0x800}
 
     def __init__(self, kernel, name: str = "python"):
         self.kernel = kernel

@@ -206,7 +206,7 @@ def run_mutants(cfg, seed, examples, steps, echo=click.echo):
     ref_ok = ref.failure is None
     rows.append(["(reference)", "passes" if ref_ok else "FAILS", "-", f"{ref.seconds:.1f}s", "-"])
     for name, (factory, what) in MUTANTS.items():
-        def make(factory=factory):
+        def make(factory=factory, name=name):
             return PythonAdapter(factory(tasks=cfg.tasks), name=name)
 
         st = machine.run(cfg, make, seed_value=seed, examples=examples, steps=steps,
