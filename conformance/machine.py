@@ -125,11 +125,12 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
             self._run("alloc_kmem", task=t, gfp=gfp, in_interrupt=in_interrupt, fail=fail)
 
         @precondition(lambda self: any(p.kind == "kmem" for p in self.h.pages.values()))
-        @rule(data=st.data())
-        def free_kmem(self, data):
+        @rule(data=st.data(), t=tasks)
+        def free_kmem(self, data, t):
+            """Any task may free kernel memory (a dentry, a socket), not only its allocator."""
             pfn = data.draw(st.sampled_from(sorted(p for p, v in self.h.pages.items()
                                                    if v.kind == "kmem")))
-            self._run("free_kmem", task=self.h.pages[pfn].task, page=pfn)
+            self._run("free_kmem", task=t, page=pfn)
 
         @rule(t=tasks)
         def alloc_user(self, t):

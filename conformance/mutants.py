@@ -106,31 +106,16 @@ def _with_counter(cls):
     return factory
 
 
-def _limit_rounds_down(tasks=("t1", "t2")):
-    k = Kernel(tasks=tasks)
-    real = cgroupfs.res_counter_memparse_write_strategy
-
-    def rounding_down(buf):
-        ret, val = real(buf)
-        if ret == 0 and val != cgroupfs.RESOURCE_MAX:
-            raw, _ = cgroupfs.memparse(buf)
-            val = raw & ~(PAGE_SIZE - 1)  # bug: PAGE_ALIGN rounds down
-        return ret, val
-
-    k.write = _patched(k.write, cgroupfs, "res_counter_memparse_write_strategy", rounding_down)
-    return k
+def _rounding_down(buf):
+    ret, val = cgroupfs.res_counter_memparse_write_strategy(buf)
+    if ret == 0 and val != cgroupfs.RESOURCE_MAX:
+        raw, _ = cgroupfs.memparse(buf)
+        val = raw & ~(PAGE_SIZE - 1)  # bug: PAGE_ALIGN rounds down
+    return ret, val
 
 
-def _patched(method, module, name, replacement):
-    def wrapper(*args, **kw):
-        old = getattr(module, name)
-        setattr(module, name, replacement)
-        try:
-            return (yield from method(*args, **kw))
-        finally:
-            setattr(module, name, old)
-
-    return wrapper
+class _LimitRoundsDown(Kernel):
+    write_strategy = staticmethod(_rounding_down)
 
 
 def _enomem_as_ebusy(tasks=("t1", "t2")):
@@ -150,7 +135,7 @@ MUTANTS = {
                          "a res failure leaves the kmem charge in place"),
     "failcnt_every_level": (_with_counter(_FailcntEveryLevel),
                             "a hierarchical failure bumps failcnt on every level"),
-    "limit_rounds_down": (_limit_rounds_down, "limits are rounded down to a page"),
+    "limit_rounds_down": (_LimitRoundsDown, "limits are rounded down to a page"),
     "uncharge_current_memcg": (_with_controller(_UnchargeCurrentMemcg),
                                "free uncharges the task's current memcg (a leak on task move)"),
     "activate_with_tasks": (_with_controller(_ActivateWithTasks),

@@ -38,6 +38,9 @@ _COUNTER_FILES = {
 class Kernel:
     """The reference implementation behind the adapter protocol."""
 
+    #: the limit files' write_strategy_fn (res_counter_write's argument)
+    write_strategy = staticmethod(fs.res_counter_memparse_write_strategy)
+
     def __init__(self, tasks=("t1", "t2")):
         self.mc = MemoryController()
         self.tasks = {name: Task(name, self.mc.root_mem_cgroup) for name in tasks}
@@ -116,7 +119,7 @@ class Kernel:
         ret, buf = fs.cgroup_write_string(data)
         if ret:
             return ret
-        ret, val = fs.res_counter_memparse_write_strategy(buf)
+        ret, val = self.write_strategy(buf)
         if ret:
             return ret
         if counter is memcg.res:

@@ -1,0 +1,122 @@
+"""The suite against the reference implementation, its mutants, and over a pipe."""
+
+import sys
+import textwrap
+
+import pytest
+
+from conformance import machine
+from conformance.adapters import PipeAdapter, PythonAdapter
+from conformance.harness import Harness, Nonconformance
+from conformance.mutants import MUTANTS
+from conformance.protocol import ProtocolError
+from impl.kernel import Kernel
+from model.config import PRESETS
+
+CFG = PRESETS["conformance"]
+
+
+def reference():
+    return PythonAdapter(Kernel(tasks=CFG.tasks))
+
+
+def test_reference_conforms():
+    stats = machine.run(CFG, reference, seed_value=11, examples=60)
+    assert stats.failure is None, stats.failure
+    assert stats.steps > 500
+
+
+def test_z3_oracle_accepts_the_reference_too():
+    stats = machine.run(CFG, reference, seed_value=5, examples=5, oracle="z3")
+    assert stats.failure is None and stats.steps > 20
+
+
+def scripted(impl, ops):
+    h = Harness(impl, CFG)
+    return h, [h.run(op, args) for op, args in ops]
+
+
+ACTIVE_A = [
+    ("mkdir", {"path": "/A"}),
+    ("write", {"path": "/A", "file": "memory.kmem.limit_in_bytes", "text": "8k"}),
+    ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "4k"}),
+    ("attach", {"task": "t1", "path": "/A"}),
+]
+
+
+def test_kmem_limit_reached_fails_at_once_and_res_failure_rolls_kmem_back():
+    h, results = scripted(reference(), [
+        *ACTIVE_A,
+        ("alloc_kmem", {"task": "t1"}),  # kmem 4k/8k, res 4k/4k
+        ("alloc_kmem", {"task": "t1"}),  # kmem fits, res does not: kmem rolled back
+    ])
+    assert results[-2] >= 0 and results[-1] == -12
+    a = h.state
+    assert a.kmem[1].usage == 4096 and a.kmem[1].failcnt == 0
+    assert a.res[1].usage == 4096 and a.res[1].failcnt == 1
+
+
+def test_each_mutant_is_caught_by_a_scripted_scenario():
+    """Deterministic kills, independent of Hypothesis's luck."""
+    scenarios = {
+        "no_kmem_rollback": [*ACTIVE_A, ("alloc_kmem", {"task": "t1"}),
+                             ("alloc_kmem", {"task": "t1"})],
+        "limit_rounds_down": [("mkdir", {"path": "/A"}),
+                              ("write", {"path": "/A", "file": "memory.limit_in_bytes",
+                                         "text": "1"})],
+        "uncharge_current_memcg": [*ACTIVE_A, ("alloc_kmem", {"task": "t1"}),
+                                   ("attach", {"task": "t1", "path": "/"}),
+                                   ("free_kmem", {"task": "t1", "page": 0})],
+        "activate_with_tasks": [("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
+                                ("write", {"path": "/A", "file": "memory.kmem.limit_in_bytes",
+                                           "text": "4k"})],
+        "active_before_static_key": ACTIVE_A[:2],
+        "enomem_as_ebusy": [*ACTIVE_A, ("alloc_kmem", {"task": "t1"}),
+                            ("alloc_kmem", {"task": "t1"})],
+        "failcnt_every_level": [("write", {"path": "/", "file": "memory.use_hierarchy",
+                                           "text": "1"}),
+                                ("mkdir", {"path": "/A"}),
+                                ("write", {"path": "/A", "file": "memory.use_hierarchy",
+                                           "text": "1"}),
+                                ("mkdir", {"path": "/A/B"}),
+                                ("write", {"path": "/A", "file": "memory.limit_in_bytes",
+                                           "text": "0"}),
+                                ("attach", {"task": "t1", "path": "/A/B"}),
+                                ("alloc_user", {"task": "t1"})],
+    }
+    assert set(scenarios) == set(MUTANTS)
+    for name, ops in scenarios.items():
+        scripted(reference(), ops)  # the reference passes the same scenario
+        factory = MUTANTS[name][0]
+        with pytest.raises(Nonconformance):
+            scripted(PythonAdapter(factory(tasks=CFG.tasks)), ops)
+
+
+def test_pipe_adapter_drives_a_served_implementation():
+    cmd = f"{sys.executable} -m conformance.serve impl.kernel:Kernel"
+    stats = machine.run(CFG, lambda: PipeAdapter(cmd, CFG.tasks), seed_value=3, examples=3,
+                        steps=20)
+    assert stats.failure is None and stats.steps > 5
+
+
+@pytest.mark.parametrize(("program", "message"), [
+    ("print('hello there', flush=True)", "non-JSON"),
+    ("import time; time.sleep(30)", "no reply"),
+    ("import sys; sys.exit(3)", "exited"),
+])
+def test_pipe_adapter_turns_a_broken_program_into_a_clear_error(tmp_path, program, message):
+    script = tmp_path / "impl.py"
+    script.write_text(textwrap.dedent(program))
+    with pytest.raises(ProtocolError, match=message):
+        PipeAdapter(f"{sys.executable} {script}", CFG.tasks, timeout=1.0)
+
+
+def test_an_implementation_that_raises_is_a_nonconformance_not_a_crash():
+    class Raising(Kernel):
+        def mkdir(self, path):
+            raise RuntimeError("boom")
+
+    stats = machine.run(CFG, lambda: PythonAdapter(Raising(tasks=CFG.tasks)), seed_value=1,
+                        examples=20, shrink_seconds=2)
+    assert stats.failure is not None and stats.failure.check == "protocol"
+    assert "boom" in stats.failure.message
