@@ -71,6 +71,8 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         def setup(self, data):
             """Start from a populated tree: random runs rarely build one themselves.
 
+            The tree is built first; limits and task placement then come in a drawn
+            order, so activation meets both empty groups and groups with tasks.
             Every setup operation goes through the harness, so it is checked too.
             """
             for m in range(1, cfg.n_memcgs):
@@ -81,15 +83,15 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
                     self._run("write", path=self.path(parent), file="memory.use_hierarchy",
                               text="1")
                 self._run("mkdir", path=self.path(m))
-            for m in range(1, cfg.n_memcgs):
-                if self.h.state.lifecycle[m] == 1 and data.draw(st.booleans()):
-                    self._run("write", path=self.path(m), file="memory.kmem.limit_in_bytes",
+            moves = [("limit", m, f) for m in range(1, cfg.n_memcgs)
+                     for f in ("memory.kmem.limit_in_bytes", "memory.limit_in_bytes")]
+            moves += [("attach", t, None) for t in cfg.tasks]
+            for kind, x, file in data.draw(st.permutations(moves)):
+                if kind == "attach":
+                    self._run("attach", task=x, path=self.path(data.draw(memcgs)))
+                elif self.h.state.lifecycle[x] == 1 and data.draw(st.booleans()):
+                    self._run("write", path=self.path(x), file=file,
                               text=data.draw(gen.small_limits))
-                if self.h.state.lifecycle[m] == 1 and data.draw(st.booleans()):
-                    self._run("write", path=self.path(m), file="memory.limit_in_bytes",
-                              text=data.draw(gen.small_limits))
-            for t in cfg.tasks:
-                self._run("attach", task=t, path=self.path(data.draw(memcgs)))
 
         @rule(m=memcgs)
         def mkdir(self, m):
@@ -123,6 +125,13 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         @rule(t=tasks, gfp=gen.gfp_sets, in_interrupt=gen.rarely, fail=gen.rarely)
         def alloc_kmem(self, t, gfp, in_interrupt, fail):
             self._run("alloc_kmem", task=t, gfp=gfp, in_interrupt=in_interrupt, fail=fail)
+
+        @rule(t=tasks, n=st.integers(2, 4))
+        def alloc_kmem_burst(self, t, n):
+            """A task allocating several objects in a row (a dentry walk, a fork)."""
+            for _ in range(n):
+                self._run("alloc_kmem", task=t, gfp=["GFP_KERNEL", "__GFP_KMEMCG"],
+                          in_interrupt=False, fail=False)
 
         @precondition(lambda self: any(p.kind == "kmem" for p in self.h.pages.values()))
         @rule(data=st.data(), t=tasks)
