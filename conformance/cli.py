@@ -154,12 +154,13 @@ def _make_impl(cfg: Config, impl: str | None, pipe: str | None, timeout: float):
 
 
 def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
-                echo=click.echo):
+                echo=click.echo, race=False):
     stats = machine.run(cfg, make_impl, seed_value=seed, examples=examples, steps=steps,
-                        oracle=oracle)
+                        oracle=oracle, race=race)
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     if stats.failure is None:
-        echo(f"conform [{impl_name}]: {examples} runs, {stats.ops} operations, "
+        echo(f"conform [{impl_name}{', race' if race else ''}]: {examples} runs, "
+             f"{stats.ops} operations, "
              f"{stats.steps} steps checked ({oracle} oracle), {stats.seconds:.2f}s "
              f"({rate:,.0f} steps/s): conforms")
     else:
@@ -180,9 +181,10 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--steps", default=40, show_default=True, help="operations per run")
 @click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="seconds per pipe reply")
+@click.option("--race", is_flag=True, help="interleave operations' steps across threads")
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, help="where to write the replay file of a failure")
-def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, save):
+def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, save):
     """Drive an implementation with the Hypothesis machine; check every step."""
     if impl and pipe:
         raise click.UsageError("give --impl or --pipe, not both")
@@ -192,7 +194,8 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, sav
         make = _make_impl(cfg, impl, pipe, timeout)
     except ProtocolError as e:
         raise click.UsageError(str(e)) from None
-    stats = run_conform(cfg, make, s, examples, steps, oracle, save, pipe or impl or REFERENCE)
+    stats = run_conform(cfg, make, s, examples, steps, oracle, save, pipe or impl or REFERENCE,
+                        race=race)
     sys.exit(0 if stats.failure is None else 1)
 
 

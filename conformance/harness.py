@@ -48,6 +48,22 @@ class TraceEntry:
     state: State | None = None
 
 
+@dataclass
+class Running:
+    """An operation in flight on one thread of the implementation."""
+
+    op_no: int
+    op: str
+    args: dict
+    thread: int
+    expect: tuple | None = None
+    actions: list[str] = field(default_factory=list)
+    last_ret: int = 0
+    result: object = None
+    #: the memcg a committed kmem page was charged to
+    charged: int | None = None
+
+
 class Nonconformance(Exception):
     """The implementation did something the model does not allow."""
 
@@ -206,42 +222,60 @@ class Harness:
 
     def run(self, op: str, args: dict):
         """Run one operation to completion alone; return its result."""
+        r = self.start(op, args)
+        while not self.advance(r, alone=True):
+            pass
+        return r.result
+
+    def start(self, op: str, args: dict) -> Running:
+        """Begin an operation; nothing runs until :meth:`advance`."""
         op_no = len(self.ops)
         self.ops.append((op, dict(args)))
         self.trace.append(TraceEntry(op_no, op, dict(args)))
-        pure, first = self._expect(op, args)
         thread = self._call("start", self.impl.start, op, args)
-        steps = 0
-        last_ret = 0
-        actions: list[str] = []
-        while True:
-            reply = self._call("step", self.impl.step, thread)
-            if not isinstance(reply, dict):
-                self.fail("protocol", f"step returned {reply!r}")
-            if reply.get("done"):
-                result = reply.get("result")
-                break
-            if "blocked" in reply:
+        return Running(op_no, op, dict(args), thread)
+
+    def advance(self, r: Running, alone: bool = False) -> bool:
+        """Take one step of a running operation; True once it has returned.
+
+        What the operation must do is decided from the state in which its first
+        step (or its return) is seen: with threads interleaved, that is the state
+        the implementation saw when it decided.
+        """
+        op, args = r.op, r.args
+        reply = self._call("step", self.impl.step, r.thread)
+        if not isinstance(reply, dict):
+            self.fail("protocol", f"step returned {reply!r}")
+        if "blocked" in reply and not reply.get("done"):
+            if alone:
                 self.fail("deadlock", f"{op} blocked on {reply['blocked']} with no other thread")
-            steps += 1
-            if steps > MAX_STEPS:
-                self.fail("hang", f"{op} took more than {MAX_STEPS} steps")
-            action, sargs, ret = reply.get("action"), reply.get("args", {}), reply.get("ret", 0)
-            if action not in ACTIONS:
-                self.fail("protocol", f"unknown action {action!r}")
-            margs = self._model_args(action, sargs)
-            if pure is not None:
-                self.fail("errno", f"{op} {args} must fail with {pure} and change nothing, "
-                                   f"but took step {action}")
-            if steps == 1 and first is not None and (action, margs) != first:
-                self.fail("step", f"{op} {args}: first step must be {first[0]}{first[1]}, "
-                                  f"got {action}{margs}")
-            self._op_specific(op, args, action, margs, sargs)
-            self.check_step(op_no, op, args, thread, action, sargs, margs, ret)
-            actions.append(action)
-            last_ret = ret
-        self._check_result(op, args, pure, actions, last_ret, result)
-        return result
+            return False
+        if r.expect is None:
+            r.expect = self._expect(op, args)
+        pure, first = r.expect
+        if reply.get("done"):
+            r.result = reply.get("result")
+            self._check_result(op, args, pure, r.actions, r.last_ret, r.result, r.charged)
+            return True
+        if len(r.actions) >= MAX_STEPS:
+            self.fail("hang", f"{op} took more than {MAX_STEPS} steps")
+        action, sargs, ret = reply.get("action"), reply.get("args", {}), reply.get("ret", 0)
+        if action not in ACTIONS:
+            self.fail("protocol", f"unknown action {action!r}")
+        margs = self._model_args(action, sargs)
+        if pure is not None:
+            self.fail("errno", f"{op} {args} must fail with {pure} and change nothing, "
+                               f"but took step {action}")
+        if not r.actions and first is not None and (action, margs) != first:
+            self.fail("step", f"{op} {args}: first step must be {first[0]}{first[1]}, "
+                              f"got {action}{margs}")
+        self._op_specific(op, args, action, margs, sargs)
+        self.check_step(r.op_no, op, args, r.thread, action, sargs, margs, ret)
+        r.actions.append(action)
+        r.last_ret = ret
+        if action == "charge.commit":
+            r.charged = margs[1]
+        return False
 
     def check_step(self, op_no, op, args, thread, action, sargs, margs, ret):
         pre = self.state
@@ -286,7 +320,7 @@ class Harness:
                 if page.kind == "user" and page.memcg == m:
                     page.memcg = target
 
-    def _check_result(self, op, args, pure, actions, last_ret, result):
+    def _check_result(self, op, args, pure, actions, last_ret, result, committed=None):
         if op == "set_task":
             if result != 0:
                 self.fail("errno", f"set_task returned {result}")
@@ -315,8 +349,8 @@ class Harness:
                 charged = None
                 if op == "alloc_user":
                     charged = self.state.task_memcg[self.cfg.task_index(args["task"])]
-                elif "charge.commit" in actions:
-                    charged = self._last_step_memcg()
+                else:
+                    charged = committed
                 self.pages[result] = Page("kmem" if op == "alloc_kmem" else "user", charged,
                                           args["task"])
             return
@@ -327,9 +361,6 @@ class Harness:
             return
         if result != last_ret:
             self.fail("errno", f"{op} returned {result}, its last step returned {last_ret}")
-
-    def _last_step_memcg(self) -> int:
-        return self.paths.index(self.trace[-1].step_args["memcg"])
 
 
 def _blank_memcg() -> dict:

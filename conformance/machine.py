@@ -41,13 +41,11 @@ class RunStats:
     failing_ops: list = field(default_factory=list)
 
 
-def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | None = None):
-    """A RuleBasedStateMachine class bound to one configuration and implementation."""
-    stats = stats if stats is not None else RunStats()
+def _base(cfg: Config, make_impl, oracle: str, stats: RunStats):
+    """What both machines share: a checked harness and a populated starting tree."""
     memcgs = st.integers(0, cfg.n_memcgs - 1)
-    tasks = st.sampled_from(cfg.tasks)
 
-    class KmemMachine(RuleBasedStateMachine):
+    class Base(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
             self.h = Harness(make_impl(), cfg, oracle)
@@ -93,6 +91,16 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
                     self._run("write", path=self.path(x), file=file,
                               text=data.draw(gen.small_limits))
 
+    return Base
+
+
+def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | None = None):
+    """The sequential machine: each rule runs one operation to completion."""
+    stats = stats if stats is not None else RunStats()
+    memcgs = st.integers(0, cfg.n_memcgs - 1)
+    tasks = st.sampled_from(cfg.tasks)
+
+    class KmemMachine(_base(cfg, make_impl, oracle, stats)):
         @rule(m=memcgs)
         def mkdir(self, m):
             if self.h.state.lifecycle[m] != OFFLINE:  # the model never re-creates a memcg
@@ -159,6 +167,96 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     return KmemMachine
 
 
+def race_machine_for(cfg: Config, make_impl, oracle: str = "eval",
+                     stats: RunStats | None = None):
+    """The race machine: operations start on threads and their steps interleave.
+
+    One thread per task (its page allocations and frees) and one administrator
+    thread (cgroupfs writes and attach), as in the model; the scheduler is
+    Hypothesis, so an interleaving that breaks something is shrunk like any
+    other input.
+    """
+    stats = stats if stats is not None else RunStats()
+    memcgs = st.integers(0, cfg.n_memcgs - 1)
+    tasks = st.sampled_from(cfg.tasks)
+
+    class RaceMachine(_base(cfg, make_impl, oracle, stats)):
+        def __init__(self):
+            super().__init__()
+            self.running: dict[str, object] = {}
+
+        def _start(self, who, op, **args):
+            try:
+                self.running[who] = self.h.start(op, args)
+            except Nonconformance as e:
+                e.ops = list(self.h.ops)
+                raise
+
+        def _idle_task(self):
+            return any(t not in self.running for t in cfg.tasks)
+
+        def _admin_idle(self):
+            return "admin" not in self.running
+
+        @precondition(_idle_task)
+        @rule(t=tasks, fail=gen.rarely)
+        def start_alloc(self, t, fail):
+            if t not in self.running:
+                self._start(t, "alloc_kmem", task=t, gfp=["GFP_KERNEL", "__GFP_KMEMCG"],
+                            in_interrupt=False, fail=fail)
+
+        @precondition(_idle_task)
+        @rule(t=tasks, data=st.data())
+        def start_free(self, t, data):
+            busy = {r.args.get("page") for r in self.running.values()}
+            pages = sorted(p for p, v in self.h.pages.items() if v.kind == "kmem" and p not in busy)
+            if t not in self.running and pages:
+                self._start(t, "free_kmem", task=t, page=data.draw(st.sampled_from(pages)))
+
+        @precondition(_idle_task)
+        @rule(t=tasks)
+        def start_user(self, t):
+            if t not in self.running:
+                self._start(t, "alloc_user", task=t)
+
+        @precondition(_admin_idle)
+        @rule(m=memcgs, text=gen.small_limits, kmem=st.booleans())
+        def start_limit(self, m, text, kmem):
+            if "admin" not in self.running:
+                file = "memory.kmem.limit_in_bytes" if kmem else "memory.limit_in_bytes"
+                self._start("admin", "write", path=self.path(m), file=file, text=text)
+
+        @precondition(_admin_idle)
+        @rule(data=st.data(), m=memcgs)
+        def start_attach(self, data, m):
+            """Move a task, most often one in the middle of a charge: that is the window."""
+            if "admin" not in self.running:
+                busy = sorted(t for t in self.running if t != "admin")
+                t = data.draw(st.sampled_from(busy) if busy else tasks)
+                self._start("admin", "attach", task=t, path=self.path(m))
+
+        @precondition(_admin_idle)
+        @rule(m=memcgs)
+        def start_mkdir_or_rmdir(self, m):
+            if "admin" not in self.running:
+                online = self.h.state.lifecycle[m] == 1
+                if online or self.h.state.lifecycle[m] != OFFLINE:
+                    self._start("admin", "rmdir" if online else "mkdir", path=self.path(m))
+
+        @precondition(lambda self: self.running)
+        @rule(data=st.data())
+        def step(self, data):
+            who = data.draw(st.sampled_from(sorted(self.running)))
+            try:
+                if self.h.advance(self.running[who]):
+                    del self.running[who]
+            except Nonconformance as e:
+                e.ops = list(self.h.ops)
+                raise
+
+    return RaceMachine
+
+
 @contextmanager
 def shrink_budget(seconds: float):
     """Bound Hypothesis's shrinking time (its own default is five minutes)."""
@@ -174,10 +272,10 @@ def shrink_budget(seconds: float):
 
 
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
-        oracle: str = "eval", shrink_seconds: float = 20.0) -> RunStats:
-    """Run the machine; a failure is shrunk and returned in the stats, not raised."""
+        oracle: str = "eval", shrink_seconds: float = 20.0, race: bool = False) -> RunStats:
+    """Run a machine; a failure is shrunk and returned in the stats, not raised."""
     stats = RunStats()
-    machine = machine_for(cfg, make_impl, oracle, stats)
+    machine = (race_machine_for if race else machine_for)(cfg, make_impl, oracle, stats)
     seed(seed_value)(machine)
     conf = settings(max_examples=examples, stateful_step_count=steps, database=None,
                     deadline=None, verbosity=Verbosity.quiet, print_blob=False,

@@ -108,12 +108,6 @@ SET_ACTIVE == 3   \* next: ActivateSetActive
 RES_COUNTER == 0
 KMEM_COUNTER == 1
 
-\* Errors the model returns; here they are only names for the steps that
-\* fail without changing anything.
-ENOMEM == 12
-EBUSY == 16
-EINVAL == 22
-
 ActionNames ==
     { "charge.kmem", "charge.res", "charge.commit", "charge.abort",
       "free.uncharge", "user.charge", "user.uncharge",
@@ -511,16 +505,17 @@ LimitWrite(m, v) ==
 KmemLimitWrite(m, v) ==
     /\ AdminIdle
     /\ lifecycle[m] = ONLINE
-    /\ IF m = ROOT
-       THEN UNCHANGED << kmem, admin_pc, admin_memcg >>                 \* -EINVAL
-       ELSE IF v = Unlimited \/ kmem_active[m]
-       THEN /\ kmem' = SetLimit(kmem, m, v)
-            /\ UNCHANGED << admin_pc, admin_memcg >>
-       ELSE IF TasksIn(m) # {} \/ HasChildren(m)
-       THEN UNCHANGED << kmem, admin_pc, admin_memcg >>                 \* -EBUSY
-       ELSE /\ kmem' = SetLimit(kmem, m, v)
-            /\ admin_pc' = CACHE_SIZES
-            /\ admin_memcg' = m
+    /\ IF m = ROOT THEN
+          UNCHANGED << kmem, admin_pc, admin_memcg >>              \* -EINVAL
+       ELSE IF v = Unlimited \/ kmem_active[m] THEN
+          /\ kmem' = SetLimit(kmem, m, v)                          \* no activation
+          /\ UNCHANGED << admin_pc, admin_memcg >>
+       ELSE IF TasksIn(m) # {} \/ HasChildren(m) THEN
+          UNCHANGED << kmem, admin_pc, admin_memcg >>              \* -EBUSY
+       ELSE
+          /\ kmem' = SetLimit(kmem, m, v)                          \* activation
+          /\ admin_pc' = CACHE_SIZES
+          /\ admin_memcg' = m
     /\ UNCHANGED << treeVars, kmem_active, kmemcg_id, static_key, res,
                     pageVars, taskVars >>
 

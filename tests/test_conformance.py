@@ -120,3 +120,34 @@ def test_an_implementation_that_raises_is_a_nonconformance_not_a_crash():
                         examples=20, shrink_seconds=2)
     assert stats.failure is not None and stats.failure.check == "protocol"
     assert "boom" in stats.failure.message
+
+
+def test_race_machine_accepts_the_reference():
+    stats = machine.run(CFG, reference, seed_value=2, examples=60, race=True)
+    assert stats.failure is None and stats.steps > 200
+
+
+def test_a_task_moved_between_its_kmem_and_res_steps_is_charged_once_to_its_old_memcg():
+    """The attach-mid-charge window, written out: the reference keeps the memcg it
+    charged kmem to; a mutant that re-reads task->memcg is caught by the oracle."""
+    from conformance.mutants import RACE_MUTANTS
+
+    def interleave(impl):
+        h = Harness(impl, CFG)
+        for op, args in ACTIVE_A[:2] + ACTIVE_A[3:]:
+            h.run(op, args)
+        alloc = h.start("alloc_kmem", {"task": "t1"})
+        assert not h.advance(alloc)  # charge.kmem against /A
+        move = h.start("attach", {"task": "t1", "path": "/"})
+        while not h.advance(move):
+            pass
+        while not h.advance(alloc):
+            pass
+        return h
+
+    h = interleave(reference())
+    assert h.state.kmem[1].usage == h.state.res[1].usage == 4096
+    assert h.state.task_memcg[0] == 0 and h.state.kmem_pages[1] == 1
+    factory = RACE_MUTANTS["res_charges_current_memcg"][0]
+    with pytest.raises(Nonconformance, match="charge.res"):
+        interleave(PythonAdapter(factory(tasks=CFG.tasks)))

@@ -1,0 +1,307 @@
+"""Run TLC on the TLA+ spec and compare its verdict with the explorer's.
+
+TLC is found through the environment variable ``TLA2TOOLS_JAR`` (the path of
+tla2tools.jar, run with ``java``) or a ``tlc`` command on PATH. Runs happen in a
+temporary directory holding copies of the spec's modules, so TLC's metadata and
+any trace-explorer files it writes never land in spec/.
+
+Deadlocks are checked, as the explorer checks them. The default of one worker
+keeps TLC's breadth-first search level by level, so a counterexample is a
+shortest one, as the explorer's is. How many distinct states a *failing* run
+has found depends on the order in which successors are generated, which
+differs between TLC and the explorer; what both must agree on is the verdict
+and the length of the shortest counterexample. A passing run must find exactly
+the explorer's number of distinct states.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from model import tla
+
+ENV_JAR = "TLA2TOOLS_JAR"
+NOT_FOUND = f"TLC not found: set {ENV_JAR} or put tlc on PATH"
+
+
+class TlcNotFound(RuntimeError):
+    """No TLC to run: neither $TLA2TOOLS_JAR (with java) nor a tlc command."""
+
+
+class TlcError(RuntimeError):
+    """TLC ran but its output could not be understood."""
+
+
+def find_tlc() -> list[str]:
+    """The command line prefix that runs tlc2.TLC, or TlcNotFound."""
+    jar = os.environ.get(ENV_JAR)
+    if jar:
+        if not Path(jar).is_file():
+            raise TlcNotFound(f"{ENV_JAR}={jar} is not a file; set it to the path of tla2tools.jar")
+        java = shutil.which("java")
+        if java is None:
+            raise TlcNotFound(f"{ENV_JAR} is set but java is not on PATH")
+        return [java, "-XX:+UseParallelGC", "-cp", str(Path(jar).resolve()), "tlc2.TLC"]
+    tlc = shutil.which("tlc")
+    if tlc:
+        return [tlc]
+    raise TlcNotFound(NOT_FOUND + " (tla2tools.jar from https://github.com/tlaplus/tlaplus/releases)")
+
+
+def available() -> bool:
+    try:
+        find_tlc()
+    except TlcNotFound:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- output
+
+
+@dataclass
+class TlcOutcome:
+    """What a TLC run's output says."""
+
+    #: "pass", "invariant", "property", "deadlock" or "error".
+    verdict: str
+    #: the TLA+ name of the violated invariant or property, when TLC names it.
+    violated: str | None = None
+    generated: int | None = None
+    distinct: int | None = None
+    left: int | None = None
+    depth: int | None = None
+    #: states in the counterexample TLC printed (0 when none).
+    trace_length: int = 0
+    version: str | None = None
+    #: TLC's own "Finished in ..." text.
+    tlc_time: str | None = None
+    #: the first error line, for verdict "error".
+    message: str | None = None
+
+    @property
+    def model_verdict(self) -> str:
+        """The verdict in the explorer's terms: "pass", a model invariant id,
+        "Deadlock", or the TLA+ name for what the model lacks (TypeOK, "error")."""
+        if self.verdict == "pass":
+            return tla.PASS
+        if self.verdict == "deadlock":
+            return "Deadlock"
+        if self.verdict in ("invariant", "property"):
+            if self.violated is None:
+                return f"{self.verdict}: unnamed"
+            return tla.model_invariant_id(self.violated) or self.violated
+        return "error"
+
+
+_NUM = r"([\d,]+)"
+_STATS = re.compile(
+    rf"^{_NUM} states generated, {_NUM} distinct states found, {_NUM} states left on queue\.",
+    re.M,
+)
+_DEPTH = re.compile(rf"^The depth of the complete state graph search is {_NUM}\.", re.M)
+_VERSION = re.compile(r"^TLC2 Version (\S+)", re.M)
+_FINISHED = re.compile(r"^Finished in (.+?) at \(", re.M)
+_STATE = re.compile(r"^State (\d+):", re.M)
+_INVARIANT = re.compile(r"^Error: Invariant (\S+) is violated", re.M)
+_ACTION_PROPERTY = re.compile(r"^Error: Action property (.+?) is violated\.", re.M)
+_PROPERTY_INIT = re.compile(r"^Error: Property (\S+) is violated by the initial state", re.M)
+_TEMPORAL = re.compile(r"^Error: Temporal properties were violated\.", re.M)
+_DEADLOCK = re.compile(r"^Error: Deadlock reached\.", re.M)
+_SUCCESS = re.compile(r"^Model checking completed\. No error has been found\.", re.M)
+_ERROR = re.compile(r"^Error: (.*)$", re.M)
+#: how TLC before 1.8 names a property: by its source location.
+_LOCATION = re.compile(r"line (\d+), col \d+ to line \d+, col \d+ of module (\w+)")
+
+
+def _int(s: str) -> int:
+    return int(s.replace(",", ""))
+
+
+def _definition_at(module_dir: Path | None, module: str, line: int) -> str | None:
+    """The name of the definition enclosing ``line`` of ``module`` (1-based)."""
+    if module_dir is None:
+        return None
+    try:
+        lines = (module_dir / f"{module}.tla").read_text().splitlines()
+    except OSError:
+        return None
+    for text in reversed(lines[:line]):
+        m = re.match(r"(\w+)(\(.*\))?\s*==", text)
+        if m:
+            return m.group(1)
+    return None
+
+
+def parse_output(text: str, module_dir: Path | None = None) -> TlcOutcome:
+    """Read TLC's console output (TLC 2.x and 1.x formats).
+
+    ``module_dir`` lets an old TLC's "Action property line 3, col 1 to ... of
+    module M" be named after the definition at that line.
+    """
+    out = TlcOutcome(verdict="error")
+    if m := _VERSION.search(text):
+        out.version = m.group(1)
+    if stats := _STATS.findall(text):
+        out.generated, out.distinct, out.left = (_int(x) for x in stats[-1])
+    if m := _DEPTH.search(text):
+        out.depth = _int(m.group(1))
+    if m := _FINISHED.search(text):
+        out.tlc_time = m.group(1)
+    out.trace_length = max((int(n) for n in _STATE.findall(text)), default=0)
+
+    if m := _INVARIANT.search(text):
+        out.verdict, out.violated = "invariant", m.group(1)
+    elif m := _ACTION_PROPERTY.search(text):
+        out.verdict, out.violated = "property", m.group(1)
+        if loc := _LOCATION.fullmatch(out.violated):
+            out.violated = _definition_at(module_dir, loc.group(2), int(loc.group(1)))
+    elif m := _PROPERTY_INIT.search(text):
+        out.verdict, out.violated = "property", m.group(1)
+    elif _TEMPORAL.search(text):
+        out.verdict = "property"
+    elif _DEADLOCK.search(text):
+        out.verdict = "deadlock"
+    elif _SUCCESS.search(text) and not _ERROR.search(text):
+        out.verdict = "pass"
+    else:
+        m = _ERROR.search(text)
+        out.message = m.group(1) if m else "TLC gave no verdict"
+    return out
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class TlcRun:
+    module: str
+    cfg: str
+    outcome: TlcOutcome
+    seconds: float
+    returncode: int
+    output: str
+
+    def __str__(self) -> str:
+        o = self.outcome
+        what = o.model_verdict if o.verdict != "error" else f"error: {o.message}"
+        return f"TLC {self.cfg}: {what}, {o.distinct} distinct states, {self.seconds:.1f}s"
+
+
+def run(module: str | Path, cfg: str | Path | None = None, *, workers: int | str = 1,
+        check_deadlock: bool = True, timeout: float | None = None,
+        extra_args: tuple[str, ...] = ()) -> TlcRun:
+    """Run TLC on ``module`` (a .tla path) with ``cfg`` (default: the .cfg beside it).
+
+    Every .tla beside the module is copied to a temporary directory, where TLC
+    runs and writes its metadata.
+    """
+    command = find_tlc()
+    module = Path(module).resolve()
+    cfg = module.with_suffix(".cfg") if cfg is None else Path(cfg).resolve()
+    with tempfile.TemporaryDirectory(prefix="kmemcg-tlc-") as tmp:
+        work = Path(tmp)
+        for f in module.parent.glob("*.tla"):
+            shutil.copy(f, work / f.name)
+        shutil.copy(cfg, work / cfg.name)
+        args = [*command, "-config", cfg.name, "-workers", str(workers),
+                "-metadir", str(work / "states"), *extra_args]
+        if not check_deadlock:
+            args.append("-deadlock")  # TLC's flag *disables* the deadlock check
+        args.append(module.name)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(args, cwd=work, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise TlcError(f"TLC on {module.name} with {cfg.name} timed out after {timeout}s") from e
+        seconds = time.perf_counter() - t0
+        output = proc.stdout + proc.stderr
+        outcome = parse_output(output, module_dir=work)
+    return TlcRun(module.name, cfg.name, outcome, seconds, proc.returncode, output)
+
+
+# ---------------------------------------------------------------- comparison
+
+
+@dataclass
+class Comparison:
+    """TLC and the explorer on one shipped configuration."""
+
+    name: str
+    expect: str
+    tlc: TlcRun
+    explorer: object  # model.explore.Result
+
+    @property
+    def explorer_verdict(self) -> str:
+        return self.explorer.violation or tla.PASS
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        t, e = self.tlc.outcome, self.explorer
+        if t.verdict == "error":
+            out.append(f"TLC failed: {t.message}")
+        if t.model_verdict != self.expect:
+            out.append(f"TLC says {t.model_verdict}, expected {self.expect}")
+        if self.explorer_verdict != self.expect:
+            out.append(f"the explorer says {self.explorer_verdict}, expected {self.expect}")
+        if self.expect == tla.PASS:
+            if t.distinct != e.distinct:
+                out.append(f"TLC found {t.distinct} distinct states, the explorer {e.distinct}")
+        elif t.trace_length != len(e.trace):
+            out.append(f"TLC's counterexample has {t.trace_length} states, "
+                       f"the explorer's {len(e.trace)}")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        t, e = self.tlc.outcome, self.explorer
+        head = (f"{self.name}: TLC {t.model_verdict} ({t.distinct} distinct, "
+                f"{self.tlc.seconds:.1f}s); explorer {self.explorer_verdict} "
+                f"({e.distinct} distinct, {e.seconds:.1f}s); expected {self.expect}")
+        problems = self.problems
+        return head + (": agree" if not problems else "\n  " + "\n  ".join(problems))
+
+
+def _select(entries: list[dict], wanted: list[str] | None) -> list[dict]:
+    if not wanted:
+        return entries
+    by_stem = {Path(e["cfg"]).stem: e for e in entries}
+    out = []
+    for w in wanted:
+        stem = Path(w).stem
+        if stem not in by_stem:
+            raise ValueError(f"{w}: not a shipped configuration; spec/ ships "
+                             f"{', '.join(sorted(by_stem))}")
+        out.append(by_stem[stem])
+    return out
+
+
+def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = tla.SPEC_DIR,
+                workers: int | str = 1, timeout: float | None = None) -> list[Comparison]:
+    """Run TLC and the explorer on the shipped configurations (or those named)."""
+    from model import explore
+    from model.config import Config
+
+    find_tlc()  # fail before exploring anything
+    spec_dir = Path(spec_dir)
+    results = []
+    for entry in _select(tla.load_index(spec_dir), cfgs):
+        cfg = Config.load(spec_dir / entry["model"])
+        run_ = run(spec_dir / entry["module"], spec_dir / entry["cfg"], workers=workers,
+                   timeout=timeout)
+        result = explore.explore(cfg, graph=False)
+        results.append(Comparison(Path(entry["cfg"]).stem, entry["expect"], run_, result))
+    return results
