@@ -149,5 +149,5 @@ def test_a_task_moved_between_its_kmem_and_res_steps_is_charged_once_to_its_old_
     assert h.state.kmem[1].usage == h.state.res[1].usage == 4096
     assert h.state.task_memcg[0] == 0 and h.state.kmem_pages[1] == 1
     factory = RACE_MUTANTS["res_charges_current_memcg"][0]
-    with pytest.raises(Nonconformance, match="charge.res"):
+    with pytest.raises(Nonconformance, match=r"charge\.res"):
         interleave(PythonAdapter(factory(tasks=CFG.tasks)))
