@@ -17,19 +17,9 @@ from impl.sched import Step
 
 
 class _NoKmemRollback(MemoryController):
-    def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt):
-        memcg = task.memcg
-        flags = self._bypass_flags(task, gfp, in_interrupt)
-        if flags or not self.memcg_kmem_enabled_key or not self.memcg_can_account_kmem(memcg):
-            yield Step("charge.bypass", {"task": task.name, "memcg": memcg.path, "flags": flags})
-            return True, None
-        ret, _ = memcg.kmem.charge(PAGE_SIZE)
-        yield Step("charge.kmem", {"task": task.name, "memcg": memcg.path}, ret)
-        if ret:
-            return False, None
-        ret, _ = memcg.res.charge(PAGE_SIZE)  # bug: kmem stays charged on -ENOMEM
-        yield Step("charge.res", {"task": task.name, "memcg": memcg.path}, ret)
-        return (False, None) if ret else (True, memcg)
+    @staticmethod
+    def memcg_charge_kmem_rollback(memcg):
+        pass  # bug: a res failure leaves the kmem charge in place
 
 
 class _ResChargesCurrentMemcg(MemoryController):

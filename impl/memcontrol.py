@@ -253,11 +253,16 @@ class MemoryController:
             return False, None
         ret, _ = memcg.res.charge(PAGE_SIZE)
         if ret:
-            memcg.kmem.uncharge(PAGE_SIZE)
+            self.memcg_charge_kmem_rollback(memcg)
         yield Step("charge.res", {"task": task.name, "memcg": memcg.path}, ret)
         if ret:
             return False, None
         return True, memcg
+
+    @staticmethod
+    def memcg_charge_kmem_rollback(memcg: MemCgroup) -> None:
+        """memcg_charge_kmem: res said -ENOMEM, so the kmem charge is undone (3.8)."""
+        memcg.kmem.uncharge(PAGE_SIZE)
 
     @staticmethod
     def _bypass_flags(task: Task, gfp: int, in_interrupt: bool) -> int:
