@@ -135,8 +135,7 @@ ASSUME ConstantsOK ==
     /\ MaxPages \in Nat
     /\ MaxFailcnt \in Nat
     /\ Unlimited \in Nat
-    /\ KmemLimits \subseteq 0 .. Unlimited
-    /\ ResLimits \subseteq 0 .. Unlimited
+    /\ \A v \in KmemLimits \cup ResLimits : v \in Nat /\ v <= Unlimited
     /\ Actions \subseteq ActionNames
     /\ Profile \in Profiles
 
