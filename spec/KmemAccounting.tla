@@ -11,7 +11,7 @@
 (* administrator see the half-charged states.  Accounting starts for a     *)
 (* memcg only when a kmem limit is first written to it, and that           *)
 (* activation is itself a sequence of steps: allocate a kmemcg id, patch   *)
-(* the static key the allocator tests, then set the ACTIVE bit.           *)
+(* the static key the allocator tests, then set the ACTIVE bit.            *)
 (*                                                                         *)
 (* This module mirrors the Python model in model/ step for step: one       *)
 (* variable per field of model.state.State, one action per model action    *)
@@ -19,7 +19,7 @@
 (* "charge.kmem" is ChargeKmem), and one definition per invariant (e.g.    *)
 (* "I1.kmem_within_limit" is I1_KmemWithinLimit).  TLC must find exactly   *)
 (* as many distinct states as model/explore.py on every configuration      *)
-(* shipped in this directory; tests/test_spec.py checks that.  Each         *)
+(* shipped in this directory; tests/test_spec.py checks that.  Each        *)
 (* action's comment names the kernel function it models, as the model's    *)
 (* kernel= strings do.                                                     *)
 (*                                                                         *)
@@ -39,7 +39,7 @@ CONSTANTS
     MaxFailcnt,  \* state constraint: every failcnt at most this
     Actions,     \* the names of the model actions Next may take
     Unlimited,   \* RESOURCE_MAX, the limit of an unlimited counter (see below)
-    Profile      \* "correct", or the name of a historical bug to reproduce
+    Profile      \* "correct", or a named bug (see ChargeKmem and ChargeRes)
 
 (***************************************************************************)
 (* Unlimited stands for the kernel's RESOURCE_MAX (LLONG_MAX bytes), which *)
@@ -289,7 +289,7 @@ GoTo(t, pc, memcg) ==
 (* kmem-active memcg; otherwise memcg_kmem_newpage_charge lets the         *)
 (* allocation through uncharged (the model's charge.bypass, a stutter      *)
 (* step, which Next leaves out).  Over the kmem limit the allocation fails *)
-(* with -ENOMEM at once.                                                    *)
+(* with -ENOMEM at once.                                                   *)
 (***************************************************************************)
 ChargeKmem(t, m) ==
     /\ task_pc[t] = IDLE
@@ -425,7 +425,7 @@ Mkdir(m) ==
 (* cgroup_rmdir -> mem_cgroup_css_offline -> mem_cgroup_reparent_charges   *)
 (* (3.8).  A memcg with tasks or child cgroups is busy (-EBUSY).           *)
 (* Otherwise its user pages move to its parent, or to the root if it does  *)
-(* not charge its parent, and only its own res level gives them up: the   *)
+(* not charge its parent, and only its own res level gives them up: the    *)
 (* levels above were charged for them already.  Its kmem pages stay        *)
 (* charged to it until they are freed.                                     *)
 (***************************************************************************)
