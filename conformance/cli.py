@@ -18,7 +18,8 @@ from conformance.protocol import ProtocolError
 from model import explore as explorer
 from model import prove as prover
 from model.config import DEFAULT, PRESETS, Config, named
-from model.invariants import INVARIANTS
+from model.slice import slice_of
+from model.state import diff_json
 
 PROFILES = {
     "correct": "the 3.8-3.10 controller as merged (default)",
@@ -65,7 +66,8 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> bool:
     r = prover.prove(cfg)
     ok = r.ok
     echo(f"induction: {len(r.obligations)} obligations "
-         f"({len({o.action for o in r.obligations})} actions x {len(INVARIANTS)} invariants), "
+         f"({len({o.action for o in r.obligations})} actions x "
+         f"{len(slice_of(cfg).invariants)} invariants), "
          f"{len(r.failed)} failed, {r.seconds:.2f}s")
     if not r.init_ok:
         echo(f"  Init violates {', '.join(r.init_violations)}")
@@ -75,9 +77,10 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> bool:
             args, pre, post = o.cti
             echo(f"    counterexample to induction, {report.describe(cfg, o.action, args)}:")
             echo("    pre-state (satisfies every invariant):")
-            echo("      " + json.dumps(report.to_json(cfg, pre), sort_keys=True))
+            echo("      " + json.dumps(slice_of(cfg).to_json(cfg, pre), sort_keys=True))
             echo("    changes:")
-            for path, a, b in report.diff(cfg, pre, post):
+            to_json = slice_of(cfg).to_json
+            for path, a, b in diff_json(to_json(cfg, pre), to_json(cfg, post)):
                 echo(f"      {path}: {a} -> {b}")
     if bmc_depth:
         b = prover.bmc(cfg, bmc_depth)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model.actions import ACTIONS
 from model.config import Config
-from model.state import State, diff, to_json
+from model.slice import slice_of
+from model.state import diff_json
 
 REPLAY_VERSION = 1
 ADMIN_ACTIONS = {"mkdir", "rmdir", "attach", "use_hierarchy.write", "limit.write",
@@ -19,19 +19,23 @@ def thread_of(cfg: Config, action: str, args: tuple) -> str:
     """Who takes a model step: a task, the administrator, or any CPU."""
     if action in ADMIN_ACTIONS:
         return "admin"
-    params = ACTIONS[action].params if action in ACTIONS else ()
+    actions = slice_of(cfg).actions
+    params = actions[action].params if action in actions else ()
     if "task" in params:
         return cfg.tasks[args[params.index("task")]]
     return "kernel"
 
 
 def describe(cfg: Config, action: str, args: tuple) -> str:
-    if action not in ACTIONS:
+    actions = slice_of(cfg).actions
+    if action not in actions:
         return f"{action}{args}"
     parts = []
-    for p, v in zip(ACTIONS[action].params, args, strict=True):
+    for p, v in zip(actions[action].params, args, strict=True):
         if p == "memcg":
             v = cfg.memcgs[v]
+        elif p == "cache":
+            v = cache_name(cfg, v)
         elif p == "task":
             if action not in ADMIN_ACTIONS:
                 continue  # the thread column names it
@@ -44,10 +48,16 @@ def describe(cfg: Config, action: str, args: tuple) -> str:
     return f"{action}({', '.join(parts)})"
 
 
+def cache_name(cfg: Config, c: int) -> str:
+    """The kernel's name of a memcg cache: root(kmemcg_id:group)."""
+    r, m = divmod(c, cfg.n_memcgs)
+    return f"{cfg.roots[r]}({m}:{cfg.memcgs[m]})"
+
+
 def render_model_trace(cfg: Config, steps, violation: str | None) -> str:
     """A shortest counterexample from the explorer or BMC as numbered steps."""
     lines = []
-    prev: State | None = None
+    prev = None
     for i, st in enumerate(steps):
         if st.action == "Init":
             lines.append("  0. Init")
@@ -55,7 +65,8 @@ def render_model_trace(cfg: Config, steps, violation: str | None) -> str:
             who = thread_of(cfg, st.action, st.args)
             ret = f"  -> {st.ret}" if st.ret else ""
             lines.append(f"{i:3}. [{who:>6}] {describe(cfg, st.action, st.args)}{ret}")
-            for path, a, b in diff(cfg, prev, st.state):
+            for path, a, b in diff_json(slice_of(cfg).to_json(cfg, prev),
+                                        slice_of(cfg).to_json(cfg, st.state)):
                 lines.append(f"              {path}: {a} -> {b}")
         prev = st.state
     if violation:
@@ -119,15 +130,16 @@ def _itf(v):
 def itf_trace(cfg: Config, steps, violation: str | None) -> dict:
     """The Informal Trace Format (Apalache/Quint) rendering of a model trace."""
     states = []
+    as_json = slice_of(cfg).to_json
     for i, st in enumerate(steps):
-        state = {k: _itf(v) for k, v in to_json(cfg, st.state).items()}
+        state = {k: _itf(v) for k, v in as_json(cfg, st.state).items()}
         state["#meta"] = {"index": i, "action": st.action,
                           "args": [_itf(a) for a in st.args]}
         states.append(state)
     return {
         "#meta": {"format": "ITF", "source": "kmemcg explore", "config": cfg.name,
                   "violation": violation},
-        "vars": ["memcgs", "tasks", "admin", "static_key"],
+        "vars": sorted(as_json(cfg, steps[0].state)),
         "states": states,
     }
 

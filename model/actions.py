@@ -12,13 +12,12 @@ ends an operation with an error may leave the state unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-
 from model import res_counter as rc
+from model import state
 from model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from model.dual import And, Count, Eq, If, Not, Or
 from model.res_counter import EBUSY, EINVAL, ENOMEM
+from model.slice import Slice
 from model.state import (
     ABSENT,
     ADMIN_IDLE,
@@ -35,32 +34,9 @@ from model.state import (
     replace_at,
 )
 
-
-@dataclass(frozen=True)
-class Action:
-    name: str
-    #: parameter names, for traces and the adapter protocol.
-    params: tuple[str, ...]
-    #: all concrete parameter tuples for a configuration.
-    domain: Callable[[Config], Iterable[tuple]]
-    guard: Callable
-    effect: Callable
-    #: the kernel function (or patch) this step models.
-    kernel: str
-    #: whether the explorer enumerates it (named stutter steps need not be).
-    explored: bool = True
-
-
-ACTIONS: dict[str, Action] = {}
-
-
-def action(name, params, domain, kernel, explored=True):
-    def register(fn_pair):
-        guard, effect = fn_pair
-        ACTIONS[name] = Action(name, params, domain, guard, effect, kernel, explored)
-        return fn_pair
-
-    return register
+ACCOUNTING = Slice("accounting")
+ACTIONS = ACCOUNTING.actions
+action = ACCOUNTING.action
 
 
 # ---------------------------------------------------------------- derived facts
@@ -538,9 +514,12 @@ action(
 )((_online_admin_guard, _reset_failcnt))
 
 
-def step(cfg: Config, s: State, name: str, args: tuple):
-    """Apply one action: ``None`` when it is not enabled, else ``(post, ret)``."""
-    a = ACTIONS[name]
-    if not a.guard(cfg, s, *args):
-        return None
-    return a.effect(cfg, s, *args)
+ACCOUNTING.initial = state.initial
+ACCOUNTING.in_constraint = state.in_constraint
+ACCOUNTING.to_json = state.to_json
+ACCOUNTING.profiles = {
+    "correct": "the 3.8-3.10 controller as merged (default)",
+    "no_kmem_limit_check": "a kmem charge that skips the limit check (a named bug, no upstream)",
+    "no_kmem_rollback": "a res failure that leaves the kmem charge in place (a named bug; "
+                        "memcg_charge_kmem always rolled back)",
+}

@@ -44,6 +44,10 @@ class Config:
     actions: tuple[str, ...] | None = None
     #: named historical/bug profile, "correct" by default.
     profile: str = "correct"
+    #: which slice of the model this instantiates (see model/slice.py).
+    slice: str = "accounting"
+    #: root slab caches (the destruction slice).
+    roots: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -97,6 +101,8 @@ class Config:
             "max_failcnt": self.max_failcnt,
             "actions": None if self.actions is None else list(self.actions),
             "profile": self.profile,
+            "slice": self.slice,
+            "roots": list(self.roots),
         }
 
     @classmethod

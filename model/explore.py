@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from model import invariants as inv
-from model.actions import ACTIONS
 from model.config import Config
-from model.state import State, initial
+from model.slice import slice_of
+
+State = tuple  # any slice's state: a named tuple of tuples
 
 
 @dataclass(frozen=True)
@@ -55,26 +55,20 @@ class Result:
         return self.distinct / self.seconds if self.seconds else 0.0
 
 
-def in_constraint(cfg: Config, s: State) -> bool:
-    """StateConstraint: at most cfg.max_pages pages charged (kmem and user
-    together) and every failcnt at most cfg.max_failcnt. Both are exploration
-    bounds, as in a TLC model; the prover has neither."""
-    bound = cfg.max_failcnt
-    return (
-        sum(s.kmem_pages) + sum(s.user_pages) <= cfg.max_pages
-        and all(c.failcnt <= bound for c in s.res)
-        and all(c.failcnt <= bound for c in s.kmem)
-    )
+def in_constraint(cfg: Config, s) -> bool:
+    """The slice's StateConstraint (TLC's CONSTRAINT)."""
+    return slice_of(cfg).in_constraint(cfg, s)
 
 
 def enabled_steps(cfg: Config):
     """The (action, args) pairs the explorer tries, fixed per configuration."""
-    names = cfg.actions if cfg.actions is not None else [a for a in ACTIONS if ACTIONS[a].explored]
+    actions = slice_of(cfg).actions
+    names = cfg.actions if cfg.actions is not None else [a for a in actions if actions[a].explored]
     out = []
     for name in names:
-        if name not in ACTIONS:
+        if name not in actions:
             raise ValueError(f"unknown action {name!r} in configuration {cfg.name!r}")
-        a = ACTIONS[name]
+        a = actions[name]
         for args in a.domain(cfg):
             out.append((name, tuple(args), a.guard, a.effect))
     return out
@@ -92,11 +86,13 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             check_deadlock: bool = True, progress=None) -> Result:
     """Breadth-first search from the initial state of ``cfg``."""
     t0 = time.perf_counter()
+    sl = slice_of(cfg)
     steps = enabled_steps(cfg)
-    state_inv = inv.state_invariants()
-    step_inv = inv.step_invariants()
+    state_inv = sl.state_invariants()
+    step_inv = sl.step_invariants()
+    constraint = sl.in_constraint
     res = Result(cfg)
-    init = initial(cfg)
+    init = sl.initial(cfg)
     ids: dict[State, int] = {init: 0}
     states: list[State] = [init]
     parent: list[tuple[int, str, tuple, int] | None] = [None]
@@ -136,7 +132,7 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
                 if bad is not None:
                     fail(bad, sid, Step(name, args, ret, post))
                     return _finish(res, t0, ids, depth, g)
-                if not in_constraint(cfg, post):
+                if not constraint(cfg, post):
                     continue
                 known = len(states)
                 ids[post] = known

@@ -7,10 +7,8 @@ are the facts induction needs beside the properties users care about.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from model.actions import (
+    ACCOUNTING,
     can_account_kmem,
     has_children,
     reaches,
@@ -30,25 +28,8 @@ from model.state import (
     State,
 )
 
-
-@dataclass(frozen=True)
-class Invariant:
-    id: str
-    meaning: str
-    check: Callable
-    source: str
-    kind: str = "safety"  # or "type" (structural), or "step" (over (pre, post))
-
-
-INVARIANTS: dict[str, Invariant] = {}
-
-
-def invariant(id, meaning, source, kind="safety"):
-    def register(fn):
-        INVARIANTS[id] = Invariant(id, meaning, fn, source, kind)
-        return fn
-
-    return register
+INVARIANTS = ACCOUNTING.invariants
+invariant = ACCOUNTING.invariant
 
 
 def _all_memcgs(cfg, fn):
@@ -380,18 +361,18 @@ def activation_when_empty(cfg, pre, post):
     return _all_memcgs(cfg, holds)
 
 
-def state_invariants(kind: str | None = None) -> list[Invariant]:
-    return [i for i in INVARIANTS.values() if i.kind != "step" and (kind is None or i.kind == kind)]
+def state_invariants(kind: str | None = None):
+    return ACCOUNTING.state_invariants(kind)
 
 
-def step_invariants() -> list[Invariant]:
-    return [i for i in INVARIANTS.values() if i.kind == "step"]
+def step_invariants():
+    return ACCOUNTING.step_invariants()
 
 
 def violated(cfg: Config, s: State) -> list[str]:
     """Ids of the state invariants ``s`` breaks (concrete states only)."""
-    return [i.id for i in state_invariants() if not i.check(cfg, s)]
+    return ACCOUNTING.violated(cfg, s)
 
 
 def violated_step(cfg: Config, pre: State, post: State) -> list[str]:
-    return [i.id for i in step_invariants() if not i.check(cfg, pre, post)]
+    return ACCOUNTING.violated_step(cfg, pre, post)

@@ -16,48 +16,17 @@ from dataclasses import dataclass, field
 
 import z3
 
-from model import invariants as inv
-from model.actions import ACTIONS
 from model.config import Config
 from model.dual import And, Eq, Or, symbolic
-from model.state import Counter, State, initial
+from model.slice import slice_of, symbolic_like
 
 
-def symbolic_state(cfg: Config, tag: str) -> State:
-    """A State whose every field is a fresh Z3 constant."""
-    n, t = cfg.n_memcgs, cfg.n_tasks
-
-    def ints(field_name, k):
-        return tuple(z3.Int(f"{tag}.{field_name}[{i}]") for i in range(k))
-
-    def bools(field_name, k):
-        return tuple(z3.Bool(f"{tag}.{field_name}[{i}]") for i in range(k))
-
-    def counters(name):
-        return tuple(
-            Counter(*(z3.Int(f"{tag}.{name}[{i}].{f}") for f in Counter._fields)) for i in range(n)
-        )
-
-    return State(
-        lifecycle=ints("lifecycle", n),
-        use_hierarchy=bools("use_hierarchy", n),
-        hier=bools("hier", n),
-        kmem_active=bools("kmem_active", n),
-        kmemcg_id=ints("kmemcg_id", n),
-        res=counters("res"),
-        kmem=counters("kmem"),
-        kmem_pages=ints("kmem_pages", n),
-        user_pages=ints("user_pages", n),
-        task_memcg=ints("task_memcg", t),
-        task_pc=ints("task_pc", t),
-        task_charge=ints("task_charge", t),
-        admin_pc=z3.Int(f"{tag}.admin_pc"),
-        admin_memcg=z3.Int(f"{tag}.admin_memcg"),
-        static_key=z3.Int(f"{tag}.static_key"),
-    )
+def symbolic_state(cfg: Config, tag: str):
+    """A state of ``cfg``'s slice whose every field is a fresh Z3 constant."""
+    return symbolic_like(slice_of(cfg).initial(cfg), tag)
 
 
-def concrete_state(model: z3.ModelRef, s: State) -> State:
+def concrete_state(model: z3.ModelRef, s):
     """Read a symbolic state's values out of a Z3 model."""
 
     def val(x):
@@ -104,16 +73,17 @@ def prove(cfg: Config, actions: list[str] | None = None,
     """Check every (action, invariant) obligation by induction."""
     t0 = time.perf_counter()
     report = ProofReport(cfg)
-    report.init_violations = inv.violated(cfg, initial(cfg))
+    sl = slice_of(cfg)
+    report.init_violations = sl.violated(cfg, sl.initial(cfg))
     report.init_ok = not report.init_violations
-    names = actions or list(ACTIONS)
-    wanted = [i for i in inv.INVARIANTS.values() if invariants is None or i.id in invariants]
+    names = actions or list(sl.actions)
+    wanted = [i for i in sl.invariants.values() if invariants is None or i.id in invariants]
     with symbolic():
         scfg = cfg
         pre = symbolic_state(cfg, "pre")
-        hyp = And(*(i.check(scfg, pre) for i in inv.state_invariants()))
+        hyp = And(*(i.check(scfg, pre) for i in sl.state_invariants()))
         for name in names:
-            a = ACTIONS[name]
+            a = sl.actions[name]
             cases = []
             for args in a.domain(cfg):
                 post, _ = a.effect(scfg, pre, *args)
@@ -153,8 +123,9 @@ class BmcReport:
 def bmc(cfg: Config, depth: int) -> BmcReport:
     """Bounded model checking: can any invariant break within ``depth`` steps of Init?"""
     t0 = time.perf_counter()
-    init = initial(cfg)
-    checked = [i for i in inv.state_invariants()]
+    sl = slice_of(cfg)
+    init = sl.initial(cfg)
+    checked = sl.state_invariants()
     with symbolic():
         s = z3.Solver()
         states = [symbolic_state(cfg, "s0")]
@@ -163,7 +134,7 @@ def bmc(cfg: Config, depth: int) -> BmcReport:
         for k in range(1, depth + 1):
             cur, nxt = states[-1], symbolic_state(cfg, f"s{k}")
             choices, tags = [], []
-            for name, a in ACTIONS.items():
+            for name, a in sl.actions.items():
                 for args in a.domain(cfg):
                     post, _ = a.effect(cfg, cur, *args)
                     tag = z3.Bool(f"step{k}:{name}{tuple(args)}")
@@ -191,5 +162,5 @@ def bmc(cfg: Config, depth: int) -> BmcReport:
     if found is None:
         return BmcReport(cfg, depth, True, time.perf_counter() - t0)
     bad, trace = found
-    cut = next(k for k, (_, st) in enumerate(trace) if not inv.INVARIANTS[bad].check(cfg, st))
+    cut = next(k for k, (_, st) in enumerate(trace) if not sl.invariants[bad].check(cfg, st))
     return BmcReport(cfg, depth, False, time.perf_counter() - t0, bad, trace[: cut + 1])

@@ -169,7 +169,11 @@ def from_json(cfg: Config, d: dict) -> State:
 
 def diff(cfg: Config, a: State, b: State) -> list[tuple[str, object, object]]:
     """(field path, value in a, value in b) for each field that differs."""
-    ja, jb = to_json(cfg, a), to_json(cfg, b)
+    return diff_json(to_json(cfg, a), to_json(cfg, b))
+
+
+def diff_json(ja: dict, jb: dict) -> list[tuple[str, object, object]]:
+    """(field path, value in a, value in b) for each leaf that differs."""
     out: list[tuple[str, object, object]] = []
 
     def walk(x, y, path):
@@ -181,3 +185,15 @@ def diff(cfg: Config, a: State, b: State) -> list[tuple[str, object, object]]:
 
     walk(ja, jb, "")
     return out
+
+
+def in_constraint(cfg: Config, s: State) -> bool:
+    """StateConstraint: at most cfg.max_pages pages charged (kmem and user
+    together) and every failcnt at most cfg.max_failcnt. Both are exploration
+    bounds, as in a TLC model; the prover has neither."""
+    bound = cfg.max_failcnt
+    return (
+        sum(s.kmem_pages) + sum(s.user_pages) <= cfg.max_pages
+        and all(c.failcnt <= bound for c in s.res)
+        and all(c.failcnt <= bound for c in s.kmem)
+    )

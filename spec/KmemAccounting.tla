@@ -392,10 +392,11 @@ UserUncharge(m) ==
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
-(* The cgroup tree.  The administrator's operations (mkdir, rmdir, attach, *)
-(* and the file writes below) run only while no activation is half done:   *)
-(* memcg_update_kmem_limit holds memcg_create_mutex and set_limit_mutex    *)
-(* across the whole activation.                                            *)
+(* The cgroup tree.  As in the model, the administrator is one sequential  *)
+(* actor: mkdir, rmdir, attach and the file writes below take a step only  *)
+(* while no activation is half done (AdminIdle), since                     *)
+(* memcg_update_kmem_limit holds its mutexes across the whole activation.  *)
+(* Tasks, in contrast, charge and free at any time.                        *)
 (***************************************************************************)
 
 (***************************************************************************)
@@ -651,6 +652,7 @@ I1_KmemWithinLimit == \A m \in MemcgIds : kmem[m].usage <= kmem[m].limit
 \* I1: no -EINTR nofail path is modelled.
 I1_ResWithinLimit == \A m \in MemcgIds : res[m].usage <= res[m].limit
 
+\* max_usage is a high-water mark: never below usage.
 I2_MaxUsageCoversUsage ==
     \A m \in MemcgIds : /\ res[m].max_usage >= res[m].usage
                         /\ kmem[m].max_usage >= kmem[m].usage
@@ -739,9 +741,9 @@ T_AbsentIsBlank ==
             /\ kmem_pages[m] = 0
             /\ user_pages[m] = 0
 
-\* A created memcg's parent exists; an online memcg's parent is online; a
-\* memcg charging its parent has, like its parent, use_hierarchy while both
-\* are online (mem_cgroup_hierarchy_write refuses a memcg with children).
+\* A created memcg's parent exists; an online memcg's parent is online; an
+\* online memcg that charges its parent has use_hierarchy, and so does its
+\* parent (mem_cgroup_hierarchy_write refuses a memcg with children).
 T_Tree ==
     \A m \in NonRoot :
         LET p == ParentOf(m)
