@@ -21,22 +21,38 @@ from model.config import DEFAULT, PRESETS, Config, named
 from model.slice import slice_of
 from model.state import diff_json
 
-PROFILES = {
-    "correct": "the 3.8-3.10 controller as merged (default)",
-    "no_kmem_limit_check": "a kmem charge that skips the limit check (a named bug)",
-    "no_kmem_rollback": "a res failure that leaves the kmem charge in place (a named bug)",
-}
 REFERENCE = "impl.kernel:Kernel"
+#: the preset a profile runs on when no --config is given
+SLICE_PRESET = {"accounting": "accounting", "destruction": "destruction"}
+
+
+def all_profiles() -> list[tuple[str, str, str]]:
+    """(profile, slice, what it reproduces and its source), every slice."""
+    out, seen = [], set()
+    for slice_name, preset in SLICE_PRESET.items():
+        for name, what in slice_of(PRESETS[preset]).profiles.items():
+            key = name if name != "correct" else f"correct/{slice_name}"
+            if key not in seen:
+                seen.add(key)
+                out.append((name, slice_name, what))
+    return out
 
 
 def _config(path: str | None, profile: str | None, default: Config = DEFAULT) -> Config:
     try:
-        cfg = named(path) if path else default
+        if path:
+            cfg = named(path)
+        elif profile and profile not in slice_of(default).profiles:
+            owner = next((sl for name, sl, _ in all_profiles() if name == profile), None)
+            cfg = PRESETS[SLICE_PRESET[owner]] if owner else default
+        else:
+            cfg = default
     except (ValueError, TypeError) as e:
         raise click.UsageError(str(e)) from None
     if profile:
-        if profile not in PROFILES:
-            raise click.UsageError(f"unknown profile {profile!r}; see --list-profiles")
+        if profile not in slice_of(cfg).profiles:
+            raise click.UsageError(f"unknown profile {profile!r} for the {cfg.slice} slice; "
+                                   f"see kmemcg explore --list-profiles")
         cfg = replace(cfg, profile=profile)
     return cfg
 
@@ -138,8 +154,8 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo):
 def explore(config_path, profile, max_states, itf, list_profiles):
     """Breadth-first search of every reachable state of a small configuration."""
     if list_profiles:
-        for name, what in PROFILES.items():
-            click.echo(f"{name}\t{what}")
+        for name, slice_name, what in all_profiles():
+            click.echo(f"{name}\t{slice_name}\t{what}")
         return
     r = run_explore(_config(config_path, profile), max_states, itf)
     sys.exit(0 if r.ok else 1)

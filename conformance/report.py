@@ -16,7 +16,11 @@ ADMIN_ACTIONS = {"mkdir", "rmdir", "attach", "use_hierarchy.write", "limit.write
 
 
 def thread_of(cfg: Config, action: str, args: tuple) -> str:
-    """Who takes a model step: a task, the administrator, or any CPU."""
+    """Who takes a model step: a task, the administrator, a worker, or any CPU."""
+    if cfg.slice == "destruction":
+        from model.destruction import THREADS
+
+        return THREADS.get(action.split(".")[0], "kernel")
     if action in ADMIN_ACTIONS:
         return "admin"
     actions = slice_of(cfg).actions
@@ -36,6 +40,8 @@ def describe(cfg: Config, action: str, args: tuple) -> str:
             v = cfg.memcgs[v]
         elif p == "cache":
             v = cache_name(cfg, v)
+        elif p == "root":
+            v = cfg.roots[v]
         elif p == "task":
             if action not in ADMIN_ACTIONS:
                 continue  # the thread column names it

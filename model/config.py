@@ -48,6 +48,9 @@ class Config:
     slice: str = "accounting"
     #: root slab caches (the destruction slice).
     roots: tuple[str, ...] = ()
+    #: report states with no successor (TLC's CHECK_DEADLOCK); a protocol that
+    #: ends, like destruction, reaches quiescent states legitimately.
+    check_deadlock: bool = True
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -103,6 +106,7 @@ class Config:
             "profile": self.profile,
             "slice": self.slice,
             "roots": list(self.roots),
+            "check_deadlock": self.check_deadlock,
         }
 
     @classmethod
@@ -175,3 +179,13 @@ def named(name_or_path: str) -> Config:
     if name_or_path in PRESETS:
         return PRESETS[name_or_path].validate()
     return Config.load(name_or_path)
+
+
+PRESETS["destruction"] = Config(
+    name="destruction", slice="destruction", memcgs=("root", "A"), parents=(NONE, ROOT),
+    tasks=(), roots=("dentry",), max_pages=2, check_deadlock=False,
+)
+PRESETS["destruction-2roots"] = Config(
+    name="destruction-2roots", slice="destruction", memcgs=("root", "A"), parents=(NONE, ROOT),
+    tasks=(), roots=("dentry", "inode"), max_pages=1, check_deadlock=False,
+)

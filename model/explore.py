@@ -83,10 +83,12 @@ def successors(cfg: Config, s: State, steps=None):
 
 
 def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
-            check_deadlock: bool = True, progress=None) -> Result:
+            check_deadlock: bool | None = None, progress=None) -> Result:
     """Breadth-first search from the initial state of ``cfg``."""
     t0 = time.perf_counter()
     sl = slice_of(cfg)
+    if check_deadlock is None:
+        check_deadlock = cfg.check_deadlock
     steps = enabled_steps(cfg)
     state_inv = sl.state_invariants()
     step_inv = sl.step_invariants()

@@ -34,6 +34,8 @@ from model.config import DEFAULT, NONE, PRESETS, UNLIMITED, Config
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 MODULE = "KmemAccounting"
+#: The slice of the model (model/slice.py) the module mirrors.
+SLICE = "accounting"
 INDEX = "configs.json"
 #: The TLA+ value of the model's UNLIMITED (RESOURCE_MAX): TLC's largest integer.
 TLA_UNLIMITED = 2**31 - 1
@@ -80,6 +82,11 @@ def explored_actions() -> list[str]:
 
 def actions_of(cfg: Config) -> list[str]:
     """The model actions a configuration explores, checked to exist in the spec."""
+    if cfg.slice != SLICE:
+        raise ValueError(
+            f"configuration {cfg.name!r} is of the {cfg.slice!r} slice; "
+            f"{MODULE} mirrors the {SLICE!r} slice only"
+        )
     names = list(cfg.actions) if cfg.actions is not None else explored_actions()
     for name in names:
         if name not in ACTIONS:
@@ -139,6 +146,7 @@ def _definitions(cfg: Config) -> dict[str, str]:
 def to_mc_module(cfg: Config, module: str) -> str:
     """The module ``module`` that instantiates KmemAccounting for ``cfg``."""
     cfg.validate()
+    actions_of(cfg)  # the slice and actions the spec can mirror
     defs = _definitions(cfg)
     width = max(len(k) for k in defs) + len("MC_")
     lines = [

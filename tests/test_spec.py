@@ -250,6 +250,8 @@ def test_to_cfg_refuses_what_tlc_cannot_mirror():
         tla.to_cfg(Config(actions=("charge.kmem", "charge.bypass")))
     with pytest.raises(ValueError, match="unknown action"):
         tla.to_cfg(Config(actions=("charge.kmemm",)))
+    with pytest.raises(ValueError, match="slice"):
+        tla.to_cfg(Config(slice="destruction"))
 
 
 def test_to_cfg_selects_actions_and_invariants():
