@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import sys
@@ -129,12 +130,24 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo):
         echo(f"  ... {n} distinct states, {queue} on the queue", err=True)
 
     r = explorer.explore(cfg, max_states=max_states, progress=progress)
-    status = "no violation" if r.ok else f"VIOLATION {r.violation}"
+    status = "no violation" if r.ok else f"VIOLATION {r.violation or r.liveness[0][0]}"
     if not r.complete:
         status = f"INCOMPLETE (stopped at --max-states {max_states})"
     echo(f"explore [{cfg.name}, profile {cfg.profile}]: {r.distinct} distinct states, "
          f"{r.generated} generated, depth {r.depth}, {r.seconds:.2f}s "
          f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
+    if r.liveness:
+        from model.explore import Step as _Step
+
+        prop, _key, path = r.liveness[0]
+        echo(f"LIVENESS {prop} fails ({len(r.liveness)} instance(s)); a behaviour that "
+             f"stays away from the goal forever starts:")
+        steps = [_Step("Init", (), 0, r.states[path[0]])]
+        for a, b in itertools.pairwise(path):
+            name, args = sorted(r.graph.edges[a, b]["labels"])[0]
+            steps.append(_Step(name, args, 0, r.states[b]))
+        echo(report.render_model_trace(cfg, steps, None))
+        echo("     ... and from here every fair behaviour may keep away from the goal")
     if r.violation:
         echo(f"shortest counterexample ({len(r.trace) - 1} steps):")
         echo(report.render_model_trace(cfg, r.trace, r.violation))
@@ -315,7 +328,12 @@ def check(seed, examples):
     rows.append(["prove: Z3 induction + BMC depth 6 [conformance]", "holds" if good else "FAILS",
                  f"{time.perf_counter() - t:.1f}s"])
     ok &= good
-    for name in ("accounting", "hierarchy"):
+    t = time.perf_counter()
+    good = run_prove(PRESETS["destruction-2roots"], bmc_depth=0)
+    rows.append(["prove: Z3 induction [destruction-2roots]", "holds" if good else "FAILS",
+                 f"{time.perf_counter() - t:.1f}s"])
+    ok &= good
+    for name in ("accounting", "hierarchy", "destruction-2roots"):
         t = time.perf_counter()
         r = run_explore(PRESETS[name], None)
         rows.append([f"explore: {r.distinct} states [{name}]", "holds" if r.ok else "FAILS",

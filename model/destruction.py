@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from model.config import NONE, Config
 from model.dual import And, Eq, If, Implies, Not, Or
+from model.liveness import LeadsTo
 from model.slice import Slice
 from model.state import replace_at
 
@@ -55,6 +56,10 @@ DESTRUCTION.profiles = {
     "shrink_frees_last_page": "an outside kmem_cache_shrink frees the last slab, the worker "
                               "destroys the cache while the shrinker is still in it (R10; "
                               "fixed in 3.16, VDNOSCHED)",
+    "no_destroy_on_last_page": "the last page going away no longer schedules destruction: "
+                               "the races are gone, and a dead cache emptied after offline "
+                               "leaks until its root is destroyed (3.16, VDNOSCHED; breaks "
+                               "the liveness property, not safety)",
     "create_after_offline": "a creation work queued before offline runs after it: the new "
                             "cache is never marked dead (R13; no upstream fix found)",
     "list_before_slot": "creation links the cache into the memcg's list before publishing "
@@ -201,6 +206,8 @@ def _destroy_cache(cfg, s: DState, c: int) -> DState:
     later, unless its destruction is already queued (the v6 fix)."""
     if cfg.profile == "v5_double_destroy":
         return If(s.dead[c], _queue_destroy(s, c, reinit=True), s)
+    if cfg.profile == "no_destroy_on_last_page":
+        return s
     pending = Eq(s.work[c], PENDING)
     return If(And(s.dead[c], Not(pending)), _queue_destroy(s, c), s)
 
@@ -442,7 +449,11 @@ action("destroy_work.destroy", ("cache",), _caches,
 
 
 def _shrink_guard(cfg, s, c):
-    return And(Eq(s.shrinking, NONE), Eq(s.cache[c], ALIVE), s.slot[c])
+    """Only a shrink with an empty slab to release is a step; one with nothing
+    to do changes nothing (and, repeated forever, would starve the worker out
+    of slab_mutex, which is no kernel behaviour worth a counterexample)."""
+    return And(Eq(s.shrinking, NONE), Eq(s.cache[c], ALIVE), s.slot[c],
+               s.nr_pages[c] > s.objects[c])
 
 
 def _shrink_release(cfg, s, c):
@@ -699,3 +710,15 @@ FAIR_ACTIONS = ("destroy_work.start", "destroy_work.check", "destroy_work.shrink
                 "offline.mark_dead", "offline.done", "shrink.done",
                 "root_destroy.clear_dead", "root_destroy.cancel_work",
                 "root_destroy.destroy_child")
+
+
+DESTRUCTION.liveness = (
+    LeadsTo(
+        "L1.dead_empty_cache_destroyed",
+        "a dead cache whose pages reach 0 is eventually destroyed",
+        lambda cfg, s: dead_empty_caches(cfg, s),
+        lambda cfg, s, c: s.cache[c] == FREED,
+        FAIR_ACTIONS,
+        "domain 6; P25 (mem_cgroup_destroy_cache), under weak fairness of the workers",
+    ),
+)

@@ -45,10 +45,15 @@ class Result:
     deadlocks: int = 0
     graph: nx.DiGraph | None = None
     complete: bool = True
+    #: every stored state, by id (the graph's node labels)
+    states: list = field(default_factory=list)
+    #: liveness properties that fail: (property id, key, a trace into the lasso)
+    liveness: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.violation is None and self.deadlocks == 0 and self.complete
+        return (self.violation is None and self.deadlocks == 0 and self.complete
+                and not self.liveness)
 
     @property
     def rate(self) -> float:
@@ -149,7 +154,10 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
                 if progress is not None and known % 20000 == 0:
                     progress(known, len(queue))
             if g is not None:
-                g.add_edge(sid, known, action=name, args=args)
+                if g.has_edge(sid, known):
+                    g.edges[sid, known]["labels"].add((name, args))
+                else:
+                    g.add_edge(sid, known, labels={(name, args)})
         if check_deadlock and not any_succ:
             res.deadlocks += 1
             if res.violation is None:
@@ -158,6 +166,12 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
 
 
 def _finish(res: Result, t0: float, ids, depth, g) -> Result:
+    res.states = list(ids)
+    res.graph = g
+    if g is not None and res.violation is None and res.complete:
+        from model.liveness import check_all
+
+        res.liveness = check_all(res)
     res.distinct = len(ids)
     res.depth = max(depth) + 1 if depth else 0
     res.seconds = time.perf_counter() - t0

@@ -49,6 +49,8 @@ class Slice:
     profiles: dict[str, str] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
     invariants: dict[str, Invariant] = field(default_factory=dict)
+    #: leads-to properties checked on the explored graph (model/liveness.py)
+    liveness: tuple = ()
 
     def action(self, name, params, domain, kernel, explored=True):
         """Register ``(guard, effect)`` as an action of this slice."""
