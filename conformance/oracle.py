@@ -18,7 +18,8 @@ from model.actions import ACTIONS
 from model.config import Config
 from model.dual import And, Eq, symbolic
 from model.prove import symbolic_state
-from model.state import State, diff
+from model.slice import slice_of
+from model.state import State, diff_json
 
 
 @dataclass
@@ -36,7 +37,7 @@ class EvalOracle:
         self.cfg = cfg
 
     def check(self, pre: State, action: str, args: tuple, ret: int, post: State) -> Verdict:
-        a = ACTIONS.get(action)
+        a = slice_of(self.cfg).actions.get(action)
         if a is None:
             return Verdict(False, f"unknown action {action!r}")
         if not a.guard(self.cfg, pre, *args):
@@ -51,7 +52,9 @@ class EvalOracle:
 
 
 def diff_lines(cfg: Config, want: State, got: State) -> list[str]:
-    return [f"{path}: model {w}, implementation {g}" for path, w, g in diff(cfg, want, got)]
+    to_json = slice_of(cfg).to_json
+    return [f"{path}: model {w}, implementation {g}"
+            for path, w, g in diff_json(to_json(cfg, want), to_json(cfg, got))]
 
 
 class Z3Oracle:

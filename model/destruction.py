@@ -170,6 +170,45 @@ def to_json(cfg: Config, s: DState) -> dict:
     }
 
 
+def from_json(cfg: Config, d: dict) -> DState:
+    """The inverse of :func:`to_json` (for implementations' snapshots)."""
+    from conformance.report import cache_name
+
+    n = n_caches(cfg)
+    cs = [d["caches"].get(cache_name(cfg, c)) if memcg_of(cfg, c) else None for c in range(n)]
+    blank = {"cache": "none", "dead": False, "nr_pages": 0, "objects": 0, "work": "idle",
+             "requeued": False, "create_pending": False, "half_created": False, "slot": False,
+             "listed": False}
+    cs = [x or blank for x in cs]
+
+    def idx(xs, v):
+        return NONE if v is None else xs.index(v)
+
+    rd = d["root_destroy"]
+    return DState(
+        online=tuple(bool(d["memcgs"][m]["online"]) for m in cfg.memcgs),
+        root_alive=tuple(bool(d["roots"][r]["alive"]) for r in cfg.roots),
+        cache=tuple(CACHE.index(x["cache"]) for x in cs),
+        dead=tuple(bool(x["dead"]) for x in cs),
+        nr_pages=tuple(int(x["nr_pages"]) for x in cs),
+        objects=tuple(int(x["objects"]) for x in cs),
+        work=tuple(WORK.index(x["work"]) for x in cs),
+        requeued=tuple(bool(x["requeued"]) for x in cs),
+        create_pending=tuple(bool(x["create_pending"]) for x in cs),
+        half_created=tuple(bool(x["half_created"]) for x in cs),
+        slot=tuple(bool(x["slot"]) for x in cs),
+        listed=tuple(bool(x["listed"]) for x in cs),
+        offline_memcg=idx(cfg.memcgs, d["offline"]["memcg"]),
+        offline_next=int(d["offline"]["next_root"]),
+        rdestroy_root=idx(cfg.roots, rd["root"]),
+        rdestroy_next=int(rd["next_memcg"]),
+        rdestroy_step=("mark", "cancel", "destroy").index(rd["step"]),
+        shrinking=NONE if d["shrinking"] is None else next(
+            c for c in range(n) if memcg_of(cfg, c) and cache_name(cfg, c) == d["shrinking"]),
+        error=ERRORS.index(d["error"]),
+    )
+
+
 DESTRUCTION.initial = initial
 DESTRUCTION.in_constraint = in_constraint
 DESTRUCTION.to_json = to_json

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from model import invariants as inv
-from model.actions import ACTIONS
+from model.actions import ACCOUNTING, ACTIONS
 from model.config import DEFAULT, NONE, PRESETS, UNLIMITED, Config
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
@@ -87,6 +87,8 @@ def actions_of(cfg: Config) -> list[str]:
             f"configuration {cfg.name!r} is of the {cfg.slice!r} slice; "
             f"{MODULE} mirrors the {SLICE!r} slice only"
         )
+    if cfg.profile not in ACCOUNTING.profiles:
+        raise ValueError(f"configuration {cfg.name!r}: unknown profile {cfg.profile!r}")
     names = list(cfg.actions) if cfg.actions is not None else explored_actions()
     for name in names:
         if name not in ACTIONS:

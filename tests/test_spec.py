@@ -19,7 +19,7 @@ import tla as tlaparser
 from model import explore, tla, tlc
 from model import invariants as inv
 from model import state as st
-from model.actions import ACTIONS
+from model.actions import ACCOUNTING, ACTIONS
 from model.config import DEFAULT, PAGE_SIZE, UNLIMITED, Config
 from model.state import State
 
@@ -137,6 +137,11 @@ def test_next_takes_exactly_the_explored_actions(module):
     assert {s.value.strip('"') for s in action_names.items} == set(explored)
 
 
+def test_profiles_are_the_models(module):
+    profiles = _definitions(module)["Profiles"].definiens
+    assert {s.value.strip('"') for s in profiles.items} == set(ACCOUNTING.profiles)
+
+
 def test_each_action_is_guarded_by_its_model_name(module):
     """Next takes an action only when its model name is in Actions."""
     for item in _definitions(module)["Next"].definiens.arguments:
@@ -250,6 +255,8 @@ def test_to_cfg_refuses_what_tlc_cannot_mirror():
         tla.to_cfg(Config(actions=("charge.kmem", "charge.bypass")))
     with pytest.raises(ValueError, match="unknown action"):
         tla.to_cfg(Config(actions=("charge.kmemm",)))
+    with pytest.raises(ValueError, match="profile"):
+        tla.to_cfg(Config(profile="no_such_bug"))
     with pytest.raises(ValueError, match="slice"):
         tla.to_cfg(Config(slice="destruction"))
 

@@ -1,0 +1,339 @@
+"""Per-memcg slab caches and their destruction (mm/slab_common.c, mm/memcontrol.c, 3.10).
+
+Kernel-shaped: ``KmemCache`` with ``memcg_params`` (root: ``memcg_caches[]``;
+child: memcg, root_cache, dead, nr_pages, destroy work), the creation and
+destruction work functions, ``mem_cgroup_destroy_all_caches``,
+``kmem_cache_destroy_memcg_children`` and ``kmem_cache_shrink``. Each path is a
+generator yielding the model action it completed (``model/destruction.py``).
+
+Freed objects stay in Python's memory, flagged: touching one is recorded the
+way KASAN would report it (``oops``), so a race shows as data, not a crash.
+Historical kernels are profiles of this same code (see ``PROFILES``).
+"""
+
+from __future__ import annotations
+
+from impl.sched import Blocked, Step
+from impl.workqueue import Workqueue, WorkStruct
+
+PROFILES = ("correct", "destroy_while_requeued", "v5_double_destroy", "root_destroy_no_cancel",
+            "offline_vs_root_destroy", "shrink_frees_last_page", "no_destroy_on_last_page",
+            "create_after_offline", "list_before_slot")
+
+
+class MemcgCacheParams:
+    """struct memcg_cache_params of a child cache."""
+
+    def __init__(self, memcg, root_cache, destroy: WorkStruct):
+        self.memcg = memcg
+        self.root_cache = root_cache
+        self.dead = False
+        self.nr_pages = 0  # atomic_t nr_pages
+        self.destroy = destroy
+
+
+class KmemCache:
+    def __init__(self, name: str, root: KmemCache | None = None):
+        self.name = name
+        self.objects = 0
+        self.freed = False
+        # a root's memcg_caches[], indexed by kmemcg_id; a child's params
+        self.memcg_caches: list[KmemCache | None] | None = None
+        self.memcg_params: MemcgCacheParams | None = None
+        self.root = root
+
+
+class Memcg:
+    """The part of struct mem_cgroup the cache lifecycle uses."""
+
+    def __init__(self, name: str, kmemcg_id: int):
+        self.name = name
+        self.kmemcg_id = kmemcg_id
+        self.online = True
+        self.memcg_slab_caches: list[MemcgCacheParams] = []
+
+
+class SlabKernel:
+    """Root caches, memcgs with per-memcg caches, the workqueue, and the oops log."""
+
+    def __init__(self, memcgs: tuple[str, ...], roots: tuple[str, ...], profile: str = "correct"):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}")
+        self.profile = profile
+        self.memcgs = [Memcg(n, i) for i, n in enumerate(memcgs)]  # [0] is the root memcg
+        self.slab_caches = [self._root(n, len(memcgs)) for n in roots]
+        self.root_dying: set[int] = set()
+        self.wq = Workqueue()
+        self.create_works: dict[tuple[int, int], WorkStruct] = {}
+        self.caches: dict[tuple[int, int], KmemCache] = {}  # the latest incarnation per pair
+        self.oops: str | None = None
+        # ghost state for alpha: what the walking threads have reached
+        self.offline_at: tuple[int, int] | None = None  # (memcg, next root)
+        self.rdestroy_at: tuple[int, int, int] | None = None  # (root, next memcg, step)
+        self.shrinking: tuple[int, int] | None = None
+        self.half_created: set[tuple[int, int]] = set()
+        self.stage: dict[int, str] = {}  # id(work) -> "check" | "shrink" | "destroy"
+
+    @staticmethod
+    def _root(name: str, n: int) -> KmemCache:
+        root = KmemCache(name)
+        root.memcg_caches = [None] * n
+        return root
+
+    # ------------------------------------------------------------ helpers
+
+    def cache_name(self, r: int, m: int) -> str:
+        return f"{self.slab_caches[r].name}({m}:{self.memcgs[m].name})"
+
+    def _report(self, what: str) -> None:
+        if self.oops is None:
+            self.oops = what
+
+    def _touch(self, cachep: KmemCache) -> None:
+        if cachep.freed:
+            self._report("use after free")
+
+    def _index(self, cachep: KmemCache) -> tuple[int, int]:
+        p = cachep.memcg_params
+        return self.slab_caches.index(p.root_cache), p.memcg.kmemcg_id
+
+    # ------------------------------------------------------------ release hooks
+
+    def mem_cgroup_destroy_cache(self, cachep: KmemCache) -> None:
+        """mem_cgroup_destroy_cache: the last page went away (3.10)."""
+        p = cachep.memcg_params
+        if self.profile == "no_destroy_on_last_page" or not p.dead:
+            return
+        if self.profile == "v5_double_destroy":
+            self._touch(cachep)
+            self.wq.init_work_pending(p.destroy)
+            self.wq.queue_work(p.destroy)
+            return
+        if p.destroy.pending:  # the v6 fix: never run twice
+            return
+        self._touch(cachep)
+        self.wq.queue_work(p.destroy)
+
+    def memcg_release_pages(self, cachep: KmemCache, pages: int) -> None:
+        """memcg_release_pages: atomic_sub_and_test, destruction at zero."""
+        p = cachep.memcg_params
+        if pages == 0:
+            return
+        p.nr_pages -= pages
+        if p.nr_pages == 0:
+            self.mem_cgroup_destroy_cache(cachep)
+
+    def kmem_cache_shrink_pages(self, cachep: KmemCache) -> None:
+        """__kmem_cache_shrink: release every empty slab."""
+        empty = cachep.memcg_params.nr_pages - cachep.objects
+        self.memcg_release_pages(cachep, empty)
+
+    # ------------------------------------------------------------ task paths
+
+    def kmem_cache_alloc(self, r: int, m: int):
+        """kmem_cache_alloc from root ``r`` by a task of memcg ``m``."""
+        root = self.slab_caches[r]
+        cachep = root.memcg_caches[m]
+        if cachep is None:  # __memcg_kmem_get_cache: enqueue, serve from the root
+            self.memcg_create_cache_enqueue(r, m)
+        else:
+            self._touch(cachep)
+            cachep.objects += 1
+            if cachep.objects > cachep.memcg_params.nr_pages:
+                cachep.memcg_params.nr_pages += 1  # memcg_bind_pages: a new slab
+        yield Step("alloc", {"cache": self.cache_name(r, m)})
+
+    def kmem_cache_free(self, r: int, m: int, release: bool):
+        """kmem_cache_free; ``release``: the emptied slab goes back to the page allocator."""
+        cachep = self.caches[(r, m)]
+        self._touch(cachep)
+        cachep.objects -= 1
+        if release:  # this allocator gives back every empty slab at once
+            self.kmem_cache_shrink_pages(cachep)
+        yield Step("free.release_pages" if release else "free.object",
+                   {"cache": self.cache_name(r, m)})
+
+    # ------------------------------------------------------------ creation
+
+    def memcg_create_cache_enqueue(self, r: int, m: int) -> None:
+        """memcg_create_cache_enqueue: one creation work per (root, memcg) here;
+        the kernel may queue several, and its worker re-checks the slot anyway."""
+        if (r, m) not in self.create_works:
+            work = WorkStruct(lambda w, r=r, m=m: self.memcg_create_kmem_cache(w, r, m),
+                              f"create {self.cache_name(r, m)}")
+            self.create_works[(r, m)] = work
+            self.wq.queue_work(work)
+
+    def memcg_create_kmem_cache(self, work: WorkStruct, r: int, m: int):
+        """memcg_create_kmem_cache under memcg_cache_mutex (3.10)."""
+        del self.create_works[(r, m)]
+        root, memcg = self.slab_caches[r], self.memcgs[m]
+        name = {"cache": self.cache_name(r, m)}
+        usable = root.memcg_caches[m] is None and r not in self.root_dying and not root.freed
+        if self.profile != "create_after_offline":
+            usable = usable and memcg.online  # css_tryget fails once offline
+        if not usable:
+            yield Step("create_work.publish", name)
+            return
+        cachep = KmemCache(self.cache_name(r, m), root)
+        destroy = WorkStruct(lambda w, c=cachep: self.kmem_cache_destroy_work_func(w, c),
+                             f"destroy {cachep.name}")
+        cachep.memcg_params = MemcgCacheParams(memcg, root, destroy)
+        self.caches[(r, m)] = cachep
+        memcg.memcg_slab_caches.append(cachep.memcg_params)  # memcg_cache_list_add
+        if self.profile == "list_before_slot":
+            self.half_created.add((r, m))
+            yield Step("create_work.publish", name)
+            self.half_created.discard((r, m))
+            root.memcg_caches[m] = cachep
+            yield Step("create_work.set_slot", name)
+            return
+        root.memcg_caches[m] = cachep
+        yield Step("create_work.publish", name)
+
+    # ------------------------------------------------------------ destruction
+
+    def kmem_cache_destroy_work_func(self, work: WorkStruct, cachep: KmemCache):
+        """kmem_cache_destroy_work_func (3.10), with the default profile's return
+        when the work was queued again while it ran."""
+        name = {"cache": cachep.name}
+        self._touch(cachep)
+        self.stage[id(work)] = "check"
+        yield Step("destroy_work.start", name)
+        self._touch(cachep)
+        p = cachep.memcg_params
+        self.stage[id(work)] = "destroy" if p.nr_pages == 0 else "shrink"
+        yield Step("destroy_work.check", name)
+        if self.stage[id(work)] == "shrink":
+            self.kmem_cache_shrink_pages(cachep)  # at zero, the hook re-queued us
+            self._end_work(work)
+            yield Step("destroy_work.shrink", name)
+            return
+        while self.shrinking == self._index(cachep) and self.profile != "shrink_frees_last_page":
+            yield Blocked("slab_mutex")
+        requeued = work.pending
+        if not requeued or self.profile in ("destroy_while_requeued", "v5_double_destroy"):
+            self.kmem_cache_destroy(cachep)
+        self._end_work(work)
+        yield Step("destroy_work.destroy", name)
+
+    def _end_work(self, work: WorkStruct) -> None:
+        self.stage.pop(id(work), None)
+        self.wq.done(work)
+
+    def kmem_cache_destroy(self, cachep: KmemCache) -> None:
+        """kmem_cache_destroy of a memcg cache: fails while objects remain."""
+        if cachep.freed:
+            self._report("double destroy")
+            return
+        if cachep.objects:
+            return  # "Slab cache still has objects"
+        p = cachep.memcg_params
+        r, m = self._index(cachep)
+        cachep.freed = True  # __kmem_cache_shutdown, then memcg_release_cache:
+        self.slab_caches[r].memcg_caches[m] = None
+        p.memcg.memcg_slab_caches.remove(p)
+
+    def mem_cgroup_css_offline(self, m: int):
+        """mem_cgroup_destroy_all_caches: one preemption point per root cache."""
+        memcg = self.memcgs[m]
+        memcg.online = False
+        self.offline_at = (m, 0)
+        yield Step("offline.start", {"memcg": memcg.name})
+        for r, root in enumerate(self.slab_caches):
+            params = next((p for p in memcg.memcg_slab_caches if p.root_cache is root), None)
+            if params is not None:
+                cachep = root.memcg_caches[m]  # memcg_params_to_cache
+                if cachep is None:
+                    self._report("NULL dereference")
+                else:
+                    params.dead = True
+                    self._touch(cachep)
+                    self.wq.queue_work(params.destroy)
+            self.offline_at = (m, r + 1)
+            yield Step("offline.mark_dead", {"memcg": memcg.name})
+        self.offline_at = None
+        yield Step("offline.done", {"memcg": memcg.name})
+
+    def kmem_cache_destroy_root(self, r: int):
+        """kmem_cache_destroy(root) -> kmem_cache_destroy_memcg_children (3.8)."""
+        root = self.slab_caches[r]
+        self.root_dying.add(r)
+        self.rdestroy_at = (r, 1, 0)
+        yield Step("root_destroy.start", {"root": root.name})
+        for m in range(1, len(self.memcgs)):
+            c = root.memcg_caches[m]
+            if c is not None:
+                c.memcg_params.dead = False
+            self.rdestroy_at = (r, m, 1)
+            yield Step("root_destroy.clear_dead", {"root": root.name})
+            c = self.caches.get((r, m))
+            if c is not None and self.profile != "root_destroy_no_cancel":
+                yield from self.wq.cancel_work_sync(c.memcg_params.destroy)
+            self.rdestroy_at = (r, m, 2)
+            yield Step("root_destroy.cancel_work", {"root": root.name})
+            c = root.memcg_caches[m]
+            while c is not None and self.shrinking == (r, m):
+                yield Blocked("slab_mutex")
+            if c is not None:
+                self.kmem_cache_destroy(c)
+            last = m + 1 >= len(self.memcgs)
+            self.rdestroy_at = None if last else (r, m + 1, 0)
+            if last:
+                self.root_dying.discard(r)
+                root.freed = True
+            yield Step("root_destroy.destroy_child", {"root": root.name})
+
+    def kmem_cache_shrink(self, r: int, m: int):
+        """kmem_cache_shrink(c) from outside the worker; it still uses c on the way out."""
+        cachep = self.slab_caches[r].memcg_caches[m]
+        self.shrinking = (r, m)
+        self.kmem_cache_shrink_pages(cachep)
+        yield Step("shrink.release", {"cache": cachep.name})
+        self._touch(cachep)
+        self.shrinking = None
+        yield Step("shrink.done", {"cache": cachep.name})
+
+    # ------------------------------------------------------------ alpha
+
+    def snapshot(self) -> dict:
+        """The abstract state in model/destruction.py's JSON shape."""
+        caches = {}
+        for r, root in enumerate(self.slab_caches):
+            for m in range(1, len(self.memcgs)):
+                c = self.caches.get((r, m))
+                queued = self.wq.queue.count(c.memcg_params.destroy) if c else 0
+                work = c.memcg_params.destroy if c else None
+                if c is None or (c.freed and not queued):
+                    state = "idle"
+                elif work.running:
+                    state = "run:" + self.stage.get(id(work), "check")
+                else:
+                    state = "pending" if queued else "idle"
+                alive = c is not None and not c.freed
+                caches[self.cache_name(r, m)] = {
+                    "cache": "none" if c is None else "freed" if c.freed else "alive",
+                    "dead": bool(c is not None and c.memcg_params.dead),
+                    "nr_pages": c.memcg_params.nr_pages if alive else 0,
+                    "objects": c.objects if alive else 0,
+                    "work": state,
+                    "requeued": bool(c and ((work.running and queued) or queued >= 2)),
+                    "create_pending": (r, m) in self.create_works,
+                    "half_created": (r, m) in self.half_created,
+                    "slot": root.memcg_caches[m] is not None,
+                    "listed": bool(alive and c.memcg_params in self.memcgs[m].memcg_slab_caches),
+                }
+        om = self.offline_at
+        rd = self.rdestroy_at
+        return {
+            "memcgs": {m.name: {"online": m.online} for m in self.memcgs},
+            "roots": {r.name: {"alive": not r.freed} for r in self.slab_caches},
+            "caches": caches,
+            "offline": {"memcg": self.memcgs[om[0]].name if om else None,
+                        "next_root": om[1] if om else 0},
+            "root_destroy": {"root": self.slab_caches[rd[0]].name if rd else None,
+                             "next_memcg": rd[1] if rd else 0,
+                             "step": ("mark", "cancel", "destroy")[rd[2]] if rd else "mark"},
+            "shrinking": self.cache_name(*self.shrinking) if self.shrinking else None,
+            "error": self.oops or "none",
+        }
