@@ -72,7 +72,6 @@ class SlabKernel:
         self.rdestroy_at: tuple[int, int, int] | None = None  # (root, next memcg, step)
         self.shrinking: tuple[int, int] | None = None
         self.half_created: set[tuple[int, int]] = set()
-        self.stage: dict[int, str] = {}  # id(work) -> "check" | "shrink" | "destroy"
 
     @staticmethod
     def _root(name: str, n: int) -> KmemCache:
@@ -198,13 +197,13 @@ class SlabKernel:
         when the work was queued again while it ran."""
         name = {"cache": cachep.name}
         self._touch(cachep)
-        self.stage[id(work)] = "check"
+        work.stage = "check"
         yield Step("destroy_work.start", name)
         self._touch(cachep)
         p = cachep.memcg_params
-        self.stage[id(work)] = "destroy" if p.nr_pages == 0 else "shrink"
+        work.stage = "destroy" if p.nr_pages == 0 else "shrink"
         yield Step("destroy_work.check", name)
-        if self.stage[id(work)] == "shrink":
+        if work.stage == "shrink":
             self.kmem_cache_shrink_pages(cachep)  # at zero, the hook re-queued us
             self._end_work(work)
             yield Step("destroy_work.shrink", name)
@@ -218,7 +217,7 @@ class SlabKernel:
         yield Step("destroy_work.destroy", name)
 
     def _end_work(self, work: WorkStruct) -> None:
-        self.stage.pop(id(work), None)
+        work.stage = None
         self.wq.done(work)
 
     def kmem_cache_destroy(self, cachep: KmemCache) -> None:
@@ -307,7 +306,7 @@ class SlabKernel:
                 if c is None or (c.freed and not queued):
                     state = "idle"
                 elif work.running:
-                    state = "run:" + self.stage.get(id(work), "check")
+                    state = "run:" + (work.stage or "check")
                 else:
                     state = "pending" if queued else "idle"
                 alive = c is not None and not c.freed

@@ -22,6 +22,7 @@ class WorkStruct:
         self.name = name
         self.pending = False
         self.running = False
+        self.stage: str | None = None  # ghost: where a running item's function is
 
 
 class Workqueue:

@@ -123,6 +123,9 @@ ActionNames ==
 (*                           fixed in 3.16 by memcg_slab_mutex)            *)
 (*   shrink_frees_last_page  the worker destroys a cache an outside        *)
 (*                           shrinker is still in (R10; fixed in 3.16)     *)
+(*   no_destroy_on_last_page the last page going away schedules nothing: a *)
+(*                           dead cache emptied after offline leaks until  *)
+(*                           its root goes (3.16; breaks liveness only)    *)
 (*   create_after_offline    creation runs after offline: the cache is     *)
 (*                           never marked dead (R13; no fix found)         *)
 (*   list_before_slot        creation lists the cache before publishing    *)
@@ -131,7 +134,8 @@ ActionNames ==
 Profiles ==
     { "correct", "destroy_while_requeued", "v5_double_destroy",
       "root_destroy_no_cancel", "offline_vs_root_destroy",
-      "shrink_frees_last_page", "create_after_offline", "list_before_slot" }
+      "shrink_frees_last_page", "no_destroy_on_last_page",
+      "create_after_offline", "list_before_slot" }
 
 N == Len(Memcgs)
 R == Len(Roots)
@@ -215,12 +219,16 @@ QueueDestroy(s, c, reinit) ==
 (***************************************************************************)
 (* mem_cgroup_destroy_cache, called when the last page is gone: destroy a *)
 (* dead cache later, unless its destruction is already pending (the v6    *)
-(* fix, which v5_double_destroy lacks).                                   *)
+(* fix, which v5_double_destroy lacks).  In no_destroy_on_last_page       *)
+(* (3.16) the last page going away schedules nothing.                     *)
 (***************************************************************************)
 DestroyCache(s, c) ==
-    IF Profile = "v5_double_destroy"
-    THEN IF s.dead[c] THEN QueueDestroy(s, c, TRUE) ELSE s
-    ELSE IF s.dead[c] /\ s.work[c] # PENDING THEN QueueDestroy(s, c, FALSE) ELSE s
+    IF Profile = "v5_double_destroy" THEN
+        IF s.dead[c] THEN QueueDestroy(s, c, TRUE) ELSE s
+    ELSE IF Profile = "no_destroy_on_last_page" THEN
+        s
+    ELSE
+        IF s.dead[c] /\ s.work[c] # PENDING THEN QueueDestroy(s, c, FALSE) ELSE s
 
 (***************************************************************************)
 (* Release every empty slab (kmem_cache_shrink): the cache keeps one page *)
@@ -449,11 +457,17 @@ DestroyWorkDestroy(c) ==
 (* An outside shrinker: vmscan, or a write to /sys/kernel/slab.          *)
 (***************************************************************************)
 
-\* kmem_cache_shrink from outside the worker (vmscan, /sys/kernel/slab).
+(***************************************************************************)
+(* kmem_cache_shrink from outside the worker (vmscan, /sys/kernel/slab).  *)
+(* Only a shrink with an empty slab to release is a step: one with        *)
+(* nothing to do changes nothing (and, repeated forever, would starve the *)
+(* worker out of slab_mutex, which is no kernel behaviour).               *)
+(***************************************************************************)
 ShrinkRelease(c) ==
     /\ shrinking = NONE
     /\ cache[c] = ALIVE
     /\ slot[c]
+    /\ nr_pages[c] > objects[c]
     /\ Become([ReleaseEmpty(Now, c) EXCEPT !.shrinking = c])
 
 \* kmem_cache_shrink returns, still touching the cache on the way out.
@@ -586,6 +600,32 @@ Next ==
 Spec == Init /\ [][Next]_vars
 
 (***************************************************************************)
+(* The workers are weakly fair (model/destruction.py FAIR_ACTIONS): the   *)
+(* workqueue runs what is queued, and a thread that has started a walk    *)
+(* finishes it.  Each parameter instance is fair on its own.  The         *)
+(* environment (allocation, free, offline.start, an outside shrink,       *)
+(* root_destroy.start) need never act.                                    *)
+(***************************************************************************)
+Fairness ==
+    /\ \A c \in Caches :
+          /\ WF_vars(DestroyWorkStart(c))
+          /\ WF_vars(DestroyWorkCheck(c))
+          /\ WF_vars(DestroyWorkShrink(c))
+          /\ WF_vars(DestroyWorkDestroy(c))
+          /\ WF_vars(CreateWorkPublish(c))
+          /\ WF_vars(CreateWorkSetSlot(c))
+          /\ WF_vars(ShrinkDone(c))
+    /\ \A m \in NonRoot :
+          /\ WF_vars(OfflineMarkDead(m))
+          /\ WF_vars(OfflineDone(m))
+    /\ \A r \in RootIds :
+          /\ WF_vars(RootDestroyClearDead(r))
+          /\ WF_vars(RootDestroyCancelWork(r))
+          /\ WF_vars(RootDestroyDestroyChild(r))
+
+FairSpec == Spec /\ Fairness
+
+(***************************************************************************)
 (* The exploration bound of model/destruction.py (in_constraint), used as *)
 (* TLC's CONSTRAINT: states outside it are checked but not explored.      *)
 (***************************************************************************)
@@ -699,6 +739,16 @@ T_DestructionProgress ==
                              /\ cache[c] = ALIVE) => ~dead[c]
                      ELSE TRUE
         /\ IF synced THEN ~(offline_memcg # NONE /\ rdestroy_root # NONE) ELSE TRUE
+
+(***************************************************************************)
+(* Liveness (model/destruction.py DESTRUCTION.liveness), under FairSpec.  *)
+(***************************************************************************)
+
+\* A dead cache whose pages reach 0 is eventually destroyed (domain 6; P25,
+\* mem_cgroup_destroy_cache).
+L1_DeadEmptyCacheDestroyed ==
+    \A c \in Caches :
+        (cache[c] = ALIVE /\ dead[c] /\ nr_pages[c] = 0) ~> (cache[c] = FREED)
 
 (***************************************************************************)
 (* The variables' types.  The model's tuples need no such invariant; here *)

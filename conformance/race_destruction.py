@@ -1,0 +1,112 @@
+"""The Hypothesis race machine for cache destruction.
+
+Each rule invocation picks one of the choices the exhaustive interleaver
+would try (start an operation, step a thread, let a kworker pick up an item),
+takes that one implementation step and checks it with the oracle and every
+invariant. Hypothesis shrinks a failing schedule to a short one; the schedule
+is the replay.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Verbosity, seed, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+from conformance.interleave import _args, _Run, invariant_problems_for
+from conformance.machine import shrink_budget
+from conformance.oracle import EvalOracle
+from impl.slab import SlabKernel
+from model.config import Config
+from model.destruction import from_json
+
+
+class RaceFailure(Exception):
+    def __init__(self, message: str, schedule: list):
+        super().__init__(message)
+        self.message = message
+        self.schedule = list(schedule)
+
+
+@dataclass
+class RaceStats:
+    steps: int = 0
+    seconds: float = 0.0
+    failure: RaceFailure | None = None
+    schedule: list = field(default_factory=list)
+
+
+def race_machine(cfg: Config, make, stats: RaceStats):
+    oracle = EvalOracle(cfg)
+
+    class DestructionRace(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            self.run = _Run(cfg, make)
+            self.state = from_json(cfg, self.run.k.snapshot())
+            self.schedule: list = []
+
+        @rule(data=st.data())
+        def act(self, data):
+            choices = self.run.choices(self.state)
+            if not choices:
+                return
+            choice = data.draw(st.sampled_from(choices))
+            step = self.run.apply(choice)
+            self.schedule.append(choice)  # even a blocked try can change the kernel
+            if step is None:
+                return
+            stats.steps += 1
+            post = from_json(cfg, self.run.k.snapshot())
+            v = oracle.check(self.state, step.action, _args(cfg, step.action, step.args),
+                             step.ret, post)
+            bad = [] if v.ok else [v.problem]
+            bad = bad or invariant_problems_for(cfg, self.state, post)
+            if bad:
+                raise RaceFailure(f"{step.action} {step.args}: {'; '.join(bad)}", self.schedule)
+            self.state = post
+
+    return DestructionRace
+
+
+def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 30,
+        shrink_seconds: float = 20.0, make=None) -> RaceStats:
+    make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile))
+    stats = RaceStats()
+    machine = race_machine(cfg, make, stats)
+    seed(seed_value)(machine)
+    conf = settings(max_examples=examples, stateful_step_count=steps, database=None,
+                    deadline=None, verbosity=Verbosity.quiet, print_blob=False,
+                    suppress_health_check=list(HealthCheck))
+    t0 = time.perf_counter()
+    try:
+        with shrink_budget(shrink_seconds):
+            run_state_machine_as_test(machine, settings=conf)
+    except RaceFailure as e:
+        stats.failure = e
+        stats.schedule = e.schedule
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+def replay(cfg: Config, schedule: list, make=None) -> str | None:
+    """Re-run a schedule; the problem it shows, or None."""
+    make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile))
+    oracle = EvalOracle(cfg)
+    r = _Run(cfg, make)
+    state = from_json(cfg, r.k.snapshot())
+    for choice in schedule:
+        step = r.apply(tuple(choice))
+        if step is None:
+            continue
+        post = from_json(cfg, r.k.snapshot())
+        v = oracle.check(state, step.action, _args(cfg, step.action, step.args), step.ret, post)
+        bad = [] if v.ok else [v.problem]
+        bad = bad or invariant_problems_for(cfg, state, post)
+        if bad:
+            return f"{step.action} {step.args}: {'; '.join(bad)}"
+        state = post
+    return None

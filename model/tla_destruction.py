@@ -1,0 +1,363 @@
+"""The bridge from the model's destruction slice to spec/CacheDestruction.tla.
+
+The conventions are model/tla.py's, which this module reuses: action
+``"destroy_work.start"`` is the TLA+ operator ``DestroyWorkStart``, invariant
+``"D3.no_use_after_destroy"`` is ``D3_NoUseAfterDestroy``; each shipped model
+:class:`~model.config.Config` is three files that belong together, a module
+``<name>.tla`` defining the tuple-valued constants (a ``.cfg`` cannot hold
+tuples), the ``<name>.cfg`` itself, and ``<name>.json`` (``Config.to_json()``).
+``spec/destruction_configs.json`` lists them with the verdict each must give.
+
+What differs from the accounting side:
+
+* the constants are CacheDestruction's (Memcgs, Roots, MaxPages, Actions,
+  Profile); the destruction slice has no tasks, limits or parent tree;
+* ``CHECK_DEADLOCK FALSE``: the protocol reaches quiescent end states
+  (``Config.check_deadlock`` is False for the destruction presets), and the
+  configurations say so themselves;
+* the liveness property (``DESTRUCTION.liveness``): the explorer checks it
+  only when no invariant fails, so a configuration expected to pass or to
+  break liveness runs TLC on ``SPECIFICATION FairSpec`` with the property
+  under PROPERTIES, and one expected to break an invariant runs
+  ``INIT``/``NEXT`` without it, as the explorer does.
+
+The shipped configurations: every profile of ``DESTRUCTION.profiles`` on the
+``destruction`` preset, each expecting what the explorer reports, and the
+default profile on ``destruction-2roots``. :func:`write_destruction_configs`
+writes them; tests/test_spec_destruction.py checks spec/ holds exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from model.config import PRESETS, Config
+from model.destruction import DESTRUCTION
+from model.tla import (
+    PASS,
+    SPEC_DIR,
+    TYPE_OK,
+    Shipped,
+    _seq,
+    _tla_string,
+    _wrapped_set,
+    tla_invariant_name,
+)
+
+MODULE = "CacheDestruction"
+#: The slice of the model (model/slice.py) the module mirrors.
+SLICE = "destruction"
+INDEX = "destruction_configs.json"
+#: The constants CacheDestruction declares, in its order.
+CONSTANTS = ("Memcgs", "Roots", "MaxPages", "Actions", "Profile")
+#: Constants whose values are defined in the configuration's module (tuples).
+_SUBSTITUTED = ("Memcgs", "Roots")
+#: The fair specification liveness is checked under.
+FAIR_SPEC = "FairSpec"
+#: Each shipped profile's expected verdict on the "destruction" preset: PASS,
+#: a state invariant id, or a liveness id. Checked against the explorer by
+#: tests/test_spec_destruction.py; every state breaking an invariant at the
+#: shortest counterexample's depth breaks the same one first, so TLC's
+#: verdict does not depend on the order it generates successors in.
+EXPECT = {
+    "correct": PASS,
+    "destroy_while_requeued": "D3.no_use_after_destroy",
+    "v5_double_destroy": "D3.no_use_after_destroy",
+    "root_destroy_no_cancel": "D3.no_use_after_destroy",
+    "offline_vs_root_destroy": "D3.no_use_after_destroy",
+    "shrink_frees_last_page": "D3.no_use_after_destroy",
+    "no_destroy_on_last_page": "L1.dead_empty_cache_destroyed",
+    "create_after_offline": "D6.offline_caches_dead",
+    "list_before_slot": "D4.no_null_deref",
+}
+
+
+def _camel(snake: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in snake.split("_") if part)
+
+
+def tla_profile_name(profile: str) -> str:
+    """``"v5_double_destroy"`` -> ``"V5DoubleDestroy"`` (a file-name stem part)."""
+    return _camel(profile)
+
+
+def liveness_ids() -> list[str]:
+    return [p.id for p in getattr(DESTRUCTION, "liveness", ())]
+
+
+def invariant_ids() -> list[str]:
+    """The state invariants in the model's order (the explorer reports the first)."""
+    return [i.id for i in DESTRUCTION.state_invariants()]
+
+
+def model_invariant_id(tla_name: str) -> str | None:
+    """The destruction invariant or liveness property a TLA+ name stands for."""
+    for i in [*DESTRUCTION.invariants, *liveness_ids()]:
+        if tla_invariant_name(i) == tla_name:
+            return i
+    return None
+
+
+def explored_actions() -> list[str]:
+    return [a for a, act in DESTRUCTION.actions.items() if act.explored]
+
+
+def actions_of(cfg: Config) -> list[str]:
+    """The model actions a destruction configuration explores, checked."""
+    if cfg.slice != SLICE:
+        raise ValueError(f"configuration {cfg.name!r} is of the {cfg.slice!r} slice; "
+                         f"{MODULE} mirrors the {SLICE!r} slice only")
+    if cfg.profile not in DESTRUCTION.profiles:
+        raise ValueError(f"configuration {cfg.name!r}: unknown profile {cfg.profile!r}")
+    names = list(cfg.actions) if cfg.actions is not None else explored_actions()
+    for name in names:
+        if name not in DESTRUCTION.actions:
+            raise ValueError(f"configuration {cfg.name!r}: unknown action {name!r}")
+        if not DESTRUCTION.actions[name].explored:
+            raise ValueError(f"configuration {cfg.name!r}: {name!r} is not explored; "
+                             "the TLA+ spec leaves it out of Next")
+    return names
+
+
+def _definitions(cfg: Config) -> dict[str, str]:
+    return {
+        "Memcgs": _seq(_tla_string(n) for n in cfg.memcgs),
+        "Roots": _seq(_tla_string(r) for r in cfg.roots),
+    }
+
+
+def to_mc_module(cfg: Config, module: str) -> str:
+    """The module ``module`` that instantiates CacheDestruction for ``cfg``."""
+    cfg.validate()
+    actions_of(cfg)
+    defs = _definitions(cfg)
+    width = max(len(k) for k in defs) + len("MC_")
+    lines = [
+        f" MODULE {module} ".center(77, "-"),
+        f'\\* TLC model of {MODULE} for the model configuration "{cfg.name}"',
+        f"\\* ({module}.json). Generated by model.tla_destruction.write_destruction_configs:",
+        "\\* do not edit. A .cfg file cannot hold tuples, so the constants are defined",
+        f"\\* here and {module}.cfg substitutes them with <-.",
+        f"EXTENDS {MODULE}",
+        "",
+        *(f"{('MC_' + k).ljust(width)} == {v}" for k, v in defs.items()),
+        "=" * 77,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
+           liveness: Iterable[str] = (), type_ok: bool = True) -> str:
+    """The TLC .cfg of destruction configuration ``cfg``.
+
+    ``invariants`` are state invariant ids, by default all in the model's
+    order; ``liveness`` are liveness property ids, checked under FairSpec
+    (with none, the behaviour is INIT Init / NEXT Next).
+    """
+    cfg.validate()
+    if cfg.check_deadlock:
+        raise ValueError(f"configuration {cfg.name!r} checks deadlock; {MODULE}'s "
+                         "configurations do not (the protocol ends in quiescent states)")
+    state_ids = invariant_ids() if invariants is None else list(invariants)
+    live_ids = list(liveness)
+    for i in state_ids:
+        if i not in DESTRUCTION.invariants or DESTRUCTION.invariants[i].kind == "step":
+            raise ValueError(f"unknown state invariant {i!r}")
+    for i in live_ids:
+        if i not in liveness_ids():
+            raise ValueError(f"unknown liveness property {i!r}")
+    values = {
+        "MaxPages": str(cfg.max_pages),
+        "Actions": _wrapped_set([_tla_string(a) for a in actions_of(cfg)]),
+        "Profile": _tla_string(cfg.profile),
+    }
+    _definitions(cfg)
+    width = max(len(k) for k in CONSTANTS)
+    lines = [
+        f'\\* TLC configuration for the model configuration "{cfg.name}".',
+        "\\* Generated by model.tla_destruction.write_destruction_configs: do not edit.",
+        "CONSTANTS",
+    ]
+    for k in CONSTANTS:
+        if k in _SUBSTITUTED:
+            lines.append(f"    {k.ljust(width)} <- MC_{k}")
+        else:
+            lines.append(f"    {k.ljust(width)} = {values[k]}")
+    lines.append("")
+    if live_ids:
+        lines += [f"SPECIFICATION {FAIR_SPEC}"]
+    else:
+        lines += ["INIT Init", "NEXT Next"]
+    lines += ["", "CONSTRAINT StateConstraint", "", "CHECK_DEADLOCK FALSE", ""]
+    names = [tla_invariant_name(i) for i in state_ids] + ([TYPE_OK] if type_ok else [])
+    lines += ["INVARIANTS", *(f"    {n}" for n in names)]
+    if live_ids:
+        lines += ["", "PROPERTIES", *(f"    {tla_invariant_name(i)}" for i in live_ids)]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- shipped configurations
+
+
+@dataclass(frozen=True)
+class ShippedDestruction(Shipped):
+    """A shipped destruction configuration; liveness is checked unless an
+    invariant is expected to fail (the explorer checks it only then)."""
+
+    @property
+    def liveness(self) -> list[str]:
+        return [] if self.expect in DESTRUCTION.invariants else liveness_ids()
+
+
+def _profile(profile: str) -> Config:
+    base = PRESETS["destruction"].validate()
+    if profile == base.profile:
+        return base
+    return replace(base, name=f"{base.name}+{profile}", profile=profile)
+
+
+def shipped() -> list[ShippedDestruction]:
+    """The destruction configurations spec/ ships, derived from the model's presets."""
+    missing = set(DESTRUCTION.profiles) - set(EXPECT)
+    if missing:
+        raise ValueError(f"no expected verdict for profile(s) {sorted(missing)}: add them "
+                         "to model.tla_destruction.EXPECT (kmemcg explore --config "
+                         "destruction --profile NAME says which)")
+    out = [ShippedDestruction(f"{MODULE}_{tla_profile_name(p)}", _profile(p), EXPECT[p])
+           for p in DESTRUCTION.profiles]
+    out.append(ShippedDestruction(f"{MODULE}_TwoRoots",
+                                  PRESETS["destruction-2roots"].validate(), PASS))
+    return out
+
+
+def index_entries(items: Iterable[ShippedDestruction] | None = None) -> list[dict]:
+    return [
+        {"cfg": s.cfg_file, "module": s.module_file, "model": s.json_file, "expect": s.expect}
+        for s in (shipped() if items is None else items)
+    ]
+
+
+def spec_files(items: Iterable[ShippedDestruction] | None = None) -> dict[str, str]:
+    """File name -> text of everything :func:`write_destruction_configs` writes."""
+    items = list(shipped() if items is None else items)
+    files: dict[str, str] = {}
+    for s in items:
+        files[s.module_file] = to_mc_module(s.config, s.name)
+        files[s.cfg_file] = to_cfg(s.config, liveness=s.liveness)
+        files[s.json_file] = json.dumps(s.config.to_json(), indent=2) + "\n"
+    files[INDEX] = json.dumps(index_entries(items), indent=2) + "\n"
+    return files
+
+
+def write_destruction_configs(spec_dir: str | Path = SPEC_DIR) -> list[Path]:
+    """(Re)write the shipped destruction configurations and their index."""
+    spec_dir = Path(spec_dir)
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in spec_files().items():
+        path = spec_dir / name
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def load_index(spec_dir: str | Path = SPEC_DIR) -> list[dict]:
+    return json.loads((Path(spec_dir) / INDEX).read_text())
+
+
+# ---------------------------------------------------------------- TLC against the explorer
+
+
+def tlc_model_verdict(outcome) -> str:
+    """A TLC outcome (model.tlc.TlcOutcome) in the explorer's terms for this slice."""
+    if outcome.verdict == "pass":
+        return PASS
+    if outcome.verdict == "deadlock":
+        return "Deadlock"
+    if outcome.verdict == "invariant" and outcome.violated:
+        return model_invariant_id(outcome.violated) or outcome.violated
+    if outcome.verdict == "property":
+        if outcome.violated:
+            return model_invariant_id(outcome.violated) or outcome.violated
+        live = liveness_ids()
+        # TLC names no temporal property; with one checked, it is that one
+        return live[0] if len(live) == 1 else "property: unnamed"
+    return "error"
+
+
+def explorer_verdict(result) -> str:
+    if result.violation:
+        return result.violation
+    if getattr(result, "liveness", None):
+        return result.liveness[0][0]
+    return PASS
+
+
+@dataclass
+class DestructionComparison:
+    """TLC and the explorer on one shipped destruction configuration."""
+
+    name: str
+    expect: str
+    tlc: object  # model.tlc.TlcRun
+    explorer: object  # model.explore.Result
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        t, e = self.tlc.outcome, self.explorer
+        if t.verdict == "error":
+            out.append(f"TLC failed: {t.message}")
+        if tlc_model_verdict(t) != self.expect:
+            out.append(f"TLC says {tlc_model_verdict(t)}, expected {self.expect}")
+        if explorer_verdict(e) != self.expect:
+            out.append(f"the explorer says {explorer_verdict(e)}, expected {self.expect}")
+        if self.expect == PASS or self.expect in liveness_ids():
+            # the whole graph is explored: the counts must agree
+            if t.distinct != e.distinct:
+                out.append(f"TLC found {t.distinct} distinct states, the explorer {e.distinct}")
+        elif t.trace_length != len(e.trace):
+            out.append(f"TLC's counterexample has {t.trace_length} states, "
+                       f"the explorer's {len(e.trace)}")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        t, e = self.tlc.outcome, self.explorer
+        head = (f"{self.name}: TLC {tlc_model_verdict(t)} ({t.distinct} distinct); "
+                f"explorer {explorer_verdict(e)} ({e.distinct} distinct); "
+                f"expected {self.expect}")
+        problems = self.problems
+        return head + (": agree" if not problems else "\n  " + "\n  ".join(problems))
+
+
+def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = SPEC_DIR,
+                workers: int | str = 1, timeout: float | None = None
+                ) -> list[DestructionComparison]:
+    """Run TLC and the explorer on the shipped destruction configurations."""
+    from model import explore, tlc
+
+    tlc.find_tlc()
+    spec_dir = Path(spec_dir)
+    results = []
+    for entry in tlc._select(load_index(spec_dir), cfgs):
+        cfg = Config.load(spec_dir / entry["model"])
+        run_ = tlc.run(spec_dir / entry["module"], spec_dir / entry["cfg"], workers=workers,
+                       check_deadlock=False, timeout=timeout)
+        # the graph is needed for the liveness check
+        result = explore.explore(cfg, graph=True)
+        results.append(DestructionComparison(Path(entry["cfg"]).stem, entry["expect"],
+                                             run_, result))
+    return results
+
+
+if __name__ == "__main__":
+    for p in write_destruction_configs():
+        print(p)
