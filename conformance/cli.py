@@ -214,12 +214,18 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="seconds per pipe reply")
 @click.option("--race", is_flag=True, help="interleave operations' steps across threads")
+@click.option("--profile", help="a destruction profile: run the destruction race machine on it")
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, help="where to write the replay file of a failure")
-def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, save):
+def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
+            save):
     """Drive an implementation with the Hypothesis machine; check every step."""
     if impl and pipe:
         raise click.UsageError("give --impl or --pipe, not both")
+    if profile or (config_path and named_slice(config_path) == "destruction"):
+        cfg = _config(config_path, profile, PRESETS["destruction"])
+        ok = run_destruction_race(cfg, _seed(seed), examples, steps, save)
+        sys.exit(0 if ok else 1)
     cfg = _config(config_path, None, PRESETS["conformance"])
     s = _seed(seed)
     try:
@@ -229,6 +235,68 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     stats = run_conform(cfg, make, s, examples, steps, oracle, save, pipe or impl or REFERENCE,
                         race=race)
     sys.exit(0 if stats.failure is None else 1)
+
+
+def named_slice(path: str) -> str:
+    try:
+        return named(path).slice
+    except (ValueError, TypeError) as e:
+        raise click.UsageError(str(e)) from None
+
+
+def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo) -> bool:
+    from conformance import race_destruction
+
+    st = race_destruction.run(cfg, seed_value=seed, examples=examples, steps=steps)
+    rate = st.steps / st.seconds if st.seconds else 0.0
+    if st.failure is None:
+        echo(f"race [{cfg.name}, profile {cfg.profile}]: {examples} runs, {st.steps} steps "
+             f"checked, {st.seconds:.2f}s ({rate:,.0f} steps/s): conforms")
+        return True
+    echo(f"race [{cfg.name}, profile {cfg.profile}]: FOUND after {st.seconds:.2f}s: "
+         f"{st.failure.message}")
+    echo(f"shrunk schedule ({len(st.schedule)} tries):")
+    for i, choice in enumerate(st.schedule, 1):
+        echo(f"  {i:3}. {' '.join(str(x) for x in choice)}")
+    if save:
+        report.save_schedule(save, cfg, seed, st.schedule, st.failure.message)
+        echo(f"replay file written to {save}  (kmemcg replay {save})")
+    return False
+
+
+@main.command()
+@config_option
+@profile_option
+def interleave(config_path, profile):
+    """Every interleaving on the implementation; its states must equal the model's."""
+    from conformance.interleave import explore_impl
+
+    cfg = _config(config_path, profile, PRESETS["destruction"])
+    if cfg.slice != "destruction":
+        raise click.UsageError("interleave runs the destruction slice (--config destruction...)")
+    ok = run_interleave(cfg, explore_impl)
+    sys.exit(0 if ok else 1)
+
+
+def run_interleave(cfg, explore_impl, echo=click.echo) -> bool:
+    r = explore_impl(cfg)
+    m = explorer.explore(cfg, graph=False)
+    model_states = set(m.states)
+    if r.problem:
+        echo(f"interleave [{cfg.name}, profile {cfg.profile}]: the implementation reaches "
+             f"{r.problem} after {len(r.trace)} steps ({r.steps} steps checked, "
+             f"{r.seconds:.2f}s)")
+        for i, choice in enumerate(r.trace, 1):
+            echo(f"  {i:3}. {' '.join(str(x) for x in choice)}")
+        return False
+    same = r.states == model_states
+    echo(f"interleave [{cfg.name}, profile {cfg.profile}]: implementation {len(r.states)} "
+         f"abstract states, model {len(model_states)}: "
+         f"{'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, {r.seconds:.2f}s")
+    if not same:
+        echo(f"  only the implementation: {len(r.states - model_states)}, "
+             f"only the model: {len(model_states - r.states)}")
+    return same
 
 
 # ---------------------------------------------------------------- mutants
@@ -279,6 +347,12 @@ def replay(file, impl):
         cfg = Config.from_json(data["config"])
     except (ValueError, TypeError) as e:
         raise click.UsageError(str(e)) from None
+    if "schedule" in data:
+        from conformance import race_destruction
+
+        problem = race_destruction.replay(cfg, data["schedule"])
+        click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")
+        sys.exit(1 if problem else 0)
     spec = impl or data["impl"]
     try:
         h = Harness(PythonAdapter.from_spec(spec, cfg.tasks), cfg)
@@ -339,6 +413,13 @@ def check(seed, examples):
         rows.append([f"explore: {r.distinct} states [{name}]", "holds" if r.ok else "FAILS",
                      f"{time.perf_counter() - t:.1f}s"])
         ok &= r.ok
+    t = time.perf_counter()
+    from conformance.interleave import explore_impl
+
+    good = run_interleave(PRESETS["destruction"], explore_impl)
+    rows.append(["interleave: implementation = model [destruction]",
+                 "equal" if good else "FAILS", f"{time.perf_counter() - t:.1f}s"])
+    ok &= good
     cfg = PRESETS["conformance"]
     t = time.perf_counter()
     st = run_conform(cfg, lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks), s, examples, 40,

@@ -108,6 +108,14 @@ def save_replay(path: str | Path, cfg: Config, impl: str, seed: int | None, ops,
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
+def save_schedule(path, cfg: Config, seed, schedule, message) -> None:
+    """A destruction race: the configuration and the schedule of tries."""
+    data = {"version": REPLAY_VERSION, "config": cfg.to_json(), "impl": "impl.slab:SlabKernel",
+            "seed": seed, "ops": [], "schedule": [list(c) for c in schedule],
+            "failure": {"check": "race", "message": message}}
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
 def load_replay(path: str | Path) -> dict:
     try:
         data = json.loads(Path(path).read_text())

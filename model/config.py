@@ -116,6 +116,8 @@ class Config:
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        if kw.get("actions") is None:
+            kw.pop("actions", None)
         return cls(**kw).validate()
 
     @classmethod

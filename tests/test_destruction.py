@@ -69,3 +69,43 @@ def test_cli_lists_profiles_of_every_slice():
     assert {(name, sl) for name, sl, _ in rows} >= {("v5_double_destroy", "destruction"),
                                                     ("no_kmem_rollback", "accounting")}
     assert all(len(row) == 3 and row[2] for row in rows)
+
+
+def test_implementation_reaches_exactly_the_models_states():
+    from conformance.interleave import explore_impl
+
+    for preset in ("destruction",):
+        cfg = PRESETS[preset]
+        r = explore_impl(cfg)
+        assert r.problem is None
+        assert r.states == set(explore.explore(cfg, graph=False).states)
+
+
+@pytest.mark.parametrize("profile", sorted(p for p, inv in EXPECTED.items() if inv[0] == "D"))
+def test_implementation_profiles_hit_the_models_invariant(profile):
+    from conformance.interleave import explore_impl
+
+    r = explore_impl(replace(PRESETS["destruction"], profile=profile))
+    assert r.problem is not None and EXPECTED[profile] in r.problem
+
+
+def test_race_machine_finds_and_replays_a_race():
+    from conformance import race_destruction
+
+    cfg = replace(PRESETS["destruction"], profile="create_after_offline")
+    st = race_destruction.run(cfg, seed_value=1, examples=200, shrink_seconds=5)
+    assert st.failure is not None and "D6.offline_caches_dead" in st.failure.message
+    assert race_destruction.replay(cfg, st.schedule) == st.failure.message
+    ok = race_destruction.run(PRESETS["destruction"], seed_value=1, examples=30)
+    assert ok.failure is None and ok.steps > 100
+
+
+def test_cli_interleave_and_race_replay(tmp_path):
+    r = CliRunner().invoke(main, ["interleave"])
+    assert r.exit_code == 0 and "model 252: equal" in r.output
+    save = tmp_path / "race.json"
+    r = CliRunner().invoke(main, ["conform", "--profile", "create_after_offline", "--seed", "1",
+                                  "--examples", "200", "--save", str(save)])
+    assert r.exit_code == 1 and "FOUND" in r.output
+    r = CliRunner().invoke(main, ["replay", str(save)])
+    assert r.exit_code == 1 and "D6.offline_caches_dead" in r.output
