@@ -296,6 +296,8 @@ def run_interleave(cfg, explore_impl, echo=click.echo) -> bool:
     if not same:
         echo(f"  only the implementation: {len(r.states - model_states)}, "
              f"only the model: {len(model_states - r.states)}")
+    echo("lock order (lockdep): " + ", ".join(f"{a} -> {b}" for a, b in r.lock_orders)
+         + "; no cycle")
     return same
 
 

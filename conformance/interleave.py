@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from conformance.oracle import EvalOracle, invariant_problems
+from impl.lockdep import Lockdep
 from impl.sched import Blocked, Step
 from impl.slab import SlabKernel
 from model.config import Config
@@ -44,6 +45,9 @@ class InterleaveResult:
     seconds: float = 0.0
     problem: str | None = None
     trace: list = field(default_factory=list)
+    #: lock orders seen in every run (lockdep's graph), and its cycles
+    lock_orders: list = field(default_factory=list)
+    lock_cycles: list = field(default_factory=list)
 
 
 class _Run:
@@ -129,7 +133,8 @@ def _args(cfg, action: str, args: dict) -> tuple:
 
 def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> InterleaveResult:
     """Every interleaving the configuration allows, on the implementation."""
-    make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile))
+    lockdep = Lockdep()
+    make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile, lockdep=lockdep))
     sl = slice_of(cfg)
     oracle = EvalOracle(cfg)
     t0 = time.perf_counter()
@@ -167,6 +172,9 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
             break
     res.states = set(paths)
     res.seconds = time.perf_counter() - t0
+    res.lock_orders, res.lock_cycles = lockdep.orders(), lockdep.cycles()
+    if res.lock_cycles and res.problem is None:
+        res.problem = f"lock-order cycle (potential deadlock): {res.lock_cycles[0]}"
     return res
 
 

@@ -13,6 +13,7 @@ Historical kernels are profiles of this same code (see ``PROFILES``).
 
 from __future__ import annotations
 
+from impl.lockdep import Lockdep
 from impl.sched import Blocked, Step
 from impl.workqueue import Workqueue, WorkStruct
 
@@ -56,10 +57,12 @@ class Memcg:
 class SlabKernel:
     """Root caches, memcgs with per-memcg caches, the workqueue, and the oops log."""
 
-    def __init__(self, memcgs: tuple[str, ...], roots: tuple[str, ...], profile: str = "correct"):
+    def __init__(self, memcgs: tuple[str, ...], roots: tuple[str, ...], profile: str = "correct",
+                 lockdep: Lockdep | None = None):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}")
         self.profile = profile
+        self.lockdep = lockdep or Lockdep()
         self.memcgs = [Memcg(n, i) for i, n in enumerate(memcgs)]  # [0] is the root memcg
         self.slab_caches = [self._root(n, len(memcgs)) for n in roots]
         self.root_dying: set[int] = set()
@@ -174,12 +177,9 @@ class SlabKernel:
         if not usable:
             yield Step("create_work.publish", name)
             return
-        cachep = KmemCache(self.cache_name(r, m), root)
-        destroy = WorkStruct(lambda w, c=cachep: self.kmem_cache_destroy_work_func(w, c),
-                             f"destroy {cachep.name}")
-        cachep.memcg_params = MemcgCacheParams(memcg, root, destroy)
-        self.caches[(r, m)] = cachep
-        memcg.memcg_slab_caches.append(cachep.memcg_params)  # memcg_cache_list_add
+        with self.lockdep.locked(work, "memcg_cache_mutex", "slab_mutex",
+                                 "memcg->slab_caches_mutex"):
+            cachep = self._kmem_cache_dup(root, memcg, r, m)
         if self.profile == "list_before_slot":
             self.half_created.add((r, m))
             yield Step("create_work.publish", name)
@@ -189,6 +189,16 @@ class SlabKernel:
             return
         root.memcg_caches[m] = cachep
         yield Step("create_work.publish", name)
+
+    def _kmem_cache_dup(self, root: KmemCache, memcg: Memcg, r: int, m: int) -> KmemCache:
+        """kmem_cache_dup -> kmem_cache_create_memcg -> memcg_cache_list_add."""
+        cachep = KmemCache(self.cache_name(r, m), root)
+        destroy = WorkStruct(lambda w, c=cachep: self.kmem_cache_destroy_work_func(w, c),
+                             f"destroy {cachep.name}")
+        cachep.memcg_params = MemcgCacheParams(memcg, root, destroy)
+        self.caches[(r, m)] = cachep
+        memcg.memcg_slab_caches.append(cachep.memcg_params)  # memcg_cache_list_add
+        return cachep
 
     # ------------------------------------------------------------ destruction
 
@@ -229,9 +239,10 @@ class SlabKernel:
             return  # "Slab cache still has objects"
         p = cachep.memcg_params
         r, m = self._index(cachep)
-        cachep.freed = True  # __kmem_cache_shutdown, then memcg_release_cache:
-        self.slab_caches[r].memcg_caches[m] = None
-        p.memcg.memcg_slab_caches.remove(p)
+        with self.lockdep.locked(cachep, "slab_mutex", "memcg->slab_caches_mutex"):
+            cachep.freed = True  # __kmem_cache_shutdown, then memcg_release_cache:
+            self.slab_caches[r].memcg_caches[m] = None
+            p.memcg.memcg_slab_caches.remove(p)
 
     def mem_cgroup_css_offline(self, m: int):
         """mem_cgroup_destroy_all_caches: one preemption point per root cache."""
@@ -240,7 +251,8 @@ class SlabKernel:
         self.offline_at = (m, 0)
         yield Step("offline.start", {"memcg": memcg.name})
         for r, root in enumerate(self.slab_caches):
-            params = next((p for p in memcg.memcg_slab_caches if p.root_cache is root), None)
+            with self.lockdep.locked(memcg, "memcg->slab_caches_mutex"):
+                params = next((p for p in memcg.memcg_slab_caches if p.root_cache is root), None)
             if params is not None:
                 cachep = root.memcg_caches[m]  # memcg_params_to_cache
                 if cachep is None:
@@ -275,7 +287,10 @@ class SlabKernel:
             while c is not None and self.shrinking == (r, m):
                 yield Blocked("slab_mutex")
             if c is not None:
-                self.kmem_cache_destroy(c)
+                with self.lockdep.locked(root, "set_limit_mutex"):
+                    self.lockdep.held[c] = list(self.lockdep.held[root])
+                    self.kmem_cache_destroy(c)
+                    self.lockdep.held.pop(c, None)
             last = m + 1 >= len(self.memcgs)
             self.rdestroy_at = None if last else (r, m + 1, 0)
             if last:
