@@ -161,6 +161,8 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
             bad = [] if v.ok else [v.problem]
             if not bad and post != state:
                 bad = invariant_problems_for(cfg, state, post)
+            if not bad and post not in paths:
+                bad = slabinfo_problems(cfg, run.k, post)
             if bad:
                 res.problem = f"{step.action} {step.args}: {'; '.join(bad)}"
                 res.trace = [*prefix, choice]
@@ -176,6 +178,26 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
     if res.lock_cycles and res.problem is None:
         res.problem = f"lock-order cycle (potential deadlock): {res.lock_cycles[0]}"
     return res
+
+
+def slabinfo_problems(cfg, kernel, state) -> list[str]:
+    """The slabinfo files read in ``state`` must show what the model says
+    (lines compared as sets: list order is not part of the abstract state)."""
+    from model.destruction import expect_memcg_slabinfo, expect_proc_slabinfo
+
+    def lines(text):
+        return sorted(text.splitlines()) if isinstance(text, str) else text
+
+    out = []
+    if lines(kernel.proc_slabinfo()) != lines(expect_proc_slabinfo(cfg, state)):
+        out.append(f"/proc/slabinfo: {kernel.proc_slabinfo()!r}, model "
+                   f"{expect_proc_slabinfo(cfg, state)!r}")
+    for m in range(1, cfg.n_memcgs):
+        want = expect_memcg_slabinfo(cfg, state, m)
+        if want is not None and lines(kernel.memcg_slabinfo(m)) != lines(want):
+            out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {kernel.memcg_slabinfo(m)!r}, "
+                       f"model {want!r}")
+    return out
 
 
 def invariant_problems_for(cfg, pre, post) -> list[str]:

@@ -29,7 +29,7 @@ from model import cgroupfs
 from model.config import Config
 from model.state import OFFLINE
 
-READ_FILES = (*cgroupfs.FILES, "memory.nosuch")
+READ_FILES = (*cgroupfs.FILES, *cgroupfs.READ_ONLY, "memory.nosuch")
 
 
 @dataclass

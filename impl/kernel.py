@@ -104,6 +104,8 @@ class Kernel:
             ret = self.mc.mem_cgroup_hierarchy_write(memcg, val)
             yield Step("use_hierarchy.write", {"memcg": memcg.path, "value": val}, ret)
             return ret
+        if file == "memory.kmem.slabinfo":
+            return -22  # -EINVAL: read-only, no write handler
         counter, name = self._counter_file(memcg, file)
         if counter is None:
             return -ENOENT
@@ -139,6 +141,10 @@ class Kernel:
             return -ENOENT
         if file == "memory.use_hierarchy":
             return f"{int(memcg.use_hierarchy)}\n"
+        if file == "memory.kmem.slabinfo":  # mem_cgroup_slabinfo_read (P26)
+            if not self.mc.memcg_can_account_kmem(memcg):
+                return -5  # -EIO
+            return "# name <active_objs> <num_objs>\n"  # this machine has no slab caches
         counter, name = self._counter_file(memcg, file)
         if counter is None:
             return -ENOENT

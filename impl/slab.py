@@ -308,6 +308,38 @@ class SlabKernel:
         self.shrinking = None
         yield Step("shrink.done", {"cache": cachep.name})
 
+    # ------------------------------------------------------------ slabinfo
+
+    def proc_slabinfo(self) -> str:
+        """/proc/slabinfo (P26): root caches only, each with its children's counts
+        added (memcg_slabinfo); objects served by the root itself are not tracked."""
+        lines = ["# name <active_objs> <num_objs>"]
+        for root in self.slab_caches:
+            if root.freed:
+                continue
+            active = total = 0
+            for c in root.memcg_caches:
+                if c is not None:
+                    active += c.objects
+                    total += c.memcg_params.nr_pages  # one object per slab page
+            lines.append(f"{root.name} {active} {total}")
+        return "\n".join(lines) + "\n"
+
+    def memcg_slabinfo(self, m: int) -> str | int:
+        """memory.kmem.slabinfo (P26): the group's own caches by root name; the walk
+        turns each list entry into its cache through the root's slot."""
+        memcg = self.memcgs[m]
+        if not memcg.online:
+            return -2  # -ENOENT: the directory is gone
+        lines = ["# name <active_objs> <num_objs>"]
+        for params in memcg.memcg_slab_caches:
+            cachep = params.root_cache.memcg_caches[m]  # memcg_params_to_cache
+            if cachep is None:
+                self._report("NULL dereference")
+                return -14  # the oops; -EFAULT stands in for the reader
+            lines.append(f"{params.root_cache.name} {cachep.objects} {params.nr_pages}")
+        return "\n".join(lines) + "\n"
+
     # ------------------------------------------------------------ alpha
 
     def snapshot(self) -> dict:

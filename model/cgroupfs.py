@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from errno import E2BIG, EINVAL, ENOENT
+from errno import E2BIG, EINVAL, EIO, ENOENT
 
 from model.actions import reaches
 from model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
@@ -31,6 +31,7 @@ COUNTER_FILES = {
     "memory.kmem.failcnt": ("kmem", "failcnt"),
 }
 FILES = (*COUNTER_FILES, "memory.use_hierarchy")
+READ_ONLY = ("memory.kmem.slabinfo",)
 LIMIT_ACTION = {"memory.limit_in_bytes": "limit.write",
                 "memory.kmem.limit_in_bytes": "kmem_limit.write"}
 RESET_ACTION = {"max_usage": "max_usage.reset", "failcnt": "failcnt.reset"}
@@ -90,6 +91,8 @@ def expect_write(cfg: Config, s: State, m: int, file: str, text: str) -> Expect:
     # (a space to the kernel's ctype) strips exactly as it does there
     text = text.encode("utf-8", "surrogateescape").decode("latin-1")
     size = len(text)
+    if file in READ_ONLY:
+        return Expect(EINVAL)  # no write handler
     if file not in FILES:
         return Expect(ENOENT)
     if file == "memory.use_hierarchy":
@@ -118,6 +121,10 @@ def expect_read(cfg: Config, s: State, m: int, file: str) -> str | int:
     """The text a read returns, or -errno."""
     if file == "memory.use_hierarchy":
         return f"{int(bool(s.use_hierarchy[m]))}\n"
+    if file == "memory.kmem.slabinfo":  # -EIO unless the group can account kmem
+        if m == ROOT or not s.kmem_active[m]:
+            return -EIO
+        return "# name <active_objs> <num_objs>\n"
     if file not in COUNTER_FILES:
         return -ENOENT
     counter, field = COUNTER_FILES[file]

@@ -209,6 +209,34 @@ def from_json(cfg: Config, d: dict) -> DState:
     )
 
 
+def expect_proc_slabinfo(cfg: Config, s: DState) -> str:
+    """What /proc/slabinfo shows: each live root with its children's counts."""
+    lines = ["# name <active_objs> <num_objs>"]
+    for r, root in enumerate(cfg.roots):
+        if not s.root_alive[r]:
+            continue
+        live = [cache_id(cfg, r, m) for m in range(1, cfg.n_memcgs)
+                if s.slot[cache_id(cfg, r, m)]]
+        lines.append(f"{root} {sum(s.objects[c] for c in live)} "
+                     f"{sum(s.nr_pages[c] for c in live)}")
+    return "\n".join(lines) + "\n"
+
+
+def expect_memcg_slabinfo(cfg: Config, s: DState, m: int) -> str | None:
+    """What memory.kmem.slabinfo of memcg ``m`` shows; None where reading it would
+    walk into a half-registered cache (list_before_slot)."""
+    if not s.online[m]:
+        return None
+    lines = ["# name <active_objs> <num_objs>"]
+    for r, root in enumerate(cfg.roots):
+        c = cache_id(cfg, r, m)
+        if s.listed[c]:
+            if not s.slot[c]:
+                return None
+            lines.append(f"{root} {s.objects[c]} {s.nr_pages[c]}")
+    return "\n".join(lines) + "\n"
+
+
 DESTRUCTION.initial = initial
 DESTRUCTION.in_constraint = in_constraint
 DESTRUCTION.to_json = to_json

@@ -131,3 +131,17 @@ def test_lockdep_reports_an_inversion():
     with ld.locked("t2", "B", "A"):
         pass
     assert ld.cycles() in ([["A", "B"]], [["B", "A"]])
+
+
+def test_slabinfo_is_checked_at_every_state():
+    from conformance.interleave import explore_impl
+    from impl.slab import SlabKernel
+
+    class ForgetsChildren(SlabKernel):
+        def proc_slabinfo(self):
+            return "# name <active_objs> <num_objs>\n" + "".join(
+                f"{r.name} 0 0\n" for r in self.slab_caches if not r.freed)
+
+    cfg = PRESETS["destruction"]
+    r = explore_impl(cfg, make=lambda: ForgetsChildren(cfg.memcgs, cfg.roots))
+    assert r.problem is not None and "/proc/slabinfo" in r.problem
