@@ -209,7 +209,8 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--impl", help="MOD:FACTORY of a Python implementation (default: the reference)")
 @click.option("--pipe", help="a command speaking the JSON-lines protocol on stdin/stdout")
 @click.option("--seed", type=int, help="the random seed (printed when chosen for you)")
-@click.option("--examples", default=200, show_default=True, help="Hypothesis runs")
+@click.option("--examples", type=int, default=None,
+              help="Hypothesis runs [default: 200; 1000 for a destruction profile]")
 @click.option("--steps", default=40, show_default=True, help="operations per run")
 @click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="seconds per pipe reply")
@@ -224,7 +225,7 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         raise click.UsageError("give --impl or --pipe, not both")
     if profile or (config_path and named_slice(config_path) == "destruction"):
         cfg = _config(config_path, profile, PRESETS["destruction"])
-        ok = run_destruction_race(cfg, _seed(seed), examples, steps, save)
+        ok = run_destruction_race(cfg, _seed(seed), examples or 1000, min(steps, 30), save)
         sys.exit(0 if ok else 1)
     cfg = _config(config_path, None, PRESETS["conformance"])
     s = _seed(seed)
@@ -232,7 +233,8 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         make = _make_impl(cfg, impl, pipe, timeout)
     except ProtocolError as e:
         raise click.UsageError(str(e)) from None
-    stats = run_conform(cfg, make, s, examples, steps, oracle, save, pipe or impl or REFERENCE,
+    stats = run_conform(cfg, make, s, examples or 200, steps, oracle, save,
+                        pipe or impl or REFERENCE,
                         race=race)
     sys.exit(0 if stats.failure is None else 1)
 
