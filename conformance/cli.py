@@ -8,6 +8,7 @@ import random
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import click
 
@@ -377,10 +378,22 @@ def replay(file, impl):
 @click.option("--cfg", "cfgs", multiple=True, help="a .cfg in spec/ (default: every shipped one)")
 def tlc(cfgs):
     """Run TLC on the TLA+ spec and compare with the explorer."""
+    from model import tla_destruction
     from model import tlc as tlc_runner
 
+    wanted = list(cfgs) or None
     try:
-        results = tlc_runner.run_shipped(list(cfgs) or None)
+        accounting = [e for e in tlc_runner.tla.load_index()
+                      if wanted is None or Path(e["cfg"]).stem in wanted or e["cfg"] in wanted]
+        destruction = [e for e in tla_destruction.load_index()
+                       if wanted is None or Path(e["cfg"]).stem in wanted or e["cfg"] in wanted]
+        if wanted and not accounting and not destruction:
+            raise click.UsageError(f"no shipped configuration named {', '.join(wanted)}")
+        results = []
+        if accounting:
+            results += tlc_runner.run_shipped([e["cfg"] for e in accounting])
+        if destruction:
+            results += tla_destruction.run_shipped([e["cfg"] for e in destruction])
     except tlc_runner.TlcNotFound as e:
         click.echo(str(e), err=True)
         sys.exit(2)
