@@ -153,6 +153,11 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
             run = _replay(cfg, make, prefix)
             step = run.apply(choice)
             if step is None:
+                if from_json(cfg, run.k.snapshot()) != state:
+                    res.problem = (f"{choice} changed the abstract state without taking a "
+                                   f"model step")
+                    res.trace = [*prefix, choice]
+                    break
                 continue
             res.steps += 1
             post = from_json(cfg, run.k.snapshot())

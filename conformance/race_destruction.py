@@ -58,6 +58,9 @@ def race_machine(cfg: Config, make, stats: RaceStats):
             step = self.run.apply(choice)
             self.schedule.append(choice)  # even a blocked try can change the kernel
             if step is None:
+                if from_json(cfg, self.run.k.snapshot()) != self.state:
+                    raise RaceFailure(f"{choice} changed the abstract state without taking a "
+                                      f"model step", self.schedule)
                 return
             stats.steps += 1
             post = from_json(cfg, self.run.k.snapshot())

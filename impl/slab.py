@@ -14,7 +14,7 @@ Historical kernels are profiles of this same code (see ``PROFILES``).
 from __future__ import annotations
 
 from impl.lockdep import Lockdep
-from impl.sched import Blocked, Step
+from impl.sched import Blocked, Mutex, Step
 from impl.workqueue import Workqueue, WorkStruct
 
 PROFILES = ("correct", "destroy_while_requeued", "v5_double_destroy", "root_destroy_no_cancel",
@@ -75,6 +75,8 @@ class SlabKernel:
         self.rdestroy_at: tuple[int, int, int] | None = None  # (root, next memcg, step)
         self.shrinking: tuple[int, int] | None = None
         self.half_created: set[tuple[int, int]] = set()
+        self.create_seq = 0
+        self.memcg_cache_mutex = Mutex("memcg_cache_mutex")
 
     @staticmethod
     def _root(name: str, n: int) -> KmemCache:
@@ -161,13 +163,17 @@ class SlabKernel:
         """memcg_create_cache_enqueue: one creation work per (root, memcg) here;
         the kernel may queue several, and its worker re-checks the slot anyway."""
         if (r, m) not in self.create_works:
+            self.create_seq += 1  # each enqueue kmallocs a new work item
             work = WorkStruct(lambda w, r=r, m=m: self.memcg_create_kmem_cache(w, r, m),
-                              f"create {self.cache_name(r, m)}")
+                              f"create {self.cache_name(r, m)} #{self.create_seq}")
             self.create_works[(r, m)] = work
             self.wq.queue_work(work)
 
     def memcg_create_kmem_cache(self, work: WorkStruct, r: int, m: int):
-        """memcg_create_kmem_cache under memcg_cache_mutex (3.10)."""
+        """memcg_create_kmem_cache under memcg_cache_mutex (3.10), held from the
+        slot check to the slot store (so across a preemption in list_before_slot)."""
+        mutex = self.memcg_cache_mutex
+        yield from mutex.lock(work)
         del self.create_works[(r, m)]
         root, memcg = self.slab_caches[r], self.memcgs[m]
         name = {"cache": self.cache_name(r, m)}
@@ -175,6 +181,7 @@ class SlabKernel:
         if self.profile != "create_after_offline":
             usable = usable and memcg.online  # css_tryget fails once offline
         if not usable:
+            mutex.unlock(work)
             yield Step("create_work.publish", name)
             return
         with self.lockdep.locked(work, "memcg_cache_mutex", "slab_mutex",
@@ -185,9 +192,11 @@ class SlabKernel:
             yield Step("create_work.publish", name)
             self.half_created.discard((r, m))
             root.memcg_caches[m] = cachep
+            mutex.unlock(work)
             yield Step("create_work.set_slot", name)
             return
         root.memcg_caches[m] = cachep
+        mutex.unlock(work)
         yield Step("create_work.publish", name)
 
     def _kmem_cache_dup(self, root: KmemCache, memcg: Memcg, r: int, m: int) -> KmemCache:
@@ -279,10 +288,17 @@ class SlabKernel:
             self.rdestroy_at = (r, m, 1)
             yield Step("root_destroy.clear_dead", {"root": root.name})
             c = self.caches.get((r, m))
-            if c is not None and self.profile != "root_destroy_no_cancel":
-                yield from self.wq.cancel_work_sync(c.memcg_params.destroy)
-            self.rdestroy_at = (r, m, 2)
+            work = c.memcg_params.destroy if c is not None else None
+            waits = False
+            if work is not None and self.profile != "root_destroy_no_cancel":
+                self.wq.try_to_grab_pending(work)  # cancel_work_sync
+                waits = work.running
+            self.rdestroy_at = (r, m, 3 if waits else 2)
             yield Step("root_destroy.cancel_work", {"root": root.name})
+            if waits:
+                yield from self.wq.flush_work(work)
+                self.rdestroy_at = (r, m, 2)
+                yield Step("root_destroy.flush_work", {"root": root.name})
             c = root.memcg_caches[m]
             while c is not None and self.shrinking == (r, m):
                 yield Blocked("slab_mutex")
@@ -379,7 +395,7 @@ class SlabKernel:
                         "next_root": om[1] if om else 0},
             "root_destroy": {"root": self.slab_caches[rd[0]].name if rd else None,
                              "next_memcg": rd[1] if rd else 0,
-                             "step": ("mark", "cancel", "destroy")[rd[2]] if rd else "mark"},
+                             "step": ("mark", "cancel", "destroy", "wait")[rd[2]] if rd else "mark"},
             "shrinking": self.cache_name(*self.shrinking) if self.shrinking else None,
             "error": self.oops or "none",
         }

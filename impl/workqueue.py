@@ -52,10 +52,13 @@ class Workqueue:
     def done(self, work: WorkStruct) -> None:
         work.running = False
 
-    def cancel_work_sync(self, work: WorkStruct):
-        """cancel_work_sync: drop a pending item, wait for a running one."""
+    def try_to_grab_pending(self, work: WorkStruct) -> None:
+        """cancel_work_sync's first half: steal the pending bit, dequeue."""
         while work in self.queue:
             self.queue.remove(work)
         work.pending = False
+
+    def flush_work(self, work: WorkStruct):
+        """cancel_work_sync's second half: wait for a running item to return."""
         while work.running:
-            yield Blocked(f"cancel_work_sync({work.name})")
+            yield Blocked(f"flush_work({work.name})")

@@ -105,8 +105,10 @@ class DState(NamedTuple):
     error: int
 
 
-# root destruction steps for the current child
-RD_MARK, RD_CANCEL, RD_DESTROY = 0, 1, 2
+# root destruction steps for the current child (RD_WAIT: cancel_work_sync has
+# grabbed the pending bit and waits for a running item to return)
+RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT = 0, 1, 2, 3
+RD_STEPS = ("mark", "cancel", "destroy", "wait")
 
 
 def n_caches(cfg: Config) -> int:
@@ -163,7 +165,7 @@ def to_json(cfg: Config, s: DState) -> dict:
         "caches": caches,
         "offline": {"memcg": name(cfg.memcgs, s.offline_memcg), "next_root": s.offline_next},
         "root_destroy": {"root": name(cfg.roots, s.rdestroy_root), "next_memcg": s.rdestroy_next,
-                         "step": name(("mark", "cancel", "destroy"), s.rdestroy_step)},
+                         "step": name(RD_STEPS, s.rdestroy_step)},
         "shrinking": None if s.shrinking == NONE else cache_name(cfg, s.shrinking)
         if 0 <= s.shrinking < n_caches(cfg) else s.shrinking,
         "error": name(ERRORS, s.error),
@@ -202,7 +204,7 @@ def from_json(cfg: Config, d: dict) -> DState:
         offline_next=int(d["offline"]["next_root"]),
         rdestroy_root=idx(cfg.roots, rd["root"]),
         rdestroy_next=int(rd["next_memcg"]),
-        rdestroy_step=("mark", "cancel", "destroy").index(rd["step"]),
+        rdestroy_step=RD_STEPS.index(rd["step"]),
         shrinking=NONE if d["shrinking"] is None else next(
             c for c in range(n) if memcg_of(cfg, c) and cache_name(cfg, c) == d["shrinking"]),
         error=ERRORS.index(d["error"]),
@@ -591,27 +593,48 @@ action("root_destroy.clear_dead", ("root",), _roots,
        "kmem_cache_destroy_memcg_children: c->dead = false (3.8)")((_rd_at(RD_MARK), _rd_mark))
 
 
-def _rd_cancel_guard(cfg, s, r):
-    """cancel_work_sync waits for a running item to finish."""
-    def not_running(m):
-        w = s.work[cache_id(cfg, r, m)]
-        return Implies(Eq(s.rdestroy_next, m), Or(Eq(w, IDLE), Eq(w, PENDING)))
-
-    return And(_rd_at(RD_CANCEL)(cfg, s, r), *(not_running(m) for m in range(1, cfg.n_memcgs)))
-
-
 def _rd_cancel(cfg, s, r):
+    """cancel_work_sync, first half: try_to_grab_pending takes a queued item off
+    the queue; a running one is then waited for (RD_WAIT)."""
     def cancel(s, c):
         if cfg.profile == "root_destroy_no_cancel":
             return s
-        return _set(s, c, work=IDLE, requeued=False)
+        w = s.work[c]
+        return _set(s, c, work=If(Eq(w, PENDING), IDLE, w), requeued=False)
 
-    return _rd_child(cfg, s, r, cancel)._replace(rdestroy_step=RD_DESTROY), 0
+    def running(c):
+        w = s.work[c]
+        return Or(Eq(w, RUN_CHECK), Eq(w, RUN_SHRINK), Eq(w, RUN_DESTROY))
+
+    waits = Or(*(And(Eq(s.rdestroy_next, m), running(cache_id(cfg, r, m)))
+                 for m in range(1, cfg.n_memcgs)))
+    if cfg.profile == "root_destroy_no_cancel":
+        waits = False
+    return _rd_child(cfg, s, r, cancel)._replace(
+        rdestroy_step=If(waits, RD_WAIT, RD_DESTROY)), 0
 
 
 action("root_destroy.cancel_work", ("root",), _roots,
-       "kmem_cache_destroy_memcg_children: cancel_work_sync(&c->destroy) (3.8)")(
-    (_rd_cancel_guard, _rd_cancel))
+       "kmem_cache_destroy_memcg_children: cancel_work_sync -> try_to_grab_pending (3.8)")(
+    (_rd_at(RD_CANCEL), _rd_cancel))
+
+
+def _rd_flush_guard(cfg, s, r):
+    """flush_work: the running item has returned."""
+    def returned(m):
+        w = s.work[cache_id(cfg, r, m)]
+        return Implies(Eq(s.rdestroy_next, m), Or(Eq(w, IDLE), Eq(w, PENDING)))
+
+    return And(_rd_at(RD_WAIT)(cfg, s, r), *(returned(m) for m in range(1, cfg.n_memcgs)))
+
+
+def _rd_flush(cfg, s, r):
+    return s._replace(rdestroy_step=RD_DESTROY), 0
+
+
+action("root_destroy.flush_work", ("root",), _roots,
+       "kmem_cache_destroy_memcg_children: cancel_work_sync -> flush_work (3.8)")(
+    (_rd_flush_guard, _rd_flush))
 
 
 def _rd_destroy(cfg, s, r):
@@ -723,7 +746,7 @@ def ranges(cfg, s):
         Or(Eq(s.rdestroy_root, NONE), *(Eq(s.rdestroy_root, r) for r in range(nr))),
         Implies(Eq(s.rdestroy_root, NONE), And(Eq(s.rdestroy_next, 0), Eq(s.rdestroy_step, RD_MARK))),
         Implies(Not(Eq(s.rdestroy_root, NONE)), And(s.rdestroy_next >= 1, s.rdestroy_next < nm)),
-        Or(*(Eq(s.rdestroy_step, v) for v in (RD_MARK, RD_CANCEL, RD_DESTROY))),
+        Or(*(Eq(s.rdestroy_step, v) for v in (RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT))),
         Or(Eq(s.shrinking, NONE), *(Eq(s.shrinking, c) for (c,) in _caches(cfg))),
         Implies(Not(Eq(s.offline_memcg, NONE)),
                 And(*(Implies(Eq(s.offline_memcg, m), Not(s.online[m])) for m in range(1, nm)))),
@@ -744,17 +767,21 @@ def progress(cfg, s):
         half = True if cfg.profile == "list_before_slot" else Not(s.half_created[c])
         # a child root destruction has passed is gone; the one it cancelled stays idle
         passed = Implies(And(by_root, s.rdestroy_next > m), Not(Eq(s.cache[c], ALIVE)))
-        cancelled = Implies(And(by_root, Eq(s.rdestroy_next, m), Eq(s.rdestroy_step, RD_DESTROY),
-                                Eq(s.cache[c], ALIVE)),
-                            And(Not(s.dead[c]), Eq(s.work[c], IDLE)) if cfg.profile not in
-                            ("root_destroy_no_cancel", "offline_vs_root_destroy") else True)
+        strict = cfg.profile not in ("root_destroy_no_cancel", "offline_vs_root_destroy")
+        at = And(by_root, Eq(s.rdestroy_next, m), Eq(s.cache[c], ALIVE))
+        cancelled = Implies(And(at, Eq(s.rdestroy_step, RD_DESTROY)),
+                            And(Not(s.dead[c]), Eq(s.work[c], IDLE))) if strict else True
+        # waiting for the running item: nothing is queued behind it
+        waiting = Implies(And(at, Eq(s.rdestroy_step, RD_WAIT)),
+                          And(Not(s.dead[c]), Not(Eq(s.work[c], PENDING)),
+                              Not(s.requeued[c]))) if strict else True
         dying = Implies(And(Not(s.root_alive[r])), Not(Eq(s.cache[c], ALIVE)))
         # module unload starts with every object freed, and nothing allocates after
         unloading = Implies(by_root, Eq(s.objects[c], 0))
         cleared = Implies(And(by_root, Eq(s.rdestroy_next, m),
                               Not(Eq(s.rdestroy_step, RD_MARK)), Eq(s.cache[c], ALIVE)),
                           Not(s.dead[c])) if synced else True
-        return And(half, passed, cancelled, dying, unloading, cleared)
+        return And(half, passed, cancelled, waiting, dying, unloading, cleared)
 
     synced = cfg.profile != "offline_vs_root_destroy"
     apart = Not(And(Not(Eq(s.offline_memcg, NONE)), Not(Eq(s.rdestroy_root, NONE))))
@@ -776,7 +803,7 @@ FAIR_ACTIONS = ("destroy_work.start", "destroy_work.check", "destroy_work.shrink
                 "destroy_work.destroy", "create_work.publish", "create_work.set_slot",
                 "offline.mark_dead", "offline.done", "shrink.done",
                 "root_destroy.clear_dead", "root_destroy.cancel_work",
-                "root_destroy.destroy_child")
+                "root_destroy.flush_work", "root_destroy.destroy_child")
 
 
 DESTRUCTION.liveness = (

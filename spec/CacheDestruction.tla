@@ -61,7 +61,7 @@ VARIABLES
     offline_next,    \* the next root whose cache that offline marks
     rdestroy_root,   \* the root being destroyed, NONE when none is
     rdestroy_next,   \* the memcg whose child cache root destruction is at
-    rdestroy_step,   \* its step for that child: RD_MARK, RD_CANCEL, RD_DESTROY
+    rdestroy_step,   \* its step for that child: RD_MARK, RD_CANCEL, RD_WAIT, RD_DESTROY
     shrinking,       \* the cache an outside shrinker is inside, NONE when idle
     error            \* the first error any step made (OK when none)
 
@@ -100,6 +100,7 @@ NULL_DEREF == 3
 RD_MARK == 0
 RD_CANCEL == 1
 RD_DESTROY == 2
+RD_WAIT == 3  \* cancel_work_sync grabbed the pending bit, waits for a running item
 
 ActionNames ==
     { "alloc", "free.object", "free.release_pages",
@@ -108,7 +109,8 @@ ActionNames ==
       "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
       "destroy_work.destroy", "shrink.release", "shrink.done",
       "root_destroy.start", "root_destroy.clear_dead",
-      "root_destroy.cancel_work", "root_destroy.destroy_child" }
+      "root_destroy.cancel_work", "root_destroy.flush_work",
+      "root_destroy.destroy_child" }
 
 (***************************************************************************)
 (* The profiles (model.destruction.DESTRUCTION.profiles).                 *)
@@ -520,19 +522,30 @@ RootDestroyClearDead(r) ==
 
 (***************************************************************************)
 (* kmem_cache_destroy_memcg_children: cancel_work_sync(&c->destroy)       *)
-(* (3.8).  It waits for a running item to finish, and then dequeues a     *)
-(* pending one; root_destroy_no_cancel leaves it queued.                  *)
+(* (3.8), in its two halves.  try_to_grab_pending first takes a queued    *)
+(* item off the queue; then flush_work waits for a running one to return  *)
+(* (RD_WAIT).  root_destroy_no_cancel does neither.                       *)
 (***************************************************************************)
-CancelWork(s, c) ==
+Running(w) == w \in {RUN_CHECK, RUN_SHRINK, RUN_DESTROY}
+
+GrabPending(s, c) ==
     IF Profile = "root_destroy_no_cancel"
     THEN s
-    ELSE [s EXCEPT !.work[c] = IDLE, !.requeued[c] = FALSE]
+    ELSE [s EXCEPT !.work[c] = IF s.work[c] = PENDING THEN IDLE ELSE s.work[c],
+                   !.requeued[c] = FALSE]
 
 RootDestroyCancelWork(r) ==
-    /\ RootDestroyAt(r, RD_CANCEL)
+    LET waits == /\ Profile # "root_destroy_no_cancel"
+                 /\ \E m \in NonRoot : rdestroy_next = m /\ Running(work[CacheOf(r, m)])
+    IN  /\ RootDestroyAt(r, RD_CANCEL)
+        /\ Become([ForCurrentChild(Now, r, GrabPending) EXCEPT
+                      !.rdestroy_step = IF waits THEN RD_WAIT ELSE RD_DESTROY])
+
+RootDestroyFlushWork(r) ==
+    /\ RootDestroyAt(r, RD_WAIT)
     /\ \A m \in NonRoot :
           rdestroy_next = m => work[CacheOf(r, m)] \in {IDLE, PENDING}
-    /\ Become([ForCurrentChild(Now, r, CancelWork) EXCEPT !.rdestroy_step = RD_DESTROY])
+    /\ Become([Now EXCEPT !.rdestroy_step = RD_DESTROY])
 
 (***************************************************************************)
 (* kmem_cache_destroy_memcg_children: kmem_cache_destroy(c) (3.8), which  *)
@@ -594,6 +607,8 @@ Next ==
        /\ \E r \in RootIds : RootDestroyClearDead(r)
     \/ /\ "root_destroy.cancel_work" \in Actions
        /\ \E r \in RootIds : RootDestroyCancelWork(r)
+    \/ /\ "root_destroy.flush_work" \in Actions
+       /\ \E r \in RootIds : RootDestroyFlushWork(r)
     \/ /\ "root_destroy.destroy_child" \in Actions
        /\ \E r \in RootIds : RootDestroyDestroyChild(r)
 
@@ -621,6 +636,7 @@ Fairness ==
     /\ \A r \in RootIds :
           /\ WF_vars(RootDestroyClearDead(r))
           /\ WF_vars(RootDestroyCancelWork(r))
+          /\ WF_vars(RootDestroyFlushWork(r))
           /\ WF_vars(RootDestroyDestroyChild(r))
 
 FairSpec == Spec /\ Fairness
@@ -700,7 +716,7 @@ T_DestructionRanges ==
     /\ rdestroy_root \in {NONE} \cup RootIds
     /\ rdestroy_root = NONE => rdestroy_next = 0 /\ rdestroy_step = RD_MARK
     /\ rdestroy_root # NONE => rdestroy_next >= 1 /\ rdestroy_next < N
-    /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY}
+    /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT}
     /\ shrinking \in {NONE} \cup Caches
     /\ offline_memcg # NONE =>
           \A m \in NonRoot : offline_memcg = m => ~online[m]
@@ -727,6 +743,13 @@ T_DestructionProgress ==
                         => IF Profile \notin {"root_destroy_no_cancel",
                                               "offline_vs_root_destroy"}
                            THEN ~dead[c] /\ work[c] = IDLE
+                           ELSE TRUE
+                  \* while it waits for the running item, nothing is queued behind it
+                  /\ (byRoot /\ rdestroy_next = m /\ rdestroy_step = RD_WAIT
+                        /\ cache[c] = ALIVE)
+                        => IF Profile \notin {"root_destroy_no_cancel",
+                                              "offline_vs_root_destroy"}
+                           THEN ~dead[c] /\ work[c] # PENDING /\ ~requeued[c]
                            ELSE TRUE
                   \* a destroyed root has no live child
                   /\ ~root_alive[r] => cache[c] # ALIVE
@@ -773,7 +796,7 @@ TypeOK ==
     /\ offline_next \in Nat
     /\ rdestroy_root \in {NONE} \cup RootIds
     /\ rdestroy_next \in Nat
-    /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY}
+    /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT}
     /\ shrinking \in {NONE} \cup CacheIds
     /\ error \in {OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF}
 =============================================================================

@@ -102,7 +102,7 @@ def test_race_machine_finds_and_replays_a_race():
 
 def test_cli_interleave_and_race_replay(tmp_path):
     r = CliRunner().invoke(main, ["interleave"])
-    assert r.exit_code == 0 and "model 252: equal" in r.output
+    assert r.exit_code == 0 and ": equal;" in r.output
     save = tmp_path / "race.json"
     r = CliRunner().invoke(main, ["conform", "--profile", "create_after_offline", "--seed", "1",
                                   "--examples", "200", "--save", str(save)])
