@@ -21,19 +21,27 @@ from impl.lockdep import Lockdep
 from impl.sched import Blocked, Step
 from impl.slab import SlabKernel
 from model.config import Config
-from model.destruction import _caches, _memcgs, _roots, from_json, memcg_of, root_of
+from model.destruction import (
+    cache_domain,
+    cache_name,
+    from_json,
+    memcg_domain,
+    memcg_of,
+    root_domain,
+    root_of,
+)
 from model.slice import slice_of
 
 #: the environment's operations: (first model action, its domain, how to start it)
 OPERATIONS = (
-    ("alloc", _caches, lambda k, cfg, c: k.kmem_cache_alloc(root_of(cfg, c), memcg_of(cfg, c))),
-    ("free.object", _caches,
+    ("alloc", cache_domain, lambda k, cfg, c: k.kmem_cache_alloc(root_of(cfg, c), memcg_of(cfg, c))),
+    ("free.object", cache_domain,
      lambda k, cfg, c: k.kmem_cache_free(root_of(cfg, c), memcg_of(cfg, c), False)),
-    ("free.release_pages", _caches,
+    ("free.release_pages", cache_domain,
      lambda k, cfg, c: k.kmem_cache_free(root_of(cfg, c), memcg_of(cfg, c), True)),
-    ("offline.start", _memcgs, lambda k, cfg, m: k.mem_cgroup_css_offline(m)),
-    ("root_destroy.start", _roots, lambda k, cfg, r: k.kmem_cache_destroy_root(r)),
-    ("shrink.release", _caches,
+    ("offline.start", memcg_domain, lambda k, cfg, m: k.mem_cgroup_css_offline(m)),
+    ("root_destroy.start", root_domain, lambda k, cfg, r: k.kmem_cache_destroy_root(r)),
+    ("shrink.release", cache_domain,
      lambda k, cfg, c: k.kmem_cache_shrink(root_of(cfg, c), memcg_of(cfg, c))),
 )
 
@@ -114,14 +122,12 @@ class _Run:
 
 
 def _args(cfg, action: str, args: dict) -> tuple:
-    from conformance.report import cache_name
-
     sl = slice_of(cfg)
     out = []
     for p in sl.actions[action].params:
         v = args[p]
         if p == "cache":
-            out.append(next(c for (c,) in _caches(cfg) if cache_name(cfg, c) == v))
+            out.append(next(c for (c,) in cache_domain(cfg) if cache_name(cfg, c) == v))
         elif p == "memcg":
             out.append(cfg.memcgs.index(v))
         elif p == "root":

@@ -39,6 +39,8 @@ def describe(cfg: Config, action: str, args: tuple) -> str:
         if p == "memcg":
             v = cfg.memcgs[v]
         elif p == "cache":
+            from model.destruction import cache_name
+
             v = cache_name(cfg, v)
         elif p == "root":
             v = cfg.roots[v]
@@ -52,12 +54,6 @@ def describe(cfg: Config, action: str, args: tuple) -> str:
             v = "unlimited"
         parts.append(f"{p}={v}")
     return f"{action}({', '.join(parts)})"
-
-
-def cache_name(cfg: Config, c: int) -> str:
-    """The kernel's name of a memcg cache: root(kmemcg_id:group)."""
-    r, m = divmod(c, cfg.n_memcgs)
-    return f"{cfg.roots[r]}({m}:{cfg.memcgs[m]})"
 
 
 def render_model_trace(cfg: Config, steps, violation: str | None) -> str:

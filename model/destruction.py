@@ -127,6 +127,12 @@ def cache_id(cfg: Config, r: int, m: int) -> int:
     return r * cfg.n_memcgs + m
 
 
+def cache_name(cfg: Config, c: int) -> str:
+    """The kernel's name of a memcg cache, root(kmemcg_id:group) (3.8 kmem_cache_dup)."""
+    r, m = divmod(c, cfg.n_memcgs)
+    return f"{cfg.roots[r]}({m}:{cfg.memcgs[m]})"
+
+
 def initial(cfg: Config) -> DState:
     n = n_caches(cfg)
     return DState(
@@ -145,8 +151,6 @@ def in_constraint(cfg: Config, s: DState) -> bool:
 
 
 def to_json(cfg: Config, s: DState) -> dict:
-    from conformance.report import cache_name
-
     caches = {}
     for c in range(n_caches(cfg)):
         if memcg_of(cfg, c) == 0:
@@ -174,8 +178,6 @@ def to_json(cfg: Config, s: DState) -> dict:
 
 def from_json(cfg: Config, d: dict) -> DState:
     """The inverse of :func:`to_json` (for implementations' snapshots)."""
-    from conformance.report import cache_name
-
     n = n_caches(cfg)
     cs = [d["caches"].get(cache_name(cfg, c)) if memcg_of(cfg, c) else None for c in range(n)]
     blank = {"cache": "none", "dead": False, "nr_pages": 0, "objects": 0, "work": "idle",
@@ -298,15 +300,15 @@ def _kmem_cache_destroy(cfg, s: DState, c: int) -> DState:
     return If(And(empty, Eq(s.cache[c], ALIVE)), freed, s)
 
 
-def _caches(cfg):
+def cache_domain(cfg):
     return [(c,) for c in range(n_caches(cfg)) if memcg_of(cfg, c) != 0]
 
 
-def _memcgs(cfg):
+def memcg_domain(cfg):
     return [(m,) for m in range(1, cfg.n_memcgs)]
 
 
-def _roots(cfg):
+def root_domain(cfg):
     return [(r,) for r in range(len(cfg.roots))]
 
 
@@ -330,7 +332,7 @@ def _alloc(cfg, s, c):
     return If(has, used, queued), 0
 
 
-action("alloc", ("cache",), _caches,
+action("alloc", ("cache",), cache_domain,
        "__memcg_kmem_get_cache / memcg_create_cache_enqueue (3.8)")((_alloc_guard, _alloc))
 
 
@@ -342,7 +344,7 @@ def _free_keep(cfg, s, c):
     return _set(s, c, objects=s.objects[c] - 1), 0
 
 
-action("free.object", ("cache",), _caches,
+action("free.object", ("cache",), cache_domain,
        "kmem_cache_free: the slab keeps its page (3.8)")((_has_objects, _free_keep))
 
 
@@ -351,7 +353,7 @@ def _free_release(cfg, s, c):
     return _release_empty(cfg, s, c), 0
 
 
-action("free.release_pages", ("cache",), _caches,
+action("free.release_pages", ("cache",), cache_domain,
        "kmem_cache_free releasing the emptied slab: memcg_release_pages (3.8)")(
     (_has_objects, _free_release))
 
@@ -379,7 +381,7 @@ def _create(cfg, s, c):
     return If(fresh, made, done), 0
 
 
-action("create_work.publish", ("cache",), _caches,
+action("create_work.publish", ("cache",), cache_domain,
        "memcg_create_kmem_cache: kmem_cache_dup, list_add, memcg_caches[idx] = new (3.8)")(
     (_create_guard, _create))
 
@@ -392,7 +394,7 @@ def _publish_slot(cfg, s, c):
     return _set(s, c, half_created=False, slot=True), 0
 
 
-action("create_work.set_slot", ("cache",), _caches,
+action("create_work.set_slot", ("cache",), cache_domain,
        "list_before_slot: the slot store after memcg_cache_list_add (3.8-3.13)")(
     (_half_guard, _publish_slot))
 
@@ -409,7 +411,7 @@ def _offline_start(cfg, s, m):
     return s._replace(online=replace_at(s.online, m, False), offline_memcg=m, offline_next=0), 0
 
 
-action("offline.start", ("memcg",), _memcgs,
+action("offline.start", ("memcg",), memcg_domain,
        "mem_cgroup_css_offline -> mem_cgroup_destroy_all_caches (3.10)")(
     (_offline_start_guard, _offline_start))
 
@@ -432,7 +434,7 @@ def _offline_mark(cfg, s, m):
     return out._replace(offline_next=s.offline_next + 1), 0
 
 
-action("offline.mark_dead", ("memcg",), _memcgs,
+action("offline.mark_dead", ("memcg",), memcg_domain,
        "mem_cgroup_destroy_all_caches: dead = true, schedule_work (3.10)")(
     (_offline_mark_guard, _offline_mark))
 
@@ -445,7 +447,7 @@ def _offline_done(cfg, s, m):
     return s._replace(offline_memcg=NONE, offline_next=0), 0
 
 
-action("offline.done", ("memcg",), _memcgs, "mem_cgroup_css_offline returns")(
+action("offline.done", ("memcg",), memcg_domain, "mem_cgroup_css_offline returns")(
     (_offline_done_guard, _offline_done))
 
 
@@ -461,7 +463,7 @@ def _start(cfg, s, c):
     return _set(s, c, work=RUN_CHECK), 0
 
 
-action("destroy_work.start", ("cache",), _caches,
+action("destroy_work.start", ("cache",), cache_domain,
        "process_one_work: kmem_cache_destroy_work_func begins (3.10)")(
     (_work_guard(PENDING), _start))
 
@@ -476,7 +478,7 @@ def _check(cfg, s, c):
     return _set(s, c, work=If(Eq(s.nr_pages[c], 0), RUN_DESTROY, RUN_SHRINK)), 0
 
 
-action("destroy_work.check", ("cache",), _caches,
+action("destroy_work.check", ("cache",), cache_domain,
        "kmem_cache_destroy_work_func: nr_pages != 0 ? shrink : destroy (3.10)")(
     (_work_guard(RUN_CHECK), _check))
 
@@ -487,7 +489,7 @@ def _shrink_in_worker(cfg, s, c):
     return _finish(s, c), 0
 
 
-action("destroy_work.shrink", ("cache",), _caches,
+action("destroy_work.shrink", ("cache",), cache_domain,
        "kmem_cache_destroy_work_func: kmem_cache_shrink, no retry after FIX7 (3.10)")(
     (_work_guard(RUN_SHRINK), _shrink_in_worker))
 
@@ -509,7 +511,7 @@ def _destroy(cfg, s, c):
     return If(s.requeued[c], _finish(s, c), _finish(_kmem_cache_destroy(cfg, s, c), c)), 0
 
 
-action("destroy_work.destroy", ("cache",), _caches,
+action("destroy_work.destroy", ("cache",), cache_domain,
        "kmem_cache_destroy_work_func: kmem_cache_destroy(cachep) (3.10)")(
     (_destroy_guard, _destroy))
 
@@ -529,7 +531,7 @@ def _shrink_release(cfg, s, c):
     return _release_empty(cfg, s, c)._replace(shrinking=c), 0
 
 
-action("shrink.release", ("cache",), _caches,
+action("shrink.release", ("cache",), cache_domain,
        "kmem_cache_shrink from outside the worker (vmscan, /sys/kernel/slab)")(
     (_shrink_guard, _shrink_release))
 
@@ -543,7 +545,7 @@ def _shrink_done(cfg, s, c):
     return s._replace(shrinking=NONE), 0
 
 
-action("shrink.done", ("cache",), _caches,
+action("shrink.done", ("cache",), cache_domain,
        "kmem_cache_shrink returns, still touching the cache on the way out")(
     (_shrink_done_guard, _shrink_done))
 
@@ -561,7 +563,7 @@ def _rd_start(cfg, s, r):
     return s._replace(rdestroy_root=r, rdestroy_next=1, rdestroy_step=RD_MARK), 0
 
 
-action("root_destroy.start", ("root",), _roots,
+action("root_destroy.start", ("root",), root_domain,
        "kmem_cache_destroy(root) -> kmem_cache_destroy_memcg_children (3.8)")(
     (_rd_start_guard, _rd_start))
 
@@ -589,7 +591,7 @@ def _rd_mark(cfg, s, r):
     return _rd_child(cfg, s, r, mark)._replace(rdestroy_step=RD_CANCEL), 0
 
 
-action("root_destroy.clear_dead", ("root",), _roots,
+action("root_destroy.clear_dead", ("root",), root_domain,
        "kmem_cache_destroy_memcg_children: c->dead = false (3.8)")((_rd_at(RD_MARK), _rd_mark))
 
 
@@ -614,7 +616,7 @@ def _rd_cancel(cfg, s, r):
         rdestroy_step=If(waits, RD_WAIT, RD_DESTROY)), 0
 
 
-action("root_destroy.cancel_work", ("root",), _roots,
+action("root_destroy.cancel_work", ("root",), root_domain,
        "kmem_cache_destroy_memcg_children: cancel_work_sync -> try_to_grab_pending (3.8)")(
     (_rd_at(RD_CANCEL), _rd_cancel))
 
@@ -632,7 +634,7 @@ def _rd_flush(cfg, s, r):
     return s._replace(rdestroy_step=RD_DESTROY), 0
 
 
-action("root_destroy.flush_work", ("root",), _roots,
+action("root_destroy.flush_work", ("root",), root_domain,
        "kmem_cache_destroy_memcg_children: cancel_work_sync -> flush_work (3.8)")(
     (_rd_flush_guard, _rd_flush))
 
@@ -658,7 +660,7 @@ def _rd_destroy_guard(cfg, s, r):
                *(not_shrinking(m) for m in range(1, cfg.n_memcgs)))
 
 
-action("root_destroy.destroy_child", ("root",), _roots,
+action("root_destroy.destroy_child", ("root",), root_domain,
        "kmem_cache_destroy_memcg_children: kmem_cache_destroy(c) (3.8)")(
     (_rd_destroy_guard, _rd_destroy))
 
@@ -667,7 +669,7 @@ action("root_destroy.destroy_child", ("root",), _roots,
 
 
 def _all(cfg, fn):
-    return And(*(fn(c) for (c,) in _caches(cfg)))
+    return And(*(fn(c) for (c,) in cache_domain(cfg)))
 
 
 @invariant("D1.destroyed_only_when_empty", "a freed cache held no objects and no pages",
@@ -747,7 +749,7 @@ def ranges(cfg, s):
         Implies(Eq(s.rdestroy_root, NONE), And(Eq(s.rdestroy_next, 0), Eq(s.rdestroy_step, RD_MARK))),
         Implies(Not(Eq(s.rdestroy_root, NONE)), And(s.rdestroy_next >= 1, s.rdestroy_next < nm)),
         Or(*(Eq(s.rdestroy_step, v) for v in (RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT))),
-        Or(Eq(s.shrinking, NONE), *(Eq(s.shrinking, c) for (c,) in _caches(cfg))),
+        Or(Eq(s.shrinking, NONE), *(Eq(s.shrinking, c) for (c,) in cache_domain(cfg))),
         Implies(Not(Eq(s.offline_memcg, NONE)),
                 And(*(Implies(Eq(s.offline_memcg, m), Not(s.online[m])) for m in range(1, nm)))),
         s.online[0],
@@ -790,7 +792,7 @@ def progress(cfg, s):
 
 def dead_empty_caches(cfg: Config, s: DState) -> list[int]:
     """Caches the liveness property is about: dead, alive, holding no page."""
-    return [c for (c,) in _caches(cfg)
+    return [c for (c,) in cache_domain(cfg)
             if s.cache[c] == ALIVE and s.dead[c] and s.nr_pages[c] == 0]
 
 
