@@ -115,7 +115,7 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> bool:
 @main.command()
 @config_option
 @profile_option
-@click.option("--bmc", "bmc_depth", default=6, show_default=True,
+@click.option("--bmc", "bmc_depth", default=6, show_default=True, type=click.IntRange(min=0),
               help="bounded model checking depth from Init (0: skip)")
 def prove(config_path, profile, bmc_depth):
     """Prove every (action, invariant) pair inductive with Z3, then BMC from Init."""
@@ -131,7 +131,12 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo):
         echo(f"  ... {n} distinct states, {queue} on the queue", err=True)
 
     r = explorer.explore(cfg, max_states=max_states, progress=progress)
-    status = "no violation" if r.ok else f"VIOLATION {r.violation or r.liveness[0][0]}"
+    if r.violation or r.liveness:
+        status = f"VIOLATION {r.violation or r.liveness[0][0]}"
+    elif r.deadlocks:
+        status = f"DEADLOCK ({r.deadlocks} states)"
+    else:
+        status = "no violation"
     if not r.complete:
         status = f"INCOMPLETE (stopped at --max-states {max_states})"
     echo(f"explore [{cfg.name}, profile {cfg.profile}]: {r.distinct} distinct states, "
@@ -210,9 +215,10 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--impl", help="MOD:FACTORY of a Python implementation (default: the reference)")
 @click.option("--pipe", help="a command speaking the JSON-lines protocol on stdin/stdout")
 @click.option("--seed", type=int, help="the random seed (printed when chosen for you)")
-@click.option("--examples", type=int, default=None,
+@click.option("--examples", type=click.IntRange(min=1), default=None,
               help="Hypothesis runs [default: 200; 1000 for a destruction profile]")
-@click.option("--steps", default=40, show_default=True, help="operations per run")
+@click.option("--steps", default=40, show_default=True, type=click.IntRange(min=1),
+              help="operations per run")
 @click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="seconds per pipe reply")
 @click.option("--race", is_flag=True, help="interleave operations' steps across threads")
@@ -226,7 +232,8 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         raise click.UsageError("give --impl or --pipe, not both")
     if profile or (config_path and named_slice(config_path) == "destruction"):
         cfg = _config(config_path, profile, PRESETS["destruction"])
-        ok = run_destruction_race(cfg, _seed(seed), examples or 1000, min(steps, 30), save)
+        ok = run_destruction_race(cfg, _seed(seed), 1000 if examples is None else examples,
+                                  min(steps, 30), save)
         sys.exit(0 if ok else 1)
     cfg = _config(config_path, None, PRESETS["conformance"])
     s = _seed(seed)
@@ -234,9 +241,12 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         make = _make_impl(cfg, impl, pipe, timeout)
     except ProtocolError as e:
         raise click.UsageError(str(e)) from None
-    stats = run_conform(cfg, make, s, examples or 200, steps, oracle, save,
-                        pipe or impl or REFERENCE,
-                        race=race)
+    try:
+        stats = run_conform(cfg, make, s, 200 if examples is None else examples, steps, oracle,
+                            save, pipe or impl or REFERENCE, race=race)
+    except ProtocolError as e:
+        click.echo(f"conform: the implementation broke the protocol: {e}", err=True)
+        sys.exit(1)
     sys.exit(0 if stats.failure is None else 1)
 
 
@@ -355,7 +365,10 @@ def replay(file, impl):
     if "schedule" in data:
         from conformance import race_destruction
 
-        problem = race_destruction.replay(cfg, data["schedule"])
+        try:
+            problem = race_destruction.replay(cfg, data["schedule"])
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise click.UsageError(f"{file}: {e}") from None
         click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")
         sys.exit(1 if problem else 0)
     spec = impl or data["impl"]
@@ -365,6 +378,9 @@ def replay(file, impl):
             h.run(entry["op"], entry["args"])
     except ProtocolError as e:
         raise click.UsageError(str(e)) from None
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise click.UsageError(f"{file}: not a valid operation list ({type(e).__name__}: "
+                               f"{e})") from None
     except Nonconformance as e:
         click.echo(report.render_conformance_failure(e))
         sys.exit(1)

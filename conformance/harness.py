@@ -101,6 +101,7 @@ class Harness:
         self.oracle = make_oracle(self.cfg, self.oracle_mode)
         self.paths = memcg_paths(self.cfg)
         self.pages: dict[int, Page] = {}
+        self.in_flight: list[Running] = []
         self.ctx = {t: TaskContext() for t in self.cfg.tasks}
         self.state = self.abstract(self._call("snapshot", self.impl.snapshot))
         if self.state != initial(self.cfg):
@@ -233,7 +234,9 @@ class Harness:
         self.ops.append((op, dict(args)))
         self.trace.append(TraceEntry(op_no, op, dict(args)))
         thread = self._call("start", self.impl.start, op, args)
-        return Running(op_no, op, dict(args), thread)
+        r = Running(op_no, op, dict(args), thread)
+        self.in_flight.append(r)
+        return r
 
     def advance(self, r: Running, alone: bool = False) -> bool:
         """Take one step of a running operation; True once it has returned.
@@ -254,6 +257,7 @@ class Harness:
             r.expect = self._expect(op, args)
         pure, first = r.expect
         if reply.get("done"):
+            self.in_flight.remove(r)
             r.result = reply.get("result")
             self._check_result(op, args, pure, r.actions, r.last_ret, r.result, r.charged)
             return True
@@ -273,8 +277,8 @@ class Harness:
         self.check_step(r.op_no, op, args, r.thread, action, sargs, margs, ret)
         r.actions.append(action)
         r.last_ret = ret
-        if action == "charge.commit":
-            r.charged = margs[1]
+        if action == "charge.commit" or (action == "user.charge" and ret == 0):
+            r.charged = margs[1]  # the memcg recorded on the page (pc->mem_cgroup)
         return False
 
     def check_step(self, op_no, op, args, thread, action, sargs, margs, ret):
@@ -319,6 +323,9 @@ class Harness:
             for page in self.pages.values():
                 if page.kind == "user" and page.memcg == m:
                     page.memcg = target
+            for r in self.in_flight:  # charged, handle not yet returned
+                if r.op == "alloc_user" and r.charged == m:
+                    r.charged = target
 
     def _check_result(self, op, args, pure, actions, last_ret, result, committed=None):
         if op == "set_task":
@@ -346,11 +353,7 @@ class Harness:
             if not want_fail and (result < 0 or result in self.pages):
                 self.fail("errno", f"{op} must return a new page handle, returned {result}")
             if not want_fail:
-                charged = None
-                if op == "alloc_user":
-                    charged = self.state.task_memcg[self.cfg.task_index(args["task"])]
-                else:
-                    charged = committed
+                charged = committed
                 self.pages[result] = Page("kmem" if op == "alloc_kmem" else "user", charged,
                                           args["task"])
             return

@@ -171,7 +171,7 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
                              post)
             bad = [] if v.ok else [v.problem]
             if not bad and post != state:
-                bad = invariant_problems_for(cfg, state, post)
+                bad = invariant_problems(cfg, state, post)
             if not bad and post not in paths:
                 bad = slabinfo_problems(cfg, run.k, post)
             if bad:
@@ -209,13 +209,6 @@ def slabinfo_problems(cfg, kernel, state) -> list[str]:
             out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {kernel.memcg_slabinfo(m)!r}, "
                        f"model {want!r}")
     return out
-
-
-def invariant_problems_for(cfg, pre, post) -> list[str]:
-    sl = slice_of(cfg)
-    if cfg.slice == "accounting":
-        return invariant_problems(cfg, pre, post)
-    return sl.violated(cfg, post) + sl.violated_step(cfg, pre, post)
 
 
 def _replay(cfg, make, prefix) -> _Run:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import z3
 
-from model import invariants as inv
-from model.actions import ACTIONS
 from model.config import Config
 from model.dual import And, Eq, symbolic
 from model.prove import symbolic_state
@@ -74,7 +72,7 @@ class Z3Oracle:
     def _solver(self, action: str, args: tuple):
         key = (action, args)
         if key not in self._solvers:
-            a = ACTIONS[action]
+            a = slice_of(self.cfg).actions[action]
             with symbolic():
                 want, want_ret = a.effect(self.cfg, self.pre, *args)
                 relation = And(a.guard(self.cfg, self.pre, *args), Eq(self.post, want),
@@ -85,7 +83,7 @@ class Z3Oracle:
         return self._solvers[key]
 
     def check(self, pre: State, action: str, args: tuple, ret: int, post: State) -> Verdict:
-        if action not in ACTIONS:
+        if action not in slice_of(self.cfg).actions:
             return Verdict(False, f"unknown action {action!r}")
         s, pre_vars, post_vars = self._solver(action, args)
         eqs = [v == _z3val(x) for v, x in zip(pre_vars, _leaves(pre), strict=True)]
@@ -123,4 +121,5 @@ def make_oracle(cfg: Config, mode: str = "eval"):
 
 def invariant_problems(cfg: Config, pre: State, post: State) -> list[str]:
     """Every state invariant on ``post`` and step property on (pre, post) that fails."""
-    return inv.violated(cfg, post) + inv.violated_step(cfg, pre, post)
+    sl = slice_of(cfg)
+    return sl.violated(cfg, post) + sl.violated_step(cfg, pre, post)

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, Verbosity, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from conformance.interleave import _args, _Run, invariant_problems_for
+from conformance.interleave import _args, _Run
 from conformance.machine import shrink_budget
-from conformance.oracle import EvalOracle
+from conformance.oracle import EvalOracle, invariant_problems
 from impl.slab import SlabKernel
 from model.config import Config
 from model.destruction import from_json
@@ -67,7 +67,7 @@ def race_machine(cfg: Config, make, stats: RaceStats):
             v = oracle.check(self.state, step.action, _args(cfg, step.action, step.args),
                              step.ret, post)
             bad = [] if v.ok else [v.problem]
-            bad = bad or invariant_problems_for(cfg, self.state, post)
+            bad = bad or invariant_problems(cfg, self.state, post)
             if bad:
                 raise RaceFailure(f"{step.action} {step.args}: {'; '.join(bad)}", self.schedule)
             self.state = post
@@ -96,19 +96,26 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 30,
 
 
 def replay(cfg: Config, schedule: list, make=None) -> str | None:
-    """Re-run a schedule; the problem it shows, or None."""
+    """Re-run a schedule with the checks of the search; the problem it shows, or
+    None. A schedule that does not fit the implementation is an error."""
     make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile))
     oracle = EvalOracle(cfg)
     r = _Run(cfg, make)
     state = from_json(cfg, r.k.snapshot())
-    for choice in schedule:
-        step = r.apply(tuple(choice))
-        if step is None:
-            continue
+    for i, choice in enumerate(schedule, 1):
+        choice = tuple(choice)
+        if choice not in r.choices(state):
+            raise ValueError(f"schedule try {i} {choice} is not possible here: the schedule "
+                             f"does not fit this implementation or configuration")
+        step = r.apply(choice)
         post = from_json(cfg, r.k.snapshot())
+        if step is None:
+            if post != state:
+                return f"{choice} changed the abstract state without taking a model step"
+            continue
         v = oracle.check(state, step.action, _args(cfg, step.action, step.args), step.ret, post)
         bad = [] if v.ok else [v.problem]
-        bad = bad or invariant_problems_for(cfg, state, post)
+        bad = bad or invariant_problems(cfg, state, post)
         if bad:
             return f"{step.action} {step.args}: {'; '.join(bad)}"
         state = post

@@ -175,7 +175,7 @@ class MemoryController:
     def mem_cgroup_hierarchy_write(self, memcg: MemCgroup, val: int) -> int:
         """mem_cgroup_hierarchy_write (3.8)."""
         parent = memcg.parent
-        if memcg.use_hierarchy == (val == 1):
+        if int(memcg.use_hierarchy) == val:
             return 0
         if (parent is None or not parent.use_hierarchy) and val in (0, 1):
             if memcg.children:

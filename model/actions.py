@@ -383,7 +383,8 @@ action(
 def _hierarchy_write(cfg, s, m, v):
     p = cfg.parents[m]
     parent_hier = s.use_hierarchy[p] if p != NONE else False
-    same = Eq(s.use_hierarchy[m], v == 1)
+    # "if (memcg->use_hierarchy == val) goto out": an int compare, so 2 is never "same"
+    same = Eq(s.use_hierarchy[m], v == 1) if v in (0, 1) else False
     invalid = Or(parent_hier, v not in (0, 1))
     busy = online_children(cfg, s, m) > 0
     ret = If(same, 0, If(invalid, -EINVAL, If(busy, -EBUSY, 0)))

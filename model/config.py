@@ -81,6 +81,31 @@ class Config:
             raise KeyError(f"unknown task {name!r}; this configuration has {list(self.tasks)}") from None
 
     def validate(self) -> Config:
+        ints = {"max_pages": self.max_pages, "max_failcnt": self.max_failcnt}
+        for key, v in ints.items():
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"{key} must be an integer, not {v!r}")
+        for key in ("memcgs", "tasks", "roots"):
+            names = getattr(self, key)
+            if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"{key} must be a list of names")
+            if len(set(names)) != len(names):
+                raise ValueError(f"{key} has duplicate names: {list(names)}")
+        for key in ("kmem_limits", "res_limits"):
+            vals = getattr(self, key)
+            if not all(isinstance(v, int) and 0 <= v <= RESOURCE_MAX for v in vals):
+                raise ValueError(f"{key} must be byte counts from 0 to {RESOURCE_MAX}")
+        if self.slice not in ("accounting", "destruction"):
+            raise ValueError(f"unknown slice {self.slice!r} (accounting or destruction)")
+        from model.slice import slice_of
+
+        sl = slice_of(self)
+        if self.profile not in sl.profiles:
+            raise ValueError(f"unknown profile {self.profile!r} for the {self.slice} slice")
+        if self.actions is not None:
+            unknown = sorted(set(self.actions) - set(sl.actions))
+            if unknown:
+                raise ValueError(f"unknown actions for the {self.slice} slice: {unknown}")
         if not self.memcgs or self.parents[0] != NONE:
             raise ValueError("memcg 0 must be the root (parent -1)")
         if len(self.parents) != len(self.memcgs):

@@ -76,9 +76,7 @@ def _trap(cfg, sl, g, region, states, fair):
         taken = {lab for _, _, d in sub.edges(data=True) for lab in d["labels"]}
 
         def starved(a, comp=comp, taken=taken):
-            name, args = a
-            act = sl.actions[name]
-            return a not in taken and all(act.guard(cfg, states[n], *args) for n in comp)
+            return a not in taken and all(moves(n, a) for n in comp)
 
         if not any(starved(a) for a in fair):
             return next(iter(comp))

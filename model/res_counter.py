@@ -64,11 +64,6 @@ def uncharge(counters: tuple, levels, n: int) -> tuple:
     return out
 
 
-def uncharge_own(counters: tuple, m: int, n: int) -> tuple:
-    """res_counter_uncharge_until(c, c->parent): only the own level loses ``n``."""
-    return uncharge(counters, [(m, True)], n)
-
-
 def set_limit(counters: tuple, m: int, limit: int):
     """res_counter_set_limit: (new counters, 0 or -EBUSY); never reclaims."""
     c = counters[m]

@@ -167,11 +167,6 @@ def from_json(cfg: Config, d: dict) -> State:
     )
 
 
-def diff(cfg: Config, a: State, b: State) -> list[tuple[str, object, object]]:
-    """(field path, value in a, value in b) for each field that differs."""
-    return diff_json(to_json(cfg, a), to_json(cfg, b))
-
-
 def diff_json(ja: dict, jb: dict) -> list[tuple[str, object, object]]:
     """(field path, value in a, value in b) for each leaf that differs."""
     out: list[tuple[str, object, object]] = []

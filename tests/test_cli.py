@@ -76,3 +76,39 @@ def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "pip", "show", "kmemcg"], capture_output=True,
                          text=True)
     assert out.returncode == 0
+
+
+def test_bad_input_never_tracebacks(tmp_path):
+    bad = tmp_path / "bad.json"
+    for text, message in [
+        ('{"slice": "nope", "memcgs": ["root"], "parents": [-1]}', "unknown slice"),
+        ('{"memcgs": ["root", "A"], "parents": [-1, 0], "max_pages": "x"}', "max_pages"),
+        ('{"memcgs": ["root", "root"], "parents": [-1, 0]}', "duplicate"),
+        ('{"memcgs": ["root"], "parents": [-1], "profile": "nope"}', "unknown profile"),
+        ('{"memcgs": ["root"], "parents": [-1], "actions": ["fly"]}', "unknown actions"),
+    ]:
+        bad.write_text(text)
+        r = run("explore", "--config", str(bad))
+        assert r.exit_code == 2 and message in r.output, (text, r.output)
+    r = run("explore", "--config", "accounting", "--max-states", "50")
+    assert r.exit_code == 1 and "INCOMPLETE" in r.output
+    corrupt = tmp_path / "replay.json"
+    corrupt.write_text('{"version": 1, "config": {"memcgs": ["root"], "parents": [-1]}, '
+                       '"impl": "impl.kernel:Kernel", "ops": [{"op": "mkdir"}]}')
+    r = run("replay", str(corrupt))
+    assert r.exit_code == 2 and "not a valid operation list" in r.output
+    r = run("conform", "--pipe", "/bin/false", "--seed", "1", "--examples", "1")
+    assert r.exit_code == 1 and "broke the protocol" in r.output
+    assert run("prove", "--bmc", "-1").exit_code == 2
+
+
+def test_use_hierarchy_rejects_values_other_than_0_and_1():
+    from conformance.adapters import PythonAdapter
+    from conformance.harness import Harness
+    from impl.kernel import Kernel
+    from model.config import PRESETS
+
+    cfg = PRESETS["conformance"]
+    h = Harness(PythonAdapter(Kernel(tasks=cfg.tasks)), cfg)
+    assert h.run("write", {"path": "/", "file": "memory.use_hierarchy", "text": "2"}) == -22
+    assert h.run("write", {"path": "/", "file": "memory.use_hierarchy", "text": "1"}) == 0
