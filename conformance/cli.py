@@ -285,10 +285,28 @@ def interleave(config_path, profile):
     from conformance.interleave import explore_impl
 
     cfg = _config(config_path, profile, PRESETS["destruction"])
-    if cfg.slice != "destruction":
-        raise click.UsageError("interleave runs the destruction slice (--config destruction...)")
-    ok = run_interleave(cfg, explore_impl)
+    if cfg.slice == "accounting":
+        ok = run_interleave_accounting(cfg)
+    else:
+        ok = run_interleave(cfg, explore_impl)
     sys.exit(0 if ok else 1)
+
+
+def run_interleave_accounting(cfg, spec=REFERENCE, echo=click.echo) -> bool:
+    from conformance.interleave_accounting import explore_accounting
+
+    r = explore_accounting(cfg, lambda: PythonAdapter.from_spec(spec, cfg.tasks))
+    if r.problem:
+        echo(f"interleave [{cfg.name}]: {r.problem}")
+        for i, choice in enumerate(r.trace, 1):
+            echo(f"  {i:3}. {' '.join(str(x) for x in choice)}")
+        return False
+    model_states = set(explorer.explore(cfg, graph=False).states)
+    same = r.states == model_states
+    echo(f"interleave [{cfg.name}]: implementation {len(r.states)} abstract states, model "
+         f"{len(model_states)}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
+         f"{r.seconds:.2f}s")
+    return same
 
 
 def run_interleave(cfg, explore_impl, echo=click.echo) -> bool:
@@ -318,6 +336,10 @@ def run_interleave(cfg, explore_impl, echo=click.echo) -> bool:
 
 
 def run_mutants(cfg, seed, examples, steps, echo=click.echo):
+    """The Hypothesis machine first; a survivor then meets every interleaving of
+    the race configuration."""
+    from conformance.interleave_accounting import explore_accounting
+
     rows, all_killed = [], True
     ref = machine.run(cfg, lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks),
                       seed_value=seed, examples=examples, steps=steps)
@@ -329,10 +351,18 @@ def run_mutants(cfg, seed, examples, steps, echo=click.echo):
 
         st = machine.run(cfg, make, seed_value=seed, examples=examples, steps=steps,
                          shrink_seconds=10)
-        killed = st.failure is not None
+        check, seconds = (st.failure.check if st.failure else None), st.seconds
+        if check is None:
+            race = PRESETS["race"]
+            t = time.perf_counter()
+            r = explore_accounting(race, lambda f=factory, t=race.tasks: PythonAdapter(f(tasks=t)))
+            seconds += time.perf_counter() - t
+            if r.problem:
+                check = "interleave " + r.problem.split("]")[0].lstrip("[")
+        killed = check is not None
         all_killed &= killed
-        rows.append([name, "killed" if killed else "SURVIVED",
-                     st.failure.check if killed else "-", f"{st.seconds:.1f}s", what])
+        rows.append([name, "killed" if killed else "SURVIVED", check or "-",
+                     f"{seconds:.1f}s", what])
     echo(report.table(rows, ["mutant", "verdict", "by check", "time to kill", "bug"]))
     return ref_ok and all_killed
 
@@ -451,6 +481,11 @@ def check(seed, examples):
 
     good = run_interleave(PRESETS["destruction"], explore_impl)
     rows.append(["interleave: implementation = model [destruction]",
+                 "equal" if good else "FAILS", f"{time.perf_counter() - t:.1f}s"])
+    ok &= good
+    t = time.perf_counter()
+    good = run_interleave_accounting(PRESETS["race"])
+    rows.append(["interleave: implementation = model [race]",
                  "equal" if good else "FAILS", f"{time.perf_counter() - t:.1f}s"])
     ok &= good
     cfg = PRESETS["conformance"]

@@ -161,12 +161,7 @@ MUTANTS = {
     "active_before_static_key": (_with_controller(_ActiveBeforeStaticKey),
                                  "ACTIVE is set before the static key is incremented"),
     "enomem_as_ebusy": (_enomem_as_ebusy, "a failed kmem allocation reports -EBUSY"),
-}
-
-#: Bugs only an interleaving shows. The race machine does not find this one by
-#: itself yet (see the issue notes); tests/test_conformance.py kills it with the
-#: interleaving written out.
-RACE_MUTANTS = {
+    # only an interleaving shows this one: the exhaustive interleaver kills it
     "res_charges_current_memcg": (_with_controller(_ResChargesCurrentMemcg),
                                   "the res step re-reads the task's memcg after preemption"),
 }

@@ -208,6 +208,15 @@ def named(name_or_path: str) -> Config:
     return Config.load(name_or_path)
 
 
+# the attach-mid-charge window, small enough to interleave the implementation exhaustively
+PRESETS["race"] = Config(
+    name="race", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",), max_pages=1,
+    kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1,
+    actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+             "user.charge", "user.uncharge", "mkdir", "attach", "kmem_limit.write",
+             "limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
+             "activate.set_active"),
+)
 PRESETS["destruction"] = Config(
     name="destruction", slice="destruction", memcgs=("root", "A"), parents=(NONE, ROOT),
     tasks=(), roots=("dentry",), max_pages=2, check_deadlock=False,
