@@ -257,6 +257,13 @@ def race_machine_for(cfg: Config, make_impl, oracle: str = "eval",
     return RaceMachine
 
 
+def quiet_settings(examples: int, steps: int) -> settings:
+    """Deterministic (no example database), silent: the suite reports failures itself."""
+    return settings(max_examples=examples, stateful_step_count=steps, database=None,
+                    deadline=None, verbosity=Verbosity.quiet, print_blob=False,
+                    suppress_health_check=list(HealthCheck))
+
+
 @contextmanager
 def shrink_budget(seconds: float):
     """Bound Hypothesis's shrinking time (its own default is five minutes)."""
@@ -271,21 +278,26 @@ def shrink_budget(seconds: float):
             engine.MAX_SHRINKING_SECONDS = old
 
 
+def run_machine(machine, *, seed_value: int, examples: int, steps: int,
+                shrink_seconds: float, failure: type[Exception]):
+    """Run a seeded state machine quietly: (the shrunk failure or None, seconds)."""
+    seed(seed_value)(machine)
+    t0 = time.perf_counter()
+    try:
+        with shrink_budget(shrink_seconds):
+            run_state_machine_as_test(machine, settings=quiet_settings(examples, steps))
+    except failure as e:
+        return e, time.perf_counter() - t0
+    return None, time.perf_counter() - t0
+
+
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
         oracle: str = "eval", shrink_seconds: float = 20.0, race: bool = False) -> RunStats:
     """Run a machine; a failure is shrunk and returned in the stats, not raised."""
     stats = RunStats()
     machine = (race_machine_for if race else machine_for)(cfg, make_impl, oracle, stats)
-    seed(seed_value)(machine)
-    conf = settings(max_examples=examples, stateful_step_count=steps, database=None,
-                    deadline=None, verbosity=Verbosity.quiet, print_blob=False,
-                    suppress_health_check=list(HealthCheck))
-    t0 = time.perf_counter()
-    try:
-        with shrink_budget(shrink_seconds):
-            run_state_machine_as_test(machine, settings=conf)
-    except Nonconformance as e:
-        stats.failure = e
-        stats.failing_ops = getattr(e, "ops", [])
-    stats.seconds = time.perf_counter() - t0
+    stats.failure, stats.seconds = run_machine(
+        machine, seed_value=seed_value, examples=examples, steps=steps,
+        shrink_seconds=shrink_seconds, failure=Nonconformance)
+    stats.failing_ops = getattr(stats.failure, "ops", [])
     return stats

@@ -9,15 +9,13 @@ is the replay.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
-from hypothesis import HealthCheck, Verbosity, seed, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from conformance.interleave import _args, _Run
-from conformance.machine import shrink_budget
+from conformance.machine import run_machine
 from conformance.oracle import EvalOracle, invariant_problems
 from impl.slab import SlabKernel
 from model.config import Config
@@ -79,19 +77,10 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 30,
         shrink_seconds: float = 20.0, make=None) -> RaceStats:
     make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile))
     stats = RaceStats()
-    machine = race_machine(cfg, make, stats)
-    seed(seed_value)(machine)
-    conf = settings(max_examples=examples, stateful_step_count=steps, database=None,
-                    deadline=None, verbosity=Verbosity.quiet, print_blob=False,
-                    suppress_health_check=list(HealthCheck))
-    t0 = time.perf_counter()
-    try:
-        with shrink_budget(shrink_seconds):
-            run_state_machine_as_test(machine, settings=conf)
-    except RaceFailure as e:
-        stats.failure = e
-        stats.schedule = e.schedule
-    stats.seconds = time.perf_counter() - t0
+    stats.failure, stats.seconds = run_machine(
+        race_machine(cfg, make, stats), seed_value=seed_value, examples=examples, steps=steps,
+        shrink_seconds=shrink_seconds, failure=RaceFailure)
+    stats.schedule = stats.failure.schedule if stats.failure else []
     return stats
 
 

@@ -299,18 +299,23 @@ def spec_files(items: Iterable[Shipped] | None = None) -> dict[str, str]:
     return files
 
 
-def write_spec_configs(spec_dir: str | Path = SPEC_DIR) -> list[Path]:
-    """(Re)write the shipped configurations' .tla, .cfg and .json files and the index."""
+def write_files(files: dict[str, str], spec_dir: str | Path = SPEC_DIR) -> list[Path]:
+    """Write generated spec files (name -> text) into ``spec_dir``."""
     spec_dir = Path(spec_dir)
     spec_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in spec_files().items():
+    for name, text in files.items():
         path = spec_dir / name
         path.write_text(text)
         written.append(path)
     return written
 
 
-def load_index(spec_dir: str | Path = SPEC_DIR) -> list[dict]:
-    """The shipped configurations as spec/configs.json lists them."""
-    return json.loads((Path(spec_dir) / INDEX).read_text())
+def write_spec_configs(spec_dir: str | Path = SPEC_DIR) -> list[Path]:
+    """(Re)write the shipped configurations' .tla, .cfg and .json files and the index."""
+    return write_files(spec_files(), spec_dir)
+
+
+def load_index(spec_dir: str | Path = SPEC_DIR, index: str = INDEX) -> list[dict]:
+    """The shipped configurations as an index file (spec/configs.json) lists them."""
+    return json.loads((Path(spec_dir) / index).read_text())

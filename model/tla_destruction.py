@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from model import tla
 from model.config import PRESETS, Config
 from model.destruction import DESTRUCTION
 from model.tla import (
@@ -255,18 +256,11 @@ def spec_files(items: Iterable[ShippedDestruction] | None = None) -> dict[str, s
 
 def write_destruction_configs(spec_dir: str | Path = SPEC_DIR) -> list[Path]:
     """(Re)write the shipped destruction configurations and their index."""
-    spec_dir = Path(spec_dir)
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in spec_files().items():
-        path = spec_dir / name
-        path.write_text(text)
-        written.append(path)
-    return written
+    return tla.write_files(spec_files(), spec_dir)
 
 
 def load_index(spec_dir: str | Path = SPEC_DIR) -> list[dict]:
-    return json.loads((Path(spec_dir) / INDEX).read_text())
+    return tla.load_index(spec_dir, INDEX)
 
 
 # ---------------------------------------------------------------- TLC against the explorer
