@@ -97,15 +97,6 @@ class Config:
                 raise ValueError(f"{key} must be byte counts from 0 to {RESOURCE_MAX}")
         if self.slice not in ("accounting", "destruction"):
             raise ValueError(f"unknown slice {self.slice!r} (accounting or destruction)")
-        from model.slice import slice_of
-
-        sl = slice_of(self)
-        if self.profile not in sl.profiles:
-            raise ValueError(f"unknown profile {self.profile!r} for the {self.slice} slice")
-        if self.actions is not None:
-            unknown = sorted(set(self.actions) - set(sl.actions))
-            if unknown:
-                raise ValueError(f"unknown actions for the {self.slice} slice: {unknown}")
         if not self.memcgs or self.parents[0] != NONE:
             raise ValueError("memcg 0 must be the root (parent -1)")
         if len(self.parents) != len(self.memcgs):
@@ -115,6 +106,20 @@ class Config:
                 raise ValueError(f"memcg {self.memcgs[m]!r}: parent must be an earlier memcg")
         if self.max_pages < 0 or self.max_failcnt < 0:
             raise ValueError("max_pages and max_failcnt must be >= 0")
+        return self
+
+    def check_slice(self) -> Config:
+        """Profile and actions exist in the slice (kept out of validate(), which runs
+        while the model's modules are still being imported)."""
+        from model.slice import slice_of
+
+        sl = slice_of(self)
+        if self.profile not in sl.profiles:
+            raise ValueError(f"unknown profile {self.profile!r} for the {self.slice} slice")
+        if self.actions is not None:
+            unknown = sorted(set(self.actions) - set(sl.actions))
+            if unknown:
+                raise ValueError(f"unknown actions for the {self.slice} slice: {unknown}")
         return self
 
     def to_json(self) -> dict:
@@ -143,7 +148,7 @@ class Config:
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         if kw.get("actions") is None:
             kw.pop("actions", None)
-        return cls(**kw).validate()
+        return cls(**kw).validate().check_slice()
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
