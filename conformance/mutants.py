@@ -24,30 +24,19 @@ class _NoKmemRollback(MemoryController):
 
 class _ResChargesCurrentMemcg(MemoryController):
     def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt):
+        first = task.memcg  # what the kmem step charges
         path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt)
         step = next(path)
         yield step
         if step.action != "charge.kmem" or step.ret:
             return (yield from path)
+        path.close()
         charged = task.memcg  # bug: the memcg is read again after a preemption point
         ret, _ = charged.res.charge(PAGE_SIZE)
-        first = self._memcg_of(step)
         if ret:
-            first.kmem.uncharge(PAGE_SIZE)
+            self.memcg_charge_kmem_rollback(first)
         yield Step("charge.res", {"task": task.name, "memcg": first.path}, ret)
-        path.close()
         return (False, None) if ret else (True, first)
-
-    def _memcg_of(self, step):
-        from impl.memcontrol import MemCgroup
-
-        todo: list[MemCgroup] = [self.root_mem_cgroup]
-        while todo:
-            m = todo.pop()
-            if m.path == step.args["memcg"]:
-                return m
-            todo += m.children
-        raise LookupError(step.args["memcg"])
 
 
 class _FailcntEveryLevel(ResCounter):
