@@ -227,13 +227,16 @@ def race_machine_for(cfg: Config, make_impl, oracle: str = "eval",
                 self._start("admin", "write", path=self.path(m), file=file, text=text)
 
         @precondition(_admin_idle)
-        @rule(data=st.data(), m=memcgs)
-        def start_attach(self, data, m):
-            """Move a task, most often one in the middle of a charge: that is the window."""
-            if "admin" not in self.running:
-                busy = sorted(t for t in self.running if t != "admin")
-                t = data.draw(st.sampled_from(busy) if busy else tasks)
-                self._start("admin", "attach", task=t, path=self.path(m))
+        @rule(data=st.data())
+        def start_attach(self, data):
+            """Move a task, most often one in the middle of a charge (that is the
+            window), often into a kmem-active group (where charges happen at all)."""
+            busy = sorted(t for t in self.running if t != "admin")
+            t = data.draw(st.sampled_from(busy) if busy else tasks)
+            active = [m for m in range(cfg.n_memcgs) if self.h.state.kmem_active[m]]
+            m = data.draw(st.sampled_from(active) if active and data.draw(st.booleans())
+                          else memcgs)
+            self._start("admin", "attach", task=t, path=self.path(m))
 
         @precondition(_admin_idle)
         @rule(m=memcgs)
