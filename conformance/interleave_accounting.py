@@ -14,20 +14,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 from conformance.harness import Harness, Nonconformance, memcg_paths
+from conformance.interleave import InterleaveResult
 from model.config import UNLIMITED, Config
 from model.state import ONLINE, in_constraint, initial
-
-
-@dataclass
-class AccountingInterleaving:
-    states: set = field(default_factory=set)
-    steps: int = 0
-    seconds: float = 0.0
-    problem: str | None = None
-    trace: list = field(default_factory=list)
 
 
 def _limit_text(v: int) -> str:
@@ -112,11 +103,11 @@ class _Run:
         return self.h.steps_checked > before
 
 
-def explore_accounting(cfg: Config, make, max_states: int = 50_000) -> AccountingInterleaving:
+def explore_accounting(cfg: Config, make, max_states: int = 50_000) -> InterleaveResult:
     """Breadth-first over abstract states; silent moves (an operation returning
     after its last step) are closed over within each expansion."""
     t0 = time.perf_counter()
-    res = AccountingInterleaving()
+    res = InterleaveResult()
     try:
         init = _Run(cfg, make).h.state
     except Nonconformance as e:

@@ -266,6 +266,12 @@ class Shipped:
     def json_file(self) -> str:
         return f"{self.name}.json"
 
+    def module_text(self) -> str:
+        return to_mc_module(self.config, self.name)
+
+    def cfg_text(self) -> str:
+        return to_cfg(self.config)
+
 
 def _bug(profile: str) -> Config:
     return replace(DEFAULT, name=f"{DEFAULT.name}+{profile}", profile=profile)
@@ -293,15 +299,16 @@ def index_entries(items: Iterable[Shipped] | None = None) -> list[dict]:
     ]
 
 
-def spec_files(items: Iterable[Shipped] | None = None) -> dict[str, str]:
-    """File name -> text of everything :func:`write_spec_configs` writes."""
+def spec_files(items: Iterable[Shipped] | None = None, index: str = INDEX) -> dict[str, str]:
+    """File name -> text of everything :func:`write_spec_configs` writes (or, given
+    another slice's items and index name, what its writer writes)."""
     items = list(shipped() if items is None else items)
     files: dict[str, str] = {}
     for s in items:
-        files[s.module_file] = to_mc_module(s.config, s.name)
-        files[s.cfg_file] = to_cfg(s.config)
+        files[s.module_file] = s.module_text()
+        files[s.cfg_file] = s.cfg_text()
         files[s.json_file] = json.dumps(s.config.to_json(), indent=2) + "\n"
-    files[INDEX] = json.dumps(index_entries(items), indent=2) + "\n"
+    files[index] = json.dumps(index_entries(items), indent=2) + "\n"
     return files
 
 

@@ -29,7 +29,6 @@ writes them; tests/test_spec_destruction.py checks spec/ holds exactly that.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,6 +46,7 @@ from model.tla import (
     _wrapped_set,
     tla_invariant_name,
 )
+from model.tlc import Comparison
 
 MODULE = "CacheDestruction"
 #: The slice of the model (model/slice.py) the module mirrors.
@@ -200,6 +200,12 @@ class ShippedDestruction(Shipped):
     def liveness(self) -> list[str]:
         return [] if self.expect in DESTRUCTION.invariants else liveness_ids()
 
+    def module_text(self) -> str:
+        return to_mc_module(self.config, self.name)
+
+    def cfg_text(self) -> str:
+        return to_cfg(self.config, liveness=self.liveness)
+
 
 def _profile(profile: str) -> Config:
     base = PRESETS["destruction"].validate()
@@ -222,23 +228,9 @@ def shipped() -> list[ShippedDestruction]:
     return out
 
 
-def index_entries(items: Iterable[ShippedDestruction] | None = None) -> list[dict]:
-    return [
-        {"cfg": s.cfg_file, "module": s.module_file, "model": s.json_file, "expect": s.expect}
-        for s in (shipped() if items is None else items)
-    ]
-
-
 def spec_files(items: Iterable[ShippedDestruction] | None = None) -> dict[str, str]:
     """File name -> text of everything :func:`write_destruction_configs` writes."""
-    items = list(shipped() if items is None else items)
-    files: dict[str, str] = {}
-    for s in items:
-        files[s.module_file] = to_mc_module(s.config, s.name)
-        files[s.cfg_file] = to_cfg(s.config, liveness=s.liveness)
-        files[s.json_file] = json.dumps(s.config.to_json(), indent=2) + "\n"
-    files[INDEX] = json.dumps(index_entries(items), indent=2) + "\n"
-    return files
+    return tla.spec_files(shipped() if items is None else items, INDEX)
 
 
 def write_destruction_configs(spec_dir: str | Path = SPEC_DIR) -> list[Path]:
@@ -278,45 +270,21 @@ def explorer_verdict(result) -> str:
     return PASS
 
 
-@dataclass
-class DestructionComparison:
-    """TLC and the explorer on one shipped destruction configuration."""
-
-    name: str
-    expect: str
-    tlc: object  # model.tlc.TlcRun
-    explorer: object  # model.explore.Result
+class DestructionComparison(Comparison):
+    """TLC and the explorer on one shipped destruction configuration: verdicts
+    in this slice's terms, and liveness runs explore the whole graph too."""
 
     @property
-    def problems(self) -> list[str]:
-        out = []
-        t, e = self.tlc.outcome, self.explorer
-        if t.verdict == "error":
-            out.append(f"TLC failed: {t.message}")
-        if tlc_model_verdict(t) != self.expect:
-            out.append(f"TLC says {tlc_model_verdict(t)}, expected {self.expect}")
-        if explorer_verdict(e) != self.expect:
-            out.append(f"the explorer says {explorer_verdict(e)}, expected {self.expect}")
-        if self.expect == PASS or self.expect in liveness_ids():
-            # the whole graph is explored: the counts must agree
-            if t.distinct != e.distinct:
-                out.append(f"TLC found {t.distinct} distinct states, the explorer {e.distinct}")
-        elif t.trace_length != len(e.trace):
-            out.append(f"TLC's counterexample has {t.trace_length} states, "
-                       f"the explorer's {len(e.trace)}")
-        return out
+    def tlc_verdict(self) -> str:
+        return tlc_model_verdict(self.tlc.outcome)
 
     @property
-    def ok(self) -> bool:
-        return not self.problems
+    def explorer_verdict(self) -> str:
+        return explorer_verdict(self.explorer)
 
-    def __str__(self) -> str:
-        t, e = self.tlc.outcome, self.explorer
-        head = (f"{self.name}: TLC {tlc_model_verdict(t)} ({t.distinct} distinct); "
-                f"explorer {explorer_verdict(e)} ({e.distinct} distinct); "
-                f"expected {self.expect}")
-        problems = self.problems
-        return head + (": agree" if not problems else "\n  " + "\n  ".join(problems))
+    @property
+    def whole_graph(self) -> bool:
+        return self.expect == PASS or self.expect in liveness_ids()
 
 
 def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = SPEC_DIR,

@@ -241,8 +241,17 @@ class Comparison:
     explorer: object  # model.explore.Result
 
     @property
+    def tlc_verdict(self) -> str:
+        return self.tlc.outcome.model_verdict
+
+    @property
     def explorer_verdict(self) -> str:
         return self.explorer.violation or tla.PASS
+
+    @property
+    def whole_graph(self) -> bool:
+        """Whether both explored every state, so their counts must agree."""
+        return self.expect == tla.PASS
 
     @property
     def problems(self) -> list[str]:
@@ -250,11 +259,11 @@ class Comparison:
         t, e = self.tlc.outcome, self.explorer
         if t.verdict == "error":
             out.append(f"TLC failed: {t.message}")
-        if t.model_verdict != self.expect:
-            out.append(f"TLC says {t.model_verdict}, expected {self.expect}")
+        if self.tlc_verdict != self.expect:
+            out.append(f"TLC says {self.tlc_verdict}, expected {self.expect}")
         if self.explorer_verdict != self.expect:
             out.append(f"the explorer says {self.explorer_verdict}, expected {self.expect}")
-        if self.expect == tla.PASS:
+        if self.whole_graph:
             if t.distinct != e.distinct:
                 out.append(f"TLC found {t.distinct} distinct states, the explorer {e.distinct}")
         elif t.trace_length != len(e.trace):
@@ -268,7 +277,7 @@ class Comparison:
 
     def __str__(self) -> str:
         t, e = self.tlc.outcome, self.explorer
-        head = (f"{self.name}: TLC {t.model_verdict} ({t.distinct} distinct, "
+        head = (f"{self.name}: TLC {self.tlc_verdict} ({t.distinct} distinct, "
                 f"{self.tlc.seconds:.1f}s); explorer {self.explorer_verdict} "
                 f"({e.distinct} distinct, {e.seconds:.1f}s); expected {self.expect}")
         problems = self.problems

@@ -242,3 +242,23 @@ def test_tlc_agrees_with_the_explorer(entry):
     print(comparison)
     print(comparison.tlc.output[-3000:])
     assert comparison.ok, str(comparison)
+
+
+def test_comparison_judges_a_tlc_outcome_in_this_slices_terms():
+    """No TLC needed: a TLC outcome as the parser would give it, against the explorer."""
+    from dataclasses import replace
+
+    from model import explore, tlc
+    from model.config import PRESETS
+    from model.tla_destruction import DestructionComparison
+
+    live = explore.explore(replace(PRESETS["destruction"], profile="no_destroy_on_last_page"))
+    temporal = tlc.TlcOutcome("property", None, 1000, live.distinct, 0, 10, 5)
+    ok = DestructionComparison("live", "L1.dead_empty_cache_destroyed",
+                               tlc.TlcRun("m", "c", temporal, 1.0, 0, ""), live)
+    assert ok.ok, ok.problems
+    correct = explore.explore(PRESETS["destruction"])
+    short = tlc.TlcOutcome("pass", None, 10, correct.distinct - 1, 0, 5, 0)
+    bad = DestructionComparison("pass", "pass", tlc.TlcRun("m", "c", short, 1.0, 0, ""), correct)
+    assert bad.problems == [f"TLC found {correct.distinct - 1} distinct states, the explorer "
+                            f"{correct.distinct}"]
