@@ -15,6 +15,12 @@ from pathlib import Path
 
 import pytest
 import tla as tlaparser
+from spec_ast import definitions as _definitions
+from spec_ast import is_ as _is
+from spec_ast import names as _names
+from spec_ast import next_actions as _next_actions
+from spec_ast import units as _units
+from spec_ast import walk as _walk
 
 from model import explore, tla, tlc
 from model import invariants as inv
@@ -37,46 +43,6 @@ def _parse(path: Path):
 @pytest.fixture(scope="module")
 def module():
     return _parse(MODULE_FILE)
-
-
-def _units(mod, kind: str):
-    return [u for u in mod.units if type(u).__name__ == kind]
-
-
-def _definitions(mod) -> dict:
-    return {u.name: u for u in _units(mod, "OperatorDefinition")}
-
-
-def _names(units) -> list[str]:
-    return [n.operator for u in units for n in u.names]
-
-
-def _walk(node):
-    """Every syntax node under ``node`` (the parser's nodes are named tuples)."""
-    if isinstance(node, tuple) and hasattr(node, "_fields"):
-        yield node
-        for f in node._fields:
-            yield from _walk(getattr(node, f))
-    elif isinstance(node, list | tuple):
-        for x in node:
-            yield from _walk(x)
-
-
-def _is(node, kind: str) -> bool:
-    return type(node).__name__ == kind
-
-
-def _next_actions(mod) -> dict[str, tuple[list[str], dict[str, object]]]:
-    """Each action Next takes: operator -> (argument names, bound variable -> its set)."""
-    out = {}
-    for q in _walk(_definitions(mod)["Next"].definiens):
-        if not _is(q, "Quantification"):
-            continue
-        binders = {d.arguments[0].operator: d.arguments[1] for d in q.declarations}
-        call = q.predicate
-        assert _is(call, "OperatorApplication") and call.arguments, call
-        out[call.operator] = ([a.operator for a in call.arguments], binders)
-    return out
 
 
 def _set_value(node, cfg: Config) -> set:

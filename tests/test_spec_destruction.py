@@ -16,6 +16,12 @@ from pathlib import Path
 
 import pytest
 import tla as tlaparser
+from spec_ast import definitions as _definitions
+from spec_ast import is_ as _is
+from spec_ast import names as _names
+from spec_ast import next_actions as _next_actions
+from spec_ast import units as _units
+from spec_ast import walk as _walk
 
 from model import explore, tlc
 from model import tla_destruction as td
@@ -27,45 +33,9 @@ SPEC = td.SPEC_DIR
 MODULE_FILE = SPEC / f"{td.MODULE}.tla"
 
 
-def _units(mod, kind):
-    return [u for u in mod.units if type(u).__name__ == kind]
-
-
-def _definitions(mod) -> dict:
-    return {u.name: u for u in _units(mod, "OperatorDefinition")}
-
-
-def _names(units) -> list[str]:
-    return [n.operator for u in units for n in u.names]
-
-
-def _walk(node):
-    if isinstance(node, tuple) and hasattr(node, "_fields"):
-        yield node
-        for f in node._fields:
-            yield from _walk(getattr(node, f))
-    elif isinstance(node, list | tuple):
-        for x in node:
-            yield from _walk(x)
-
-
-def _is(node, kind):
-    return type(node).__name__ == kind
-
-
 @pytest.fixture(scope="module")
 def module():
     return tlaparser.parse(MODULE_FILE.read_text())
-
-
-def _next_actions(mod):
-    out = {}
-    for q in _walk(_definitions(mod)["Next"].definiens):
-        if _is(q, "Quantification"):
-            binders = {d.arguments[0].operator: d.arguments[1] for d in q.declarations}
-            call = q.predicate
-            out[call.operator] = ([a.operator for a in call.arguments], binders)
-    return out
 
 
 def _domain(node, cfg: Config) -> set:
