@@ -465,24 +465,26 @@ def check(seed, examples):
     rows.append(["prove: Z3 induction + BMC depth 6 [conformance]", "holds" if good else "FAILS",
                  f"{time.perf_counter() - t:.1f}s"])
     ok &= good
-    t = time.perf_counter()
-    good = run_prove(PRESETS["destruction-2roots"], bmc_depth=0)
-    rows.append(["prove: Z3 induction [destruction-2roots]", "holds" if good else "FAILS",
-                 f"{time.perf_counter() - t:.1f}s"])
-    ok &= good
-    for name in ("accounting", "hierarchy", "destruction-2roots"):
+    for name in ("destruction-kmem", "destruction-2roots"):
+        t = time.perf_counter()
+        good = run_prove(PRESETS[name], bmc_depth=0)
+        rows.append([f"prove: Z3 induction [{name}]", "holds" if good else "FAILS",
+                     f"{time.perf_counter() - t:.1f}s"])
+        ok &= good
+    for name in ("accounting", "hierarchy", "destruction-kmem", "destruction-2roots"):
         t = time.perf_counter()
         r = run_explore(PRESETS[name], None)
         rows.append([f"explore: {r.distinct} states [{name}]", "holds" if r.ok else "FAILS",
                      f"{time.perf_counter() - t:.1f}s"])
         ok &= r.ok
-    t = time.perf_counter()
     from conformance.interleave import explore_impl
 
-    good = run_interleave(PRESETS["destruction"], explore_impl)
-    rows.append(["interleave: implementation = model [destruction]",
-                 "equal" if good else "FAILS", f"{time.perf_counter() - t:.1f}s"])
-    ok &= good
+    for name in ("destruction", "destruction-kmem"):
+        t = time.perf_counter()
+        good = run_interleave(PRESETS[name], explore_impl)
+        rows.append([f"interleave: implementation = model [{name}]",
+                     "equal" if good else "FAILS", f"{time.perf_counter() - t:.1f}s"])
+        ok &= good
     t = time.perf_counter()
     good = run_interleave_accounting(PRESETS["race"])
     rows.append(["interleave: implementation = model [race]",

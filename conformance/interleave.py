@@ -21,29 +21,35 @@ from impl.lockdep import Lockdep
 from impl.sched import Blocked, Step
 from impl.slab import SlabKernel
 from model.config import Config
-from model.destruction import (
-    cache_domain,
-    cache_name,
-    from_json,
-    memcg_domain,
-    memcg_of,
-    root_domain,
-    root_of,
-)
+from model.destruction import cache_domain, cache_name, from_json, root_of
 from model.slice import slice_of
 
-#: the environment's operations: (first model action, its domain, how to start it)
-OPERATIONS = (
-    ("alloc", cache_domain, lambda k, cfg, c: k.kmem_cache_alloc(root_of(cfg, c), memcg_of(cfg, c))),
-    ("free.object", cache_domain,
-     lambda k, cfg, c: k.kmem_cache_free(root_of(cfg, c), memcg_of(cfg, c), False)),
-    ("free.release_pages", cache_domain,
-     lambda k, cfg, c: k.kmem_cache_free(root_of(cfg, c), memcg_of(cfg, c), True)),
-    ("offline.start", memcg_domain, lambda k, cfg, m: k.mem_cgroup_css_offline(m)),
-    ("root_destroy.start", root_domain, lambda k, cfg, r: k.kmem_cache_destroy_root(r)),
-    ("shrink.release", cache_domain,
-     lambda k, cfg, c: k.kmem_cache_shrink(root_of(cfg, c), memcg_of(cfg, c))),
-)
+
+def _rm(cfg, c):
+    return root_of(cfg, c), c % cfg.n_memcgs
+
+
+#: the environment's operations, by the model action each begins with: how to
+#: start it on the implementation, given the action's arguments
+OPERATIONS = {
+    "alloc": lambda k, cfg, c: k.kmem_cache_alloc(*_rm(cfg, c)),
+    "free.object": lambda k, cfg, c, fill: k.kmem_cache_free(*_rm(cfg, c), fill, False),
+    "free.release_pages": lambda k, cfg, c: k.kmem_cache_free(*_rm(cfg, c), 1, True),
+    "fork": lambda k, cfg, t, m: k.fork(t, m),
+    "exit": lambda k, cfg, t: k.do_exit(t),
+    "put_task_struct": lambda k, cfg, t: k.put_task_struct(t),
+    "offline.start": lambda k, cfg, m: k.mem_cgroup_css_offline(m),
+    "root_destroy.start": lambda k, cfg, r: k.kmem_cache_destroy_root(r),
+    "shrink.release": lambda k, cfg, c: k.kmem_cache_shrink(*_rm(cfg, c)),
+}
+
+
+def abstract(cfg: Config, kernel) -> tuple:
+    """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
+    try:
+        return from_json(cfg, kernel.snapshot()), None
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        return None, f"snapshot refused: {e}"
 
 
 @dataclass
@@ -69,10 +75,10 @@ class _Run:
     def choices(self, state):
         sl = slice_of(self.cfg)
         out = []
-        for name, domain, _ in OPERATIONS:
-            for (x,) in domain(self.cfg):
-                if sl.actions[name].guard(self.cfg, state, x):
-                    out.append(("start", name, x))
+        for name in OPERATIONS:
+            for args in sl.actions[name].domain(self.cfg):
+                if sl.actions[name].guard(self.cfg, state, *args):
+                    out.append(("start", name, *args))
         out += [("step", t) for t in sorted(self.threads)]
         out += [("work", w.name) for w in dict.fromkeys(self.k.wq.queue) if not w.running]
         return out
@@ -92,12 +98,11 @@ class _Run:
         """Take one step; None when the choice cannot step (blocked, or gone)."""
         kind = choice[0]
         if kind == "start":
-            _, name, x = choice
-            start = next(s for n, _, s in OPERATIONS if n == name)
-            key = f"{name}:{x}"
+            _, name, *args = choice
+            key = f"{name}:{','.join(map(str, args))}"
             if not self._retire(key):
                 return None
-            gen = start(self.k, self.cfg, x)
+            gen = OPERATIONS[name](self.k, self.cfg, *args)
         elif kind == "step":
             key = choice[1]
             gen = self.threads.get(key)
@@ -120,6 +125,25 @@ class _Run:
         self.threads[key] = gen
         return y
 
+    def take(self, choice, state, oracle) -> tuple:
+        """Apply ``choice`` in ``state`` and check it: (step or None, post-state,
+        problem or None).
+        A try that cannot step must leave the abstract state alone; a step must
+        be one the model allows, into a state every invariant holds in."""
+        step = self.apply(choice)
+        post, refused = abstract(self.cfg, self.k)
+        if refused:
+            return step, None, f"{choice}: {refused}"
+        if step is None:
+            moved = f"{choice} changed the abstract state without taking a model step"
+            return None, state, (moved if post != state else None)
+        v = oracle.check(state, step.action, _args(self.cfg, step.action, step.args), step.ret,
+                         post)
+        bad = [] if v.ok else [v.problem]
+        if not bad and post != state:
+            bad = invariant_problems(self.cfg, state, post)
+        return step, post, (f"{step.action} {step.args}: {'; '.join(bad)}" if bad else None)
+
 
 def _args(cfg, action: str, args: dict) -> tuple:
     sl = slice_of(cfg)
@@ -132,6 +156,8 @@ def _args(cfg, action: str, args: dict) -> tuple:
             out.append(cfg.memcgs.index(v))
         elif p == "root":
             out.append(cfg.roots.index(v))
+        elif p == "task":
+            out.append(cfg.tasks.index(v))
         else:
             out.append(v)
     return tuple(out)
@@ -140,14 +166,14 @@ def _args(cfg, action: str, args: dict) -> tuple:
 def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> InterleaveResult:
     """Every interleaving the configuration allows, on the implementation."""
     lockdep = Lockdep()
-    make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile, lockdep=lockdep))
+    make = make or (lambda: SlabKernel.for_config(cfg, lockdep))
     sl = slice_of(cfg)
     oracle = EvalOracle(cfg)
     t0 = time.perf_counter()
     res = InterleaveResult()
-    init = from_json(cfg, make().snapshot())
+    init, refused = abstract(cfg, make())
     if init != sl.initial(cfg):
-        res.problem = "the implementation's initial state is not the model's Init"
+        res.problem = refused or "the implementation's initial state is not the model's Init"
         return res
     paths = {init: []}
     queue = deque([init])
@@ -157,27 +183,16 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
         probe = _replay(cfg, make, prefix)
         for choice in probe.choices(state):
             run = _replay(cfg, make, prefix)
-            step = run.apply(choice)
-            if step is None:
-                if from_json(cfg, run.k.snapshot()) != state:
-                    res.problem = (f"{choice} changed the abstract state without taking a "
-                                   f"model step")
-                    res.trace = [*prefix, choice]
-                    break
-                continue
-            res.steps += 1
-            post = from_json(cfg, run.k.snapshot())
-            v = oracle.check(state, step.action, _args(cfg, step.action, step.args), step.ret,
-                             post)
-            bad = [] if v.ok else [v.problem]
-            if not bad and post != state:
-                bad = invariant_problems(cfg, state, post)
-            if not bad and post not in paths:
-                bad = slabinfo_problems(cfg, run.k, post)
-            if bad:
-                res.problem = f"{step.action} {step.args}: {'; '.join(bad)}"
+            step, post, problem = run.take(choice, state, oracle)
+            if problem is None and post not in paths:
+                problem = "; ".join(slabinfo_problems(cfg, run.k, post)) or None
+            if problem:
+                res.problem = problem
                 res.trace = [*prefix, choice]
                 break
+            if step is None:
+                continue
+            res.steps += 1
             if post not in paths and sl.in_constraint(cfg, post):
                 paths[post] = [*prefix, choice]
                 queue.append(post)

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from conformance.interleave import _args, _Run
+from conformance.interleave import _Run, abstract
 from conformance.machine import run_machine
-from conformance.oracle import EvalOracle, invariant_problems
+from conformance.oracle import EvalOracle
 from impl.slab import SlabKernel
 from model.config import Config
-from model.destruction import from_json
 
 
 class RaceFailure(Exception):
@@ -44,7 +43,9 @@ def race_machine(cfg: Config, make, stats: RaceStats):
         def __init__(self):
             super().__init__()
             self.run = _Run(cfg, make)
-            self.state = from_json(cfg, self.run.k.snapshot())
+            self.state, refused = abstract(cfg, self.run.k)
+            if refused:
+                raise RaceFailure(f"initial state: {refused}", [])
             self.schedule: list = []
 
         @rule(data=st.data())
@@ -53,21 +54,11 @@ def race_machine(cfg: Config, make, stats: RaceStats):
             if not choices:
                 return
             choice = data.draw(st.sampled_from(choices))
-            step = self.run.apply(choice)
             self.schedule.append(choice)  # even a blocked try can change the kernel
-            if step is None:
-                if from_json(cfg, self.run.k.snapshot()) != self.state:
-                    raise RaceFailure(f"{choice} changed the abstract state without taking a "
-                                      f"model step", self.schedule)
-                return
-            stats.steps += 1
-            post = from_json(cfg, self.run.k.snapshot())
-            v = oracle.check(self.state, step.action, _args(cfg, step.action, step.args),
-                             step.ret, post)
-            bad = [] if v.ok else [v.problem]
-            bad = bad or invariant_problems(cfg, self.state, post)
-            if bad:
-                raise RaceFailure(f"{step.action} {step.args}: {'; '.join(bad)}", self.schedule)
+            step, post, problem = self.run.take(choice, self.state, oracle)
+            if problem:
+                raise RaceFailure(problem, self.schedule)
+            stats.steps += step is not None
             self.state = post
 
     return DestructionRace
@@ -75,7 +66,7 @@ def race_machine(cfg: Config, make, stats: RaceStats):
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 30,
         shrink_seconds: float = 20.0, make=None) -> RaceStats:
-    make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile))
+    make = make or (lambda: SlabKernel.for_config(cfg))
     stats = RaceStats()
     stats.failure, stats.seconds = run_machine(
         race_machine(cfg, make, stats), seed_value=seed_value, examples=examples, steps=steps,
@@ -87,25 +78,18 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 30,
 def replay(cfg: Config, schedule: list, make=None) -> str | None:
     """Re-run a schedule with the checks of the search; the problem it shows, or
     None. A schedule that does not fit the implementation is an error."""
-    make = make or (lambda: SlabKernel(cfg.memcgs, cfg.roots, cfg.profile))
+    make = make or (lambda: SlabKernel.for_config(cfg))
     oracle = EvalOracle(cfg)
     r = _Run(cfg, make)
-    state = from_json(cfg, r.k.snapshot())
+    state, refused = abstract(cfg, r.k)
+    if refused:
+        return f"initial state: {refused}"
     for i, choice in enumerate(schedule, 1):
         choice = tuple(choice)
         if choice not in r.choices(state):
             raise ValueError(f"schedule try {i} {choice} is not possible here: the schedule "
                              f"does not fit this implementation or configuration")
-        step = r.apply(choice)
-        post = from_json(cfg, r.k.snapshot())
-        if step is None:
-            if post != state:
-                return f"{choice} changed the abstract state without taking a model step"
-            continue
-        v = oracle.check(state, step.action, _args(cfg, step.action, step.args), step.ret, post)
-        bad = [] if v.ok else [v.problem]
-        bad = bad or invariant_problems(cfg, state, post)
-        if bad:
-            return f"{step.action} {step.args}: {'; '.join(bad)}"
-        state = post
+        _, state, problem = r.take(choice, state, oracle)
+        if problem:
+            return problem
     return None

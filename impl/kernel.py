@@ -295,8 +295,8 @@ class Kernel:
                 "hier": m.res.parent is not None,
                 "kmem_active": mc.memcg_kmem_is_active(m),
                 "kmemcg_id": m.kmemcg_id,
-                "res": _counter(m.res),
-                "kmem": _counter(m.kmem),
+                "res": m.res.snapshot(),
+                "kmem": m.kmem.snapshot(),
                 "kmem_pages": kmem_pages,
                 "user_pages": user_pages,
             }
@@ -323,7 +323,3 @@ class Kernel:
                 admin = {"pc": pc, "memcg": m.path}
         return {"memcgs": memcgs, "tasks": tasks, "admin": admin,
                 "static_key": mc.memcg_kmem_enabled_key}
-
-
-def _counter(c) -> dict:
-    return {"usage": c.usage, "max_usage": c.max_usage, "limit": c.limit, "failcnt": c.failcnt}

@@ -63,6 +63,11 @@ class ResCounter:
         """res_counter_uncharge (3.8: returns the own counter's usage left)."""
         return self.uncharge_until(None, val)
 
+    def snapshot(self) -> dict:
+        """The counter's four fields, as the model's abstract state names them."""
+        return {"usage": self.usage, "max_usage": self.max_usage, "limit": self.limit,
+                "failcnt": self.failcnt}
+
     def set_limit(self, limit: int) -> int:
         """res_counter_set_limit: -EBUSY below current usage; never reclaims."""
         if self.usage > limit:

@@ -1,9 +1,10 @@
 """Per-memcg slab caches and their destruction (mm/slab_common.c, mm/memcontrol.c, 3.10).
 
 Kernel-shaped: ``KmemCache`` with ``memcg_params`` (root: ``memcg_caches[]``;
-child: memcg, root_cache, dead, nr_pages, destroy work), the creation and
-destruction work functions, ``mem_cgroup_destroy_all_caches``,
-``kmem_cache_destroy_memcg_children`` and ``kmem_cache_shrink``. Each path is a
+child: memcg, root_cache, dead, nr_pages, destroy work) and its slabs, the
+creation and destruction work functions, ``mem_cgroup_destroy_all_caches``,
+``kmem_cache_destroy_memcg_children`` and ``kmem_cache_shrink``; a new slab and
+a thread stack are charged to the memcg's kmem ``res_counter``. Each path is a
 generator yielding the model action it completed (``model/destruction.py``).
 
 Freed objects stay in Python's memory, flagged: touching one is recorded the
@@ -13,13 +14,19 @@ Historical kernels are profiles of this same code (see ``PROFILES``).
 
 from __future__ import annotations
 
+from errno import EBUSY, ENOMEM
+
 from impl.lockdep import Lockdep
+from impl.res_counter import RESOURCE_MAX, ResCounter
 from impl.sched import Blocked, Mutex, Step
 from impl.workqueue import Workqueue, WorkStruct
 
 PROFILES = ("correct", "destroy_while_requeued", "v5_double_destroy", "root_destroy_no_cancel",
             "offline_vs_root_destroy", "shrink_frees_last_page", "no_destroy_on_last_page",
-            "create_after_offline", "list_before_slot")
+            "create_after_offline", "list_before_slot", "create_vs_root_destroy")
+PAGE_SIZE = 4096
+#: x86_64, 3.8: a thread stack (thread_info) is an order-1 allocation.
+THREAD_SIZE_ORDER = 1
 
 
 class MemcgCacheParams:
@@ -33,38 +40,70 @@ class MemcgCacheParams:
         self.destroy = destroy
 
 
+class Slab:
+    """struct slab: a 2**order page block and how many of its objects are in use."""
+
+    def __init__(self):
+        self.inuse = 0
+
+
 class KmemCache:
-    def __init__(self, name: str, root: KmemCache | None = None):
+    def __init__(self, name: str, root: KmemCache | None = None, order: int = 0,
+                 num: int = 1):
         self.name = name
-        self.objects = 0
+        self.gfporder = order  # cachep->gfporder: pages per slab, log2
+        self.num = num  # cachep->num: objects per slab
+        self.slabs: list[Slab] = []
         self.freed = False
         # a root's memcg_caches[], indexed by kmemcg_id; a child's params
         self.memcg_caches: list[KmemCache | None] | None = None
         self.memcg_params: MemcgCacheParams | None = None
         self.root = root
 
+    @property
+    def objects(self) -> int:
+        return sum(slab.inuse for slab in self.slabs)
+
 
 class Memcg:
     """The part of struct mem_cgroup the cache lifecycle uses."""
 
-    def __init__(self, name: str, kmemcg_id: int):
+    def __init__(self, name: str, kmemcg_id: int, kmem_limit: int):
         self.name = name
         self.kmemcg_id = kmemcg_id
         self.online = True
         self.memcg_slab_caches: list[MemcgCacheParams] = []
+        self.kmem = ResCounter()
+        self.kmem.limit = kmem_limit
+
+
+class Task:
+    """The part of task_struct this slice uses: its cgroup and its stack's charge."""
+
+    def __init__(self, memcg: Memcg):
+        self.memcg = memcg
+        self.stack_memcg = memcg  # pc->mem_cgroup of the thread_info pages
+        self.exited = False
 
 
 class SlabKernel:
     """Root caches, memcgs with per-memcg caches, the workqueue, and the oops log."""
 
     def __init__(self, memcgs: tuple[str, ...], roots: tuple[str, ...], profile: str = "correct",
-                 lockdep: Lockdep | None = None):
+                 lockdep: Lockdep | None = None, *, slab_order: int = 0, objs_per_slab: int = 1,
+                 kmem_limit: int = RESOURCE_MAX, tasks: tuple[str, ...] = ()):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}")
         self.profile = profile
         self.lockdep = lockdep or Lockdep()
-        self.memcgs = [Memcg(n, i) for i, n in enumerate(memcgs)]  # [0] is the root memcg
-        self.slab_caches = [self._root(n, len(memcgs)) for n in roots]
+        # [0] is the root memcg, which is never charged and takes no limit
+        self.memcgs = [Memcg(n, i, kmem_limit if i else RESOURCE_MAX)
+                       for i, n in enumerate(memcgs)]
+        self.task_names = tasks
+        self.tasks: dict[int, Task] = {}
+        self.slab_caches: list[KmemCache] = []
+        for n in roots:
+            self.kmem_cache_create(n, slab_order, objs_per_slab)
         self.root_dying: set[int] = set()
         self.wq = Workqueue()
         self.create_works: dict[tuple[int, int], WorkStruct] = {}
@@ -78,10 +117,18 @@ class SlabKernel:
         self.create_seq = 0
         self.memcg_cache_mutex = Mutex("memcg_cache_mutex")
 
-    @staticmethod
-    def _root(name: str, n: int) -> KmemCache:
-        root = KmemCache(name)
-        root.memcg_caches = [None] * n
+    @classmethod
+    def for_config(cls, cfg, lockdep: Lockdep | None = None) -> SlabKernel:
+        """The kernel a model configuration describes (model/config.py)."""
+        return cls(cfg.memcgs, cfg.roots, cfg.profile, lockdep, slab_order=cfg.slab_order,
+                   objs_per_slab=cfg.objs_per_slab, kmem_limit=cfg.kmem_limit, tasks=cfg.tasks)
+
+    def kmem_cache_create(self, name: str, order: int, num: int) -> KmemCache:
+        """kmem_cache_create of a root cache, with memcg_register_cache giving it a
+        memcg_caches[] slot per memcg (boot time here: no array relocation)."""
+        root = KmemCache(name, order=order, num=num)
+        root.memcg_caches = [None] * len(self.memcgs)
+        self.slab_caches.append(root)
         return root
 
     # ------------------------------------------------------------ helpers
@@ -121,41 +168,89 @@ class SlabKernel:
     def memcg_release_pages(self, cachep: KmemCache, pages: int) -> None:
         """memcg_release_pages: atomic_sub_and_test, destruction at zero."""
         p = cachep.memcg_params
-        if pages == 0:
-            return
         p.nr_pages -= pages
         if p.nr_pages == 0:
             self.mem_cgroup_destroy_cache(cachep)
 
+    def kmem_getpages(self, cachep: KmemCache) -> Slab | None:
+        """kmem_getpages: the page allocator charges the new slab's pages to the
+        allocating task's memcg first (__memcg_kmem_newpage_charge); on -ENOMEM
+        there is no slab. Otherwise memcg_bind_pages counts them in nr_pages."""
+        p = cachep.memcg_params
+        if p.memcg.kmem.charge(PAGE_SIZE << cachep.gfporder)[0]:
+            return None
+        p.nr_pages += 1 << cachep.gfporder
+        slab = Slab()
+        cachep.slabs.append(slab)
+        return slab
+
+    def kmem_freepages(self, cachep: KmemCache, slab: Slab) -> None:
+        """kmem_freepages: the pages go back, uncharged from the memcg they were
+        charged to (__memcg_kmem_uncharge_pages); then the release hook."""
+        cachep.slabs.remove(slab)
+        cachep.memcg_params.memcg.kmem.uncharge(PAGE_SIZE << cachep.gfporder)
+        self.memcg_release_pages(cachep, 1 << cachep.gfporder)
+
     def kmem_cache_shrink_pages(self, cachep: KmemCache) -> None:
         """__kmem_cache_shrink: release every empty slab."""
-        empty = cachep.memcg_params.nr_pages - cachep.objects
-        self.memcg_release_pages(cachep, empty)
+        for slab in [sl for sl in cachep.slabs if sl.inuse == 0]:
+            self.kmem_freepages(cachep, slab)
 
     # ------------------------------------------------------------ task paths
 
     def kmem_cache_alloc(self, r: int, m: int):
-        """kmem_cache_alloc from root ``r`` by a task of memcg ``m``."""
+        """kmem_cache_alloc from root ``r`` by a task of memcg ``m``: the fullest
+        partial slab, else an empty one, else a new slab (cache_alloc_refill)."""
         root = self.slab_caches[r]
         cachep = root.memcg_caches[m]
+        ret = 0
         if cachep is None:  # __memcg_kmem_get_cache: enqueue, serve from the root
             self.memcg_create_cache_enqueue(r, m)
         else:
             self._touch(cachep)
-            cachep.objects += 1
-            if cachep.objects > cachep.memcg_params.nr_pages:
-                cachep.memcg_params.nr_pages += 1  # memcg_bind_pages: a new slab
-        yield Step("alloc", {"cache": self.cache_name(r, m)})
+            free = [sl for sl in cachep.slabs if sl.inuse < cachep.num]
+            slab = max(free, key=lambda sl: sl.inuse, default=None)
+            if slab is None:
+                slab = self.kmem_getpages(cachep)
+            if slab is None:
+                ret = -ENOMEM  # kmem_cache_alloc returns NULL
+            else:
+                slab.inuse += 1
+        yield Step("alloc", {"cache": self.cache_name(r, m)}, ret)
 
-    def kmem_cache_free(self, r: int, m: int, release: bool):
-        """kmem_cache_free; ``release``: the emptied slab goes back to the page allocator."""
+    def kmem_cache_free(self, r: int, m: int, fill: int, release: bool):
+        """kmem_cache_free of an object on a slab holding ``fill`` objects;
+        ``release``: that slab empties and the allocator gives it back."""
         cachep = self.caches[(r, m)]
         self._touch(cachep)
-        cachep.objects -= 1
-        if release:  # this allocator gives back every empty slab at once
-            self.kmem_cache_shrink_pages(cachep)
-        yield Step("free.release_pages" if release else "free.object",
-                   {"cache": self.cache_name(r, m)})
+        slab = next(sl for sl in cachep.slabs if sl.inuse == fill)
+        slab.inuse -= 1
+        name = {"cache": self.cache_name(r, m)}
+        if release:
+            self.kmem_freepages(cachep, slab)
+            yield Step("free.release_pages", name)
+        else:
+            yield Step("free.object", {**name, "fill": fill})
+
+    def fork(self, t: int, m: int):
+        """copy_process in memcg ``m``: dup_task_struct -> alloc_thread_info_node
+        with THREADINFO_GFP_ACCOUNTED; -ENOMEM when the stack cannot be charged."""
+        memcg = self.memcgs[m]
+        ret, _ = memcg.kmem.charge(PAGE_SIZE << THREAD_SIZE_ORDER)
+        if not ret:
+            self.tasks[t] = Task(memcg)
+        yield Step("fork", {"task": self.task_names[t], "memcg": memcg.name}, ret)
+
+    def do_exit(self, t: int):
+        """do_exit: the task leaves its cgroup; its task_struct (and stack) lives on."""
+        self.tasks[t].exited = True
+        yield Step("exit", {"task": self.task_names[t]})
+
+    def put_task_struct(self, t: int):
+        """__put_task_struct -> free_thread_info -> free_memcg_kmem_pages."""
+        task = self.tasks.pop(t)
+        task.stack_memcg.kmem.uncharge(PAGE_SIZE << THREAD_SIZE_ORDER)
+        yield Step("put_task_struct", {"task": self.task_names[t]})
 
     # ------------------------------------------------------------ creation
 
@@ -177,7 +272,10 @@ class SlabKernel:
         del self.create_works[(r, m)]
         root, memcg = self.slab_caches[r], self.memcgs[m]
         name = {"cache": self.cache_name(r, m)}
-        usable = root.memcg_caches[m] is None and r not in self.root_dying and not root.freed
+        self._touch(root)  # cw->cachep: the root the work was queued for
+        # 4.18's memcg_params.dying; before it, a root going away did not stop this
+        dying = r in self.root_dying and self.profile != "create_vs_root_destroy"
+        usable = root.memcg_caches[m] is None and not dying and not root.freed
         if self.profile != "create_after_offline":
             usable = usable and memcg.online  # css_tryget fails once offline
         if not usable:
@@ -201,7 +299,7 @@ class SlabKernel:
 
     def _kmem_cache_dup(self, root: KmemCache, memcg: Memcg, r: int, m: int) -> KmemCache:
         """kmem_cache_dup -> kmem_cache_create_memcg -> memcg_cache_list_add."""
-        cachep = KmemCache(self.cache_name(r, m), root)
+        cachep = KmemCache(self.cache_name(r, m), root, root.gfporder, root.num)
         destroy = WorkStruct(lambda w, c=cachep: self.kmem_cache_destroy_work_func(w, c),
                              f"destroy {cachep.name}")
         cachep.memcg_params = MemcgCacheParams(memcg, root, destroy)
@@ -249,13 +347,17 @@ class SlabKernel:
         p = cachep.memcg_params
         r, m = self._index(cachep)
         with self.lockdep.locked(cachep, "slab_mutex", "memcg->slab_caches_mutex"):
-            cachep.freed = True  # __kmem_cache_shutdown, then memcg_release_cache:
+            self.kmem_cache_shrink_pages(cachep)  # __kmem_cache_shutdown
+            cachep.freed = True  # then memcg_release_cache:
             self.slab_caches[r].memcg_caches[m] = None
             p.memcg.memcg_slab_caches.remove(p)
 
     def mem_cgroup_css_offline(self, m: int):
-        """mem_cgroup_destroy_all_caches: one preemption point per root cache."""
+        """cgroup_rmdir -> mem_cgroup_css_offline -> mem_cgroup_destroy_all_caches:
+        one preemption point per root cache. -EBUSY while tasks are attached."""
         memcg = self.memcgs[m]
+        if any(t.memcg is memcg and not t.exited for t in self.tasks.values()):
+            return -EBUSY
         memcg.online = False
         self.offline_at = (m, 0)
         yield Step("offline.start", {"memcg": memcg.name})
@@ -282,6 +384,8 @@ class SlabKernel:
         self.rdestroy_at = (r, 1, 0)
         yield Step("root_destroy.start", {"root": root.name})
         for m in range(1, len(self.memcgs)):
+            while self.profile != "create_vs_root_destroy" and self._creating(r):
+                yield Blocked("flush_memcg_workqueue")  # 4.18
             c = root.memcg_caches[m]
             if c is not None:
                 c.memcg_params.dead = False
@@ -314,6 +418,10 @@ class SlabKernel:
                 root.freed = True
             yield Step("root_destroy.destroy_child", {"root": root.name})
 
+    def _creating(self, r: int) -> bool:
+        """A creation work for root ``r`` is queued or has not finished."""
+        return any(rr == r for rr, _ in [*self.create_works, *self.half_created])
+
     def kmem_cache_shrink(self, r: int, m: int):
         """kmem_cache_shrink(c) from outside the worker; it still uses c on the way out."""
         cachep = self.slab_caches[r].memcg_caches[m]
@@ -326,19 +434,27 @@ class SlabKernel:
 
     # ------------------------------------------------------------ slabinfo
 
+    HEADER = ("# name <active_objs> <num_objs> <objperslab> <pagesperslab> "
+              ": slabdata <active_slabs> <num_slabs>")
+
+    @staticmethod
+    def _slabinfo_line(name: str, root: KmemCache, caches: list[KmemCache]) -> str:
+        """s_show's columns, summed over ``caches`` (memcg_slabinfo adds a root's
+        children into its line)."""
+        slabs = [sl for c in caches for sl in c.slabs]
+        active = sum(sl.inuse for sl in slabs)
+        used = sum(1 for sl in slabs if sl.inuse)
+        return (f"{name} {active} {len(slabs) * root.num} {root.num} {1 << root.gfporder} "
+                f": slabdata {used} {len(slabs)}")
+
     def proc_slabinfo(self) -> str:
         """/proc/slabinfo (P26): root caches only, each with its children's counts
         added (memcg_slabinfo); objects served by the root itself are not tracked."""
-        lines = ["# name <active_objs> <num_objs>"]
+        lines = [self.HEADER]
         for root in self.slab_caches:
-            if root.freed:
-                continue
-            active = total = 0
-            for c in root.memcg_caches:
-                if c is not None:
-                    active += c.objects
-                    total += c.memcg_params.nr_pages  # one object per slab page
-            lines.append(f"{root.name} {active} {total}")
+            if not root.freed:
+                children = [c for c in root.memcg_caches if c is not None]
+                lines.append(self._slabinfo_line(root.name, root, children))
         return "\n".join(lines) + "\n"
 
     def memcg_slabinfo(self, m: int) -> str | int:
@@ -347,13 +463,14 @@ class SlabKernel:
         memcg = self.memcgs[m]
         if not memcg.online:
             return -2  # -ENOENT: the directory is gone
-        lines = ["# name <active_objs> <num_objs>"]
+        lines = [self.HEADER]
         for params in memcg.memcg_slab_caches:
-            cachep = params.root_cache.memcg_caches[m]  # memcg_params_to_cache
+            root = params.root_cache
+            cachep = root.memcg_caches[m]  # memcg_params_to_cache
             if cachep is None:
                 self._report("NULL dereference")
                 return -14  # the oops; -EFAULT stands in for the reader
-            lines.append(f"{params.root_cache.name} {cachep.objects} {params.nr_pages}")
+            lines.append(self._slabinfo_line(root.name, root, [cachep]))
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------ alpha
@@ -373,11 +490,15 @@ class SlabKernel:
                 else:
                     state = "pending" if queued else "idle"
                 alive = c is not None and not c.freed
+                fills = [0] * (root.num + 1)
+                for sl in c.slabs if c is not None else ():
+                    fills[sl.inuse] += 1
                 caches[self.cache_name(r, m)] = {
                     "cache": "none" if c is None else "freed" if c.freed else "alive",
                     "dead": bool(c is not None and c.memcg_params.dead),
-                    "nr_pages": c.memcg_params.nr_pages if alive else 0,
-                    "objects": c.objects if alive else 0,
+                    "slabs": fills,
+                    "nr_pages": c.memcg_params.nr_pages if c is not None else 0,
+                    "objects": c.objects if c is not None else 0,
                     "work": state,
                     "requeued": bool(c and ((work.running and queued) or queued >= 2)),
                     "create_pending": (r, m) in self.create_works,
@@ -388,9 +509,13 @@ class SlabKernel:
         om = self.offline_at
         rd = self.rdestroy_at
         return {
-            "memcgs": {m.name: {"online": m.online} for m in self.memcgs},
+            "memcgs": {m.name: {"online": m.online, "kmem": m.kmem.snapshot()}
+                       for m in self.memcgs},
             "roots": {r.name: {"alive": not r.freed} for r in self.slab_caches},
             "caches": caches,
+            "tasks": {name: {"memcg": self.tasks[t].stack_memcg.name if t in self.tasks else None,
+                             "exited": t in self.tasks and self.tasks[t].exited}
+                      for t, name in enumerate(self.task_names)},
             "offline": {"memcg": self.memcgs[om[0]].name if om else None,
                         "next_root": om[1] if om else 0},
             "root_destroy": {"root": self.slab_caches[rd[0]].name if rd else None,
@@ -399,3 +524,4 @@ class SlabKernel:
             "shrinking": self.cache_name(*self.shrinking) if self.shrinking else None,
             "error": self.oops or "none",
         }
+

@@ -48,6 +48,11 @@ class Config:
     slice: str = "accounting"
     #: root slab caches (the destruction slice).
     roots: tuple[str, ...] = ()
+    #: destruction slice: a slab is 2**slab_order pages holding objs_per_slab objects.
+    slab_order: int = 0
+    objs_per_slab: int = 1
+    #: destruction slice: every non-root memcg's memory.kmem.limit_in_bytes (fixed).
+    kmem_limit: int = UNLIMITED
     #: report states with no successor (TLC's CHECK_DEADLOCK); a protocol that
     #: ends, like destruction, reaches quiescent states legitimately.
     check_deadlock: bool = True
@@ -81,7 +86,9 @@ class Config:
             raise KeyError(f"unknown task {name!r}; this configuration has {list(self.tasks)}") from None
 
     def validate(self) -> Config:
-        ints = {"max_pages": self.max_pages, "max_failcnt": self.max_failcnt}
+        ints = {"max_pages": self.max_pages, "max_failcnt": self.max_failcnt,
+                "slab_order": self.slab_order, "objs_per_slab": self.objs_per_slab,
+                "kmem_limit": self.kmem_limit}
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
@@ -106,6 +113,10 @@ class Config:
                 raise ValueError(f"memcg {self.memcgs[m]!r}: parent must be an earlier memcg")
         if self.max_pages < 0 or self.max_failcnt < 0:
             raise ValueError("max_pages and max_failcnt must be >= 0")
+        if not 0 <= self.slab_order <= 10 or self.objs_per_slab < 1:
+            raise ValueError("slab_order must be 0..10 (MAX_ORDER) and objs_per_slab >= 1")
+        if not 0 <= self.kmem_limit <= RESOURCE_MAX:
+            raise ValueError(f"kmem_limit must be a byte count from 0 to {RESOURCE_MAX}")
         return self
 
     def check_slice(self) -> Config:
@@ -136,6 +147,9 @@ class Config:
             "profile": self.profile,
             "slice": self.slice,
             "roots": list(self.roots),
+            "slab_order": self.slab_order,
+            "objs_per_slab": self.objs_per_slab,
+            "kmem_limit": self.kmem_limit,
             "check_deadlock": self.check_deadlock,
         }
 
@@ -225,6 +239,13 @@ PRESETS["race"] = Config(
 PRESETS["destruction"] = Config(
     name="destruction", slice="destruction", memcgs=("root", "A"), parents=(NONE, ROOT),
     tasks=(), roots=("dentry",), max_pages=2, check_deadlock=False,
+)
+# order-1 slabs of two objects, a thread stack, and a kmem limit of two slabs
+# worth: charging meets the cache lifecycle
+PRESETS["destruction-kmem"] = Config(
+    name="destruction-kmem", slice="destruction", memcgs=("root", "A"), parents=(NONE, ROOT),
+    tasks=("t1",), roots=("dentry",), max_pages=4, slab_order=1, objs_per_slab=2,
+    kmem_limit=4 * PAGE_SIZE, check_deadlock=False,
 )
 PRESETS["destruction-2roots"] = Config(
     name="destruction-2roots", slice="destruction", memcgs=("root", "A"), parents=(NONE, ROOT),

@@ -4,8 +4,11 @@ State for every (root cache, memcg) pair, the workqueue items that create and
 destroy the memcg's cache, and three threads that race with the workers: memcg
 offline (``mem_cgroup_destroy_all_caches``), root-cache destruction
 (``kmem_cache_destroy_memcg_children``) and an outside shrinker
-(``kmem_cache_shrink``). Charging is the accounting slice's business; here a
-slab page is just a page the cache holds.
+(``kmem_cache_shrink``). Each cache's slabs are counted by how many objects
+they hold (a slab is ``2**slab_order`` pages of ``objs_per_slab`` objects); a
+new slab charges its pages to the memcg's kmem counter, a released one
+uncharges them, and tasks' thread stacks are charged the same way, so the
+counter can be checked against what the caches and stacks hold.
 
 Kernel of record: 3.10 ``mm/memcontrol.c`` and ``mm/slab_common.c`` (domain
 sections 5, 6, 13). The default profile closes every race the kernel later
@@ -19,11 +22,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from model.config import NONE, Config
-from model.dual import And, Eq, If, Implies, Not, Or
+from model import res_counter as rc
+from model.config import NONE, PAGE_SIZE, UNLIMITED, Config
+from model.dual import And, Count, Eq, If, Implies, Not, Or, Sum
 from model.liveness import LeadsTo
 from model.slice import Slice
-from model.state import replace_at
+from model.state import Counter, counter_from_json, counter_json, replace_at
 
 DESTRUCTION = Slice("destruction")
 
@@ -36,6 +40,8 @@ WORK = ("idle", "pending", "run:check", "run:shrink", "run:destroy")
 # what went wrong, once (the error invariants name each)
 OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF = 0, 1, 2, 3
 ERRORS = ("none", "use after free", "double destroy", "NULL dereference")
+#: x86_64's THREAD_SIZE_ORDER (3.8): a thread stack is two pages.
+THREAD_SIZE_ORDER = 1
 
 DESTRUCTION.profiles = {
     "correct": "3.10 protocol with each race closed as upstream later did (default)",
@@ -62,6 +68,10 @@ DESTRUCTION.profiles = {
                                "the liveness property, not safety)",
     "create_after_offline": "a creation work queued before offline runs after it: the new "
                             "cache is never marked dead (R13; no upstream fix found)",
+    "create_vs_root_destroy": "a creation work queued before the root cache's destruction "
+                              "runs after it and dereferences the freed root (3.8-4.17; "
+                              "fixed in 4.18 by 92ee383f6daa, which marks the root dying and "
+                              "flushes the creation works)",
     "list_before_slot": "creation links the cache into the memcg's list before publishing "
                         "the root's slot; offline walks the list into a NULL (R5; fixed in "
                         "3.14, 96403da24444)",
@@ -79,10 +89,9 @@ class DState(NamedTuple):
     cache: tuple
     #: memcg_params->dead.
     dead: tuple
-    #: memcg_params->nr_pages: slab pages the cache holds.
-    nr_pages: tuple
-    #: allocated objects (one object fills one slab page).
-    objects: tuple
+    #: per cache, its slabs by fill: slabs[c][k] slabs hold k objects each
+    #: (memcg_params->nr_pages and the object count follow from it).
+    slabs: tuple
     #: the destroy work_struct (WORK), and whether it was queued again while running.
     work: tuple
     requeued: tuple
@@ -103,6 +112,12 @@ class DState(NamedTuple):
     #: the outside shrinker: the cache it is inside (NONE when idle).
     shrinking: int
     error: int
+    #: memcg->kmem per memcg (res_counter, bytes); the root memcg is never charged.
+    kmem: tuple
+    #: per task: the memcg its thread stack is charged to (NONE: no task_struct),
+    #: and whether it has exited (its stack stays charged until put_task_struct).
+    task_memcg: tuple
+    task_exited: tuple
 
 
 # root destruction steps for the current child (RD_WAIT: cancel_work_sync has
@@ -127,6 +142,19 @@ def cache_id(cfg: Config, r: int, m: int) -> int:
     return r * cfg.n_memcgs + m
 
 
+def slab_pages(cfg: Config) -> int:
+    return 1 << cfg.slab_order
+
+
+def nr_pages(cfg: Config, s: DState, c: int):
+    """memcg_params->nr_pages: every page of the cache's slabs (memcg_bind_pages)."""
+    return slab_pages(cfg) * Sum(s.slabs[c])
+
+
+def objects(s: DState, c: int):
+    return Sum(k * n for k, n in enumerate(s.slabs[c]))
+
+
 def cache_name(cfg: Config, c: int) -> str:
     """The kernel's name of a memcg cache, root(kmemcg_id:group) (3.8 kmem_cache_dup)."""
     r, m = divmod(c, cfg.n_memcgs)
@@ -135,52 +163,70 @@ def cache_name(cfg: Config, c: int) -> str:
 
 def initial(cfg: Config) -> DState:
     n = n_caches(cfg)
+    kmem = (Counter(0, 0, UNLIMITED, 0),) + (Counter(0, 0, cfg.kmem_limit, 0),) * (cfg.n_memcgs - 1)
     return DState(
         online=(True,) * cfg.n_memcgs, root_alive=(True,) * len(cfg.roots),
-        cache=(NOCACHE,) * n, dead=(False,) * n, nr_pages=(0,) * n, objects=(0,) * n,
+        cache=(NOCACHE,) * n, dead=(False,) * n, slabs=(no_slabs(cfg),) * n,
         work=(IDLE,) * n, requeued=(False,) * n, create_pending=(False,) * n,
         half_created=(False,) * n, slot=(False,) * n, listed=(False,) * n,
         offline_memcg=NONE, offline_next=0, rdestroy_root=NONE, rdestroy_next=0,
         rdestroy_step=RD_MARK, shrinking=NONE, error=OK,
+        kmem=kmem,
+        task_memcg=(NONE,) * cfg.n_tasks, task_exited=(False,) * cfg.n_tasks,
     )
 
 
+def no_slabs(cfg: Config) -> tuple:
+    return (0,) * (cfg.objs_per_slab + 1)
+
+
 def in_constraint(cfg: Config, s: DState) -> bool:
-    """StateConstraint: each cache holds at most cfg.max_pages pages."""
-    return all(p <= cfg.max_pages for p in s.nr_pages)
+    """StateConstraint: each cache holds at most cfg.max_pages pages, and no
+    kmem failcnt exceeds cfg.max_failcnt."""
+    return (all(nr_pages(cfg, s, c) <= cfg.max_pages for c in range(n_caches(cfg)))
+            and all(k.failcnt <= cfg.max_failcnt for k in s.kmem))
+
+
+def _name(xs, i):
+    return None if i == NONE else xs[i] if 0 <= i < len(xs) else i
 
 
 def to_json(cfg: Config, s: DState) -> dict:
+    """The state keyed by names; ``nr_pages`` and ``objects`` are derived from
+    ``slabs`` and are checked, not read, by :func:`from_json`."""
     caches = {}
-    for c in range(n_caches(cfg)):
-        if memcg_of(cfg, c) == 0:
-            continue
+    for (c,) in cache_domain(cfg):
         caches[cache_name(cfg, c)] = {
-            "cache": CACHE[s.cache[c]], "dead": bool(s.dead[c]), "nr_pages": s.nr_pages[c],
-            "objects": s.objects[c], "work": WORK[s.work[c]], "requeued": bool(s.requeued[c]),
+            "cache": CACHE[s.cache[c]], "dead": bool(s.dead[c]), "slabs": list(s.slabs[c]),
+            "nr_pages": nr_pages(cfg, s, c), "objects": objects(s, c),
+            "work": WORK[s.work[c]], "requeued": bool(s.requeued[c]),
             "create_pending": bool(s.create_pending[c]), "half_created": bool(s.half_created[c]),
             "slot": bool(s.slot[c]), "listed": bool(s.listed[c]),
         }
-    def name(xs, i):
-        return None if i == NONE else xs[i] if 0 <= i < len(xs) else i
     return {
-        "memcgs": {m: {"online": bool(s.online[i])} for i, m in enumerate(cfg.memcgs)},
+        "memcgs": {m: {"online": bool(s.online[i]), "kmem": counter_json(s.kmem[i])}
+                   for i, m in enumerate(cfg.memcgs)},
         "roots": {r: {"alive": bool(s.root_alive[i])} for i, r in enumerate(cfg.roots)},
         "caches": caches,
-        "offline": {"memcg": name(cfg.memcgs, s.offline_memcg), "next_root": s.offline_next},
-        "root_destroy": {"root": name(cfg.roots, s.rdestroy_root), "next_memcg": s.rdestroy_next,
-                         "step": name(RD_STEPS, s.rdestroy_step)},
+        "tasks": {t: {"memcg": _name(cfg.memcgs, s.task_memcg[i]),
+                      "exited": bool(s.task_exited[i])} for i, t in enumerate(cfg.tasks)},
+        "offline": {"memcg": _name(cfg.memcgs, s.offline_memcg), "next_root": s.offline_next},
+        "root_destroy": {"root": _name(cfg.roots, s.rdestroy_root), "next_memcg": s.rdestroy_next,
+                         "step": _name(RD_STEPS, s.rdestroy_step)},
         "shrinking": None if s.shrinking == NONE else cache_name(cfg, s.shrinking)
         if 0 <= s.shrinking < n_caches(cfg) else s.shrinking,
-        "error": name(ERRORS, s.error),
+        "error": _name(ERRORS, s.error),
     }
 
 
 def from_json(cfg: Config, d: dict) -> DState:
-    """The inverse of :func:`to_json` (for implementations' snapshots)."""
+    """The inverse of :func:`to_json` (for implementations' snapshots). A
+    snapshot whose ``nr_pages`` or ``objects`` disagree with its ``slabs`` is
+    refused with ValueError: an implementation's page counter is part of what
+    conformance checks."""
     n = n_caches(cfg)
     cs = [d["caches"].get(cache_name(cfg, c)) if memcg_of(cfg, c) else None for c in range(n)]
-    blank = {"cache": "none", "dead": False, "nr_pages": 0, "objects": 0, "work": "idle",
+    blank = {"cache": "none", "dead": False, "slabs": list(no_slabs(cfg)), "work": "idle",
              "requeued": False, "create_pending": False, "half_created": False, "slot": False,
              "listed": False}
     cs = [x or blank for x in cs]
@@ -189,13 +235,13 @@ def from_json(cfg: Config, d: dict) -> DState:
         return NONE if v is None else xs.index(v)
 
     rd = d["root_destroy"]
-    return DState(
+    tasks = d.get("tasks", {})
+    s = DState(
         online=tuple(bool(d["memcgs"][m]["online"]) for m in cfg.memcgs),
         root_alive=tuple(bool(d["roots"][r]["alive"]) for r in cfg.roots),
         cache=tuple(CACHE.index(x["cache"]) for x in cs),
         dead=tuple(bool(x["dead"]) for x in cs),
-        nr_pages=tuple(int(x["nr_pages"]) for x in cs),
-        objects=tuple(int(x["objects"]) for x in cs),
+        slabs=tuple(tuple(int(k) for k in x["slabs"]) for x in cs),
         work=tuple(WORK.index(x["work"]) for x in cs),
         requeued=tuple(bool(x["requeued"]) for x in cs),
         create_pending=tuple(bool(x["create_pending"]) for x in cs),
@@ -210,19 +256,43 @@ def from_json(cfg: Config, d: dict) -> DState:
         shrinking=NONE if d["shrinking"] is None else next(
             c for c in range(n) if memcg_of(cfg, c) and cache_name(cfg, c) == d["shrinking"]),
         error=ERRORS.index(d["error"]),
+        kmem=tuple(counter_from_json(d["memcgs"][m]["kmem"]) for m in cfg.memcgs),
+        task_memcg=tuple(idx(cfg.memcgs, tasks[t]["memcg"]) for t in cfg.tasks),
+        task_exited=tuple(bool(tasks[t]["exited"]) for t in cfg.tasks),
     )
+    for c, x in enumerate(cs):
+        if len(s.slabs[c]) != cfg.objs_per_slab + 1:
+            raise ValueError(f"{cache_name(cfg, c)}: slabs must count fills 0..{cfg.objs_per_slab}")
+        for key, want in (("nr_pages", nr_pages(cfg, s, c)), ("objects", objects(s, c))):
+            if key in x and x[key] != want:
+                raise ValueError(f"{cache_name(cfg, c)}: {key} is {x[key]} but its slabs "
+                                 f"{list(s.slabs[c])} hold {want}")
+    return s
+
+
+SLABINFO_HEADER = ("# name <active_objs> <num_objs> <objperslab> <pagesperslab> "
+                   ": slabdata <active_slabs> <num_slabs>")
+
+
+def _slabinfo_line(cfg: Config, name: str, s: DState, cs: list[int]) -> str:
+    """One slabinfo line, summed over the caches ``cs`` (memcg_slabinfo adds
+    the children into their root's line)."""
+    active = sum(objects(s, c) for c in cs)
+    slabs = sum(sum(s.slabs[c]) for c in cs)
+    used = sum(sum(s.slabs[c][1:]) for c in cs)
+    return (f"{name} {active} {slabs * cfg.objs_per_slab} {cfg.objs_per_slab} "
+            f"{slab_pages(cfg)} : slabdata {used} {slabs}")
 
 
 def expect_proc_slabinfo(cfg: Config, s: DState) -> str:
     """What /proc/slabinfo shows: each live root with its children's counts."""
-    lines = ["# name <active_objs> <num_objs>"]
+    lines = [SLABINFO_HEADER]
     for r, root in enumerate(cfg.roots):
         if not s.root_alive[r]:
             continue
         live = [cache_id(cfg, r, m) for m in range(1, cfg.n_memcgs)
                 if s.slot[cache_id(cfg, r, m)]]
-        lines.append(f"{root} {sum(s.objects[c] for c in live)} "
-                     f"{sum(s.nr_pages[c] for c in live)}")
+        lines.append(_slabinfo_line(cfg, root, s, live))
     return "\n".join(lines) + "\n"
 
 
@@ -231,13 +301,13 @@ def expect_memcg_slabinfo(cfg: Config, s: DState, m: int) -> str | None:
     walk into a half-registered cache (list_before_slot)."""
     if not s.online[m]:
         return None
-    lines = ["# name <active_objs> <num_objs>"]
+    lines = [SLABINFO_HEADER]
     for r, root in enumerate(cfg.roots):
         c = cache_id(cfg, r, m)
         if s.listed[c]:
             if not s.slot[c]:
                 return None
-            lines.append(f"{root} {s.objects[c]} {s.nr_pages[c]}")
+            lines.append(_slabinfo_line(cfg, root, s, [c]))
     return "\n".join(lines) + "\n"
 
 
@@ -283,20 +353,31 @@ def _destroy_cache(cfg, s: DState, c: int) -> DState:
     return If(And(s.dead[c], Not(pending)), _queue_destroy(s, c), s)
 
 
-def _release_empty(cfg, s: DState, c: int) -> DState:
-    """Release every empty slab (kmem_cache_shrink); the release hook
-    (memcg_release_pages) calls mem_cgroup_destroy_cache at zero pages."""
-    emptied = And(s.nr_pages[c] > 0, Eq(s.objects[c], 0))
-    s2 = _set(s, c, nr_pages=s.objects[c])
+def _release(cfg, s: DState, c: int, hist: tuple) -> DState:
+    """Give the slabs missing from ``hist`` back to the page allocator: each is
+    uncharged from the cache's memcg (__memcg_kmem_uncharge_pages), and the
+    release hook (memcg_release_pages) calls mem_cgroup_destroy_cache when the
+    cache's last page goes."""
+    gone = Sum(s.slabs[c]) - Sum(hist)
+    m = memcg_of(cfg, c)
+    s2 = _set(s, c, slabs=hist)._replace(
+        kmem=rc.uncharge(s.kmem, [(m, True)], gone * slab_pages(cfg) * PAGE_SIZE))
+    emptied = And(gone > 0, Eq(Sum(hist), 0))
     return If(emptied, _destroy_cache(cfg, s2, c), s2)
 
 
+def _shrink(cfg, s: DState, c: int) -> DState:
+    """__kmem_cache_shrink: release every empty slab."""
+    return _release(cfg, s, c, (0, *s.slabs[c][1:]))
+
+
 def _kmem_cache_destroy(cfg, s: DState, c: int) -> DState:
-    """kmem_cache_destroy(c): frees an empty cache and its slot and list entry;
-    a cache with objects survives ("Slab cache still has objects")."""
+    """kmem_cache_destroy(c): __kmem_cache_shutdown releases the empty slabs, then
+    the cache is freed with its slot and list entry; a cache with objects
+    survives ("Slab cache still has objects")."""
     s = _fail(s, Eq(s.cache[c], FREED), DOUBLE_DESTROY)
-    empty = Eq(s.objects[c], 0)
-    freed = _set(s, c, cache=FREED, nr_pages=0, slot=False, listed=False)
+    empty = Eq(objects(s, c), 0)
+    freed = _set(_shrink(cfg, s, c), c, cache=FREED, slot=False, listed=False)
     return If(And(empty, Eq(s.cache[c], ALIVE)), freed, s)
 
 
@@ -320,42 +401,127 @@ def _alloc_guard(cfg, s, c):
     return And(s.online[memcg_of(cfg, c)], s.root_alive[r], Not(Eq(s.rdestroy_root, r)))
 
 
+def _moved(hist: tuple, frm: int, to: int) -> tuple:
+    """One slab moves from fill ``frm`` to fill ``to``."""
+    out = replace_at(hist, frm, hist[frm] - 1)
+    return replace_at(out, to, out[to] + 1)
+
+
 def _alloc(cfg, s, c):
     """kmem_cache_alloc by a task of the memcg: its cache if published, else
-    queue the creation and serve this object from the root cache."""
-    has = s.slot[c]
-    new_slab = s.objects[c] >= s.nr_pages[c]
-    used = _set(s, c, objects=s.objects[c] + 1,
-                nr_pages=If(new_slab, s.nr_pages[c] + 1, s.nr_pages[c]))
+    queue the creation and serve this object from the root cache, uncharged.
+    The object goes to the fullest partial slab, else an empty one, else a new
+    slab, whose pages are charged first (memcg_charge_kmem; -ENOMEM over the
+    kmem limit, and the allocation fails)."""
+    m = memcg_of(cfg, c)
+    hist = s.slabs[c]
+    kmem, ok = rc.charge(s.kmem, [(m, True)], slab_pages(cfg) * PAGE_SIZE)
+    grown = If(ok, _set(s, c, slabs=replace_at(hist, 1, hist[1] + 1)), s)._replace(kmem=kmem)
+    used, fails = grown, Not(ok)
+    for k in range(cfg.objs_per_slab):  # fuller slabs are tried first: outermost
+        used = If(hist[k] > 0, _set(s, c, slabs=_moved(hist, k, k + 1)), used)
+        fails = And(Eq(hist[k], 0), fails)
     used = _fail(used, Eq(s.cache[c], FREED), USE_AFTER_FREE)
     queued = _set(s, c, create_pending=True)
-    return If(has, used, queued), 0
+    return If(s.slot[c], used, queued), If(And(s.slot[c], fails), -rc.ENOMEM, 0)
 
 
 action("alloc", ("cache",), cache_domain,
-       "__memcg_kmem_get_cache / memcg_create_cache_enqueue (3.8)")((_alloc_guard, _alloc))
+       "__memcg_kmem_get_cache / memcg_create_cache_enqueue, memcg_charge_kmem (3.8)")(
+    (_alloc_guard, _alloc))
 
 
-def _has_objects(cfg, s, c):
-    return s.objects[c] > 0
+def fill_domain(cfg):
+    """A cache and the fill of the slab an object is freed from."""
+    return [(c, k) for (c,) in cache_domain(cfg) for k in range(1, cfg.objs_per_slab + 1)]
 
 
-def _free_keep(cfg, s, c):
-    return _set(s, c, objects=s.objects[c] - 1), 0
+def _free_guard(cfg, s, c, k):
+    return s.slabs[c][k] > 0
 
 
-action("free.object", ("cache",), cache_domain,
-       "kmem_cache_free: the slab keeps its page (3.8)")((_has_objects, _free_keep))
+def _free_keep(cfg, s, c, k):
+    return _set(s, c, slabs=_moved(s.slabs[c], k, k - 1)), 0
+
+
+action("free.object", ("cache", "fill"), fill_domain,
+       "kmem_cache_free: the slab keeps its pages, even once empty (3.8)")(
+    (_free_guard, _free_keep))
+
+
+def _last_object(cfg, s, c):
+    return s.slabs[c][1] > 0
 
 
 def _free_release(cfg, s, c):
-    s = _set(s, c, objects=s.objects[c] - 1)
-    return _release_empty(cfg, s, c), 0
+    hist = s.slabs[c]
+    return _release(cfg, s, c, replace_at(hist, 1, hist[1] - 1)), 0
 
 
 action("free.release_pages", ("cache",), cache_domain,
-       "kmem_cache_free releasing the emptied slab: memcg_release_pages (3.8)")(
-    (_has_objects, _free_release))
+       "kmem_cache_free of a slab's last object; the allocator frees the slab: "
+       "kmem_freepages -> memcg_release_pages (3.8)")((_last_object, _free_release))
+
+
+# ---------------------------------------------------------------- thread stacks
+
+
+def task_domain(cfg):
+    return [(t,) for t in range(cfg.n_tasks)]
+
+
+def fork_domain(cfg):
+    return [(t, m) for t in range(cfg.n_tasks) for m in range(1, cfg.n_memcgs)]
+
+
+STACK_BYTES = PAGE_SIZE << THREAD_SIZE_ORDER
+
+
+def _fork_guard(cfg, s, t, m):
+    return And(Eq(s.task_memcg[t], NONE), s.online[m])
+
+
+def _fork(cfg, s, t, m):
+    """copy_process in a task of memcg m: alloc_thread_info_node charges the
+    stack (THREADINFO_GFP_ACCOUNTED); over the kmem limit fork fails -ENOMEM."""
+    kmem, ok = rc.charge(s.kmem, [(m, True)], STACK_BYTES)
+    forked = s._replace(task_memcg=replace_at(s.task_memcg, t, m))
+    return If(ok, forked, s)._replace(kmem=kmem), If(ok, 0, -rc.ENOMEM)
+
+
+action("fork", ("task", "memcg"), fork_domain,
+       "copy_process -> dup_task_struct -> alloc_thread_info_node (3.8)")((_fork_guard, _fork))
+
+
+def _exit_guard(cfg, s, t):
+    return And(Not(Eq(s.task_memcg[t], NONE)), Not(s.task_exited[t]))
+
+
+def _exit(cfg, s, t):
+    return s._replace(task_exited=replace_at(s.task_exited, t, True)), 0
+
+
+action("exit", ("task",), task_domain,
+       "do_exit: the task leaves its cgroup; its stack stays charged (3.8)")(
+    (_exit_guard, _exit))
+
+
+def _put_guard(cfg, s, t):
+    return s.task_exited[t]
+
+
+def _put_task_struct(cfg, s, t):
+    """free_thread_info -> free_memcg_kmem_pages: the stack is uncharged from the
+    memcg it was charged to, online or not."""
+    kmem = s.kmem
+    for m in range(1, cfg.n_memcgs):
+        kmem = If(Eq(s.task_memcg[t], m), rc.uncharge(s.kmem, [(m, True)], STACK_BYTES), kmem)
+    return s._replace(kmem=kmem, task_memcg=replace_at(s.task_memcg, t, NONE),
+                      task_exited=replace_at(s.task_exited, t, False)), 0
+
+
+action("put_task_struct", ("task",), task_domain,
+       "__put_task_struct -> free_task -> free_thread_info (3.8)")((_put_guard, _put_task_struct))
 
 
 # ---------------------------------------------------------------- creation work
@@ -372,12 +538,15 @@ def _create(cfg, s, c):
     m = memcg_of(cfg, c)
     done = _set(s, c, create_pending=False)
     two_steps = cfg.profile == "list_before_slot"
-    made = _set(done, c, cache=ALIVE, dead=False, nr_pages=0, objects=0, work=IDLE,
+    made = _set(done, c, cache=ALIVE, dead=False, slabs=no_slabs(cfg), work=IDLE,
                 requeued=False, listed=True, slot=not two_steps, half_created=two_steps)
     allowed = s.online[m] if cfg.profile != "create_after_offline" else True
     r = root_of(cfg, c)
-    fresh = And(Not(s.slot[c]), Not(Eq(s.cache[c], ALIVE)), s.root_alive[r],
-                Not(Eq(s.rdestroy_root, r)), allowed)
+    # 4.18 marks a root dying before destroying it; before, nothing stopped this
+    dying = Eq(s.rdestroy_root, r) if cfg.profile != "create_vs_root_destroy" else False
+    fresh = And(Not(s.slot[c]), Not(Eq(s.cache[c], ALIVE)), s.root_alive[r], Not(dying),
+                allowed)
+    done = _fail(done, Not(s.root_alive[r]), USE_AFTER_FREE)  # reads root->memcg_params
     return If(fresh, made, done), 0
 
 
@@ -404,7 +573,10 @@ action("create_work.set_slot", ("cache",), cache_domain,
 
 def _offline_start_guard(cfg, s, m):
     sync = Eq(s.rdestroy_root, NONE) if cfg.profile != "offline_vs_root_destroy" else True
-    return And(s.online[m], Eq(s.offline_memcg, NONE), sync)
+    # cgroup_rmdir: -EBUSY while a task is attached (an exited one has left)
+    no_tasks = And(*(Not(And(Eq(s.task_memcg[t], m), Not(s.task_exited[t])))
+                     for t in range(cfg.n_tasks)))
+    return And(s.online[m], Eq(s.offline_memcg, NONE), sync, no_tasks)
 
 
 def _offline_start(cfg, s, m):
@@ -475,7 +647,7 @@ def _finish(s: DState, c: int) -> DState:
 
 def _check(cfg, s, c):
     s = _fail(s, Eq(s.cache[c], FREED), USE_AFTER_FREE)
-    return _set(s, c, work=If(Eq(s.nr_pages[c], 0), RUN_DESTROY, RUN_SHRINK)), 0
+    return _set(s, c, work=If(Eq(nr_pages(cfg, s, c), 0), RUN_DESTROY, RUN_SHRINK)), 0
 
 
 action("destroy_work.check", ("cache",), cache_domain,
@@ -485,8 +657,7 @@ action("destroy_work.check", ("cache",), cache_domain,
 
 def _shrink_in_worker(cfg, s, c):
     """Shrink; at zero pages the release hook has re-queued us, so return."""
-    s = _release_empty(cfg, s, c)
-    return _finish(s, c), 0
+    return _finish(_shrink(cfg, s, c), c), 0
 
 
 action("destroy_work.shrink", ("cache",), cache_domain,
@@ -523,12 +694,11 @@ def _shrink_guard(cfg, s, c):
     """Only a shrink with an empty slab to release is a step; one with nothing
     to do changes nothing (and, repeated forever, would starve the worker out
     of slab_mutex, which is no kernel behaviour worth a counterexample)."""
-    return And(Eq(s.shrinking, NONE), Eq(s.cache[c], ALIVE), s.slot[c],
-               s.nr_pages[c] > s.objects[c])
+    return And(Eq(s.shrinking, NONE), Eq(s.cache[c], ALIVE), s.slot[c], s.slabs[c][0] > 0)
 
 
 def _shrink_release(cfg, s, c):
-    return _release_empty(cfg, s, c)._replace(shrinking=c), 0
+    return _shrink(cfg, s, c)._replace(shrinking=c), 0
 
 
 action("shrink.release", ("cache",), cache_domain,
@@ -554,7 +724,7 @@ action("shrink.done", ("cache",), cache_domain,
 
 
 def _rd_start_guard(cfg, s, r):
-    objects_gone = And(*(Eq(s.objects[cache_id(cfg, r, m)], 0) for m in range(1, cfg.n_memcgs)))
+    objects_gone = And(*(Eq(objects(s, cache_id(cfg, r, m)), 0) for m in range(1, cfg.n_memcgs)))
     sync = Eq(s.offline_memcg, NONE) if cfg.profile != "offline_vs_root_destroy" else True
     return And(s.root_alive[r], Eq(s.rdestroy_root, NONE), objects_gone, sync)
 
@@ -591,8 +761,20 @@ def _rd_mark(cfg, s, r):
     return _rd_child(cfg, s, r, mark)._replace(rdestroy_step=RD_CANCEL), 0
 
 
+def _rd_mark_guard(cfg, s, r):
+    """Before touching the children, wait for the creation works queued for this
+    root (flush_memcg_workqueue, 4.18): none can be queued any more, and each
+    finds the root dying."""
+    if cfg.profile == "create_vs_root_destroy":
+        return _rd_at(RD_MARK)(cfg, s, r)
+    flushed = And(*(Not(Or(s.create_pending[c], s.half_created[c]))
+                    for c in (cache_id(cfg, r, m) for m in range(1, cfg.n_memcgs))))
+    return And(_rd_at(RD_MARK)(cfg, s, r), flushed)
+
+
 action("root_destroy.clear_dead", ("root",), root_domain,
-       "kmem_cache_destroy_memcg_children: c->dead = false (3.8)")((_rd_at(RD_MARK), _rd_mark))
+       "kmem_cache_destroy_memcg_children: c->dead = false (3.8), after "
+       "flush_memcg_workqueue (4.18)")((_rd_mark_guard, _rd_mark))
 
 
 def _rd_cancel(cfg, s, r):
@@ -675,8 +857,7 @@ def _all(cfg, fn):
 @invariant("D1.destroyed_only_when_empty", "a freed cache held no objects and no pages",
            "domain 12 I8; __kmem_cache_shutdown fails with objects")
 def destroyed_empty(cfg, s):
-    return _all(cfg, lambda c: Implies(Eq(s.cache[c], FREED),
-                                       And(Eq(s.objects[c], 0), Eq(s.nr_pages[c], 0))))
+    return _all(cfg, lambda c: Implies(Eq(s.cache[c], FREED), Eq(s.slabs[c], no_slabs(cfg))))
 
 
 @invariant("D2.destroyed_at_most_once", "no cache is passed to kmem_cache_destroy twice",
@@ -691,7 +872,10 @@ def no_uaf(cfg, s):
     refs = _all(cfg, lambda c: Implies(Eq(s.cache[c], FREED),
                                        And(Not(s.slot[c]), Not(s.listed[c]),
                                            Eq(s.work[c], IDLE), Not(Eq(s.shrinking, c)))))
-    return And(Not(Eq(s.error, USE_AFTER_FREE)), refs)
+    # a creation work holds its root cache (memcg_create_cache_enqueue's cw->cachep)
+    roots = _all(cfg, lambda c: Implies(Not(s.root_alive[root_of(cfg, c)]),
+                                        And(Not(s.create_pending[c]), Not(s.half_created[c]))))
+    return And(Not(Eq(s.error, USE_AFTER_FREE)), refs, roots)
 
 
 @invariant("D4.no_null_deref", "walking a memcg's cache list never meets an unpublished slot",
@@ -726,15 +910,37 @@ def offline_dead(cfg, s):
     return _all(cfg, holds)
 
 
+@invariant("K1.kmem_within_limit", "no memcg's kmem usage exceeds its kmem limit",
+           "domain 12 I1; res_counter_charge")
+def kmem_within_limit(cfg, s):
+    return And(*(s.kmem[m].usage <= s.kmem[m].limit for m in range(cfg.n_memcgs)))
+
+
+def stack_pages(cfg, s, m):
+    """Pages of the thread stacks charged to memcg m (exited tasks' included)."""
+    return (1 << THREAD_SIZE_ORDER) * Count(Eq(s.task_memcg[t], m) for t in range(cfg.n_tasks))
+
+
+@invariant("K2.kmem_is_slabs_and_stacks",
+           "a memcg's kmem usage is the pages of its caches' slabs plus its tasks' stacks",
+           "domain 12 I4, with no bypassed charge in this slice (memcg_bind_pages, "
+           "THREADINFO_GFP_ACCOUNTED)")
+def kmem_is_slabs_and_stacks(cfg, s):
+    def holds(m):
+        pages = Sum(nr_pages(cfg, s, cache_id(cfg, r, m)) for r in range(len(cfg.roots)))
+        return Eq(s.kmem[m].usage, PAGE_SIZE * (pages + stack_pages(cfg, s, m)))
+
+    return And(Eq(s.kmem[0].usage, 0), *(holds(m) for m in range(1, cfg.n_memcgs)))
+
+
 @invariant("T.destruction_ranges", "fields in range; counts non-negative; pages cover objects",
            "model bounds", kind="type")
 def ranges(cfg, s):
     def holds(c):
         return And(Or(*(Eq(s.cache[c], v) for v in (NOCACHE, ALIVE, FREED))),
                    Or(*(Eq(s.work[c], v) for v in range(5))),
-                   s.objects[c] >= 0, s.nr_pages[c] >= s.objects[c],
-                   Implies(Not(Eq(s.cache[c], ALIVE)),
-                           And(Eq(s.objects[c], 0), Eq(s.nr_pages[c], 0))),
+                   *(n >= 0 for n in s.slabs[c]),
+                   Implies(Not(Eq(s.cache[c], ALIVE)), Eq(s.slabs[c], no_slabs(cfg))),
                    Implies(Eq(s.cache[c], NOCACHE),
                            And(Eq(s.work[c], IDLE), Not(s.requeued[c]), Not(s.dead[c]))),
                    Implies(s.requeued[c], Not(Eq(s.work[c], IDLE))),
@@ -754,7 +960,23 @@ def ranges(cfg, s):
                 And(*(Implies(Eq(s.offline_memcg, m), Not(s.online[m])) for m in range(1, nm)))),
         s.online[0],
     )
-    return And(_all(cfg, holds), threads, Or(*(Eq(s.error, v) for v in range(4))))
+
+    def task(t):
+        m = s.task_memcg[t]
+        return And(Or(Eq(m, NONE), *(Eq(m, i) for i in range(1, nm))),
+                   Implies(s.task_exited[t], Not(Eq(m, NONE))),
+                   # rmdir waits for the cgroup's tasks to leave
+                   Implies(Not(s.task_exited[t]),
+                           And(*(Implies(Eq(m, i), s.online[i]) for i in range(1, nm)))))
+
+    def counter(m):
+        k = s.kmem[m]
+        return And(k.usage >= 0, k.max_usage >= k.usage, k.failcnt >= 0,
+                   Eq(k.limit, cfg.kmem_limit if m else UNLIMITED))
+
+    return And(_all(cfg, holds), threads, Or(*(Eq(s.error, v) for v in range(4))),
+               *(task(t) for t in range(cfg.n_tasks)),
+               *(counter(m) for m in range(cfg.n_memcgs)))
 
 
 @invariant("T.destruction_progress",
@@ -779,11 +1001,21 @@ def progress(cfg, s):
                               Not(s.requeued[c]))) if strict else True
         dying = Implies(And(Not(s.root_alive[r])), Not(Eq(s.cache[c], ALIVE)))
         # module unload starts with every object freed, and nothing allocates after
-        unloading = Implies(by_root, Eq(s.objects[c], 0))
+        unloading = Implies(by_root, Eq(objects(s, c), 0))
+        # flush_memcg_workqueue ran before the first child was touched
+        began = Not(And(Eq(s.rdestroy_next, 1), Eq(s.rdestroy_step, RD_MARK)))
+        flushed = Implies(And(by_root, began),
+                          And(Not(s.create_pending[c]), Not(s.half_created[c]))) \
+            if cfg.profile != "create_vs_root_destroy" else True
         cleared = Implies(And(by_root, Eq(s.rdestroy_next, m),
                               Not(Eq(s.rdestroy_step, RD_MARK)), Eq(s.cache[c], ALIVE)),
                           Not(s.dead[c])) if synced else True
-        return And(half, passed, cancelled, waiting, dying, unloading, cleared)
+        # only offline arms the worker, and nothing allocates from an offline memcg's
+        # cache, so the pages the worker saw at its check stay gone
+        offline = Implies(Or(s.dead[c], Not(Eq(s.work[c], IDLE))), Not(s.online[m]))
+        checked = Implies(Eq(s.work[c], RUN_DESTROY), Eq(Sum(s.slabs[c]), 0))
+        return And(half, passed, cancelled, waiting, dying, unloading, cleared, flushed,
+                   offline, checked)
 
     synced = cfg.profile != "offline_vs_root_destroy"
     apart = Not(And(Not(Eq(s.offline_memcg, NONE)), Not(Eq(s.rdestroy_root, NONE))))
@@ -793,11 +1025,12 @@ def progress(cfg, s):
 def dead_empty_caches(cfg: Config, s: DState) -> list[int]:
     """Caches the liveness property is about: dead, alive, holding no page."""
     return [c for (c,) in cache_domain(cfg)
-            if s.cache[c] == ALIVE and s.dead[c] and s.nr_pages[c] == 0]
+            if s.cache[c] == ALIVE and s.dead[c] and nr_pages(cfg, s, c) == 0]
 
 
 #: who takes each step, for traces: the action's prefix names the thread
-THREADS = {"alloc": "task", "free": "task", "create_work": "kworker", "destroy_work": "kworker",
+THREADS = {"alloc": "task", "free": "task", "fork": "task", "exit": "task",
+           "put_task_struct": "rcu", "create_work": "kworker", "destroy_work": "kworker",
            "offline": "rmdir", "root_destroy": "rmmod", "shrink": "shrink"}
 
 #: worker actions that are weakly fair (the workqueue runs what is queued)

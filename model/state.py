@@ -106,6 +106,15 @@ def _limit_from_json(v) -> int:
     return UNLIMITED if v == "unlimited" else int(v)
 
 
+def counter_json(c: Counter) -> dict:
+    return {**c._asdict(), "limit": _limit_json(c.limit)}
+
+
+def counter_from_json(d: dict) -> Counter:
+    return Counter(int(d["usage"]), int(d["max_usage"]), _limit_from_json(d["limit"]),
+                   int(d["failcnt"]))
+
+
 def to_json(cfg: Config, s: State) -> dict:
     """A readable, round-trippable rendering keyed by memcg and task names."""
     memcgs = {}
@@ -116,8 +125,8 @@ def to_json(cfg: Config, s: State) -> dict:
             "hier": bool(s.hier[m]),
             "kmem_active": bool(s.kmem_active[m]),
             "kmemcg_id": s.kmemcg_id[m],
-            "res": {**s.res[m]._asdict(), "limit": _limit_json(s.res[m].limit)},
-            "kmem": {**s.kmem[m]._asdict(), "limit": _limit_json(s.kmem[m].limit)},
+            "res": counter_json(s.res[m]),
+            "kmem": counter_json(s.kmem[m]),
             "kmem_pages": s.kmem_pages[m],
             "user_pages": s.user_pages[m],
         }
@@ -144,9 +153,6 @@ def from_json(cfg: Config, d: dict) -> State:
         return NONE if n is None else cfg.memcg_index(n)
     ms = [d["memcgs"][n] for n in cfg.memcgs]
 
-    def counter(c):
-        return Counter(c["usage"], c["max_usage"], _limit_from_json(c["limit"]), c["failcnt"])
-
     ts = [d["tasks"][t] for t in cfg.tasks]
     return State(
         lifecycle=tuple(LIFECYCLE.index(m["lifecycle"]) for m in ms),
@@ -154,8 +160,8 @@ def from_json(cfg: Config, d: dict) -> State:
         hier=tuple(bool(m["hier"]) for m in ms),
         kmem_active=tuple(bool(m["kmem_active"]) for m in ms),
         kmemcg_id=tuple(int(m["kmemcg_id"]) for m in ms),
-        res=tuple(counter(m["res"]) for m in ms),
-        kmem=tuple(counter(m["kmem"]) for m in ms),
+        res=tuple(counter_from_json(m["res"]) for m in ms),
+        kmem=tuple(counter_from_json(m["kmem"]) for m in ms),
         kmem_pages=tuple(int(m["kmem_pages"]) for m in ms),
         user_pages=tuple(int(m["user_pages"]) for m in ms),
         task_memcg=tuple(idx(t["memcg"]) for t in ts),

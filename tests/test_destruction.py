@@ -19,6 +19,7 @@ EXPECTED = {
     "create_after_offline": "D6.offline_caches_dead",
     "list_before_slot": "D4.no_null_deref",
     "no_destroy_on_last_page": "L1.dead_empty_cache_destroyed",
+    "create_vs_root_destroy": "D3.no_use_after_destroy",
 }
 
 
@@ -26,7 +27,7 @@ def test_every_profile_has_an_expectation():
     assert set(DESTRUCTION.profiles) == {"correct", *EXPECTED}
 
 
-@pytest.mark.parametrize("preset", ["destruction", "destruction-2roots"])
+@pytest.mark.parametrize("preset", ["destruction", "destruction-kmem", "destruction-2roots"])
 def test_default_protocol_is_safe_and_live(preset):
     r = explore.explore(PRESETS[preset])
     assert r.complete and r.violation is None and r.liveness == []
@@ -44,8 +45,9 @@ def test_each_historical_profile_breaks_its_invariant_quickly(profile, broken):
         assert broken in DESTRUCTION.violated(r.config, last)
 
 
-def test_safety_invariants_are_inductive_for_the_default_protocol():
-    rep = prove.prove(PRESETS["destruction-2roots"])
+@pytest.mark.parametrize("preset", ["destruction-kmem", "destruction-2roots"])
+def test_safety_invariants_are_inductive_for_the_default_protocol(preset):
+    rep = prove.prove(PRESETS[preset])
     assert rep.ok, [(o.action, o.invariant) for o in rep.failed]
 
 
@@ -74,7 +76,7 @@ def test_cli_lists_profiles_of_every_slice():
 def test_implementation_reaches_exactly_the_models_states():
     from conformance.interleave import explore_impl
 
-    for preset in ("destruction",):
+    for preset in ("destruction", "destruction-kmem"):
         cfg = PRESETS[preset]
         r = explore_impl(cfg)
         assert r.problem is None
@@ -143,5 +145,74 @@ def test_slabinfo_is_checked_at_every_state():
                 f"{r.name} 0 0\n" for r in self.slab_caches if not r.freed)
 
     cfg = PRESETS["destruction"]
-    r = explore_impl(cfg, make=lambda: ForgetsChildren(cfg.memcgs, cfg.roots))
+    r = explore_impl(cfg, make=lambda: ForgetsChildren.for_config(cfg))
     assert r.problem is not None and "/proc/slabinfo" in r.problem
+
+
+def _kernel(**kw):
+    from impl.slab import SlabKernel
+
+    return SlabKernel(("root", "A"), ("dentry",), **kw)
+
+
+def _run(path):
+    from impl.sched import run
+
+    return run(path)[1]
+
+
+def _settle(k):
+    """Let the kworkers run everything queued."""
+    while k.wq.queue:
+        w = k.wq.queue[0]
+        k.wq.take(w)
+        _run(w.func(w))
+
+
+def test_slabinfo_shows_the_slab_geometry():
+    k = _kernel(slab_order=1, objs_per_slab=2)
+    _run(k.kmem_cache_alloc(0, 1))  # served by the root; queues the creation
+    _settle(k)
+    for _ in range(3):
+        _run(k.kmem_cache_alloc(0, 1))
+    # three objects on two order-1 slabs of two: four object slots, both slabs in use
+    want = "dentry 3 4 2 2 : slabdata 2 2"
+    assert k.proc_slabinfo().splitlines()[1] == want
+    assert k.memcg_slabinfo(1).splitlines()[1] == want
+    assert k.memcgs[1].kmem.usage == 2 * 2 * 4096
+
+
+def test_a_slab_or_a_stack_over_the_kmem_limit_fails_with_enomem():
+    k = _kernel(slab_order=1, objs_per_slab=2, kmem_limit=4 * 4096, tasks=("t1",))
+    (fork,) = _run(k.fork(0, 1))
+    assert fork.ret == 0 and k.memcgs[1].kmem.usage == 2 * 4096  # an order-1 stack
+    _run(k.kmem_cache_alloc(0, 1))
+    _settle(k)
+    steps = [_run(k.kmem_cache_alloc(0, 1))[0] for _ in range(3)]
+    assert [s.ret for s in steps] == [0, 0, -12]  # the second slab would pass the limit
+    assert k.memcgs[1].kmem.failcnt == 1
+    assert _run(k.mem_cgroup_css_offline(1)) == []  # -EBUSY: t1 is still in A
+    _run(k.do_exit(0))
+    assert [s.action for s in _run(k.mem_cgroup_css_offline(1))][0] == "offline.start"
+    _run(k.put_task_struct(0))  # the stack is uncharged from the offline memcg
+    assert k.memcgs[1].kmem.usage == 2 * 4096
+
+
+@pytest.mark.parametrize("bug", ["no_uncharge", "stale_nr_pages"])
+def test_charge_bugs_are_caught_by_the_interleaving(bug):
+    from conformance.interleave import explore_impl
+    from impl.slab import SlabKernel
+
+    class Buggy(SlabKernel):
+        def kmem_freepages(self, cachep, slab):
+            if bug == "no_uncharge":  # the pages go back, the charge stays
+                cachep.slabs.remove(slab)
+                self.memcg_release_pages(cachep, 1 << cachep.gfporder)
+            else:  # nr_pages is not decremented: memcg_release_pages skipped
+                cachep.slabs.remove(slab)
+                cachep.memcg_params.memcg.kmem.uncharge(4096 << cachep.gfporder)
+
+    cfg = PRESETS["destruction-kmem"]
+    r = explore_impl(cfg, make=lambda: Buggy.for_config(cfg))
+    want = "memcgs.A.kmem.usage: model 0" if bug == "no_uncharge" else "nr_pages is"
+    assert r.problem is not None and want in r.problem, r.problem
