@@ -20,6 +20,7 @@ never owns caches.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import NamedTuple
 
 from model import res_counter as rc
@@ -381,16 +382,19 @@ def _kmem_cache_destroy(cfg, s: DState, c: int) -> DState:
     return If(And(empty, Eq(s.cache[c], ALIVE)), freed, s)
 
 
+@cache
 def cache_domain(cfg):
-    return [(c,) for c in range(n_caches(cfg)) if memcg_of(cfg, c) != 0]
+    return tuple((c,) for c in range(n_caches(cfg)) if memcg_of(cfg, c) != 0)
 
 
+@cache
 def memcg_domain(cfg):
-    return [(m,) for m in range(1, cfg.n_memcgs)]
+    return tuple((m,) for m in range(1, cfg.n_memcgs))
 
 
+@cache
 def root_domain(cfg):
-    return [(r,) for r in range(len(cfg.roots))]
+    return tuple((r,) for r in range(len(cfg.roots)))
 
 
 # ---------------------------------------------------------------- allocation and free
@@ -431,9 +435,10 @@ action("alloc", ("cache",), cache_domain,
     (_alloc_guard, _alloc))
 
 
+@cache
 def fill_domain(cfg):
     """A cache and the fill of the slab an object is freed from."""
-    return [(c, k) for (c,) in cache_domain(cfg) for k in range(1, cfg.objs_per_slab + 1)]
+    return tuple((c, k) for (c,) in cache_domain(cfg) for k in range(1, cfg.objs_per_slab + 1))
 
 
 def _free_guard(cfg, s, c, k):
@@ -466,12 +471,14 @@ action("free.release_pages", ("cache",), cache_domain,
 # ---------------------------------------------------------------- thread stacks
 
 
+@cache
 def task_domain(cfg):
-    return [(t,) for t in range(cfg.n_tasks)]
+    return tuple((t,) for t in range(cfg.n_tasks))
 
 
+@cache
 def fork_domain(cfg):
-    return [(t, m) for t in range(cfg.n_tasks) for m in range(1, cfg.n_memcgs)]
+    return tuple((t, m) for t in range(cfg.n_tasks) for m in range(1, cfg.n_memcgs))
 
 
 STACK_BYTES = PAGE_SIZE << THREAD_SIZE_ORDER

@@ -44,15 +44,25 @@ def check(result, prop: LeadsTo) -> list[tuple[str, object, list[int]]]:
                   if key in prop.premise(cfg, s) and not prop.goal(cfg, s, key)]
         if not starts:
             continue
-        open_ = {i for i, s in enumerate(states) if not prop.goal(cfg, s, key)}
-        h = g.subgraph(open_)
-        region = set(starts)
-        for st in starts:
-            region |= nx.descendants(h, st)
-        trap = _trap(cfg, sl, g, h.subgraph(region), states, fair)
+        region = _reach(g, starts, lambda n, key=key: not prop.goal(cfg, states[n], key))
+        # a copy: networkx's subgraph views are slow to walk repeatedly
+        trap = _trap(cfg, sl, g, g.subgraph(region).copy(), states, fair)
         if trap is not None:
             failures.append((prop.id, key, _path(g, trap)))
     return failures
+
+
+def _reach(g, starts, inside) -> set[int]:
+    """The states reachable from ``starts`` through states where ``inside`` holds
+    (one search from every start at once)."""
+    seen = set(starts)
+    todo = list(starts)
+    while todo:
+        for m in g.successors(todo.pop()):
+            if m not in seen and inside(m):
+                seen.add(m)
+                todo.append(m)
+    return seen
 
 
 def _trap(cfg, sl, g, region, states, fair):
