@@ -41,10 +41,12 @@ class MemcgCacheParams:
 
 
 class Slab:
-    """struct slab: a 2**order page block and how many of its objects are in use."""
+    """struct slab: a 2**order page block and how many of its objects are in use;
+    its head page's ``slab_cache`` names the cache it belongs to."""
 
-    def __init__(self):
+    def __init__(self, cache: KmemCache):
         self.inuse = 0
+        self.slab_cache = cache
 
 
 class KmemCache:
@@ -180,7 +182,7 @@ class SlabKernel:
         if p.memcg.kmem.charge(PAGE_SIZE << cachep.gfporder)[0]:
             return None
         p.nr_pages += 1 << cachep.gfporder
-        slab = Slab()
+        slab = Slab(cachep)
         cachep.slabs.append(slab)
         return slab
 
@@ -219,11 +221,15 @@ class SlabKernel:
         yield Step("alloc", {"cache": self.cache_name(r, m)}, ret)
 
     def kmem_cache_free(self, r: int, m: int, fill: int, release: bool):
-        """kmem_cache_free of an object on a slab holding ``fill`` objects;
-        ``release``: that slab empties and the allocator gives it back."""
-        cachep = self.caches[(r, m)]
+        """kmem_cache_free(root, x) by a task of memcg ``m`` of an object on a slab
+        holding ``fill`` objects; ``release``: that slab empties and the allocator
+        gives it back. The cache comes from the object's page (cache_from_obj)."""
+        root = self.slab_caches[r]
+        slab = next(sl for sl in self.caches[(r, m)].slabs if sl.inuse == fill)  # the object x
+        cachep = slab.slab_cache  # virt_to_head_page(x)->slab_cache
+        if cachep is not root and cachep.root is not root:  # slab_equal_or_root
+            self._report("Wrong slab cache")
         self._touch(cachep)
-        slab = next(sl for sl in cachep.slabs if sl.inuse == fill)
         slab.inuse -= 1
         name = {"cache": self.cache_name(r, m)}
         if release:
