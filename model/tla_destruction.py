@@ -10,8 +10,10 @@ tuples), the ``<name>.cfg`` itself, and ``<name>.json`` (``Config.to_json()``).
 
 What differs from the accounting side:
 
-* the constants are CacheDestruction's (Memcgs, Roots, MaxPages, Actions,
-  Profile); the destruction slice has no tasks, limits or parent tree;
+* the constants are CacheDestruction's: the slice has roots, slab geometry
+  (SlabOrder, ObjsPerSlab) and one fixed kmem limit for every non-root memcg
+  (KmemLimit, defined in the configuration's module because it may be
+  ``Unlimited``), and no parent tree (its counters are one level deep);
 * ``CHECK_DEADLOCK FALSE``: the protocol reaches quiescent end states
   (``Config.check_deadlock`` is False for the destruction presets), and the
   configurations say so themselves;
@@ -23,8 +25,10 @@ What differs from the accounting side:
 
 The shipped configurations: every profile of ``DESTRUCTION.profiles`` on the
 ``destruction`` preset, each expecting what the explorer reports, and the
-default profile on ``destruction-2roots``. :func:`write_destruction_configs`
-writes them; tests/test_spec_destruction.py checks spec/ holds exactly that.
+default profile on ``destruction-2roots`` and on ``destruction-kmem`` (slabs
+of two objects, a task's stack and a kmem limit that allocation and fork run
+into). :func:`write_destruction_configs` writes them;
+tests/test_spec_destruction.py checks spec/ holds exactly that.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ from model.destruction import DESTRUCTION
 from model.tla import (
     PASS,
     SPEC_DIR,
+    TLA_UNLIMITED,
     TYPE_OK,
     Shipped,
+    _limit,
     _seq,
     _tla_string,
     _wrapped_set,
@@ -53,9 +59,11 @@ MODULE = "CacheDestruction"
 SLICE = "destruction"
 INDEX = "destruction_configs.json"
 #: The constants CacheDestruction declares, in its order.
-CONSTANTS = ("Memcgs", "Roots", "MaxPages", "Actions", "Profile")
-#: Constants whose values are defined in the configuration's module (tuples).
-_SUBSTITUTED = ("Memcgs", "Roots")
+CONSTANTS = ("Memcgs", "Roots", "Tasks", "MaxPages", "MaxFailcnt", "SlabOrder",
+             "ObjsPerSlab", "KmemLimit", "Unlimited", "Actions", "Profile")
+#: Constants whose values are defined in the configuration's module (tuples, and
+#: the limit, which may name Unlimited).
+_SUBSTITUTED = ("Memcgs", "Roots", "Tasks", "KmemLimit")
 #: The fair specification liveness is checked under.
 FAIR_SPEC = "FairSpec"
 #: Each shipped profile's expected verdict on the "destruction" preset: PASS,
@@ -72,6 +80,7 @@ EXPECT = {
     "shrink_frees_last_page": "D3.no_use_after_destroy",
     "no_destroy_on_last_page": "L1.dead_empty_cache_destroyed",
     "create_after_offline": "D6.offline_caches_dead",
+    "create_vs_root_destroy": "D3.no_use_after_destroy",
     "list_before_slot": "D4.no_null_deref",
 }
 
@@ -127,6 +136,8 @@ def _definitions(cfg: Config) -> dict[str, str]:
     return {
         "Memcgs": _seq(_tla_string(n) for n in cfg.memcgs),
         "Roots": _seq(_tla_string(r) for r in cfg.roots),
+        "Tasks": _seq(_tla_string(t) for t in cfg.tasks),
+        "KmemLimit": _limit(cfg.kmem_limit),
     }
 
 
@@ -158,12 +169,18 @@ def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
     for i in live_ids:
         if i not in liveness_ids():
             raise ValueError(f"unknown liveness property {i!r}")
+    if cfg.max_pages >= TLA_UNLIMITED or cfg.max_failcnt >= TLA_UNLIMITED:
+        raise ValueError("max_pages and max_failcnt must fit TLC's integers")
     values = {
         "MaxPages": str(cfg.max_pages),
+        "MaxFailcnt": str(cfg.max_failcnt),
+        "SlabOrder": str(cfg.slab_order),
+        "ObjsPerSlab": str(cfg.objs_per_slab),
+        "Unlimited": str(TLA_UNLIMITED),
         "Actions": _wrapped_set([_tla_string(a) for a in actions_of(cfg)]),
         "Profile": _tla_string(cfg.profile),
     }
-    _definitions(cfg)
+    _definitions(cfg)  # fails early on values TLC cannot hold
     lines = tla.cfg_header(cfg, "model.tla_destruction.write_destruction_configs", CONSTANTS,
                            _SUBSTITUTED, values)
     lines.append("")
@@ -216,6 +233,8 @@ def shipped() -> list[ShippedDestruction]:
            for p in DESTRUCTION.profiles]
     out.append(ShippedDestruction(f"{MODULE}_TwoRoots",
                                   PRESETS["destruction-2roots"].validate(), PASS))
+    out.append(ShippedDestruction(f"{MODULE}_Kmem",
+                                  PRESETS["destruction-kmem"].validate(), PASS))
     return out
 
 

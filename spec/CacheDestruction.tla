@@ -16,6 +16,14 @@
 (* the workers and an outside kmem_cache_shrink all run concurrently, and  *)
 (* each step below is a point where another thread may run.                *)
 (*                                                                         *)
+(* A cache's slabs are counted by how many objects they hold; a slab is    *)
+(* 2^SlabOrder pages of ObjsPerSlab objects.  A new slab charges its pages *)
+(* to the memcg's kmem res_counter and a released one uncharges them, and  *)
+(* a task's thread stack is charged the same way from fork to              *)
+(* put_task_struct.  So the counter can be checked against what the caches *)
+(* and the stacks hold (K2), and a full counter makes allocation and fork  *)
+(* fail, which is how charging meets the cache lifecycle.                  *)
+(*                                                                         *)
 (* This module mirrors the destruction slice of the Python model,          *)
 (* model/destruction.py, step for step: one variable per field of          *)
 (* model.destruction.DState (same names), one action per model action      *)
@@ -28,29 +36,43 @@
 (* tests/test_spec_destruction.py.  Each action's comment names the kernel *)
 (* function it models, as the model's kernel= strings do.                  *)
 (*                                                                         *)
-(* Memcgs and roots are numbered from 0; memcg 0 is the root memcg, which  *)
-(* never owns caches.  The child cache of root r for memcg m is numbered   *)
-(* c = r * N + m, as in the model.                                         *)
+(* Memcgs, roots and tasks are numbered from 0; memcg 0 is the root memcg, *)
+(* which never owns caches and is never charged.  The child cache of root  *)
+(* r for memcg m is numbered c = r * N + m, as in the model.  Counters are *)
+(* in bytes, as in the kernel.                                             *)
 (*                                                                         *)
 (* The default profile, "correct", closes every race the kernel later      *)
 (* fixed; each other profile reopens one (see Profiles).                   *)
 (***************************************************************************)
-EXTENDS Integers, Sequences
+EXTENDS Integers, Sequences, FiniteSets
 
 CONSTANTS
-    Memcgs,    \* the memcgs' names, root memcg first: memcg i is Memcgs[i + 1]
-    Roots,     \* the root caches' names: root r is Roots[r + 1]
-    MaxPages,  \* state constraint: each cache holds at most this many pages
-    Actions,   \* the names of the model actions Next may take
-    Profile    \* "correct", or a historical race (see Profiles)
+    Memcgs,       \* the memcgs' names, root memcg first: memcg i is Memcgs[i + 1]
+    Roots,        \* the root caches' names: root r is Roots[r + 1]
+    Tasks,        \* the tasks' names: task t is Tasks[t + 1]
+    MaxPages,     \* state constraint: each cache holds at most this many pages
+    MaxFailcnt,   \* state constraint: every kmem failcnt at most this
+    SlabOrder,    \* a slab is 2^SlabOrder pages ...
+    ObjsPerSlab,  \* ... holding ObjsPerSlab objects
+    KmemLimit,    \* every non-root memcg's memory.kmem.limit_in_bytes (fixed)
+    Unlimited,    \* RESOURCE_MAX, the limit of an unlimited counter (see below)
+    Actions,      \* the names of the model actions Next may take
+    Profile       \* "correct", or a historical race (see Profiles)
+
+(***************************************************************************)
+(* Unlimited stands for the kernel's RESOURCE_MAX, as in KmemAccounting:   *)
+(* TLC's 32-bit integers cannot hold LLONG_MAX, and a limit is only ever   *)
+(* compared with a usage, so any value above every reachable usage behaves *)
+(* the same.  The root memcg's counter is unlimited, and so is KmemLimit   *)
+(* when the model's kmem_limit is.                                         *)
+(***************************************************************************)
 
 VARIABLES
     online,          \* per memcg: css_online .. css_offline (the root memcg always)
     root_alive,      \* per root: not yet destroyed (its module is loaded)
     cache,           \* per cache: NOCACHE, ALIVE or FREED
     dead,            \* per cache: memcg_params->dead
-    nr_pages,        \* per cache: memcg_params->nr_pages, the slab pages it holds
-    objects,         \* per cache: allocated objects (one object fills a page)
+    slabs,           \* per cache: its slabs by fill, slabs[c][k] of them hold k objects
     work,            \* per cache: the destroy work_struct (IDLE .. RUN_DESTROY)
     requeued,        \* per cache: queued again while it was running
     create_pending,  \* per cache: a creation work item is queued for it
@@ -63,12 +85,15 @@ VARIABLES
     rdestroy_next,   \* the memcg whose child cache root destruction is at
     rdestroy_step,   \* its step for that child: RD_MARK, RD_CANCEL, RD_WAIT, RD_DESTROY
     shrinking,       \* the cache an outside shrinker is inside, NONE when idle
-    error            \* the first error any step made (OK when none)
+    error,           \* the first error any step made (OK when none)
+    kmem,            \* per memcg: memcg->kmem, a counter record
+    task_memcg,      \* per task: the memcg its thread stack is charged to (NONE: no task)
+    task_exited      \* per task: exited; its stack stays charged until put_task_struct
 
-vars == << online, root_alive, cache, dead, nr_pages, objects, work, requeued,
+vars == << online, root_alive, cache, dead, slabs, work, requeued,
            create_pending, half_created, slot, listed, offline_memcg,
            offline_next, rdestroy_root, rdestroy_next, rdestroy_step,
-           shrinking, error >>
+           shrinking, error, kmem, task_memcg, task_exited >>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -76,7 +101,12 @@ vars == << online, root_alive, cache, dead, nr_pages, objects, work, requeued,
 (* model/config.py), so that states read the same in both.                *)
 (***************************************************************************)
 
+ROOT == 0
 NONE == -1
+PAGE_SIZE == 4096
+
+\* x86_64's THREAD_SIZE_ORDER (3.8): a thread stack is two pages.
+THREAD_SIZE_ORDER == 1
 
 \* The kmem_cache of a (root, memcg) pair.
 NOCACHE == 0  \* never created (or creation has not run yet)
@@ -104,6 +134,7 @@ RD_WAIT == 3  \* cancel_work_sync grabbed the pending bit, waits for a running i
 
 ActionNames ==
     { "alloc", "free.object", "free.release_pages",
+      "fork", "exit", "put_task_struct",
       "create_work.publish", "create_work.set_slot",
       "offline.start", "offline.mark_dead", "offline.done",
       "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
@@ -113,7 +144,7 @@ ActionNames ==
       "root_destroy.destroy_child" }
 
 (***************************************************************************)
-(* The profiles (model.destruction.DESTRUCTION.profiles).                 *)
+(* The profiles (model.destruction.DESTRUCTION.profiles).                  *)
 (*   correct                 3.10 with each race closed as upstream did    *)
 (*   destroy_while_requeued  the worker frees its cache with its own work  *)
 (*                           queued again (3.8-3.15; gone in 3.16)         *)
@@ -130,6 +161,9 @@ ActionNames ==
 (*                           its root goes (3.16; breaks liveness only)    *)
 (*   create_after_offline    creation runs after offline: the cache is     *)
 (*                           never marked dead (R13; no fix found)         *)
+(*   create_vs_root_destroy  a creation work queued before the root's      *)
+(*                           destruction runs after it, on the freed root  *)
+(*                           (3.8-4.17; fixed in 4.18 by 92ee383f6daa)     *)
 (*   list_before_slot        creation lists the cache before publishing    *)
 (*                           the slot; offline meets NULL (R5; 3.14)       *)
 (***************************************************************************)
@@ -137,7 +171,7 @@ Profiles ==
     { "correct", "destroy_while_requeued", "v5_double_destroy",
       "root_destroy_no_cancel", "offline_vs_root_destroy",
       "shrink_frees_last_page", "no_destroy_on_last_page",
-      "create_after_offline", "list_before_slot" }
+      "create_after_offline", "create_vs_root_destroy", "list_before_slot" }
 
 N == Len(Memcgs)
 R == Len(Roots)
@@ -145,19 +179,110 @@ MemcgIds == 0 .. N - 1
 NonRoot == 1 .. N - 1
 RootIds == 0 .. R - 1
 CacheIds == 0 .. R * N - 1
+TaskIds == 0 .. Len(Tasks) - 1
 
 RootOf(c) == c \div N
 MemcgOf(c) == c % N
 CacheOf(r, m) == r * N + m
 
 \* The caches that can exist: those of non-root memcgs.
-Caches == { c \in CacheIds : MemcgOf(c) # 0 }
+Caches == { c \in CacheIds : MemcgOf(c) # ROOT }
+
+\* How many objects a slab may hold, and how many one an object can be
+\* freed from holds.
+Fills == 0 .. ObjsPerSlab
+UsedFills == 1 .. ObjsPerSlab
 
 ASSUME ConstantsOK ==
     /\ N >= 1
     /\ MaxPages \in Nat
+    /\ MaxFailcnt \in Nat
+    /\ SlabOrder \in 0 .. 10         \* MAX_ORDER
+    /\ ObjsPerSlab \in Nat /\ ObjsPerSlab >= 1
+    /\ Unlimited \in Nat
+    /\ KmemLimit \in Nat /\ KmemLimit <= Unlimited
     /\ Actions \subseteq ActionNames
     /\ Profile \in Profiles
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* Arithmetic over finite sets and functions (as in KmemAccounting).       *)
+(***************************************************************************)
+
+Max(a, b) == IF a >= b THEN a ELSE b
+Range(s) == { s[k] : k \in DOMAIN s }
+
+RECURSIVE SetSum(_, _)
+SetSum(S, f) ==   \* the sum of f[x] over x in S
+    IF S = {} THEN 0
+    ELSE LET x == CHOOSE y \in S : TRUE IN f[x] + SetSum(S \ {x}, f)
+
+Sum(f) == SetSum(DOMAIN f, f)
+
+(***************************************************************************)
+(* A cache's slabs, h = slabs[c], as the slab allocator counts them: h[k]  *)
+(* slabs hold k objects each.  memcg_params->nr_pages is every page of     *)
+(* them (memcg_bind_pages), empty slabs included.                          *)
+(***************************************************************************)
+
+SlabPages == 2^SlabOrder
+NoSlabs == [k \in Fills |-> 0]
+NumSlabs(h) == Sum(h)
+NrPages(h) == SlabPages * NumSlabs(h)
+Objects(h) == Sum([k \in Fills |-> k * h[k]])
+
+\* The fullest of a non-empty set of fills.
+Fullest(S) == CHOOSE k \in S : \A j \in S : j <= k
+
+\* A thread stack is 2^THREAD_SIZE_ORDER pages (THREADINFO_GFP_ACCOUNTED).
+StackPages == 2^THREAD_SIZE_ORDER
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* struct res_counter and its operations (kernel/res_counter.c), copied    *)
+(* from KmemAccounting: a module cannot import another's operators without *)
+(* its variables.  The model uses the same functions for both slices       *)
+(* (model/res_counter.py).  A counter is a record [usage, max_usage,       *)
+(* limit, failcnt] and a charge walks a list of levels, nearest first.     *)
+(* Here every walk is the one level << m >>: this slice has no hierarchy   *)
+(* (use_hierarchy is the accounting slice's concern).                      *)
+(***************************************************************************)
+
+Counter == [usage : Nat, max_usage : Nat, limit : Nat, failcnt : Nat]
+
+\* The root memcg's counter is unlimited; the others have KmemLimit.
+LimitOf(m) == IF m = ROOT THEN Unlimited ELSE KmemLimit
+
+(***************************************************************************)
+(* res_counter_charge(counter, n): charge n bytes to each level of the     *)
+(* walk w of the counters c, nearest first.  A level over its limit        *)
+(* (usage + n > limit) counts the failure in its own failcnt and ends the  *)
+(* walk; the levels below it, already charged, are uncharged again, but    *)
+(* the max_usage they recorded stays.  The result is the new counters and  *)
+(* whether the charge succeeded.                                           *)
+(***************************************************************************)
+RECURSIVE Charge(_, _, _)
+Charge(c, w, n) ==
+    IF w = << >>
+    THEN [counters |-> c, ok |-> TRUE]
+    ELSE LET i == Head(w)
+             level == c[i]
+         IN  IF level.usage + n > level.limit
+             THEN [counters |-> [c EXCEPT ![i].failcnt = @ + 1], ok |-> FALSE]
+             ELSE LET above == Charge([c EXCEPT ![i].usage = @ + n,
+                                                ![i].max_usage = Max(@, level.usage + n)],
+                                      Tail(w), n)
+                  IN  IF above.ok
+                      THEN above
+                      ELSE [above EXCEPT !.counters[i].usage = @ - n]
+
+\* res_counter_uncharge: every level of the walk loses n bytes.  A level
+\* holding less than n drops to 0 (the kernel WARNs).
+Uncharge(c, w, n) ==
+    [i \in MemcgIds |->
+        IF i \in Range(w)
+        THEN [c[i] EXCEPT !.usage = IF @ >= n THEN @ - n ELSE 0]
+        ELSE c[i]]
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -169,20 +294,20 @@ ASSUME ConstantsOK ==
 
 Now ==
     [online |-> online, root_alive |-> root_alive, cache |-> cache,
-     dead |-> dead, nr_pages |-> nr_pages, objects |-> objects,
+     dead |-> dead, slabs |-> slabs,
      work |-> work, requeued |-> requeued, create_pending |-> create_pending,
      half_created |-> half_created, slot |-> slot, listed |-> listed,
      offline_memcg |-> offline_memcg, offline_next |-> offline_next,
      rdestroy_root |-> rdestroy_root, rdestroy_next |-> rdestroy_next,
-     rdestroy_step |-> rdestroy_step, shrinking |-> shrinking, error |-> error]
+     rdestroy_step |-> rdestroy_step, shrinking |-> shrinking, error |-> error,
+     kmem |-> kmem, task_memcg |-> task_memcg, task_exited |-> task_exited]
 
 Become(s) ==
     /\ online' = s.online
     /\ root_alive' = s.root_alive
     /\ cache' = s.cache
     /\ dead' = s.dead
-    /\ nr_pages' = s.nr_pages
-    /\ objects' = s.objects
+    /\ slabs' = s.slabs
     /\ work' = s.work
     /\ requeued' = s.requeued
     /\ create_pending' = s.create_pending
@@ -196,6 +321,9 @@ Become(s) ==
     /\ rdestroy_step' = s.rdestroy_step
     /\ shrinking' = s.shrinking
     /\ error' = s.error
+    /\ kmem' = s.kmem
+    /\ task_memcg' = s.task_memcg
+    /\ task_exited' = s.task_exited
 
 \* Record the first error: an error a step makes when when holds, unless
 \* an earlier one is already recorded.
@@ -233,25 +361,33 @@ DestroyCache(s, c) ==
         IF s.dead[c] /\ s.work[c] # PENDING THEN QueueDestroy(s, c, FALSE) ELSE s
 
 (***************************************************************************)
-(* Release every empty slab (kmem_cache_shrink): the cache keeps one page *)
-(* per object.  If that released any page and none is left, the release   *)
-(* hook (memcg_release_pages) calls mem_cgroup_destroy_cache.             *)
+(* Give back to the page allocator the slabs of cache c that its new       *)
+(* histogram h no longer counts.  Each released slab is uncharged from     *)
+(* the cache's memcg (__memcg_kmem_uncharge_pages), and when the cache's   *)
+(* last page goes, the release hook (memcg_release_pages) calls            *)
+(* mem_cgroup_destroy_cache.                                               *)
 (***************************************************************************)
-ReleaseEmpty(s, c) ==
-    LET emptied == s.nr_pages[c] > 0 /\ s.objects[c] = 0
-        t == [s EXCEPT !.nr_pages[c] = s.objects[c]]
-    IN  IF emptied THEN DestroyCache(t, c) ELSE t
+Release(s, c, h) ==
+    LET gone == NumSlabs(s.slabs[c]) - NumSlabs(h)
+        t == [s EXCEPT !.slabs[c] = h,
+                       !.kmem = Uncharge(@, << MemcgOf(c) >>,
+                                         gone * SlabPages * PAGE_SIZE)]
+    IN  IF gone > 0 /\ NumSlabs(h) = 0 THEN DestroyCache(t, c) ELSE t
+
+\* __kmem_cache_shrink: release every empty slab.
+Shrink(s, c) == Release(s, c, [s.slabs[c] EXCEPT ![0] = 0])
 
 (***************************************************************************)
-(* kmem_cache_destroy(c): free an empty cache with its slot and list      *)
-(* entry (memcg_release_cache).  A cache with objects survives ("Slab     *)
-(* cache still has objects").  Destroying a freed cache is an error.      *)
+(* kmem_cache_destroy(c): __kmem_cache_shutdown releases the empty slabs   *)
+(* (uncharging them), then the cache is freed with its slot and list       *)
+(* entry (memcg_release_cache).  A cache with objects survives ("Slab      *)
+(* cache still has objects").  Destroying a freed cache is an error.       *)
 (***************************************************************************)
 KmemCacheDestroy(s, c) ==
     LET t == Fail(s, s.cache[c] = FREED, DOUBLE_DESTROY)
-    IN  IF t.objects[c] = 0 /\ t.cache[c] = ALIVE
-        THEN [t EXCEPT !.cache[c] = FREED, !.nr_pages[c] = 0,
-                       !.slot[c] = FALSE, !.listed[c] = FALSE]
+    IN  IF Objects(t.slabs[c]) = 0 /\ t.cache[c] = ALIVE
+        THEN [Shrink(t, c) EXCEPT !.cache[c] = FREED, !.slot[c] = FALSE,
+                                  !.listed[c] = FALSE]
         ELSE t
 
 \* The work function returns; an item queued again meanwhile is pending.
@@ -261,7 +397,8 @@ Finish(s, c) ==
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
-(* Boot: every memcg online, every root cache loaded, no child cache.     *)
+(* Boot: every memcg online with nothing charged, every root cache         *)
+(* loaded, no child cache, no task forked yet.                             *)
 (***************************************************************************)
 
 Init ==
@@ -269,8 +406,7 @@ Init ==
     /\ root_alive = [r \in RootIds |-> TRUE]
     /\ cache = [c \in CacheIds |-> NOCACHE]
     /\ dead = [c \in CacheIds |-> FALSE]
-    /\ nr_pages = [c \in CacheIds |-> 0]
-    /\ objects = [c \in CacheIds |-> 0]
+    /\ slabs = [c \in CacheIds |-> NoSlabs]
     /\ work = [c \in CacheIds |-> IDLE]
     /\ requeued = [c \in CacheIds |-> FALSE]
     /\ create_pending = [c \in CacheIds |-> FALSE]
@@ -284,6 +420,10 @@ Init ==
     /\ rdestroy_step = RD_MARK
     /\ shrinking = NONE
     /\ error = OK
+    /\ kmem = [m \in MemcgIds |->
+                 [usage |-> 0, max_usage |-> 0, limit |-> LimitOf(m), failcnt |-> 0]]
+    /\ task_memcg = [t \in TaskIds |-> NONE]
+    /\ task_exited = [t \in TaskIds |-> FALSE]
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -291,39 +431,92 @@ Init ==
 (***************************************************************************)
 
 (***************************************************************************)
-(* __memcg_kmem_get_cache / memcg_create_cache_enqueue (3.8).  A task of  *)
-(* an online memcg allocates from root r while r is loaded and not being  *)
-(* destroyed.  If the root's slot for the memcg is published, the object  *)
-(* comes from the child cache, on a new slab page when every page is      *)
-(* full; otherwise the task queues the cache's creation and the object    *)
-(* comes from the root cache, which this module does not track.           *)
+(* __memcg_kmem_get_cache / memcg_create_cache_enqueue, memcg_charge_kmem  *)
+(* (3.8).  A task of an online memcg allocates from root r while r is      *)
+(* loaded and not being destroyed.  If the root's slot for the memcg is    *)
+(* not yet published, the task queues the cache's creation and the object  *)
+(* comes from the root cache, uncharged, which this module does not        *)
+(* track.  Otherwise the object goes to the fullest partial slab, else to  *)
+(* an empty one, else to a new slab, whose pages are charged first: over   *)
+(* the kmem limit the charge fails (failcnt + 1) and so does the           *)
+(* allocation (-ENOMEM, a return value this module does not keep).         *)
 (***************************************************************************)
 Alloc(c) ==
-    LET r == RootOf(c)
+    LET m == MemcgOf(c)
+        r == RootOf(c)
         s == Now
-        used == Fail([s EXCEPT !.objects[c] = @ + 1,
-                               !.nr_pages[c] = IF s.objects[c] >= s.nr_pages[c]
-                                               THEN @ + 1 ELSE @],
-                     s.cache[c] = FREED, USE_AFTER_FREE)
+        h == slabs[c]
+        partial == { k \in 0 .. ObjsPerSlab - 1 : h[k] > 0 }
+        charged == Charge(kmem, << m >>, SlabPages * PAGE_SIZE)
+        grown == [s EXCEPT !.slabs[c][1] = IF charged.ok THEN @ + 1 ELSE @,
+                           !.kmem = charged.counters]
+        used == IF partial = {}
+                THEN grown
+                ELSE LET k == Fullest(partial)
+                     IN  [s EXCEPT !.slabs[c][k] = @ - 1, !.slabs[c][k + 1] = @ + 1]
         queued == [s EXCEPT !.create_pending[c] = TRUE]
-    IN  /\ online[MemcgOf(c)]
+    IN  /\ online[m]
         /\ root_alive[r]
         /\ rdestroy_root # r
-        /\ Become(IF slot[c] THEN used ELSE queued)
+        /\ Become(IF slot[c]
+                  THEN Fail(used, cache[c] = FREED, USE_AFTER_FREE)
+                  ELSE queued)
 
-\* kmem_cache_free: the slab keeps its page (3.8).
-FreeObject(c) ==
-    /\ objects[c] > 0
-    /\ Become([Now EXCEPT !.objects[c] = @ - 1])
+\* kmem_cache_free: the object leaves a slab holding k objects, which keeps
+\* its pages, even once empty (3.8).
+FreeObject(c, k) ==
+    /\ slabs[c][k] > 0
+    /\ Become([Now EXCEPT !.slabs[c][k] = @ - 1, !.slabs[c][k - 1] = @ + 1])
 
 (***************************************************************************)
-(* kmem_cache_free releasing the emptied slab: memcg_release_pages (3.8). *)
-(* The allocator gives back every empty slab; at zero pages the release   *)
-(* hook may queue the destroy work of a dead cache.                       *)
+(* kmem_cache_free of a slab's last object, after which the allocator      *)
+(* frees the slab: kmem_freepages -> memcg_release_pages (3.8).  Only      *)
+(* that slab goes; at zero pages the release hook may queue the destroy    *)
+(* work of a dead cache.                                                   *)
 (***************************************************************************)
 FreeReleasePages(c) ==
-    /\ objects[c] > 0
-    /\ Become(ReleaseEmpty([Now EXCEPT !.objects[c] = @ - 1], c))
+    /\ slabs[c][1] > 0
+    /\ Become(Release(Now, c, [slabs[c] EXCEPT ![1] = @ - 1]))
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* Tasks and their thread stacks.  A task is forked into a memcg, exits,   *)
+(* and is reaped; its stack is kernel memory charged to that memcg from    *)
+(* the first to the last.                                                  *)
+(***************************************************************************)
+
+(***************************************************************************)
+(* copy_process -> dup_task_struct -> alloc_thread_info_node (3.8), in a   *)
+(* task of online memcg m: the stack is charged (THREADINFO_GFP_ACCOUNTED) *)
+(* and over the kmem limit fork fails with -ENOMEM, counting the failure.  *)
+(***************************************************************************)
+Fork(t, m) ==
+    LET charged == Charge(kmem, << m >>, StackPages * PAGE_SIZE)
+    IN  /\ task_memcg[t] = NONE
+        /\ online[m]
+        /\ Become([Now EXCEPT !.kmem = charged.counters,
+                              !.task_memcg[t] = IF charged.ok THEN m ELSE @])
+
+\* do_exit: the task leaves its cgroup; its stack stays charged (3.8).
+Exit(t) ==
+    /\ task_memcg[t] # NONE
+    /\ ~task_exited[t]
+    /\ Become([Now EXCEPT !.task_exited[t] = TRUE])
+
+(***************************************************************************)
+(* __put_task_struct -> free_task -> free_thread_info (3.8): the last      *)
+(* reference goes and free_memcg_kmem_pages uncharges the stack from the   *)
+(* memcg it was charged to, online or not.                                 *)
+(***************************************************************************)
+PutTaskStruct(t) ==
+    LET m == task_memcg[t]
+    IN  /\ task_exited[t]
+        /\ Become([Now EXCEPT
+                      !.kmem = IF m \in NonRoot
+                               THEN Uncharge(@, << m >>, StackPages * PAGE_SIZE)
+                               ELSE @,
+                      !.task_memcg[t] = NONE,
+                      !.task_exited[t] = FALSE])
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -331,33 +524,39 @@ FreeReleasePages(c) ==
 (***************************************************************************)
 
 (***************************************************************************)
-(* memcg_create_kmem_cache: kmem_cache_dup, list_add, memcg_caches[idx] = *)
+(* memcg_create_kmem_cache: kmem_cache_dup, list_add, memcg_caches[idx] =  *)
 (* new (3.8).  Under memcg_cache_mutex the worker re-checks the slot, then *)
-(* creates the cache, links it into the memcg's list and publishes it in  *)
-(* the root's slot, all in one step.  It creates nothing for a root being *)
-(* destroyed or gone, and, in the fixed kernel, nothing for a memcg that  *)
-(* is already offline (create_after_offline creates regardless).  With    *)
-(* list_before_slot the slot store is a step of its own                   *)
-(* (CreateWorkSetSlot).                                                   *)
+(* creates the cache, links it into the memcg's list and publishes it in   *)
+(* the root's slot, all in one step.  It creates nothing for a root that   *)
+(* is gone, and nothing for one being destroyed, which 4.18 marks dying    *)
+(* first (create_vs_root_destroy lacks that); and, in the fixed kernel,    *)
+(* nothing for a memcg that is already offline (create_after_offline       *)
+(* creates regardless).  The work holds its root cache (cw->cachep), so    *)
+(* running after the root is freed reads freed memory.  With               *)
+(* list_before_slot the slot store is a step of its own                    *)
+(* (CreateWorkSetSlot).                                                    *)
 (***************************************************************************)
 CreateWorkPublish(c) ==
     LET r == RootOf(c)
         twoSteps == Profile = "list_before_slot"
         allowed == IF Profile # "create_after_offline" THEN online[MemcgOf(c)] ELSE TRUE
+        dying == IF Profile # "create_vs_root_destroy" THEN rdestroy_root = r ELSE FALSE
         fresh == /\ ~slot[c]
                  /\ cache[c] # ALIVE
                  /\ root_alive[r]
-                 /\ rdestroy_root # r
+                 /\ ~dying
                  /\ allowed
         done == [Now EXCEPT !.create_pending[c] = FALSE]
         made == [done EXCEPT !.cache[c] = ALIVE, !.dead[c] = FALSE,
-                             !.nr_pages[c] = 0, !.objects[c] = 0,
+                             !.slabs[c] = NoSlabs,
                              !.work[c] = IDLE, !.requeued[c] = FALSE,
                              !.listed[c] = TRUE, !.slot[c] = ~twoSteps,
                              !.half_created[c] = twoSteps]
     IN  /\ create_pending[c]
         /\ ~half_created[c]
-        /\ Become(IF fresh THEN made ELSE done)
+        /\ Become(IF fresh
+                  THEN made
+                  ELSE Fail(done, ~root_alive[r], USE_AFTER_FREE))
 
 \* list_before_slot: the slot store after memcg_cache_list_add (3.8-3.13).
 CreateWorkSetSlot(c) ==
@@ -371,15 +570,18 @@ CreateWorkSetSlot(c) ==
 (***************************************************************************)
 
 (***************************************************************************)
-(* mem_cgroup_css_offline -> mem_cgroup_destroy_all_caches (3.10).  One   *)
-(* offline runs at a time, and (in all but offline_vs_root_destroy) not   *)
-(* while a root cache is being destroyed: 3.16's memcg_slab_mutex.        *)
+(* mem_cgroup_css_offline -> mem_cgroup_destroy_all_caches (3.10).  One    *)
+(* offline runs at a time, and (in all but offline_vs_root_destroy) not    *)
+(* while a root cache is being destroyed: 3.16's memcg_slab_mutex.         *)
+(* cgroup_rmdir refuses (-EBUSY) a memcg with a task attached; a task      *)
+(* that has exited has left, though its stack is still charged.            *)
 (***************************************************************************)
 OfflineStart(m) ==
     LET sync == IF Profile # "offline_vs_root_destroy" THEN rdestroy_root = NONE ELSE TRUE
     IN  /\ online[m]
         /\ offline_memcg = NONE
         /\ sync
+        /\ \A t \in TaskIds : ~(task_memcg[t] = m /\ ~task_exited[t])
         /\ Become([Now EXCEPT !.online[m] = FALSE, !.offline_memcg = m,
                               !.offline_next = 0])
 
@@ -423,7 +625,8 @@ DestroyWorkStart(c) ==
 DestroyWorkCheck(c) ==
     /\ work[c] = RUN_CHECK
     /\ Become([Fail(Now, cache[c] = FREED, USE_AFTER_FREE)
-                  EXCEPT !.work[c] = IF nr_pages[c] = 0 THEN RUN_DESTROY ELSE RUN_SHRINK])
+                  EXCEPT !.work[c] = IF NrPages(slabs[c]) = 0
+                                     THEN RUN_DESTROY ELSE RUN_SHRINK])
 
 (***************************************************************************)
 (* kmem_cache_destroy_work_func: kmem_cache_shrink, no retry after FIX7   *)
@@ -433,7 +636,7 @@ DestroyWorkCheck(c) ==
 (***************************************************************************)
 DestroyWorkShrink(c) ==
     /\ work[c] = RUN_SHRINK
-    /\ Become(Finish(ReleaseEmpty(Now, c), c))
+    /\ Become(Finish(Shrink(Now, c), c))
 
 (***************************************************************************)
 (* kmem_cache_destroy_work_func: kmem_cache_destroy(cachep) (3.10).       *)
@@ -469,8 +672,8 @@ ShrinkRelease(c) ==
     /\ shrinking = NONE
     /\ cache[c] = ALIVE
     /\ slot[c]
-    /\ nr_pages[c] > objects[c]
-    /\ Become([ReleaseEmpty(Now, c) EXCEPT !.shrinking = c])
+    /\ slabs[c][0] > 0
+    /\ Become([Shrink(Now, c) EXCEPT !.shrinking = c])
 
 \* kmem_cache_shrink returns, still touching the cache on the way out.
 ShrinkDone(c) ==
@@ -494,7 +697,7 @@ RootDestroyStart(r) ==
     LET sync == IF Profile # "offline_vs_root_destroy" THEN offline_memcg = NONE ELSE TRUE
     IN  /\ root_alive[r]
         /\ rdestroy_root = NONE
-        /\ \A m \in NonRoot : objects[CacheOf(r, m)] = 0
+        /\ \A m \in NonRoot : Objects(slabs[CacheOf(r, m)]) = 0
         /\ sync
         /\ Become([Now EXCEPT !.rdestroy_root = r, !.rdestroy_next = 1,
                               !.rdestroy_step = RD_MARK])
@@ -510,15 +713,22 @@ ForCurrentChild(s, r, Op(_, _)) ==
     IF rdestroy_next \in NonRoot THEN Op(s, CacheOf(r, rdestroy_next)) ELSE s
 
 (***************************************************************************)
-(* kmem_cache_destroy_memcg_children: c->dead = false (3.8), so that the  *)
-(* shrink inside kmem_cache_destroy cannot re-arm the worker.  The child  *)
-(* is found through the root's slot.                                      *)
+(* kmem_cache_destroy_memcg_children: c->dead = false (3.8), so that the   *)
+(* shrink inside kmem_cache_destroy cannot re-arm the worker.  The child   *)
+(* is found through the root's slot.  Before touching the first child,     *)
+(* 4.18 waits for the creation works queued for this root                  *)
+(* (flush_memcg_workqueue): none can be queued any more, since the root    *)
+(* is dying, and each that ran found it so.  create_vs_root_destroy does   *)
+(* not wait.                                                               *)
 (***************************************************************************)
 ClearDead(s, c) == IF s.slot[c] THEN [s EXCEPT !.dead[c] = FALSE] ELSE s
 
 RootDestroyClearDead(r) ==
-    /\ RootDestroyAt(r, RD_MARK)
-    /\ Become([ForCurrentChild(Now, r, ClearDead) EXCEPT !.rdestroy_step = RD_CANCEL])
+    LET flushed == \A m \in NonRoot : ~(create_pending[CacheOf(r, m)]
+                                         \/ half_created[CacheOf(r, m)])
+    IN  /\ RootDestroyAt(r, RD_MARK)
+        /\ IF Profile # "create_vs_root_destroy" THEN flushed ELSE TRUE
+        /\ Become([ForCurrentChild(Now, r, ClearDead) EXCEPT !.rdestroy_step = RD_CANCEL])
 
 (***************************************************************************)
 (* kmem_cache_destroy_memcg_children: cancel_work_sync(&c->destroy)       *)
@@ -526,8 +736,6 @@ RootDestroyClearDead(r) ==
 (* item off the queue; then flush_work waits for a running one to return  *)
 (* (RD_WAIT).  root_destroy_no_cancel does neither.                       *)
 (***************************************************************************)
-Running(w) == w \in {RUN_CHECK, RUN_SHRINK, RUN_DESTROY}
-
 GrabPending(s, c) ==
     IF Profile = "root_destroy_no_cancel"
     THEN s
@@ -566,19 +774,28 @@ RootDestroyDestroyChild(r) ==
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
-(* The next-state relation.  A configuration names the actions it takes   *)
-(* in Actions, as the model's Config.actions does; each action ranges     *)
-(* over the same parameters as in the model: caches of non-root memcgs,   *)
-(* non-root memcgs, roots.                                                *)
+(* The next-state relation.  A configuration names the actions it takes    *)
+(* in Actions, as the model's Config.actions does; each action ranges      *)
+(* over the same parameters as in the model: caches of non-root memcgs     *)
+(* (and, to free an object, the fill of its slab), tasks (and, to fork,    *)
+(* a non-root memcg), non-root memcgs, roots.  The order is the model's,   *)
+(* parameter by parameter, so a breadth-first search meets states in the   *)
+(* explorer's order.                                                       *)
 (***************************************************************************)
 
 Next ==
     \/ /\ "alloc" \in Actions
        /\ \E c \in Caches : Alloc(c)
     \/ /\ "free.object" \in Actions
-       /\ \E c \in Caches : FreeObject(c)
+       /\ \E c \in Caches, k \in UsedFills : FreeObject(c, k)
     \/ /\ "free.release_pages" \in Actions
        /\ \E c \in Caches : FreeReleasePages(c)
+    \/ /\ "fork" \in Actions
+       /\ \E t \in TaskIds, m \in NonRoot : Fork(t, m)
+    \/ /\ "exit" \in Actions
+       /\ \E t \in TaskIds : Exit(t)
+    \/ /\ "put_task_struct" \in Actions
+       /\ \E t \in TaskIds : PutTaskStruct(t)
     \/ /\ "create_work.publish" \in Actions
        /\ \E c \in Caches : CreateWorkPublish(c)
     \/ /\ "create_work.set_slot" \in Actions
@@ -615,11 +832,11 @@ Next ==
 Spec == Init /\ [][Next]_vars
 
 (***************************************************************************)
-(* The workers are weakly fair (model/destruction.py FAIR_ACTIONS): the   *)
-(* workqueue runs what is queued, and a thread that has started a walk    *)
-(* finishes it.  Each parameter instance is fair on its own.  The         *)
-(* environment (allocation, free, offline.start, an outside shrink,       *)
-(* root_destroy.start) need never act.                                    *)
+(* The workers are weakly fair (model/destruction.py FAIR_ACTIONS): the    *)
+(* workqueue runs what is queued, and a thread that has started a walk     *)
+(* finishes it.  Each parameter instance is fair on its own.  The          *)
+(* environment (tasks, offline.start, an outside shrink,                   *)
+(* root_destroy.start) need never act.                                     *)
 (***************************************************************************)
 Fairness ==
     /\ \A c \in Caches :
@@ -642,10 +859,12 @@ Fairness ==
 FairSpec == Spec /\ Fairness
 
 (***************************************************************************)
-(* The exploration bound of model/destruction.py (in_constraint), used as *)
-(* TLC's CONSTRAINT: states outside it are checked but not explored.      *)
+(* The exploration bounds of model/destruction.py (in_constraint), used    *)
+(* as TLC's CONSTRAINT: states outside it are checked but not explored.    *)
 (***************************************************************************)
-StateConstraint == \A c \in CacheIds : nr_pages[c] <= MaxPages
+StateConstraint ==
+    /\ \A c \in CacheIds : NrPages(slabs[c]) <= MaxPages
+    /\ \A m \in MemcgIds : kmem[m].failcnt <= MaxFailcnt
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -653,15 +872,17 @@ StateConstraint == \A c \in CacheIds : nr_pages[c] <= MaxPages
 (***************************************************************************)
 
 \* A freed cache held no objects and no pages (__kmem_cache_shutdown fails
-\* with objects).
+\* with objects, and releases every empty slab).
 D1_DestroyedOnlyWhenEmpty ==
-    \A c \in Caches : cache[c] = FREED => objects[c] = 0 /\ nr_pages[c] = 0
+    \A c \in Caches : cache[c] = FREED => slabs[c] = NoSlabs
 
 \* No cache is passed to kmem_cache_destroy twice (R1 in v5, W6).
 D2_DestroyedAtMostOnce == error # DOUBLE_DESTROY
 
 \* No step touches a freed cache, and nothing refers to one: no slot, no
 \* list entry, no queued or running work, no shrinker (R1, R3, R4, R10).
+\* Nor does anything refer to a freed root: a creation work holds its root
+\* cache (memcg_create_cache_enqueue's cw->cachep).
 D3_NoUseAfterDestroy ==
     /\ error # USE_AFTER_FREE
     /\ \A c \in Caches :
@@ -670,6 +891,8 @@ D3_NoUseAfterDestroy ==
               /\ ~listed[c]
               /\ work[c] = IDLE
               /\ shrinking # c
+    /\ \A c \in Caches :
+          ~root_alive[RootOf(c)] => ~create_pending[c] /\ ~half_created[c]
 
 \* Walking a memcg's cache list never meets an unpublished slot (R5).
 D4_NoNullDeref == error # NULL_DEREF
@@ -693,19 +916,37 @@ D6_OfflineCachesDead ==
             passed == offline_memcg = m /\ offline_next > r
         IN  ((finished \/ passed) /\ cache[c] = ALIVE /\ rdestroy_root # r) => dead[c]
 
+\* No memcg's kmem usage exceeds its kmem limit (res_counter_charge).
+K1_KmemWithinLimit == \A m \in MemcgIds : kmem[m].usage <= kmem[m].limit
+
+\* The pages charged to memcg m: its caches' slabs, and the stacks of its
+\* tasks, exited ones included until put_task_struct.
+CachePagesOf(m) == SetSum(RootIds, [r \in RootIds |-> NrPages(slabs[CacheOf(r, m)])])
+StackPagesOf(m) == StackPages * Cardinality({ t \in TaskIds : task_memcg[t] = m })
+
+\* A memcg's kmem usage is exactly the pages of its caches' slabs plus its
+\* tasks' stacks: nothing in this slice bypasses the charge
+\* (memcg_bind_pages, THREADINFO_GFP_ACCOUNTED), and the root memcg is
+\* never charged.
+K2_KmemIsSlabsAndStacks ==
+    /\ kmem[ROOT].usage = 0
+    /\ \A m \in NonRoot :
+          kmem[m].usage = PAGE_SIZE * (CachePagesOf(m) + StackPagesOf(m))
+
 (***************************************************************************)
 (* Structure: the facts the model's inductive proof needs beside the      *)
 (* properties above.                                                      *)
 (***************************************************************************)
 
-\* Fields in range; counts non-negative; pages cover objects.
+\* Fields in range; counts non-negative; only a live cache holds slabs;
+\* a task that has not exited is in an online memcg (rmdir waits for the
+\* cgroup's tasks to leave); each counter is sane and keeps its limit.
 T_DestructionRanges ==
     /\ \A c \in Caches :
           /\ cache[c] \in {NOCACHE, ALIVE, FREED}
           /\ work[c] \in {IDLE, PENDING, RUN_CHECK, RUN_SHRINK, RUN_DESTROY}
-          /\ objects[c] >= 0
-          /\ nr_pages[c] >= objects[c]
-          /\ cache[c] # ALIVE => objects[c] = 0 /\ nr_pages[c] = 0
+          /\ \A k \in Fills : slabs[c][k] >= 0
+          /\ cache[c] # ALIVE => slabs[c] = NoSlabs
           /\ cache[c] = NOCACHE => work[c] = IDLE /\ ~requeued[c] /\ ~dead[c]
           /\ requeued[c] => work[c] # IDLE
           /\ half_created[c] => cache[c] = ALIVE /\ listed[c]
@@ -720,12 +961,23 @@ T_DestructionRanges ==
     /\ shrinking \in {NONE} \cup Caches
     /\ offline_memcg # NONE =>
           \A m \in NonRoot : offline_memcg = m => ~online[m]
-    /\ online[0]
+    /\ online[ROOT]
     /\ error \in {OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF}
+    /\ \A t \in TaskIds :
+          /\ task_memcg[t] \in {NONE} \cup NonRoot
+          /\ task_exited[t] => task_memcg[t] # NONE
+          /\ ~task_exited[t] =>
+                \A m \in NonRoot : task_memcg[t] = m => online[m]
+    /\ \A m \in MemcgIds :
+          /\ kmem[m].usage >= 0
+          /\ kmem[m].max_usage >= kmem[m].usage
+          /\ kmem[m].failcnt >= 0
+          /\ kmem[m].limit = LimitOf(m)
 
 \* What root destruction has passed is freed, its current child cancelled;
-\* unloading starts with no objects; offline and unloading exclude each
-\* other (the loops of mem_cgroup_destroy_all_caches and
+\* unloading starts with no objects and after the root's creation works;
+\* only offline arms the worker; offline and unloading exclude each other
+\* (the loops of mem_cgroup_destroy_all_caches and
 \* kmem_cache_destroy_memcg_children).
 T_DestructionProgress ==
     LET synced == Profile # "offline_vs_root_destroy"
@@ -755,12 +1007,22 @@ T_DestructionProgress ==
                   /\ ~root_alive[r] => cache[c] # ALIVE
                   \* module unload starts with every object freed, and
                   \* nothing allocates after
-                  /\ byRoot => objects[c] = 0
+                  /\ byRoot => Objects(slabs[c]) = 0
                   \* the child it cleared stays clear
                   /\ IF synced
                      THEN (byRoot /\ rdestroy_next = m /\ rdestroy_step # RD_MARK
                              /\ cache[c] = ALIVE) => ~dead[c]
                      ELSE TRUE
+                  \* flush_memcg_workqueue ran before the first child was touched
+                  /\ IF Profile # "create_vs_root_destroy"
+                     THEN (byRoot /\ ~(rdestroy_next = 1 /\ rdestroy_step = RD_MARK))
+                             => ~create_pending[c] /\ ~half_created[c]
+                     ELSE TRUE
+                  \* only offline arms the worker, and nothing allocates from an
+                  \* offline memcg's cache, so the pages the worker saw at its
+                  \* check stay gone
+                  /\ (dead[c] \/ work[c] # IDLE) => ~online[m]
+                  /\ work[c] = RUN_DESTROY => NumSlabs(slabs[c]) = 0
         /\ IF synced THEN ~(offline_memcg # NONE /\ rdestroy_root # NONE) ELSE TRUE
 
 (***************************************************************************)
@@ -771,7 +1033,7 @@ T_DestructionProgress ==
 \* mem_cgroup_destroy_cache).
 L1_DeadEmptyCacheDestroyed ==
     \A c \in Caches :
-        (cache[c] = ALIVE /\ dead[c] /\ nr_pages[c] = 0) ~> (cache[c] = FREED)
+        (cache[c] = ALIVE /\ dead[c] /\ NrPages(slabs[c]) = 0) ~> (cache[c] = FREED)
 
 (***************************************************************************)
 (* The variables' types.  The model's tuples need no such invariant; here *)
@@ -784,8 +1046,7 @@ TypeOK ==
     /\ root_alive \in [RootIds -> BOOLEAN]
     /\ cache \in [CacheIds -> {NOCACHE, ALIVE, FREED}]
     /\ dead \in [CacheIds -> BOOLEAN]
-    /\ nr_pages \in [CacheIds -> Nat]
-    /\ objects \in [CacheIds -> Nat]
+    /\ slabs \in [CacheIds -> [Fills -> Nat]]
     /\ work \in [CacheIds -> {IDLE, PENDING, RUN_CHECK, RUN_SHRINK, RUN_DESTROY}]
     /\ requeued \in [CacheIds -> BOOLEAN]
     /\ create_pending \in [CacheIds -> BOOLEAN]
@@ -799,4 +1060,7 @@ TypeOK ==
     /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT}
     /\ shrinking \in {NONE} \cup CacheIds
     /\ error \in {OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF}
+    /\ kmem \in [MemcgIds -> Counter]
+    /\ task_memcg \in [TaskIds -> {NONE} \cup MemcgIds]
+    /\ task_exited \in [TaskIds -> BOOLEAN]
 =============================================================================

@@ -5,6 +5,8 @@
 \* CacheDestruction_DestroyWhileRequeued.cfg substitutes them with <-.
 EXTENDS CacheDestruction
 
-MC_Memcgs == <<"root", "A">>
-MC_Roots  == <<"dentry">>
+MC_Memcgs    == <<"root", "A">>
+MC_Roots     == <<"dentry">>
+MC_Tasks     == <<>>
+MC_KmemLimit == Unlimited
 =============================================================================

@@ -5,6 +5,8 @@
 \* CacheDestruction_TwoRoots.cfg substitutes them with <-.
 EXTENDS CacheDestruction
 
-MC_Memcgs == <<"root", "A">>
-MC_Roots  == <<"dentry", "inode">>
+MC_Memcgs    == <<"root", "A">>
+MC_Roots     == <<"dentry", "inode">>
+MC_Tasks     == <<>>
+MC_KmemLimit == Unlimited
 =============================================================================

@@ -25,7 +25,7 @@ from spec_ast import walk as _walk
 
 from model import explore, tlc
 from model import tla_destruction as td
-from model.config import NONE, PRESETS, Config
+from model.config import NONE, PAGE_SIZE, PRESETS, ROOT, Config
 from model.destruction import DESTRUCTION, DState
 from model.tla import PASS, TYPE_OK, cfg_constants, tla_action_name, tla_invariant_name
 
@@ -44,6 +44,8 @@ def _domain(node, cfg: Config) -> set:
         "Caches": {c for c in range(r * n) if c % n != 0},
         "NonRoot": set(range(1, n)),
         "RootIds": set(range(r)),
+        "TaskIds": set(range(cfg.n_tasks)),
+        "UsedFills": set(range(1, cfg.objs_per_slab + 1)),
     }
     assert _is(node, "OperatorApplication") and not node.arguments, node
     return named[node.operator]
@@ -91,9 +93,11 @@ def test_each_action_is_guarded_by_its_model_name(module):
 
 
 @pytest.mark.parametrize("cfg", [PRESETS["destruction"], PRESETS["destruction-2roots"],
+                                 PRESETS["destruction-kmem"],
                                  Config(name="wide", slice="destruction",
                                         memcgs=("r", "A", "B"), parents=(NONE, 0, 0),
-                                        roots=("x", "y", "z"), check_deadlock=False)],
+                                        tasks=("t1", "t2"), roots=("x", "y", "z"),
+                                        objs_per_slab=3, check_deadlock=False)],
                          ids=lambda c: c.name)
 def test_action_parameters_range_over_the_model_domains(module, cfg):
     actions = _next_actions(module)
@@ -144,12 +148,14 @@ def test_named_numbers_are_the_models(module):
         assert node.operator == "-"
         return -value(node.arguments[0])
 
-    expected = {"NONE": NONE, "NOCACHE": d.NOCACHE, "ALIVE": d.ALIVE, "FREED": d.FREED,
+    expected = {"NONE": NONE, "ROOT": ROOT, "PAGE_SIZE": PAGE_SIZE,
+                "THREAD_SIZE_ORDER": d.THREAD_SIZE_ORDER,
+                "NOCACHE": d.NOCACHE, "ALIVE": d.ALIVE, "FREED": d.FREED,
                 "IDLE": d.IDLE, "PENDING": d.PENDING, "RUN_CHECK": d.RUN_CHECK,
                 "RUN_SHRINK": d.RUN_SHRINK, "RUN_DESTROY": d.RUN_DESTROY, "OK": d.OK,
                 "USE_AFTER_FREE": d.USE_AFTER_FREE, "DOUBLE_DESTROY": d.DOUBLE_DESTROY,
                 "NULL_DEREF": d.NULL_DEREF, "RD_MARK": d.RD_MARK, "RD_CANCEL": d.RD_CANCEL,
-                "RD_DESTROY": d.RD_DESTROY}
+                "RD_DESTROY": d.RD_DESTROY, "RD_WAIT": d.RD_WAIT}
     assert {k: value(defs[k].definiens) for k in expected} == expected
 
 
@@ -163,11 +169,15 @@ def test_shipped_files_are_generated():
         assert path.read_text() == text, f"{name} is stale: run write_destruction_configs()"
 
 
-def test_one_configuration_per_profile_and_two_roots():
+def test_one_configuration_per_profile_then_two_roots_and_kmem():
     index = td.load_index()
     assert [e["cfg"] for e in index] == [s.cfg_file for s in td.shipped()]
-    profiles = [Config.load(SPEC / e["model"]).profile for e in index]
-    assert profiles[:-1] == list(DESTRUCTION.profiles) and profiles[-1] == "correct"
+    loaded = [Config.load(SPEC / e["model"]) for e in index]
+    n = len(DESTRUCTION.profiles)
+    assert [c.profile for c in loaded[:n]] == list(DESTRUCTION.profiles)
+    assert [(c.name, c.profile) for c in loaded[n:]] == [("destruction-2roots", "correct"),
+                                                         ("destruction-kmem", "correct")]
+    assert [e["expect"] for e in index[n:]] == [PASS, PASS]
     for e in index:
         cfg = Config.load(SPEC / e["model"])
         assert cfg.slice == "destruction" and not cfg.check_deadlock
@@ -181,7 +191,7 @@ def test_expected_verdicts_are_the_explorers():
     for e in td.load_index():
         cfg = Config.load(SPEC / e["model"])
         if cfg.name == PRESETS["destruction-2roots"].name:
-            continue  # 6,000 states with the liveness graph: left to the TLC test
+            continue  # 10,000 states with the liveness graph: left to the TLC test
         r = explore.explore(cfg, graph=e["expect"] in td.liveness_ids() or e["expect"] == PASS)
         assert td.explorer_verdict(r) == e["expect"], e["cfg"]
 
