@@ -21,6 +21,7 @@ never owns caches.
 from __future__ import annotations
 
 from functools import cache
+from itertools import permutations
 from typing import NamedTuple
 
 from model import res_counter as rc
@@ -103,9 +104,11 @@ class DState(NamedTuple):
     #: root->memcg_params->memcg_caches[id] points here; the cache is on memcg's list.
     slot: tuple
     listed: tuple
-    #: memcg offline walking its caches: the memcg (NONE when idle), the next root.
+    #: memcg offline walking its cache list under memcg->slab_caches_mutex: the
+    #: memcg (NONE when idle) and, per root, whether the walk has visited its cache.
+    #: The list is in creation order, which the state forgets: any order is possible.
     offline_memcg: int
-    offline_next: int
+    offline_done: tuple
     #: root-cache destruction: the root (NONE when idle), the next memcg, its step.
     rdestroy_root: int
     rdestroy_next: int
@@ -170,7 +173,7 @@ def initial(cfg: Config) -> DState:
         cache=(NOCACHE,) * n, dead=(False,) * n, slabs=(no_slabs(cfg),) * n,
         work=(IDLE,) * n, requeued=(False,) * n, create_pending=(False,) * n,
         half_created=(False,) * n, slot=(False,) * n, listed=(False,) * n,
-        offline_memcg=NONE, offline_next=0, rdestroy_root=NONE, rdestroy_next=0,
+        offline_memcg=NONE, offline_done=(False,) * len(cfg.roots), rdestroy_root=NONE, rdestroy_next=0,
         rdestroy_step=RD_MARK, shrinking=NONE, error=OK,
         kmem=kmem,
         task_memcg=(NONE,) * cfg.n_tasks, task_exited=(False,) * cfg.n_tasks,
@@ -211,7 +214,8 @@ def to_json(cfg: Config, s: DState) -> dict:
         "caches": caches,
         "tasks": {t: {"memcg": _name(cfg.memcgs, s.task_memcg[i]),
                       "exited": bool(s.task_exited[i])} for i, t in enumerate(cfg.tasks)},
-        "offline": {"memcg": _name(cfg.memcgs, s.offline_memcg), "next_root": s.offline_next},
+        "offline": {"memcg": _name(cfg.memcgs, s.offline_memcg),
+                    "visited": [r for i, r in enumerate(cfg.roots) if s.offline_done[i]]},
         "root_destroy": {"root": _name(cfg.roots, s.rdestroy_root), "next_memcg": s.rdestroy_next,
                          "step": _name(RD_STEPS, s.rdestroy_step)},
         "shrinking": None if s.shrinking == NONE else cache_name(cfg, s.shrinking)
@@ -250,7 +254,7 @@ def from_json(cfg: Config, d: dict) -> DState:
         slot=tuple(bool(x["slot"]) for x in cs),
         listed=tuple(bool(x["listed"]) for x in cs),
         offline_memcg=idx(cfg.memcgs, d["offline"]["memcg"]),
-        offline_next=int(d["offline"]["next_root"]),
+        offline_done=tuple(r in d["offline"]["visited"] for r in cfg.roots),
         rdestroy_root=idx(cfg.roots, rd["root"]),
         rdestroy_next=int(rd["next_memcg"]),
         rdestroy_step=RD_STEPS.index(rd["step"]),
@@ -312,6 +316,46 @@ def expect_memcg_slabinfo(cfg: Config, s: DState, m: int) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+#: per-cache fields, permuted with their root
+_PER_CACHE = ("cache", "dead", "slabs", "work", "requeued", "create_pending", "half_created",
+              "slot", "listed")
+
+
+def permute_roots(cfg: Config, s: DState, perm: tuple[int, ...]) -> DState:
+    """``s`` with root r renamed perm[r]: its caches, its alive bit, the walks'
+    references to it. Roots are interchangeable: no step or invariant looks at
+    a root's index (offline walks a list in creation order, which the state
+    does not keep)."""
+    n = cfg.n_memcgs
+
+    def cache(c):
+        return c if c == NONE else perm[c // n] * n + c % n
+
+    def roots(xs):
+        out = list(xs)
+        for r, x in enumerate(xs):
+            out[perm[r]] = x
+        return tuple(out)
+
+    def caches(xs):
+        out = list(xs)
+        for c, x in enumerate(xs):
+            out[cache(c)] = x
+        return tuple(out)
+
+    return s._replace(
+        root_alive=roots(s.root_alive), offline_done=roots(s.offline_done),
+        rdestroy_root=s.rdestroy_root if s.rdestroy_root == NONE else perm[s.rdestroy_root],
+        shrinking=cache(s.shrinking), **{f: caches(getattr(s, f)) for f in _PER_CACHE})
+
+
+def root_symmetry(cfg: Config) -> tuple:
+    """Every permutation of the root caches, the identity first."""
+    return tuple(lambda s, p=p: permute_roots(cfg, s, p)
+                 for p in permutations(range(len(cfg.roots))))
+
+
+DESTRUCTION.symmetry = root_symmetry
 DESTRUCTION.initial = initial
 DESTRUCTION.in_constraint = in_constraint
 DESTRUCTION.to_json = to_json
@@ -587,7 +631,7 @@ def _offline_start_guard(cfg, s, m):
 
 
 def _offline_start(cfg, s, m):
-    return s._replace(online=replace_at(s.online, m, False), offline_memcg=m, offline_next=0), 0
+    return s._replace(online=replace_at(s.online, m, False), offline_memcg=m), 0
 
 
 action("offline.start", ("memcg",), memcg_domain,
@@ -595,38 +639,47 @@ action("offline.start", ("memcg",), memcg_domain,
     (_offline_start_guard, _offline_start))
 
 
-def _offline_mark_guard(cfg, s, m):
-    return And(Eq(s.offline_memcg, m), s.offline_next < len(cfg.roots))
+def walking(s: DState, m: int):
+    """Offline is walking memcg m's cache list. 3.10 holds slab_caches_mutex for
+    the whole walk, so a list_add or list_del of m's caches waits for its end;
+    the model lets them interleave with it, which only adds behaviours."""
+    return Eq(s.offline_memcg, m)
 
 
-def _offline_mark(cfg, s, m):
+@cache
+def memcg_root_domain(cfg):
+    return tuple((m, r) for (m,) in memcg_domain(cfg) for (r,) in root_domain(cfg))
+
+
+def _offline_mark_guard(cfg, s, m, r):
+    return And(walking(s, m), Not(s.offline_done[r]), s.listed[cache_id(cfg, r, m)])
+
+
+def _offline_mark(cfg, s, m, r):
     """One list entry: c->dead = true; schedule_work(destroy). The list entry
     is turned into a cache through the root's slot (memcg_params_to_cache)."""
-    out = s
-    for r in range(len(cfg.roots)):
-        c = cache_id(cfg, r, m)
-        at = Eq(s.offline_next, r)
-        null = And(s.listed[c], Not(s.slot[c]))
-        marked = _queue_destroy(_set(s, c, dead=True), c)
-        step = If(s.listed[c], If(null, _fail(s, True, NULL_DEREF), marked), s)
-        out = If(at, step, out)
-    return out._replace(offline_next=s.offline_next + 1), 0
+    c = cache_id(cfg, r, m)
+    marked = _queue_destroy(_set(s, c, dead=True), c)
+    step = If(s.slot[c], marked, _fail(s, True, NULL_DEREF))
+    return step._replace(offline_done=replace_at(s.offline_done, r, True)), 0
 
 
-action("offline.mark_dead", ("memcg",), memcg_domain,
+action("offline.mark_dead", ("memcg", "root"), memcg_root_domain,
        "mem_cgroup_destroy_all_caches: dead = true, schedule_work (3.10)")(
     (_offline_mark_guard, _offline_mark))
 
 
 def _offline_done_guard(cfg, s, m):
-    return And(Eq(s.offline_memcg, m), s.offline_next >= len(cfg.roots))
+    return And(walking(s, m), *(Implies(s.listed[cache_id(cfg, r, m)], s.offline_done[r])
+                                for (r,) in root_domain(cfg)))
 
 
 def _offline_done(cfg, s, m):
-    return s._replace(offline_memcg=NONE, offline_next=0), 0
+    return s._replace(offline_memcg=NONE, offline_done=(False,) * len(cfg.roots)), 0
 
 
-action("offline.done", ("memcg",), memcg_domain, "mem_cgroup_css_offline returns")(
+action("offline.done", ("memcg",), memcg_domain,
+       "mem_cgroup_destroy_all_caches unlocks slab_caches_mutex; css_offline returns")(
     (_offline_done_guard, _offline_done))
 
 
@@ -910,7 +963,7 @@ def offline_dead(cfg, s):
     def holds(c):
         m, r = memcg_of(cfg, c), root_of(cfg, c)
         finished = And(Not(s.online[m]), Not(Eq(s.offline_memcg, m)))
-        passed = And(Eq(s.offline_memcg, m), s.offline_next > r)
+        passed = And(walking(s, m), s.offline_done[r])
         by_root = Eq(s.rdestroy_root, r)
         return Implies(And(Or(finished, passed), Eq(s.cache[c], ALIVE), Not(by_root)), s.dead[c])
 
@@ -956,8 +1009,7 @@ def ranges(cfg, s):
     nr, nm = len(cfg.roots), cfg.n_memcgs
     threads = And(
         Or(Eq(s.offline_memcg, NONE), *(Eq(s.offline_memcg, m) for m in range(1, nm))),
-        s.offline_next >= 0, s.offline_next <= nr,
-        Implies(Eq(s.offline_memcg, NONE), Eq(s.offline_next, 0)),
+        Implies(Eq(s.offline_memcg, NONE), Not(Or(*s.offline_done))),
         Or(Eq(s.rdestroy_root, NONE), *(Eq(s.rdestroy_root, r) for r in range(nr))),
         Implies(Eq(s.rdestroy_root, NONE), And(Eq(s.rdestroy_next, 0), Eq(s.rdestroy_step, RD_MARK))),
         Implies(Not(Eq(s.rdestroy_root, NONE)), And(s.rdestroy_next >= 1, s.rdestroy_next < nm)),
