@@ -5,7 +5,7 @@ child: memcg, root_cache, dead, nr_pages, destroy work) and its slabs, the
 creation and destruction work functions, ``mem_cgroup_destroy_all_caches``,
 ``kmem_cache_destroy_memcg_children`` and ``kmem_cache_shrink``; a new slab and
 a thread stack are charged to the memcg's kmem ``res_counter``. Each path is a
-generator yielding the model action it completed (``model/destruction.py``).
+generator yielding the model action it completed (``model/destruction/``).
 
 Freed objects stay in Python's memory, flagged: touching one is recorded the
 way KASAN would report it (``oops``), so a race shows as data, not a crash.
@@ -493,7 +493,7 @@ class SlabKernel:
                      for m in self.memcgs)
 
     def snapshot(self) -> dict:
-        """The abstract state in model/destruction.py's JSON shape."""
+        """The abstract state in the JSON shape of model/destruction/state.py."""
         caches = {}
         for r, root in enumerate(self.slab_caches):
             for m in range(1, len(self.memcgs)):
