@@ -49,17 +49,23 @@ def main() -> None:
         hyp = f"{statistics.median(times):.1f} s, found {found}/5"
         print(f"| {profile} | {broken} | {length} | {r.distinct} | {t_explore * 1000:.0f} ms "
               f"| {impl_verdict}, {t_impl * 1000:.0f} ms | {hyp} |")
-    cfg = PRESETS["destruction-2roots"]
-    t = time.perf_counter()
-    r = explore.explore(cfg)
-    t_explore = time.perf_counter() - t
-    t = time.perf_counter()
-    impl = explore_impl(cfg)
-    t_impl = time.perf_counter() - t
-    print(f"\ndestruction-2roots, default profile: {r.distinct} states, explorer "
-          f"{t_explore:.2f} s (with liveness), implementation {len(impl.states)} states in "
-          f"{t_impl:.2f} s ({impl.steps} checked steps): "
-          f"{'equal' if impl.states == set(r.states) else 'DIFFERENT'}")
+    print()
+    for name in ("destruction-kmem", "destruction-2roots"):
+        cfg = PRESETS[name]
+        t = time.perf_counter()
+        r = explore.explore(cfg)
+        t_explore = time.perf_counter() - t
+        t = time.perf_counter()
+        sym = explore.explore(cfg, graph=False, symmetry=True)
+        t_sym = time.perf_counter() - t
+        t = time.perf_counter()
+        impl = explore_impl(cfg)
+        t_impl = time.perf_counter() - t
+        print(f"{name}, default profile: {r.distinct} states, explorer {t_explore:.2f} s "
+              f"(with liveness); up to root symmetry {sym.distinct} states in {t_sym:.2f} s "
+              f"(safety); implementation {len(impl.states)} states in {t_impl:.2f} s "
+              f"({impl.steps} checked steps): "
+              f"{'equal' if impl.states == set(r.states) else 'DIFFERENT'}")
 
 
 if __name__ == "__main__":

@@ -126,11 +126,11 @@ def prove(config_path, profile, bmc_depth):
 # ---------------------------------------------------------------- explore
 
 
-def run_explore(cfg: Config, max_states, itf=None, echo=click.echo):
+def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=False):
     def progress(n, queue):
         echo(f"  ... {n} distinct states, {queue} on the queue", err=True)
 
-    r = explorer.explore(cfg, max_states=max_states, progress=progress)
+    r = explorer.explore(cfg, max_states=max_states, progress=progress, symmetry=symmetry)
     if r.violation or r.liveness:
         status = f"VIOLATION {r.violation or r.liveness[0][0]}"
     elif r.deadlocks:
@@ -139,6 +139,8 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo):
         status = "no violation"
     if not r.complete:
         status = f"INCOMPLETE (stopped at --max-states {max_states})"
+    if r.symmetry:
+        status += " (states up to root symmetry; liveness not checked)"
     echo(f"explore [{cfg.name}, profile {cfg.profile}]: {r.distinct} distinct states, "
          f"{r.generated} generated, depth {r.depth}, {r.seconds:.2f}s "
          f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
@@ -170,13 +172,19 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo):
 @click.option("--max-states", type=int, default=None, help="stop after this many states")
 @click.option("--itf", type=click.Path(dir_okay=False), help="write a counterexample as ITF JSON")
 @click.option("--list-profiles", is_flag=True, help="list the named profiles and exit")
-def explore(config_path, profile, max_states, itf, list_profiles):
+@click.option("--symmetry", is_flag=True,
+              help="identify states that differ only by a permutation of identical root "
+                   "caches (destruction slice; safety only, as TLC's SYMMETRY)")
+def explore(config_path, profile, max_states, itf, list_profiles, symmetry):
     """Breadth-first search of every reachable state of a small configuration."""
     if list_profiles:
         for name, slice_name, what in all_profiles():
             click.echo(f"{name}\t{slice_name}\t{what}")
         return
-    r = run_explore(_config(config_path, profile), max_states, itf)
+    cfg = _config(config_path, profile)
+    if symmetry and slice_of(cfg).symmetry is None:
+        raise click.UsageError(f"--symmetry: the {cfg.slice} slice declares no symmetry")
+    r = run_explore(cfg, max_states, itf, symmetry=symmetry)
     sys.exit(0 if r.ok else 1)
 
 

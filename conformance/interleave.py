@@ -175,16 +175,19 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
     if init != sl.initial(cfg):
         res.problem = refused or "the implementation's initial state is not the model's Init"
         return res
-    paths = {init: []}
-    queue = deque([init])
+    # one run per abstract state *and* hidden state: what alpha forgets but the
+    # kernel's next steps depend on (a memcg's cache-list order) must be kept apart
+    paths = {(init, _hidden(make())): []}
+    queue = deque(paths)
     while queue and len(paths) < max_states:
-        state = queue.popleft()
-        prefix = paths[state]
+        key = queue.popleft()
+        state, prefix = key[0], paths[key]
         probe = _replay(cfg, make, prefix)
         for choice in probe.choices(state):
             run = _replay(cfg, make, prefix)
             step, post, problem = run.take(choice, state, oracle)
-            if problem is None and post not in paths:
+            known = (post, _hidden(run.k)) in paths
+            if problem is None and not known:
                 problem = "; ".join(slabinfo_problems(cfg, run.k, post)) or None
             if problem:
                 res.problem = problem
@@ -193,12 +196,12 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
             if step is None:
                 continue
             res.steps += 1
-            if post not in paths and sl.in_constraint(cfg, post):
-                paths[post] = [*prefix, choice]
-                queue.append(post)
+            if not known and sl.in_constraint(cfg, post):
+                paths[post, _hidden(run.k)] = [*prefix, choice]
+                queue.append((post, _hidden(run.k)))
         if res.problem:
             break
-    res.states = set(paths)
+    res.states = {state for state, _ in paths}
     res.seconds = time.perf_counter() - t0
     res.lock_orders, res.lock_cycles = lockdep.orders(), lockdep.cycles()
     if res.lock_cycles and res.problem is None:
@@ -224,6 +227,12 @@ def slabinfo_problems(cfg, kernel, state) -> list[str]:
             out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {kernel.memcg_slabinfo(m)!r}, "
                        f"model {want!r}")
     return out
+
+
+def _hidden(kernel):
+    """The implementation's ``hidden()`` state, if it has any."""
+    hidden = getattr(kernel, "hidden", None)
+    return hidden() if hidden else None
 
 
 def _replay(cfg, make, prefix) -> _Run:

@@ -5,7 +5,7 @@ child: memcg, root_cache, dead, nr_pages, destroy work) and its slabs, the
 creation and destruction work functions, ``mem_cgroup_destroy_all_caches``,
 ``kmem_cache_destroy_memcg_children`` and ``kmem_cache_shrink``; a new slab and
 a thread stack are charged to the memcg's kmem ``res_counter``. Each path is a
-generator yielding the model action it completed (``model/destruction.py``).
+generator yielding the model action it completed (``model/destruction/``).
 
 Freed objects stay in Python's memory, flagged: touching one is recorded the
 way KASAN would report it (``oops``), so a race shows as data, not a crash.
@@ -112,7 +112,7 @@ class SlabKernel:
         self.caches: dict[tuple[int, int], KmemCache] = {}  # the latest incarnation per pair
         self.oops: str | None = None
         # ghost state for alpha: what the walking threads have reached
-        self.offline_at: tuple[int, int] | None = None  # (memcg, next root)
+        self.offline_at: tuple[int, set[int]] | None = None  # (memcg, roots visited)
         self.rdestroy_at: tuple[int, int, int] | None = None  # (root, next memcg, step)
         self.shrinking: tuple[int, int] | None = None
         self.half_created: set[tuple[int, int]] = set()
@@ -310,7 +310,7 @@ class SlabKernel:
                              f"destroy {cachep.name}")
         cachep.memcg_params = MemcgCacheParams(memcg, root, destroy)
         self.caches[(r, m)] = cachep
-        memcg.memcg_slab_caches.append(cachep.memcg_params)  # memcg_cache_list_add
+        memcg.memcg_slab_caches.insert(0, cachep.memcg_params)  # memcg_cache_list_add: list_add
         return cachep
 
     # ------------------------------------------------------------ destruction
@@ -360,26 +360,31 @@ class SlabKernel:
 
     def mem_cgroup_css_offline(self, m: int):
         """cgroup_rmdir -> mem_cgroup_css_offline -> mem_cgroup_destroy_all_caches:
-        one preemption point per root cache. -EBUSY while tasks are attached."""
+        one preemption point per entry of the memcg's cache list, in list order
+        (newest first). -EBUSY while tasks are attached."""
         memcg = self.memcgs[m]
         if any(t.memcg is memcg and not t.exited for t in self.tasks.values()):
             return -EBUSY
         memcg.online = False
-        self.offline_at = (m, 0)
+        visited: set[int] = set()
+        self.offline_at = (m, visited)
         yield Step("offline.start", {"memcg": memcg.name})
-        for r, root in enumerate(self.slab_caches):
+        while True:
             with self.lockdep.locked(memcg, "memcg->slab_caches_mutex"):
-                params = next((p for p in memcg.memcg_slab_caches if p.root_cache is root), None)
-            if params is not None:
-                cachep = root.memcg_caches[m]  # memcg_params_to_cache
-                if cachep is None:
-                    self._report("NULL dereference")
-                else:
-                    params.dead = True
-                    self._touch(cachep)
-                    self.wq.queue_work(params.destroy)
-            self.offline_at = (m, r + 1)
-            yield Step("offline.mark_dead", {"memcg": memcg.name})
+                params = next((p for p in memcg.memcg_slab_caches
+                               if self.slab_caches.index(p.root_cache) not in visited), None)
+            if params is None:
+                break
+            root = params.root_cache
+            cachep = root.memcg_caches[m]  # memcg_params_to_cache
+            if cachep is None:
+                self._report("NULL dereference")
+            else:
+                params.dead = True
+                self._touch(cachep)
+                self.wq.queue_work(params.destroy)
+            visited.add(self.slab_caches.index(root))
+            yield Step("offline.mark_dead", {"memcg": memcg.name, "root": root.name})
         self.offline_at = None
         yield Step("offline.done", {"memcg": memcg.name})
 
@@ -481,8 +486,14 @@ class SlabKernel:
 
     # ------------------------------------------------------------ alpha
 
+    def hidden(self) -> tuple:
+        """What alpha forgets but the next steps depend on: each memcg's cache
+        list order (creation order, newest first), which offline walks in."""
+        return tuple(tuple(self.slab_caches.index(p.root_cache) for p in m.memcg_slab_caches)
+                     for m in self.memcgs)
+
     def snapshot(self) -> dict:
-        """The abstract state in model/destruction.py's JSON shape."""
+        """The abstract state in the JSON shape of model/destruction/state.py."""
         caches = {}
         for r, root in enumerate(self.slab_caches):
             for m in range(1, len(self.memcgs)):
@@ -523,7 +534,7 @@ class SlabKernel:
                              "exited": t in self.tasks and self.tasks[t].exited}
                       for t, name in enumerate(self.task_names)},
             "offline": {"memcg": self.memcgs[om[0]].name if om else None,
-                        "next_root": om[1] if om else 0},
+                        "visited": [self.slab_caches[r].name for r in sorted(om[1])] if om else []},
             "root_destroy": {"root": self.slab_caches[rd[0]].name if rd else None,
                              "next_memcg": rd[1] if rd else 0,
                              "step": ("mark", "cancel", "destroy", "wait")[rd[2]] if rd else "mark"},

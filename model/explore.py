@@ -49,6 +49,8 @@ class Result:
     states: list = field(default_factory=list)
     #: liveness properties that fail: (property id, key, a trace into the lasso)
     liveness: list = field(default_factory=list)
+    #: states were identified up to the slice's symmetry (liveness is then unchecked)
+    symmetry: bool = False
 
     @property
     def ok(self) -> bool:
@@ -88,19 +90,32 @@ def successors(cfg: Config, s: State, steps=None):
 
 
 def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
-            check_deadlock: bool | None = None, progress=None) -> Result:
-    """Breadth-first search from the initial state of ``cfg``."""
+            check_deadlock: bool | None = None, progress=None,
+            symmetry: bool = False) -> Result:
+    """Breadth-first search from the initial state of ``cfg``.
+
+    With ``symmetry``, a state is known once any permutation of it is (TLC's
+    SYMMETRY): each orbit is stored once, as the first member reached, so traces
+    stay real behaviours. As in TLC, liveness is then not checked: the property
+    names a cache, and a permutation moves it."""
     t0 = time.perf_counter()
     sl = slice_of(cfg)
+    if symmetry and sl.symmetry is None:
+        raise ValueError(f"the {sl.name} slice declares no symmetry")
+    perms = sl.symmetry(cfg) if symmetry else ()
+
+    def orbit(s):
+        return min(p(s) for p in perms) if perms else s
+
     if check_deadlock is None:
         check_deadlock = cfg.check_deadlock
     steps = enabled_steps(cfg)
     state_inv = sl.state_invariants()
     step_inv = sl.step_invariants()
     constraint = sl.in_constraint
-    res = Result(cfg)
+    res = Result(cfg, symmetry=bool(perms))
     init = sl.initial(cfg)
-    ids: dict[State, int] = {init: 0}
+    ids: dict[State, int] = {orbit(init): 0}
     states: list[State] = [init]
     parent: list[tuple[int, str, tuple, int] | None] = [None]
     depth = [0]
@@ -115,7 +130,7 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
     for i in state_inv:
         if not i.check(cfg, init):
             fail(i.id, 0)
-            return _finish(res, t0, ids, depth, g)
+            return _finish(res, t0, states, depth, g)
     queue = deque([0])
     while queue:
         sid = queue.popleft()
@@ -132,17 +147,18 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             for i in step_inv:
                 if not i.check(cfg, s, post):
                     fail(i.id, sid, Step(name, args, ret, post))
-                    return _finish(res, t0, ids, depth, g)
-            known = ids.get(post)
+                    return _finish(res, t0, states, depth, g)
+            key = orbit(post)
+            known = ids.get(key)
             if known is None:
                 bad = next((i.id for i in state_inv if not i.check(cfg, post)), None)
                 if bad is not None:
                     fail(bad, sid, Step(name, args, ret, post))
-                    return _finish(res, t0, ids, depth, g)
+                    return _finish(res, t0, states, depth, g)
                 if not constraint(cfg, post):
                     continue
                 known = len(states)
-                ids[post] = known
+                ids[key] = known
                 states.append(post)
                 parent.append((sid, name, args, ret))
                 depth.append(depth[sid] + 1)
@@ -162,17 +178,17 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             res.deadlocks += 1
             if res.violation is None:
                 fail("Deadlock", sid)
-    return _finish(res, t0, ids, depth, g)
+    return _finish(res, t0, states, depth, g)
 
 
-def _finish(res: Result, t0: float, ids, depth, g) -> Result:
-    res.states = list(ids)
+def _finish(res: Result, t0: float, states, depth, g) -> Result:
+    res.states = states
     res.graph = g
-    if g is not None and res.violation is None and res.complete:
+    if g is not None and res.violation is None and res.complete and not res.symmetry:
         from model.liveness import check_all
 
         res.liveness = check_all(res)
-    res.distinct = len(ids)
+    res.distinct = len(states)
     res.depth = max(depth) + 1 if depth else 0
     res.seconds = time.perf_counter() - t0
     res.graph = g

@@ -51,6 +51,10 @@ class Slice:
     invariants: dict[str, Invariant] = field(default_factory=dict)
     #: leads-to properties checked on the explored graph (model/liveness.py)
     liveness: tuple = ()
+    #: (cfg) -> the permutations of identical components (roots, say) that map
+    #: the transition relation and every invariant to itself, identity first;
+    #: None when the slice declares no symmetry (TLC's SYMMETRY)
+    symmetry: Callable | None = None
 
     def action(self, name, params, domain, kernel, explored=True):
         """Register ``(guard, effect)`` as an action of this slice."""

@@ -1,0 +1,236 @@
+"""The destruction slice's invariants (D: the cache lifecycle, K: kmem charges,
+T: the structural facts induction needs) and its liveness property."""
+
+from __future__ import annotations
+
+from model.config import NONE, PAGE_SIZE, UNLIMITED, Config
+from model.destruction.state import (
+    ALIVE,
+    DESTRUCTION,
+    DOUBLE_DESTROY,
+    FREED,
+    IDLE,
+    NOCACHE,
+    NULL_DEREF,
+    PENDING,
+    RD_CANCEL,
+    RD_DESTROY,
+    RD_MARK,
+    RD_WAIT,
+    RUN_DESTROY,
+    THREAD_SIZE_ORDER,
+    USE_AFTER_FREE,
+    DState,
+    cache_domain,
+    cache_id,
+    memcg_of,
+    no_slabs,
+    nr_pages,
+    objects,
+    root_of,
+    walking,
+)
+from model.dual import And, Count, Eq, Implies, Not, Or, Sum
+from model.liveness import LeadsTo
+
+invariant = DESTRUCTION.invariant
+
+
+# ---------------------------------------------------------------- invariants
+
+
+def _all(cfg, fn):
+    return And(*(fn(c) for (c,) in cache_domain(cfg)))
+
+
+@invariant("D1.destroyed_only_when_empty", "a freed cache held no objects and no pages",
+           "domain 12 I8; __kmem_cache_shutdown fails with objects")
+def destroyed_empty(cfg, s):
+    return _all(cfg, lambda c: Implies(Eq(s.cache[c], FREED), Eq(s.slabs[c], no_slabs(cfg))))
+
+
+@invariant("D2.destroyed_at_most_once", "no cache is passed to kmem_cache_destroy twice",
+           "domain 12 I8; R1 (v5), W6")
+def at_most_once(cfg, s):
+    return Not(Eq(s.error, DOUBLE_DESTROY))
+
+
+@invariant("D3.no_use_after_destroy", "no step touches a freed cache; nothing refers to one",
+           "domain 12 I8; R1, R3, R4, R10")
+def no_uaf(cfg, s):
+    refs = _all(cfg, lambda c: Implies(Eq(s.cache[c], FREED),
+                                       And(Not(s.slot[c]), Not(s.listed[c]),
+                                           Eq(s.work[c], IDLE), Not(Eq(s.shrinking, c)))))
+    # a creation work holds its root cache (memcg_create_cache_enqueue's cw->cachep)
+    roots = _all(cfg, lambda c: Implies(Not(s.root_alive[root_of(cfg, c)]),
+                                        And(Not(s.create_pending[c]), Not(s.half_created[c]))))
+    return And(Not(Eq(s.error, USE_AFTER_FREE)), refs, roots)
+
+
+@invariant("D4.no_null_deref", "walking a memcg's cache list never meets an unpublished slot",
+           "R5; fixed in 3.14 (96403da24444)")
+def no_null(cfg, s):
+    return Not(Eq(s.error, NULL_DEREF))
+
+
+@invariant("D5.slot_agrees_with_list",
+           "a cache is published in the root's slot iff it is on its memcg's list iff alive",
+           "domain 12 I9 (list insertion and slot store as one step)")
+def slot_list(cfg, s):
+    def holds(c):
+        alive = Eq(s.cache[c], ALIVE)
+        # the half-registered window of list_before_slot is D4's to catch
+        return And(Eq(s.listed[c], alive), Eq(s.slot[c], And(alive, Not(s.half_created[c]))))
+
+    return _all(cfg, holds)
+
+
+@invariant("D6.offline_caches_dead",
+           "every live cache offline has walked past (or a finished offline left) is dead",
+           "R13: a cache created after offline is never destroyed")
+def offline_dead(cfg, s):
+    def holds(c):
+        m, r = memcg_of(cfg, c), root_of(cfg, c)
+        finished = And(Not(s.online[m]), Not(Eq(s.offline_memcg, m)))
+        passed = And(walking(s, m), s.offline_done[r])
+        by_root = Eq(s.rdestroy_root, r)
+        return Implies(And(Or(finished, passed), Eq(s.cache[c], ALIVE), Not(by_root)), s.dead[c])
+
+    return _all(cfg, holds)
+
+
+@invariant("K1.kmem_within_limit", "no memcg's kmem usage exceeds its kmem limit",
+           "domain 12 I1; res_counter_charge")
+def kmem_within_limit(cfg, s):
+    return And(*(s.kmem[m].usage <= s.kmem[m].limit for m in range(cfg.n_memcgs)))
+
+
+def stack_pages(cfg, s, m):
+    """Pages of the thread stacks charged to memcg m (exited tasks' included)."""
+    return (1 << THREAD_SIZE_ORDER) * Count(Eq(s.task_memcg[t], m) for t in range(cfg.n_tasks))
+
+
+@invariant("K2.kmem_is_slabs_and_stacks",
+           "a memcg's kmem usage is the pages of its caches' slabs plus its tasks' stacks",
+           "domain 12 I4, with no bypassed charge in this slice (memcg_bind_pages, "
+           "THREADINFO_GFP_ACCOUNTED)")
+def kmem_is_slabs_and_stacks(cfg, s):
+    def holds(m):
+        pages = Sum(nr_pages(cfg, s, cache_id(cfg, r, m)) for r in range(len(cfg.roots)))
+        return Eq(s.kmem[m].usage, PAGE_SIZE * (pages + stack_pages(cfg, s, m)))
+
+    return And(Eq(s.kmem[0].usage, 0), *(holds(m) for m in range(1, cfg.n_memcgs)))
+
+
+@invariant("T.destruction_ranges", "fields in range; counts non-negative; pages cover objects",
+           "model bounds", kind="type")
+def ranges(cfg, s):
+    def holds(c):
+        return And(Or(*(Eq(s.cache[c], v) for v in (NOCACHE, ALIVE, FREED))),
+                   Or(*(Eq(s.work[c], v) for v in range(5))),
+                   *(n >= 0 for n in s.slabs[c]),
+                   Implies(Not(Eq(s.cache[c], ALIVE)), Eq(s.slabs[c], no_slabs(cfg))),
+                   Implies(Eq(s.cache[c], NOCACHE),
+                           And(Eq(s.work[c], IDLE), Not(s.requeued[c]), Not(s.dead[c]))),
+                   Implies(s.requeued[c], Not(Eq(s.work[c], IDLE))),
+                   Implies(s.half_created[c], And(Eq(s.cache[c], ALIVE), s.listed[c])))
+
+    nr, nm = len(cfg.roots), cfg.n_memcgs
+    threads = And(
+        Or(Eq(s.offline_memcg, NONE), *(Eq(s.offline_memcg, m) for m in range(1, nm))),
+        Implies(Eq(s.offline_memcg, NONE), Not(Or(*s.offline_done))),
+        Or(Eq(s.rdestroy_root, NONE), *(Eq(s.rdestroy_root, r) for r in range(nr))),
+        Implies(Eq(s.rdestroy_root, NONE), And(Eq(s.rdestroy_next, 0), Eq(s.rdestroy_step, RD_MARK))),
+        Implies(Not(Eq(s.rdestroy_root, NONE)), And(s.rdestroy_next >= 1, s.rdestroy_next < nm)),
+        Or(*(Eq(s.rdestroy_step, v) for v in (RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT))),
+        Or(Eq(s.shrinking, NONE), *(Eq(s.shrinking, c) for (c,) in cache_domain(cfg))),
+        Implies(Not(Eq(s.offline_memcg, NONE)),
+                And(*(Implies(Eq(s.offline_memcg, m), Not(s.online[m])) for m in range(1, nm)))),
+        s.online[0],
+    )
+
+    def task(t):
+        m = s.task_memcg[t]
+        return And(Or(Eq(m, NONE), *(Eq(m, i) for i in range(1, nm))),
+                   Implies(s.task_exited[t], Not(Eq(m, NONE))),
+                   # rmdir waits for the cgroup's tasks to leave
+                   Implies(Not(s.task_exited[t]),
+                           And(*(Implies(Eq(m, i), s.online[i]) for i in range(1, nm)))))
+
+    def counter(m):
+        k = s.kmem[m]
+        return And(k.usage >= 0, k.max_usage >= k.usage, k.failcnt >= 0,
+                   Eq(k.limit, cfg.kmem_limit if m else UNLIMITED))
+
+    return And(_all(cfg, holds), threads, Or(*(Eq(s.error, v) for v in range(4))),
+               *(task(t) for t in range(cfg.n_tasks)),
+               *(counter(m) for m in range(cfg.n_memcgs)))
+
+
+@invariant("T.destruction_progress",
+           "what root destruction has passed is freed, its current child cancelled; "
+           "unloading starts with no objects; offline and unloading exclude each other",
+           "the loops of mem_cgroup_destroy_all_caches and kmem_cache_destroy_memcg_children",
+           kind="type")
+def progress(cfg, s):
+    def holds(c):
+        r, m = root_of(cfg, c), memcg_of(cfg, c)
+        by_root = Eq(s.rdestroy_root, r)
+        half = True if cfg.profile == "list_before_slot" else Not(s.half_created[c])
+        # a child root destruction has passed is gone; the one it cancelled stays idle
+        passed = Implies(And(by_root, s.rdestroy_next > m), Not(Eq(s.cache[c], ALIVE)))
+        strict = cfg.profile not in ("root_destroy_no_cancel", "offline_vs_root_destroy")
+        at = And(by_root, Eq(s.rdestroy_next, m), Eq(s.cache[c], ALIVE))
+        cancelled = Implies(And(at, Eq(s.rdestroy_step, RD_DESTROY)),
+                            And(Not(s.dead[c]), Eq(s.work[c], IDLE))) if strict else True
+        # waiting for the running item: nothing is queued behind it
+        waiting = Implies(And(at, Eq(s.rdestroy_step, RD_WAIT)),
+                          And(Not(s.dead[c]), Not(Eq(s.work[c], PENDING)),
+                              Not(s.requeued[c]))) if strict else True
+        dying = Implies(And(Not(s.root_alive[r])), Not(Eq(s.cache[c], ALIVE)))
+        # module unload starts with every object freed, and nothing allocates after
+        unloading = Implies(by_root, Eq(objects(s, c), 0))
+        # flush_memcg_workqueue ran before the first child was touched
+        began = Not(And(Eq(s.rdestroy_next, 1), Eq(s.rdestroy_step, RD_MARK)))
+        flushed = Implies(And(by_root, began),
+                          And(Not(s.create_pending[c]), Not(s.half_created[c]))) \
+            if cfg.profile != "create_vs_root_destroy" else True
+        cleared = Implies(And(by_root, Eq(s.rdestroy_next, m),
+                              Not(Eq(s.rdestroy_step, RD_MARK)), Eq(s.cache[c], ALIVE)),
+                          Not(s.dead[c])) if synced else True
+        # only offline arms the worker, and nothing allocates from an offline memcg's
+        # cache, so the pages the worker saw at its check stay gone
+        offline = Implies(Or(s.dead[c], Not(Eq(s.work[c], IDLE))), Not(s.online[m]))
+        checked = Implies(Eq(s.work[c], RUN_DESTROY), Eq(Sum(s.slabs[c]), 0))
+        return And(half, passed, cancelled, waiting, dying, unloading, cleared, flushed,
+                   offline, checked)
+
+    synced = cfg.profile != "offline_vs_root_destroy"
+    apart = Not(And(Not(Eq(s.offline_memcg, NONE)), Not(Eq(s.rdestroy_root, NONE))))
+    return And(_all(cfg, holds), apart if synced else True)
+
+
+def dead_empty_caches(cfg: Config, s: DState) -> list[int]:
+    """Caches the liveness property is about: dead, alive, holding no page."""
+    return [c for (c,) in cache_domain(cfg)
+            if s.cache[c] == ALIVE and s.dead[c] and nr_pages(cfg, s, c) == 0]
+
+
+#: worker actions that are weakly fair (the workqueue runs what is queued)
+FAIR_ACTIONS = ("destroy_work.start", "destroy_work.check", "destroy_work.shrink",
+                "destroy_work.destroy", "create_work.publish", "create_work.set_slot",
+                "offline.mark_dead", "offline.done", "shrink.done",
+                "root_destroy.clear_dead", "root_destroy.cancel_work",
+                "root_destroy.flush_work", "root_destroy.destroy_child")
+
+
+DESTRUCTION.liveness = (
+    LeadsTo(
+        "L1.dead_empty_cache_destroyed",
+        "a dead cache whose pages reach 0 is eventually destroyed",
+        lambda cfg, s: dead_empty_caches(cfg, s),
+        lambda cfg, s, c: s.cache[c] == FREED,
+        FAIR_ACTIONS,
+        "domain 6; P25 (mem_cgroup_destroy_cache), under weak fairness of the workers",
+    ),
+)
