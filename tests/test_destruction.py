@@ -270,3 +270,23 @@ def test_symmetry_keeps_one_state_per_orbit_and_every_verdict():
             assert len(r.trace) == len(explore.explore(bug, graph=False).trace)
     r = CliRunner().invoke(main, ["explore", "--config", "accounting", "--symmetry"])
     assert r.exit_code == 2 and "declares no symmetry" in r.output
+
+
+def test_a_dead_cache_keeping_an_empty_slab_leaks_as_3_10_did():
+    """VDNOSCHED: "nr_pages never gets to zero unless the cache is shrunk
+    explicitly". L1 (pages reach 0 -> destroyed) holds; the stronger "a dead
+    cache with no objects is destroyed" fails, with an empty slab kept."""
+    from model.destruction import ALIVE, FAIR_ACTIONS, FREED, IDLE, nr_pages, objects
+    from model.liveness import LeadsTo, check
+
+    r = explore.explore(PRESETS["destruction"])
+    unused = LeadsTo(
+        "dead_unused_cache_destroyed", "a dead cache with no objects is eventually destroyed",
+        lambda cfg, s: [c for (c,) in DESTRUCTION.actions["alloc"].domain(cfg)
+                        if s.cache[c] == ALIVE and s.dead[c] and objects(s, c) == 0],
+        lambda cfg, s, c: s.cache[c] == FREED, FAIR_ACTIONS)
+    (fail,) = check(r, unused)
+    _, c, path = fail
+    trap = r.states[path[-1]]
+    assert objects(trap, c) == 0 and nr_pages(r.config, trap, c) > 0 and trap.work[c] == IDLE
+    assert r.liveness == []

@@ -122,8 +122,9 @@ def kmem_is_slabs_and_stacks(cfg, s):
     return And(Eq(s.kmem[0].usage, 0), *(holds(m) for m in range(1, cfg.n_memcgs)))
 
 
-@invariant("T.destruction_ranges", "fields in range; counts non-negative; pages cover objects",
-           "model bounds", kind="type")
+@invariant("T.destruction_ranges",
+           "fields in range; slab counts non-negative and zero unless alive; attached tasks' "
+           "memcgs online; counters well formed", "model bounds", kind="type")
 def ranges(cfg, s):
     def holds(c):
         return And(Or(*(Eq(s.cache[c], v) for v in (NOCACHE, ALIVE, FREED))),
@@ -168,8 +169,9 @@ def ranges(cfg, s):
 
 
 @invariant("T.destruction_progress",
-           "what root destruction has passed is freed, its current child cancelled; "
-           "unloading starts with no objects; offline and unloading exclude each other",
+           "what root destruction has passed is freed, its current child cancelled, its "
+           "creation works flushed; unloading starts with no objects; offline and unloading "
+           "exclude each other; only offline arms the worker, which destroys with no page",
            "the loops of mem_cgroup_destroy_all_caches and kmem_cache_destroy_memcg_children",
            kind="type")
 def progress(cfg, s):
