@@ -276,9 +276,11 @@ def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo)
         return True
     echo(f"race [{cfg.name}, profile {cfg.profile}]: FOUND after {st.seconds:.2f}s: "
          f"{st.failure.message}")
+    from conformance.interleave import describe
+
     echo(f"shrunk schedule ({len(st.schedule)} tries):")
-    for i, choice in enumerate(st.schedule, 1):
-        echo(f"  {i:3}. {' '.join(str(x) for x in choice)}")
+    for line in describe(cfg, st.schedule):
+        echo(f"  {line}")
     if save:
         report.save_schedule(save, cfg, seed, st.schedule, st.failure.message)
         echo(f"replay file written to {save}  (kmemcg replay {save})")
@@ -325,8 +327,10 @@ def run_interleave(cfg, explore_impl, echo=click.echo) -> bool:
         echo(f"interleave [{cfg.name}, profile {cfg.profile}]: the implementation reaches "
              f"{r.problem} after {len(r.trace)} steps ({r.steps} steps checked, "
              f"{r.seconds:.2f}s)")
-        for i, choice in enumerate(r.trace, 1):
-            echo(f"  {i:3}. {' '.join(str(x) for x in choice)}")
+        from conformance.interleave import describe
+
+        for line in describe(cfg, r.trace):
+            echo(f"  {line}")
         return False
     same = r.states == model_states
     echo(f"interleave [{cfg.name}, profile {cfg.profile}]: implementation {len(r.states)} "

@@ -21,12 +21,12 @@ from impl.lockdep import Lockdep
 from impl.sched import Blocked, Step
 from impl.slab import SlabKernel
 from model.config import Config
-from model.destruction import cache_domain, cache_name, from_json, root_of
+from model.destruction import cache_domain, cache_name, from_json, memcg_of, root_of
 from model.slice import slice_of
 
 
 def _rm(cfg, c):
-    return root_of(cfg, c), c % cfg.n_memcgs
+    return root_of(cfg, c), memcg_of(cfg, c)
 
 
 #: the environment's operations, by the model action each begins with: how to
@@ -227,6 +227,22 @@ def slabinfo_problems(cfg, kernel, state) -> list[str]:
             out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {kernel.memcg_slabinfo(m)!r}, "
                        f"model {want!r}")
     return out
+
+
+def describe(cfg: Config, schedule, make=None) -> list[str]:
+    """A schedule as numbered lines: each try, and the model step it took (a try
+    that waits, or finds its thread gone, takes none)."""
+    run = _Run(cfg, make or (lambda: SlabKernel.for_config(cfg)))
+    lines = []
+    for i, choice in enumerate(schedule, 1):
+        step = run.apply(tuple(choice))
+        if step is None:
+            took = "waits"
+        else:
+            args = ", ".join(f"{k}={v}" for k, v in step.args.items())
+            took = f"{step.action}({args})" + (f" = {step.ret}" if step.ret else "")
+        lines.append(f"{i:3}. {' '.join(str(x) for x in choice):<34} -> {took}")
+    return lines
 
 
 def _hidden(kernel):
