@@ -105,6 +105,9 @@ def test_race_machine_finds_and_replays_a_race():
 def test_cli_interleave_and_race_replay(tmp_path):
     r = CliRunner().invoke(main, ["interleave"])
     assert r.exit_code == 0 and ": equal;" in r.output
+    r = CliRunner().invoke(main, ["interleave", "--profile", "create_vs_root_destroy"])
+    assert r.exit_code == 1 and "D3.no_use_after_destroy after 5 steps" in r.output
+    assert "root_destroy.start:0          -> root_destroy.cancel_work(root=dentry)" in r.output
     save = tmp_path / "race.json"
     r = CliRunner().invoke(main, ["conform", "--profile", "create_after_offline", "--seed", "1",
                                   "--examples", "200", "--save", str(save)])
