@@ -15,38 +15,40 @@ _PER_CACHE = ("cache", "dead", "slabs", "work", "requeued", "create_pending", "h
               "slot", "listed")
 
 
+def renaming(cfg: Config, perm: tuple[int, ...]):
+    """The function taking a state to the one with root r renamed perm[r]: its
+    caches, its alive bit, the walks' references to it. Roots are
+    interchangeable: no step or invariant looks at a root's index (offline
+    walks a list in creation order, which the state does not keep)."""
+    n, nr = cfg.n_memcgs, len(cfg.roots)
+    # new[i] = old[src[i]]: where each position's content comes from
+    inverse = [0] * nr
+    for r, q in enumerate(perm):
+        inverse[q] = r
+    root_src = tuple(inverse)
+    cache_src = tuple(inverse[c // n] * n + c % n for c in range(nr * n))
+    cache_dst = {c: perm[c // n] * n + c % n for c in range(nr * n)} | {NONE: NONE}
+
+    def rename(s: DState) -> DState:
+        return s._replace(
+            root_alive=tuple(s.root_alive[i] for i in root_src),
+            offline_done=tuple(s.offline_done[i] for i in root_src),
+            rdestroy_root=s.rdestroy_root if s.rdestroy_root == NONE else perm[s.rdestroy_root],
+            shrinking=cache_dst[s.shrinking],
+            **{f: tuple(getattr(s, f)[i] for i in cache_src) for f in _PER_CACHE})
+
+    return rename
+
+
 def permute_roots(cfg: Config, s: DState, perm: tuple[int, ...]) -> DState:
-    """``s`` with root r renamed perm[r]: its caches, its alive bit, the walks'
-    references to it. Roots are interchangeable: no step or invariant looks at
-    a root's index (offline walks a list in creation order, which the state
-    does not keep)."""
-    n = cfg.n_memcgs
-
-    def cache(c):
-        return c if c == NONE else perm[c // n] * n + c % n
-
-    def roots(xs):
-        out = list(xs)
-        for r, x in enumerate(xs):
-            out[perm[r]] = x
-        return tuple(out)
-
-    def caches(xs):
-        out = list(xs)
-        for c, x in enumerate(xs):
-            out[cache(c)] = x
-        return tuple(out)
-
-    return s._replace(
-        root_alive=roots(s.root_alive), offline_done=roots(s.offline_done),
-        rdestroy_root=s.rdestroy_root if s.rdestroy_root == NONE else perm[s.rdestroy_root],
-        shrinking=cache(s.shrinking), **{f: caches(getattr(s, f)) for f in _PER_CACHE})
+    """``s`` with root r renamed perm[r] (see :func:`renaming`)."""
+    return renaming(cfg, perm)(s)
 
 
 def root_symmetry(cfg: Config) -> tuple:
-    """Every permutation of the root caches, the identity first."""
-    return tuple(lambda s, p=p: permute_roots(cfg, s, p)
-                 for p in permutations(range(len(cfg.roots))))
+    """Every permutation of the root caches, the identity first (as itself)."""
+    perms = list(permutations(range(len(cfg.roots))))
+    return (lambda s: s, *(renaming(cfg, p) for p in perms[1:]))
 
 
 DESTRUCTION.symmetry = root_symmetry
