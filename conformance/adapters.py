@@ -25,7 +25,9 @@ def load_factory(spec: str):
         mod = importlib.import_module(mod_name)
     except Exception as e:  # an import can fail in any way
         raise ProtocolError(f"cannot import {mod_name!r}: {type(e).__name__}: {e}") from None
-    factory = getattr(mod, attr, None)
+    factory = mod
+    for part in attr.split("."):  # entry-point style: MOD:Class.method
+        factory = getattr(factory, part, None)
     if factory is None or not callable(factory):
         raise ProtocolError(f"{mod_name!r} has no callable {attr!r}")
     return factory

@@ -15,7 +15,7 @@ import click
 from conformance import machine, report
 from conformance.adapters import PipeAdapter, PythonAdapter
 from conformance.harness import Harness, Nonconformance
-from conformance.mutants import MUTANTS
+from conformance.mutants import DESTRUCTION_MUTANTS, MUTANTS
 from conformance.protocol import ProtocolError
 from model import explore as explorer
 from model import prove as prover
@@ -225,8 +225,8 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--seed", type=int, help="the random seed (printed when chosen for you)")
 @click.option("--examples", type=click.IntRange(min=1), default=None,
               help="Hypothesis runs [default: 200; 1000 for a destruction profile]")
-@click.option("--steps", default=40, show_default=True, type=click.IntRange(min=1),
-              help="operations per run")
+@click.option("--steps", default=None, type=click.IntRange(min=1),
+              help="rule steps per run [default: 40; 60 tries for a destruction profile]")
 @click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="seconds per pipe reply")
 @click.option("--race", is_flag=True, help="interleave operations' steps across threads")
@@ -240,8 +240,12 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         raise click.UsageError("give --impl or --pipe, not both")
     if profile or (config_path and named_slice(config_path) == "destruction"):
         cfg = _config(config_path, profile, PRESETS["destruction"])
+        if pipe:
+            raise click.UsageError("the destruction race machine drives Python "
+                                   "implementations (--impl MOD:FACTORY), not a pipe")
+        make = destruction_kernel(cfg, impl) if impl else None
         ok = run_destruction_race(cfg, _seed(seed), 1000 if examples is None else examples,
-                                  min(steps, 30), save)
+                                  60 if steps is None else steps, save, make=make)
         sys.exit(0 if ok else 1)
     cfg = _config(config_path, None, PRESETS["conformance"])
     s = _seed(seed)
@@ -250,7 +254,8 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     except ProtocolError as e:
         raise click.UsageError(str(e)) from None
     try:
-        stats = run_conform(cfg, make, s, 200 if examples is None else examples, steps, oracle,
+        stats = run_conform(cfg, make, s, 200 if examples is None else examples,
+                            40 if steps is None else steps, oracle,
                             save, pipe or impl or REFERENCE, race=race)
     except ProtocolError as e:
         click.echo(f"conform: the implementation broke the protocol: {e}", err=True)
@@ -265,10 +270,11 @@ def named_slice(path: str) -> str:
         raise click.UsageError(str(e)) from None
 
 
-def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo) -> bool:
+def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
+                         make=None) -> bool:
     from conformance import race_destruction
 
-    st = race_destruction.run(cfg, seed_value=seed, examples=examples, steps=steps)
+    st = race_destruction.run(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
     rate = st.steps / st.seconds if st.seconds else 0.0
     if st.failure is None:
         echo(f"race [{cfg.name}, profile {cfg.profile}]: {examples} runs, {st.steps} steps "
@@ -279,7 +285,7 @@ def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo)
     from conformance.interleave import describe
 
     echo(f"shrunk schedule ({len(st.schedule)} tries):")
-    for line in describe(cfg, st.schedule):
+    for line in describe(cfg, st.schedule, make):
         echo(f"  {line}")
     if save:
         report.save_schedule(save, cfg, seed, st.schedule, st.failure.message)
@@ -287,18 +293,41 @@ def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo)
     return False
 
 
+def destruction_kernel(cfg: Config, impl: str | None):
+    """``make()`` for the destruction machines: the reference, or ``--impl
+    MOD:FACTORY`` called with the configuration (checked once here, so a bad
+    spec is a usage error, not a failure found later)."""
+    from conformance.interleave import ImplementationError, kernel_factory
+
+    try:
+        factory = kernel_factory(impl)
+        factory(cfg)
+    except (ProtocolError, ImplementationError) as e:
+        raise click.UsageError(str(e)) from None
+    return lambda: factory(cfg)
+
+
 @main.command()
 @config_option
 @profile_option
-def interleave(config_path, profile):
+@click.option("--impl", help="MOD:FACTORY of a Python implementation (default: the reference); "
+                             "for the destruction slice FACTORY(config) returns a kernel shaped "
+                             "like impl.slab.SlabKernel")
+def interleave(config_path, profile, impl):
     """Every interleaving on the implementation; its states must equal the model's."""
     from conformance.interleave import explore_impl
 
     cfg = _config(config_path, profile, PRESETS["destruction"])
     if cfg.slice == "accounting":
-        ok = run_interleave_accounting(cfg)
+        spec = impl or REFERENCE
+        try:
+            PythonAdapter.from_spec(spec, cfg.tasks)  # fail early, with a clear message
+        except ProtocolError as e:
+            raise click.UsageError(str(e)) from None
+        ok = run_interleave_accounting(cfg, spec)
     else:
-        ok = run_interleave(cfg, explore_impl)
+        make = destruction_kernel(cfg, impl) if impl else None
+        ok = run_interleave(cfg, lambda c: explore_impl(c, make=make), make=make)
     sys.exit(0 if ok else 1)
 
 
@@ -319,7 +348,7 @@ def run_interleave_accounting(cfg, spec=REFERENCE, echo=click.echo) -> bool:
     return same
 
 
-def run_interleave(cfg, explore_impl, echo=click.echo) -> bool:
+def run_interleave(cfg, explore_impl, echo=click.echo, make=None) -> bool:
     r = explore_impl(cfg)
     m = explorer.explore(cfg, graph=False)
     model_states = set(m.states)
@@ -329,7 +358,7 @@ def run_interleave(cfg, explore_impl, echo=click.echo) -> bool:
              f"{r.seconds:.2f}s)")
         from conformance.interleave import describe
 
-        for line in describe(cfg, r.trace):
+        for line in describe(cfg, r.trace, make):
             echo(f"  {line}")
         return False
     same = r.states == model_states
@@ -375,6 +404,17 @@ def run_mutants(cfg, seed, examples, steps, echo=click.echo):
         all_killed &= killed
         rows.append([name, "killed" if killed else "SURVIVED", check or "-",
                      f"{seconds:.1f}s", what])
+    from conformance.interleave import explore_impl
+
+    slab = PRESETS["destruction-kmem"]
+    for name, (factory, what) in DESTRUCTION_MUTANTS.items():
+        t = time.perf_counter()
+        r = explore_impl(slab, make=lambda f=factory: f(slab))
+        killed = r.problem is not None
+        all_killed &= killed
+        rows.append([name, "killed" if killed else "SURVIVED",
+                     "interleave destruction-kmem" if killed else "-",
+                     f"{time.perf_counter() - t:.1f}s", what])
     echo(report.table(rows, ["mutant", "verdict", "by check", "time to kill", "bug"]))
     return ref_ok and all_killed
 
@@ -407,8 +447,9 @@ def replay(file, impl):
     if "schedule" in data:
         from conformance import race_destruction
 
+        make = destruction_kernel(cfg, impl) if impl else None
         try:
-            problem = race_destruction.replay(cfg, data["schedule"])
+            problem = race_destruction.replay(cfg, data["schedule"], make)
         except (ValueError, KeyError, TypeError, IndexError) as e:
             raise click.UsageError(f"{file}: {e}") from None
         click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from conformance.adapters import load_factory
 from conformance.oracle import EvalOracle, invariant_problems
 from impl.lockdep import Lockdep
 from impl.sched import Blocked, Step
@@ -47,9 +48,13 @@ OPERATIONS = {
 def abstract(cfg: Config, kernel) -> tuple:
     """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
     try:
-        return from_json(cfg, kernel.snapshot()), None
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        return None, f"snapshot refused: {e}"
+        snap = kernel.snapshot()
+    except Exception as e:  # the implementation's own code
+        return None, f"snapshot() raised {type(e).__name__}: {e}"
+    try:
+        return from_json(cfg, snap), None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+        return None, f"snapshot refused: {type(e).__name__}: {e}"
 
 
 @dataclass
@@ -64,8 +69,37 @@ class InterleaveResult:
     lock_cycles: list = field(default_factory=list)
 
 
+class ImplementationError(Exception):
+    """The implementation raised, or lacks what the interleaver drives."""
+
+
+def kernel_factory(spec: str | None = None):
+    """``MOD:FACTORY`` -> ``make(cfg)``: a destruction kernel for a configuration.
+
+    The factory is called with the model configuration and returns an object
+    shaped like :class:`impl.slab.SlabKernel`: the path methods OPERATIONS
+    starts (generators yielding :class:`impl.sched.Step` or ``Blocked``), a
+    workqueue ``wq`` (``queue`` of items with ``name``, ``running`` and
+    ``func(item)``, and ``take(item)``), ``snapshot()`` in the model's JSON
+    shape, ``proc_slabinfo()``, ``memcg_slabinfo(m)``, and optionally
+    ``hidden()``. Without a spec: the reference."""
+    if spec is None:
+        return SlabKernel.for_config
+    factory = load_factory(spec)
+
+    def make(cfg, lockdep=None):
+        try:
+            return factory(cfg)
+        except Exception as e:  # the factory is someone else's code
+            raise ImplementationError(f"{spec}: the factory raised {type(e).__name__}: {e}") \
+                from None
+
+    return make
+
+
 class _Run:
-    """One implementation instance driven by a choice sequence."""
+    """One implementation instance driven by a choice sequence. Whatever the
+    implementation raises becomes an :class:`ImplementationError`."""
 
     def __init__(self, cfg: Config, make):
         self.cfg = cfg
@@ -73,6 +107,12 @@ class _Run:
         self.threads: dict[str, object] = {}
 
     def choices(self, state):
+        try:
+            return self._choices(state)
+        except Exception as e:
+            raise ImplementationError(f"its workqueue: {type(e).__name__}: {e}") from None
+
+    def _choices(self, state):
         sl = slice_of(self.cfg)
         out = []
         for name in OPERATIONS:
@@ -96,6 +136,15 @@ class _Run:
 
     def apply(self, choice) -> Step | None:
         """Take one step; None when the choice cannot step (blocked, or gone)."""
+        try:
+            return self._apply(choice)
+        except ImplementationError:
+            raise
+        except Exception as e:
+            raise ImplementationError(f"{' '.join(map(str, choice))}: the implementation raised "
+                                      f"{type(e).__name__}: {e}") from None
+
+    def _apply(self, choice) -> Step | None:
         kind = choice[0]
         if kind == "start":
             _, name, *args = choice
@@ -130,15 +179,24 @@ class _Run:
         problem or None).
         A try that cannot step must leave the abstract state alone; a step must
         be one the model allows, into a state every invariant holds in."""
-        step = self.apply(choice)
+        try:
+            step = self.apply(choice)
+        except ImplementationError as e:
+            return None, None, str(e)
+        if step is not None and not isinstance(step, Step):
+            return None, None, f"{choice}: the implementation yielded {step!r}, not a Step"
         post, refused = abstract(self.cfg, self.k)
         if refused:
             return step, None, f"{choice}: {refused}"
         if step is None:
             moved = f"{choice} changed the abstract state without taking a model step"
             return None, state, (moved if post != state else None)
-        v = oracle.check(state, step.action, _args(self.cfg, step.action, step.args), step.ret,
-                         post)
+        try:
+            args = _args(self.cfg, step.action, step.args)
+        except (KeyError, ValueError, StopIteration, TypeError) as e:
+            return step, None, (f"{choice}: the step {step.action} {step.args} does not name "
+                                f"the model's parameters ({type(e).__name__}: {e})")
+        v = oracle.check(state, step.action, args, step.ret, post)
         bad = [] if v.ok else [v.problem]
         if not bad and post != state:
             bad = invariant_problems(self.cfg, state, post)
@@ -171,7 +229,11 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
     oracle = EvalOracle(cfg)
     t0 = time.perf_counter()
     res = InterleaveResult()
-    init, refused = abstract(cfg, make())
+    try:
+        init, refused = abstract(cfg, make())
+    except ImplementationError as e:
+        res.problem = str(e)
+        return res
     if init != sl.initial(cfg):
         res.problem = refused or "the implementation's initial state is not the model's Init"
         return res
@@ -183,12 +245,23 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
         key = queue.popleft()
         state, prefix = key[0], paths[key]
         probe = _replay(cfg, make, prefix)
-        for choice in probe.choices(state):
+        try:
+            choices = probe.choices(state)
+        except ImplementationError as e:
+            res.problem, res.trace = str(e), prefix
+            break
+        for choice in choices:
             run = _replay(cfg, make, prefix)
             step, post, problem = run.take(choice, state, oracle)
-            known = (post, _hidden(run.k)) in paths
-            if problem is None and not known:
-                problem = "; ".join(slabinfo_problems(cfg, run.k, post)) or None
+            key = known = None
+            if problem is None:
+                try:
+                    key = (post, _hidden(run.k))
+                    known = key in paths
+                    if not known:
+                        problem = "; ".join(slabinfo_problems(cfg, run.k, post)) or None
+                except Exception as e:  # hidden() or a slabinfo read raised
+                    problem = f"{choice}: the implementation raised {type(e).__name__}: {e}"
             if problem:
                 res.problem = problem
                 res.trace = [*prefix, choice]
@@ -197,8 +270,8 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
                 continue
             res.steps += 1
             if not known and sl.in_constraint(cfg, post):
-                paths[post, _hidden(run.k)] = [*prefix, choice]
-                queue.append((post, _hidden(run.k)))
+                paths[key] = [*prefix, choice]
+                queue.append(key)
         if res.problem:
             break
     res.states = {state for state, _ in paths}
@@ -232,12 +305,19 @@ def slabinfo_problems(cfg, kernel, state) -> list[str]:
 def describe(cfg: Config, schedule, make=None) -> list[str]:
     """A schedule as numbered lines: each try, and the model step it took (a try
     that waits, or finds its thread gone, takes none)."""
-    run = _Run(cfg, make or (lambda: SlabKernel.for_config(cfg)))
+    try:
+        run = _Run(cfg, make or (lambda: SlabKernel.for_config(cfg)))
+    except ImplementationError as e:
+        return [f"  (cannot re-run: {e})"]
     lines = []
     for i, choice in enumerate(schedule, 1):
-        step = run.apply(tuple(choice))
-        if step is None:
-            took = "waits"
+        try:
+            step = run.apply(tuple(choice))
+        except ImplementationError as e:
+            lines.append(f"{i:3}. {' '.join(str(x) for x in choice):<34} -> raised: {e}")
+            break
+        if not isinstance(step, Step):
+            took = "waits" if step is None else f"yielded {step!r}"
         else:
             args = ", ".join(f"{k}={v}" for k, v in step.args.items())
             took = f"{step.action}({args})" + (f" = {step.ret}" if step.ret else "")

@@ -14,6 +14,7 @@ from impl.kernel import Kernel
 from impl.memcontrol import PAGE_SIZE, MemoryController
 from impl.res_counter import ResCounter
 from impl.sched import Step
+from impl.slab import THREAD_SIZE_ORDER, SlabKernel, Task
 
 
 class _NoKmemRollback(MemoryController):
@@ -153,4 +154,56 @@ MUTANTS = {
     # only an interleaving shows this one: the exhaustive interleaver kills it
     "res_charges_current_memcg": (_with_controller(_ResChargesCurrentMemcg),
                                   "the res step re-reads the task's memcg after preemption"),
+}
+
+
+# ---------------------------------------------------------------- destruction slice
+# Each is the reference slab kernel with one charge-path bug; the exhaustive
+# interleaving of the destruction-kmem preset must reject every one. (The
+# historical races are profiles of the reference, not mutants.)
+
+
+class _ReleaseKeepsCharge(SlabKernel):
+    def kmem_freepages(self, cachep, slab):
+        cachep.slabs.remove(slab)  # bug: the pages go back, the kmem charge stays
+        self.memcg_release_pages(cachep, 1 << cachep.gfporder)
+
+
+class _NrPagesCountsSlabs(SlabKernel):
+    def kmem_getpages(self, cachep):
+        slab = super().kmem_getpages(cachep)
+        if slab is not None:  # bug: memcg_bind_pages adds 1, not 1 << order
+            cachep.memcg_params.nr_pages -= (1 << cachep.gfporder) - 1
+        return slab
+
+    def kmem_freepages(self, cachep, slab):
+        cachep.slabs.remove(slab)
+        cachep.memcg_params.memcg.kmem.uncharge(PAGE_SIZE << cachep.gfporder)
+        self.memcg_release_pages(cachep, 1)
+
+
+class _StackNeverUncharged(SlabKernel):
+    def put_task_struct(self, t):
+        self.tasks.pop(t)  # bug: free_thread_info without __memcg_kmem_uncharge_pages
+        yield Step("put_task_struct", {"task": self.task_names[t]})
+
+
+class _ForkIgnoresKmemLimit(SlabKernel):
+    def fork(self, t, m):
+        memcg = self.memcgs[m]
+        memcg.kmem.usage += PAGE_SIZE << THREAD_SIZE_ORDER  # bug: no limit check (__GFP_NOFAIL)
+        memcg.kmem.max_usage = max(memcg.kmem.max_usage, memcg.kmem.usage)
+        self.tasks[t] = Task(memcg)
+        yield Step("fork", {"task": self.task_names[t], "memcg": memcg.name})
+
+
+DESTRUCTION_MUTANTS = {
+    "release_keeps_charge": (_ReleaseKeepsCharge.for_config,
+                             "a released slab's pages stay charged to the memcg"),
+    "nr_pages_counts_slabs": (_NrPagesCountsSlabs.for_config,
+                              "nr_pages counts slabs, not 1 << order pages each"),
+    "stack_never_uncharged": (_StackNeverUncharged.for_config,
+                              "put_task_struct frees the stack without uncharging it"),
+    "fork_ignores_kmem_limit": (_ForkIgnoresKmemLimit.for_config,
+                                "a thread stack is charged past the kmem limit"),
 }

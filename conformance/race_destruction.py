@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from conformance.interleave import _Run, abstract
+from conformance.interleave import ImplementationError, _Run, abstract
 from conformance.machine import run_machine
 from conformance.oracle import EvalOracle
 from impl.slab import SlabKernel
@@ -42,7 +42,10 @@ def race_machine(cfg: Config, make, stats: RaceStats):
     class DestructionRace(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
-            self.run = _Run(cfg, make)
+            try:
+                self.run = _Run(cfg, make)
+            except ImplementationError as e:
+                raise RaceFailure(str(e), []) from None
             self.state, refused = abstract(cfg, self.run.k)
             if refused:
                 raise RaceFailure(f"initial state: {refused}", [])
@@ -50,7 +53,10 @@ def race_machine(cfg: Config, make, stats: RaceStats):
 
         @rule(data=st.data())
         def act(self, data):
-            choices = self.run.choices(self.state)
+            try:
+                choices = self.run.choices(self.state)
+            except ImplementationError as e:
+                raise RaceFailure(str(e), self.schedule) from None
             if not choices:
                 return
             choice = data.draw(st.sampled_from(choices))
@@ -64,7 +70,7 @@ def race_machine(cfg: Config, make, stats: RaceStats):
     return DestructionRace
 
 
-def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 30,
+def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
         shrink_seconds: float = 20.0, make=None) -> RaceStats:
     make = make or (lambda: SlabKernel.for_config(cfg))
     stats = RaceStats()
@@ -80,13 +86,20 @@ def replay(cfg: Config, schedule: list, make=None) -> str | None:
     None. A schedule that does not fit the implementation is an error."""
     make = make or (lambda: SlabKernel.for_config(cfg))
     oracle = EvalOracle(cfg)
-    r = _Run(cfg, make)
+    try:
+        r = _Run(cfg, make)
+    except ImplementationError as e:
+        return str(e)
     state, refused = abstract(cfg, r.k)
     if refused:
         return f"initial state: {refused}"
     for i, choice in enumerate(schedule, 1):
         choice = tuple(choice)
-        if choice not in r.choices(state):
+        try:
+            possible = r.choices(state)
+        except ImplementationError as e:
+            return str(e)
+        if choice not in possible:
             raise ValueError(f"schedule try {i} {choice} is not possible here: the schedule "
                              f"does not fit this implementation or configuration")
         _, state, problem = r.take(choice, state, oracle)

@@ -95,7 +95,7 @@ def test_race_machine_finds_and_replays_a_race():
     from conformance import race_destruction
 
     cfg = replace(PRESETS["destruction"], profile="create_after_offline")
-    st = race_destruction.run(cfg, seed_value=1, examples=200, shrink_seconds=5)
+    st = race_destruction.run(cfg, seed_value=1, examples=1000, shrink_seconds=5)
     assert st.failure is not None and "D6.offline_caches_dead" in st.failure.message
     assert race_destruction.replay(cfg, st.schedule) == st.failure.message
     ok = race_destruction.run(PRESETS["destruction"], seed_value=1, examples=30)
@@ -110,7 +110,7 @@ def test_cli_interleave_and_race_replay(tmp_path):
     assert "root_destroy.start:0          -> root_destroy.cancel_work(root=dentry)" in r.output
     save = tmp_path / "race.json"
     r = CliRunner().invoke(main, ["conform", "--profile", "create_after_offline", "--seed", "1",
-                                  "--examples", "200", "--save", str(save)])
+                                  "--examples", "1000", "--save", str(save)])
     assert r.exit_code == 1 and "FOUND" in r.output
     r = CliRunner().invoke(main, ["replay", str(save)])
     assert r.exit_code == 1 and "D6.offline_caches_dead" in r.output
@@ -203,24 +203,50 @@ def test_a_slab_or_a_stack_over_the_kmem_limit_fails_with_enomem():
     assert k.memcgs[1].kmem.usage == 2 * 4096
 
 
-@pytest.mark.parametrize("bug", ["no_uncharge", "stale_nr_pages"])
-def test_charge_bugs_are_caught_by_the_interleaving(bug):
+@pytest.mark.parametrize(("mutant", "caught"), [
+    ("release_keeps_charge", "memcgs.A.kmem.usage: model 0, implementation 8192"),
+    ("nr_pages_counts_slabs", "nr_pages is 1 but its slabs [0, 1, 0] hold 2"),
+    ("stack_never_uncharged", "memcgs.A.kmem.usage: model 0, implementation 8192"),
+    ("fork_ignores_kmem_limit", "returned 0, the model returns -12"),
+])
+def test_charge_mutants_are_caught_by_the_interleaving(mutant, caught):
+    from conformance.interleave import explore_impl
+    from conformance.mutants import DESTRUCTION_MUTANTS
+
+    cfg = PRESETS["destruction-kmem"]
+    factory, _ = DESTRUCTION_MUTANTS[mutant]
+    r = explore_impl(cfg, make=lambda: factory(cfg))
+    assert r.problem is not None and caught in r.problem, r.problem
+
+
+def test_an_implementation_that_raises_gets_a_verdict_not_a_traceback(tmp_path):
     from conformance.interleave import explore_impl
     from impl.slab import SlabKernel
 
-    class Buggy(SlabKernel):
-        def kmem_freepages(self, cachep, slab):
-            if bug == "no_uncharge":  # the pages go back, the charge stays
-                cachep.slabs.remove(slab)
-                self.memcg_release_pages(cachep, 1 << cachep.gfporder)
-            else:  # nr_pages is not decremented: memcg_release_pages skipped
-                cachep.slabs.remove(slab)
-                cachep.memcg_params.memcg.kmem.uncharge(4096 << cachep.gfporder)
+    class Raises(SlabKernel):
+        def kmem_cache_shrink(self, r, m):
+            raise RuntimeError("oops in shrink")
 
-    cfg = PRESETS["destruction-kmem"]
-    r = explore_impl(cfg, make=lambda: Buggy.for_config(cfg))
-    want = "memcgs.A.kmem.usage: model 0" if bug == "no_uncharge" else "nr_pages is"
-    assert r.problem is not None and want in r.problem, r.problem
+    cfg = PRESETS["destruction"]
+    r = explore_impl(cfg, make=lambda: Raises.for_config(cfg))
+    assert "the implementation raised RuntimeError: oops in shrink" in r.problem
+    r = CliRunner().invoke(main, ["interleave", "--impl", "conformance.mutants:nope"])
+    assert r.exit_code == 2 and "no callable 'nope'" in r.output
+    r = CliRunner().invoke(main, ["interleave", "--impl", "impl.kernel:Kernel"])
+    assert r.exit_code == 2 and "the factory raised TypeError" in r.output
+
+
+def test_cli_checks_another_destruction_implementation():
+    ok = CliRunner().invoke(main, ["interleave", "--config", "destruction-kmem", "--impl",
+                                   "impl.slab:SlabKernel.for_config"])
+    assert ok.exit_code == 0 and ": equal;" in ok.output
+    bad = CliRunner().invoke(main, ["interleave", "--config", "destruction-kmem", "--impl",
+                                    "conformance.mutants:_ReleaseKeepsCharge.for_config"])
+    assert bad.exit_code == 1 and "memcgs.A.kmem.usage: model 0" in bad.output
+    race = CliRunner().invoke(main, ["conform", "--config", "destruction-kmem", "--impl",
+                                     "conformance.mutants:_StackNeverUncharged.for_config",
+                                     "--seed", "1", "--examples", "300"])
+    assert race.exit_code == 1 and "FOUND" in race.output and "-> put_task_struct" in race.output
 
 
 def test_offline_walks_the_list_in_creation_order_which_the_state_forgets():
