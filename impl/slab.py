@@ -17,6 +17,7 @@ from __future__ import annotations
 from errno import EBUSY, ENOMEM
 
 from impl.lockdep import Lockdep
+from impl.memcontrol import PAGE_SIZE
 from impl.res_counter import RESOURCE_MAX, ResCounter
 from impl.sched import Blocked, Mutex, Step
 from impl.workqueue import Workqueue, WorkStruct
@@ -24,7 +25,6 @@ from impl.workqueue import Workqueue, WorkStruct
 PROFILES = ("correct", "destroy_while_requeued", "v5_double_destroy", "root_destroy_no_cancel",
             "offline_vs_root_destroy", "shrink_frees_last_page", "no_destroy_on_last_page",
             "create_after_offline", "list_before_slot", "create_vs_root_destroy")
-PAGE_SIZE = 4096
 #: x86_64, 3.8: a thread stack (thread_info) is an order-1 allocation.
 THREAD_SIZE_ORDER = 1
 
@@ -187,11 +187,11 @@ class SlabKernel:
         return slab
 
     def kmem_freepages(self, cachep: KmemCache, slab: Slab) -> None:
-        """kmem_freepages: the pages go back, uncharged from the memcg they were
-        charged to (__memcg_kmem_uncharge_pages); then the release hook."""
+        """kmem_freepages: the release hook (memcg_release_pages), then the pages go
+        back, uncharged from the memcg they were charged to (free_memcg_kmem_pages)."""
         cachep.slabs.remove(slab)
-        cachep.memcg_params.memcg.kmem.uncharge(PAGE_SIZE << cachep.gfporder)
         self.memcg_release_pages(cachep, 1 << cachep.gfporder)
+        cachep.memcg_params.memcg.kmem.uncharge(PAGE_SIZE << cachep.gfporder)
 
     def kmem_cache_shrink_pages(self, cachep: KmemCache) -> None:
         """__kmem_cache_shrink: release every empty slab."""
@@ -224,11 +224,8 @@ class SlabKernel:
         """kmem_cache_free(root, x) by a task of memcg ``m`` of an object on a slab
         holding ``fill`` objects; ``release``: that slab empties and the allocator
         gives it back. The cache comes from the object's page (cache_from_obj)."""
-        root = self.slab_caches[r]
         slab = next(sl for sl in self.caches[(r, m)].slabs if sl.inuse == fill)  # the object x
         cachep = slab.slab_cache  # virt_to_head_page(x)->slab_cache
-        if cachep is not root and cachep.root is not root:  # slab_equal_or_root
-            self._report("Wrong slab cache")
         self._touch(cachep)
         slab.inuse -= 1
         name = {"cache": self.cache_name(r, m)}
@@ -344,16 +341,17 @@ class SlabKernel:
         self.wq.done(work)
 
     def kmem_cache_destroy(self, cachep: KmemCache) -> None:
-        """kmem_cache_destroy of a memcg cache: fails while objects remain."""
+        """kmem_cache_destroy of a memcg cache: __kmem_cache_shutdown releases the
+        empty slabs, and fails while objects remain."""
         if cachep.freed:
             self._report("double destroy")
             return
-        if cachep.objects:
-            return  # "Slab cache still has objects"
         p = cachep.memcg_params
         r, m = self._index(cachep)
         with self.lockdep.locked(cachep, "slab_mutex", "memcg->slab_caches_mutex"):
             self.kmem_cache_shrink_pages(cachep)  # __kmem_cache_shutdown
+            if cachep.objects:
+                return  # "Slab cache still has objects"
             cachep.freed = True  # then memcg_release_cache:
             self.slab_caches[r].memcg_caches[m] = None
             p.memcg.memcg_slab_caches.remove(p)
@@ -488,7 +486,7 @@ class SlabKernel:
 
     def hidden(self) -> tuple:
         """What alpha forgets but the next steps depend on: each memcg's cache
-        list order (creation order, newest first), which offline walks in."""
+        list order (list_add at the head: newest first), which offline walks in."""
         return tuple(tuple(self.slab_caches.index(p.root_cache) for p in m.memcg_slab_caches)
                      for m in self.memcgs)
 

@@ -382,14 +382,16 @@ Shrink(s, c) == Release(s, c, [s.slabs[c] EXCEPT ![0] = 0])
 (* kmem_cache_destroy(c): __kmem_cache_shutdown releases the empty slabs   *)
 (* (uncharging them), then the cache is freed with its slot and list       *)
 (* entry (memcg_release_cache).  A cache with objects survives ("Slab      *)
-(* cache still has objects").  Destroying a freed cache is an error.       *)
+(* cache still has objects"), its empty slabs released all the same.       *)
+(* Destroying a freed cache is an error.                                   *)
 (***************************************************************************)
 KmemCacheDestroy(s, c) ==
     LET t == Fail(s, s.cache[c] = FREED, DOUBLE_DESTROY)
-    IN  IF Objects(t.slabs[c]) = 0 /\ t.cache[c] = ALIVE
-        THEN [Shrink(t, c) EXCEPT !.cache[c] = FREED, !.slot[c] = FALSE,
-                                  !.listed[c] = FALSE]
-        ELSE t
+    IN  IF t.cache[c] # ALIVE THEN t
+        ELSE IF Objects(t.slabs[c]) = 0
+             THEN [Shrink(t, c) EXCEPT !.cache[c] = FREED, !.slot[c] = FALSE,
+                                       !.listed[c] = FALSE]
+             ELSE Shrink(t, c)
 
 \* The work function returns; an item queued again meanwhile is pending.
 Finish(s, c) ==
@@ -944,8 +946,9 @@ K2_KmemIsSlabsAndStacks ==
 (***************************************************************************)
 
 \* Fields in range; counts non-negative; only a live cache holds slabs;
-\* a task that has not exited is in an online memcg (rmdir waits for the
-\* cgroup's tasks to leave); each counter is sane and keeps its limit.
+\* a task that has not exited is in an online memcg (rmdir fails with
+\* -EBUSY while the cgroup has tasks); each counter is sane and keeps its
+\* limit.
 T_DestructionRanges ==
     /\ \A c \in Caches :
           /\ cache[c] \in {NOCACHE, ALIVE, FREED}

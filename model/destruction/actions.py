@@ -105,13 +105,14 @@ def _shrink(cfg, s: DState, c: int) -> DState:
 
 
 def _kmem_cache_destroy(cfg, s: DState, c: int) -> DState:
-    """kmem_cache_destroy(c): __kmem_cache_shutdown releases the empty slabs, then
-    the cache is freed with its slot and list entry; a cache with objects
-    survives ("Slab cache still has objects")."""
+    """kmem_cache_destroy(c): __kmem_cache_shutdown releases the empty slabs
+    (uncharging them), then the cache is freed with its slot and list entry; a
+    cache with objects survives, its empty slabs gone all the same ("Slab cache
+    still has objects")."""
     s = _fail(s, Eq(s.cache[c], FREED), DOUBLE_DESTROY)
-    empty = Eq(objects(s, c), 0)
-    freed = _set(_shrink(cfg, s, c), c, cache=FREED, slot=False, listed=False)
-    return If(And(empty, Eq(s.cache[c], ALIVE)), freed, s)
+    shut = _shrink(cfg, s, c)
+    freed = _set(shut, c, cache=FREED, slot=False, listed=False)
+    return If(Eq(s.cache[c], ALIVE), If(Eq(objects(s, c), 0), freed, shut), s)
 
 
 # ---------------------------------------------------------------- allocation and free
