@@ -139,8 +139,9 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
         status = "no violation"
     if not r.complete:
         status = f"INCOMPLETE (stopped at --max-states {max_states})"
-    if r.symmetry:
-        status += " (states up to root symmetry; liveness not checked)"
+    if r.symmetry and not r.violation:
+        status = (f"{status} of the safety properties; liveness NOT checked (states up to "
+                  f"root symmetry: run without --symmetry for liveness)")
     echo(f"explore [{cfg.name}, profile {cfg.profile}]: {r.distinct} distinct states, "
          f"{r.generated} generated, depth {r.depth}, {r.seconds:.2f}s "
          f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
@@ -240,12 +241,17 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         raise click.UsageError("give --impl or --pipe, not both")
     if profile or (config_path and named_slice(config_path) == "destruction"):
         cfg = _config(config_path, profile, PRESETS["destruction"])
+        if cfg.slice != "destruction":
+            raise click.UsageError(
+                f"conform --profile runs the destruction race machine; {cfg.name!r} is of the "
+                f"{cfg.slice} slice (its profiles: kmemcg explore/prove --profile, or "
+                f"kmemcg mutants)")
         if pipe:
             raise click.UsageError("the destruction race machine drives Python "
                                    "implementations (--impl MOD:FACTORY), not a pipe")
         make = destruction_kernel(cfg, impl) if impl else None
         ok = run_destruction_race(cfg, _seed(seed), 1000 if examples is None else examples,
-                                  60 if steps is None else steps, save, make=make)
+                                  60 if steps is None else steps, save, make=make, impl=impl)
         sys.exit(0 if ok else 1)
     cfg = _config(config_path, None, PRESETS["conformance"])
     s = _seed(seed)
@@ -271,7 +277,7 @@ def named_slice(path: str) -> str:
 
 
 def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
-                         make=None) -> bool:
+                         make=None, impl=None) -> bool:
     from conformance import race_destruction
 
     st = race_destruction.run(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
@@ -288,7 +294,7 @@ def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
     for line in describe(cfg, st.schedule, make):
         echo(f"  {line}")
     if save:
-        report.save_schedule(save, cfg, seed, st.schedule, st.failure.message)
+        report.save_schedule(save, cfg, seed, st.schedule, st.failure.message, impl)
         echo(f"replay file written to {save}  (kmemcg replay {save})")
     return False
 
@@ -447,7 +453,7 @@ def replay(file, impl):
     if "schedule" in data:
         from conformance import race_destruction
 
-        make = destruction_kernel(cfg, impl) if impl else None
+        make = destruction_kernel(cfg, impl or data["impl"])
         try:
             problem = race_destruction.replay(cfg, data["schedule"], make)
         except (ValueError, KeyError, TypeError, IndexError) as e:

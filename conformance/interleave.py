@@ -105,6 +105,7 @@ class _Run:
         self.cfg = cfg
         self.k = make()
         self.threads: dict[str, object] = {}
+        self.waiting: str | None = None
 
     def choices(self, state):
         try:
@@ -145,6 +146,7 @@ class _Run:
                                       f"{type(e).__name__}: {e}") from None
 
     def _apply(self, choice) -> Step | None:
+        self.waiting = None  # the lock the try found taken, if that is why it did not step
         kind = choice[0]
         if kind == "start":
             _, name, *args = choice
@@ -170,6 +172,7 @@ class _Run:
             self.threads.pop(key, None)
             return None
         if isinstance(y, Blocked):
+            self.waiting = y.lock
             return None
         self.threads[key] = gen
         return y
@@ -317,7 +320,8 @@ def describe(cfg: Config, schedule, make=None) -> list[str]:
             lines.append(f"{i:3}. {' '.join(str(x) for x in choice):<34} -> raised: {e}")
             break
         if not isinstance(step, Step):
-            took = "waits" if step is None else f"yielded {step!r}"
+            took = (f"waits for {run.waiting}" if run.waiting else "no step (nothing left to do)"
+                    if step is None else f"yielded {step!r}")
         else:
             args = ", ".join(f"{k}={v}" for k, v in step.args.items())
             took = f"{step.action}({args})" + (f" = {step.ret}" if step.ret else "")

@@ -77,8 +77,27 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
     stats.failure, stats.seconds = run_machine(
         race_machine(cfg, make, stats), seed_value=seed_value, examples=examples, steps=steps,
         shrink_seconds=shrink_seconds, failure=RaceFailure)
-    stats.schedule = stats.failure.schedule if stats.failure else []
+    stats.schedule = minimize(cfg, stats.failure.schedule, make) if stats.failure else []
     return stats
+
+
+def minimize(cfg: Config, schedule: list, make=None) -> list:
+    """Drop every try the failure does not need (one at a time, as ddmin's last
+    pass does): Hypothesis shrinks the draws, which leaves tries that are no-ops
+    or belong to threads the race never uses."""
+    want = replay(cfg, schedule, make)
+    out = [tuple(c) for c in schedule]
+    i = len(out) - 1
+    while i >= 0:
+        shorter = out[:i] + out[i + 1:]
+        try:
+            same = replay(cfg, shorter, make) == want
+        except ValueError:  # the rest no longer fits: that try was needed
+            same = False
+        if same:
+            out = shorter
+        i -= 1
+    return out
 
 
 def replay(cfg: Config, schedule: list, make=None) -> str | None:

@@ -104,10 +104,15 @@ def save_replay(path: str | Path, cfg: Config, impl: str, seed: int | None, ops,
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
-def save_schedule(path, cfg: Config, seed, schedule, message) -> None:
+#: the shape of a schedule's tries; 2: free.object names the fill of its slab
+SCHEDULE_FORMAT = 2
+
+
+def save_schedule(path, cfg: Config, seed, schedule, message, impl=None) -> None:
     """A destruction race: the configuration and the schedule of tries."""
-    data = {"version": REPLAY_VERSION, "config": cfg.to_json(), "impl": "impl.slab:SlabKernel",
-            "seed": seed, "ops": [], "schedule": [list(c) for c in schedule],
+    data = {"version": REPLAY_VERSION, "config": cfg.to_json(),
+            "impl": impl or "impl.slab:SlabKernel.for_config", "seed": seed, "ops": [],
+            "schedule": [list(c) for c in schedule], "schedule_format": SCHEDULE_FORMAT,
             "failure": {"check": "race", "message": message}}
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
@@ -122,6 +127,9 @@ def load_replay(path: str | Path) -> dict:
     for key in ("config", "impl", "ops"):
         if key not in data:
             raise ValueError(f"{path}: missing {key!r}")
+    if "schedule" in data and data.get("schedule_format") != SCHEDULE_FORMAT:
+        raise ValueError(f"{path}: a schedule in an older format (this kmemcg reads format "
+                         f"{SCHEDULE_FORMAT}); record the race again with kmemcg conform")
     return data
 
 

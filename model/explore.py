@@ -102,7 +102,10 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
     sl = slice_of(cfg)
     if symmetry and sl.symmetry is None:
         raise ValueError(f"the {sl.name} slice declares no symmetry")
+    # the identity alone (one root, say) reduces nothing, and then liveness is checked
     perms = sl.symmetry(cfg) if symmetry else ()
+    if len(perms) < 2:
+        perms = ()
 
     def orbit(s):
         return min(p(s) for p in perms) if perms else s

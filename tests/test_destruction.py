@@ -249,7 +249,7 @@ def test_cli_checks_another_destruction_implementation():
     assert race.exit_code == 1 and "FOUND" in race.output and "-> put_task_struct" in race.output
 
 
-def test_offline_walks_the_list_in_creation_order_which_the_state_forgets():
+def test_offline_walks_the_list_newest_first_an_order_the_state_forgets():
     """Two roots, no slabs: the implementation walks newest cache first; the
     model lets offline visit the caches in any order. Their states agree only
     when the interleaver keeps runs with different list orders apart."""
@@ -299,6 +299,12 @@ def test_symmetry_keeps_one_state_per_orbit_and_every_verdict():
             assert len(r.trace) == len(explore.explore(bug, graph=False).trace)
     r = CliRunner().invoke(main, ["explore", "--config", "accounting", "--symmetry"])
     assert r.exit_code == 2 and "declares no symmetry" in r.output
+    # one root: nothing to reduce, so liveness is still checked
+    r = CliRunner().invoke(main, ["explore", "--profile", "no_destroy_on_last_page", "--symmetry"])
+    assert r.exit_code == 1 and "VIOLATION L1.dead_empty_cache_destroyed" in r.output
+    r = CliRunner().invoke(main, ["explore", "--config", "destruction-2roots", "--profile",
+                                  "no_destroy_on_last_page", "--symmetry"])
+    assert "no violation of the safety properties; liveness NOT checked" in r.output
 
 
 def test_a_dead_cache_keeping_an_empty_slab_leaks_as_3_10_did():

@@ -154,7 +154,7 @@ def ranges(cfg, s):
         m = s.task_memcg[t]
         return And(Or(Eq(m, NONE), *(Eq(m, i) for i in range(1, nm))),
                    Implies(s.task_exited[t], Not(Eq(m, NONE))),
-                   # rmdir waits for the cgroup's tasks to leave
+                   # rmdir fails (-EBUSY) while the cgroup has tasks
                    Implies(Not(s.task_exited[t]),
                            And(*(Implies(Eq(m, i), s.online[i]) for i in range(1, nm)))))
 

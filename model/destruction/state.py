@@ -92,7 +92,8 @@ class DState(NamedTuple):
     listed: tuple
     #: memcg offline walking its cache list under memcg->slab_caches_mutex: the
     #: memcg (NONE when idle) and, per root, whether the walk has visited its cache.
-    #: The list is in creation order, which the state forgets: any order is possible.
+    #: The list is newest first (list_add), and the state forgets creation order: any
+    #: order is possible.
     offline_memcg: int
     offline_done: tuple
     #: root-cache destruction: the root (NONE when idle), the next memcg, its step.
@@ -255,9 +256,11 @@ def from_json(cfg: Config, d: dict) -> DState:
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:
             raise ValueError(f"{cache_name(cfg, c)}: slabs must count fills 0..{cfg.objs_per_slab}")
         for key, want in (("nr_pages", nr_pages(cfg, s, c)), ("objects", objects(s, c))):
-            if key in x and x[key] != want:
-                raise ValueError(f"{cache_name(cfg, c)}: {key} is {x[key]} but its slabs "
-                                 f"{list(s.slabs[c])} hold {want}")
+            if x is blank or x.get(key) == want:
+                continue
+            got = f"is {x[key]}" if key in x else "is missing"
+            raise ValueError(f"{cache_name(cfg, c)}: {key} {got} but its slabs "
+                             f"{list(s.slabs[c])} hold {want}")
     return s
 
 

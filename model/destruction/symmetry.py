@@ -19,7 +19,7 @@ def renaming(cfg: Config, perm: tuple[int, ...]):
     """The function taking a state to the one with root r renamed perm[r]: its
     caches, its alive bit, the walks' references to it. Roots are
     interchangeable: no step or invariant looks at a root's index (offline
-    walks a list in creation order, which the state does not keep)."""
+    walks its list newest first, and the state does not keep creation order)."""
     n, nr = cfg.n_memcgs, len(cfg.roots)
     # new[i] = old[src[i]]: where each position's content comes from
     inverse = [0] * nr
