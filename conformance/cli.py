@@ -15,6 +15,7 @@ import click
 from conformance import machine, report
 from conformance.adapters import PipeAdapter, PythonAdapter
 from conformance.harness import Harness, Nonconformance
+from conformance.interleave import describe
 from conformance.mutants import DESTRUCTION_MUTANTS, MUTANTS
 from conformance.protocol import ProtocolError
 from model import explore as explorer
@@ -288,8 +289,6 @@ def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
         return True
     echo(f"race [{cfg.name}, profile {cfg.profile}]: FOUND after {st.seconds:.2f}s: "
          f"{st.failure.message}")
-    from conformance.interleave import describe
-
     echo(f"shrunk schedule ({len(st.schedule)} tries):")
     for line in describe(cfg, st.schedule, make):
         echo(f"  {line}")
@@ -362,10 +361,12 @@ def run_interleave(cfg, explore_impl, echo=click.echo, make=None) -> bool:
         echo(f"interleave [{cfg.name}, profile {cfg.profile}]: the implementation reaches "
              f"{r.problem} after {len(r.trace)} steps ({r.steps} steps checked, "
              f"{r.seconds:.2f}s)")
-        from conformance.interleave import describe
-
         for line in describe(cfg, r.trace, make):
             echo(f"  {line}")
+        return False
+    if not r.complete:
+        echo(f"interleave [{cfg.name}, profile {cfg.profile}]: INCOMPLETE, stopped after "
+             f"{len(r.states)} abstract states ({r.steps} steps checked): no verdict")
         return False
     same = r.states == model_states
     echo(f"interleave [{cfg.name}, profile {cfg.profile}]: implementation {len(r.states)} "

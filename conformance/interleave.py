@@ -64,6 +64,8 @@ class InterleaveResult:
     seconds: float = 0.0
     problem: str | None = None
     trace: list = field(default_factory=list)
+    #: False when max_states stopped the search: the states are then a subset
+    complete: bool = True
     #: lock orders seen in every run (lockdep's graph), and its cycles
     lock_orders: list = field(default_factory=list)
     lock_cycles: list = field(default_factory=list)
@@ -183,9 +185,13 @@ class _Run:
         A try that cannot step must leave the abstract state alone; a step must
         be one the model allows, into a state every invariant holds in."""
         try:
+            hidden = _hidden(self.k)
             step = self.apply(choice)
+            moved_hidden = step is None and _hidden(self.k) != hidden
         except ImplementationError as e:
             return None, None, str(e)
+        except Exception as e:  # hidden() is the implementation's too
+            return None, None, f"{choice}: hidden() raised {type(e).__name__}: {e}"
         if step is not None and not isinstance(step, Step):
             return None, None, f"{choice}: the implementation yielded {step!r}, not a Step"
         post, refused = abstract(self.cfg, self.k)
@@ -193,7 +199,7 @@ class _Run:
             return step, None, f"{choice}: {refused}"
         if step is None:
             moved = f"{choice} changed the abstract state without taking a model step"
-            return None, state, (moved if post != state else None)
+            return None, state, (moved if post != state or moved_hidden else None)
         try:
             args = _args(self.cfg, step.action, step.args)
         except (KeyError, ValueError, StopIteration, TypeError) as e:
@@ -277,6 +283,7 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
                 queue.append(key)
         if res.problem:
             break
+    res.complete = not queue or res.problem is not None
     res.states = {state for state, _ in paths}
     res.seconds = time.perf_counter() - t0
     res.lock_orders, res.lock_cycles = lockdep.orders(), lockdep.cycles()

@@ -117,6 +117,12 @@ class Config:
             raise ValueError("slab_order must be 0..10 (MAX_ORDER) and objs_per_slab >= 1")
         if not 0 <= self.kmem_limit <= RESOURCE_MAX:
             raise ValueError(f"kmem_limit must be a byte count from 0 to {RESOURCE_MAX}")
+        if self.kmem_limit % PAGE_SIZE and self.kmem_limit != RESOURCE_MAX:
+            raise ValueError(f"kmem_limit must be whole pages ({PAGE_SIZE} bytes), as the "
+                             f"kernel's PAGE_ALIGN leaves a written limit, or unlimited")
+        if self.slice == "destruction" and (self.n_memcgs < 2 or not self.roots):
+            raise ValueError("a destruction configuration needs a memcg besides the root and "
+                             "at least one root cache")
         return self
 
     def check_slice(self) -> Config:

@@ -1,5 +1,6 @@
 """The destruction slice: the default protocol holds, every historical race is found."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -107,7 +108,8 @@ def test_cli_interleave_and_race_replay(tmp_path):
     assert r.exit_code == 0 and ": equal;" in r.output
     r = CliRunner().invoke(main, ["interleave", "--profile", "create_vs_root_destroy"])
     assert r.exit_code == 1 and "D3.no_use_after_destroy after 5 steps" in r.output
-    assert "root_destroy.start:0          -> root_destroy.cancel_work(root=dentry)" in r.output
+    assert "root_destroy.start:0" in r.output
+    assert "-> root_destroy.cancel_work(root=dentry)" in r.output
     save = tmp_path / "race.json"
     r = CliRunner().invoke(main, ["conform", "--profile", "create_after_offline", "--seed", "1",
                                   "--examples", "1000", "--save", str(save)])
@@ -268,18 +270,38 @@ def test_offline_walks_the_list_newest_first_an_order_the_state_forgets():
     assert partial.problem is None and partial.states < model
 
 
-@pytest.mark.parametrize("profile", ["correct", "offline_vs_root_destroy", "list_before_slot"])
-def test_root_permutations_are_a_symmetry_of_the_model(profile):
+@pytest.mark.parametrize(("profile", "every"), [
+    ("correct", 1), ("offline_vs_root_destroy", 3), ("list_before_slot", 1),
+    ("create_vs_root_destroy", 1)])
+def test_root_permutations_are_a_symmetry_of_the_model(profile, every):
     from model.destruction import permute_roots
 
     cfg = replace(PRESETS["destruction-2roots"], profile=profile)
     sl, swap = DESTRUCTION, (1, 0)
     steps = explore.enabled_steps(cfg)
-    for s in explore.explore(cfg, graph=False).states[::7]:
+    for s in explore.explore(cfg, graph=False).states[::every]:
         t = permute_roots(cfg, s, swap)
         posts = {permute_roots(cfg, p, swap) for *_, p in explore.successors(cfg, s, steps)}
         assert posts == {p for *_, p in explore.successors(cfg, t, steps)}
         assert sl.violated(cfg, s) == sl.violated(cfg, t)
+        assert sl.in_constraint(cfg, s) == sl.in_constraint(cfg, t)
+
+
+def test_the_renaming_moves_every_per_cache_and_per_root_field():
+    """A field added to DState later must be renamed too, or the symmetry lies."""
+    from model.destruction import n_caches
+    from model.destruction.symmetry import _PER_CACHE
+
+    # sizes that tell the index sets apart: 2 roots, 3 memcgs, 6 caches, 4 tasks
+    cfg = replace(PRESETS["destruction-2roots"], memcgs=("root", "A", "B"), parents=(-1, 0, 0),
+                  tasks=("t1", "t2", "t3", "t4"))
+    s = DESTRUCTION.initial(cfg)
+    per_cache = {f for f in s._fields
+                 if isinstance(getattr(s, f), tuple) and len(getattr(s, f)) == n_caches(cfg)}
+    assert per_cache == set(_PER_CACHE)
+    per_root = {f for f in s._fields if isinstance(getattr(s, f), tuple)
+                and len(getattr(s, f)) == len(cfg.roots)} - per_cache
+    assert per_root == {"root_alive", "offline_done"}
 
 
 def test_symmetry_keeps_one_state_per_orbit_and_every_verdict():
@@ -325,3 +347,16 @@ def test_a_dead_cache_keeping_an_empty_slab_leaks_as_3_10_did():
     trap = r.states[path[-1]]
     assert objects(trap, c) == 0 and nr_pages(r.config, trap, c) > 0 and trap.work[c] == IDLE
     assert r.liveness == []
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"memcgs": ["root"], "parents": [-1]}, "needs a memcg besides the root"),
+    ({"kmem_limit": 5000}, "kmem_limit must be whole pages"),
+    ({"objs_per_slab": 0}, "objs_per_slab >= 1"),
+    ({"slab_order": "1"}, "slab_order must be an integer"),
+])
+def test_a_bad_destruction_configuration_is_a_clear_error(tmp_path, change, message):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({**PRESETS["destruction"].to_json(), **change}))
+    r = CliRunner().invoke(main, ["explore", "--config", str(path)])
+    assert r.exit_code == 2 and message in r.output

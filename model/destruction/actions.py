@@ -63,13 +63,17 @@ def _fail(s: DState, when, code) -> DState:
     return s._replace(error=If(And(when, Eq(s.error, OK)), code, s.error))
 
 
+def _running(w):
+    """The work item is executing, at any of its steps (not pending)."""
+    return Or(Eq(w, RUN_CHECK), Eq(w, RUN_SHRINK), Eq(w, RUN_DESTROY))
+
+
 def _queue_destroy(s: DState, c: int, *, reinit: bool = False) -> DState:
     """schedule_work(&cachep->memcg_params->destroy): a no-op while pending; a
     running item is queued again. ``reinit`` is v5's INIT_WORK on a pending
     item, after which it runs twice."""
     w = s.work[c]
-    running = Or(Eq(w, RUN_CHECK), Eq(w, RUN_SHRINK), Eq(w, RUN_DESTROY))
-    again = Or(running, Eq(w, PENDING)) if reinit else running
+    again = Or(_running(w), Eq(w, PENDING)) if reinit else _running(w)
     s = _fail(s, Eq(s.cache[c], FREED), USE_AFTER_FREE)
     s = _set(s, c, requeued=Or(s.requeued[c], again))
     return _set(s, c, work=If(Eq(w, IDLE), PENDING, w))
@@ -492,11 +496,7 @@ def _rd_cancel(cfg, s, r):
         w = s.work[c]
         return _set(s, c, work=If(Eq(w, PENDING), IDLE, w), requeued=False)
 
-    def running(c):
-        w = s.work[c]
-        return Or(Eq(w, RUN_CHECK), Eq(w, RUN_SHRINK), Eq(w, RUN_DESTROY))
-
-    waits = Or(*(And(Eq(s.rdestroy_next, m), running(cache_id(cfg, r, m)))
+    waits = Or(*(And(Eq(s.rdestroy_next, m), _running(s.work[cache_id(cfg, r, m)]))
                  for m in range(1, cfg.n_memcgs)))
     if cfg.profile == "root_destroy_no_cancel":
         waits = False

@@ -189,7 +189,7 @@ def progress(cfg, s):
         waiting = Implies(And(at, Eq(s.rdestroy_step, RD_WAIT)),
                           And(Not(s.dead[c]), Not(Eq(s.work[c], PENDING)),
                               Not(s.requeued[c]))) if strict else True
-        dying = Implies(And(Not(s.root_alive[r])), Not(Eq(s.cache[c], ALIVE)))
+        dying = Implies(Not(s.root_alive[r]), Not(Eq(s.cache[c], ALIVE)))
         # module unload starts with every object freed, and nothing allocates after
         unloading = Implies(by_root, Eq(objects(s, c), 0))
         # flush_memcg_workqueue ran before the first child was touched
