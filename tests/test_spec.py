@@ -230,7 +230,7 @@ def test_to_cfg_refuses_what_tlc_cannot_mirror():
     with pytest.raises(ValueError, match="profile"):
         tla.to_cfg(Config(profile="no_such_bug"))
     with pytest.raises(ValueError, match="slice"):
-        tla.to_cfg(Config(slice="destruction"))
+        tla.to_cfg(Config(slice="destruction", roots=("dentry",)))
 
 
 def test_to_cfg_selects_actions_and_invariants():
