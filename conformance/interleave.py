@@ -34,6 +34,7 @@ def _rm(cfg, c):
 #: start it on the implementation, given the action's arguments
 OPERATIONS = {
     "alloc": lambda k, cfg, c: k.kmem_cache_alloc(*_rm(cfg, c)),
+    "alloc.partial": lambda k, cfg, c, fill: k.kmem_cache_alloc(*_rm(cfg, c), fill),
     "free.object": lambda k, cfg, c, fill: k.kmem_cache_free(*_rm(cfg, c), fill, False),
     "free.release_pages": lambda k, cfg, c: k.kmem_cache_free(*_rm(cfg, c), 1, True),
     "fork": lambda k, cfg, t, m: k.fork(t, m),

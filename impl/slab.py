@@ -200,25 +200,31 @@ class SlabKernel:
 
     # ------------------------------------------------------------ task paths
 
-    def kmem_cache_alloc(self, r: int, m: int):
-        """kmem_cache_alloc from root ``r`` by a task of memcg ``m``: the fullest
-        partial slab, else an empty one, else a new slab (cache_alloc_refill)."""
+    def kmem_cache_alloc(self, r: int, m: int, fill: int | None = None):
+        """kmem_cache_alloc from root ``r`` by a task of memcg ``m`` (cache_alloc_refill):
+        a partial slab first (the first holding ``fill`` objects, if given, else
+        the first on the list), else an empty one, else a new slab."""
         root = self.slab_caches[r]
         cachep = root.memcg_caches[m]
-        ret = 0
+        name = {"cache": self.cache_name(r, m)}
         if cachep is None:  # __memcg_kmem_get_cache: enqueue, serve from the root
             self.memcg_create_cache_enqueue(r, m)
-        else:
-            self._touch(cachep)
-            free = [sl for sl in cachep.slabs if sl.inuse < cachep.num]
-            slab = max(free, key=lambda sl: sl.inuse, default=None)
-            if slab is None:
-                slab = self.kmem_getpages(cachep)
-            if slab is None:
-                ret = -ENOMEM  # kmem_cache_alloc returns NULL
-            else:
-                slab.inuse += 1
-        yield Step("alloc", {"cache": self.cache_name(r, m)}, ret)
+            yield Step("alloc", name)
+            return
+        self._touch(cachep)
+        partial = [sl for sl in cachep.slabs if 0 < sl.inuse < cachep.num
+                   and fill in (None, sl.inuse)]
+        if partial:
+            slab = partial[0]
+            slab.inuse += 1
+            yield Step("alloc.partial", {**name, "fill": slab.inuse - 1})
+            return
+        slab = next((sl for sl in cachep.slabs if sl.inuse == 0), None)
+        if slab is None:
+            slab = self.kmem_getpages(cachep)
+        if slab is not None:
+            slab.inuse += 1
+        yield Step("alloc", name, 0 if slab is not None else -ENOMEM)
 
     def kmem_cache_free(self, r: int, m: int, fill: int, release: bool):
         """kmem_cache_free(root, x) by a task of memcg ``m`` of an object on a slab

@@ -134,7 +134,7 @@ RD_DESTROY == 2
 RD_WAIT == 3  \* cancel_work_sync grabbed the pending bit, waits for a running item
 
 ActionNames ==
-    { "alloc", "free.object", "free.release_pages",
+    { "alloc", "alloc.partial", "free.object", "free.release_pages",
       "fork", "exit", "put_task_struct",
       "create_work.publish", "create_work.set_slot",
       "offline.start", "offline.mark_dead", "offline.done",
@@ -193,6 +193,7 @@ Caches == { c \in CacheIds : MemcgOf(c) # ROOT }
 \* freed from holds.
 Fills == 0 .. ObjsPerSlab
 UsedFills == 1 .. ObjsPerSlab
+PartialFills == 1 .. ObjsPerSlab - 1  \* a slab neither empty nor full
 
 ASSUME ConstantsOK ==
     /\ N >= 1
@@ -231,9 +232,6 @@ NoSlabs == [k \in Fills |-> 0]
 NumSlabs(h) == Sum(h)
 NrPages(h) == SlabPages * NumSlabs(h)
 Objects(h) == Sum([k \in Fills |-> k * h[k]])
-
-\* The fullest of a non-empty set of fills.
-Fullest(S) == CHOOSE k \in S : \A j \in S : j <= k
 
 \* A thread stack is 2^THREAD_SIZE_ORDER pages (THREADINFO_GFP_ACCOUNTED).
 StackPages == 2^THREAD_SIZE_ORDER
@@ -438,32 +436,47 @@ Init ==
 (* (3.8).  A task of an online memcg allocates from root r while r is      *)
 (* loaded and not being destroyed.  If the root's slot for the memcg is    *)
 (* not yet published, the task queues the cache's creation and the object  *)
-(* comes from the root cache, uncharged, which this module does not        *)
-(* track.  Otherwise the object goes to the fullest partial slab, else to  *)
-(* an empty one, else to a new slab, whose pages are charged first: over   *)
-(* the kmem limit the charge fails (failcnt + 1) and so does the           *)
-(* allocation (-ENOMEM, a return value this module does not keep).         *)
+(* comes from the root cache, uncharged, which this module does not track. *)
+(* Otherwise, when the cache has no partial slab (AllocPartial takes       *)
+(* those), the object goes to an empty slab, else to a new slab, whose     *)
+(* pages are charged first: over the kmem limit the charge fails (failcnt  *)
+(* + 1) and so does the allocation (-ENOMEM, a return value this module    *)
+(* does not keep).                                                         *)
 (***************************************************************************)
 Alloc(c) ==
     LET m == MemcgOf(c)
         r == RootOf(c)
         s == Now
         h == slabs[c]
-        partial == { k \in 0 .. ObjsPerSlab - 1 : h[k] > 0 }
         charged == Charge(kmem, << m >>, SlabPages * PAGE_SIZE)
         grown == [s EXCEPT !.slabs[c][1] = IF charged.ok THEN @ + 1 ELSE @,
                            !.kmem = charged.counters]
-        used == IF partial = {}
-                THEN grown
-                ELSE LET k == Fullest(partial)
-                     IN  [s EXCEPT !.slabs[c][k] = @ - 1, !.slabs[c][k + 1] = @ + 1]
+        used == IF h[0] > 0
+                THEN [s EXCEPT !.slabs[c][0] = @ - 1, !.slabs[c][1] = @ + 1]
+                ELSE grown
         queued == [s EXCEPT !.create_pending[c] = TRUE]
     IN  /\ online[m]
         /\ root_alive[r]
         /\ rdestroy_root # r
+        /\ ~(slot[c] /\ \E k \in PartialFills : h[k] > 0)  \* no partial slab to fill
         /\ Become(IF slot[c]
                   THEN Fail(used, cache[c] = FREED, USE_AFTER_FREE)
                   ELSE queued)
+
+(***************************************************************************)
+(* kmem_cache_alloc -> cache_alloc_refill: an object from a partial slab   *)
+(* (3.8).  The allocator fills a partial slab before an empty or a new     *)
+(* one; which partial slab is its list order (SLAB's slabs_partial, SLUB's *)
+(* cpu and partial slabs), so a slab of any fill k may be the one.         *)
+(***************************************************************************)
+AllocPartial(c, k) ==
+    /\ online[MemcgOf(c)]
+    /\ root_alive[RootOf(c)]
+    /\ rdestroy_root # RootOf(c)
+    /\ slot[c]
+    /\ slabs[c][k] > 0
+    /\ Become(Fail([Now EXCEPT !.slabs[c][k] = @ - 1, !.slabs[c][k + 1] = @ + 1],
+                    cache[c] = FREED, USE_AFTER_FREE))
 
 \* kmem_cache_free: the object leaves a slab holding k objects, which keeps
 \* its pages, even once empty (3.8).
@@ -792,6 +805,8 @@ RootDestroyDestroyChild(r) ==
 Next ==
     \/ /\ "alloc" \in Actions
        /\ \E c \in Caches : Alloc(c)
+    \/ /\ "alloc.partial" \in Actions
+       /\ \E c \in Caches, k \in PartialFills : AllocPartial(c, k)
     \/ /\ "free.object" \in Actions
        /\ \E c \in Caches, k \in UsedFills : FreeObject(c, k)
     \/ /\ "free.release_pages" \in Actions

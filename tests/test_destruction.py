@@ -360,3 +360,20 @@ def test_a_bad_destruction_configuration_is_a_clear_error(tmp_path, change, mess
     path.write_text(json.dumps({**PRESETS["destruction"].to_json(), **change}))
     r = CliRunner().invoke(main, ["explore", "--config", str(path)])
     assert r.exit_code == 2 and message in r.output
+
+
+def test_three_objects_a_slab_any_partial_slab_may_be_filled():
+    """Which partial slab the allocator fills is its list order: with three objects
+    a slab, a state with partial slabs of two fills offers both, and the
+    implementation (first on its list) reaches exactly the model's states."""
+    from conformance.interleave import explore_impl
+
+    cfg = replace(PRESETS["destruction-kmem"], objs_per_slab=3, tasks=())
+    m = explore.explore(cfg, graph=False)
+    both = [s for s in m.states if s.slabs[1][1] and s.slabs[1][2]]
+    assert both
+    offered = {args for name, args, *_ in explore.successors(cfg, both[0])
+               if name == "alloc.partial"}
+    assert offered == {(1, 1), (1, 2)}
+    r = explore_impl(cfg)
+    assert r.problem is None and r.states == set(m.states)

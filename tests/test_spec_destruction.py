@@ -46,6 +46,7 @@ def _domain(node, cfg: Config) -> set:
         "RootIds": set(range(r)),
         "TaskIds": set(range(cfg.n_tasks)),
         "UsedFills": set(range(1, cfg.objs_per_slab + 1)),
+        "PartialFills": set(range(1, cfg.objs_per_slab)),
     }
     assert _is(node, "OperatorApplication") and not node.arguments, node
     return named[node.operator]

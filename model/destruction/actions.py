@@ -39,6 +39,7 @@ from model.destruction.state import (
     no_slabs,
     nr_pages,
     objects,
+    partial_domain,
     root_domain,
     root_of,
     slab_pages,
@@ -133,20 +134,27 @@ def _moved(hist: tuple, frm: int, to: int) -> tuple:
     return replace_at(out, to, out[to] + 1)
 
 
+def _partial(cfg, s, c):
+    """The cache has a slab that is neither empty nor full."""
+    return Or(*(s.slabs[c][k] > 0 for k in range(1, cfg.objs_per_slab)))
+
+
+def _alloc_new_guard(cfg, s, c):
+    return And(_alloc_guard(cfg, s, c), Or(Not(s.slot[c]), Not(_partial(cfg, s, c))))
+
+
 def _alloc(cfg, s, c):
-    """kmem_cache_alloc by a task of the memcg: its cache if published, else
-    queue the creation and serve this object from the root cache, uncharged.
-    The object goes to the fullest partial slab, else an empty one, else a new
+    """kmem_cache_alloc by a task of the memcg, with no partial slab to fill:
+    its cache if published, else queue the creation and serve this object from
+    the root cache, uncharged. The object goes to an empty slab, else a new
     slab, whose pages are charged first (memcg_charge_kmem; -ENOMEM over the
     kmem limit, and the allocation fails)."""
     m = memcg_of(cfg, c)
     hist = s.slabs[c]
     kmem, ok = rc.charge(s.kmem, [(m, True)], slab_pages(cfg) * PAGE_SIZE)
     grown = If(ok, _set(s, c, slabs=replace_at(hist, 1, hist[1] + 1)), s)._replace(kmem=kmem)
-    used, fails = grown, Not(ok)
-    for k in range(cfg.objs_per_slab):  # fuller slabs are tried first: outermost
-        used = If(hist[k] > 0, _set(s, c, slabs=_moved(hist, k, k + 1)), used)
-        fails = And(Eq(hist[k], 0), fails)
+    used = If(hist[0] > 0, _set(s, c, slabs=_moved(hist, 0, 1)), grown)
+    fails = And(Eq(hist[0], 0), Not(ok))
     used = _fail(used, Eq(s.cache[c], FREED), USE_AFTER_FREE)
     queued = _set(s, c, create_pending=True)
     return If(s.slot[c], used, queued), If(And(s.slot[c], fails), -rc.ENOMEM, 0)
@@ -154,7 +162,24 @@ def _alloc(cfg, s, c):
 
 action("alloc", ("cache",), cache_domain,
        "__memcg_kmem_get_cache / memcg_create_cache_enqueue, memcg_charge_kmem (3.8)")(
-    (_alloc_guard, _alloc))
+    (_alloc_new_guard, _alloc))
+
+
+def _alloc_partial_guard(cfg, s, c, k):
+    return And(_alloc_guard(cfg, s, c), s.slot[c], s.slabs[c][k] > 0)
+
+
+def _alloc_partial(cfg, s, c, k):
+    """The allocator fills a partial slab first; which one is its list order
+    (SLAB's slabs_partial, SLUB's cpu and partial slabs), so any fill may be
+    chosen: the model takes them all."""
+    used = _set(s, c, slabs=_moved(s.slabs[c], k, k + 1))
+    return _fail(used, Eq(s.cache[c], FREED), USE_AFTER_FREE), 0
+
+
+action("alloc.partial", ("cache", "fill"), partial_domain,
+       "kmem_cache_alloc -> cache_alloc_refill: an object from a partial slab (3.8)")(
+    (_alloc_partial_guard, _alloc_partial))
 
 
 def _free_guard(cfg, s, c, k):

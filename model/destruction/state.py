@@ -327,6 +327,12 @@ def fill_domain(cfg):
 
 
 @cache
+def partial_domain(cfg):
+    """A cache and the fill of a partial slab an object may go to."""
+    return tuple((c, k) for (c,) in cache_domain(cfg) for k in range(1, cfg.objs_per_slab))
+
+
+@cache
 def task_domain(cfg):
     return tuple((t,) for t in range(cfg.n_tasks))
 
