@@ -61,9 +61,10 @@ def main() -> None:
         t = time.perf_counter()
         impl = explore_impl(cfg)
         t_impl = time.perf_counter() - t
+        reduced = (f"; up to root symmetry {sym.distinct} states in {t_sym:.2f} s (safety)"
+                   if sym.symmetry else "")
         print(f"{name}, default profile: {r.distinct} states, explorer {t_explore:.2f} s "
-              f"(with liveness); up to root symmetry {sym.distinct} states in {t_sym:.2f} s "
-              f"(safety); implementation {len(impl.states)} states in {t_impl:.2f} s "
+              f"(with liveness){reduced}; implementation {len(impl.states)} states in {t_impl:.2f} s "
               f"({impl.steps} checked steps): "
               f"{'equal' if impl.states == set(r.states) else 'DIFFERENT'}")
 

@@ -286,7 +286,7 @@ class SlabKernel:
         dying = r in self.root_dying and self.profile != "create_vs_root_destroy"
         usable = root.memcg_caches[m] is None and not dying and not root.freed
         if self.profile != "create_after_offline":
-            usable = usable and memcg.online  # css_tryget fails once offline
+            usable = usable and memcg.online  # the fix: no cache for an offline memcg
         if not usable:
             mutex.unlock(work)
             yield Step("create_work.publish", name)
