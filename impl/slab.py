@@ -493,8 +493,11 @@ class SlabKernel:
     def hidden(self) -> tuple:
         """What alpha forgets but the next steps depend on: each memcg's cache
         list order (list_add at the head: newest first), which offline walks in."""
+        walking = self.offline_at[0] if self.offline_at else None
+        # once a memcg's walk is over its list order matters no more (offline is once)
         return tuple(tuple(self.slab_caches.index(p.root_cache) for p in m.memcg_slab_caches)
-                     for m in self.memcgs)
+                     if m.online or i == walking else ()
+                     for i, m in enumerate(self.memcgs))
 
     def snapshot(self) -> dict:
         """The abstract state in the JSON shape of model/destruction/state.py."""
