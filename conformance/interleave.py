@@ -90,7 +90,7 @@ def kernel_factory(spec: str | None = None):
         return SlabKernel.for_config
     factory = load_factory(spec)
 
-    def make(cfg, lockdep=None):
+    def make(cfg):
         try:
             return factory(cfg)
         except Exception as e:  # the factory is someone else's code
