@@ -11,18 +11,14 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from conformance import machine
-from conformance.adapters import PythonAdapter
-from conformance.interleave import explore_impl
-from impl.kernel import Kernel
-from model import explore, prove
-from model.config import PRESETS
+from kmemcg.conformance import machine
+from kmemcg.conformance.adapters import PythonAdapter
+from kmemcg.conformance.interleave import explore_impl
+from kmemcg.impl.kernel import Kernel
+from kmemcg.model import explore, prove
+from kmemcg.model.config import PRESETS
 
 
 def timed(fn, repeat):

@@ -9,18 +9,14 @@ how many of the 5 found it within 1000 runs).
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from conformance import race_destruction
-from conformance.interleave import explore_impl
-from model import explore
-from model.config import PRESETS
-from model.destruction import DESTRUCTION
+from kmemcg.conformance import race_destruction
+from kmemcg.conformance.interleave import explore_impl
+from kmemcg.model import explore
+from kmemcg.model.config import PRESETS
+from kmemcg.model.destruction import DESTRUCTION
 
 
 def main() -> None:

@@ -12,15 +12,15 @@ import time
 import traceback
 from typing import ClassVar
 
-from conformance.protocol import OPERATIONS, VERSION, ProtocolError
-from impl.sched import Blocked, Step, Thread
+from kmemcg.conformance.protocol import OPERATIONS, VERSION, ProtocolError
+from kmemcg.impl.sched import Blocked, Step, Thread
 
 
 def load_factory(spec: str):
     """``MOD:FACTORY`` -> the callable; a clear error for a bad spec."""
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
-        raise ProtocolError(f"--impl wants MOD:FACTORY (e.g. impl.kernel:Kernel), got {spec!r}")
+        raise ProtocolError(f"--impl wants MOD:FACTORY (e.g. kmemcg.impl.kernel:Kernel), got {spec!r}")
     try:
         mod = importlib.import_module(mod_name)
     except Exception as e:  # an import can fail in any way
@@ -36,7 +36,7 @@ def load_factory(spec: str):
 class PythonAdapter:
     """Drive a Python object with the reference implementation's faces.
 
-    The object needs the methods of :class:`impl.kernel.Kernel`: path methods
+    The object needs the methods of :class:`kmemcg.impl.kernel.Kernel`: path methods
     (generators) ``mkdir``, ``rmdir``, ``write``, ``attach``,
     ``alloc_kmem_page``, ``free_kmem_page``, ``alloc_user_page``,
     ``free_user_page``, plain ``set_task_flags``, ``read`` and ``snapshot``.

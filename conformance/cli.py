@@ -12,19 +12,19 @@ from pathlib import Path
 
 import click
 
-from conformance import machine, report
-from conformance.adapters import PipeAdapter, PythonAdapter
-from conformance.harness import Harness, Nonconformance
-from conformance.interleave import describe
-from conformance.mutants import DESTRUCTION_MUTANTS, MUTANTS
-from conformance.protocol import ProtocolError
-from model import explore as explorer
-from model import prove as prover
-from model.config import DEFAULT, PRESETS, Config, named
-from model.slice import slice_of
-from model.state import diff_json
+from kmemcg.conformance import machine, report
+from kmemcg.conformance.adapters import PipeAdapter, PythonAdapter
+from kmemcg.conformance.harness import Harness, Nonconformance
+from kmemcg.conformance.interleave import describe
+from kmemcg.conformance.mutants import DESTRUCTION_MUTANTS, MUTANTS
+from kmemcg.conformance.protocol import ProtocolError
+from kmemcg.model import explore as explorer
+from kmemcg.model import prove as prover
+from kmemcg.model.config import DEFAULT, PRESETS, Config, named
+from kmemcg.model.slice import slice_of
+from kmemcg.model.state import diff_json
 
-REFERENCE = "impl.kernel:Kernel"
+REFERENCE = "kmemcg.impl.kernel:Kernel"
 #: the preset a profile runs on when no --config is given
 SLICE_PRESET = {"accounting": "accounting", "destruction": "destruction"}
 
@@ -106,7 +106,7 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> bool:
         echo(f"bmc: depth {bmc_depth}, {'no violation' if b.ok else 'VIOLATION ' + b.violation}, "
              f"{b.seconds:.2f}s")
         if not b.ok:
-            from model.explore import Step
+            from kmemcg.model.explore import Step
             steps = [Step(a, args, 0, st) for (a, args), st in b.trace]
             echo(report.render_model_trace(cfg, steps, b.violation))
         ok = ok and b.ok
@@ -147,7 +147,7 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
          f"{r.generated} generated, depth {r.depth}, {r.seconds:.2f}s "
          f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
     if r.liveness:
-        from model.explore import Step as _Step
+        from kmemcg.model.explore import Step as _Step
 
         prop, _key, path = r.liveness[0]
         echo(f"LIVENESS {prop} fails ({len(r.liveness)} instance(s)); a behaviour that "
@@ -279,7 +279,7 @@ def named_slice(path: str) -> str:
 
 def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
                          make=None, impl=None) -> bool:
-    from conformance import race_destruction
+    from kmemcg.conformance import race_destruction
 
     st = race_destruction.run(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
     rate = st.steps / st.seconds if st.seconds else 0.0
@@ -302,7 +302,7 @@ def destruction_kernel(cfg: Config, impl: str | None):
     """``make()`` for the destruction machines: the reference, or ``--impl
     MOD:FACTORY`` called with the configuration (checked once here, so a bad
     spec is a usage error, not a failure found later)."""
-    from conformance.interleave import ImplementationError, kernel_factory
+    from kmemcg.conformance.interleave import ImplementationError, kernel_factory
 
     try:
         factory = kernel_factory(impl)
@@ -317,10 +317,10 @@ def destruction_kernel(cfg: Config, impl: str | None):
 @profile_option
 @click.option("--impl", help="MOD:FACTORY of a Python implementation (default: the reference); "
                              "for the destruction slice FACTORY(config) returns a kernel shaped "
-                             "like impl.slab.SlabKernel")
+                             "like kmemcg.impl.slab.SlabKernel")
 def interleave(config_path, profile, impl):
     """Every interleaving on the implementation; its states must equal the model's."""
-    from conformance.interleave import explore_impl
+    from kmemcg.conformance.interleave import explore_impl
 
     cfg = _config(config_path, profile, PRESETS["destruction"])
     if cfg.slice == "accounting":
@@ -337,7 +337,7 @@ def interleave(config_path, profile, impl):
 
 
 def run_interleave_accounting(cfg, spec=REFERENCE, echo=click.echo) -> bool:
-    from conformance.interleave_accounting import explore_accounting
+    from kmemcg.conformance.interleave_accounting import explore_accounting
 
     r = explore_accounting(cfg, lambda: PythonAdapter.from_spec(spec, cfg.tasks))
     if r.problem:
@@ -386,7 +386,7 @@ def run_interleave(cfg, explore_impl, echo=click.echo, make=None) -> bool:
 def run_mutants(cfg, seed, examples, steps, echo=click.echo):
     """The Hypothesis machine first; a survivor then meets every interleaving of
     the race configuration."""
-    from conformance.interleave_accounting import explore_accounting
+    from kmemcg.conformance.interleave_accounting import explore_accounting
 
     rows, all_killed = [], True
     ref = machine.run(cfg, lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks),
@@ -411,7 +411,7 @@ def run_mutants(cfg, seed, examples, steps, echo=click.echo):
         all_killed &= killed
         rows.append([name, "killed" if killed else "SURVIVED", check or "-",
                      f"{seconds:.1f}s", what])
-    from conformance.interleave import explore_impl
+    from kmemcg.conformance.interleave import explore_impl
 
     slab = PRESETS["destruction-kmem"]
     for name, (factory, what) in DESTRUCTION_MUTANTS.items():
@@ -452,7 +452,7 @@ def replay(file, impl):
     except (ValueError, TypeError) as e:
         raise click.UsageError(str(e)) from None
     if "schedule" in data:
-        from conformance import race_destruction
+        from kmemcg.conformance import race_destruction
 
         make = destruction_kernel(cfg, impl or data["impl"])
         try:
@@ -484,8 +484,8 @@ def replay(file, impl):
 @click.option("--cfg", "cfgs", multiple=True, help="a .cfg in spec/ (default: every shipped one)")
 def tlc(cfgs):
     """Run TLC on the TLA+ spec and compare with the explorer."""
-    from model import tla_destruction
-    from model import tlc as tlc_runner
+    from kmemcg.model import tla_destruction
+    from kmemcg.model import tlc as tlc_runner
 
     wanted = list(cfgs) or None
     try:
@@ -537,7 +537,7 @@ def check(seed, examples):
         rows.append([f"explore: {r.distinct} states [{name}]", "holds" if r.ok else "FAILS",
                      f"{time.perf_counter() - t:.1f}s"])
         ok &= r.ok
-    from conformance.interleave import explore_impl
+    from kmemcg.conformance.interleave import explore_impl
 
     for name in ("destruction", "destruction-kmem"):
         t = time.perf_counter()

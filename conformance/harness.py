@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, ENOENT, ENOMEM
 
-from conformance.oracle import invariant_problems, make_oracle
-from conformance.protocol import ProtocolError
-from model import cgroupfs
-from model.actions import ACTIONS
-from model.config import NONE, ROOT, Config
-from model.state import ABSENT, LIFECYCLE, ONLINE, State, from_json, initial
+from kmemcg.conformance.oracle import invariant_problems, make_oracle
+from kmemcg.conformance.protocol import ProtocolError
+from kmemcg.model import cgroupfs
+from kmemcg.model.actions import ACTIONS
+from kmemcg.model.config import NONE, ROOT, Config
+from kmemcg.model.state import ABSENT, LIFECYCLE, ONLINE, State, from_json, initial
 
 MAX_STEPS = 64
 BYPASS_CONTEXT = ("no __GFP_KMEMCG", "__GFP_NOFAIL", "in_interrupt", "no mm", "PF_KTHREAD",
@@ -370,7 +370,7 @@ class Harness:
 
 
 def _blank_memcg() -> dict:
-    from model.config import UNLIMITED
+    from kmemcg.model.config import UNLIMITED
 
     fresh = {"usage": 0, "max_usage": 0, "limit": UNLIMITED, "failcnt": 0}
     return {"lifecycle": LIFECYCLE[ABSENT], "use_hierarchy": False, "hier": False,

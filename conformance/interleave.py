@@ -16,14 +16,14 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from conformance.adapters import load_factory
-from conformance.oracle import EvalOracle, invariant_problems
-from impl.lockdep import Lockdep
-from impl.sched import Blocked, Step
-from impl.slab import SlabKernel
-from model.config import Config
-from model.destruction import cache_domain, cache_name, from_json, memcg_of, root_of
-from model.slice import slice_of
+from kmemcg.conformance.adapters import load_factory
+from kmemcg.conformance.oracle import EvalOracle, invariant_problems
+from kmemcg.impl.lockdep import Lockdep
+from kmemcg.impl.sched import Blocked, Step
+from kmemcg.impl.slab import SlabKernel
+from kmemcg.model.config import Config
+from kmemcg.model.destruction import cache_domain, cache_name, from_json, memcg_of, root_of
+from kmemcg.model.slice import slice_of
 
 
 def _rm(cfg, c):
@@ -80,8 +80,8 @@ def kernel_factory(spec: str | None = None):
     """``MOD:FACTORY`` -> ``make(cfg)``: a destruction kernel for a configuration.
 
     The factory is called with the model configuration and returns an object
-    shaped like :class:`impl.slab.SlabKernel`: the path methods OPERATIONS
-    starts (generators yielding :class:`impl.sched.Step` or ``Blocked``), a
+    shaped like :class:`kmemcg.impl.slab.SlabKernel`: the path methods OPERATIONS
+    starts (generators yielding :class:`kmemcg.impl.sched.Step` or ``Blocked``), a
     workqueue ``wq`` (``queue`` of items with ``name``, ``running`` and
     ``func(item)``, and ``take(item)``), ``snapshot()`` in the model's JSON
     shape, ``proc_slabinfo()``, ``memcg_slabinfo(m)``, and optionally
@@ -296,7 +296,7 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
 def slabinfo_problems(cfg, kernel, state) -> list[str]:
     """The slabinfo files read in ``state`` must show what the model says
     (lines compared as sets: list order is not part of the abstract state)."""
-    from model.destruction import expect_memcg_slabinfo, expect_proc_slabinfo
+    from kmemcg.model.destruction import expect_memcg_slabinfo, expect_proc_slabinfo
 
     def lines(text):
         return sorted(text.splitlines()) if isinstance(text, str) else text

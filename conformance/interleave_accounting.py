@@ -1,9 +1,9 @@
 """Exhaustive interleavings of the accounting paths on an implementation.
 
-The same idea as :mod:`conformance.interleave`, through the adapter protocol:
+The same idea as :mod:`kmemcg.conformance.interleave`, through the adapter protocol:
 from each abstract state, every operation the administrator or an idle task
 may start, and every running operation's next step, each checked by the
-:class:`~conformance.harness.Harness` (oracle, invariants, errno). States are
+:class:`~kmemcg.conformance.harness.Harness` (oracle, invariants, errno). States are
 reached again by replaying choice sequences on a fresh implementation. The
 reachable abstract states must equal the explorer's on the same configuration;
 this is where a task moved between its kmem and res steps gets tested
@@ -15,10 +15,10 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from conformance.harness import Harness, Nonconformance, memcg_paths
-from conformance.interleave import InterleaveResult
-from model.config import UNLIMITED, Config
-from model.state import ONLINE, in_constraint, initial
+from kmemcg.conformance.harness import Harness, Nonconformance, memcg_paths
+from kmemcg.conformance.interleave import InterleaveResult
+from kmemcg.model.config import UNLIMITED, Config
+from kmemcg.model.state import ONLINE, in_constraint, initial
 
 
 def _limit_text(v: int) -> str:

@@ -1,7 +1,7 @@
 """The sequential Hypothesis machine: random operations, every step checked.
 
 Each rule is one operation of the cgroupfs or kernel face, run to completion
-through :class:`~conformance.harness.Harness`, which checks each step with the
+through :class:`~kmemcg.conformance.harness.Harness`, which checks each step with the
 oracle and all invariants; reads are compared with the face spec. A failure is
 shrunk by Hypothesis to a short operation list, which the report prints and
 ``kmemcg replay`` re-runs.
@@ -23,11 +23,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from conformance import strategies as gen
-from conformance.harness import Harness, Nonconformance
-from model import cgroupfs
-from model.config import Config
-from model.state import OFFLINE
+from kmemcg.conformance import strategies as gen
+from kmemcg.conformance.harness import Harness, Nonconformance
+from kmemcg.model import cgroupfs
+from kmemcg.model.config import Config
+from kmemcg.model.state import OFFLINE
 
 READ_FILES = (*cgroupfs.FILES, *cgroupfs.READ_ONLY, "memory.nosuch")
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from errno import ENOMEM
 
-from impl import cgroupfs
-from impl.kernel import Kernel
-from impl.memcontrol import PAGE_SIZE, MemoryController
-from impl.res_counter import ResCounter
-from impl.sched import Step
-from impl.slab import THREAD_SIZE_ORDER, SlabKernel, Task
+from kmemcg.impl import cgroupfs
+from kmemcg.impl.kernel import Kernel
+from kmemcg.impl.memcontrol import PAGE_SIZE, MemoryController
+from kmemcg.impl.res_counter import ResCounter
+from kmemcg.impl.sched import Step
+from kmemcg.impl.slab import THREAD_SIZE_ORDER, SlabKernel, Task
 
 
 class _NoKmemRollback(MemoryController):
@@ -99,7 +99,7 @@ def _with_counter(cls):
         k = Kernel(tasks=tasks)
         k.mc.root_mem_cgroup.res.__class__ = cls
         k.mc.root_mem_cgroup.kmem.__class__ = cls
-        import impl.memcontrol as memcontrol
+        import kmemcg.impl.memcontrol as memcontrol
 
         class Counting(memcontrol.MemoryController):
             def mem_cgroup_css_online(self, parent, name):

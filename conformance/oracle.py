@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import z3
 
-from model.config import Config
-from model.dual import And, Eq, symbolic
-from model.prove import symbolic_state
-from model.slice import slice_of
-from model.state import State, diff_json
+from kmemcg.model.config import Config
+from kmemcg.model.dual import And, Eq, symbolic
+from kmemcg.model.prove import symbolic_state
+from kmemcg.model.slice import slice_of
+from kmemcg.model.state import State, diff_json
 
 
 @dataclass

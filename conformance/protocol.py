@@ -15,7 +15,7 @@ face and the kernel face). Each operation runs as a thread of steps:
     a cgroupfs read: the text, or ``-errno``; reads change nothing.
 ``snapshot() -> dict``
     the abstract state (alpha), keyed by memcg path and task name; see
-    :func:`model.state.to_json` for the shape (memcg keys are paths here).
+    :func:`kmemcg.model.state.to_json` for the shape (memcg keys are paths here).
 
 Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B``):
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from conformance.interleave import ImplementationError, _Run, abstract
-from conformance.machine import run_machine
-from conformance.oracle import EvalOracle
-from impl.slab import SlabKernel
-from model.config import Config
+from kmemcg.conformance.interleave import ImplementationError, _Run, abstract
+from kmemcg.conformance.machine import run_machine
+from kmemcg.conformance.oracle import EvalOracle
+from kmemcg.impl.slab import SlabKernel
+from kmemcg.model.config import Config
 
 
 class RaceFailure(Exception):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model.config import Config
-from model.slice import slice_of
-from model.state import diff_json
+from kmemcg.model.config import Config
+from kmemcg.model.slice import slice_of
+from kmemcg.model.state import diff_json
 
 REPLAY_VERSION = 1
 ADMIN_ACTIONS = {"mkdir", "rmdir", "attach", "use_hierarchy.write", "limit.write",
@@ -18,7 +18,7 @@ ADMIN_ACTIONS = {"mkdir", "rmdir", "attach", "use_hierarchy.write", "limit.write
 def thread_of(cfg: Config, action: str, args: tuple) -> str:
     """Who takes a model step: a task, the administrator, a worker, or any CPU."""
     if cfg.slice == "destruction":
-        from model.destruction import THREADS
+        from kmemcg.model.destruction import THREADS
 
         return THREADS.get(action.split(".")[0], "kernel")
     if action in ADMIN_ACTIONS:
@@ -39,7 +39,7 @@ def describe(cfg: Config, action: str, args: tuple) -> str:
         if p == "memcg":
             v = cfg.memcgs[v]
         elif p == "cache":
-            from model.destruction import cache_name
+            from kmemcg.model.destruction import cache_name
 
             v = cache_name(cfg, v)
         elif p == "root":
@@ -111,7 +111,7 @@ SCHEDULE_FORMAT = 2
 def save_schedule(path, cfg: Config, seed, schedule, message, impl=None) -> None:
     """A destruction race: the configuration and the schedule of tries."""
     data = {"version": REPLAY_VERSION, "config": cfg.to_json(),
-            "impl": impl or "impl.slab:SlabKernel.for_config", "seed": seed, "ops": [],
+            "impl": impl or "kmemcg.impl.slab:SlabKernel.for_config", "seed": seed, "ops": [],
             "schedule": [list(c) for c in schedule], "schedule_format": SCHEDULE_FORMAT,
             "failure": {"check": "race", "message": message}}
     Path(path).write_text(json.dumps(data, indent=2) + "\n")

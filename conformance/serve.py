@@ -1,6 +1,6 @@
 """Serve a Python implementation over the JSON-lines pipe protocol.
 
-``python -m conformance.serve MOD:FACTORY`` lets the pipe adapter (and so any
+``python -m kmemcg.conformance.serve MOD:FACTORY`` lets the pipe adapter (and so any
 other test harness) drive a Python implementation out of process; it is also
 the worked example for writing a server in another language.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
-from conformance.adapters import PythonAdapter
-from conformance.protocol import VERSION, ProtocolError
+from kmemcg.conformance.adapters import PythonAdapter
+from kmemcg.conformance.protocol import VERSION, ProtocolError
 
 
 def serve(spec: str, stdin=sys.stdin, stdout=sys.stdout) -> int:
@@ -52,5 +52,5 @@ def serve(spec: str, stdin=sys.stdin, stdout=sys.stdout) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m conformance.serve MOD:FACTORY")
+        sys.exit("usage: python -m kmemcg.conformance.serve MOD:FACTORY")
     sys.exit(serve(sys.argv[1]))

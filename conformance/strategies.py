@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from model.config import PAGE_SIZE
+from kmemcg.model.config import PAGE_SIZE
 
 _SUFFIX = {"": 0, "k": 10, "K": 10, "m": 20, "M": 20, "g": 30, "G": 30}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from errno import E2BIG, EINVAL
 
-from impl.res_counter import RESOURCE_MAX
+from kmemcg.impl.res_counter import RESOURCE_MAX
 
 PAGE_SIZE = 4096
 U64 = (1 << 64) - 1

@@ -1,7 +1,7 @@
 """One simulated machine: the memory controller, its tasks and pages, two faces.
 
 The *cgroupfs face* (mkdir, rmdir, write, read) and the *kernel face* (attach,
-page allocation and free, task flags) are paths (:mod:`impl.sched`): generators
+page allocation and free, task flags) are paths (:mod:`kmemcg.impl.sched`): generators
 that yield one Step per model action and return ``0``, a page handle, or
 ``-errno``. :meth:`Kernel.snapshot` is the abstraction function alpha; it reads
 kernel state plus two ghost fields that a verifier would add to the C code:
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from errno import EBUSY, EEXIST, ENOENT, ENOMEM, ESRCH
 
-from impl import cgroupfs as fs
-from impl.memcontrol import (
+from kmemcg.impl import cgroupfs as fs
+from kmemcg.impl.memcontrol import (
     GFP_KERNEL,
     GFP_KMEMCG,
     KMEM_ACCOUNTED_ACTIVATED,
@@ -24,7 +24,7 @@ from impl.memcontrol import (
     Page,
     Task,
 )
-from impl.sched import Step
+from kmemcg.impl.sched import Step
 
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_KMEMCG
 _COUNTER_FILES = {

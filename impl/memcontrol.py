@@ -1,7 +1,7 @@
 """struct mem_cgroup and the kmem controller paths (mm/memcontrol.c, 3.8-3.10).
 
 Every path that the model splits into several actions is a generator
-(:mod:`impl.sched`): it yields a :class:`~impl.sched.Step` naming the model
+(:mod:`kmemcg.impl.sched`): it yields a :class:`~kmemcg.impl.sched.Step` naming the model
 action it has just completed, at the point where the kernel could be
 preempted.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from errno import EBUSY, EINVAL, ENOMEM
 
-from impl.res_counter import RESOURCE_MAX, ResCounter
-from impl.sched import Mutex, Step
+from kmemcg.impl.res_counter import RESOURCE_MAX, ResCounter
+from kmemcg.impl.sched import Mutex, Step
 
 PAGE_SIZE = 4096
 #: memcg->kmem_account_flags bits.

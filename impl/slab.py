@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from errno import EBUSY, ENOMEM
 
-from impl.lockdep import Lockdep
-from impl.memcontrol import PAGE_SIZE
-from impl.res_counter import RESOURCE_MAX, ResCounter
-from impl.sched import Blocked, Mutex, Step
-from impl.workqueue import Workqueue, WorkStruct
+from kmemcg.impl.lockdep import Lockdep
+from kmemcg.impl.memcontrol import PAGE_SIZE
+from kmemcg.impl.res_counter import RESOURCE_MAX, ResCounter
+from kmemcg.impl.sched import Blocked, Mutex, Step
+from kmemcg.impl.workqueue import Workqueue, WorkStruct
 
 PROFILES = ("correct", "destroy_while_requeued", "v5_double_destroy", "root_destroy_no_cancel",
             "offline_vs_root_destroy", "shrink_frees_last_page", "no_destroy_on_last_page",

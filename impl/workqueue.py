@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from impl.sched import Blocked
+from kmemcg.impl.sched import Blocked
 
 
 class WorkStruct:

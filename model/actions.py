@@ -12,13 +12,13 @@ ends an operation with an error may leave the state unchanged.
 
 from __future__ import annotations
 
-from model import res_counter as rc
-from model import state
-from model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
-from model.dual import And, Count, Eq, If, Not, Or
-from model.res_counter import EBUSY, EINVAL, ENOMEM
-from model.slice import Slice
-from model.state import (
+from kmemcg.model import res_counter as rc
+from kmemcg.model import state
+from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
+from kmemcg.model.dual import And, Count, Eq, If, Not, Or
+from kmemcg.model.res_counter import EBUSY, EINVAL, ENOMEM
+from kmemcg.model.slice import Slice
+from kmemcg.model.state import (
     ABSENT,
     ADMIN_IDLE,
     CACHE_SIZES,

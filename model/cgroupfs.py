@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from errno import E2BIG, EINVAL, EIO, ENOENT
 
-from model.actions import reaches
-from model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
-from model.state import State
+from kmemcg.model.actions import reaches
+from kmemcg.model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
+from kmemcg.model.state import State
 
 U64 = 1 << 64
 

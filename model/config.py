@@ -128,7 +128,7 @@ class Config:
     def check_slice(self) -> Config:
         """Profile and actions exist in the slice (kept out of validate(), which runs
         while the model's modules are still being imported)."""
-        from model.slice import slice_of
+        from kmemcg.model.slice import slice_of
 
         sl = slice_of(self)
         if self.profile not in sl.profiles:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from model.config import Config
-from model.slice import slice_of
+from kmemcg.model.config import Config
+from kmemcg.model.slice import slice_of
 
 State = tuple  # any slice's state: a named tuple of tuples
 
@@ -188,7 +188,7 @@ def _finish(res: Result, t0: float, states, depth, g) -> Result:
     res.states = states
     res.graph = g
     if g is not None and res.violation is None and res.complete and not res.symmetry:
-        from model.liveness import check_all
+        from kmemcg.model.liveness import check_all
 
         res.liveness = check_all(res)
     res.distinct = len(states)

@@ -7,16 +7,16 @@ are the facts induction needs beside the properties users care about.
 
 from __future__ import annotations
 
-from model.actions import (
+from kmemcg.model.actions import (
     ACCOUNTING,
     can_account_kmem,
     has_children,
     reaches,
     tasks_in,
 )
-from model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
-from model.dual import And, Count, Eq, If, Implies, Not, Or, Sum
-from model.state import (
+from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
+from kmemcg.model.dual import And, Count, Eq, If, Implies, Not, Or, Sum
+from kmemcg.model.state import (
     ABSENT,
     ADMIN_IDLE,
     FRESH,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from model.slice import slice_of
+from kmemcg.model.slice import slice_of
 
 
 @dataclass(frozen=True)

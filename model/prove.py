@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import z3
 
-from model.config import Config
-from model.dual import And, Eq, Or, symbolic
-from model.slice import slice_of, symbolic_like
+from kmemcg.model.config import Config
+from kmemcg.model.dual import And, Eq, Or, symbolic
+from kmemcg.model.slice import slice_of, symbolic_like
 
 
 def symbolic_state(cfg: Config, tag: str):

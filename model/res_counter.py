@@ -8,9 +8,9 @@ symbolic). Each function returns a new tuple of counters.
 
 from __future__ import annotations
 
-from model.config import Config
-from model.dual import And, If, Max, Not
-from model.state import Counter, State, replace_at
+from kmemcg.model.config import Config
+from kmemcg.model.dual import And, If, Max, Not
+from kmemcg.model.state import Counter, State, replace_at
 
 ENOMEM, EBUSY, EINVAL = 12, 16, 22
 

@@ -114,12 +114,12 @@ def symbolic_like(template, tag: str):
 def slice_of(cfg) -> Slice:
     """The slice a configuration instantiates."""
     if cfg.slice == "accounting":
-        from model import invariants  # noqa: F401  (registers the invariants)
-        from model.actions import ACCOUNTING
+        from kmemcg.model import invariants  # noqa: F401  (registers the invariants)
+        from kmemcg.model.actions import ACCOUNTING
 
         return ACCOUNTING
     if cfg.slice == "destruction":
-        from model.destruction import DESTRUCTION
+        from kmemcg.model.destruction import DESTRUCTION
 
         return DESTRUCTION
     raise ValueError(f"unknown slice {cfg.slice!r} (accounting or destruction)")

@@ -1,7 +1,7 @@
 """The abstract state: the one value where implementation, model and spec meet.
 
 A :class:`State` is a named tuple of tuples indexed by memcg and task number
-(see :class:`model.config.Config`), so it is hashable, cheap to copy, and its
+(see :class:`kmemcg.model.config.Config`), so it is hashable, cheap to copy, and its
 fields may hold Python values (explorer, oracle) or Z3 terms (prover) alike.
 Names follow the kernel fields they abstract.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from model.config import NONE, ROOT, UNLIMITED, Config
+from kmemcg.model.config import NONE, ROOT, UNLIMITED, Config
 
 # memcg lifecycle (cgroup directory): not yet created, online, removed (rmdir'ed).
 ABSENT, ONLINE, OFFLINE = 0, 1, 2

@@ -5,7 +5,7 @@ invariant ``"I1.kmem_within_limit"`` is ``I1_KmemWithinLimit``.
 
 Configurations: a TLC ``.cfg`` file can hold only numbers (not negative ones),
 strings, booleans, sets of those and model values; it has no tuples. So each
-model :class:`~model.config.Config` ships as three files that belong together:
+model :class:`~kmemcg.model.config.Config` ships as three files that belong together:
 
 * ``<name>.tla``, a module that EXTENDS KmemAccounting and defines the
   tuple-valued constants (and the limit sets, which may name ``Unlimited``);
@@ -28,9 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from model import invariants as inv
-from model.actions import ACCOUNTING, ACTIONS
-from model.config import DEFAULT, NONE, PRESETS, UNLIMITED, Config
+from kmemcg.model import invariants as inv
+from kmemcg.model.actions import ACCOUNTING, ACTIONS
+from kmemcg.model.config import DEFAULT, NONE, PRESETS, UNLIMITED, Config
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 MODULE = "KmemAccounting"
@@ -169,7 +169,7 @@ def to_mc_module(cfg: Config, module: str) -> str:
     """The module ``module`` that instantiates KmemAccounting for ``cfg``."""
     cfg.validate()
     actions_of(cfg)  # the slice and actions the spec can mirror
-    return mc_module(module, MODULE, cfg, _definitions(cfg), "model.tla.write_spec_configs")
+    return mc_module(module, MODULE, cfg, _definitions(cfg), "kmemcg.model.tla.write_spec_configs")
 
 
 def cfg_header(cfg: Config, generator: str, constants, substituted, values: dict) -> list[str]:
@@ -220,7 +220,7 @@ def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
         "Profile": _tla_string(cfg.profile),
     }
     _definitions(cfg)  # fails early on values TLC cannot hold
-    lines = cfg_header(cfg, "model.tla.write_spec_configs", CONSTANTS, _SUBSTITUTED, values)
+    lines = cfg_header(cfg, "kmemcg.model.tla.write_spec_configs", CONSTANTS, _SUBSTITUTED, values)
     names = [tla_invariant_name(i) for i in state_ids] + ([TYPE_OK] if type_ok else [])
     lines += ["", "INIT Init", "NEXT Next", "", "CONSTRAINT StateConstraint", ""]
     lines += ["INVARIANTS", *(f"    {n}" for n in names)]

@@ -6,7 +6,7 @@ import sys
 
 from click.testing import CliRunner
 
-from conformance.cli import main
+from kmemcg.conformance.cli import main
 
 TINY = {"name": "tiny", "memcgs": ["root", "A"], "parents": [-1, 0], "tasks": ["t1"],
         "max_pages": 1, "kmem_limits": [4096], "res_limits": [4096], "max_failcnt": 1}
@@ -48,19 +48,19 @@ def test_bad_config_is_a_usage_error(tmp_path):
 def test_bad_impl_spec_is_a_usage_error():
     r = run("conform", "--impl", "no.such.module:Factory", "--seed", "1", "--examples", "1")
     assert r.exit_code == 2 and "cannot import 'no.such.module'" in r.output
-    r = run("conform", "--impl", "impl.kernel", "--seed", "1", "--examples", "1")
+    r = run("conform", "--impl", "kmemcg.impl.kernel", "--seed", "1", "--examples", "1")
     assert r.exit_code == 2 and "MOD:FACTORY" in r.output
 
 
 def test_conform_prints_its_seed_and_a_failure_replays(tmp_path):
     replay = tmp_path / "replay.json"
-    r = run("conform", "--impl", "conformance.mutants:_LimitRoundsDown", "--seed", "4",
+    r = run("conform", "--impl", "kmemcg.conformance.mutants:_LimitRoundsDown", "--seed", "4",
             "--examples", "200", "--save", str(replay))
     assert r.exit_code == 1
     assert "seed: 4" in r.output and "NONCONFORMANCE" in r.output
     r2 = run("replay", str(replay))
     assert r2.exit_code == 1 and "limit.write" in r2.output
-    r3 = run("replay", str(replay), "--impl", "impl.kernel:Kernel")
+    r3 = run("replay", str(replay), "--impl", "kmemcg.impl.kernel:Kernel")
     assert r3.exit_code == 0 and "conforms" in r3.output
 
 
@@ -94,7 +94,7 @@ def test_bad_input_never_tracebacks(tmp_path):
     assert r.exit_code == 1 and "INCOMPLETE" in r.output
     corrupt = tmp_path / "replay.json"
     corrupt.write_text('{"version": 1, "config": {"memcgs": ["root"], "parents": [-1]}, '
-                       '"impl": "impl.kernel:Kernel", "ops": [{"op": "mkdir"}]}')
+                       '"impl": "kmemcg.impl.kernel:Kernel", "ops": [{"op": "mkdir"}]}')
     r = run("replay", str(corrupt))
     assert r.exit_code == 2 and "not a valid operation list" in r.output
     r = run("conform", "--pipe", "/bin/false", "--seed", "1", "--examples", "1")
@@ -103,10 +103,10 @@ def test_bad_input_never_tracebacks(tmp_path):
 
 
 def test_use_hierarchy_rejects_values_other_than_0_and_1():
-    from conformance.adapters import PythonAdapter
-    from conformance.harness import Harness
-    from impl.kernel import Kernel
-    from model.config import PRESETS
+    from kmemcg.conformance.adapters import PythonAdapter
+    from kmemcg.conformance.harness import Harness
+    from kmemcg.impl.kernel import Kernel
+    from kmemcg.model.config import PRESETS
 
     cfg = PRESETS["conformance"]
     h = Harness(PythonAdapter(Kernel(tasks=cfg.tasks)), cfg)

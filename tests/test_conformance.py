@@ -5,13 +5,13 @@ import textwrap
 
 import pytest
 
-from conformance import machine
-from conformance.adapters import PipeAdapter, PythonAdapter
-from conformance.harness import Harness, Nonconformance
-from conformance.mutants import MUTANTS
-from conformance.protocol import ProtocolError
-from impl.kernel import Kernel
-from model.config import PRESETS
+from kmemcg.conformance import machine
+from kmemcg.conformance.adapters import PipeAdapter, PythonAdapter
+from kmemcg.conformance.harness import Harness, Nonconformance
+from kmemcg.conformance.mutants import MUTANTS
+from kmemcg.conformance.protocol import ProtocolError
+from kmemcg.impl.kernel import Kernel
+from kmemcg.model.config import PRESETS
 
 CFG = PRESETS["conformance"]
 
@@ -93,7 +93,7 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
 
 
 def test_pipe_adapter_drives_a_served_implementation():
-    cmd = f"{sys.executable} -m conformance.serve impl.kernel:Kernel"
+    cmd = f"{sys.executable} -m kmemcg.conformance.serve kmemcg.impl.kernel:Kernel"
     stats = machine.run(CFG, lambda: PipeAdapter(cmd, CFG.tasks), seed_value=3, examples=3,
                         steps=20)
     assert stats.failure is None and stats.steps > 5
@@ -152,8 +152,8 @@ def test_a_task_moved_between_its_kmem_and_res_steps_is_charged_once_to_its_old_
 
 
 def test_implementation_interleaved_exhaustively_reaches_exactly_the_models_states():
-    from conformance.interleave_accounting import explore_accounting
-    from model import explore
+    from kmemcg.conformance.interleave_accounting import explore_accounting
+    from kmemcg.model import explore
 
     race = PRESETS["race"]
     r = explore_accounting(race, lambda: PythonAdapter(Kernel(tasks=race.tasks)))
@@ -162,7 +162,7 @@ def test_implementation_interleaved_exhaustively_reaches_exactly_the_models_stat
 
 
 def test_exhaustive_interleaving_kills_the_race_only_mutant():
-    from conformance.interleave_accounting import explore_accounting
+    from kmemcg.conformance.interleave_accounting import explore_accounting
 
     race = PRESETS["race"]
     factory = MUTANTS["res_charges_current_memcg"][0]

@@ -6,10 +6,10 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from conformance.cli import main
-from model import explore, prove
-from model.config import PRESETS
-from model.destruction import DESTRUCTION
+from kmemcg.conformance.cli import main
+from kmemcg.model import explore, prove
+from kmemcg.model.config import PRESETS
+from kmemcg.model.destruction import DESTRUCTION
 
 EXPECTED = {
     "destroy_while_requeued": "D3.no_use_after_destroy",
@@ -75,7 +75,7 @@ def test_cli_lists_profiles_of_every_slice():
 
 
 def test_implementation_reaches_exactly_the_models_states():
-    from conformance.interleave import explore_impl
+    from kmemcg.conformance.interleave import explore_impl
 
     for preset in ("destruction", "destruction-kmem"):
         cfg = PRESETS[preset]
@@ -86,14 +86,14 @@ def test_implementation_reaches_exactly_the_models_states():
 
 @pytest.mark.parametrize("profile", sorted(p for p, inv in EXPECTED.items() if inv[0] == "D"))
 def test_implementation_profiles_hit_the_models_invariant(profile):
-    from conformance.interleave import explore_impl
+    from kmemcg.conformance.interleave import explore_impl
 
     r = explore_impl(replace(PRESETS["destruction"], profile=profile))
     assert r.problem is not None and EXPECTED[profile] in r.problem
 
 
 def test_race_machine_finds_and_replays_a_race():
-    from conformance import race_destruction
+    from kmemcg.conformance import race_destruction
 
     cfg = replace(PRESETS["destruction"], profile="create_after_offline")
     st = race_destruction.run(cfg, seed_value=1, examples=1000, shrink_seconds=5)
@@ -119,7 +119,7 @@ def test_cli_interleave_and_race_replay(tmp_path):
 
 
 def test_lock_order_is_the_documented_one_and_has_no_cycle():
-    from conformance.interleave import explore_impl
+    from kmemcg.conformance.interleave import explore_impl
 
     r = explore_impl(PRESETS["destruction"])
     # domain 6: set_limit_mutex -> slab_mutex -> memcg->slab_caches_mutex (<= 3.15),
@@ -130,7 +130,7 @@ def test_lock_order_is_the_documented_one_and_has_no_cycle():
 
 
 def test_lockdep_reports_an_inversion():
-    from impl.lockdep import Lockdep
+    from kmemcg.impl.lockdep import Lockdep
 
     ld = Lockdep()
     with ld.locked("t1", "A", "B"):
@@ -141,8 +141,8 @@ def test_lockdep_reports_an_inversion():
 
 
 def test_slabinfo_is_checked_at_every_state():
-    from conformance.interleave import explore_impl
-    from impl.slab import SlabKernel
+    from kmemcg.conformance.interleave import explore_impl
+    from kmemcg.impl.slab import SlabKernel
 
     class ForgetsChildren(SlabKernel):
         def proc_slabinfo(self):
@@ -155,13 +155,13 @@ def test_slabinfo_is_checked_at_every_state():
 
 
 def _kernel(**kw):
-    from impl.slab import SlabKernel
+    from kmemcg.impl.slab import SlabKernel
 
     return SlabKernel(("root", "A"), ("dentry",), **kw)
 
 
 def _run(path):
-    from impl.sched import run
+    from kmemcg.impl.sched import run
 
     return run(path)[1]
 
@@ -201,7 +201,7 @@ def test_a_slab_or_a_stack_over_the_kmem_limit_fails_with_enomem():
     steps = [_run(k.kmem_cache_alloc(0, 1))[0] for _ in range(3)]
     assert [s.ret for s in steps] == [0, 0, -12]  # the second slab would pass the limit
     assert _kmem(k)['failcnt'] == 1
-    from impl.sched import run
+    from kmemcg.impl.sched import run
 
     assert run(k.mem_cgroup_css_offline(1)) == (-16, [])  # -EBUSY: t1 is still in A
     _run(k.do_exit(0))
@@ -217,8 +217,8 @@ def test_a_slab_or_a_stack_over_the_kmem_limit_fails_with_enomem():
     ("fork_ignores_kmem_limit", "returned 0, the model returns -12"),
 ])
 def test_charge_mutants_are_caught_by_the_interleaving(mutant, caught):
-    from conformance.interleave import explore_impl
-    from conformance.mutants import DESTRUCTION_MUTANTS
+    from kmemcg.conformance.interleave import explore_impl
+    from kmemcg.conformance.mutants import DESTRUCTION_MUTANTS
 
     cfg = PRESETS["destruction-kmem"]
     factory, _ = DESTRUCTION_MUTANTS[mutant]
@@ -227,8 +227,8 @@ def test_charge_mutants_are_caught_by_the_interleaving(mutant, caught):
 
 
 def test_an_implementation_that_raises_gets_a_verdict_not_a_traceback(tmp_path):
-    from conformance.interleave import explore_impl
-    from impl.slab import SlabKernel
+    from kmemcg.conformance.interleave import explore_impl
+    from kmemcg.impl.slab import SlabKernel
 
     class Raises(SlabKernel):
         def kmem_cache_shrink(self, r, m):
@@ -237,21 +237,21 @@ def test_an_implementation_that_raises_gets_a_verdict_not_a_traceback(tmp_path):
     cfg = PRESETS["destruction"]
     r = explore_impl(cfg, make=lambda: Raises.for_config(cfg))
     assert "the implementation raised RuntimeError: oops in shrink" in r.problem
-    r = CliRunner().invoke(main, ["interleave", "--impl", "conformance.mutants:nope"])
+    r = CliRunner().invoke(main, ["interleave", "--impl", "kmemcg.conformance.mutants:nope"])
     assert r.exit_code == 2 and "no callable 'nope'" in r.output
-    r = CliRunner().invoke(main, ["interleave", "--impl", "impl.kernel:Kernel"])
+    r = CliRunner().invoke(main, ["interleave", "--impl", "kmemcg.impl.kernel:Kernel"])
     assert r.exit_code == 2 and "the factory raised TypeError" in r.output
 
 
 def test_cli_checks_another_destruction_implementation():
     ok = CliRunner().invoke(main, ["interleave", "--config", "destruction-kmem", "--impl",
-                                   "impl.slab:SlabKernel.for_config"])
+                                   "kmemcg.impl.slab:SlabKernel.for_config"])
     assert ok.exit_code == 0 and ": equal;" in ok.output
     bad = CliRunner().invoke(main, ["interleave", "--config", "destruction-kmem", "--impl",
-                                    "conformance.mutants:_ReleaseKeepsCharge.for_config"])
+                                    "kmemcg.conformance.mutants:_ReleaseKeepsCharge.for_config"])
     assert bad.exit_code == 1 and "memcgs.A.kmem.usage: model 0" in bad.output
     race = CliRunner().invoke(main, ["conform", "--config", "destruction-kmem", "--impl",
-                                     "conformance.mutants:_StackNeverUncharged.for_config",
+                                     "kmemcg.conformance.mutants:_StackNeverUncharged.for_config",
                                      "--seed", "1", "--examples", "300"])
     assert race.exit_code == 1 and "FOUND" in race.output and "-> put_task_struct" in race.output
 
@@ -260,8 +260,8 @@ def test_offline_walks_the_list_newest_first_an_order_the_state_forgets():
     """Two roots, no slabs: the implementation walks newest cache first; the
     model lets offline visit the caches in any order. Their states agree only
     when the interleaver keeps runs with different list orders apart."""
-    from conformance.interleave import explore_impl
-    from impl.slab import SlabKernel
+    from kmemcg.conformance.interleave import explore_impl
+    from kmemcg.impl.slab import SlabKernel
 
     cfg = replace(PRESETS["destruction-2roots"], max_pages=0)
     model = set(explore.explore(cfg, graph=False).states)
@@ -279,7 +279,7 @@ def test_offline_walks_the_list_newest_first_an_order_the_state_forgets():
     ("correct", 1), ("offline_vs_root_destroy", 3), ("list_before_slot", 1),
     ("create_vs_root_destroy", 1)])
 def test_root_permutations_are_a_symmetry_of_the_model(profile, every):
-    from model.destruction import permute_roots
+    from kmemcg.model.destruction import permute_roots
 
     cfg = replace(PRESETS["destruction-2roots"], profile=profile)
     sl, swap = DESTRUCTION, (1, 0)
@@ -294,8 +294,8 @@ def test_root_permutations_are_a_symmetry_of_the_model(profile, every):
 
 def test_the_renaming_moves_every_per_cache_and_per_root_field():
     """A field added to DState later must be renamed too, or the symmetry lies."""
-    from model.destruction import n_caches
-    from model.destruction.symmetry import _PER_CACHE
+    from kmemcg.model.destruction import n_caches
+    from kmemcg.model.destruction.symmetry import _PER_CACHE
 
     # sizes that tell the index sets apart: 2 roots, 3 memcgs, 6 caches, 4 tasks
     cfg = replace(PRESETS["destruction-2roots"], memcgs=("root", "A", "B"), parents=(-1, 0, 0),
@@ -310,7 +310,7 @@ def test_the_renaming_moves_every_per_cache_and_per_root_field():
 
 
 def test_symmetry_keeps_one_state_per_orbit_and_every_verdict():
-    from model.destruction import root_symmetry
+    from kmemcg.model.destruction import root_symmetry
 
     cfg = PRESETS["destruction-2roots"]
     full = explore.explore(cfg, graph=False)
@@ -338,8 +338,8 @@ def test_a_dead_cache_keeping_an_empty_slab_leaks_as_3_10_did():
     """VDNOSCHED: "nr_pages never gets to zero unless the cache is shrunk
     explicitly". L1 (pages reach 0 -> destroyed) holds; the stronger "a dead
     cache with no objects is destroyed" fails, with an empty slab kept."""
-    from model.destruction import ALIVE, FAIR_ACTIONS, FREED, IDLE, nr_pages, objects
-    from model.liveness import LeadsTo, check
+    from kmemcg.model.destruction import ALIVE, FAIR_ACTIONS, FREED, IDLE, nr_pages, objects
+    from kmemcg.model.liveness import LeadsTo, check
 
     r = explore.explore(PRESETS["destruction"])
     unused = LeadsTo(
@@ -371,7 +371,7 @@ def test_three_objects_a_slab_any_partial_slab_may_be_filled():
     """Which partial slab the allocator fills is its list order: with three objects
     a slab, a state with partial slabs of two fills offers both, and the
     implementation (first on its list) reaches exactly the model's states."""
-    from conformance.interleave import explore_impl
+    from kmemcg.conformance.interleave import explore_impl
 
     cfg = replace(PRESETS["destruction-kmem"], objs_per_slab=3, tasks=())
     m = explore.explore(cfg, graph=False)

@@ -5,11 +5,11 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.oracle import EvalOracle, Z3Oracle
-from model import explore, prove
-from model.actions import ACTIONS
-from model.config import PAGE_SIZE, PRESETS, Config
-from model.state import initial
+from kmemcg.conformance.oracle import EvalOracle, Z3Oracle
+from kmemcg.model import explore, prove
+from kmemcg.model.actions import ACTIONS
+from kmemcg.model.config import PAGE_SIZE, PRESETS, Config
+from kmemcg.model.state import initial
 
 TINY = Config(name="tiny", memcgs=("root", "A"), parents=(-1, 0), tasks=("t1",), max_pages=1,
               kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1).validate()

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.strategies import limit_texts
-from impl import cgroupfs as c
-from model import cgroupfs as spec
-from model.config import RESOURCE_MAX
+from kmemcg.conformance.strategies import limit_texts
+from kmemcg.impl import cgroupfs as c
+from kmemcg.model import cgroupfs as spec
+from kmemcg.model.config import RESOURCE_MAX
 
 PINNED = [
     ("-1", RESOURCE_MAX), ("-01", RESOURCE_MAX), ("-2", None), ("-0", None), ("-", None),

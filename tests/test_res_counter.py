@@ -2,7 +2,7 @@
 
 from errno import EBUSY, ENOMEM
 
-from impl.res_counter import RESOURCE_MAX, ResCounter
+from kmemcg.impl.res_counter import RESOURCE_MAX, ResCounter
 
 
 def chain(*limits):

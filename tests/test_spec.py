@@ -2,7 +2,7 @@
 
 Without TLC, these tests check what can drift by hand: the spec parses; its
 variables, constants, actions (with their parameter domains) and invariants
-are the model's; the shipped configurations are exactly what model.tla
+are the model's; the shipped configurations are exactly what kmemcg.model.tla
 generates; the runner reads TLC's output. With TLC (TLA2TOOLS_JAR or tlc on
 PATH), TLC and the explorer must agree on every shipped configuration.
 """
@@ -15,19 +15,20 @@ from pathlib import Path
 
 import pytest
 import tla as tlaparser
+
+from kmemcg.model import explore, tla, tlc
+from kmemcg.model import invariants as inv
+from kmemcg.model import state as st
+from kmemcg.model.actions import ACCOUNTING, ACTIONS
+from kmemcg.model.config import DEFAULT, PAGE_SIZE, UNLIMITED, Config
+from kmemcg.model.state import State
+
 from spec_ast import definitions as _definitions
 from spec_ast import is_ as _is
 from spec_ast import names as _names
 from spec_ast import next_actions as _next_actions
 from spec_ast import units as _units
 from spec_ast import walk as _walk
-
-from model import explore, tla, tlc
-from model import invariants as inv
-from model import state as st
-from model.actions import ACCOUNTING, ACTIONS
-from model.config import DEFAULT, PAGE_SIZE, UNLIMITED, Config
-from model.state import State
 
 SPEC = tla.SPEC_DIR
 MODULE_FILE = SPEC / f"{tla.MODULE}.tla"
@@ -154,7 +155,7 @@ def test_named_numbers_are_the_models(module):
         "SET_ACTIVE": st.SET_ACTIVE, "RES_COUNTER": 0, "KMEM_COUNTER": 1,
     }
     assert {k: _int_value(defs[k].definiens) for k in expected} == expected
-    from model.actions import COUNTERS
+    from kmemcg.model.actions import COUNTERS
     assert COUNTERS == ("res", "kmem")
 
 
@@ -184,8 +185,8 @@ def test_shipped_files_are_generated():
     """spec/ holds exactly what write_spec_configs writes (regenerate with it)."""
     for name, text in tla.spec_files().items():
         path = SPEC / name
-        assert path.exists(), f"{name} missing: run model.tla.write_spec_configs()"
-        assert path.read_text() == text, f"{name} is stale: run model.tla.write_spec_configs()"
+        assert path.exists(), f"{name} missing: run kmemcg.model.tla.write_spec_configs()"
+        assert path.read_text() == text, f"{name} is stale: run kmemcg.model.tla.write_spec_configs()"
 
 
 def _extends_this_module(cfg_path: Path) -> bool:

@@ -4,7 +4,7 @@ Without TLC: the module parses; its variables are DState's fields; Next takes
 exactly the explored destruction actions, each guarded by its model name and
 ranging over the model's parameter domain; every invariant and liveness
 property has its definition; the constants are what the .cfg assigns; the
-shipped configurations are what model.tla_destruction renders, and their
+shipped configurations are what kmemcg.model.tla_destruction renders, and their
 expected verdicts are the explorer's. With TLC, TLC and the explorer agree.
 """
 
@@ -16,18 +16,19 @@ from pathlib import Path
 
 import pytest
 import tla as tlaparser
+
+from kmemcg.model import explore, tlc
+from kmemcg.model import tla_destruction as td
+from kmemcg.model.config import NONE, PAGE_SIZE, PRESETS, ROOT, Config
+from kmemcg.model.destruction import DESTRUCTION, DState
+from kmemcg.model.tla import PASS, TYPE_OK, cfg_constants, tla_action_name, tla_invariant_name
+
 from spec_ast import definitions as _definitions
 from spec_ast import is_ as _is
 from spec_ast import names as _names
 from spec_ast import next_actions as _next_actions
 from spec_ast import units as _units
 from spec_ast import walk as _walk
-
-from model import explore, tlc
-from model import tla_destruction as td
-from model.config import NONE, PAGE_SIZE, PRESETS, ROOT, Config
-from model.destruction import DESTRUCTION, DState
-from model.tla import PASS, TYPE_OK, cfg_constants, tla_action_name, tla_invariant_name
 
 SPEC = td.SPEC_DIR
 MODULE_FILE = SPEC / f"{td.MODULE}.tla"
@@ -130,7 +131,7 @@ def test_every_invariant_and_liveness_property_is_defined(module):
 
 
 def test_fairness_covers_the_models_fair_actions(module):
-    from model.destruction import FAIR_ACTIONS
+    from kmemcg.model.destruction import FAIR_ACTIONS
 
     fair = {n.operator for n in _walk(_definitions(module)["Fairness"].definiens)
             if _is(n, "OperatorApplication") and n.arguments
@@ -139,7 +140,7 @@ def test_fairness_covers_the_models_fair_actions(module):
 
 
 def test_named_numbers_are_the_models(module):
-    from model import destruction as d
+    from kmemcg.model import destruction as d
 
     defs = _definitions(module)
 
@@ -166,7 +167,7 @@ def test_named_numbers_are_the_models(module):
 def test_shipped_files_are_generated():
     for name, text in td.spec_files().items():
         path = SPEC / name
-        assert path.exists(), f"{name} missing: run model.tla_destruction.write_destruction_configs()"
+        assert path.exists(), f"{name} missing: run kmemcg.model.tla_destruction.write_destruction_configs()"
         assert path.read_text() == text, f"{name} is stale: run write_destruction_configs()"
 
 
@@ -229,9 +230,9 @@ def test_comparison_judges_a_tlc_outcome_in_this_slices_terms():
     """No TLC needed: a TLC outcome as the parser would give it, against the explorer."""
     from dataclasses import replace
 
-    from model import explore, tlc
-    from model.config import PRESETS
-    from model.tla_destruction import DestructionComparison
+    from kmemcg.model import explore, tlc
+    from kmemcg.model.config import PRESETS
+    from kmemcg.model.tla_destruction import DestructionComparison
 
     live = explore.explore(replace(PRESETS["destruction"], profile="no_destroy_on_last_page"))
     temporal = tlc.TlcOutcome("property", None, 1000, live.distinct, 0, 10, 5)

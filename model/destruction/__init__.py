@@ -19,9 +19,9 @@ The package: ``state`` (the slice, its profiles and state), ``actions``,
 registers them all on ``DESTRUCTION`` (each submodule registers its part when imported).
 """
 
-from model.destruction.actions import THREADS
-from model.destruction.invariants import FAIR_ACTIONS
-from model.destruction.state import (
+from kmemcg.model.destruction.actions import THREADS
+from kmemcg.model.destruction.invariants import FAIR_ACTIONS
+from kmemcg.model.destruction.state import (
     ALIVE,
     CACHE,
     DESTRUCTION,
@@ -71,7 +71,7 @@ from model.destruction.state import (
     to_json,
     walking,
 )
-from model.destruction.symmetry import permute_roots, root_symmetry
+from kmemcg.model.destruction.symmetry import permute_roots, root_symmetry
 
 __all__ = [
     "ALIVE",

@@ -8,9 +8,9 @@ and ``mm/slab_common.c`` (domain sections 4-6, 13).
 
 from __future__ import annotations
 
-from model import res_counter as rc
-from model.config import NONE, PAGE_SIZE
-from model.destruction.state import (
+from kmemcg.model import res_counter as rc
+from kmemcg.model.config import NONE, PAGE_SIZE
+from kmemcg.model.destruction.state import (
     ALIVE,
     DESTRUCTION,
     DOUBLE_DESTROY,
@@ -46,8 +46,8 @@ from model.destruction.state import (
     task_domain,
     walking,
 )
-from model.dual import And, Eq, If, Implies, Not, Or, Sum
-from model.state import replace_at
+from kmemcg.model.dual import And, Eq, If, Implies, Not, Or, Sum
+from kmemcg.model.state import replace_at
 
 action = DESTRUCTION.action
 

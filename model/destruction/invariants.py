@@ -3,8 +3,8 @@ T: the structural facts induction needs) and its liveness property."""
 
 from __future__ import annotations
 
-from model.config import NONE, PAGE_SIZE, UNLIMITED, Config
-from model.destruction.state import (
+from kmemcg.model.config import NONE, PAGE_SIZE, UNLIMITED, Config
+from kmemcg.model.destruction.state import (
     ALIVE,
     DESTRUCTION,
     DOUBLE_DESTROY,
@@ -30,8 +30,8 @@ from model.destruction.state import (
     root_of,
     walking,
 )
-from model.dual import And, Count, Eq, Implies, Not, Or, Sum
-from model.liveness import LeadsTo
+from kmemcg.model.dual import And, Count, Eq, Implies, Not, Or, Sum
+from kmemcg.model.liveness import LeadsTo
 
 invariant = DESTRUCTION.invariant
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from functools import cache
 from typing import NamedTuple
 
-from model.config import NONE, UNLIMITED, Config
-from model.dual import Eq, Sum
-from model.slice import Slice
-from model.state import Counter, counter_from_json, counter_json
+from kmemcg.model.config import NONE, UNLIMITED, Config
+from kmemcg.model.dual import Eq, Sum
+from kmemcg.model.slice import Slice
+from kmemcg.model.state import Counter, counter_from_json, counter_json
 
 DESTRUCTION = Slice("destruction")
 

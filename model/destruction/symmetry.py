@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from itertools import permutations
 
-from model.config import NONE, Config
-from model.destruction.state import (
+from kmemcg.model.config import NONE, Config
+from kmemcg.model.destruction.state import (
     DESTRUCTION,
     DState,
 )
