@@ -8,29 +8,71 @@ import os
 import selectors
 import shlex
 import subprocess
+import sys
 import time
 import traceback
 from typing import ClassVar
 
-from kmemcg.conformance.protocol import OPERATIONS, VERSION, ProtocolError
+from kmemcg.conformance.calls import RAISED, bounded
+from kmemcg.conformance.protocol import (
+    OPERATIONS,
+    VERSION,
+    ImplementationTimeout,
+    ProtocolError,
+    SetupError,
+)
 from kmemcg.impl.sched import Blocked, Step, Thread
+
+#: what PythonAdapter drives: the faces of kmemcg.impl.kernel.Kernel
+KERNEL_FACES = ("mkdir", "rmdir", "write", "attach", "alloc_kmem_page", "free_kmem_page",
+                "alloc_user_page", "free_user_page", "set_task_flags", "read", "snapshot")
 
 
 def load_factory(spec: str):
     """``MOD:FACTORY`` -> the callable; a clear error for a bad spec."""
-    mod_name, sep, attr = spec.partition(":")
+    mod_name, sep, attr = spec.strip().partition(":")
     if not sep or not mod_name or not attr:
-        raise ProtocolError(f"--impl wants MOD:FACTORY (e.g. kmemcg.impl.kernel:Kernel), got {spec!r}")
+        raise SetupError(f"--impl wants MOD:FACTORY (e.g. kmemcg.impl.kernel:Kernel), got {spec!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        # a module in the current directory imports, as with python -m; last, so
+        # that it shadows nothing installed
+        sys.path.append(os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
-    except Exception as e:  # an import can fail in any way
-        raise ProtocolError(f"cannot import {mod_name!r}: {type(e).__name__}: {e}") from None
+    except RAISED as e:  # an import can fail in any way
+        raise SetupError(f"cannot import {mod_name!r}: {type(e).__name__}: {e}") from None
     factory = mod
     for part in attr.split("."):  # entry-point style: MOD:Class.method
         factory = getattr(factory, part, None)
     if factory is None or not callable(factory):
-        raise ProtocolError(f"{mod_name!r} has no callable {attr!r}")
+        raise SetupError(f"{mod_name!r} has no callable {attr!r}")
     return factory
+
+
+def where(e: BaseException, frames: int = 3) -> str:
+    """The last frames an exception passed through outside the suite: where in
+    the implementation it was raised, for its author."""
+    suite = os.path.dirname(os.path.abspath(__file__))
+    tb = [f for f in traceback.extract_tb(e.__traceback__)
+          if os.path.dirname(os.path.abspath(f.filename)) != suite][-frames:]
+    return "  raised at:\n" + "".join(traceback.format_list(tb)).rstrip("\n")
+
+
+def require_faces(obj, faces, who: str):
+    """Refuse, naming what is missing, an object without the faces the suite drives
+    (``wq.take`` names an attribute of an attribute); a factory that returns None,
+    say, is the user's mistake, not a verdict found later."""
+    missing = []
+    for face in faces:
+        target = obj
+        for part in face.split("."):
+            target = getattr(target, part, None)
+        if target is None:
+            missing.append(face)
+    if missing:
+        got = "None" if obj is None else f"a {type(obj).__name__}"
+        raise SetupError(f"{who} returned {got}, which lacks {', '.join(missing)}")
+    return obj
 
 
 class PythonAdapter:
@@ -40,36 +82,41 @@ class PythonAdapter:
     (generators) ``mkdir``, ``rmdir``, ``write``, ``attach``,
     ``alloc_kmem_page``, ``free_kmem_page``, ``alloc_user_page``,
     ``free_user_page``, plain ``set_task_flags``, ``read`` and ``snapshot``.
-    An exception inside the implementation becomes a :class:`ProtocolError`
-    carrying its traceback, never a crash of the suite.
+    An exception inside the implementation (a ``sys.exit()`` too) becomes a
+    :class:`ProtocolError` naming where it was raised, never a crash of the
+    suite; a call that runs past
+    ``timeout`` seconds becomes an :class:`ImplementationTimeout`.
     """
 
     GFP: ClassVar[dict[str, int]] = {"GFP_KERNEL": 0xD0, "__GFP_KMEMCG": 0x100000,
                                       "__GFP_NOFAIL": 0x800}
 
-    def __init__(self, kernel, name: str = "python"):
-        self.kernel = kernel
+    def __init__(self, kernel, name: str = "python", timeout: float | None = None):
+        self.kernel = require_faces(kernel, KERNEL_FACES, name)
         self.name = name
+        self.timeout = timeout
         self.threads: dict[int, Thread] = {}
         self._next = 0
 
     @classmethod
-    def from_spec(cls, spec: str, tasks):
+    def from_spec(cls, spec: str, tasks, timeout: float | None = None):
         factory = load_factory(spec)
         try:
-            return cls(factory(tasks=tuple(tasks)), name=spec)
-        except Exception as e:
-            raise ProtocolError(f"{spec}: the factory raised {type(e).__name__}: {e}") from None
+            kernel = bounded(f"{spec}: the factory", factory, tasks=tuple(tasks), timeout=timeout)
+        except ImplementationTimeout as e:
+            raise SetupError(str(e)) from None
+        except RAISED as e:
+            raise SetupError(f"{spec}: the factory raised {type(e).__name__}: {e}") from None
+        return cls(kernel, name=spec, timeout=timeout)
 
     def _guard(self, what, fn, *args, **kw):
         try:
-            return fn(*args, **kw)
+            return bounded(f"{self.name}: {what}", fn, *args, timeout=self.timeout, **kw)
         except ProtocolError:
             raise
-        except Exception as e:
-            tb = traceback.format_exc(limit=-3)
-            raise ProtocolError(f"{self.name}: {what} raised {type(e).__name__}: {e}\n{tb}") \
-                from None
+        except RAISED as e:
+            raise ProtocolError(f"{self.name}: {what} raised {type(e).__name__}: {e}\n"
+                                f"{where(e)}") from None
 
     def start(self, op: str, args: dict) -> int:
         if op not in OPERATIONS:
@@ -144,6 +191,8 @@ class PipeAdapter:
     """
 
     def __init__(self, command: str, tasks, timeout: float = 10.0):
+        if not command.strip():
+            raise SetupError("--pipe wants a command to run, got an empty one")
         self.command = command
         self.timeout = timeout
         self.name = command
@@ -152,15 +201,21 @@ class PipeAdapter:
                 shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, text=True, bufsize=1, env=os.environ.copy(),
             )
-        except OSError as e:
-            raise ProtocolError(f"cannot start {command!r}: {e}") from None
+        except (OSError, ValueError) as e:  # ValueError: shlex meets an open quote
+            raise SetupError(f"cannot start {command!r}: {e}") from None
         self._id = 0
+        self._buf = b""
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
-        hello = self._call("hello", {})
-        if not isinstance(hello, dict) or hello.get("protocol") != VERSION:
-            raise ProtocolError(f"{command}: speaks protocol {hello!r}, this suite speaks {VERSION}")
-        self._call("reset", {"tasks": list(tasks)})
+        try:
+            hello = self._call("hello", {})
+            if not isinstance(hello, dict) or hello.get("protocol") != VERSION:
+                raise ProtocolError(f"{command}: speaks protocol {hello!r}, this suite speaks "
+                                    f"{VERSION}")
+            self._call("reset", {"tasks": list(tasks)})
+        except ProtocolError:
+            self.close()
+            raise
 
     def _call(self, method: str, params: dict):
         self._id += 1
@@ -170,13 +225,7 @@ class PipeAdapter:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise ProtocolError(f"{self.name}: exited ({self._stderr_tail()})") from None
-        deadline = time.monotonic() + self.timeout
-        if not self._sel.select(timeout=max(0.0, deadline - time.monotonic())):
-            self.proc.kill()
-            raise ProtocolError(f"{self.name}: no reply to {method} within {self.timeout}s")
-        reply = self.proc.stdout.readline()
-        if not reply:
-            raise ProtocolError(f"{self.name}: exited ({self._stderr_tail()})")
+        reply = self._readline(method)
         try:
             msg = json.loads(reply)
         except json.JSONDecodeError:
@@ -187,6 +236,26 @@ class PipeAdapter:
         if "error" in msg:
             raise ProtocolError(f"{self.name}: {method} failed: {msg['error']}")
         return msg.get("result")
+
+    def _readline(self, method: str) -> str:
+        """One reply line, read without blocking past the deadline: a program that
+        writes half a line and then hangs is late, not a hang of the suite."""
+        deadline = time.monotonic() + self.timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._sel.select(timeout=left):
+                self.proc.kill()
+                raise ImplementationTimeout(f"{self.name}: no reply to {method} within "
+                                            f"{self.timeout:g}s")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                if self._buf:
+                    break  # its last words, with no newline
+                raise ProtocolError(f"{self.name}: exited ({self._stderr_tail()})")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode(errors="replace")
 
     def _stderr_tail(self) -> str:
         try:

@@ -54,12 +54,25 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "set_task": ("task", "kthread", "fatal_signal", "has_mm"),
 }
 
+#: the arguments an operation may leave out (their defaults: see the adapters)
+OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm"})
+
 #: gfp flag names an allocation may carry.
 GFP_FLAGS = ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL")
 
 
 class ProtocolError(Exception):
     """The implementation broke the protocol: raised, hung, or answered nonsense."""
+
+
+class ImplementationTimeout(ProtocolError):
+    """A call into the implementation did not return in time: it hangs or loops."""
+
+
+class SetupError(ProtocolError):
+    """The implementation cannot be set up at all (a bad ``MOD:FACTORY``, a factory
+    that raises or returns something without the faces, a command that cannot
+    start): the user's to fix, not a verdict about the implementation."""
 
 
 @runtime_checkable

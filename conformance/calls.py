@@ -1,0 +1,68 @@
+"""Calls into an implementation, bounded in time.
+
+An in-process implementation runs on the suite's own thread, so a hang or an
+endless loop in it would hang the suite. A per-call timer (``SIGALRM`` through
+``setitimer``) interrupts it, in pure-Python loops and in ``time.sleep`` alike,
+and the call becomes an :class:`ImplementationTimeout` naming it. The timer is
+armed only while the implementation's code runs and is always cancelled, so it
+never fires into the checker's own code. Signals reach only the main thread:
+elsewhere the call runs unbounded.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from kmemcg.conformance.protocol import ImplementationTimeout
+
+#: what an implementation may raise that must become a verdict, not end the
+#: suite: SystemExit too (a ``sys.exit()`` in its code); Ctrl-C passes through
+RAISED = (Exception, SystemExit)
+#: after the first expiry the timer fires again this often, so an implementation
+#: that swallows one expiry meets the next
+_REFIRE = 0.05
+
+
+class _Expired(BaseException):
+    """The timer went off inside the implementation. A BaseException, so that its
+    own ``except Exception`` does not swallow it."""
+
+
+_armed = False
+
+
+def _expire(signum, frame):
+    if _armed:
+        raise _Expired
+
+
+def _can_time() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def bounded(what: str, fn, *args, timeout: float | None = None, **kw):
+    """``fn(*args, **kw)``, given at most ``timeout`` seconds (None: no limit);
+    past it, :class:`ImplementationTimeout` naming ``what``."""
+    global _armed
+    if timeout is None or _armed or not _can_time():
+        return fn(*args, **kw)  # unbounded, or already inside a bounded call
+    old_handler = signal.signal(signal.SIGALRM, _expire)
+    started = time.monotonic()
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, timeout, _REFIRE)
+    try:
+        try:
+            _armed = True
+            return fn(*args, **kw)
+        finally:
+            _armed = False  # first: from here on an expiry is ignored
+    except _Expired:
+        raise ImplementationTimeout(f"{what} did not return within {timeout:g}s "
+                                    f"(a hang or a loop in the implementation)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay:  # someone else's timer (pytest-timeout, say): give it back
+            left = old_delay - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), old_interval)
