@@ -10,11 +10,12 @@ trace so far, which a report renders and ``kmemcg replay`` re-runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, ENOENT, ENOMEM
 
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
-from kmemcg.conformance.protocol import ProtocolError
+from kmemcg.conformance.protocol import OPERATIONS, ImplementationTimeout, ProtocolError
 from kmemcg.model import cgroupfs
 from kmemcg.model.actions import ACTIONS
 from kmemcg.model.config import NONE, ROOT, Config
@@ -65,13 +66,31 @@ class Running:
 
 
 class Nonconformance(Exception):
-    """The implementation did something the model does not allow."""
+    """The implementation did something the model does not allow.
 
-    def __init__(self, check: str, message: str, trace: list[TraceEntry]):
+    ``ops`` are the operations run up to and including the failing one: what
+    ``kmemcg replay`` needs to show the failure again."""
+
+    def __init__(self, check: str, message: str, trace: list[TraceEntry], ops=()):
         super().__init__(f"[{check}] {message}")
         self.check = check
         self.message = message
         self.trace = list(trace)
+        self.ops = list(ops)
+
+
+#: what a replay file's operations may be: the adapter's operations, and reads
+REPLAYABLE = {**OPERATIONS, "read": ("path", "file")}
+
+
+def check_of(e: ProtocolError) -> str:
+    """The check that names a broken call: a time-out, or anything else."""
+    return "timeout" if isinstance(e, ImplementationTimeout) else "protocol"
+
+
+def call_text(op: str, args: dict) -> str:
+    """An operation and its arguments as a call: ``mkdir(path='/A')``."""
+    return f"{op}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
 
 
 @dataclass
@@ -95,6 +114,9 @@ class Harness:
     oracle_mode: str = "eval"
     #: False while replaying a prefix already checked: snapshots only
     verify: bool = True
+    #: told of every failure as it is raised (the machine keeps the shortest, so
+    #: that a Ctrl-C during shrinking does not lose what was found)
+    on_failure: Callable[[Nonconformance], None] | None = None
     trace: list[TraceEntry] = field(default_factory=list)
     ops: list[tuple[str, dict]] = field(default_factory=list)
     steps_checked: int = 0
@@ -105,20 +127,37 @@ class Harness:
         self.pages: dict[int, Page] = {}
         self.in_flight: list[Running] = []
         self.ctx = {t: TaskContext() for t in self.cfg.tasks}
-        self.state = self.abstract(self._call("snapshot", self.impl.snapshot))
+        self.state = self.abstract(self._call("snapshot of the initial state",
+                                               self.impl.snapshot))
         if self.state != initial(self.cfg):
             self.fail("alpha", "the initial abstract state is not the model's Init")
+
+    @classmethod
+    def started(cls, make_impl, cfg: Config, **kw) -> Harness:
+        """A harness on a fresh ``make_impl()``. The implementation started once
+        when the command began; if it no longer starts, that is a verdict."""
+        try:
+            impl = make_impl()
+        except ProtocolError as e:
+            failure = Nonconformance(check_of(e), f"starting the implementation: {e}", [])
+            if kw.get("on_failure") is not None:
+                kw["on_failure"](failure)
+            raise failure from None
+        return cls(impl, cfg, **kw)
 
     # ------------------------------------------------------------ plumbing
 
     def fail(self, check: str, message: str):
-        raise Nonconformance(check, message, self.trace)
+        e = Nonconformance(check, message, self.trace, self.ops)
+        if self.on_failure is not None:
+            self.on_failure(e)
+        raise e
 
     def _call(self, what, fn, *args):
         try:
             return fn(*args)
         except ProtocolError as e:
-            self.fail("protocol", f"{what}: {e}")
+            self.fail(check_of(e), f"{what}: {e}")
 
     def abstract(self, snap) -> State:
         """Protocol snapshot (keyed by path) -> model State (indexed by config)."""
@@ -224,7 +263,9 @@ class Harness:
     # ------------------------------------------------------------ running
 
     def run(self, op: str, args: dict):
-        """Run one operation to completion alone; return its result."""
+        """Run one operation to completion alone (a read included); return its result."""
+        if op == "read":
+            return self.read(args["path"], args["file"])
         r = self.start(op, args)
         while not self.advance(r, alone=True):
             pass
@@ -235,7 +276,7 @@ class Harness:
         op_no = len(self.ops)
         self.ops.append((op, dict(args)))
         self.trace.append(TraceEntry(op_no, op, dict(args)))
-        thread = self._call("start", self.impl.start, op, args)
+        thread = self._call(f"start of {call_text(op, args)}", self.impl.start, op, args)
         r = Running(op_no, op, dict(args), thread)
         self.in_flight.append(r)
         return r
@@ -248,7 +289,7 @@ class Harness:
         the implementation saw when it decided.
         """
         op, args = r.op, r.args
-        reply = self._call("step", self.impl.step, r.thread)
+        reply = self._call(f"step of {call_text(op, args)}", self.impl.step, r.thread)
         if not isinstance(reply, dict):
             self.fail("protocol", f"step returned {reply!r}")
         if "blocked" in reply and not reply.get("done"):
@@ -283,9 +324,27 @@ class Harness:
             r.charged = margs[1]  # the memcg recorded on the page (pc->mem_cgroup)
         return False
 
+    def read(self, path: str, file: str):
+        """A cgroupfs read, compared with the face spec. It is recorded with the
+        operations, so that a read that fails replays."""
+        args = {"path": path, "file": file}
+        self.ops.append(("read", args))
+        self.trace.append(TraceEntry(len(self.ops) - 1, "read", dict(args)))
+        got = self._call(f"read {path}/{file}", self.impl.read, path, file)
+        m = self.paths.index(path)
+        if self.state.lifecycle[m] != ONLINE:
+            want = -ENOENT
+        else:
+            want = cgroupfs.expect_read(self.cfg, self.state, m, file)
+        if got != want:
+            self.fail("read", f"read {path.rstrip('/')}/{file}: got {got!r}, the model says "
+                              f"{want!r}")
+        return got
+
     def check_step(self, op_no, op, args, thread, action, sargs, margs, ret):
         pre = self.state
-        post = self.abstract(self._call("snapshot", self.impl.snapshot))
+        post = self.abstract(self._call(f"snapshot after {action} (in {op})",
+                                        self.impl.snapshot))
         self.trace.append(TraceEntry(op_no, op, dict(args), thread, action, dict(sargs), ret, post))
         if self.verify:
             v = self.oracle.check(pre, action, margs, ret, post)

@@ -78,7 +78,7 @@ def operations(cfg: Config, h: Harness) -> list[tuple[str, str, dict]]:
 
 class _Run:
     def __init__(self, cfg: Config, make):
-        self.h = Harness(make(), cfg)
+        self.h = Harness.started(make, cfg)
         self.running: dict[str, object] = {}
 
     def choices(self):
@@ -105,33 +105,51 @@ class _Run:
 
 def explore_accounting(cfg: Config, make, max_states: int = 50_000) -> InterleaveResult:
     """Breadth-first over abstract states; silent moves (an operation returning
-    after its last step) are closed over within each expansion."""
+    after its last step) are closed over within each expansion. Ctrl-C returns
+    what was seen so far, ``interrupted`` set; ``max_states`` stops the search
+    ``complete`` unset."""
     t0 = time.perf_counter()
-    res = InterleaveResult()
+    res = InterleaveResult(lock_orders=None)  # the accounting paths report no lock
+    paths: dict = {}
     try:
-        init = _Run(cfg, make).h.state
-    except Nonconformance as e:
-        res.problem = e.message
-        return res
-    if init != initial(cfg):
-        res.problem = "the implementation's initial state is not the model's Init"
-        return res
-    paths = {init: []}
-    queue = deque([init])
+        _search(cfg, make, max_states, res, paths)
+    except KeyboardInterrupt:
+        res.interrupted = True
+        res.complete = False
+    res.states = set(paths)
+    res.seconds = time.perf_counter() - t0
+    return res
 
+
+def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict):
     def fail(e, trace):
         res.problem = f"[{e.check}] {e.message}"
         res.trace = trace
 
+    try:
+        init = _Run(cfg, make).h.state
+    except Nonconformance as e:
+        fail(e, [])
+        return
+    if init != initial(cfg):
+        res.problem = "the implementation's initial state is not the model's Init"
+        return
+    paths[init] = []
+    queue = deque([init])
     while queue and len(paths) < max_states and res.problem is None:
         state = queue.popleft()
         closure, seen_prefixes = [paths[state]], 0
         while seen_prefixes < len(closure) and res.problem is None:
             prefix = closure[seen_prefixes]
             seen_prefixes += 1
-            for choice in _replay(cfg, make, prefix).choices():
-                run = _replay(cfg, make, prefix)
+            try:
+                choices = _replay(cfg, make, prefix).choices()
+            except Nonconformance as e:  # a replay that no longer holds: not deterministic
+                fail(e, prefix)
+                break
+            for choice in choices:
                 try:
+                    run = _replay(cfg, make, prefix)
                     moved = run.apply(choice)
                 except Nonconformance as e:
                     fail(e, [*prefix, choice])
@@ -145,9 +163,7 @@ def explore_accounting(cfg: Config, make, max_states: int = 50_000) -> Interleav
                 if post not in paths and in_constraint(cfg, post):
                     paths[post] = [*prefix, choice]
                     queue.append(post)
-    res.states = set(paths)
-    res.seconds = time.perf_counter() - t0
-    return res
+    res.complete = res.problem is not None or not queue
 
 
 def _replay(cfg, make, prefix) -> _Run:
