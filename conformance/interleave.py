@@ -16,8 +16,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from kmemcg.conformance.adapters import load_factory
+from kmemcg.conformance.adapters import load_factory, require_faces
+from kmemcg.conformance.calls import RAISED, bounded
 from kmemcg.conformance.oracle import EvalOracle, invariant_problems
+from kmemcg.conformance.protocol import ImplementationTimeout, ProtocolError, SetupError
 from kmemcg.impl.lockdep import Lockdep
 from kmemcg.impl.sched import Blocked, Step
 from kmemcg.impl.slab import SlabKernel
@@ -46,16 +48,10 @@ OPERATIONS = {
 }
 
 
-def abstract(cfg: Config, kernel) -> tuple:
-    """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
-    try:
-        snap = kernel.snapshot()
-    except Exception as e:  # the implementation's own code
-        return None, f"snapshot() raised {type(e).__name__}: {e}"
-    try:
-        return from_json(cfg, snap), None
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-        return None, f"snapshot refused: {type(e).__name__}: {e}"
+#: what the interleaver drives (kmemcg.impl.slab.SlabKernel's faces)
+SLAB_FACES = ("kmem_cache_alloc", "kmem_cache_free", "fork", "do_exit", "put_task_struct",
+              "mem_cgroup_css_offline", "kmem_cache_destroy_root", "kmem_cache_shrink",
+              "wq.queue", "wq.take", "snapshot", "proc_slabinfo", "memcg_slabinfo")
 
 
 @dataclass
@@ -67,16 +63,24 @@ class InterleaveResult:
     trace: list = field(default_factory=list)
     #: False when max_states stopped the search: the states are then a subset
     complete: bool = True
-    #: lock orders seen in every run (lockdep's graph), and its cycles
-    lock_orders: list = field(default_factory=list)
+    #: lock orders seen in every run (lockdep's graph), and its cycles; None
+    #: when the implementation records none (only the reference reports to lockdep)
+    lock_orders: list | None = field(default_factory=list)
     lock_cycles: list = field(default_factory=list)
+    #: Ctrl-C stopped the search: the states and steps are those seen so far
+    interrupted: bool = False
 
 
-class ImplementationError(Exception):
+class ImplementationError(ProtocolError):
     """The implementation raised, or lacks what the interleaver drives."""
 
 
-def kernel_factory(spec: str | None = None):
+def problem_of(e: ProtocolError) -> str:
+    """An implementation's failure as a verdict line: a time-out says so first."""
+    return f"timeout: {e}" if isinstance(e, ImplementationTimeout) else str(e)
+
+
+def kernel_factory(spec: str | None = None, timeout: float | None = None):
     """``MOD:FACTORY`` -> ``make(cfg)``: a destruction kernel for a configuration.
 
     The factory is called with the model configuration and returns an object
@@ -85,38 +89,65 @@ def kernel_factory(spec: str | None = None):
     workqueue ``wq`` (``queue`` of items with ``name``, ``running`` and
     ``func(item)``, and ``take(item)``), ``snapshot()`` in the model's JSON
     shape, ``proc_slabinfo()``, ``memcg_slabinfo(m)``, and optionally
-    ``hidden()``. Without a spec: the reference."""
+    ``hidden()``. Without a spec: the reference. A factory that raises, runs
+    past ``timeout`` or returns something without those faces is a
+    :class:`SetupError`."""
     if spec is None:
         return SlabKernel.for_config
     factory = load_factory(spec)
 
     def make(cfg):
         try:
-            return factory(cfg)
-        except Exception as e:  # the factory is someone else's code
-            raise ImplementationError(f"{spec}: the factory raised {type(e).__name__}: {e}") \
-                from None
+            kernel = bounded(f"{spec}: the factory", factory, cfg, timeout=timeout)
+        except ImplementationTimeout as e:
+            raise SetupError(str(e)) from None
+        except RAISED as e:  # the factory is someone else's code
+            raise SetupError(f"{spec}: the factory raised {type(e).__name__}: {e}") from None
+        return require_faces(kernel, SLAB_FACES, spec)
 
     return make
 
 
 class _Run:
     """One implementation instance driven by a choice sequence. Whatever the
-    implementation raises becomes an :class:`ImplementationError`."""
+    implementation raises becomes an :class:`ImplementationError`; a call into
+    it that runs past ``timeout`` seconds, an :class:`ImplementationTimeout`."""
 
-    def __init__(self, cfg: Config, make):
+    def __init__(self, cfg: Config, make, timeout: float | None = None):
         self.cfg = cfg
-        self.k = make()
+        self.timeout = timeout
+        self.k = self.call("the factory", make)
         self.threads: dict[str, object] = {}
         self.waiting: str | None = None
 
-    def choices(self, state):
+    def call(self, what: str, fn, *args):
+        """A call into the implementation, bounded in time, its exceptions named."""
         try:
-            return self._choices(state)
-        except Exception as e:
-            raise ImplementationError(f"its workqueue: {type(e).__name__}: {e}") from None
+            return bounded(what, fn, *args, timeout=self.timeout)
+        except ProtocolError:
+            raise
+        except RAISED as e:
+            raise ImplementationError(f"{what}: the implementation raised "
+                                      f"{type(e).__name__}: {e}") from None
 
-    def _choices(self, state):
+    def abstract(self) -> tuple:
+        """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
+        try:
+            snap = self.call("snapshot()", self.k.snapshot)
+        except ImplementationTimeout:
+            raise
+        except ImplementationError as e:
+            return None, str(e)
+        try:
+            return from_json(self.cfg, snap), None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            return None, f"snapshot refused: {type(e).__name__}: {e}"
+
+    def hidden(self):
+        """The implementation's ``hidden()`` state, if it has any."""
+        return self.call("hidden()", _hidden, self.k)
+
+    def choices(self, state):
         sl = slice_of(self.cfg)
         out = []
         for name in OPERATIONS:
@@ -124,8 +155,11 @@ class _Run:
                 if sl.actions[name].guard(self.cfg, state, *args):
                     out.append(("start", name, *args))
         out += [("step", t) for t in sorted(self.threads)]
-        out += [("work", w.name) for w in dict.fromkeys(self.k.wq.queue) if not w.running]
+        out += [("work", name) for name in self.call("its workqueue", self._idle_work)]
         return out
+
+    def _idle_work(self):
+        return [w.name for w in dict.fromkeys(self.k.wq.queue) if not w.running]
 
     def _retire(self, key: str) -> bool:
         """Let a thread that took its last step return; False if it had more to do."""
@@ -140,13 +174,7 @@ class _Run:
 
     def apply(self, choice) -> Step | None:
         """Take one step; None when the choice cannot step (blocked, or gone)."""
-        try:
-            return self._apply(choice)
-        except ImplementationError:
-            raise
-        except Exception as e:
-            raise ImplementationError(f"{' '.join(map(str, choice))}: the implementation raised "
-                                      f"{type(e).__name__}: {e}") from None
+        return self.call(" ".join(map(str, choice)), self._apply, choice)
 
     def _apply(self, choice) -> Step | None:
         self.waiting = None  # the lock the try found taken, if that is why it did not step
@@ -186,16 +214,14 @@ class _Run:
         A try that cannot step must leave the abstract state alone; a step must
         be one the model allows, into a state every invariant holds in."""
         try:
-            hidden = _hidden(self.k)
+            hidden = self.hidden()
             step = self.apply(choice)
-            moved_hidden = step is None and _hidden(self.k) != hidden
-        except ImplementationError as e:
-            return None, None, str(e)
-        except Exception as e:  # hidden() is the implementation's too
-            return None, None, f"{choice}: hidden() raised {type(e).__name__}: {e}"
-        if step is not None and not isinstance(step, Step):
-            return None, None, f"{choice}: the implementation yielded {step!r}, not a Step"
-        post, refused = abstract(self.cfg, self.k)
+            moved_hidden = step is None and self.hidden() != hidden
+            if step is not None and not isinstance(step, Step):
+                return None, None, f"{choice}: the implementation yielded {step!r}, not a Step"
+            post, refused = self.abstract()
+        except ProtocolError as e:
+            return None, None, problem_of(e)
         if refused:
             return step, None, f"{choice}: {refused}"
         if step is None:
@@ -231,69 +257,77 @@ def _args(cfg, action: str, args: dict) -> tuple:
     return tuple(out)
 
 
-def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> InterleaveResult:
-    """Every interleaving the configuration allows, on the implementation."""
-    lockdep = Lockdep()
+def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
+                 timeout: float | None = None) -> InterleaveResult:
+    """Every interleaving the configuration allows, on the implementation; each
+    call into it bounded by ``timeout`` seconds. Ctrl-C returns what was seen so
+    far, ``interrupted`` set."""
+    lockdep = Lockdep() if make is None else None
     make = make or (lambda: SlabKernel.for_config(cfg, lockdep))
-    sl = slice_of(cfg)
-    oracle = EvalOracle(cfg)
     t0 = time.perf_counter()
     res = InterleaveResult()
+    paths: dict = {}
     try:
-        init, refused = abstract(cfg, make())
-    except ImplementationError as e:
-        res.problem = str(e)
-        return res
-    if init != sl.initial(cfg):
-        res.problem = refused or "the implementation's initial state is not the model's Init"
-        return res
-    # one run per abstract state *and* hidden state: what alpha forgets but the
-    # kernel's next steps depend on (a memcg's cache-list order) must be kept apart
-    paths = {(init, _hidden(make())): []}
-    queue = deque(paths)
-    while queue and len(paths) < max_states:
-        key = queue.popleft()
-        state, prefix = key[0], paths[key]
-        probe = _replay(cfg, make, prefix)
-        try:
-            choices = probe.choices(state)
-        except ImplementationError as e:
-            res.problem, res.trace = str(e), prefix
-            break
-        for choice in choices:
-            run = _replay(cfg, make, prefix)
-            step, post, problem = run.take(choice, state, oracle)
-            key = known = None
-            if problem is None:
-                try:
-                    key = (post, _hidden(run.k))
-                    known = key in paths
-                    if not known:
-                        problem = "; ".join(slabinfo_problems(cfg, run.k, post)) or None
-                except Exception as e:  # hidden() or a slabinfo read raised
-                    problem = f"{choice}: the implementation raised {type(e).__name__}: {e}"
-            if problem:
-                res.problem = problem
-                res.trace = [*prefix, choice]
-                break
-            if step is None:
-                continue
-            res.steps += 1
-            if not known and sl.in_constraint(cfg, post):
-                paths[key] = [*prefix, choice]
-                queue.append(key)
-        if res.problem:
-            break
-    res.complete = not queue or res.problem is not None
+        _search(cfg, make, max_states, timeout, res, paths)
+    except KeyboardInterrupt:
+        res.interrupted = True
+    if res.interrupted:
+        res.complete = False
     res.states = {state for state, _ in paths}
     res.seconds = time.perf_counter() - t0
-    res.lock_orders, res.lock_cycles = lockdep.orders(), lockdep.cycles()
+    if lockdep is None:
+        res.lock_orders = None
+    else:
+        res.lock_orders, res.lock_cycles = lockdep.orders(), lockdep.cycles()
     if res.lock_cycles and res.problem is None:
         res.problem = f"lock-order cycle (potential deadlock): {res.lock_cycles[0]}"
     return res
 
 
-def slabinfo_problems(cfg, kernel, state) -> list[str]:
+def _search(cfg: Config, make, max_states: int, timeout, res: InterleaveResult, paths: dict):
+    """The breadth-first search of :func:`explore_impl`, filling ``res`` and
+    ``paths`` (abstract and hidden state -> the choices that reach it)."""
+    sl = slice_of(cfg)
+    oracle = EvalOracle(cfg)
+    prefix: list = []
+    try:
+        first = _Run(cfg, make, timeout)
+        init, refused = first.abstract()
+        if init != sl.initial(cfg):
+            res.problem = refused or "the implementation's initial state is not the model's Init"
+            return
+        # one run per abstract state *and* hidden state: what alpha forgets but the
+        # kernel's next steps depend on (a memcg's cache-list order) must be kept apart
+        paths[init, first.hidden()] = []
+        queue = deque(paths)
+        while queue and len(paths) < max_states:
+            key = queue.popleft()
+            state, prefix = key[0], paths[key]
+            for choice in _replay(cfg, make, prefix, timeout).choices(state):
+                run = _replay(cfg, make, prefix, timeout)
+                step, post, problem = run.take(choice, state, oracle)
+                key = known = None
+                if problem is None:
+                    key = (post, run.hidden())
+                    known = key in paths
+                    if not known:
+                        problem = "; ".join(slabinfo_problems(cfg, run, post)) or None
+                if problem:
+                    res.problem = problem
+                    res.trace = [*prefix, choice]
+                    return
+                if step is None:
+                    continue
+                res.steps += 1
+                if not known and sl.in_constraint(cfg, post):
+                    paths[key] = [*prefix, choice]
+                    queue.append(key)
+        res.complete = not queue
+    except ProtocolError as e:  # raised outside a checked try: a replay, hidden(), slabinfo
+        res.problem, res.trace = problem_of(e), prefix
+
+
+def slabinfo_problems(cfg, run: _Run, state) -> list[str]:
     """The slabinfo files read in ``state`` must show what the model says
     (lines compared as sets: list order is not part of the abstract state)."""
     from kmemcg.model.destruction import expect_memcg_slabinfo, expect_proc_slabinfo
@@ -302,30 +336,32 @@ def slabinfo_problems(cfg, kernel, state) -> list[str]:
         return sorted(text.splitlines()) if isinstance(text, str) else text
 
     out = []
-    if lines(kernel.proc_slabinfo()) != lines(expect_proc_slabinfo(cfg, state)):
-        out.append(f"/proc/slabinfo: {kernel.proc_slabinfo()!r}, model "
-                   f"{expect_proc_slabinfo(cfg, state)!r}")
+    got = run.call("/proc/slabinfo", run.k.proc_slabinfo)
+    if lines(got) != lines(expect_proc_slabinfo(cfg, state)):
+        out.append(f"/proc/slabinfo: {got!r}, model {expect_proc_slabinfo(cfg, state)!r}")
     for m in range(1, cfg.n_memcgs):
         want = expect_memcg_slabinfo(cfg, state, m)
-        if want is not None and lines(kernel.memcg_slabinfo(m)) != lines(want):
-            out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {kernel.memcg_slabinfo(m)!r}, "
-                       f"model {want!r}")
+        if want is None:
+            continue
+        got = run.call(f"{cfg.memcgs[m]}/memory.kmem.slabinfo", run.k.memcg_slabinfo, m)
+        if lines(got) != lines(want):
+            out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {got!r}, model {want!r}")
     return out
 
 
-def describe(cfg: Config, schedule, make=None) -> list[str]:
+def describe(cfg: Config, schedule, make=None, timeout: float | None = None) -> list[str]:
     """A schedule as numbered lines: each try, and the model step it took (a try
     that waits, or finds its thread gone, takes none)."""
     try:
-        run = _Run(cfg, make or (lambda: SlabKernel.for_config(cfg)))
-    except ImplementationError as e:
-        return [f"  (cannot re-run: {e})"]
+        run = _Run(cfg, make or (lambda: SlabKernel.for_config(cfg)), timeout)
+    except ProtocolError as e:
+        return [f"  (cannot re-run: {problem_of(e)})"]
     lines = []
     for i, choice in enumerate(schedule, 1):
         try:
             step = run.apply(tuple(choice))
-        except ImplementationError as e:
-            lines.append(f"{i:3}. {' '.join(str(x) for x in choice):<34} -> raised: {e}")
+        except ProtocolError as e:
+            lines.append(f"{i:3}. {' '.join(str(x) for x in choice):<34} -> {problem_of(e)}")
             break
         if not isinstance(step, Step):
             took = (f"waits for {run.waiting}" if run.waiting else "no step (nothing left to do)"
@@ -343,8 +379,8 @@ def _hidden(kernel):
     return hidden() if hidden else None
 
 
-def _replay(cfg, make, prefix) -> _Run:
-    run = _Run(cfg, make)
+def _replay(cfg, make, prefix, timeout=None) -> _Run:
+    run = _Run(cfg, make, timeout)
     for choice in prefix:
         run.apply(choice)
     return run

@@ -9,14 +9,16 @@ is the replay.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from kmemcg.conformance.interleave import ImplementationError, _Run, abstract
+from kmemcg.conformance.interleave import _Run, problem_of
 from kmemcg.conformance.machine import run_machine
 from kmemcg.conformance.oracle import EvalOracle
+from kmemcg.conformance.protocol import ProtocolError
 from kmemcg.impl.slab import SlabKernel
 from kmemcg.model.config import Config
 
@@ -34,36 +36,44 @@ class RaceStats:
     seconds: float = 0.0
     failure: RaceFailure | None = None
     schedule: list = field(default_factory=list)
+    #: Ctrl-C stopped the run; ``failure`` is then the shortest seen, unminimised
+    interrupted: bool = False
+    seen: RaceFailure | None = None
+
+    def saw(self, e: RaceFailure) -> RaceFailure:
+        if self.seen is None or len(e.schedule) <= len(self.seen.schedule):
+            self.seen = e
+        return e
 
 
-def race_machine(cfg: Config, make, stats: RaceStats):
+def race_machine(cfg: Config, make, stats: RaceStats, timeout: float | None = None):
     oracle = EvalOracle(cfg)
 
     class DestructionRace(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
-            try:
-                self.run = _Run(cfg, make)
-            except ImplementationError as e:
-                raise RaceFailure(str(e), []) from None
-            self.state, refused = abstract(cfg, self.run.k)
-            if refused:
-                raise RaceFailure(f"initial state: {refused}", [])
             self.schedule: list = []
+            try:
+                self.run = _Run(cfg, make, timeout)
+                self.state, refused = self.run.abstract()
+            except ProtocolError as e:
+                raise stats.saw(RaceFailure(problem_of(e), [])) from None
+            if refused:
+                raise stats.saw(RaceFailure(f"initial state: {refused}", []))
 
         @rule(data=st.data())
         def act(self, data):
             try:
                 choices = self.run.choices(self.state)
-            except ImplementationError as e:
-                raise RaceFailure(str(e), self.schedule) from None
+            except ProtocolError as e:
+                raise stats.saw(RaceFailure(problem_of(e), self.schedule)) from None
             if not choices:
                 return
             choice = data.draw(st.sampled_from(choices))
             self.schedule.append(choice)  # even a blocked try can change the kernel
             step, post, problem = self.run.take(choice, self.state, oracle)
             if problem:
-                raise RaceFailure(problem, self.schedule)
+                raise stats.saw(RaceFailure(problem, self.schedule))
             stats.steps += step is not None
             self.state = post
 
@@ -71,27 +81,37 @@ def race_machine(cfg: Config, make, stats: RaceStats):
 
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
-        shrink_seconds: float = 20.0, make=None) -> RaceStats:
+        shrink_seconds: float = 20.0, make=None, timeout: float | None = None) -> RaceStats:
+    """Run the race machine; a race found is shrunk, minimised and returned in the
+    stats. Ctrl-C returns the stats so far, ``interrupted`` set."""
     make = make or (lambda: SlabKernel.for_config(cfg))
     stats = RaceStats()
-    stats.failure, stats.seconds = run_machine(
-        race_machine(cfg, make, stats), seed_value=seed_value, examples=examples, steps=steps,
-        shrink_seconds=shrink_seconds, failure=RaceFailure)
-    stats.schedule = minimize(cfg, stats.failure.schedule, make) if stats.failure else []
+    t0 = time.perf_counter()
+    try:
+        stats.failure, stats.seconds = run_machine(
+            race_machine(cfg, make, stats, timeout), seed_value=seed_value, examples=examples,
+            steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure)
+        if stats.failure:
+            stats.schedule = minimize(cfg, stats.failure.schedule, make, timeout)
+    except KeyboardInterrupt:
+        stats.interrupted = True
+        stats.failure = stats.failure or stats.seen
+        stats.schedule = stats.failure.schedule if stats.failure else []
+        stats.seconds = time.perf_counter() - t0
     return stats
 
 
-def minimize(cfg: Config, schedule: list, make=None) -> list:
+def minimize(cfg: Config, schedule: list, make=None, timeout: float | None = None) -> list:
     """Drop every try the failure does not need (one at a time, as ddmin's last
     pass does): Hypothesis shrinks the draws, which leaves tries that are no-ops
     or belong to threads the race never uses."""
-    want = replay(cfg, schedule, make)
+    want = replay(cfg, schedule, make, timeout)
     out = [tuple(c) for c in schedule]
     i = len(out) - 1
     while i >= 0:
         shorter = out[:i] + out[i + 1:]
         try:
-            same = replay(cfg, shorter, make) == want
+            same = replay(cfg, shorter, make, timeout) == want
         except ValueError:  # the rest no longer fits: that try was needed
             same = False
         if same:
@@ -100,24 +120,24 @@ def minimize(cfg: Config, schedule: list, make=None) -> list:
     return out
 
 
-def replay(cfg: Config, schedule: list, make=None) -> str | None:
+def replay(cfg: Config, schedule: list, make=None, timeout: float | None = None) -> str | None:
     """Re-run a schedule with the checks of the search; the problem it shows, or
     None. A schedule that does not fit the implementation is an error."""
     make = make or (lambda: SlabKernel.for_config(cfg))
     oracle = EvalOracle(cfg)
     try:
-        r = _Run(cfg, make)
-    except ImplementationError as e:
-        return str(e)
-    state, refused = abstract(cfg, r.k)
+        r = _Run(cfg, make, timeout)
+        state, refused = r.abstract()
+    except ProtocolError as e:
+        return problem_of(e)
     if refused:
         return f"initial state: {refused}"
     for i, choice in enumerate(schedule, 1):
         choice = tuple(choice)
         try:
             possible = r.choices(state)
-        except ImplementationError as e:
-            return str(e)
+        except ProtocolError as e:
+            return problem_of(e)
         if choice not in possible:
             raise ValueError(f"schedule try {i} {choice} is not possible here: the schedule "
                              f"does not fit this implementation or configuration")

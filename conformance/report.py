@@ -91,46 +91,95 @@ def render_conformance_failure(failure) -> str:
     return "\n".join(lines)
 
 
-def save_replay(path: str | Path, cfg: Config, impl: str, seed: int | None, ops, failure) -> None:
-    data = {
+def replay_data(cfg: Config, impl: str | None, seed: int | None, ops, failure,
+                pipe: str | None = None, timeout: float | None = None) -> dict:
+    """A replay file's content: the operations of a failure, and what ran them
+    (a Python ``impl`` or a ``pipe`` command, and the per-call time limit), so
+    ``kmemcg replay`` re-runs it as it ran."""
+    return {
         "version": REPLAY_VERSION,
         "config": cfg.to_json(),
         "impl": impl,
+        "pipe": pipe,
+        "timeout": timeout,
         "seed": seed,
         "ops": [{"op": op, "args": args} for op, args in ops],
         "failure": None if failure is None else {"check": failure.check,
                                                  "message": failure.message},
     }
-    Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
 #: the shape of a schedule's tries; 2: free.object names the fill of its slab
 SCHEDULE_FORMAT = 2
 
 
-def save_schedule(path, cfg: Config, seed, schedule, message, impl=None) -> None:
+def schedule_data(cfg: Config, seed, schedule, message, impl=None) -> dict:
     """A destruction race: the configuration and the schedule of tries."""
-    data = {"version": REPLAY_VERSION, "config": cfg.to_json(),
+    return {"version": REPLAY_VERSION, "config": cfg.to_json(),
             "impl": impl or "kmemcg.impl.slab:SlabKernel.for_config", "seed": seed, "ops": [],
             "schedule": [list(c) for c in schedule], "schedule_format": SCHEDULE_FORMAT,
             "failure": {"check": "race", "message": message}}
-    Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
 def load_replay(path: str | Path) -> dict:
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"cannot read replay file {path}: {e}") from None
     if not isinstance(data, dict) or data.get("version") != REPLAY_VERSION:
         raise ValueError(f"{path}: not a kmemcg replay file (version {REPLAY_VERSION})")
-    for key in ("config", "impl", "ops"):
+    for key in ("config", "ops"):
         if key not in data:
             raise ValueError(f"{path}: missing {key!r}")
+    if not isinstance(data["config"], dict):
+        raise ValueError(f"{path}: 'config' must be an object (a configuration)")
+    if not isinstance(data.get("impl") or data.get("pipe"), str):
+        raise ValueError(f"{path}: names no implementation ('impl': MOD:FACTORY or "
+                         f"'pipe': a command)")
     if "schedule" in data and data.get("schedule_format") != SCHEDULE_FORMAT:
         raise ValueError(f"{path}: a schedule in an older format (this kmemcg reads format "
                          f"{SCHEDULE_FORMAT}); record the race again with kmemcg conform")
     return data
+
+
+def check_ops(cfg: Config, ops) -> list[tuple[str, dict]]:
+    """A replay file's operations, checked against the protocol and the
+    configuration before anything runs: a bad file is the file's fault, and must
+    not be blamed on the implementation it is replayed on."""
+    from kmemcg.conformance.harness import REPLAYABLE, memcg_paths
+    from kmemcg.conformance.protocol import GFP_FLAGS, OPTIONAL_ARGS
+
+    if not isinstance(ops, list):
+        raise ValueError("'ops' must be a list of operations")
+    paths, out = memcg_paths(cfg), []
+    for i, entry in enumerate(ops):
+        where = f"operation {i}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("args"), dict):
+            raise ValueError(f"{where}: not an object with 'op' and 'args': {entry!r}")
+        op, args = entry.get("op"), entry["args"]
+        if op not in REPLAYABLE:
+            raise ValueError(f"{where}: unknown operation {op!r} (known: "
+                             f"{', '.join(REPLAYABLE)})")
+        missing = [a for a in REPLAYABLE[op] if a not in OPTIONAL_ARGS and a not in args]
+        if missing:
+            raise ValueError(f"{where}: {op} lacks {', '.join(missing)}")
+        if "path" in args and args["path"] not in paths:
+            raise ValueError(f"{where}: {op}: path {args['path']!r} is not in the "
+                             f"configuration ({', '.join(paths)})")
+        if "gfp" in args and not (isinstance(args["gfp"], list)
+                                  and set(args["gfp"]) <= set(GFP_FLAGS)):
+            raise ValueError(f"{where}: {op}: gfp must be a list of {', '.join(GFP_FLAGS)}")
+        if "page" in args and (not isinstance(args["page"], int) or isinstance(args["page"], bool)):
+            raise ValueError(f"{where}: {op}: page must be an integer handle")
+        if "task" in args and args["task"] not in cfg.tasks:
+            raise ValueError(f"{where}: {op}: task {args['task']!r} is not in the "
+                             f"configuration ({', '.join(cfg.tasks)})")
+        out.append((op, args))
+    return out
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
 def _itf(v):
@@ -145,8 +194,10 @@ def _itf(v):
     raise TypeError(v)
 
 
-def itf_trace(cfg: Config, steps, violation: str | None) -> dict:
-    """The Informal Trace Format (Apalache/Quint) rendering of a model trace."""
+def itf_trace(cfg: Config, steps, violation: str | None, loop: int | None = None) -> dict:
+    """The Informal Trace Format (Apalache/Quint) rendering of a model trace. A
+    lasso (a liveness counterexample) gives ``loop``: the index of the state its
+    loop starts at; the last state is followed by that one again (ADR-015)."""
     states = []
     as_json = slice_of(cfg).to_json
     for i, st in enumerate(steps):
@@ -159,6 +210,7 @@ def itf_trace(cfg: Config, steps, violation: str | None) -> dict:
                   "violation": violation},
         "vars": sorted(as_json(cfg, steps[0].state)),
         "states": states,
+        **({} if loop is None else {"loop": loop}),
     }
 
 
