@@ -7,6 +7,7 @@ import sys
 from click.testing import CliRunner
 
 from kmemcg.conformance.cli import main
+from kmemcg.conformance.status import Exit
 
 TINY = {"name": "tiny", "memcgs": ["root", "A"], "parents": [-1, 0], "tasks": ["t1"],
         "max_pages": 1, "kmem_limits": [4096], "res_limits": [4096], "max_failcnt": 1}
@@ -91,7 +92,7 @@ def test_bad_input_never_tracebacks(tmp_path):
         r = run("explore", "--config", str(bad))
         assert r.exit_code == 2 and message in r.output, (text, r.output)
     r = run("explore", "--config", "accounting", "--max-states", "50")
-    assert r.exit_code == 1 and "INCOMPLETE" in r.output
+    assert r.exit_code == Exit.INCOMPLETE and "INCOMPLETE" in r.output
     corrupt = tmp_path / "replay.json"
     corrupt.write_text('{"version": 1, "config": {"memcgs": ["root"], "parents": [-1]}, '
                        '"impl": "kmemcg.impl.kernel:Kernel", "ops": [{"op": "mkdir"}]}')
