@@ -280,16 +280,15 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
 
         prop, key, path = r.liveness[0]
         echo(f"LIVENESS {prop} fails ({len(r.liveness)} instance(s)); a behaviour that "
-             f"stays away from the goal forever starts:")
+             f"stays away from the goal forever:")
         prop_of = {p.id: p for p in slice_of(cfg).liveness}
         steps, loop = lasso(r, prop_of[prop], key, path)
-        echo(report.render_model_trace(cfg, steps[:loop + 1], None))
+        echo(report.render_model_trace(cfg, steps, None))
         if loop == len(steps) - 1:
             echo("     ... and stays here: no fair action can change this state")
         else:
-            echo(f"     ... then loops forever through steps {loop + 1} to {len(steps) - 1} "
-                 f"and back to step {loop}, every fair action taken or disabled in the loop:")
-            echo(report.render_model_trace(cfg, steps, None).split("\n", loop + 1)[-1])
+            echo(f"     ... and back to step {loop}: steps {loop + 1} to {len(steps) - 1} repeat "
+                 f"forever, every fair action taken or disabled in them")
         counterexample = report.itf_trace(cfg, steps, prop, loop)
     if r.violation:
         echo(f"shortest counterexample ({len(r.trace) - 1} steps):")
