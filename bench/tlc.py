@@ -29,11 +29,11 @@ def wall(command: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def tlc_wall(entry: dict, workers: int) -> tuple[float, int | None]:
+def tlc_wall(entry: dict, workers: int) -> tlc.TlcRun:
     cfg = Config.load(SPEC / entry["model"])
     r = tlc.run(SPEC / entry["module"], SPEC / entry["cfg"], workers=workers,
                 check_deadlock=cfg.check_deadlock)
-    return r.seconds, r.outcome.distinct
+    return r
 
 
 def main() -> None:
@@ -46,22 +46,25 @@ def main() -> None:
     if args.cfg:
         entries = [e for e in entries if Path(e["cfg"]).stem in {Path(c).stem for c in args.cfg}]
     print(f"{platform.processor() or platform.machine()}, {args.runs} runs each, "
-          f"median wall seconds of whole processes; TLC {tlc.find_tlc()[-3]}")
+          f"median wall seconds of whole processes; TLC: {' '.join(tlc.find_tlc())}")
     print()
     print("| configuration | expect | distinct (TLC) | explorer | TLC -workers 1 | "
           "TLC -workers 2 | TLC(1)/explorer |")
     print("|---|---|---:|---:|---:|---:|---:|")
+    version = None
     for e in entries:
         explorer = [wall([kmemcg, "explore", "--config", str(SPEC / e["model"])])
                     for _ in range(args.runs)]
-        one, two, distinct = [], [], None
+        one, two = [], []
         for _ in range(args.runs):
-            s, distinct = tlc_wall(e, 1)
-            one.append(s)
-            two.append(tlc_wall(e, 2)[0])
+            run = tlc_wall(e, 1)
+            one.append(run.seconds)
+            two.append(tlc_wall(e, 2).seconds)
+        distinct, version = run.outcome.distinct, run.outcome.version
         ex, t1, t2 = (statistics.median(x) for x in (explorer, one, two))
         print(f"| {Path(e['cfg']).stem} | {e['expect']} | {distinct:,} | {ex:.2f} | "
               f"{t1:.2f} | {t2:.2f} | {t1 / ex:.1f}x |", flush=True)
+    print(f"\nTLC version {version}")
 
 
 if __name__ == "__main__":
