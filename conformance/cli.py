@@ -217,6 +217,10 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
                 echo(f"      {path}: {a} -> {b}")
     if bmc_depth:
         b = prover.bmc(cfg, bmc_depth)
+        if b.unknown:
+            echo(f"bmc: depth {bmc_depth}, NO VERDICT: Z3 could not decide {b.unknown}, "
+                 f"{b.seconds:.2f}s")
+            return Exit.INCOMPLETE
         echo(f"bmc: depth {bmc_depth}, {'no violation' if b.ok else 'VIOLATION ' + b.violation}, "
              f"{b.seconds:.2f}s")
         if not b.ok:

@@ -118,6 +118,8 @@ class BmcReport:
     seconds: float
     violation: str | None = None
     trace: list = field(default_factory=list)
+    #: why the solver could not decide (an interrupt, a resource limit): no verdict
+    unknown: str | None = None
 
 
 def bmc(cfg: Config, depth: int) -> BmcReport:
@@ -147,7 +149,12 @@ def bmc(cfg: Config, depth: int) -> BmcReport:
         for i in checked:
             s.push()
             s.add(Or(*(z3.Not(i.check(cfg, st)) for st in states)))
-            if s.check() == z3.sat:
+            verdict = s.check()
+            if verdict == z3.unknown:
+                # an undecided query proves nothing: never read it as "no violation"
+                return BmcReport(cfg, depth, False, time.perf_counter() - t0,
+                                 unknown=f"{i.id}: {s.reason_unknown()}")
+            if verdict == z3.sat:
                 m = s.model()
                 found = (i.id, [
                     (("Init", ()) if k == 0 else next(

@@ -4,6 +4,7 @@ import random
 from dataclasses import replace
 
 import pytest
+import z3
 
 from kmemcg.conformance.oracle import EvalOracle, Z3Oracle
 from kmemcg.model import explore, prove
@@ -76,3 +77,10 @@ def test_the_two_oracles_agree_on_random_steps():
         assert not ev.check(s, name, args, ret, wrong).ok
         assert not z.check(s, name, args, ret, wrong).ok
         seen.append(post)
+
+
+def test_bmc_never_reads_an_undecided_query_as_no_violation(monkeypatch):
+    monkeypatch.setattr(z3.Solver, "check", lambda self, *a: z3.unknown)
+    monkeypatch.setattr(z3.Solver, "reason_unknown", lambda self: "canceled")
+    b = prove.bmc(PRESETS["race"], 2)
+    assert not b.ok and b.unknown.endswith("canceled")
