@@ -14,6 +14,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from kmemcg.conformance.protocol import ImplementationTimeout
 
@@ -31,6 +33,32 @@ class _Expired(BaseException):
 
 
 _armed = False
+#: a Ctrl-C that :func:`sticky_interrupts` saw; raised again at the next call
+_interrupted = False
+
+
+def _on_sigint(signum, frame):
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sticky_interrupts() -> Iterator[None]:
+    """Ctrl-C that cannot be lost. Python only prints an exception raised inside
+    a gc callback (Hypothesis installs one), so a Ctrl-C landing there would
+    vanish; this handler also records it, and the next call into the
+    implementation raises it again."""
+    global _interrupted
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        _interrupted = False
 
 
 def _expire(signum, frame):
@@ -46,6 +74,8 @@ def bounded(what: str, fn, *args, timeout: float | None = None, **kw):
     """``fn(*args, **kw)``, given at most ``timeout`` seconds (None: no limit);
     past it, :class:`ImplementationTimeout` naming ``what``."""
     global _armed
+    if _interrupted:
+        raise KeyboardInterrupt
     if timeout is None or _armed or not _can_time():
         return fn(*args, **kw)  # unbounded, or already inside a bounded call
     old_handler = signal.signal(signal.SIGALRM, _expire)

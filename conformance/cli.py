@@ -19,6 +19,7 @@ import click
 
 from kmemcg.conformance import machine, report
 from kmemcg.conformance.adapters import PipeAdapter, PythonAdapter
+from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.conformance.interleave import describe
 from kmemcg.conformance.mutants import DESTRUCTION_MUTANTS, MUTANTS
@@ -48,7 +49,8 @@ class Kmemcg(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with sticky_interrupts():
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
