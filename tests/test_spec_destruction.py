@@ -215,10 +215,13 @@ def test_to_cfg_refuses_what_it_cannot_mirror():
         td.to_cfg(replace(PRESETS["destruction"], check_deadlock=True))
 
 
+#: why TLC cannot run here (None: it can), asked once
+NO_TLC = tlc.unavailable_reason()
+
 # ---------------------------------------------------------------- TLC itself
 
 
-@pytest.mark.skipif(not tlc.available(), reason=str(tlc.unavailable_reason()))
+@pytest.mark.skipif(NO_TLC is not None, reason=str(NO_TLC))
 @pytest.mark.parametrize("entry", td.load_index(), ids=lambda e: e["cfg"])
 def test_tlc_agrees_with_the_explorer(entry):
     (comparison,) = td.run_shipped([entry["cfg"]])
