@@ -18,7 +18,7 @@ from kmemcg.conformance.adapters import PythonAdapter
 from kmemcg.conformance.interleave import explore_impl
 from kmemcg.impl.kernel import Kernel
 from kmemcg.model import explore, prove
-from kmemcg.model.config import PRESETS
+from kmemcg.model.scopes import PRESETS
 
 
 def timed(fn, repeat):

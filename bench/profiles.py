@@ -15,15 +15,15 @@ from dataclasses import replace
 from kmemcg.conformance import race_destruction
 from kmemcg.conformance.interleave import explore_impl
 from kmemcg.model import explore
-from kmemcg.model.config import PRESETS
-from kmemcg.model.destruction import DESTRUCTION
+from kmemcg.model.profiles import PROFILES
+from kmemcg.model.scopes import PRESETS
 
 
 def main() -> None:
     print("| profile | breaks | shortest trace | states | explorer | implementation, "
           "exhaustive | Hypothesis (median of 5) |")
     print("|---|---|---|---|---|---|---|")
-    for profile in DESTRUCTION.profiles:
+    for profile in [p.name for p in PROFILES.values() if p.preset in (None, "destruction")]:
         cfg = replace(PRESETS["destruction"], profile=profile)
         t = time.perf_counter()
         r = explore.explore(cfg)

@@ -29,13 +29,14 @@ from kmemcg.model import explore as explorer
 from kmemcg.model import prove as prover
 from kmemcg.model import tla, tla_destruction
 from kmemcg.model import tlc as tlc_runner
-from kmemcg.model.config import DEFAULT, PRESETS, Config, named
-from kmemcg.model.slice import slice_of
+from kmemcg.model.config import Config
+from kmemcg.model.controller import MODEL
+from kmemcg.model.profiles import PROFILES
+from kmemcg.model.scopes import DEFAULT, PRESETS, named
 from kmemcg.model.state import diff_json
 
 REFERENCE = "kmemcg.impl.kernel:Kernel"
 #: the preset a profile runs on when no --config is given
-SLICE_PRESET = {"accounting": "accounting", "destruction": "destruction"}
 #: seconds a call into an implementation may take (a pipe reply, an in-process call)
 DEFAULT_TIMEOUT = 10.0
 #: what a configuration file can be wrong with, as Config reports it
@@ -66,15 +67,16 @@ class Kmemcg(click.Group):
 
 
 def all_profiles() -> list[tuple[str, str, str]]:
-    """(profile, slice, what it reproduces and its source), every slice."""
-    out, seen = [], set()
-    for slice_name, preset in SLICE_PRESET.items():
-        for name, what in slice_of(PRESETS[preset]).profiles.items():
-            key = name if name != "correct" else f"correct/{slice_name}"
-            if key not in seen:
-                seen.add(key)
-                out.append((name, slice_name, what))
-    return out
+    """(profile, the preset it is checked on, what it reproduces and its source)."""
+    return [(p.name, p.preset or "every preset", f"{p.reproduces} ({p.source})")
+            for p in PROFILES.values()]
+
+
+def caches_in_scope(cfg: Config) -> bool:
+    """Whether ``cfg`` scopes root caches in. The reference is still two
+    kernel objects (impl/kernel.py for the counters and the tree, impl/slab.py
+    for the caches), so the conformance drivers pick one by this."""
+    return bool(cfg.roots)
 
 
 def _load(path: str) -> Config:
@@ -88,15 +90,14 @@ def _load(path: str) -> Config:
 def _config(path: str | None, profile: str | None, default: Config = DEFAULT) -> Config:
     if path:
         cfg = _load(path)
-    elif profile and profile not in slice_of(default).profiles:
-        owner = next((sl for name, sl, _ in all_profiles() if name == profile), None)
-        cfg = PRESETS[SLICE_PRESET[owner]] if owner else default
+    elif profile in PROFILES and PROFILES[profile].preset:
+        cfg = PRESETS[PROFILES[profile].preset]
     else:
         cfg = default
     if profile:
-        if profile not in slice_of(cfg).profiles:
-            raise click.UsageError(f"unknown profile {profile!r} for the {cfg.slice} slice; "
-                                   f"see kmemcg explore --list-profiles")
+        if profile not in PROFILES:
+            raise click.UsageError(f"unknown profile {profile!r}; see kmemcg explore "
+                                   f"--list-profiles")
         cfg = replace(cfg, profile=profile)
     return cfg
 
@@ -202,7 +203,7 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
     ok = r.ok
     echo(f"induction: {len(r.obligations)} obligations "
          f"({len({o.action for o in r.obligations})} actions x "
-         f"{len(slice_of(cfg).invariants)} invariants), "
+         f"{len(MODEL.invariants)} invariants), "
          f"{len(r.failed)} failed, {r.seconds:.2f}s")
     if not r.init_ok:
         echo(f"  Init violates {', '.join(r.init_violations)}")
@@ -212,9 +213,9 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
             args, pre, post = o.cti
             echo(f"    counterexample to induction, {report.describe(cfg, o.action, args)}:")
             echo("    pre-state (satisfies every invariant):")
-            echo("      " + json.dumps(slice_of(cfg).to_json(cfg, pre), sort_keys=True))
+            echo("      " + json.dumps(MODEL.to_json(cfg, pre), sort_keys=True))
             echo("    changes:")
-            to_json = slice_of(cfg).to_json
+            to_json = MODEL.to_json
             for path, a, b in diff_json(to_json(cfg, pre), to_json(cfg, post)):
                 echo(f"      {path}: {a} -> {b}")
     if bmc_depth:
@@ -289,7 +290,7 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
         prop, key, path = r.liveness[0]
         echo(f"LIVENESS {prop} fails ({len(r.liveness)} instance(s)); a behaviour that "
              f"stays away from the goal forever:")
-        prop_of = {p.id: p for p in slice_of(cfg).liveness}
+        prop_of = {p.id: p for p in MODEL.liveness}
         steps, loop = lasso(r, prop_of[prop], key, path)
         echo(report.render_model_trace(cfg, steps, None))
         if loop == len(steps) - 1:
@@ -329,8 +330,9 @@ def explore(config_path, profile, max_states, itf, list_profiles, symmetry):
             click.echo(f"{name}\t{slice_name}\t{what}")
         return
     cfg = _config(config_path, profile)
-    if symmetry and slice_of(cfg).symmetry is None:
-        raise click.UsageError(f"--symmetry: the {cfg.slice} slice declares no symmetry")
+    if symmetry and not cfg.roots:
+        raise click.UsageError(f"--symmetry permutes root caches; {cfg.name!r} has none, "
+                               f"so there is no symmetry to use")
     raise SystemExit(explore_status(run_explore(cfg, max_states, itf, symmetry=symmetry)))
 
 
@@ -406,13 +408,12 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     """Drive an implementation with the Hypothesis machine; check every step."""
     if impl is not None and pipe is not None:
         raise click.UsageError("give --impl or --pipe, not both")
-    if profile or (config_path and _load(config_path).slice == "destruction"):
+    if profile or (config_path and caches_in_scope(_load(config_path))):
         cfg = _config(config_path, profile, PRESETS["destruction"])
-        if cfg.slice != "destruction":
+        if not caches_in_scope(cfg):
             raise click.UsageError(
-                f"conform --profile runs the destruction race machine; {cfg.name!r} is of the "
-                f"{cfg.slice} slice (its profiles: kmemcg explore/prove --profile, or "
-                f"kmemcg mutants)")
+                f"conform --profile runs the cache race machine; {cfg.name!r} has no root "
+                f"caches (its profiles: kmemcg explore/prove --profile, or kmemcg mutants)")
         if pipe is not None:
             raise click.UsageError("the destruction race machine drives Python "
                                    "implementations (--impl MOD:FACTORY), not a pipe")
@@ -493,7 +494,7 @@ def interleave(config_path, profile, impl, timeout):
     from kmemcg.conformance.interleave import explore_impl
 
     cfg = _config(config_path, profile, PRESETS["destruction"])
-    if cfg.slice == "accounting":
+    if not caches_in_scope(cfg):
         spec = REFERENCE if impl is None else impl
         try:
             PythonAdapter.from_spec(spec, cfg.tasks, timeout)  # fail early, with a clear message
@@ -599,7 +600,7 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
         return st
 
     ok = True
-    if cfg.slice == "accounting":
+    if not caches_in_scope(cfg):
         ref = machine_run(lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks, timeout))
         ok = ref.failure is None
         rows.append(["(reference)", "passes" if ok else "FAILS", "-", f"{ref.seconds:.1f}s",
@@ -623,7 +624,7 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
             ok &= check is not None
             rows.append([name, "killed" if check else "SURVIVED", check or "-",
                          f"{seconds:.1f}s", what])
-    slab = cfg if cfg.slice == "destruction" else PRESETS["destruction-kmem"]
+    slab = cfg if caches_in_scope(cfg) else PRESETS["destruction-kmem"]
     for name, (factory, what) in DESTRUCTION_MUTANTS.items():
         t = time.perf_counter()
         r = explore_impl(slab, make=lambda f=factory: f(slab), timeout=timeout)
@@ -649,7 +650,7 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
 def mutants(config_path, seed, examples, steps, timeout):
     """Run the suite against every mutant; exit 0 only if all are killed."""
     cfg = _config(config_path, None, PRESETS["conformance"])
-    if cfg.slice == "accounting":
+    if not caches_in_scope(cfg):
         _machine_config(cfg)
     raise SystemExit(run_mutants(cfg, _seed(seed), examples, steps, timeout=timeout))
 

@@ -17,8 +17,8 @@ from errno import EBUSY, EEXIST, ENOENT, ENOMEM
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
 from kmemcg.conformance.protocol import OPERATIONS, ImplementationTimeout, ProtocolError
 from kmemcg.model import cgroupfs
-from kmemcg.model.actions import ACTIONS
 from kmemcg.model.config import NONE, ROOT, Config
+from kmemcg.model.controller import MODEL
 from kmemcg.model.state import ABSENT, LIFECYCLE, ONLINE, State, from_json, initial
 
 MAX_STEPS = 64
@@ -191,7 +191,7 @@ class Harness:
     def _model_args(self, action: str, args: dict) -> tuple:
         try:
             out = []
-            for p in ACTIONS[action].params:
+            for p in MODEL.actions[action].params:
                 v = args[p]
                 if p == "task":
                     out.append(self.cfg.task_index(v))
@@ -307,7 +307,7 @@ class Harness:
         if len(r.actions) >= MAX_STEPS:
             self.fail("hang", f"{op} took more than {MAX_STEPS} steps")
         action, sargs, ret = reply.get("action"), reply.get("args", {}), reply.get("ret", 0)
-        if action not in ACTIONS:
+        if action not in MODEL.actions:
             self.fail("protocol", f"unknown action {action!r}")
         margs = self._model_args(action, sargs)
         if pure is not None:

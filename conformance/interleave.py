@@ -23,9 +23,11 @@ from kmemcg.conformance.protocol import ImplementationTimeout, ProtocolError, Se
 from kmemcg.impl.lockdep import Lockdep
 from kmemcg.impl.sched import Blocked, Step
 from kmemcg.impl.slab import SlabKernel
+from kmemcg.model import domains
 from kmemcg.model.config import Config
-from kmemcg.model.destruction import cache_domain, cache_name, from_json, memcg_of, root_of
-from kmemcg.model.slice import slice_of
+from kmemcg.model.controller import MODEL
+from kmemcg.model.slabinfo import expect_memcg_slabinfo, expect_proc_slabinfo
+from kmemcg.model.state import cache_name, from_json, memcg_of, root_of
 
 
 def _rm(cfg, c):
@@ -42,7 +44,7 @@ OPERATIONS = {
     "fork": lambda k, cfg, t, m: k.fork(t, m),
     "exit": lambda k, cfg, t: k.do_exit(t),
     "put_task_struct": lambda k, cfg, t: k.put_task_struct(t),
-    "offline.start": lambda k, cfg, m: k.mem_cgroup_css_offline(m),
+    "rmdir": lambda k, cfg, m: k.mem_cgroup_css_offline(m),
     "root_destroy.start": lambda k, cfg, r: k.kmem_cache_destroy_root(r),
     "shrink.release": lambda k, cfg, c: k.kmem_cache_shrink(*_rm(cfg, c)),
 }
@@ -148,7 +150,7 @@ class _Run:
         return self.call("hidden()", _hidden, self.k)
 
     def choices(self, state):
-        sl = slice_of(self.cfg)
+        sl = MODEL
         out = []
         for name in OPERATIONS:
             for args in sl.actions[name].domain(self.cfg):
@@ -240,12 +242,12 @@ class _Run:
 
 
 def _args(cfg, action: str, args: dict) -> tuple:
-    sl = slice_of(cfg)
+    sl = MODEL
     out = []
     for p in sl.actions[action].params:
         v = args[p]
         if p == "cache":
-            out.append(next(c for (c,) in cache_domain(cfg) if cache_name(cfg, c) == v))
+            out.append(next(c for (c,) in domains.caches(cfg) if cache_name(cfg, c) == v))
         elif p == "memcg":
             out.append(cfg.memcgs.index(v))
         elif p == "root":
@@ -287,7 +289,7 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
 def _search(cfg: Config, make, max_states: int, timeout, res: InterleaveResult, paths: dict):
     """The breadth-first search of :func:`explore_impl`, filling ``res`` and
     ``paths`` (abstract and hidden state -> the choices that reach it)."""
-    sl = slice_of(cfg)
+    sl = MODEL
     oracle = EvalOracle(cfg)
     prefix: list = []
     try:
@@ -330,7 +332,6 @@ def _search(cfg: Config, make, max_states: int, timeout, res: InterleaveResult, 
 def slabinfo_problems(cfg, run: _Run, state) -> list[str]:
     """The slabinfo files read in ``state`` must show what the model says
     (lines compared as sets: list order is not part of the abstract state)."""
-    from kmemcg.model.destruction import expect_memcg_slabinfo, expect_proc_slabinfo
 
     def lines(text):
         return sorted(text.splitlines()) if isinstance(text, str) else text

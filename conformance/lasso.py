@@ -16,8 +16,8 @@ import itertools
 
 import networkx as nx
 
+from kmemcg.model.controller import MODEL
 from kmemcg.model.explore import Step
-from kmemcg.model.slice import slice_of
 
 
 def lasso(result, prop, key, path: list[int]) -> tuple[list[Step], int]:
@@ -25,7 +25,7 @@ def lasso(result, prop, key, path: list[int]) -> tuple[list[Step], int]:
     ``key``, reached by ``path``: (the steps from Init, the index of the step the
     loop starts at); the last step is followed by that one again."""
     cfg, g, states = result.config, result.graph, result.states
-    sl = slice_of(cfg)
+    sl = MODEL
     trap = path[-1]
     moves = [(b, _label(g, a, b)) for a, b in itertools.pairwise(path)]
     if _fair_can_move(cfg, sl, prop, states[trap]):

@@ -157,7 +157,7 @@ MUTANTS = {
 }
 
 
-# ---------------------------------------------------------------- destruction slice
+# ---------------------------------------------------------------- the cache races
 # Each is the reference slab kernel with one charge-path bug; the exhaustive
 # interleaving of the destruction-kmem preset must reject every one. (The
 # historical races are profiles of the reference, not mutants.)
@@ -178,7 +178,7 @@ class _NrPagesCountsSlabs(SlabKernel):
 
     def kmem_freepages(self, cachep, slab):
         cachep.slabs.remove(slab)
-        cachep.memcg_params.memcg.kmem.uncharge(PAGE_SIZE << cachep.gfporder)
+        cachep.memcg_params.memcg.memcg_uncharge_kmem(PAGE_SIZE << cachep.gfporder)
         self.memcg_release_pages(cachep, 1)
 
 
@@ -191,8 +191,9 @@ class _StackNeverUncharged(SlabKernel):
 class _ForkIgnoresKmemLimit(SlabKernel):
     def fork(self, t, m):
         memcg = self.memcgs[m]
-        memcg.kmem.usage += PAGE_SIZE << THREAD_SIZE_ORDER  # bug: no limit check (__GFP_NOFAIL)
-        memcg.kmem.max_usage = max(memcg.kmem.max_usage, memcg.kmem.usage)
+        for counter in (memcg.kmem, memcg.res):  # bug: no limit check (__GFP_NOFAIL)
+            counter.usage += PAGE_SIZE << THREAD_SIZE_ORDER
+            counter.max_usage = max(counter.max_usage, counter.usage)
         self.tasks[t] = Task(memcg)
         yield Step("fork", {"task": self.task_names[t], "memcg": memcg.name})
 

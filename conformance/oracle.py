@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import z3
 
 from kmemcg.model.config import Config
+from kmemcg.model.controller import MODEL
 from kmemcg.model.dual import And, Eq, symbolic
 from kmemcg.model.prove import symbolic_state
-from kmemcg.model.slice import slice_of
 from kmemcg.model.state import State, diff_json
 
 
@@ -35,7 +35,7 @@ class EvalOracle:
         self.cfg = cfg
 
     def check(self, pre: State, action: str, args: tuple, ret: int, post: State) -> Verdict:
-        a = slice_of(self.cfg).actions.get(action)
+        a = MODEL.actions.get(action)
         if a is None:
             return Verdict(False, f"unknown action {action!r}")
         if not a.guard(self.cfg, pre, *args):
@@ -50,7 +50,7 @@ class EvalOracle:
 
 
 def diff_lines(cfg: Config, want: State, got: State) -> list[str]:
-    to_json = slice_of(cfg).to_json
+    to_json = MODEL.to_json
     return [f"{path}: model {w}, implementation {g}"
             for path, w, g in diff_json(to_json(cfg, want), to_json(cfg, got))]
 
@@ -72,7 +72,7 @@ class Z3Oracle:
     def _solver(self, action: str, args: tuple):
         key = (action, args)
         if key not in self._solvers:
-            a = slice_of(self.cfg).actions[action]
+            a = MODEL.actions[action]
             with symbolic():
                 want, want_ret = a.effect(self.cfg, self.pre, *args)
                 relation = And(a.guard(self.cfg, self.pre, *args), Eq(self.post, want),
@@ -83,7 +83,7 @@ class Z3Oracle:
         return self._solvers[key]
 
     def check(self, pre: State, action: str, args: tuple, ret: int, post: State) -> Verdict:
-        if action not in slice_of(self.cfg).actions:
+        if action not in MODEL.actions:
             return Verdict(False, f"unknown action {action!r}")
         s, pre_vars, post_vars = self._solver(action, args)
         eqs = [v == _z3val(x) for v, x in zip(pre_vars, _leaves(pre), strict=True)]
@@ -121,5 +121,5 @@ def make_oracle(cfg: Config, mode: str = "eval"):
 
 def invariant_problems(cfg: Config, pre: State, post: State) -> list[str]:
     """Every state invariant on ``post`` and step property on (pre, post) that fails."""
-    sl = slice_of(cfg)
+    sl = MODEL
     return sl.violated(cfg, post) + sl.violated_step(cfg, pre, post)

@@ -6,32 +6,18 @@ import json
 from pathlib import Path
 
 from kmemcg.model.config import Config
-from kmemcg.model.slice import slice_of
-from kmemcg.model.state import diff_json
+from kmemcg.model.controller import MODEL
+from kmemcg.model.state import cache_name, diff_json
 
 REPLAY_VERSION = 1
-ADMIN_ACTIONS = {"mkdir", "rmdir", "attach", "use_hierarchy.write", "limit.write",
-                 "kmem_limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
-                 "activate.set_active", "max_usage.reset", "failcnt.reset"}
-
 
 def thread_of(cfg: Config, action: str, args: tuple) -> str:
     """Who takes a model step: a task, the administrator, a worker, or any CPU."""
-    if cfg.slice == "destruction":
-        from kmemcg.model.destruction import THREADS
-
-        return THREADS.get(action.split(".")[0], "kernel")
-    if action in ADMIN_ACTIONS:
-        return "admin"
-    actions = slice_of(cfg).actions
-    params = actions[action].params if action in actions else ()
-    if "task" in params:
-        return cfg.tasks[args[params.index("task")]]
-    return "kernel"
+    return MODEL.thread_of(cfg, action, args)
 
 
 def describe(cfg: Config, action: str, args: tuple) -> str:
-    actions = slice_of(cfg).actions
+    actions = MODEL.actions
     if action not in actions:
         return f"{action}{args}"
     parts = []
@@ -39,13 +25,11 @@ def describe(cfg: Config, action: str, args: tuple) -> str:
         if p == "memcg":
             v = cfg.memcgs[v]
         elif p == "cache":
-            from kmemcg.model.destruction import cache_name
-
             v = cache_name(cfg, v)
         elif p == "root":
             v = cfg.roots[v]
         elif p == "task":
-            if action not in ADMIN_ACTIONS:
+            if actions[action].thread != "admin":
                 continue  # the thread column names it
             v = cfg.tasks[v]
         elif p == "counter":
@@ -67,8 +51,8 @@ def render_model_trace(cfg: Config, steps, violation: str | None) -> str:
             who = thread_of(cfg, st.action, st.args)
             ret = f"  -> {st.ret}" if st.ret else ""
             lines.append(f"{i:3}. [{who:>6}] {describe(cfg, st.action, st.args)}{ret}")
-            for path, a, b in diff_json(slice_of(cfg).to_json(cfg, prev),
-                                        slice_of(cfg).to_json(cfg, st.state)):
+            for path, a, b in diff_json(MODEL.to_json(cfg, prev),
+                                        MODEL.to_json(cfg, st.state)):
                 lines.append(f"              {path}: {a} -> {b}")
         prev = st.state
     if violation:
@@ -199,7 +183,7 @@ def itf_trace(cfg: Config, steps, violation: str | None, loop: int | None = None
     lasso (a liveness counterexample) gives ``loop``: the index of the state its
     loop starts at; the last state is followed by that one again (ADR-015)."""
     states = []
-    as_json = slice_of(cfg).to_json
+    as_json = MODEL.to_json
     for i, st in enumerate(steps):
         state = {k: _itf(v) for k, v in as_json(cfg, st.state).items()}
         state["#meta"] = {"index": i, "action": st.action,

@@ -5,11 +5,11 @@ child: memcg, root_cache, dead, nr_pages, destroy work) and its slabs, the
 creation and destruction work functions, ``mem_cgroup_destroy_all_caches``,
 ``kmem_cache_destroy_memcg_children`` and ``kmem_cache_shrink``; a new slab and
 a thread stack are charged to the memcg's kmem ``res_counter``. Each path is a
-generator yielding the model action it completed (``model/destruction/``).
+generator yielding the model action it completed (model/actions/).
 
 Freed objects stay in Python's memory, flagged: touching one is recorded the
 way KASAN would report it (``oops``), so a race shows as data, not a crash.
-Historical kernels are profiles of this same code (see ``PROFILES``).
+Historical kernels are this same code with fixes left out (see ``FIXES``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,15 @@ from kmemcg.impl.res_counter import RESOURCE_MAX, ResCounter
 from kmemcg.impl.sched import Blocked, Mutex, Step
 from kmemcg.impl.workqueue import Workqueue, WorkStruct
 
-PROFILES = ("correct", "destroy_while_requeued", "v5_double_destroy", "root_destroy_no_cancel",
-            "offline_vs_root_destroy", "shrink_frees_last_page", "no_destroy_on_last_page",
-            "create_after_offline", "list_before_slot", "create_vs_root_destroy")
+#: The fixes this code knows; a kernel is built with the ones it has (the
+#: roster of which historical kernel lacks which is the model's,
+#: model/profiles.py). Each is tested by name where the code differs.
+FIXES = frozenset({
+    "kmem_limit_check", "kmem_rollback", "destroy_skips_pending",
+    "destroy_returns_when_requeued", "last_page_schedules_destroy",
+    "destroy_waits_for_shrinker", "offline_excludes_root_destroy", "create_checks_online",
+    "root_dying_flush", "root_destroy_cancels_work", "slot_before_list",
+})
 #: x86_64, 3.8: a thread stack (thread_info) is an order-1 allocation.
 THREAD_SIZE_ORDER = 1
 
@@ -77,6 +83,23 @@ class Memcg:
         self.memcg_slab_caches: list[MemcgCacheParams] = []
         self.kmem = ResCounter()
         self.kmem.limit = kmem_limit
+        self.res = ResCounter()
+
+    def memcg_charge_kmem(self, nbytes: int) -> int:
+        """memcg_charge_kmem (3.8): kmem first, then res; kmem given back when res
+        fails. Returns 0 or -ENOMEM."""
+        ret, _ = self.kmem.charge(nbytes)
+        if ret:
+            return ret
+        ret, _ = self.res.charge(nbytes)
+        if ret:
+            self.kmem.uncharge(nbytes)
+        return ret
+
+    def memcg_uncharge_kmem(self, nbytes: int) -> None:
+        """memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last."""
+        self.res.uncharge(nbytes)
+        self.kmem.uncharge(nbytes)
 
 
 class Task:
@@ -91,12 +114,14 @@ class Task:
 class SlabKernel:
     """Root caches, memcgs with per-memcg caches, the workqueue, and the oops log."""
 
-    def __init__(self, memcgs: tuple[str, ...], roots: tuple[str, ...], profile: str = "correct",
-                 lockdep: Lockdep | None = None, *, slab_order: int = 0, objs_per_slab: int = 1,
+    def __init__(self, memcgs: tuple[str, ...], roots: tuple[str, ...],
+                 fixes: frozenset[str] = FIXES, lockdep: Lockdep | None = None, *,
+                 slab_order: int = 0, objs_per_slab: int = 1,
                  kmem_limit: int = RESOURCE_MAX, tasks: tuple[str, ...] = ()):
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}")
-        self.profile = profile
+        unknown = set(fixes) - FIXES
+        if unknown:
+            raise ValueError(f"unknown fixes {sorted(unknown)}")
+        self.fixes = frozenset(fixes)
         self.lockdep = lockdep or Lockdep()
         # [0] is the root memcg, which is never charged and takes no limit
         self.memcgs = [Memcg(n, i, kmem_limit if i else RESOURCE_MAX)
@@ -121,9 +146,13 @@ class SlabKernel:
 
     @classmethod
     def for_config(cls, cfg, lockdep: Lockdep | None = None) -> SlabKernel:
-        """The kernel a model configuration describes (model/config.py)."""
-        return cls(cfg.memcgs, cfg.roots, cfg.profile, lockdep, slab_order=cfg.slab_order,
+        """The kernel a model configuration describes (model/config.py), with
+        the fixes its profile keeps."""
+        return cls(cfg.memcgs, cfg.roots, cfg.fixes, lockdep, slab_order=cfg.slab_order,
                    objs_per_slab=cfg.objs_per_slab, kmem_limit=cfg.kmem_limit, tasks=cfg.tasks)
+
+    def has_fix(self, fix: str) -> bool:
+        return fix in self.fixes
 
     def kmem_cache_create(self, name: str, order: int, num: int) -> KmemCache:
         """kmem_cache_create of a root cache, with memcg_register_cache giving it a
@@ -155,9 +184,9 @@ class SlabKernel:
     def mem_cgroup_destroy_cache(self, cachep: KmemCache) -> None:
         """mem_cgroup_destroy_cache: the last page went away (3.10)."""
         p = cachep.memcg_params
-        if self.profile == "no_destroy_on_last_page" or not p.dead:
+        if not self.has_fix("last_page_schedules_destroy") or not p.dead:
             return
-        if self.profile == "v5_double_destroy":
+        if not self.has_fix("destroy_skips_pending"):
             self._touch(cachep)
             self.wq.init_work_pending(p.destroy)
             self.wq.queue_work(p.destroy)
@@ -179,7 +208,7 @@ class SlabKernel:
         allocating task's memcg first (__memcg_kmem_newpage_charge); on -ENOMEM
         there is no slab. Otherwise memcg_bind_pages counts them in nr_pages."""
         p = cachep.memcg_params
-        if p.memcg.kmem.charge(PAGE_SIZE << cachep.gfporder)[0]:
+        if p.memcg.memcg_charge_kmem(PAGE_SIZE << cachep.gfporder):
             return None
         p.nr_pages += 1 << cachep.gfporder
         slab = Slab(cachep)
@@ -191,7 +220,7 @@ class SlabKernel:
         back, uncharged from the memcg they were charged to (free_memcg_kmem_pages)."""
         cachep.slabs.remove(slab)
         self.memcg_release_pages(cachep, 1 << cachep.gfporder)
-        cachep.memcg_params.memcg.kmem.uncharge(PAGE_SIZE << cachep.gfporder)
+        cachep.memcg_params.memcg.memcg_uncharge_kmem(PAGE_SIZE << cachep.gfporder)
 
     def kmem_cache_shrink_pages(self, cachep: KmemCache) -> None:
         """__kmem_cache_shrink: release every empty slab."""
@@ -245,7 +274,7 @@ class SlabKernel:
         """copy_process in memcg ``m``: dup_task_struct -> alloc_thread_info_node
         with THREADINFO_GFP_ACCOUNTED; -ENOMEM when the stack cannot be charged."""
         memcg = self.memcgs[m]
-        ret, _ = memcg.kmem.charge(PAGE_SIZE << THREAD_SIZE_ORDER)
+        ret = memcg.memcg_charge_kmem(PAGE_SIZE << THREAD_SIZE_ORDER)
         if not ret:
             self.tasks[t] = Task(memcg)
         yield Step("fork", {"task": self.task_names[t], "memcg": memcg.name}, ret)
@@ -258,7 +287,7 @@ class SlabKernel:
     def put_task_struct(self, t: int):
         """__put_task_struct -> free_thread_info -> free_memcg_kmem_pages."""
         task = self.tasks.pop(t)
-        task.stack_memcg.kmem.uncharge(PAGE_SIZE << THREAD_SIZE_ORDER)
+        task.stack_memcg.memcg_uncharge_kmem(PAGE_SIZE << THREAD_SIZE_ORDER)
         yield Step("put_task_struct", {"task": self.task_names[t]})
 
     # ------------------------------------------------------------ creation
@@ -283,9 +312,9 @@ class SlabKernel:
         name = {"cache": self.cache_name(r, m)}
         self._touch(root)  # cw->cachep: the root the work was queued for
         # 4.18's memcg_params.dying; before it, a root going away did not stop this
-        dying = r in self.root_dying and self.profile != "create_vs_root_destroy"
+        dying = r in self.root_dying and self.has_fix("root_dying_flush")
         usable = root.memcg_caches[m] is None and not dying and not root.freed
-        if self.profile != "create_after_offline":
+        if self.has_fix("create_checks_online"):
             usable = usable and memcg.online  # the fix: no cache for an offline memcg
         if not usable:
             mutex.unlock(work)
@@ -294,7 +323,7 @@ class SlabKernel:
         with self.lockdep.locked(work, "memcg_cache_mutex", "slab_mutex",
                                  "memcg->slab_caches_mutex"):
             cachep = self._kmem_cache_dup(root, memcg, r, m)
-        if self.profile == "list_before_slot":
+        if not self.has_fix("slot_before_list"):
             self.half_created.add((r, m))
             yield Step("create_work.publish", name)
             self.half_created.discard((r, m))
@@ -334,10 +363,10 @@ class SlabKernel:
             self._end_work(work)
             yield Step("destroy_work.shrink", name)
             return
-        while self.shrinking == self._index(cachep) and self.profile != "shrink_frees_last_page":
+        while self.shrinking == self._index(cachep) and self.has_fix("destroy_waits_for_shrinker"):
             yield Blocked("slab_mutex")
         requeued = work.pending
-        if not requeued or self.profile in ("destroy_while_requeued", "v5_double_destroy"):
+        if not requeued or not self.has_fix("destroy_returns_when_requeued"):
             self.kmem_cache_destroy(cachep)
         self._end_work(work)
         yield Step("destroy_work.destroy", name)
@@ -372,7 +401,7 @@ class SlabKernel:
         memcg.online = False
         visited: set[int] = set()
         self.offline_at = (m, visited)
-        yield Step("offline.start", {"memcg": memcg.name})
+        yield Step("rmdir", {"memcg": memcg.name})
         while True:
             with self.lockdep.locked(memcg, "memcg->slab_caches_mutex"):
                 params = next((p for p in memcg.memcg_slab_caches
@@ -399,7 +428,7 @@ class SlabKernel:
         self.rdestroy_at = (r, 1, 0)
         yield Step("root_destroy.start", {"root": root.name})
         for m in range(1, len(self.memcgs)):
-            while self.profile != "create_vs_root_destroy" and self._creating(r):
+            while self.has_fix("root_dying_flush") and self._creating(r):
                 yield Blocked("flush_memcg_workqueue")  # 4.18
             c = root.memcg_caches[m]
             if c is not None:
@@ -409,7 +438,7 @@ class SlabKernel:
             c = self.caches.get((r, m))
             work = c.memcg_params.destroy if c is not None else None
             waits = False
-            if work is not None and self.profile != "root_destroy_no_cancel":
+            if work is not None and self.has_fix("root_destroy_cancels_work"):
                 self.wq.try_to_grab_pending(work)  # cancel_work_sync
                 waits = work.running
             self.rdestroy_at = (r, m, 3 if waits else 2)
@@ -499,8 +528,16 @@ class SlabKernel:
                      if m.online or i == walking else ()
                      for i, m in enumerate(self.memcgs))
 
+    def _task_snapshot(self, t: int) -> dict:
+        task = self.tasks.get(t)
+        return {"memcg": task.memcg.name if task and not task.exited else None,
+                "pc": "idle", "charging": None,
+                "stack": task.stack_memcg.name if task else None}
+
     def snapshot(self) -> dict:
-        """The abstract state in the JSON shape of model/destruction/state.py."""
+        """The abstract state in the JSON shape of model/state.py. The memcgs were
+        kmem-limited at boot (so kmem-active, each with its kmemcg_id), no task
+        is between a page charge's steps, and nothing activates."""
         caches = {}
         for r, root in enumerate(self.slab_caches):
             for m in range(1, len(self.memcgs)):
@@ -533,13 +570,16 @@ class SlabKernel:
         om = self.offline_at
         rd = self.rdestroy_at
         return {
-            "memcgs": {m.name: {"online": m.online, "kmem": m.kmem.snapshot()}
-                       for m in self.memcgs},
+            "memcgs": {m.name: {
+                "lifecycle": "online" if m.online else "offline", "use_hierarchy": False,
+                "hier": False, "kmem_active": i > 0, "kmemcg_id": m.kmemcg_id - 1,
+                "res": m.res.snapshot(), "kmem": m.kmem.snapshot(), "kmem_pages": 0,
+                "user_pages": 0} for i, m in enumerate(self.memcgs)},
+            "admin": {"pc": "idle", "memcg": None},
+            "static_key": len(self.memcgs) - 1,
             "roots": {r.name: {"alive": not r.freed} for r in self.slab_caches},
             "caches": caches,
-            "tasks": {name: {"memcg": self.tasks[t].stack_memcg.name if t in self.tasks else None,
-                             "exited": t in self.tasks and self.tasks[t].exited}
-                      for t, name in enumerate(self.task_names)},
+            "tasks": {name: self._task_snapshot(t) for t, name in enumerate(self.task_names)},
             "offline": {"memcg": self.memcgs[om[0]].name if om else None,
                         "visited": [self.slab_caches[r].name for r in sorted(om[1])] if om else []},
             "root_destroy": {"root": self.slab_caches[rd[0]].name if rd else None,

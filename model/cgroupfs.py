@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from errno import E2BIG, EINVAL, EIO, ENOENT
 
-from kmemcg.model.actions import reaches
 from kmemcg.model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
+from kmemcg.model.facts import reaches
 from kmemcg.model.state import State
 
 U64 = 1 << 64

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from kmemcg.model.config import Config
-from kmemcg.model.slice import slice_of
+from kmemcg.model.controller import MODEL
 
 State = tuple  # any slice's state: a named tuple of tuples
 
@@ -64,12 +64,12 @@ class Result:
 
 def in_constraint(cfg: Config, s) -> bool:
     """The slice's StateConstraint (TLC's CONSTRAINT)."""
-    return slice_of(cfg).in_constraint(cfg, s)
+    return MODEL.in_constraint(cfg, s)
 
 
 def enabled_steps(cfg: Config):
     """The (action, args) pairs the explorer tries, fixed per configuration."""
-    actions = slice_of(cfg).actions
+    actions = MODEL.actions
     names = cfg.actions if cfg.actions is not None else [a for a in actions if actions[a].explored]
     out = []
     for name in names:
@@ -99,9 +99,9 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
     stay real behaviours. As in TLC, liveness is then not checked: the property
     names a cache, and a permutation moves it."""
     t0 = time.perf_counter()
-    sl = slice_of(cfg)
+    sl = MODEL
     if symmetry and sl.symmetry is None:
-        raise ValueError(f"the {sl.name} slice declares no symmetry")
+        raise ValueError("the model declares no symmetry")
     # the identity alone (one root, say) reduces nothing, and then liveness is checked
     perms = sl.symmetry(cfg) if symmetry else ()
     if len(perms) < 2:

@@ -10,32 +10,19 @@ somewhere in it (TLA+'s WF_vars(A) for each action instance A).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import networkx as nx
 
-from kmemcg.model.slice import slice_of
-
-
-@dataclass(frozen=True)
-class LeadsTo:
-    id: str
-    meaning: str
-    #: the keys (caches, say) for which P holds in a state
-    premise: Callable
-    #: whether Q holds for a key in a state
-    goal: Callable
-    #: names of the weakly fair actions (every parameter instance is fair on its own)
-    fair: tuple[str, ...]
-    source: str = ""
+from kmemcg.model.controller import MODEL
+from kmemcg.model.core import LeadsTo
 
 
 def check(result, prop: LeadsTo) -> list[tuple[str, object, list[int]]]:
     """Failures of ``prop``: (id, key, state ids from Init into the trap)."""
     cfg, g, states = result.config, result.graph, result.states
-    sl = slice_of(cfg)
-    fair = [(name, args) for name in prop.fair if name in sl.actions
+    sl = MODEL
+    # an action outside the configuration's scope is never taken: no fairness
+    scope = set(sl.actions) if cfg.actions is None else set(cfg.actions)
+    fair = [(name, args) for name in prop.fair if name in scope
             for args in sl.actions[name].domain(cfg)]
     keys = {k for s in states for k in prop.premise(cfg, s)}
     failures = []
@@ -99,6 +86,6 @@ def _path(g, target) -> list[int]:
 
 def check_all(result) -> list:
     out = []
-    for prop in getattr(slice_of(result.config), "liveness", ()):
+    for prop in MODEL.liveness:
         out += check(result, prop)
     return out

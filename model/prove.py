@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 import z3
 
 from kmemcg.model.config import Config
+from kmemcg.model.controller import MODEL
+from kmemcg.model.core import symbolic_like
 from kmemcg.model.dual import And, Eq, Or, symbolic
-from kmemcg.model.slice import slice_of, symbolic_like
 
 
 def symbolic_state(cfg: Config, tag: str):
     """A state of ``cfg``'s slice whose every field is a fresh Z3 constant."""
-    return symbolic_like(slice_of(cfg).initial(cfg), tag)
+    return symbolic_like(MODEL.initial(cfg), tag)
 
 
 def concrete_state(model: z3.ModelRef, s):
@@ -73,10 +74,10 @@ def prove(cfg: Config, actions: list[str] | None = None,
     """Check every (action, invariant) obligation by induction."""
     t0 = time.perf_counter()
     report = ProofReport(cfg)
-    sl = slice_of(cfg)
+    sl = MODEL
     report.init_violations = sl.violated(cfg, sl.initial(cfg))
     report.init_ok = not report.init_violations
-    names = actions or list(sl.actions)
+    names = actions or [a.name for a in sl.scope(cfg)]
     wanted = [i for i in sl.invariants.values() if invariants is None or i.id in invariants]
     with symbolic():
         scfg = cfg
@@ -125,7 +126,7 @@ class BmcReport:
 def bmc(cfg: Config, depth: int) -> BmcReport:
     """Bounded model checking: can any invariant break within ``depth`` steps of Init?"""
     t0 = time.perf_counter()
-    sl = slice_of(cfg)
+    sl = MODEL
     init = sl.initial(cfg)
     checked = sl.state_invariants()
     with symbolic():
@@ -136,7 +137,8 @@ def bmc(cfg: Config, depth: int) -> BmcReport:
         for k in range(1, depth + 1):
             cur, nxt = states[-1], symbolic_state(cfg, f"s{k}")
             choices, tags = [], []
-            for name, a in sl.actions.items():
+            for a in sl.scope(cfg):
+                name = a.name
                 for args in a.domain(cfg):
                     post, _ = a.effect(cfg, cur, *args)
                     tag = z3.Bool(f"step{k}:{name}{tuple(args)}")

@@ -1,9 +1,19 @@
 """The abstract state: the one value where implementation, model and spec meet.
 
-A :class:`State` is a named tuple of tuples indexed by memcg and task number
-(see :class:`kmemcg.model.config.Config`), so it is hashable, cheap to copy, and its
+A :class:`State` is the whole controller: memcgs and their counters, tasks and
+their stacks, the activation path, root caches and their per-memcg caches, and
+the walks in flight (offline, root destruction, an outside shrinker). It is a
+named tuple of tuples indexed by memcg, task, root and cache number (see
+:class:`kmemcg.model.config.Config`), so it is hashable, cheap to copy, and its
 fields may hold Python values (explorer, oracle) or Z3 terms (prover) alike.
-Names follow the kernel fields they abstract.
+A configuration that leaves a concern out of scope (no roots, no fork) leaves
+its fields at their boot values, so they add no states. Names follow the
+kernel fields they abstract.
+
+Caches are numbered ``c = root * n_memcgs + memcg``; memcg 0, the root memcg,
+never owns caches. A slab is ``2**slab_order`` pages of ``objs_per_slab``
+objects, and a cache's slabs are counted by fill (``slabs[c][k]`` slabs hold k
+objects each).
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from kmemcg.model.config import NONE, ROOT, UNLIMITED, Config
+from kmemcg.model.dual import Eq, If, Sum
 
 # memcg lifecycle (cgroup directory): not yet created, online, removed (rmdir'ed).
 ABSENT, ONLINE, OFFLINE = 0, 1, 2
@@ -24,6 +35,23 @@ TASK_PC = ("idle", "kmem_charged", "res_charged")
 # the administrator's memcg_update_kmem_limit activation path: the step it takes next.
 ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE = 0, 1, 2, 3
 ADMIN_PC = ("idle", "update_cache_sizes", "static_key_inc", "set_active")
+
+# kmem_cache lifecycle of a memcg cache
+NOCACHE, ALIVE, FREED = 0, 1, 2
+CACHE = ("none", "alive", "freed")
+# the destroy work_struct: idle, queued, or running at one of its steps
+WORK_IDLE, PENDING, RUN_CHECK, RUN_SHRINK, RUN_DESTROY = 0, 1, 2, 3, 4
+WORK = ("idle", "pending", "run:check", "run:shrink", "run:destroy")
+# root destruction's step for the current child (RD_WAIT: cancel_work_sync has
+# grabbed the pending bit and waits for a running item to return)
+RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT = 0, 1, 2, 3
+RD_STEPS = ("mark", "cancel", "destroy", "wait")
+# what went wrong, once (the error invariants name each)
+OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF = 0, 1, 2, 3
+ERRORS = ("none", "use after free", "double destroy", "NULL dereference")
+#: x86_64's THREAD_SIZE_ORDER (3.8): a thread stack is two pages.
+THREAD_SIZE_ORDER = 1
+STACK_PAGES = 1 << THREAD_SIZE_ORDER
 
 
 class Counter(NamedTuple):
@@ -59,39 +87,149 @@ class State(NamedTuple):
     kmem_pages: tuple
     #: user (LRU) pages charged to each memcg.
     user_pages: tuple
-    #: the memcg of each task (mm->owner's memcg).
+    #: the memcg of each task (its css_set's); NONE: no such task (not yet
+    #: forked, or exited: cgroup_exit moves it out).
     task_memcg: tuple
     #: where each task's in-flight page allocation stands (TASK_PC).
     task_pc: tuple
     #: the memcg an in-flight allocation charges (NONE when idle).
     task_charge: tuple
+    #: the memcg each task's thread stack is charged to (NONE: not charged);
+    #: it stays charged after exit until put_task_struct.
+    task_stack: tuple
     #: the administrator's activation step (ADMIN_PC) and the memcg it activates.
     admin_pc: int
     admin_memcg: int
     #: memcg_kmem_enabled_key's count.
     static_key: int
+    #: per root cache: not yet destroyed (its module is loaded).
+    root_alive: tuple
+    #: per cache: NOCACHE / ALIVE / FREED, and memcg_params->dead.
+    cache: tuple
+    dead: tuple
+    #: per cache, its slabs by fill: slabs[c][k] slabs hold k objects each
+    #: (memcg_params->nr_pages and the object count follow from it).
+    slabs: tuple
+    #: per cache: the destroy work_struct (WORK), and whether it was queued
+    #: again while running.
+    work: tuple
+    requeued: tuple
+    #: per cache: a creation work item is queued for this (root, memcg).
+    create_pending: tuple
+    #: per cache, without slot_before_list: the creation worker linked the
+    #: cache, its slot not yet set.
+    half_created: tuple
+    #: per cache: root->memcg_params->memcg_caches[id] points here; the cache
+    #: is on its memcg's list.
+    slot: tuple
+    listed: tuple
+    #: memcg offline walking its cache list: the memcg (NONE when idle) and,
+    #: per root, whether the walk has visited its cache. The list is newest
+    #: first (list_add), and the state forgets creation order: any order is
+    #: possible.
+    offline_memcg: int
+    offline_done: tuple
+    #: root-cache destruction: the root (NONE when idle), the next memcg, its step.
+    rdestroy_root: int
+    rdestroy_next: int
+    rdestroy_step: int
+    #: the outside shrinker: the cache it is inside (NONE when idle).
+    shrinking: int
+    #: the first error a step made (ERRORS), OK while none.
+    error: int
 
 
 def initial(cfg: Config) -> State:
-    """Boot: only the root memcg exists and every task is in it."""
-    n, t = cfg.n_memcgs, cfg.n_tasks
+    """Boot: the root memcg, the root caches, and the configuration's boot scope
+    (``boot_memcgs``: every memcg online and kmem-limited; ``boot_tasks``: every
+    task in the root memcg)."""
+    n, t, nr = cfg.n_memcgs, cfg.n_tasks, len(cfg.roots)
+    nc = nr * n
+    up = cfg.boot_memcgs
+    others = n - 1
+    limited = Counter(0, 0, cfg.kmem_limit, 0)
     return State(
-        lifecycle=(ONLINE,) + (ABSENT,) * (n - 1),
+        lifecycle=(ONLINE,) + ((ONLINE if up else ABSENT),) * others,
         use_hierarchy=(False,) * n,
         hier=(False,) * n,
-        kmem_active=(False,) * n,
-        kmemcg_id=(NONE,) * n,
+        kmem_active=(False,) + (up,) * others,
+        kmemcg_id=(NONE,) + (tuple(range(others)) if up else (NONE,) * others),
         res=(FRESH,) * n,
-        kmem=(FRESH,) * n,
+        kmem=(FRESH,) + ((limited if up else FRESH),) * others,
         kmem_pages=(0,) * n,
         user_pages=(0,) * n,
-        task_memcg=(ROOT,) * t,
+        task_memcg=((ROOT if cfg.boot_tasks else NONE),) * t,
         task_pc=(IDLE,) * t,
         task_charge=(NONE,) * t,
+        task_stack=(NONE,) * t,
         admin_pc=ADMIN_IDLE,
         admin_memcg=NONE,
-        static_key=0,
+        static_key=others if up else 0,
+        root_alive=(True,) * nr,
+        cache=(NOCACHE,) * nc, dead=(False,) * nc, slabs=(no_slabs(cfg),) * nc,
+        work=(WORK_IDLE,) * nc, requeued=(False,) * nc, create_pending=(False,) * nc,
+        half_created=(False,) * nc, slot=(False,) * nc, listed=(False,) * nc,
+        offline_memcg=NONE, offline_done=(False,) * nr,
+        rdestroy_root=NONE, rdestroy_next=0, rdestroy_step=RD_MARK,
+        shrinking=NONE, error=OK,
     )
+
+
+def no_slabs(cfg: Config) -> tuple:
+    return (0,) * (cfg.objs_per_slab + 1)
+
+
+# ---------------------------------------------------------------- caches
+
+
+def n_caches(cfg: Config) -> int:
+    return len(cfg.roots) * cfg.n_memcgs
+
+
+def root_of(cfg: Config, c: int) -> int:
+    return c // cfg.n_memcgs
+
+
+def memcg_of(cfg: Config, c: int) -> int:
+    return c % cfg.n_memcgs
+
+
+def cache_id(cfg: Config, r: int, m: int) -> int:
+    return r * cfg.n_memcgs + m
+
+
+def slab_pages(cfg: Config) -> int:
+    return 1 << cfg.slab_order
+
+
+def nr_pages(cfg: Config, s: State, c: int):
+    """memcg_params->nr_pages: every page of the cache's slabs (memcg_bind_pages)."""
+    return slab_pages(cfg) * Sum(s.slabs[c])
+
+
+def objects(s: State, c: int):
+    return Sum(k * n for k, n in enumerate(s.slabs[c]))
+
+
+def cache_name(cfg: Config, c: int) -> str:
+    """The kernel's name of a memcg cache, root(kmemcg_id:group) (3.8 kmem_cache_dup)."""
+    r, m = divmod(c, cfg.n_memcgs)
+    return f"{cfg.roots[r]}({m}:{cfg.memcgs[m]})"
+
+
+def memcg_caches(cfg: Config, m: int) -> tuple[int, ...]:
+    """The caches memcg ``m`` may own, one per root."""
+    return tuple(cache_id(cfg, r, m) for r in range(len(cfg.roots))) if m else ()
+
+
+def cache_pages(cfg: Config, s: State, m: int):
+    """Pages of memcg ``m``'s slab caches."""
+    return Sum(nr_pages(cfg, s, c) for c in memcg_caches(cfg, m))
+
+
+def stack_pages(cfg: Config, s: State, m: int):
+    """Pages of the thread stacks charged to memcg ``m``."""
+    return STACK_PAGES * Sum(If(Eq(s.task_stack[t], m), 1, 0) for t in range(cfg.n_tasks))
 
 
 def replace_at(xs: tuple, i: int, value) -> tuple:
@@ -115,8 +253,18 @@ def counter_from_json(d: dict) -> Counter:
                    int(d["failcnt"]))
 
 
+def _name(xs, i):
+    return None if i == NONE else xs[i] if 0 <= i < len(xs) else i
+
+
+def _index(xs, v) -> int:
+    return NONE if v is None else xs.index(v)
+
+
 def to_json(cfg: Config, s: State) -> dict:
-    """A readable, round-trippable rendering keyed by memcg and task names."""
+    """A readable, round-trippable rendering keyed by memcg, task, root and
+    cache names. A cache's ``nr_pages`` and ``objects`` are derived from its
+    ``slabs``; :func:`from_json` checks them rather than reading them."""
     memcgs = {}
     for m, name in enumerate(cfg.memcgs):
         memcgs[name] = {
@@ -130,31 +278,70 @@ def to_json(cfg: Config, s: State) -> dict:
             "kmem_pages": s.kmem_pages[m],
             "user_pages": s.user_pages[m],
         }
-    def name(m):
-        return None if m == NONE else cfg.memcgs[m]
     tasks = {
         t: {
-            "memcg": name(s.task_memcg[i]),
+            "memcg": _name(cfg.memcgs, s.task_memcg[i]),
             "pc": TASK_PC[s.task_pc[i]],
-            "charging": name(s.task_charge[i]),
+            "charging": _name(cfg.memcgs, s.task_charge[i]),
+            "stack": _name(cfg.memcgs, s.task_stack[i]),
         }
         for i, t in enumerate(cfg.tasks)
     }
+    caches = {}
+    for c in range(n_caches(cfg)):
+        if memcg_of(cfg, c):
+            caches[cache_name(cfg, c)] = {
+                "cache": CACHE[s.cache[c]], "dead": bool(s.dead[c]), "slabs": list(s.slabs[c]),
+                "nr_pages": nr_pages(cfg, s, c), "objects": objects(s, c),
+                "work": WORK[s.work[c]], "requeued": bool(s.requeued[c]),
+                "create_pending": bool(s.create_pending[c]),
+                "half_created": bool(s.half_created[c]),
+                "slot": bool(s.slot[c]), "listed": bool(s.listed[c]),
+            }
+    shrinking = s.shrinking
     return {
         "memcgs": memcgs,
         "tasks": tasks,
-        "admin": {"pc": ADMIN_PC[s.admin_pc], "memcg": name(s.admin_memcg)},
+        "admin": {"pc": ADMIN_PC[s.admin_pc], "memcg": _name(cfg.memcgs, s.admin_memcg)},
         "static_key": s.static_key,
+        "roots": {r: {"alive": bool(s.root_alive[i])} for i, r in enumerate(cfg.roots)},
+        "caches": caches,
+        "offline": {"memcg": _name(cfg.memcgs, s.offline_memcg),
+                    "visited": [r for i, r in enumerate(cfg.roots) if s.offline_done[i]]},
+        "root_destroy": {"root": _name(cfg.roots, s.rdestroy_root),
+                         "next_memcg": s.rdestroy_next,
+                         "step": _name(RD_STEPS, s.rdestroy_step)},
+        "shrinking": None if shrinking == NONE else cache_name(cfg, shrinking)
+        if 0 <= shrinking < n_caches(cfg) else shrinking,
+        "error": _name(ERRORS, s.error),
     }
 
 
-def from_json(cfg: Config, d: dict) -> State:
-    def idx(n):
-        return NONE if n is None else cfg.memcg_index(n)
-    ms = [d["memcgs"][n] for n in cfg.memcgs]
+_BLANK_CACHE = {"cache": "none", "dead": False, "work": "idle", "requeued": False,
+                "create_pending": False, "half_created": False, "slot": False,
+                "listed": False}
 
+
+def from_json(cfg: Config, d: dict) -> State:
+    """The inverse of :func:`to_json` (for implementations' snapshots). A cache
+    left out is one never created. A snapshot whose ``nr_pages`` or ``objects``
+    disagree with its ``slabs`` is refused with ValueError: an implementation's
+    page counter is part of what conformance checks."""
+    ms = [d["memcgs"][n] for n in cfg.memcgs]
     ts = [d["tasks"][t] for t in cfg.tasks]
-    return State(
+    n = n_caches(cfg)
+    caches = d.get("caches", {})
+    blank = {**_BLANK_CACHE, "slabs": list(no_slabs(cfg))}
+    cs = [caches.get(cache_name(cfg, c), blank) if memcg_of(cfg, c) else blank
+          for c in range(n)]
+    rd = d.get("root_destroy", {"root": None, "next_memcg": 0, "step": "mark"})
+    offline = d.get("offline", {"memcg": None, "visited": []})
+    shrinking = d.get("shrinking")
+
+    def memcg(x):
+        return _index(cfg.memcgs, x)
+
+    s = State(
         lifecycle=tuple(LIFECYCLE.index(m["lifecycle"]) for m in ms),
         use_hierarchy=tuple(bool(m["use_hierarchy"]) for m in ms),
         hier=tuple(bool(m["hier"]) for m in ms),
@@ -164,13 +351,42 @@ def from_json(cfg: Config, d: dict) -> State:
         kmem=tuple(counter_from_json(m["kmem"]) for m in ms),
         kmem_pages=tuple(int(m["kmem_pages"]) for m in ms),
         user_pages=tuple(int(m["user_pages"]) for m in ms),
-        task_memcg=tuple(idx(t["memcg"]) for t in ts),
+        task_memcg=tuple(memcg(t["memcg"]) for t in ts),
         task_pc=tuple(TASK_PC.index(t["pc"]) for t in ts),
-        task_charge=tuple(idx(t["charging"]) for t in ts),
+        task_charge=tuple(memcg(t["charging"]) for t in ts),
+        task_stack=tuple(memcg(t.get("stack")) for t in ts),
         admin_pc=ADMIN_PC.index(d["admin"]["pc"]),
-        admin_memcg=idx(d["admin"]["memcg"]),
+        admin_memcg=memcg(d["admin"]["memcg"]),
         static_key=int(d["static_key"]),
+        root_alive=tuple(bool(d["roots"][r]["alive"]) for r in cfg.roots),
+        cache=tuple(CACHE.index(x["cache"]) for x in cs),
+        dead=tuple(bool(x["dead"]) for x in cs),
+        slabs=tuple(tuple(int(k) for k in x["slabs"]) for x in cs),
+        work=tuple(WORK.index(x["work"]) for x in cs),
+        requeued=tuple(bool(x["requeued"]) for x in cs),
+        create_pending=tuple(bool(x["create_pending"]) for x in cs),
+        half_created=tuple(bool(x["half_created"]) for x in cs),
+        slot=tuple(bool(x["slot"]) for x in cs),
+        listed=tuple(bool(x["listed"]) for x in cs),
+        offline_memcg=memcg(offline["memcg"]),
+        offline_done=tuple(r in offline["visited"] for r in cfg.roots),
+        rdestroy_root=_index(cfg.roots, rd["root"]),
+        rdestroy_next=int(rd["next_memcg"]),
+        rdestroy_step=RD_STEPS.index(rd["step"]),
+        shrinking=NONE if shrinking is None else next(
+            c for c in range(n) if memcg_of(cfg, c) and cache_name(cfg, c) == shrinking),
+        error=ERRORS.index(d.get("error", "none")),
     )
+    for c, x in enumerate(cs):
+        if len(s.slabs[c]) != cfg.objs_per_slab + 1:
+            raise ValueError(f"{cache_name(cfg, c)}: slabs must count fills 0..{cfg.objs_per_slab}")
+        for key, want in (("nr_pages", nr_pages(cfg, s, c)), ("objects", objects(s, c))):
+            if x is blank or x.get(key) == want:
+                continue
+            got = f"is {x[key]}" if key in x else "is missing"
+            raise ValueError(f"{cache_name(cfg, c)}: {key} {got} but its slabs "
+                             f"{list(s.slabs[c])} hold {want}")
+    return s
 
 
 def diff_json(ja: dict, jb: dict) -> list[tuple[str, object, object]]:
@@ -189,12 +405,14 @@ def diff_json(ja: dict, jb: dict) -> list[tuple[str, object, object]]:
 
 
 def in_constraint(cfg: Config, s: State) -> bool:
-    """StateConstraint: at most cfg.max_pages pages charged (kmem and user
-    together) and every failcnt at most cfg.max_failcnt. Both are exploration
-    bounds, as in a TLC model; the prover has neither."""
+    """StateConstraint: at most cfg.max_pages pages charged outside the caches
+    (kmem and user together), at most cfg.max_cache_pages pages in any one
+    cache, and every failcnt at most cfg.max_failcnt. These are exploration
+    bounds, as in a TLC model; the prover has none."""
     bound = cfg.max_failcnt
     return (
         sum(s.kmem_pages) + sum(s.user_pages) <= cfg.max_pages
+        and all(nr_pages(cfg, s, c) <= cfg.max_cache_pages for c in range(n_caches(cfg)))
         and all(c.failcnt <= bound for c in s.res)
         and all(c.failcnt <= bound for c in s.kmem)
     )

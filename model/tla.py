@@ -28,14 +28,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kmemcg.model import invariants as inv
-from kmemcg.model.actions import ACCOUNTING, ACTIONS
-from kmemcg.model.config import DEFAULT, NONE, PRESETS, UNLIMITED, Config
+from kmemcg.model.config import NONE, UNLIMITED, Config
+from kmemcg.model.controller import MODEL
+from kmemcg.model.invariants import counters, steps, structure
+from kmemcg.model.profiles import PROFILES
+from kmemcg.model.scopes import DEFAULT, PRESETS
+
+ACTIONS = MODEL.actions
+#: KmemAccounting's variables: the counters' and the tree's fields of State.
+VARIABLES = ("lifecycle", "use_hierarchy", "hier", "kmem_active", "kmemcg_id", "res", "kmem",
+             "kmem_pages", "user_pages", "task_memcg", "task_pc", "task_charge", "admin_pc",
+             "admin_memcg", "static_key")
+#: The invariants KmemAccounting.tla defines (the counters' and the tree's).
+INVARIANTS = {i.id: i for i in (*counters.INVARIANTS, *structure.INVARIANTS, *steps.INVARIANTS)}
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 MODULE = "KmemAccounting"
-#: The slice of the model (model/slice.py) the module mirrors.
-SLICE = "accounting"
 INDEX = "configs.json"
 #: The TLA+ value of the model's UNLIMITED (RESOURCE_MAX): TLC's largest integer.
 TLA_UNLIMITED = 2**31 - 1
@@ -69,28 +77,29 @@ def tla_invariant_name(inv_id: str) -> str:
 
 def model_invariant_id(tla_name: str) -> str | None:
     """The model invariant a TLA+ invariant or property name stands for (None: no such)."""
-    for i in inv.INVARIANTS:
+    for i in INVARIANTS:
         if tla_invariant_name(i) == tla_name:
             return i
     return None
 
 
 def explored_actions() -> list[str]:
-    """The model actions the explorer enumerates by default (TLA+'s ActionNames)."""
-    return [a for a, act in ACTIONS.items() if act.explored]
+    """The model actions KmemAccounting's Next may take (TLA+'s ActionNames): the
+    explored actions of the counters and the tree."""
+    return [*PRESETS["accounting"].actions, "max_usage.reset", "failcnt.reset"]
 
 
 def actions_of(cfg: Config) -> list[str]:
     """The model actions a configuration explores, checked to exist in the spec."""
-    if cfg.slice != SLICE:
-        raise ValueError(
-            f"configuration {cfg.name!r} is of the {cfg.slice!r} slice; "
-            f"{MODULE} mirrors the {SLICE!r} slice only"
-        )
-    if cfg.profile not in ACCOUNTING.profiles:
+    if cfg.roots:
+        raise ValueError(f"configuration {cfg.name!r} has root caches; {MODULE} mirrors "
+                         "the counters and the tree only")
+    if cfg.profile not in PROFILES:
         raise ValueError(f"configuration {cfg.name!r}: unknown profile {cfg.profile!r}")
     names = list(cfg.actions) if cfg.actions is not None else explored_actions()
     for name in names:
+        if name not in explored_actions() and name in ACTIONS and ACTIONS[name].explored:
+            raise ValueError(f"configuration {cfg.name!r}: {MODULE} has no action {name!r}")
         if name not in ACTIONS:
             raise ValueError(f"configuration {cfg.name!r}: unknown action {name!r}")
         if not ACTIONS[name].explored:
@@ -201,16 +210,17 @@ def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
     cfg.validate()
     if cfg.max_pages >= TLA_UNLIMITED or cfg.max_failcnt >= TLA_UNLIMITED:
         raise ValueError("max_pages and max_failcnt must fit TLC's integers")
-    state_ids = [i.id for i in inv.state_invariants()] if invariants is None else list(invariants)
-    step_ids = [i.id for i in inv.step_invariants()] if properties is None else list(properties)
+    mine = INVARIANTS.values()
+    state_ids = [i.id for i in mine if i.kind != "step"] if invariants is None else list(invariants)
+    step_ids = [i.id for i in mine if i.kind == "step"] if properties is None else list(properties)
     for i in state_ids + step_ids:
-        if i not in inv.INVARIANTS:
+        if i not in INVARIANTS:
             raise ValueError(f"unknown invariant {i!r}")
     for i in state_ids:
-        if inv.INVARIANTS[i].kind == "step":
+        if INVARIANTS[i].kind == "step":
             raise ValueError(f"{i!r} is a step property: pass it in properties")
     for i in step_ids:
-        if inv.INVARIANTS[i].kind != "step":
+        if INVARIANTS[i].kind != "step":
             raise ValueError(f"{i!r} is a state invariant: pass it in invariants")
     values = {
         "MaxPages": str(cfg.max_pages),

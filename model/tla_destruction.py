@@ -38,8 +38,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kmemcg.model import tla
-from kmemcg.model.config import PRESETS, Config
-from kmemcg.model.destruction import DESTRUCTION
+from kmemcg.model.config import Config
+from kmemcg.model.controller import MODEL
+from kmemcg.model.profiles import PROFILES
+from kmemcg.model.scopes import PRESETS
 from kmemcg.model.tla import (
     PASS,
     SPEC_DIR,
@@ -55,8 +57,21 @@ from kmemcg.model.tla import (
 from kmemcg.model.tlc import Comparison
 
 MODULE = "CacheDestruction"
-#: The slice of the model (model/slice.py) the module mirrors.
-SLICE = "destruction"
+#: The invariants CacheDestruction.tla defines, in its order (K1 is the
+#: model's I1.kmem_within_limit and K2 the destruction scope's I4.kmem_accounted).
+INVARIANTS = ("D1.destroyed_only_when_empty", "D2.destroyed_at_most_once",
+              "D3.no_use_after_destroy", "D4.no_null_deref", "D5.slot_agrees_with_list",
+              "D6.offline_caches_dead", "K1.kmem_within_limit", "K2.kmem_is_slabs_and_stacks",
+              "T.destruction_ranges", "T.destruction_progress")
+#: CacheDestruction's variables: the cache scope of the model's State, named as
+#: before the one state (``online`` is lifecycle = ONLINE, ``task_memcg`` the
+#: stack's memcg, ``task_exited`` a stack left charged after exit).
+VARIABLES = ("online", "root_alive", "cache", "dead", "slabs", "work", "requeued",
+             "create_pending", "half_created", "slot", "listed", "offline_memcg",
+             "offline_done", "rdestroy_root", "rdestroy_next", "rdestroy_step", "shrinking",
+             "error", "kmem", "task_memcg", "task_exited")
+#: CacheDestruction's name of a model action where the two differ.
+_ACTION_NAMES = {"rmdir": "offline.start"}
 INDEX = "destruction_configs.json"
 #: The constants CacheDestruction declares, in its order.
 CONSTANTS = ("Memcgs", "Roots", "Tasks", "MaxPages", "MaxFailcnt", "SlabOrder",
@@ -95,41 +110,48 @@ def tla_profile_name(profile: str) -> str:
 
 
 def liveness_ids() -> list[str]:
-    return [p.id for p in getattr(DESTRUCTION, "liveness", ())]
+    return [p.id for p in MODEL.liveness]
 
 
 def invariant_ids() -> list[str]:
     """The state invariants in the model's order (the explorer reports the first)."""
-    return [i.id for i in DESTRUCTION.state_invariants()]
+    return list(INVARIANTS)
 
 
 def model_invariant_id(tla_name: str) -> str | None:
     """The destruction invariant or liveness property a TLA+ name stands for."""
-    for i in [*DESTRUCTION.invariants, *liveness_ids()]:
+    for i in [*INVARIANTS, *liveness_ids()]:
         if tla_invariant_name(i) == tla_name:
             return i
     return None
 
 
 def explored_actions() -> list[str]:
-    return [a for a, act in DESTRUCTION.actions.items() if act.explored]
+    return list(PRESETS["destruction"].actions)
+
+
+def spec_action_name(model_name: str) -> str:
+    """CacheDestruction's name (as a model-style string) of a model action."""
+    return _ACTION_NAMES.get(model_name, model_name)
+
+
+def profiles() -> list[str]:
+    """The profiles shipped on the destruction preset, in roster order."""
+    return [p.name for p in PROFILES.values() if p.preset in (None, "destruction")]
 
 
 def actions_of(cfg: Config) -> list[str]:
     """The model actions a destruction configuration explores, checked."""
-    if cfg.slice != SLICE:
-        raise ValueError(f"configuration {cfg.name!r} is of the {cfg.slice!r} slice; "
-                         f"{MODULE} mirrors the {SLICE!r} slice only")
-    if cfg.profile not in DESTRUCTION.profiles:
+    if not cfg.roots or cfg.boot_tasks or not cfg.boot_memcgs:
+        raise ValueError(f"configuration {cfg.name!r} is no cache-race scope; {MODULE} "
+                         "mirrors root caches with memcgs online at boot and forked tasks")
+    if cfg.profile not in PROFILES:
         raise ValueError(f"configuration {cfg.name!r}: unknown profile {cfg.profile!r}")
     names = list(cfg.actions) if cfg.actions is not None else explored_actions()
     for name in names:
-        if name not in DESTRUCTION.actions:
-            raise ValueError(f"configuration {cfg.name!r}: unknown action {name!r}")
-        if not DESTRUCTION.actions[name].explored:
-            raise ValueError(f"configuration {cfg.name!r}: {name!r} is not explored; "
-                             "the TLA+ spec leaves it out of Next")
-    return names
+        if name not in explored_actions():
+            raise ValueError(f"configuration {cfg.name!r}: {MODULE} has no action {name!r}")
+    return [spec_action_name(n) for n in names]
 
 
 def _definitions(cfg: Config) -> dict[str, str]:
@@ -164,15 +186,15 @@ def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
     state_ids = invariant_ids() if invariants is None else list(invariants)
     live_ids = list(liveness)
     for i in state_ids:
-        if i not in DESTRUCTION.invariants or DESTRUCTION.invariants[i].kind == "step":
+        if i not in INVARIANTS:
             raise ValueError(f"unknown state invariant {i!r}")
     for i in live_ids:
         if i not in liveness_ids():
             raise ValueError(f"unknown liveness property {i!r}")
-    if cfg.max_pages >= TLA_UNLIMITED or cfg.max_failcnt >= TLA_UNLIMITED:
-        raise ValueError("max_pages and max_failcnt must fit TLC's integers")
+    if cfg.max_cache_pages >= TLA_UNLIMITED or cfg.max_failcnt >= TLA_UNLIMITED:
+        raise ValueError("max_cache_pages and max_failcnt must fit TLC's integers")
     values = {
-        "MaxPages": str(cfg.max_pages),
+        "MaxPages": str(cfg.max_cache_pages),
         "MaxFailcnt": str(cfg.max_failcnt),
         "SlabOrder": str(cfg.slab_order),
         "ObjsPerSlab": str(cfg.objs_per_slab),
@@ -206,7 +228,7 @@ class ShippedDestruction(Shipped):
 
     @property
     def liveness(self) -> list[str]:
-        return [] if self.expect in DESTRUCTION.invariants else liveness_ids()
+        return [] if self.expect in INVARIANTS else liveness_ids()
 
     def module_text(self) -> str:
         return to_mc_module(self.config, self.name)
@@ -224,13 +246,13 @@ def _profile(profile: str) -> Config:
 
 def shipped() -> list[ShippedDestruction]:
     """The destruction configurations spec/ ships, derived from the model's presets."""
-    missing = set(DESTRUCTION.profiles) - set(EXPECT)
+    missing = {p.name for p in PROFILES.values() if p.preset in (None, "destruction")} - set(EXPECT)
     if missing:
         raise ValueError(f"no expected verdict for profile(s) {sorted(missing)}: add them "
                          "to kmemcg.model.tla_destruction.EXPECT (kmemcg explore --config "
                          "destruction --profile NAME says which)")
     out = [ShippedDestruction(f"{MODULE}_{tla_profile_name(p)}", _profile(p), EXPECT[p])
-           for p in DESTRUCTION.profiles]
+           for p in PROFILES if p in EXPECT]
     out.append(ShippedDestruction(f"{MODULE}_TwoRoots",
                                   PRESETS["destruction-2roots"].validate(), PASS))
     out.append(ShippedDestruction(f"{MODULE}_Kmem",

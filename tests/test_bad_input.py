@@ -243,9 +243,9 @@ def test_a_liveness_counterexample_is_written_as_an_itf_lasso(tmp_path):
 def test_a_lasso_through_a_cycle_is_a_fair_loop_of_the_graph():
     from kmemcg.conformance.lasso import lasso
     from kmemcg.model import explore
-    from kmemcg.model.config import PRESETS
+    from kmemcg.model.controller import MODEL
     from kmemcg.model.liveness import LeadsTo, check
-    from kmemcg.model.slice import slice_of
+    from kmemcg.model.scopes import PRESETS
 
     cfg = PRESETS["race"]
     r = explore.explore(cfg)
@@ -261,7 +261,7 @@ def test_a_lasso_through_a_cycle_is_a_fair_loop_of_the_graph():
     assert r.graph.has_edge(walk[-1], walk[loop])  # the loop closes
     taken = {(st.action, st.args) for st in steps[loop + 1:]}
     taken.add(next(iter(sorted(r.graph.edges[walk[-1], walk[loop]]["labels"]))))
-    sl = slice_of(cfg)
+    sl = MODEL
     for name in prop.fair:
         for args in sl.actions[name].domain(cfg):
             a = sl.actions[name]

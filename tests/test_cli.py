@@ -8,9 +8,11 @@ from click.testing import CliRunner
 
 from kmemcg.conformance.cli import main
 from kmemcg.conformance.status import Exit
+from kmemcg.model.scopes import PRESETS
 
 TINY = {"name": "tiny", "memcgs": ["root", "A"], "parents": [-1, 0], "tasks": ["t1"],
-        "max_pages": 1, "kmem_limits": [4096], "res_limits": [4096], "max_failcnt": 1}
+        "max_pages": 1, "kmem_limits": [4096], "res_limits": [4096], "max_failcnt": 1,
+        "actions": list(PRESETS["accounting"].actions)}
 
 
 def run(*args):
@@ -82,7 +84,7 @@ def test_console_script_is_installed():
 def test_bad_input_never_tracebacks(tmp_path):
     bad = tmp_path / "bad.json"
     for text, message in [
-        ('{"slice": "nope", "memcgs": ["root"], "parents": [-1]}', "unknown slice"),
+        ('{"slice": "nope", "memcgs": ["root"], "parents": [-1]}', "'slice' is gone"),
         ('{"memcgs": ["root", "A"], "parents": [-1, 0], "max_pages": "x"}', "max_pages"),
         ('{"memcgs": ["root", "root"], "parents": [-1, 0]}', "duplicate"),
         ('{"memcgs": ["root"], "parents": [-1], "profile": "nope"}', "unknown profile"),
@@ -107,7 +109,7 @@ def test_use_hierarchy_rejects_values_other_than_0_and_1():
     from kmemcg.conformance.adapters import PythonAdapter
     from kmemcg.conformance.harness import Harness
     from kmemcg.impl.kernel import Kernel
-    from kmemcg.model.config import PRESETS
+    from kmemcg.model.scopes import PRESETS
 
     cfg = PRESETS["conformance"]
     h = Harness(PythonAdapter(Kernel(tasks=cfg.tasks)), cfg)

@@ -11,7 +11,7 @@ from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.conformance.protocol import ProtocolError
 from kmemcg.impl.kernel import Kernel
-from kmemcg.model.config import PRESETS
+from kmemcg.model.scopes import PRESETS
 
 CFG = PRESETS["conformance"]
 

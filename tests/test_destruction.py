@@ -8,24 +8,16 @@ from click.testing import CliRunner
 
 from kmemcg.conformance.cli import main
 from kmemcg.model import explore, prove
-from kmemcg.model.config import PRESETS
-from kmemcg.model.destruction import DESTRUCTION
+from kmemcg.model.controller import MODEL
+from kmemcg.model.profiles import PROFILES
+from kmemcg.model.scopes import PRESETS
 
-EXPECTED = {
-    "destroy_while_requeued": "D3.no_use_after_destroy",
-    "v5_double_destroy": "D3.no_use_after_destroy",
-    "root_destroy_no_cancel": "D3.no_use_after_destroy",
-    "offline_vs_root_destroy": "D3.no_use_after_destroy",
-    "shrink_frees_last_page": "D3.no_use_after_destroy",
-    "create_after_offline": "D6.offline_caches_dead",
-    "list_before_slot": "D4.no_null_deref",
-    "no_destroy_on_last_page": "L1.dead_empty_cache_destroyed",
-    "create_vs_root_destroy": "D3.no_use_after_destroy",
-}
+#: the cache races of the roster, and what each breaks on the destruction preset
+EXPECTED = {p.name: p.expect for p in PROFILES.values() if p.preset == "destruction"}
 
 
-def test_every_profile_has_an_expectation():
-    assert set(DESTRUCTION.profiles) == {"correct", *EXPECTED}
+def test_every_cache_race_has_an_expectation():
+    assert len(EXPECTED) == 9 and all(EXPECTED.values())
 
 
 @pytest.mark.parametrize("preset", ["destruction", "destruction-kmem", "destruction-2roots"])
@@ -43,7 +35,7 @@ def test_each_historical_profile_breaks_its_invariant_quickly(profile, broken):
     if r.violation:
         assert len(r.trace) - 1 <= 10  # a shortest interleaving, BFS
         last = r.trace[-1].state
-        assert broken in DESTRUCTION.violated(r.config, last)
+        assert broken in MODEL.violated(r.config, last)
 
 
 @pytest.mark.parametrize("preset", ["destruction-kmem", "destruction-2roots"])
@@ -205,7 +197,7 @@ def test_a_slab_or_a_stack_over_the_kmem_limit_fails_with_enomem():
 
     assert run(k.mem_cgroup_css_offline(1)) == (-16, [])  # -EBUSY: t1 is still in A
     _run(k.do_exit(0))
-    assert _run(k.mem_cgroup_css_offline(1))[0].action == "offline.start"
+    assert _run(k.mem_cgroup_css_offline(1))[0].action == "rmdir"
     _run(k.put_task_struct(0))  # the stack is uncharged from the offline memcg
     assert _kmem(k)['usage'] == 2 * 4096
 
@@ -279,10 +271,10 @@ def test_offline_walks_the_list_newest_first_an_order_the_state_forgets():
     ("correct", 1), ("offline_vs_root_destroy", 3), ("list_before_slot", 1),
     ("create_vs_root_destroy", 1)])
 def test_root_permutations_are_a_symmetry_of_the_model(profile, every):
-    from kmemcg.model.destruction import permute_roots
+    from kmemcg.model.symmetry import permute_roots
 
     cfg = replace(PRESETS["destruction-2roots"], profile=profile)
-    sl, swap = DESTRUCTION, (1, 0)
+    sl, swap = MODEL, (1, 0)
     steps = explore.enabled_steps(cfg)
     for s in explore.explore(cfg, graph=False).states[::every]:
         t = permute_roots(cfg, s, swap)
@@ -294,13 +286,13 @@ def test_root_permutations_are_a_symmetry_of_the_model(profile, every):
 
 def test_the_renaming_moves_every_per_cache_and_per_root_field():
     """A field added to DState later must be renamed too, or the symmetry lies."""
-    from kmemcg.model.destruction import n_caches
-    from kmemcg.model.destruction.symmetry import _PER_CACHE
+    from kmemcg.model.state import n_caches
+    from kmemcg.model.symmetry import _PER_CACHE
 
     # sizes that tell the index sets apart: 2 roots, 3 memcgs, 6 caches, 4 tasks
     cfg = replace(PRESETS["destruction-2roots"], memcgs=("root", "A", "B"), parents=(-1, 0, 0),
                   tasks=("t1", "t2", "t3", "t4"))
-    s = DESTRUCTION.initial(cfg)
+    s = MODEL.initial(cfg)
     per_cache = {f for f in s._fields
                  if isinstance(getattr(s, f), tuple) and len(getattr(s, f)) == n_caches(cfg)}
     assert per_cache == set(_PER_CACHE)
@@ -310,7 +302,7 @@ def test_the_renaming_moves_every_per_cache_and_per_root_field():
 
 
 def test_symmetry_keeps_one_state_per_orbit_and_every_verdict():
-    from kmemcg.model.destruction import root_symmetry
+    from kmemcg.model.symmetry import root_symmetry
 
     cfg = PRESETS["destruction-2roots"]
     full = explore.explore(cfg, graph=False)
@@ -325,7 +317,7 @@ def test_symmetry_keeps_one_state_per_orbit_and_every_verdict():
             assert r.violation == broken
             assert len(r.trace) == len(explore.explore(bug, graph=False).trace)
     r = CliRunner().invoke(main, ["explore", "--config", "accounting", "--symmetry"])
-    assert r.exit_code == 2 and "declares no symmetry" in r.output
+    assert r.exit_code == 2 and "no symmetry to use" in r.output
     # one root: nothing to reduce, so liveness is still checked
     r = CliRunner().invoke(main, ["explore", "--profile", "no_destroy_on_last_page", "--symmetry"])
     assert r.exit_code == 1 and "VIOLATION L1.dead_empty_cache_destroyed" in r.output
@@ -338,13 +330,15 @@ def test_a_dead_cache_keeping_an_empty_slab_leaks_as_3_10_did():
     """VDNOSCHED: "nr_pages never gets to zero unless the cache is shrunk
     explicitly". L1 (pages reach 0 -> destroyed) holds; the stronger "a dead
     cache with no objects is destroyed" fails, with an empty slab kept."""
-    from kmemcg.model.destruction import ALIVE, FAIR_ACTIONS, FREED, IDLE, nr_pages, objects
+    from kmemcg.model.invariants import FAIR_ACTIONS
     from kmemcg.model.liveness import LeadsTo, check
+    from kmemcg.model.state import ALIVE, FREED, nr_pages, objects
+    from kmemcg.model.state import WORK_IDLE as IDLE
 
     r = explore.explore(PRESETS["destruction"])
     unused = LeadsTo(
         "dead_unused_cache_destroyed", "a dead cache with no objects is eventually destroyed",
-        lambda cfg, s: [c for (c,) in DESTRUCTION.actions["alloc"].domain(cfg)
+        lambda cfg, s: [c for (c,) in MODEL.actions["alloc"].domain(cfg)
                         if s.cache[c] == ALIVE and s.dead[c] and objects(s, c) == 0],
         lambda cfg, s, c: s.cache[c] == FREED, FAIR_ACTIONS)
     (fail,) = check(r, unused)

@@ -25,7 +25,7 @@ def test_the_wheel_installs_under_one_namespace(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.startswith("kmemcg-")}
     assert tops == {"kmemcg"}
-    assert "kmemcg/model/destruction/actions.py" in names
+    assert "kmemcg/model/actions/slab.py" in names
     for f in ("CacheDestruction.tla", "KmemAccounting.tla", "configs.json",
               "destruction_configs.json", "CacheDestruction_Kmem.cfg"):
         assert f"kmemcg/spec/{f}" in names

@@ -8,23 +8,29 @@ import z3
 
 from kmemcg.conformance.oracle import EvalOracle, Z3Oracle
 from kmemcg.model import explore, prove
-from kmemcg.model.actions import ACTIONS
-from kmemcg.model.config import PAGE_SIZE, PRESETS, Config
+from kmemcg.model.config import PAGE_SIZE, Config
+from kmemcg.model.controller import MODEL
+from kmemcg.model.scopes import PRESETS
 from kmemcg.model.state import initial
 
+#: the counters and the tree only (the accounting preset's actions)
 TINY = Config(name="tiny", memcgs=("root", "A"), parents=(-1, 0), tasks=("t1",), max_pages=1,
-              kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1).validate()
+              kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1,
+              actions=PRESETS["accounting"].actions).validate()
 
 
 def test_every_obligation_is_inductive():
     r = prove.prove(PRESETS["conformance"])
     assert r.ok, [(o.action, o.invariant) for o in r.failed]
-    assert len(r.obligations) == len(ACTIONS) * 19
+    assert len(r.obligations) == len(MODEL.actions) * len(MODEL.invariants)
 
 
 @pytest.mark.parametrize(("profile", "broken"), [
-    ("no_kmem_limit_check", {("charge.kmem", "I1.kmem_within_limit")}),
-    ("no_kmem_rollback", {("charge.res", "I4.kmem_accounted"), ("charge.res", "I3.kmem_within_res")}),
+    # fork charges its stack through memcg_charge_kmem too: the whole model has both
+    ("no_kmem_limit_check", {("charge.kmem", "I1.kmem_within_limit"),
+                             ("fork", "I1.kmem_within_limit")}),
+    ("no_kmem_rollback", {("charge.res", "I4.kmem_accounted"), ("charge.res", "I3.kmem_within_res"),
+                          ("fork", "I4.kmem_accounted"), ("fork", "I3.kmem_within_res")}),
 ])
 def test_named_bugs_fail_induction_where_expected(profile, broken):
     r = prove.prove(replace(PRESETS["conformance"], profile=profile))
@@ -32,8 +38,8 @@ def test_named_bugs_fail_induction_where_expected(profile, broken):
     o = r.failed[0]
     args, pre, post = o.cti
     # the counterexample to induction is a real step of the model
-    assert ACTIONS[o.action].guard(r.config, pre, *args)
-    assert ACTIONS[o.action].effect(r.config, pre, *args)[0] == post
+    assert MODEL.actions[o.action].guard(r.config, pre, *args)
+    assert MODEL.actions[o.action].effect(r.config, pre, *args)[0] == post
 
 
 def test_explorer_finds_the_shortest_trace_of_a_named_bug():
@@ -44,6 +50,16 @@ def test_explorer_finds_the_shortest_trace_of_a_named_bug():
         "mkdir", "kmem_limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
         "activate.set_active", "attach", "charge.kmem", "charge.res", "charge.commit",
         "charge.kmem"]
+
+
+def test_in_the_whole_model_a_thread_stack_meets_the_bug_first():
+    # every action in scope: a task exits and is forked again into the limited
+    # group, and its two-page stack overshoots the one-page limit at once
+    r = explore.explore(replace(TINY, actions=None, profile="no_kmem_limit_check"))
+    assert r.violation == "I1.kmem_within_limit"
+    assert [s.action for s in r.trace][1:] == [
+        "mkdir", "kmem_limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
+        "activate.set_active", "exit", "fork"]
 
 
 def test_correct_profile_explores_without_violation_or_deadlock():

@@ -18,9 +18,12 @@ import pytest
 import tla as tlaparser
 
 from kmemcg.model import explore, tlc
+from kmemcg.model import state as d
 from kmemcg.model import tla_destruction as td
-from kmemcg.model.config import NONE, PAGE_SIZE, PRESETS, ROOT, Config
-from kmemcg.model.destruction import DESTRUCTION, DState
+from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, Config
+from kmemcg.model.controller import MODEL
+from kmemcg.model.invariants import FAIR_ACTIONS
+from kmemcg.model.scopes import PRESETS
 from kmemcg.model.tla import PASS, TYPE_OK, cfg_constants, tla_action_name, tla_invariant_name
 
 from spec_ast import definitions as _definitions
@@ -65,11 +68,11 @@ def test_module_parses(module):
 
 
 def test_variables_are_the_state_fields(module):
-    assert _names(_units(module, "Variables")) == list(DState._fields)
-    assert [v.operator for v in _definitions(module)["vars"].definiens.items] == list(DState._fields)
+    assert _names(_units(module, "Variables")) == list(td.VARIABLES)
+    assert [v.operator for v in _definitions(module)["vars"].definiens.items] == list(td.VARIABLES)
     # Now and Become carry every field
     now = _definitions(module)["Now"].definiens
-    assert [kv[0] for kv in now.key_values] == list(DState._fields)
+    assert [kv[0] for kv in now.key_values] == list(td.VARIABLES)
 
 
 def test_constants_are_what_to_cfg_assigns(module):
@@ -81,8 +84,10 @@ def test_constants_are_what_to_cfg_assigns(module):
 
 def test_next_takes_exactly_the_explored_actions(module):
     explored = td.explored_actions()
-    assert set(_next_actions(module)) == {tla_action_name(a) for a in explored}
-    assert _string_set(_definitions(module)["ActionNames"].definiens) == set(DESTRUCTION.actions)
+    assert set(_next_actions(module)) == {tla_action_name(td.spec_action_name(a))
+                                          for a in explored}
+    assert _string_set(_definitions(module)["ActionNames"].definiens) == {
+        td.spec_action_name(a) for a in explored}
 
 
 def test_each_action_is_guarded_by_its_model_name(module):
@@ -96,28 +101,31 @@ def test_each_action_is_guarded_by_its_model_name(module):
 
 @pytest.mark.parametrize("cfg", [PRESETS["destruction"], PRESETS["destruction-2roots"],
                                  PRESETS["destruction-kmem"],
-                                 Config(name="wide", slice="destruction",
-                                        memcgs=("r", "A", "B"), parents=(NONE, 0, 0),
-                                        tasks=("t1", "t2"), roots=("x", "y", "z"),
-                                        objs_per_slab=3, check_deadlock=False)],
+                                 Config(name="wide", memcgs=("r", "A", "B"),
+                                        parents=(NONE, 0, 0), tasks=("t1", "t2"),
+                                        roots=("x", "y", "z"), objs_per_slab=3,
+                                        boot_tasks=False, boot_memcgs=True,
+                                        check_deadlock=False,
+                                        actions=PRESETS["destruction"].actions)],
                          ids=lambda c: c.name)
 def test_action_parameters_range_over_the_model_domains(module, cfg):
     actions = _next_actions(module)
-    for name, act in DESTRUCTION.actions.items():
-        args, binders = actions[tla_action_name(name)]
+    for name in td.explored_actions():
+        act = MODEL.actions[name]
+        args, binders = actions[tla_action_name(td.spec_action_name(name))]
         assert len(args) == len(act.params), name
         spec = set(itertools.product(*(_domain(binders[a], cfg) for a in args)))
         assert spec == {tuple(d) for d in act.domain(cfg)}, name
 
 
 def test_profiles_are_the_models(module):
-    assert _string_set(_definitions(module)["Profiles"].definiens) == set(DESTRUCTION.profiles)
+    assert _string_set(_definitions(module)["Profiles"].definiens) == set(td.profiles())
 
 
 def test_every_invariant_and_liveness_property_is_defined(module):
     defs = _definitions(module)
-    for i in DESTRUCTION.invariants.values():
-        assert tla_invariant_name(i.id) in defs, i.id
+    for i in td.INVARIANTS:
+        assert tla_invariant_name(i) in defs, i
     for lid in td.liveness_ids():
         name = tla_invariant_name(lid)
         assert name in defs, lid
@@ -131,17 +139,14 @@ def test_every_invariant_and_liveness_property_is_defined(module):
 
 
 def test_fairness_covers_the_models_fair_actions(module):
-    from kmemcg.model.destruction import FAIR_ACTIONS
-
     fair = {n.operator for n in _walk(_definitions(module)["Fairness"].definiens)
             if _is(n, "OperatorApplication") and n.arguments
-            and n.operator in {tla_action_name(a) for a in DESTRUCTION.actions}}
+            and n.operator in {tla_action_name(td.spec_action_name(a))
+                               for a in td.explored_actions()}}
     assert fair == {tla_action_name(a) for a in FAIR_ACTIONS}
 
 
 def test_named_numbers_are_the_models(module):
-    from kmemcg.model import destruction as d
-
     defs = _definitions(module)
 
     def value(node):
@@ -153,7 +158,7 @@ def test_named_numbers_are_the_models(module):
     expected = {"NONE": NONE, "ROOT": ROOT, "PAGE_SIZE": PAGE_SIZE,
                 "THREAD_SIZE_ORDER": d.THREAD_SIZE_ORDER,
                 "NOCACHE": d.NOCACHE, "ALIVE": d.ALIVE, "FREED": d.FREED,
-                "IDLE": d.IDLE, "PENDING": d.PENDING, "RUN_CHECK": d.RUN_CHECK,
+                "IDLE": d.WORK_IDLE, "PENDING": d.PENDING, "RUN_CHECK": d.RUN_CHECK,
                 "RUN_SHRINK": d.RUN_SHRINK, "RUN_DESTROY": d.RUN_DESTROY, "OK": d.OK,
                 "USE_AFTER_FREE": d.USE_AFTER_FREE, "DOUBLE_DESTROY": d.DOUBLE_DESTROY,
                 "NULL_DEREF": d.NULL_DEREF, "RD_MARK": d.RD_MARK, "RD_CANCEL": d.RD_CANCEL,
@@ -175,14 +180,14 @@ def test_one_configuration_per_profile_then_two_roots_and_kmem():
     index = td.load_index()
     assert [e["cfg"] for e in index] == [s.cfg_file for s in td.shipped()]
     loaded = [Config.load(SPEC / e["model"]) for e in index]
-    n = len(DESTRUCTION.profiles)
-    assert [c.profile for c in loaded[:n]] == list(DESTRUCTION.profiles)
+    n = len(td.profiles())
+    assert [c.profile for c in loaded[:n]] == td.profiles()
     assert [(c.name, c.profile) for c in loaded[n:]] == [("destruction-2roots", "correct"),
                                                          ("destruction-kmem", "correct")]
     assert [e["expect"] for e in index[n:]] == [PASS, PASS]
     for e in index:
         cfg = Config.load(SPEC / e["model"])
-        assert cfg.slice == "destruction" and not cfg.check_deadlock
+        assert cfg.roots and not cfg.check_deadlock
         text = (SPEC / e["cfg"]).read_text()
         # TLC 2.15 rejects CHECK_DEADLOCK in a .cfg; the runner passes -deadlock
         assert "CHECK_DEADLOCK" not in text
@@ -207,7 +212,7 @@ def test_tlc_verdict_names():
 
 
 def test_to_cfg_refuses_what_it_cannot_mirror():
-    with pytest.raises(ValueError, match="slice"):
+    with pytest.raises(ValueError, match="no cache-race scope"):
         td.to_cfg(replace(PRESETS["accounting"], check_deadlock=False))
     with pytest.raises(ValueError, match="profile"):
         td.to_cfg(replace(PRESETS["destruction"], profile="no_such_race"))
@@ -235,7 +240,7 @@ def test_comparison_judges_a_tlc_outcome_in_this_slices_terms():
     from dataclasses import replace
 
     from kmemcg.model import explore, tlc
-    from kmemcg.model.config import PRESETS
+    from kmemcg.model.scopes import PRESETS
     from kmemcg.model.tla_destruction import DestructionComparison
 
     live = explore.explore(replace(PRESETS["destruction"], profile="no_destroy_on_last_page"))

@@ -1,79 +1,80 @@
-"""The destruction slice's invariants (D: the cache lifecycle, K: kmem charges,
-T: the structural facts induction needs) and its liveness property."""
+"""Invariants of the caches' lifecycle, and its liveness property.
+
+D: a cache is destroyed only once emptied, at most once, and never touched
+after; offline marks every cache it has walked dead. T: the structural facts
+of the walks that induction needs. L1: a dead cache emptied of pages is
+eventually destroyed, under weak fairness of the workers.
+"""
 
 from __future__ import annotations
 
-from kmemcg.model.config import NONE, PAGE_SIZE, UNLIMITED, Config
-from kmemcg.model.destruction.state import (
+from kmemcg.model import domains
+from kmemcg.model.config import NONE, Config
+from kmemcg.model.core import Invariants, LeadsTo
+from kmemcg.model.dual import And, Eq, Implies, Not, Or, Sum
+from kmemcg.model.facts import walking
+from kmemcg.model.state import (
     ALIVE,
-    DESTRUCTION,
     DOUBLE_DESTROY,
     FREED,
-    IDLE,
     NOCACHE,
     NULL_DEREF,
+    OFFLINE,
+    ONLINE,
     PENDING,
     RD_CANCEL,
     RD_DESTROY,
     RD_MARK,
     RD_WAIT,
     RUN_DESTROY,
-    THREAD_SIZE_ORDER,
     USE_AFTER_FREE,
-    DState,
-    cache_domain,
-    cache_id,
+    WORK_IDLE,
+    State,
     memcg_of,
     no_slabs,
     nr_pages,
     objects,
     root_of,
-    walking,
 )
-from kmemcg.model.dual import And, Count, Eq, Implies, Not, Or, Sum
-from kmemcg.model.liveness import LeadsTo
 
-invariant = DESTRUCTION.invariant
-
-
-# ---------------------------------------------------------------- invariants
+INVARIANTS = Invariants()
 
 
 def _all(cfg, fn):
-    return And(*(fn(c) for (c,) in cache_domain(cfg)))
+    return And(*(fn(c) for (c,) in domains.caches(cfg)))
 
 
-@invariant("D1.destroyed_only_when_empty", "a freed cache held no objects and no pages",
+@INVARIANTS.add("D1.destroyed_only_when_empty", "a freed cache held no objects and no pages",
            "domain 12 I8; __kmem_cache_shutdown fails with objects")
 def destroyed_empty(cfg, s):
     return _all(cfg, lambda c: Implies(Eq(s.cache[c], FREED), Eq(s.slabs[c], no_slabs(cfg))))
 
 
-@invariant("D2.destroyed_at_most_once", "no cache is passed to kmem_cache_destroy twice",
+@INVARIANTS.add("D2.destroyed_at_most_once", "no cache is passed to kmem_cache_destroy twice",
            "domain 12 I8; R1 (v5), W6")
 def at_most_once(cfg, s):
     return Not(Eq(s.error, DOUBLE_DESTROY))
 
 
-@invariant("D3.no_use_after_destroy", "no step touches a freed cache; nothing refers to one",
+@INVARIANTS.add("D3.no_use_after_destroy", "no step touches a freed cache; nothing refers to one",
            "domain 12 I8; R1, R3, R4, R10")
 def no_uaf(cfg, s):
     refs = _all(cfg, lambda c: Implies(Eq(s.cache[c], FREED),
                                        And(Not(s.slot[c]), Not(s.listed[c]),
-                                           Eq(s.work[c], IDLE), Not(Eq(s.shrinking, c)))))
+                                           Eq(s.work[c], WORK_IDLE), Not(Eq(s.shrinking, c)))))
     # a creation work holds its root cache (memcg_create_cache_enqueue's cw->cachep)
     roots = _all(cfg, lambda c: Implies(Not(s.root_alive[root_of(cfg, c)]),
                                         And(Not(s.create_pending[c]), Not(s.half_created[c]))))
     return And(Not(Eq(s.error, USE_AFTER_FREE)), refs, roots)
 
 
-@invariant("D4.no_null_deref", "walking a memcg's cache list never meets an unpublished slot",
+@INVARIANTS.add("D4.no_null_deref", "walking a memcg's cache list never meets an unpublished slot",
            "R5; fixed in 3.14 (96403da24444)")
 def no_null(cfg, s):
     return Not(Eq(s.error, NULL_DEREF))
 
 
-@invariant("D5.slot_agrees_with_list",
+@INVARIANTS.add("D5.slot_agrees_with_list",
            "a cache is published in the root's slot iff it is on its memcg's list iff alive",
            "domain 12 I9 (list insertion and slot store as one step)")
 def slot_list(cfg, s):
@@ -85,13 +86,13 @@ def slot_list(cfg, s):
     return _all(cfg, holds)
 
 
-@invariant("D6.offline_caches_dead",
+@INVARIANTS.add("D6.offline_caches_dead",
            "every live cache offline has walked past (or a finished offline left) is dead",
            "R13: a cache created after offline is never destroyed")
 def offline_dead(cfg, s):
     def holds(c):
         m, r = memcg_of(cfg, c), root_of(cfg, c)
-        finished = And(Not(s.online[m]), Not(Eq(s.offline_memcg, m)))
+        finished = And(Not(Eq(s.lifecycle[m], ONLINE)), Not(Eq(s.offline_memcg, m)))
         passed = And(walking(s, m), s.offline_done[r])
         by_root = Eq(s.rdestroy_root, r)
         return Implies(And(Or(finished, passed), Eq(s.cache[c], ALIVE), Not(by_root)), s.dead[c])
@@ -99,32 +100,9 @@ def offline_dead(cfg, s):
     return _all(cfg, holds)
 
 
-@invariant("K1.kmem_within_limit", "no memcg's kmem usage exceeds its kmem limit",
-           "domain 12 I1; res_counter_charge")
-def kmem_within_limit(cfg, s):
-    return And(*(s.kmem[m].usage <= s.kmem[m].limit for m in range(cfg.n_memcgs)))
-
-
-def stack_pages(cfg, s, m):
-    """Pages of the thread stacks charged to memcg m (exited tasks' included)."""
-    return (1 << THREAD_SIZE_ORDER) * Count(Eq(s.task_memcg[t], m) for t in range(cfg.n_tasks))
-
-
-@invariant("K2.kmem_is_slabs_and_stacks",
-           "a memcg's kmem usage is the pages of its caches' slabs plus its tasks' stacks",
-           "domain 12 I4, with no bypassed charge in this slice (memcg_bind_pages, "
-           "THREADINFO_GFP_ACCOUNTED)")
-def kmem_is_slabs_and_stacks(cfg, s):
-    def holds(m):
-        pages = Sum(nr_pages(cfg, s, cache_id(cfg, r, m)) for r in range(len(cfg.roots)))
-        return Eq(s.kmem[m].usage, PAGE_SIZE * (pages + stack_pages(cfg, s, m)))
-
-    return And(Eq(s.kmem[0].usage, 0), *(holds(m) for m in range(1, cfg.n_memcgs)))
-
-
-@invariant("T.destruction_ranges",
-           "fields in range; slab counts non-negative and zero unless alive; attached tasks' "
-           "memcgs online; counters well formed", "model bounds", kind="type")
+@INVARIANTS.add("T.destruction_ranges",
+           "cache fields in range; slab counts non-negative and zero unless alive; the "
+           "walks' indices in range", "model bounds", kind="type")
 def ranges(cfg, s):
     def holds(c):
         return And(Or(*(Eq(s.cache[c], v) for v in (NOCACHE, ALIVE, FREED))),
@@ -132,8 +110,8 @@ def ranges(cfg, s):
                    *(n >= 0 for n in s.slabs[c]),
                    Implies(Not(Eq(s.cache[c], ALIVE)), Eq(s.slabs[c], no_slabs(cfg))),
                    Implies(Eq(s.cache[c], NOCACHE),
-                           And(Eq(s.work[c], IDLE), Not(s.requeued[c]), Not(s.dead[c]))),
-                   Implies(s.requeued[c], Not(Eq(s.work[c], IDLE))),
+                           And(Eq(s.work[c], WORK_IDLE), Not(s.requeued[c]), Not(s.dead[c]))),
+                   Implies(s.requeued[c], Not(Eq(s.work[c], WORK_IDLE))),
                    Implies(s.half_created[c], And(Eq(s.cache[c], ALIVE), s.listed[c])))
 
     nr, nm = len(cfg.roots), cfg.n_memcgs
@@ -144,47 +122,35 @@ def ranges(cfg, s):
         Implies(Eq(s.rdestroy_root, NONE), And(Eq(s.rdestroy_next, 0), Eq(s.rdestroy_step, RD_MARK))),
         Implies(Not(Eq(s.rdestroy_root, NONE)), And(s.rdestroy_next >= 1, s.rdestroy_next < nm)),
         Or(*(Eq(s.rdestroy_step, v) for v in (RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT))),
-        Or(Eq(s.shrinking, NONE), *(Eq(s.shrinking, c) for (c,) in cache_domain(cfg))),
+        Or(Eq(s.shrinking, NONE), *(Eq(s.shrinking, c) for (c,) in domains.caches(cfg))),
         Implies(Not(Eq(s.offline_memcg, NONE)),
-                And(*(Implies(Eq(s.offline_memcg, m), Not(s.online[m])) for m in range(1, nm)))),
-        s.online[0],
+                And(*(Implies(Eq(s.offline_memcg, m), Eq(s.lifecycle[m], OFFLINE))
+                     for m in range(1, nm)))),
+        Eq(s.lifecycle[0], ONLINE),
     )
 
-    def task(t):
-        m = s.task_memcg[t]
-        return And(Or(Eq(m, NONE), *(Eq(m, i) for i in range(1, nm))),
-                   Implies(s.task_exited[t], Not(Eq(m, NONE))),
-                   # rmdir fails (-EBUSY) while the cgroup has tasks
-                   Implies(Not(s.task_exited[t]),
-                           And(*(Implies(Eq(m, i), s.online[i]) for i in range(1, nm)))))
-
-    def counter(m):
-        k = s.kmem[m]
-        return And(k.usage >= 0, k.max_usage >= k.usage, k.failcnt >= 0,
-                   Eq(k.limit, cfg.kmem_limit if m else UNLIMITED))
-
-    return And(_all(cfg, holds), threads, Or(*(Eq(s.error, v) for v in range(4))),
-               *(task(t) for t in range(cfg.n_tasks)),
-               *(counter(m) for m in range(cfg.n_memcgs)))
+    return And(_all(cfg, holds), threads, Or(*(Eq(s.error, v) for v in range(4))))
 
 
-@invariant("T.destruction_progress",
+@INVARIANTS.add("T.destruction_progress",
            "what root destruction has passed is freed, its current child cancelled, its "
            "creation works flushed; unloading starts with no objects; offline and unloading "
            "exclude each other; only offline arms the worker, which destroys with no page",
            "the loops of mem_cgroup_destroy_all_caches and kmem_cache_destroy_memcg_children",
            kind="type")
 def progress(cfg, s):
+    synced = cfg.has_fix("offline_excludes_root_destroy")
+
     def holds(c):
         r, m = root_of(cfg, c), memcg_of(cfg, c)
         by_root = Eq(s.rdestroy_root, r)
-        half = True if cfg.profile == "list_before_slot" else Not(s.half_created[c])
+        half = Not(s.half_created[c]) if cfg.has_fix("slot_before_list") else True
         # a child root destruction has passed is gone; the one it cancelled stays idle
         passed = Implies(And(by_root, s.rdestroy_next > m), Not(Eq(s.cache[c], ALIVE)))
-        strict = cfg.profile not in ("root_destroy_no_cancel", "offline_vs_root_destroy")
+        strict = cfg.has_fix("root_destroy_cancels_work") and synced
         at = And(by_root, Eq(s.rdestroy_next, m), Eq(s.cache[c], ALIVE))
         cancelled = Implies(And(at, Eq(s.rdestroy_step, RD_DESTROY)),
-                            And(Not(s.dead[c]), Eq(s.work[c], IDLE))) if strict else True
+                            And(Not(s.dead[c]), Eq(s.work[c], WORK_IDLE))) if strict else True
         # waiting for the running item: nothing is queued behind it
         waiting = Implies(And(at, Eq(s.rdestroy_step, RD_WAIT)),
                           And(Not(s.dead[c]), Not(Eq(s.work[c], PENDING)),
@@ -196,29 +162,29 @@ def progress(cfg, s):
         began = Not(And(Eq(s.rdestroy_next, 1), Eq(s.rdestroy_step, RD_MARK)))
         flushed = Implies(And(by_root, began),
                           And(Not(s.create_pending[c]), Not(s.half_created[c]))) \
-            if cfg.profile != "create_vs_root_destroy" else True
+            if cfg.has_fix("root_dying_flush") else True
         cleared = Implies(And(by_root, Eq(s.rdestroy_next, m),
                               Not(Eq(s.rdestroy_step, RD_MARK)), Eq(s.cache[c], ALIVE)),
                           Not(s.dead[c])) if synced else True
         # only offline arms the worker, and nothing allocates from an offline memcg's
         # cache, so the pages the worker saw at its check stay gone
-        offline = Implies(Or(s.dead[c], Not(Eq(s.work[c], IDLE))), Not(s.online[m]))
+        offline = Implies(Or(s.dead[c], Not(Eq(s.work[c], WORK_IDLE))), Not(Eq(s.lifecycle[m], ONLINE)))
         checked = Implies(Eq(s.work[c], RUN_DESTROY), Eq(Sum(s.slabs[c]), 0))
         return And(half, passed, cancelled, waiting, dying, unloading, cleared, flushed,
                    offline, checked)
 
-    synced = cfg.profile != "offline_vs_root_destroy"
     apart = Not(And(Not(Eq(s.offline_memcg, NONE)), Not(Eq(s.rdestroy_root, NONE))))
     return And(_all(cfg, holds), apart if synced else True)
 
 
-def dead_empty_caches(cfg: Config, s: DState) -> list[int]:
+def dead_empty_caches(cfg: Config, s: State) -> list[int]:
     """Caches the liveness property is about: dead, alive, holding no page."""
-    return [c for (c,) in cache_domain(cfg)
+    return [c for (c,) in domains.caches(cfg)
             if s.cache[c] == ALIVE and s.dead[c] and nr_pages(cfg, s, c) == 0]
 
 
-#: worker actions that are weakly fair (the workqueue runs what is queued)
+#: the actions that are weakly fair: the workqueue runs what is queued, and
+#: the walks, once begun, go on
 FAIR_ACTIONS = ("destroy_work.start", "destroy_work.check", "destroy_work.shrink",
                 "destroy_work.destroy", "create_work.publish", "create_work.set_slot",
                 "offline.mark_dead", "offline.done", "shrink.done",
@@ -226,7 +192,7 @@ FAIR_ACTIONS = ("destroy_work.start", "destroy_work.check", "destroy_work.shrink
                 "root_destroy.flush_work", "root_destroy.destroy_child")
 
 
-DESTRUCTION.liveness = (
+LIVENESS = (
     LeadsTo(
         "L1.dead_empty_cache_destroyed",
         "a dead cache whose pages reach 0 is eventually destroyed",

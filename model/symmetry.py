@@ -5,10 +5,7 @@ from __future__ import annotations
 from itertools import permutations
 
 from kmemcg.model.config import NONE, Config
-from kmemcg.model.destruction.state import (
-    DESTRUCTION,
-    DState,
-)
+from kmemcg.model.state import State
 
 #: per-cache fields, permuted with their root
 _PER_CACHE = ("cache", "dead", "slabs", "work", "requeued", "create_pending", "half_created",
@@ -19,7 +16,8 @@ def renaming(cfg: Config, perm: tuple[int, ...]):
     """The function taking a state to the one with root r renamed perm[r]: its
     caches, its alive bit, the walks' references to it. Roots are
     interchangeable: no step or invariant looks at a root's index (offline
-    walks its list newest first, and the state does not keep creation order)."""
+    walks its list newest first, and the state does not keep creation order).
+    Every other field is the same in both states."""
     n, nr = cfg.n_memcgs, len(cfg.roots)
     # new[i] = old[src[i]]: where each position's content comes from
     inverse = [0] * nr
@@ -29,7 +27,7 @@ def renaming(cfg: Config, perm: tuple[int, ...]):
     cache_src = tuple(inverse[c // n] * n + c % n for c in range(nr * n))
     cache_dst = {c: perm[c // n] * n + c % n for c in range(nr * n)} | {NONE: NONE}
 
-    def rename(s: DState) -> DState:
+    def rename(s: State) -> State:
         return s._replace(
             root_alive=tuple(s.root_alive[i] for i in root_src),
             offline_done=tuple(s.offline_done[i] for i in root_src),
@@ -40,7 +38,7 @@ def renaming(cfg: Config, perm: tuple[int, ...]):
     return rename
 
 
-def permute_roots(cfg: Config, s: DState, perm: tuple[int, ...]) -> DState:
+def permute_roots(cfg: Config, s: State, perm: tuple[int, ...]) -> State:
     """``s`` with root r renamed perm[r] (see :func:`renaming`)."""
     return renaming(cfg, perm)(s)
 
@@ -49,6 +47,3 @@ def root_symmetry(cfg: Config) -> tuple:
     """Every permutation of the root caches, the identity first (as itself)."""
     perms = list(permutations(range(len(cfg.roots))))
     return (lambda s: s, *(renaming(cfg, p) for p in perms[1:]))
-
-
-DESTRUCTION.symmetry = root_symmetry

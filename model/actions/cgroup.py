@@ -1,0 +1,264 @@
+"""The administrator's face: the cgroup tree, task moves, limits, activation.
+
+mkdir and rmdir (whose css_offline starts the walk over the memcg's caches,
+model/actions/walks.py), attaching a task, memory.use_hierarchy, the two
+limits, memory.kmem.limit_in_bytes' activation path (memcg_update_kmem_limit,
+one preemption point per step) and the max_usage/failcnt resets. Kernel of
+record: 3.8-3.10 ``mm/memcontrol.c`` and ``kernel/cgroup.c``.
+"""
+
+from __future__ import annotations
+
+from kmemcg.model import domains
+from kmemcg.model import res_counter as rc
+from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED
+from kmemcg.model.core import Actions
+from kmemcg.model.dual import And, Eq, If, Not, Or
+from kmemcg.model.facts import (
+    admin_idle,
+    has_children,
+    lowest_free_id,
+    online_children,
+    tasks_in,
+)
+from kmemcg.model.res_counter import EBUSY, EINVAL
+from kmemcg.model.state import (
+    ABSENT,
+    ADMIN_IDLE,
+    CACHE_SIZES,
+    FRESH,
+    KEY_INC,
+    OFFLINE,
+    ONLINE,
+    SET_ACTIVE,
+    State,
+    replace_at,
+)
+
+ACTIONS = Actions("admin")
+
+#: the counter parameter of the resets: 0 is memcg->res, 1 memcg->kmem
+COUNTERS = ("res", "kmem")
+
+
+def _mkdir_guard(cfg, s, m):
+    p = cfg.parents[m]
+    return And(admin_idle(s), Eq(s.lifecycle[m], ABSENT), Eq(s.lifecycle[p], ONLINE))
+
+
+def _mkdir(cfg, s, m):
+    p = cfg.parents[m]
+    inherit = And(s.use_hierarchy[p], s.kmem_active[p])
+    post = s._replace(
+        lifecycle=replace_at(s.lifecycle, m, ONLINE),
+        use_hierarchy=replace_at(s.use_hierarchy, m, s.use_hierarchy[p]),
+        hier=replace_at(s.hier, m, s.use_hierarchy[p]),
+        res=replace_at(s.res, m, FRESH),
+        kmem=replace_at(s.kmem, m, FRESH),
+        kmem_active=replace_at(s.kmem_active, m, inherit),
+        kmemcg_id=replace_at(s.kmemcg_id, m, If(inherit, lowest_free_id(cfg, s), NONE)),
+        static_key=s.static_key + If(inherit, 1, 0),
+    )
+    return post, 0
+
+
+ACTIONS.add(
+    "mkdir",
+    ("memcg",),
+    domains.non_root,
+    "mem_cgroup_css_alloc + css_online + memcg_propagate_kmem (3.8)",
+)((_mkdir_guard, _mkdir))
+
+
+def _online_admin_guard(cfg, s, m, *_):
+    return And(admin_idle(s), Eq(s.lifecycle[m], ONLINE))
+
+
+def _rmdir_guard(cfg, s, m):
+    """cgroup_mutex lets one offline run at a time; memcg_slab_mutex (3.16)
+    keeps it apart from a root cache's destruction."""
+    apart = Eq(s.rdestroy_root, NONE) if cfg.has_fix("offline_excludes_root_destroy") else True
+    return And(_online_admin_guard(cfg, s, m), Eq(s.offline_memcg, NONE), apart)
+
+
+def _rmdir(cfg, s, m):
+    """-EBUSY while a task is in the memcg or a child is online. Otherwise
+    css_offline: mem_cgroup_reparent_charges moves the LRU pages to the parent
+    (the root without hierarchy) and uncharges only this memcg's own res level;
+    kmem charges stay where they are; mem_cgroup_destroy_all_caches starts the
+    walk over the memcg's caches when there are root caches to walk."""
+    busy = Or(tasks_in(cfg, s, m) > 0, online_children(cfg, s, m) > 0)
+    p = cfg.parents[m]
+    moved = s.user_pages[m]
+    target_parent = replace_at(s.user_pages, p, s.user_pages[p] + moved)
+    target_root = replace_at(s.user_pages, ROOT, s.user_pages[ROOT] + moved)
+    user = If(s.hier[m], target_parent, target_root)
+    post = s._replace(
+        lifecycle=replace_at(s.lifecycle, m, OFFLINE),
+        user_pages=replace_at(user, m, 0),
+        res=replace_at(s.res, m, s.res[m]._replace(usage=s.res[m].usage - moved * PAGE_SIZE)),
+        offline_memcg=m if cfg.roots else NONE,
+    )
+    return If(busy, s, post), If(busy, -EBUSY, 0)
+
+
+ACTIONS.add(
+    "rmdir",
+    ("memcg",),
+    domains.non_root,
+    "cgroup_rmdir -> mem_cgroup_css_offline: reparent charges, destroy all caches (3.10)",
+)((_rmdir_guard, _rmdir))
+
+
+def _attach_guard(cfg, s, t, m):
+    return And(admin_idle(s), Eq(s.lifecycle[m], ONLINE), Not(Eq(s.task_memcg[t], NONE)),
+               Not(Eq(s.task_memcg[t], m)))
+
+
+def _attach(cfg, s, t, m):
+    return s._replace(task_memcg=replace_at(s.task_memcg, t, m)), 0
+
+
+ACTIONS.add(
+    "attach",
+    ("task", "memcg"),
+    domains.tasks_memcgs,
+    "cgroup_attach_task; kmem charges never move (mem_cgroup_move_charge, 3.8)",
+)((_attach_guard, _attach))
+
+
+def _hierarchy_write(cfg, s, m, v):
+    p = cfg.parents[m]
+    parent_hier = s.use_hierarchy[p] if p != NONE else False
+    # "if (memcg->use_hierarchy == val) goto out": an int compare, so 2 is never "same"
+    same = Eq(s.use_hierarchy[m], v == 1) if v in (0, 1) else False
+    invalid = Or(parent_hier, v not in (0, 1))
+    busy = online_children(cfg, s, m) > 0
+    ret = If(same, 0, If(invalid, -EINVAL, If(busy, -EBUSY, 0)))
+    post = s._replace(
+        use_hierarchy=replace_at(s.use_hierarchy, m, If(Eq(ret, 0), v == 1, s.use_hierarchy[m]))
+    )
+    return post, ret
+
+
+ACTIONS.add(
+    "use_hierarchy.write",
+    ("memcg", "value"),
+    lambda cfg: [(m, v) for m in range(cfg.n_memcgs) for v in (0, 1)],
+    "mem_cgroup_hierarchy_write (3.8)",
+)((_online_admin_guard, _hierarchy_write))
+
+
+# ---------------------------------------------------------------- limits
+
+
+def _limit_write(cfg, s, m, v):
+    if m == ROOT:
+        return s, -EINVAL
+    res, ret = rc.set_limit(s.res, m, v)
+    return s._replace(res=res), ret
+
+
+ACTIONS.add(
+    "limit.write",
+    ("memcg", "bytes"),
+    lambda cfg: [(m, v) for m in range(cfg.n_memcgs) for v in cfg.res_limits],
+    "mem_cgroup_write(RES_LIMIT) -> mem_cgroup_resize_limit, no reclaimable pages (3.8)",
+)((_online_admin_guard, _limit_write))
+
+
+def _kmem_limit_write(cfg, s, m, v):
+    if m == ROOT:
+        return s, -EINVAL
+    kmem, set_ret = rc.set_limit(s.kmem, m, v)
+    active = s.kmem_active[m]
+    if v == UNLIMITED:  # "-1" never activates
+        return s._replace(kmem=kmem), set_ret
+    refuse = Or(tasks_in(cfg, s, m) > 0, has_children(cfg, s, m))
+    activate = s._replace(kmem=kmem, admin_pc=CACHE_SIZES, admin_memcg=m)
+    post = If(active, s._replace(kmem=kmem), If(refuse, s, activate))
+    return post, If(active, set_ret, If(refuse, -EBUSY, 0))
+
+
+ACTIONS.add(
+    "kmem_limit.write",
+    ("memcg", "bytes"),
+    lambda cfg: [(m, v) for m in range(cfg.n_memcgs) for v in cfg.kmem_limits],
+    "memcg_update_kmem_limit under memcg_create_mutex + set_limit_mutex (3.9/3.10)",
+)((_online_admin_guard, _kmem_limit_write))
+
+
+def _admin_at(pc):
+    return lambda cfg, s, m: And(Eq(s.admin_pc, pc), Eq(s.admin_memcg, m))
+
+
+def _update_cache_sizes(cfg, s, m):
+    ids = replace_at(s.kmemcg_id, m, lowest_free_id(cfg, s))
+    return s._replace(kmemcg_id=ids, admin_pc=KEY_INC), 0
+
+
+ACTIONS.add(
+    "activate.update_cache_sizes",
+    ("memcg",),
+    domains.non_root,
+    "memcg_update_cache_sizes: ida_simple_get kmemcg_id, grow caches (3.8)",
+)((_admin_at(CACHE_SIZES), _update_cache_sizes))
+
+
+def _static_key_inc(cfg, s, m):
+    return s._replace(static_key=s.static_key + 1, admin_pc=SET_ACTIVE), 0
+
+
+ACTIONS.add(
+    "activate.static_key_inc",
+    ("memcg",),
+    domains.non_root,
+    "static_key_slow_inc(&memcg_kmem_enabled_key) (3.9, SB)",
+)((_admin_at(KEY_INC), _static_key_inc))
+
+
+def _set_active(cfg, s, m):
+    active = replace_at(s.kmem_active, m, True)
+    return s._replace(kmem_active=active, admin_pc=ADMIN_IDLE, admin_memcg=NONE), 0
+
+
+ACTIONS.add(
+    "activate.set_active",
+    ("memcg",),
+    domains.non_root,
+    "memcg_kmem_set_active after the static key is patched (3.8)",
+)((_admin_at(SET_ACTIVE), _set_active))
+
+
+def _counter_field(s: State, c: int):
+    return (s.res, s.kmem)[c]
+
+
+def _with_counters(s: State, c: int, counters: tuple) -> State:
+    return s._replace(res=counters) if c == 0 else s._replace(kmem=counters)
+
+
+def _reset_max(cfg, s, m, c):
+    return _with_counters(s, c, rc.reset_max(_counter_field(s, c), m)), 0
+
+
+ACTIONS.add(
+    "max_usage.reset",
+    ("memcg", "counter"),
+    domains.counters,
+    "mem_cgroup_reset(RES_MAX_USAGE): res_counter_reset_max (3.8)",
+)((_online_admin_guard, _reset_max))
+
+
+def _reset_failcnt(cfg, s, m, c):
+    return _with_counters(s, c, rc.reset_failcnt(_counter_field(s, c), m)), 0
+
+
+ACTIONS.add(
+    "failcnt.reset",
+    ("memcg", "counter"),
+    domains.counters,
+    "mem_cgroup_reset(RES_FAILCNT): res_counter_reset_failcnt (3.8)",
+)((_online_admin_guard, _reset_failcnt))
+
+

@@ -1,0 +1,204 @@
+"""The page charge path, its bypasses and the uncharge, and user pages.
+
+memcg_kmem_newpage_charge -> memcg_charge_kmem (kmem first, then res) -> the
+page allocation -> memcg_kmem_commit_charge. Each arrow is a preemption point
+where another task may attach elsewhere or the administrator may write a
+limit; the task's ``task_pc`` says where it stands. Kernel of record: 3.8
+``mm/memcontrol.c`` (domain sections 2-4). The one-step charges of slab pages
+and thread stacks (model/actions/kmem.py) share the counters.
+"""
+
+from __future__ import annotations
+
+from kmemcg.model import domains
+from kmemcg.model import res_counter as rc
+from kmemcg.model.actions.kmem import kmem_level_charge, memcg_uncharge_kmem
+from kmemcg.model.config import NONE, PAGE_SIZE, ROOT
+from kmemcg.model.core import Actions
+from kmemcg.model.dual import And, Eq, If, Not, Or
+from kmemcg.model.facts import kmem_accounted
+from kmemcg.model.res_counter import ENOMEM
+from kmemcg.model.state import IDLE, KMEM_CHARGED, RES_CHARGED, State, replace_at
+
+ACTIONS = Actions("task")
+
+
+def _stutter(cfg, s, *args):
+    """A named step that changes nothing (a bypass the oracle still checks)."""
+    return s, 0
+
+
+def _task_exists(s: State, t: int):
+    return Not(Eq(s.task_memcg[t], NONE))
+
+
+def _end_charge(s: State, t: int, pc, memcg):
+    return s._replace(
+        task_pc=replace_at(s.task_pc, t, pc),
+        task_charge=replace_at(s.task_charge, t, memcg),
+    )
+
+
+def _charge_kmem_guard(cfg, s, t, m):
+    return And(
+        Eq(s.task_pc[t], IDLE),
+        Eq(s.task_memcg[t], m),
+        kmem_accounted(s, m),
+    )
+
+
+def _charge_kmem(cfg, s, t, m):
+    levels = rc.chain(cfg, s, m)
+    kmem, ok = kmem_level_charge(cfg, s, levels, PAGE_SIZE)
+    post = _end_charge(s._replace(kmem=kmem), t, If(ok, KMEM_CHARGED, IDLE), If(ok, m, NONE))
+    return post, If(ok, 0, -ENOMEM)
+
+
+ACTIONS.add(
+    "charge.kmem",
+    ("task", "memcg"),
+    domains.tasks_memcgs,
+    "memcg_charge_kmem: res_counter_charge(&memcg->kmem), no reclaim (3.8)",
+)((_charge_kmem_guard, _charge_kmem))
+
+
+def _charge_res_guard(cfg, s, t, m):
+    return And(Eq(s.task_pc[t], KMEM_CHARGED), Eq(s.task_charge[t], m))
+
+
+def _charge_res(cfg, s, t, m):
+    levels = rc.chain(cfg, s, m)
+    res, ok = rc.charge(s.res, levels, PAGE_SIZE)
+    rolled_back = (
+        rc.uncharge(s.kmem, levels, PAGE_SIZE) if cfg.has_fix("kmem_rollback") else s.kmem
+    )
+    post = _end_charge(
+        s._replace(res=res, kmem=If(ok, s.kmem, rolled_back)),
+        t,
+        If(ok, RES_CHARGED, IDLE),
+        If(ok, m, NONE),
+    )
+    return post, If(ok, 0, -ENOMEM)
+
+
+ACTIONS.add(
+    "charge.res",
+    ("task", "memcg"),
+    domains.tasks_memcgs,
+    "memcg_charge_kmem: __mem_cgroup_try_charge, then kmem uncharged on -ENOMEM (3.8)",
+)((_charge_res_guard, _charge_res))
+
+
+def _committing_guard(cfg, s, t, m):
+    return And(Eq(s.task_pc[t], RES_CHARGED), Eq(s.task_charge[t], m))
+
+
+def _commit(cfg, s, t, m):
+    post = s._replace(kmem_pages=replace_at(s.kmem_pages, m, s.kmem_pages[m] + 1))
+    return _end_charge(post, t, IDLE, NONE), 0
+
+
+ACTIONS.add(
+    "charge.commit",
+    ("task", "memcg"),
+    domains.tasks_memcgs,
+    "memcg_kmem_commit_charge: pc->mem_cgroup = memcg, SetPageCgroupUsed (3.8)",
+)((_committing_guard, _commit))
+
+
+def _abort(cfg, s, t, m):
+    return _end_charge(memcg_uncharge_kmem(cfg, s, m, PAGE_SIZE), t, IDLE, NONE), -ENOMEM
+
+
+ACTIONS.add(
+    "charge.abort",
+    ("task", "memcg"),
+    domains.tasks_memcgs,
+    "memcg_kmem_commit_charge with page == NULL: memcg_uncharge_kmem (3.8)",
+)((_committing_guard, _abort))
+# The page allocator may fail for reasons the model does not track (low
+# memory, order, fault injection), so after a charge either step may follow.
+
+
+def _bypass_guard(cfg, s, t, m, flags):
+    accounts = kmem_accounted(s, m)
+    return And(Eq(s.task_pc[t], IDLE), Eq(s.task_memcg[t], m), Or(flags != 0, Not(accounts)))
+
+
+ACTIONS.add(
+    "charge.bypass",
+    ("task", "memcg", "flags"),
+    lambda cfg: [(t, m, 0) for t, m in domains.tasks_memcgs(cfg)],
+    "memcg_kmem_newpage_charge returns true without charging (3.8 memcontrol.h)",
+    explored=False,
+)((_bypass_guard, _stutter))
+
+
+ACTIONS.add(
+    "free.bypass",
+    ("task",),
+    lambda cfg: [(t,) for t in range(cfg.n_tasks)],
+    "__memcg_kmem_uncharge_pages: a page without PageCgroupUsed is left alone (3.8)",
+    explored=False,
+)((lambda cfg, s, t: True, _stutter))
+
+
+def _free_guard(cfg, s, m):
+    return s.kmem_pages[m] > 0
+
+
+def _free(cfg, s, m):
+    post = memcg_uncharge_kmem(cfg, s, m, PAGE_SIZE)
+    return post._replace(kmem_pages=replace_at(s.kmem_pages, m, s.kmem_pages[m] - 1)), 0
+
+
+ACTIONS.add(
+    "free.uncharge",
+    ("memcg",),
+    domains.memcgs,
+    "__memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup, clear Used (3.8)",
+)((_free_guard, _free))
+
+
+# ---------------------------------------------------------------- user pages
+
+
+def _user_charge_guard(cfg, s, t, m):
+    return And(Eq(s.task_pc[t], IDLE), Eq(s.task_memcg[t], m))
+
+
+def _user_charge(cfg, s, t, m):
+    more = replace_at(s.user_pages, m, s.user_pages[m] + 1)
+    if m == ROOT:  # __mem_cgroup_try_charge: the root memcg is never charged
+        return s._replace(user_pages=more), 0
+    res, ok = rc.charge(s.res, rc.chain(cfg, s, m), PAGE_SIZE)
+    return s._replace(res=res, user_pages=If(ok, more, s.user_pages)), If(ok, 0, -ENOMEM)
+
+
+ACTIONS.add(
+    "user.charge",
+    ("task", "memcg"),
+    domains.tasks_memcgs,
+    "mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8)",
+)((_user_charge_guard, _user_charge))
+
+
+def _user_uncharge_guard(cfg, s, m):
+    return s.user_pages[m] > 0
+
+
+def _user_uncharge(cfg, s, m):
+    fewer = s._replace(user_pages=replace_at(s.user_pages, m, s.user_pages[m] - 1))
+    if m == ROOT:
+        return fewer, 0
+    return fewer._replace(res=rc.uncharge(s.res, rc.chain(cfg, s, m), PAGE_SIZE)), 0
+
+
+ACTIONS.add(
+    "user.uncharge",
+    ("memcg",),
+    domains.memcgs,
+    "__mem_cgroup_uncharge_common: res_counter_uncharge unless root (3.8)",
+)((_user_uncharge_guard, _user_uncharge))
+
+

@@ -1,0 +1,41 @@
+"""memcg_charge_kmem and memcg_uncharge_kmem: kernel pages against two counters.
+
+A kernel page charges ``memcg->kmem`` first and then ``memcg->res``, each up
+the hierarchy (res_counter_charge walks the parents); when res fails the kmem
+charge is given back. Slab pages and thread stacks take the whole charge in one
+model step; the page charge path of model/actions/charge.py takes it in three,
+with preemption points between (domain section 2).
+"""
+
+from __future__ import annotations
+
+from kmemcg.model import res_counter as rc
+from kmemcg.model.config import Config
+from kmemcg.model.dual import And, If
+from kmemcg.model.state import State
+
+
+def kmem_level_charge(cfg: Config, s: State, levels, nbytes):
+    """res_counter_charge(&memcg->kmem): (counters, ok). Without the
+    ``kmem_limit_check`` fix the charge never looks at the limit."""
+    if cfg.has_fix("kmem_limit_check"):
+        return rc.charge(s.kmem, levels, nbytes)
+    return rc.charge_nolimit(s.kmem, levels, nbytes), True
+
+
+def memcg_charge_kmem(cfg: Config, s: State, m: int, nbytes):
+    """memcg_charge_kmem (3.8) in one step: (state with both counters, ok)."""
+    levels = rc.chain(cfg, s, m)
+    kmem, kmem_ok = kmem_level_charge(cfg, s, levels, nbytes)
+    res, res_ok = rc.charge(s.res, levels, nbytes)
+    given_back = rc.uncharge(kmem, levels, nbytes) if cfg.has_fix("kmem_rollback") else kmem
+    return (s._replace(kmem=If(kmem_ok, If(res_ok, kmem, given_back), kmem),
+                       res=If(kmem_ok, res, s.res)),
+            And(kmem_ok, res_ok))
+
+
+def memcg_uncharge_kmem(cfg: Config, s: State, m: int, nbytes) -> State:
+    """memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last."""
+    levels = rc.chain(cfg, s, m)
+    return s._replace(res=rc.uncharge(s.res, levels, nbytes),
+                      kmem=rc.uncharge(s.kmem, levels, nbytes))

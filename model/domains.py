@@ -1,0 +1,72 @@
+"""Parameter domains: the concrete arguments each action ranges over.
+
+A domain is a function of the configuration, cached because the explorer asks
+for it at every state.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from kmemcg.model.config import Config
+from kmemcg.model.state import memcg_of, n_caches
+
+
+@cache
+def memcgs(cfg: Config):
+    return tuple((m,) for m in range(cfg.n_memcgs))
+
+
+@cache
+def non_root(cfg: Config):
+    return tuple((m,) for m in range(1, cfg.n_memcgs))
+
+
+@cache
+def tasks(cfg: Config):
+    return tuple((t,) for t in range(cfg.n_tasks))
+
+
+@cache
+def tasks_memcgs(cfg: Config):
+    return tuple((t, m) for t in range(cfg.n_tasks) for m in range(cfg.n_memcgs))
+
+
+@cache
+def tasks_non_root(cfg: Config):
+    """Where fork may place a new task: the root memcg is never charged, so a
+    task forked there has nothing to do with kmem and is left out of scope."""
+    return tuple((t, m) for t in range(cfg.n_tasks) for m in range(1, cfg.n_memcgs))
+
+
+@cache
+def counters(cfg: Config):
+    return tuple((m, c) for m in range(cfg.n_memcgs) for c in (0, 1))
+
+
+@cache
+def roots(cfg: Config):
+    return tuple((r,) for r in range(len(cfg.roots)))
+
+
+@cache
+def caches(cfg: Config):
+    """The memcg caches (never the root memcg's)."""
+    return tuple((c,) for c in range(n_caches(cfg)) if memcg_of(cfg, c) != 0)
+
+
+@cache
+def fills(cfg: Config):
+    """A cache and the fill of the slab an object is freed from."""
+    return tuple((c, k) for (c,) in caches(cfg) for k in range(1, cfg.objs_per_slab + 1))
+
+
+@cache
+def partial_fills(cfg: Config):
+    """A cache and the fill of a partial slab an object may go to."""
+    return tuple((c, k) for (c,) in caches(cfg) for k in range(1, cfg.objs_per_slab))
+
+
+@cache
+def memcgs_roots(cfg: Config):
+    return tuple((m, r) for (m,) in non_root(cfg) for (r,) in roots(cfg))

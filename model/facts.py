@@ -1,0 +1,87 @@
+"""Derived facts: what the kernel computes from the state, for guards and invariants.
+
+Each is a dual-mode expression (model/dual.py) named after the kernel helper
+that computes it.
+"""
+
+from __future__ import annotations
+
+from kmemcg.model.config import ROOT, Config
+from kmemcg.model.dual import And, Count, Eq, If, Or, Sum
+from kmemcg.model.state import ADMIN_IDLE, ONLINE, State, cache_pages, stack_pages
+
+
+def tasks_in(cfg: Config, s: State, m: int):
+    """cgroup_task_count."""
+    return Count(Eq(s.task_memcg[t], m) for t in range(cfg.n_tasks))
+
+
+def online_children(cfg: Config, s: State, m: int):
+    """Children still in the cgroup tree (cgroup->children)."""
+    return Count(Eq(s.lifecycle[c], ONLINE) for c in cfg.children(m))
+
+
+def has_children(cfg: Config, s: State, m: int):
+    """memcg_has_children: use_hierarchy and at least one child cgroup."""
+    return And(s.use_hierarchy[m], online_children(cfg, s, m) > 0)
+
+
+def can_account_kmem(s: State, m: int):
+    """memcg_can_account_kmem: not the root memcg, and kmem-active."""
+    return And(m != ROOT, s.kmem_active[m])
+
+
+def kmem_accounted(s: State, m: int):
+    """memcg_kmem_enabled() && memcg_can_account_kmem: a kmem allocation by a
+    task of ``m`` is charged (the context bypasses aside)."""
+    return And(s.static_key > 0, can_account_kmem(s, m))
+
+
+def reaches(cfg: Config, s: State, d: int, m: int):
+    """Whether ``d``'s counters charge ``m``'s (d == m, or a hier path up to m)."""
+    if d == m:
+        return True
+    path, below = [], d
+    for p in cfg.ancestors(d):
+        path.append(s.hier[below])
+        if p == m:
+            return And(*path)
+        below = p
+    return False
+
+
+def subtree_sum(cfg: Config, s: State, m: int, per_memcg):
+    """Sum of ``per_memcg(d)`` over the memcgs whose counters charge ``m``'s."""
+    return Sum(If(reaches(cfg, s, d, m), per_memcg(d), 0) for d in range(cfg.n_memcgs))
+
+
+def lowest_free_id(cfg: Config, s: State):
+    """ida_simple_get(&kmem_limited_groups, 0, ...): the lowest unused kmemcg_id."""
+    result = cfg.n_memcgs
+    for k in reversed(range(cfg.n_memcgs)):
+        used = Count(Eq(s.kmemcg_id[m], k) for m in range(cfg.n_memcgs)) > 0
+        result = If(used, result, k)
+    return result
+
+
+def admin_idle(s: State):
+    return Eq(s.admin_pc, ADMIN_IDLE)
+
+
+def walking(s: State, m: int):
+    """Offline is walking memcg m's cache list. 3.10 holds slab_caches_mutex for
+    the whole walk, so a list_add or list_del of m's caches waits for its end;
+    the model lets them interleave with it, which only adds behaviours."""
+    return Eq(s.offline_memcg, m)
+
+
+def in_flight_to(cfg: Config, s: State, m: int, pcs):
+    """Tasks whose page charge to ``m`` stands at one of ``pcs``."""
+    return Count(And(Or(*(Eq(s.task_pc[t], pc) for pc in pcs)), Eq(s.task_charge[t], m))
+                 for t in range(cfg.n_tasks))
+
+
+def kernel_pages(cfg: Config, s: State, m: int):
+    """Every kernel page charged to ``m`` itself: committed pages, slab pages
+    of its caches, its tasks' thread stacks."""
+    return s.kmem_pages[m] + cache_pages(cfg, s, m) + stack_pages(cfg, s, m)

@@ -1,0 +1,185 @@
+"""Invariants of the counters: limits, what each counter accounts, activation.
+
+Stated on the whole controller: a memcg's kmem usage is every kernel page its
+hierarchical subtree holds (committed pages, slab pages, thread stacks) plus
+the charges in flight, however tasks have moved since (I4); kmem never exceeds
+res for an active memcg but in the window between the two charges (I3).
+"""
+
+from __future__ import annotations
+
+from kmemcg.model.config import PAGE_SIZE
+from kmemcg.model.core import Invariants
+from kmemcg.model.dual import And, Count, Eq, If, Implies, Not, Or, Sum
+from kmemcg.model.facts import (
+    can_account_kmem,
+    has_children,
+    in_flight_to,
+    kernel_pages,
+    subtree_sum,
+    tasks_in,
+)
+from kmemcg.model.state import ADMIN_IDLE, IDLE, KMEM_CHARGED, ONLINE, RES_CHARGED, SET_ACTIVE
+
+INVARIANTS = Invariants()
+
+
+def _all_memcgs(cfg, fn):
+    return And(*(fn(m) for m in range(cfg.n_memcgs)))
+
+
+# ---------------------------------------------------------------- the properties
+
+
+@INVARIANTS.add(
+    "I1.kmem_within_limit",
+    "kmem.usage <= kmem.limit for every memcg",
+    "domain 12 I1; res_counter_charge fails over the limit",
+)
+def kmem_within_limit(cfg, s):
+    return _all_memcgs(cfg, lambda m: s.kmem[m].usage <= s.kmem[m].limit)
+
+
+@INVARIANTS.add(
+    "I1.res_within_limit",
+    "res.usage <= res.limit for every memcg",
+    "domain 12 I1 (no -EINTR nofail path is modelled)",
+)
+def res_within_limit(cfg, s):
+    return _all_memcgs(cfg, lambda m: s.res[m].usage <= s.res[m].limit)
+
+
+@INVARIANTS.add("I2.max_usage_covers_usage", "max_usage >= usage for res and kmem", "domain 12 I2")
+def max_covers(cfg, s):
+    return _all_memcgs(
+        cfg,
+        lambda m: And(s.res[m].max_usage >= s.res[m].usage, s.kmem[m].max_usage >= s.kmem[m].usage),
+    )
+
+
+@INVARIANTS.add(
+    "I4.kmem_accounted",
+    "kmem.usage = the kernel pages of the hierarchical subtree (committed pages, slab "
+    "pages, thread stacks) + in-flight charges",
+    "domain 12 I2/I4; uncharge always targets pc->mem_cgroup, memcg_bind_pages, "
+    "THREADINFO_GFP_ACCOUNTED",
+)
+def kmem_accounted(cfg, s):
+    def per(d):
+        return kernel_pages(cfg, s, d) + in_flight_to(cfg, s, d, (KMEM_CHARGED, RES_CHARGED))
+
+    return _all_memcgs(cfg, lambda m: Eq(s.kmem[m].usage, PAGE_SIZE * subtree_sum(cfg, s, m, per)))
+
+
+@INVARIANTS.add(
+    "I4.res_accounted",
+    "res.usage of a non-root memcg = its subtree's kernel + user pages + in-flight res",
+    "domain 12 I2; root's usage comes from statistics, not the counter",
+)
+def res_accounted(cfg, s):
+    def per(d):
+        return (kernel_pages(cfg, s, d) + s.user_pages[d]
+                + in_flight_to(cfg, s, d, (RES_CHARGED,)))
+
+    return And(
+        *(
+            Eq(s.res[m].usage, PAGE_SIZE * subtree_sum(cfg, s, m, per))
+            for m in range(1, cfg.n_memcgs)
+        )
+    )
+
+
+@INVARIANTS.add(
+    "I3.kmem_within_res",
+    "active non-root memcg: kmem.usage <= res.usage + charges between kmem and res step",
+    "domain 12 I3; kmem is charged first, so the window is real",
+)
+def kmem_within_res(cfg, s):
+    def holds(m):
+        window = subtree_sum(cfg, s, m, lambda d: in_flight_to(cfg, s, d, (KMEM_CHARGED,)))
+        return Implies(s.kmem_active[m], s.kmem[m].usage <= s.res[m].usage + PAGE_SIZE * window)
+
+    return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
+
+
+@INVARIANTS.add(
+    "I5.kmem_charges_active_only",
+    "kmem is charged only to kmem-active non-root memcgs",
+    "memcg_can_account_kmem (3.8)",
+)
+def charges_active_only(cfg, s):
+    def holds(m):
+        charged = Or(kernel_pages(cfg, s, m) > 0,
+                     in_flight_to(cfg, s, m, (KMEM_CHARGED, RES_CHARGED)) > 0)
+        return Implies(charged, can_account_kmem(s, m))
+
+    return _all_memcgs(cfg, holds)
+
+
+@INVARIANTS.add(
+    "I5.charged_implies_static_key",
+    "while any kmem page is charged, memcg_kmem_enabled_key is on",
+    "domain 12 I5; VD10: never skip a commit or uncharge after a charge",
+)
+def charged_implies_key(cfg, s):
+    charged = (Sum(kernel_pages(cfg, s, m) for m in range(cfg.n_memcgs))
+               + Count(Not(Eq(pc, IDLE)) for pc in s.task_pc))
+    return Implies(charged > 0, s.static_key > 0)
+
+
+@INVARIANTS.add(
+    "I5.static_key_counts_active",
+    "static key count = active memcgs (+1 between static_key_inc and set_active)",
+    "domain 3: one static_key_slow_inc per active memcg",
+)
+def key_counts_active(cfg, s):
+    pending = Eq(s.admin_pc, SET_ACTIVE)
+    active = Count(s.kmem_active)
+    return Eq(s.static_key, active + If(pending, 1, 0))
+
+
+@INVARIANTS.add(
+    "I5.active_has_unique_id",
+    "an active memcg has a kmemcg_id, and ids are unique",
+    "domain 12 I5; ida_simple_get",
+)
+def unique_ids(cfg, s):
+    n = cfg.n_memcgs
+    has_id = And(*(Implies(s.kmem_active[m], s.kmemcg_id[m] >= 0) for m in range(n)))
+    distinct = And(
+        *(
+            Implies(s.kmemcg_id[a] >= 0, Not(Eq(s.kmemcg_id[a], s.kmemcg_id[b])))
+            for a in range(n)
+            for b in range(n)
+            if a != b
+        )
+    )
+    return And(has_id, distinct)
+
+
+@INVARIANTS.add(
+    "I6.activation_on_empty_group",
+    "an activation in progress is for a group with no tasks and no hierarchical children",
+    "domain 3 / I6: -EBUSY otherwise (memcg_update_kmem_limit)",
+)
+def activation_on_empty(cfg, s):
+    def holds(m):
+        busy = Or(tasks_in(cfg, s, m) > 0, has_children(cfg, s, m))
+        return Implies(And(Not(Eq(s.admin_pc, ADMIN_IDLE)), Eq(s.admin_memcg, m)), Not(busy))
+
+    return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
+
+
+@INVARIANTS.add(
+    "I6.children_inherit_active",
+    "an online child charging an active parent is itself active",
+    "memcg_propagate_kmem (3.8)",
+)
+def children_inherit(cfg, s):
+    def holds(m):
+        p = cfg.parents[m]
+        return Implies(
+            And(Eq(s.lifecycle[m], ONLINE), s.hier[m], s.kmem_active[p]), s.kmem_active[m]
+        )
+
+    return And(*(holds(m) for m in range(1, cfg.n_memcgs)))

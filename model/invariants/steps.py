@@ -1,0 +1,37 @@
+"""Step properties: relations between a state and its successor (TLA+'s [][P]_vars)."""
+
+from __future__ import annotations
+
+from kmemcg.model.core import Invariants
+from kmemcg.model.dual import And, Eq, Implies, Not
+from kmemcg.model.facts import has_children, tasks_in
+
+INVARIANTS = Invariants()
+
+
+def _all_memcgs(cfg, fn):
+    return And(*(fn(m) for m in range(cfg.n_memcgs)))
+
+
+@INVARIANTS.add(
+    "S.activation_monotone",
+    "kmem accounting, once active, is never deactivated",
+    "domain 3: no code path clears KMEM_ACCOUNTED_ACTIVE",
+    kind="step",
+)
+def active_monotone(cfg, pre, post):
+    return _all_memcgs(cfg, lambda m: Implies(pre.kmem_active[m], post.kmem_active[m]))
+
+
+@INVARIANTS.add(
+    "S.activation_when_empty",
+    "a memcg turns kmem-active only with no tasks and no hierarchical children",
+    "domain 12 I6",
+    kind="step",
+)
+def activation_when_empty(cfg, pre, post):
+    def holds(m):
+        turns = And(Not(pre.kmem_active[m]), post.kmem_active[m])
+        return Implies(turns, And(Eq(tasks_in(cfg, pre, m), 0), Not(has_children(cfg, pre, m))))
+
+    return _all_memcgs(cfg, holds)

@@ -1,0 +1,123 @@
+"""The roster: the fixes the model applies, and the profiles that take them away.
+
+A *fix* is one closed race or one correct kernel step, named for what it does
+(``slot_before_list``); the model's actions test ``cfg.has_fix(name)``, never a
+profile's name. A *profile* is a historical or latent kernel: a record naming
+what it reproduces, where that comes from, which fixes it removes, the preset
+it is checked on, and the verdict expected there. The CLI's list, the shipped
+TLC configurations, the README table and the tests all read this one table, so
+a new race is one :class:`Fix`, one :class:`Profile` and the guarded code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fix:
+    name: str
+    #: what the fixed kernel does
+    does: str
+    #: where it comes from upstream (or "found here")
+    upstream: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    #: what the profile's kernel does wrong, in a line
+    reproduces: str
+    #: where the behaviour is documented (domain file sections, commits)
+    source: str
+    #: the fixes this kernel lacks
+    removes: tuple[str, ...]
+    #: the preset the profile is checked on (None: every preset)
+    preset: str | None
+    #: the invariant (or liveness property) the explorer reports, None: all hold
+    expect: str | None
+
+
+FIXES: dict[str, Fix] = {f.name: f for f in (
+    Fix("kmem_limit_check", "res_counter_charge refuses a kmem charge over the limit",
+        "3.8 memcg_charge_kmem"),
+    Fix("kmem_rollback", "a failed res charge gives back the kmem charge just taken",
+        "3.8 memcg_charge_kmem"),
+    Fix("destroy_skips_pending", "the last page's release hook leaves pending destroy work "
+        "alone instead of re-initialising it", "v6 of the series, P25"),
+    Fix("destroy_returns_when_requeued", "a destroy worker that was queued again while it ran "
+        "returns and lets the queued run destroy", "3.16 removed the async destroy, VDNOSCHED"),
+    Fix("last_page_schedules_destroy", "the release hook of a dead cache's last page queues "
+        "its destruction", "3.8 mem_cgroup_destroy_cache"),
+    Fix("destroy_waits_for_shrinker", "kmem_cache_destroy waits out a running "
+        "kmem_cache_shrink", "3.16, VDNOSCHED"),
+    Fix("offline_excludes_root_destroy", "memcg offline and root-cache destruction exclude "
+        "each other", "3.16 memcg_slab_mutex, VDSYNC"),
+    Fix("create_checks_online", "the creation worker does not create for an offline memcg",
+        "R13; no upstream fix found"),
+    Fix("root_dying_flush", "root destruction marks the root dying and flushes its creation "
+        "works first", "4.18, 92ee383f6daa"),
+    Fix("root_destroy_cancels_work", "root destruction cancels a child's pending destroy work",
+        "v6 of the series, P24"),
+    Fix("slot_before_list", "creation publishes the root's slot before linking the cache into "
+        "the memcg's list", "3.14, 96403da24444"),
+)}
+
+CORRECT = "correct"
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (
+    Profile(CORRECT, "the 3.8-3.10 controller with each race closed as upstream later did",
+            "domain file", (), None, None),
+    Profile("no_kmem_limit_check", "a kmem charge that skips the limit check",
+            "a named bug, no upstream", ("kmem_limit_check",), "accounting",
+            "I1.kmem_within_limit"),
+    # every state with the leak breaks I4.kmem_accounted, which comes before
+    # I3.kmem_within_res in the model's order, so BFS reports it first
+    Profile("no_kmem_rollback", "a res failure that leaves the kmem charge in place",
+            "a named bug; memcg_charge_kmem always rolled back", ("kmem_rollback",),
+            "accounting", "I4.kmem_accounted"),
+    Profile("destroy_while_requeued", "the last page goes away while the destroy worker runs; "
+            "the release hook re-queues the running work, the worker sees 0 pages and frees "
+            "the cache with its work still queued", "3.8-3.15 as merged [I]",
+            ("destroy_returns_when_requeued",), "destruction", "D3.no_use_after_destroy"),
+    Profile("v5_double_destroy", "the release hook queues destroy work that is already "
+            "pending (INIT_WORK on pending work) and the worker runs twice over freed data",
+            "R1; v5 of the series", ("destroy_skips_pending", "destroy_returns_when_requeued"),
+            "destruction", "D3.no_use_after_destroy"),
+    Profile("root_destroy_no_cancel", "root-cache destruction does not cancel a child's "
+            "pending destroy work", "v5 of the series", ("root_destroy_cancels_work",),
+            "destruction", "D3.no_use_after_destroy"),
+    Profile("offline_vs_root_destroy", "memcg offline marks a cache dead and queues its "
+            "destruction while root destruction is between cancel and destroy",
+            "R4; 3.8-3.15", ("offline_excludes_root_destroy",), "destruction",
+            "D3.no_use_after_destroy"),
+    Profile("shrink_frees_last_page", "an outside kmem_cache_shrink frees the last slab; the "
+            "worker destroys the cache while the shrinker is still in it", "R10; 3.8-3.15",
+            ("destroy_waits_for_shrinker",), "destruction", "D3.no_use_after_destroy"),
+    Profile("no_destroy_on_last_page", "the last page going away no longer schedules "
+            "destruction: a dead cache emptied after offline leaks until its root is "
+            "destroyed (breaks liveness, not safety)", "3.16, VDNOSCHED",
+            ("last_page_schedules_destroy",), "destruction", "L1.dead_empty_cache_destroyed"),
+    Profile("create_after_offline", "a creation work queued before offline runs after it: "
+            "the new cache is never marked dead", "R13", ("create_checks_online",),
+            "destruction", "D6.offline_caches_dead"),
+    Profile("create_vs_root_destroy", "a creation work queued before the root cache's "
+            "destruction runs after it and dereferences the freed root", "3.8-4.17",
+            ("root_dying_flush",), "destruction", "D3.no_use_after_destroy"),
+    Profile("list_before_slot", "creation links the cache into the memcg's list before "
+            "publishing the root's slot; offline walks the list into a NULL", "R5; 3.8-3.13",
+            ("slot_before_list",), "destruction", "D4.no_null_deref"),
+)}
+
+
+def fixes_of(profile: str) -> frozenset[str]:
+    """The fixes in force under ``profile``."""
+    return frozenset(FIXES) - frozenset(PROFILES[profile].removes)
+
+
+def check_roster() -> None:
+    """Every removed fix exists (run by the tests; a typo would silently keep a fix)."""
+    for p in PROFILES.values():
+        unknown = set(p.removes) - set(FIXES)
+        if unknown:
+            raise ValueError(f"profile {p.name!r} removes unknown fixes {sorted(unknown)}")

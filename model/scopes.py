@@ -1,0 +1,99 @@
+"""The shipped scopes of the one model (TLA+ models of one spec), and their lookup.
+
+Each preset fixes which memcgs, tasks and root caches exist, what boots
+online, which actions are enabled and which bounds apply, so a race scenario
+is a small scope of the whole controller rather than a model of its own.
+"""
+
+from __future__ import annotations
+
+from kmemcg.model.actions import offline, root_destroy, shrinker, slab, tasks, workers
+from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
+from kmemcg.model.controller import MODEL
+
+
+def _names(actions) -> tuple[str, ...]:
+    return tuple(a.name for a in actions)
+
+
+#: Actions the explorer leaves out of the default configurations: the
+#: max_usage/failcnt resets multiply history states without reaching new
+#: behaviour; the prover and the conformance machine still cover them.
+_NO_RESETS = (
+    "charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+    "user.charge", "user.uncharge", "mkdir", "rmdir", "attach", "use_hierarchy.write",
+    "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
+    "activate.static_key_inc", "activate.set_active",
+)
+
+PRESETS = {
+    # two tasks race their charges in one child of the root
+    "accounting": Config(
+        name="accounting", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1", "t2"),
+        max_pages=1, kmem_limits=(PAGE_SIZE, UNLIMITED), res_limits=(PAGE_SIZE,),
+        max_failcnt=1, actions=_NO_RESETS,
+    ),
+    # a nested limit: B charges A's counters under use_hierarchy
+    "hierarchy": Config(
+        name="hierarchy", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=("t1",),
+        max_pages=0, kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1,
+        actions=_NO_RESETS,
+    ),
+    # what the conformance machine drives: no exploration bounds apply
+    "conformance": Config(
+        name="conformance", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
+        tasks=("t1", "t2"), max_pages=4,
+    ),
+}
+# the attach-mid-charge window, small enough to interleave the implementation exhaustively
+PRESETS["race"] = Config(
+    name="race", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",), max_pages=1,
+    kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1,
+    actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+             "user.charge", "user.uncharge", "mkdir", "attach", "kmem_limit.write",
+             "limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
+             "activate.set_active"),
+)
+#: the cache races: memcgs online and kmem-limited at boot, tasks forked into
+#: them, the caches' paths and rmdir (whose css_offline walks the caches). A
+#: protocol that ends reaches quiescent states legitimately: no deadlock check.
+_CACHE_RACES = dict(
+    boot_tasks=False, boot_memcgs=True, check_deadlock=False,
+    actions=(*_names(slab.ACTIONS), *_names(tasks.ACTIONS), *_names(workers.ACTIONS),
+             "rmdir", *_names(offline.ACTIONS), *_names(shrinker.ACTIONS),
+             *_names(root_destroy.ACTIONS)),
+)
+PRESETS["destruction"] = Config(
+    name="destruction", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=(),
+    roots=("dentry",), max_pages=0, max_cache_pages=2, **_CACHE_RACES,
+)
+# order-1 slabs of two objects, a thread stack, and a kmem limit of two slabs
+# worth: charging meets the cache lifecycle
+PRESETS["destruction-kmem"] = Config(
+    name="destruction-kmem", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    roots=("dentry",), max_pages=0, max_cache_pages=4, slab_order=1, objs_per_slab=2,
+    kmem_limit=4 * PAGE_SIZE, **_CACHE_RACES,
+)
+PRESETS["destruction-2roots"] = Config(
+    name="destruction-2roots", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=(),
+    roots=("dentry", "inode"), max_pages=0, max_cache_pages=1, **_CACHE_RACES,
+)
+
+
+DEFAULT = PRESETS["accounting"].validate()
+
+
+def check_scope(cfg: Config) -> Config:
+    """The configuration's actions exist in the model."""
+    if cfg.actions is not None:
+        unknown = sorted(set(cfg.actions) - set(MODEL.actions))
+        if unknown:
+            raise ValueError(f"unknown actions: {unknown}; the model has {sorted(MODEL.actions)}")
+    return cfg
+
+
+def named(name_or_path: str) -> Config:
+    """A preset by name, or a configuration file by path."""
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path].validate()
+    return check_scope(Config.load(name_or_path))
