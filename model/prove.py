@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import z3
 
 from kmemcg.model.config import Config
-from kmemcg.model.dual import And, Eq, Or, symbolic
+from kmemcg.model.dual import And, Eq, symbolic
 from kmemcg.model.slice import slice_of, symbolic_like
 
 
@@ -111,6 +111,11 @@ def as_term(v):
     if isinstance(v, z3.ExprRef):
         return v
     return z3.BoolVal(v) if isinstance(v, bool) else z3.IntVal(v)
+
+
+def substitution(template, value) -> list[tuple]:
+    """Pairs that turn a term over ``template``'s constants into one over ``value``."""
+    return [(c, as_term(v)) for c, v in zip(leaves(template), leaves(value), strict=True)]
 
 
 # ---------------------------------------------------------------- induction
@@ -315,52 +320,112 @@ class BmcReport:
     unknown: str | None = None
 
 
+class Transition:
+    """One step of the slice as a relation between two symbolic states, built once.
+
+    Frame-style: exactly one action case is taken (its tag), its guard holds,
+    each leaf it writes takes its effect's value, and a leaf that no taken case
+    writes keeps its value. A disjunction of "guard, and every leaf of the
+    post-state equals the effect's" per case says the same with an equality
+    per leaf per case; this one names each written leaf once. It is built over
+    ``pre``/``post`` once and renamed onto each step of a trace, rather than
+    evaluating every effect again per step.
+    """
+
+    def __init__(self, cfg: Config, sl):
+        self.pre = symbolic_state(cfg, "pre")
+        self.post = symbolic_state(cfg, "post")
+        self.cases = []  # (tag, action name, args)
+        pre, post = list(leaves(self.pre)), list(leaves(self.post))
+        writers = [[] for _ in pre]
+        parts = []
+        for name, a in sl.actions.items():
+            for args in a.domain(cfg):
+                args = tuple(args)
+                tag = z3.Bool(f"step:{name}{args}")
+                self.cases.append((tag, name, args))
+                effect, _ = a.effect(cfg, self.pre, *args)
+                writes = written(self.pre, effect)
+                parts.append(z3.Implies(tag, a.guard(cfg, self.pre, *args)))
+                for p, v in enumerate(leaves(effect)):
+                    if pre[p].get_id() in writes:
+                        parts.append(z3.Implies(tag, post[p] == v))
+                        writers[p].append(tag)
+        tags = [tag for tag, _, _ in self.cases]
+        # exactly one case: with two tags true, the leaves each writes would
+        # mix two steps into a state neither reaches
+        parts += [z3.Or(*tags), z3.AtMost(*tags, 1)]
+        parts += [z3.Or(q == p, *w) for p, q, w in zip(pre, post, writers, strict=True)]
+        self.relation = z3.And(*parts)
+
+    def step(self, k: int, cur, nxt):
+        """The ``k``-th step of a trace, from ``cur`` to ``nxt``: (relation, its case tags)."""
+        cases = [(z3.Bool(f"step{k}:{name}{args}"), name, args) for _, name, args in self.cases]
+        renamed = [(old, new) for (old, _, _), (new, _, _) in zip(self.cases, cases, strict=True)]
+        relation = z3.substitute(self.relation, *substitution(self.pre, cur),
+                                 *substitution(self.post, nxt), *renamed)
+        return relation, cases
+
+
 def bmc(cfg: Config, depth: int) -> BmcReport:
-    """Bounded model checking: can any invariant break within ``depth`` steps of Init?"""
+    """Bounded model checking: can any invariant break within ``depth`` steps of Init?
+
+    One solver, one step added per depth, one query per depth for every state
+    invariant at once. Depths are asked in order, so a violation found is a
+    shortest one; among the invariants it breaks, the report names the first
+    in the slice's order. A depth that holds adds its invariants as facts (they
+    hold in every state that many steps from Init), which the deeper queries
+    use. An undecided query is no verdict, never "no violation".
+    """
     t0 = time.perf_counter()
     sl = slice_of(cfg)
     init = sl.initial(cfg)
-    checked = sl.state_invariants()
+    broken = sl.violated(cfg, init)
+    if broken:
+        return BmcReport(cfg, depth, False, time.perf_counter() - t0, broken[0],
+                         [(("Init", ()), init)])
     with symbolic():
-        s = z3.Solver()
-        states = [symbolic_state(cfg, "s0")]
-        s.add(Eq(states[0], init))
-        labels = []
-        for k in range(1, depth + 1):
-            cur, nxt = states[-1], symbolic_state(cfg, f"s{k}")
-            choices, tags = [], []
-            for name, a in sl.actions.items():
-                for args in a.domain(cfg):
-                    post, _ = a.effect(cfg, cur, *args)
-                    tag = z3.Bool(f"step{k}:{name}{tuple(args)}")
-                    choices.append(And(tag, a.guard(cfg, cur, *args), Eq(nxt, post)))
-                    tags.append((tag, name, tuple(args)))
-            s.add(Or(*choices))
-            states.append(nxt)
-            labels.append(tags)
-        found = None
-        for i in checked:
-            s.push()
-            s.add(Or(*(z3.Not(i.check(cfg, st)) for st in states)))
-            verdict = s.check()
-            if verdict == z3.unknown:
-                # an undecided query proves nothing: never read it as "no violation"
-                return BmcReport(cfg, depth, False, time.perf_counter() - t0,
-                                 unknown=f"{i.id}: {s.reason_unknown()}")
-            if verdict == z3.sat:
-                m = s.model()
-                found = (i.id, [
-                    (("Init", ()) if k == 0 else next(
-                        ((n, a) for tag, n, a in labels[k - 1]
-                         if z3.is_true(m.eval(tag, model_completion=True))), ("?", ())),
-                     concrete_state(m, st))
-                    for k, st in enumerate(states)
-                ])
-                s.pop()
-                break
-            s.pop()
+        found = unroll(cfg, sl, init, depth)
+    if isinstance(found, str):
+        return BmcReport(cfg, depth, False, time.perf_counter() - t0, unknown=found)
     if found is None:
         return BmcReport(cfg, depth, True, time.perf_counter() - t0)
-    bad, trace = found
-    cut = next(k for k, (_, st) in enumerate(trace) if not sl.invariants[bad].check(cfg, st))
-    return BmcReport(cfg, depth, False, time.perf_counter() - t0, bad, trace[: cut + 1])
+    # the trace's states are concrete: which invariants the last one breaks is
+    # the model's own (concrete) reading, in the slice's order
+    return BmcReport(cfg, depth, False, time.perf_counter() - t0,
+                     sl.violated(cfg, found[-1][1])[0], found)
+
+
+def unroll(cfg: Config, sl, init, depth: int):
+    """The shortest trace from ``init`` to a state breaking some state invariant,
+    None when there is none within ``depth`` steps, or why Z3 could not decide."""
+    step = Transition(cfg, sl)
+    holds = as_term(And(*(i.check(cfg, step.pre) for i in sl.state_invariants())))
+    s = z3.Solver()
+    states = [symbolic_state(cfg, "s0")]
+    s.add(Eq(states[0], init))
+    labels = []
+    for k in range(1, depth + 1):
+        nxt = symbolic_state(cfg, f"s{k}")
+        relation, cases = step.step(k, states[-1], nxt)
+        s.add(relation)
+        states.append(nxt)
+        labels.append(cases)
+        now = z3.substitute(holds, *substitution(step.pre, nxt))
+        verdict = s.check(z3.Not(now))
+        if verdict == z3.unknown:
+            return f"the invariants at step {k}: {s.reason_unknown()}"
+        if verdict == z3.sat:
+            return read_trace(s.model(), states, labels)
+        s.add(now)
+    return None
+
+
+def read_trace(m: z3.ModelRef, states, labels) -> list:
+    """The trace a model of the unrolling describes: ((action, args), state) per step."""
+    def taken(k):
+        return next(((name, args) for tag, name, args in labels[k - 1]
+                     if z3.is_true(m.eval(tag, model_completion=True))), ("?", ()))
+
+    return [(("Init", ()) if k == 0 else taken(k), concrete_state(m, st))
+            for k, st in enumerate(states)]
