@@ -19,7 +19,7 @@ import z3
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.core import symbolic_like
-from kmemcg.model.dual import And, Eq, Or, symbolic
+from kmemcg.model.dual import And, Eq, symbolic
 
 
 def symbolic_state(cfg: Config, tag: str):
@@ -42,14 +42,104 @@ def concrete_state(model: z3.ModelRef, s):
     return val(s)
 
 
+# ---------------------------------------------------------------- frames
+#
+# Every leaf of a symbolic state is its own fresh constant, and an effect
+# builds its post-state with ``NamedTuple._replace`` (and ``If``, which keeps a
+# leaf that both branches share): a leaf the action does not touch is the very
+# pre-state term. So what an action writes, and what an invariant reads, can be
+# read off the terms themselves, with no solver. This leans on the rule the
+# dual style already needs (model/dual.py): no Python branch on a state value,
+# so an invariant's term means the same function of the leaves, whichever
+# terms fill them.
+
+
+def leaves(x):
+    """The ints, bools and terms of a (nested) tuple, depth first."""
+    if isinstance(x, tuple):
+        for y in x:
+            yield from leaves(y)
+    else:
+        yield x
+
+
+def written(pre, post) -> set[int]:
+    """Ids of the pre-state constants whose leaf ``post`` does not keep.
+
+    Obligation: every leaf outside the result is, in ``post``, the very term it
+    is in ``pre``. A subtree ``post`` shares with ``pre`` is skipped unread.
+    """
+    out: set[int] = set()
+    stack = [(pre, post)]
+    while stack:
+        a, b = stack.pop()
+        if a is b:
+            continue
+        if isinstance(a, tuple):
+            stack.extend(zip(a, b, strict=True))
+        elif not (isinstance(b, z3.ExprRef) and z3.eq(a, b)):
+            out.add(a.get_id())
+    return out
+
+
+def constants(term) -> set[int]:
+    """Ids of the uninterpreted constants ``term`` mentions.
+
+    Obligation: a formula's value is a function of these constants alone, so an
+    invariant evaluated on a symbolic state reads no leaf but those whose
+    constants appear here (a Python bool reads nothing).
+    """
+    out: set[int] = set()
+    if not isinstance(term, z3.ExprRef):
+        return out
+    seen: set[int] = set()
+    stack = [term]
+    while stack:
+        t = stack.pop()
+        key = t.get_id()
+        if key in seen:
+            continue
+        seen.add(key)
+        if z3.is_const(t) and t.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            out.add(key)
+        else:
+            stack.extend(t.children())
+    return out
+
+
+def as_term(v):
+    """A Python int or bool as a Z3 value (``z3.substitute`` takes terms only)."""
+    if isinstance(v, z3.ExprRef):
+        return v
+    return z3.BoolVal(v) if isinstance(v, bool) else z3.IntVal(v)
+
+
+def substitution(template, value) -> list[tuple]:
+    """Pairs that turn a term over ``template``'s constants into one over ``value``."""
+    return [(c, as_term(v)) for c, v in zip(leaves(template), leaves(value), strict=True)]
+
+
+# ---------------------------------------------------------------- induction
+
+
 @dataclass
 class Obligation:
     action: str
     invariant: str
     ok: bool
+    #: solver time spent on this obligation (0 when no query was needed).
     seconds: float
     #: counterexample to induction: (args, pre, post) as concrete states.
     cti: tuple | None = None
+    #: solver queries asked for this obligation, one per case (parameter
+    #: tuple) of the action that writes something the invariant reads.
+    queries: int = 0
+
+    @property
+    def by_frame(self) -> bool:
+        """Discharged with no query of its own: no case of the action writes what
+        the invariant reads (a step invariant leans on its stutter lemma too)."""
+        return self.ok and self.queries == 0
 
 
 @dataclass
@@ -59,6 +149,8 @@ class ProofReport:
     seconds: float = 0.0
     init_ok: bool = True
     init_violations: list[str] = field(default_factory=list)
+    #: every solver query asked, the stutter lemmas of step invariants included.
+    queries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -68,10 +160,139 @@ class ProofReport:
     def failed(self) -> list[Obligation]:
         return [o for o in self.obligations if not o.ok]
 
+    @property
+    def by_frame(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.by_frame]
+
+
+class Induction:
+    """The obligations of one configuration, over one shared solver.
+
+    The solver holds the hypothesis (every state invariant of ``pre``) once;
+    each case of an action adds its guard inside a push, and each invariant is
+    one query under an assumption: its negation over ``post``, a second
+    symbolic state, rewritten by substitution onto the case's post-state
+    terms. So each invariant is built over symbolic states twice in all, not
+    once per case.
+    """
+
+    def __init__(self, cfg: Config, sl, wanted):
+        self.cfg, self.sl = cfg, sl
+        self.pre = symbolic_state(cfg, "pre")
+        self.post = symbolic_state(cfg, "post")
+        self.pre_leaves, self.post_leaves = list(leaves(self.pre)), list(leaves(self.post))
+        self.hyp = And(*(i.check(cfg, self.pre) for i in sl.state_invariants()))
+        self.solver = z3.Solver()
+        self.solver.add(self.hyp)
+        self.queries = 0
+        self.broken = {i.id: z3.Not(self.goal(i, self.post)) for i in wanted}
+        #: per invariant, the leaf positions it reads of its post-state
+        self.reads_at = {i.id: self.positions(self.broken[i.id]) for i in wanted}
+        #: the same positions, named by the pre-state constants found there
+        self.reads = {k: {self.pre_leaves[p].get_id() for p in at}
+                      for k, at in self.reads_at.items()}
+        self.stutter: dict[str, bool] = {}
+
+    def goal(self, inv, post):
+        """What ``inv`` asks of a step from ``pre`` to ``post``."""
+        if inv.kind == "step":
+            return inv.check(self.cfg, self.pre, post)
+        return inv.check(self.cfg, post)
+
+    def positions(self, term) -> list[int]:
+        """Where the post-state leaves that ``term`` mentions stand."""
+        mentioned = constants(term)
+        return [p for p, c in enumerate(self.post_leaves) if c.get_id() in mentioned]
+
+    def query(self, *assumptions):
+        self.queries += 1
+        return self.solver.check(*assumptions)
+
+    def stutters(self, inv) -> bool:
+        """Whether the hypothesis implies ``inv`` over a step that changes nothing.
+
+        A step invariant over a case that writes none of the post-state leaves
+        it reads equals itself over (pre, pre): proved once, this lemma
+        discharges every such case. Unproved (sat or unknown), no case is skipped.
+        """
+        if inv.id not in self.stutter:
+            self.stutter[inv.id] = self.query(z3.Not(self.goal(inv, self.pre))) == z3.unsat
+        return self.stutter[inv.id]
+
+    def unaffected(self, inv, writes: set[int]) -> bool:
+        """The obligation of ``inv`` holds for this case with no query.
+
+        A state invariant depends on the leaves it reads alone; when the case
+        writes none of them the invariant has the same value after the step as
+        before, where the hypothesis assumes it.
+        """
+        if writes.isdisjoint(self.reads[inv.id]):
+            return inv.kind != "step" or self.stutters(inv)
+        return False
+
+    def readable_cti(self, inv, args, guard, post) -> tuple:
+        """The counterexample to induction of a failed case, from a fresh solver.
+
+        The shared solver's model depends on every query asked before it (and
+        its models came out with more values near 2^63); a fresh solver asked
+        this one obligation, as every obligation once was, picks its model
+        from that obligation alone. Only failures pay for it.
+        """
+        s = z3.Solver()
+        s.add(self.hyp, guard, z3.Not(self.goal(inv, post)))
+        m = s.model() if s.check() == z3.sat else self.solver.model()
+        return args, concrete_state(m, self.pre), concrete_state(m, post)
+
+    def action(self, a, wanted) -> list[Obligation]:
+        """The obligations of action ``a``, one per invariant of ``wanted``.
+
+        Cases are tried in domain order and an invariant's first failing case
+        gives its counterexample, as one solver per query did.
+        """
+        obligations = {i.id: Obligation(a.name, i.id, True, 0.0) for i in wanted}
+        for args in a.domain(self.cfg):
+            args = tuple(args)
+            post, _ = a.effect(self.cfg, self.pre, *args)
+            writes = written(self.pre, post)
+            todo = [i for i in wanted if obligations[i.id].ok
+                    and not self.unaffected(i, writes)]
+            if todo:
+                self.case(a, args, post, todo, obligations)
+        return [obligations[i.id] for i in wanted]
+
+    def case(self, a, args, post, todo, obligations) -> None:
+        guard = a.guard(self.cfg, self.pre, *args)
+        values = list(leaves(post))
+        self.solver.push()
+        self.solver.add(guard)
+        try:
+            for i in todo:
+                o = obligations[i.id]
+                t = time.perf_counter()
+                # only the leaves the invariant reads: z3's wrapper checks every pair
+                onto = [(self.post_leaves[p], as_term(values[p])) for p in self.reads_at[i.id]]
+                verdict = self.query(z3.substitute(self.broken[i.id], *onto) if onto
+                                     else self.broken[i.id])
+                o.seconds += time.perf_counter() - t
+                o.queries += 1
+                if verdict == z3.sat:
+                    o.ok, o.cti = False, self.readable_cti(i, args, guard, post)
+                elif verdict != z3.unsat:
+                    # undecided proves nothing: no verdict, never "holds"
+                    o.ok, o.cti = False, (args, None, None)
+        finally:
+            self.solver.pop()
+
 
 def prove(cfg: Config, actions: list[str] | None = None,
           invariants: list[str] | None = None) -> ProofReport:
-    """Check every (action, invariant) obligation by induction."""
+    """Check every (action, invariant) obligation by induction.
+
+    Obligation of a pair: for every parameter tuple of the action, every state
+    invariant and the guard at ``pre`` imply the invariant after the step. A
+    case that writes nothing the invariant reads is discharged by frame
+    reasoning (:meth:`Induction.unaffected`), the others by one query each.
+    """
     t0 = time.perf_counter()
     report = ProofReport(cfg)
     sl = MODEL
@@ -80,33 +301,10 @@ def prove(cfg: Config, actions: list[str] | None = None,
     names = actions or [a.name for a in sl.scope(cfg)]
     wanted = [i for i in sl.invariants.values() if invariants is None or i.id in invariants]
     with symbolic():
-        scfg = cfg
-        pre = symbolic_state(cfg, "pre")
-        hyp = And(*(i.check(scfg, pre) for i in sl.state_invariants()))
+        run = Induction(cfg, sl, wanted)
         for name in names:
-            a = sl.actions[name]
-            cases = []
-            for args in a.domain(cfg):
-                post, _ = a.effect(scfg, pre, *args)
-                cases.append((tuple(args), a.guard(scfg, pre, *args), post))
-            for i in wanted:
-                t1 = time.perf_counter()
-                cti = None
-                for args, guard, post in cases:
-                    s = z3.Solver()
-                    goal = i.check(scfg, pre, post) if i.kind == "step" else i.check(scfg, post)
-                    s.add(hyp, guard, z3.Not(goal))
-                    verdict = s.check()
-                    if verdict == z3.sat:
-                        m = s.model()
-                        cti = (args, concrete_state(m, pre), concrete_state(m, post))
-                        break
-                    if verdict != z3.unsat:
-                        cti = (args, None, None)
-                        break
-                report.obligations.append(
-                    Obligation(name, i.id, cti is None, time.perf_counter() - t1, cti)
-                )
+            report.obligations.extend(run.action(sl.actions[name], wanted))
+    report.queries = run.queries
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -123,53 +321,113 @@ class BmcReport:
     unknown: str | None = None
 
 
+class Transition:
+    """One step of the slice as a relation between two symbolic states, built once.
+
+    Frame-style: exactly one action case is taken (its tag), its guard holds,
+    each leaf it writes takes its effect's value, and a leaf that no taken case
+    writes keeps its value. A disjunction of "guard, and every leaf of the
+    post-state equals the effect's" per case says the same with an equality
+    per leaf per case; this one names each written leaf once. It is built over
+    ``pre``/``post`` once and renamed onto each step of a trace, rather than
+    evaluating every effect again per step.
+    """
+
+    def __init__(self, cfg: Config, sl):
+        self.pre = symbolic_state(cfg, "pre")
+        self.post = symbolic_state(cfg, "post")
+        self.cases = []  # (tag, action name, args)
+        pre, post = list(leaves(self.pre)), list(leaves(self.post))
+        writers = [[] for _ in pre]
+        parts = []
+        for a in sl.scope(cfg):
+            name = a.name
+            for args in a.domain(cfg):
+                args = tuple(args)
+                tag = z3.Bool(f"step:{name}{args}")
+                self.cases.append((tag, name, args))
+                effect, _ = a.effect(cfg, self.pre, *args)
+                writes = written(self.pre, effect)
+                parts.append(z3.Implies(tag, a.guard(cfg, self.pre, *args)))
+                for p, v in enumerate(leaves(effect)):
+                    if pre[p].get_id() in writes:
+                        parts.append(z3.Implies(tag, post[p] == v))
+                        writers[p].append(tag)
+        tags = [tag for tag, _, _ in self.cases]
+        # exactly one case: with two tags true, the leaves each writes would
+        # mix two steps into a state neither reaches
+        parts += [z3.Or(*tags), z3.AtMost(*tags, 1)]
+        parts += [z3.Or(q == p, *w) for p, q, w in zip(pre, post, writers, strict=True)]
+        self.relation = z3.And(*parts)
+
+    def step(self, k: int, cur, nxt):
+        """The ``k``-th step of a trace, from ``cur`` to ``nxt``: (relation, its case tags)."""
+        cases = [(z3.Bool(f"step{k}:{name}{args}"), name, args) for _, name, args in self.cases]
+        renamed = [(old, new) for (old, _, _), (new, _, _) in zip(self.cases, cases, strict=True)]
+        relation = z3.substitute(self.relation, *substitution(self.pre, cur),
+                                 *substitution(self.post, nxt), *renamed)
+        return relation, cases
+
+
 def bmc(cfg: Config, depth: int) -> BmcReport:
-    """Bounded model checking: can any invariant break within ``depth`` steps of Init?"""
+    """Bounded model checking: can any invariant break within ``depth`` steps of Init?
+
+    One solver, one step added per depth, one query per depth for every state
+    invariant at once. Depths are asked in order, so a violation found is a
+    shortest one; among the invariants it breaks, the report names the first
+    in the slice's order. A depth that holds adds its invariants as facts (they
+    hold in every state that many steps from Init), which the deeper queries
+    use. An undecided query is no verdict, never "no violation".
+    """
     t0 = time.perf_counter()
     sl = MODEL
     init = sl.initial(cfg)
-    checked = sl.state_invariants()
+    broken = sl.violated(cfg, init)
+    if broken:
+        return BmcReport(cfg, depth, False, time.perf_counter() - t0, broken[0],
+                         [(("Init", ()), init)])
     with symbolic():
-        s = z3.Solver()
-        states = [symbolic_state(cfg, "s0")]
-        s.add(Eq(states[0], init))
-        labels = []
-        for k in range(1, depth + 1):
-            cur, nxt = states[-1], symbolic_state(cfg, f"s{k}")
-            choices, tags = [], []
-            for a in sl.scope(cfg):
-                name = a.name
-                for args in a.domain(cfg):
-                    post, _ = a.effect(cfg, cur, *args)
-                    tag = z3.Bool(f"step{k}:{name}{tuple(args)}")
-                    choices.append(And(tag, a.guard(cfg, cur, *args), Eq(nxt, post)))
-                    tags.append((tag, name, tuple(args)))
-            s.add(Or(*choices))
-            states.append(nxt)
-            labels.append(tags)
-        found = None
-        for i in checked:
-            s.push()
-            s.add(Or(*(z3.Not(i.check(cfg, st)) for st in states)))
-            verdict = s.check()
-            if verdict == z3.unknown:
-                # an undecided query proves nothing: never read it as "no violation"
-                return BmcReport(cfg, depth, False, time.perf_counter() - t0,
-                                 unknown=f"{i.id}: {s.reason_unknown()}")
-            if verdict == z3.sat:
-                m = s.model()
-                found = (i.id, [
-                    (("Init", ()) if k == 0 else next(
-                        ((n, a) for tag, n, a in labels[k - 1]
-                         if z3.is_true(m.eval(tag, model_completion=True))), ("?", ())),
-                     concrete_state(m, st))
-                    for k, st in enumerate(states)
-                ])
-                s.pop()
-                break
-            s.pop()
+        found = unroll(cfg, sl, init, depth)
+    if isinstance(found, str):
+        return BmcReport(cfg, depth, False, time.perf_counter() - t0, unknown=found)
     if found is None:
         return BmcReport(cfg, depth, True, time.perf_counter() - t0)
-    bad, trace = found
-    cut = next(k for k, (_, st) in enumerate(trace) if not sl.invariants[bad].check(cfg, st))
-    return BmcReport(cfg, depth, False, time.perf_counter() - t0, bad, trace[: cut + 1])
+    # the trace's states are concrete: which invariants the last one breaks is
+    # the model's own (concrete) reading, in the slice's order
+    return BmcReport(cfg, depth, False, time.perf_counter() - t0,
+                     sl.violated(cfg, found[-1][1])[0], found)
+
+
+def unroll(cfg: Config, sl, init, depth: int):
+    """The shortest trace from ``init`` to a state breaking some state invariant,
+    None when there is none within ``depth`` steps, or why Z3 could not decide."""
+    step = Transition(cfg, sl)
+    holds = as_term(And(*(i.check(cfg, step.pre) for i in sl.state_invariants())))
+    s = z3.Solver()
+    states = [symbolic_state(cfg, "s0")]
+    s.add(Eq(states[0], init))
+    labels = []
+    for k in range(1, depth + 1):
+        nxt = symbolic_state(cfg, f"s{k}")
+        relation, cases = step.step(k, states[-1], nxt)
+        s.add(relation)
+        states.append(nxt)
+        labels.append(cases)
+        now = z3.substitute(holds, *substitution(step.pre, nxt))
+        verdict = s.check(z3.Not(now))
+        if verdict == z3.unknown:
+            return f"the invariants at step {k}: {s.reason_unknown()}"
+        if verdict == z3.sat:
+            return read_trace(s.model(), states, labels)
+        s.add(now)
+    return None
+
+
+def read_trace(m: z3.ModelRef, states, labels) -> list:
+    """The trace a model of the unrolling describes: ((action, args), state) per step."""
+    def taken(k):
+        return next(((name, args) for tag, name, args in labels[k - 1]
+                     if z3.is_true(m.eval(tag, model_completion=True))), ("?", ()))
+
+    return [(("Init", ()) if k == 0 else taken(k), concrete_state(m, st))
+            for k, st in enumerate(states)]

@@ -2,16 +2,22 @@
 
 import random
 from dataclasses import replace
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import pytest
 import z3
 
+from kmemcg.conformance.cli import run_prove
 from kmemcg.conformance.oracle import EvalOracle, Z3Oracle
+from kmemcg.conformance.status import Exit
 from kmemcg.model import explore, prove
 from kmemcg.model.config import PAGE_SIZE, Config
 from kmemcg.model.controller import MODEL
+from kmemcg.model.core import Actions, Invariants, Model
+from kmemcg.model.dual import Implies
 from kmemcg.model.scopes import PRESETS
-from kmemcg.model.state import initial
+from kmemcg.model.state import initial, replace_at
 
 #: the counters and the tree only (the accounting preset's actions)
 TINY = Config(name="tiny", memcgs=("root", "A"), parents=(-1, 0), tasks=("t1",), max_pages=1,
@@ -100,3 +106,120 @@ def test_bmc_never_reads_an_undecided_query_as_no_violation(monkeypatch):
     monkeypatch.setattr(z3.Solver, "reason_unknown", lambda self: "canceled")
     b = prove.bmc(PRESETS["race"], 2)
     assert not b.ok and b.unknown.endswith("canceled")
+
+
+# ---------------------------------------------------------------- frame reasoning
+
+
+def _no_solver(self, *assumptions):
+    raise AssertionError("a solver was asked")
+
+
+def test_a_pair_whose_action_writes_nothing_the_invariant_reads_needs_no_solver(monkeypatch):
+    # charge.kmem moves kmem counters and the task's pc; I1.res_within_limit reads res only
+    monkeypatch.setattr(z3.Solver, "check", _no_solver)
+    r = prove.prove(PRESETS["conformance"], actions=["charge.kmem"],
+                    invariants=["I1.res_within_limit"])
+    [o] = r.obligations
+    assert o.ok and o.by_frame and o.queries == 0 and r.queries == 0
+
+
+def test_a_broken_pair_is_still_caught_while_others_are_skipped():
+    cfg = replace(PRESETS["conformance"], profile="no_kmem_limit_check")
+    r = prove.prove(cfg)
+    assert {(o.action, o.invariant) for o in r.failed} == {("charge.kmem", "I1.kmem_within_limit"),
+                                                          ("fork", "I1.kmem_within_limit")}
+    assert r.by_frame and all(o.queries for o in r.failed)
+    o = r.failed[0]
+    args, pre, post = o.cti
+    # a counterexample to induction: a step of the model from a state satisfying every invariant
+    assert MODEL.actions[o.action].guard(cfg, pre, *args)
+    assert MODEL.actions[o.action].effect(cfg, pre, *args)[0] == post
+    sl = MODEL
+    assert sl.violated(cfg, pre) == [] and "I1.kmem_within_limit" in sl.violated(cfg, post)
+
+
+@pytest.mark.parametrize("preset", ["conformance", "destruction-kmem"])
+def test_the_whole_prove_keeps_its_verdict(preset):
+    lines = []
+    assert run_prove(PRESETS[preset], bmc_depth=6, echo=lines.append) == Exit.OK
+    assert "0 failed" in lines[0] and "discharged by frame reasoning" in lines[1]
+    assert lines[-1].startswith("bmc: depth 6, no violation")
+
+
+def test_an_undecided_query_is_no_verdict_but_frame_reasoning_still_holds(monkeypatch):
+    monkeypatch.setattr(z3.Solver, "check", lambda self, *a: z3.unknown)
+    r = prove.prove(PRESETS["destruction-kmem"])
+    assert not r.ok and r.failed
+    assert all(o.cti[1] is None for o in r.failed)  # no counterexample: no verdict
+    assert all(o.queries == 0 for o in r.obligations if o.ok)
+
+
+class Inner(NamedTuple):
+    a: int
+    b: int
+
+
+class Toy(NamedTuple):
+    x: int
+    y: int
+    inner: Inner
+    flags: tuple
+
+
+def _always(cfg, s, *args):
+    return True
+
+
+#: a toy configuration: every action in scope
+TOY_CFG = SimpleNamespace(actions=None)
+
+
+def _toy_model(*extra_invariants):
+    """A model of any shape: nested named tuples, a tuple written element by element."""
+    acts, invs = Actions("toy"), Invariants()
+    always = _always
+    acts.add("bump_x", (), lambda cfg: [()], "-")(
+        (always, lambda cfg, s: (s._replace(x=s.x + 1), 0)))
+    acts.add("bump_a", (), lambda cfg: [()], "-")(
+        (always, lambda cfg, s: (s._replace(inner=s.inner._replace(a=s.inner.a + 1)), 0)))
+    acts.add("set_flag", ("i",), lambda cfg: [(0,), (1,)], "-")(
+        (always, lambda cfg, s, i: (s._replace(flags=replace_at(s.flags, i, True)), 0)))
+    invs.add("x_nonneg", "", "")(lambda cfg, s: s.x >= 0)
+    invs.add("a_nonneg", "", "")(lambda cfg, s: s.inner.a >= 0)
+    invs.add("flag1_needs_x", "", "")(lambda cfg, s: Implies(s.flags[1], s.x >= 0))
+    # no action writes y, and a step that keeps y breaks this: never skipped
+    invs.add("y_grows", "", "", kind="step")(lambda cfg, pre, post: post.y > pre.y)
+    invs.add("x_never_shrinks", "", "", kind="step")(lambda cfg, pre, post: post.x >= pre.x)
+    for id, check in extra_invariants:
+        invs.add(id, "", "")(check)
+    return Model.build(initial=lambda cfg: Toy(0, 0, Inner(0, 0), (False, False)),
+                       in_constraint=None, to_json=None, actions=acts, invariants=invs)
+
+
+def test_frame_reasoning_works_on_any_named_tuple_state(monkeypatch):
+    monkeypatch.setattr(prove, "MODEL", _toy_model())
+    r = prove.prove(TOY_CFG)
+    queries = {(o.action, o.invariant): o.queries for o in r.obligations if o.ok}
+    assert queries == {
+        ("bump_x", "x_nonneg"): 1, ("bump_a", "x_nonneg"): 0, ("set_flag", "x_nonneg"): 0,
+        ("bump_x", "a_nonneg"): 0, ("bump_a", "a_nonneg"): 1, ("set_flag", "a_nonneg"): 0,
+        # set_flag(0) writes flags[0] only: one query, for set_flag(1)
+        ("bump_x", "flag1_needs_x"): 1, ("bump_a", "flag1_needs_x"): 0,
+        ("set_flag", "flag1_needs_x"): 1,
+        # a step invariant reading only x after the step: its stutter lemma holds
+        ("bump_x", "x_never_shrinks"): 1, ("bump_a", "x_never_shrinks"): 0,
+        ("set_flag", "x_never_shrinks"): 0,
+    }
+    failed = {(o.action, o.invariant): o.cti for o in r.failed}
+    assert set(failed) == {(a, "y_grows") for a in ("bump_x", "bump_a", "set_flag")}
+    args, pre, post = failed["set_flag", "y_grows"]
+    assert args == (0,) and post.y == pre.y and post.flags[0]
+
+
+def test_bmc_reports_a_shortest_violation(monkeypatch):
+    monkeypatch.setattr(prove, "MODEL", _toy_model(("x_below_3", lambda cfg, s: s.x < 3)))
+    assert prove.bmc(TOY_CFG, 2).ok
+    b = prove.bmc(TOY_CFG, 6)
+    assert b.violation == "x_below_3"
+    assert [a for a, _ in b.trace] == [("Init", ()), *[("bump_x", ())] * 3]
