@@ -87,7 +87,7 @@ class Invariants(list):
         return register
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per model: compared and hashed by identity
 class Model:
     """The whole controller: a state, its actions, invariants and liveness."""
 

@@ -50,9 +50,15 @@ def reaches(cfg: Config, s: State, d: int, m: int):
     return False
 
 
-def subtree_sum(cfg: Config, s: State, m: int, per_memcg):
-    """Sum of ``per_memcg(d)`` over the memcgs whose counters charge ``m``'s."""
-    return Sum(If(reaches(cfg, s, d, m), per_memcg(d), 0) for d in range(cfg.n_memcgs))
+def per_memcg(cfg: Config, fn) -> tuple:
+    """``fn(d)`` for every memcg, computed once for the sums below."""
+    return tuple(fn(d) for d in range(cfg.n_memcgs))
+
+
+def subtree_sum(cfg: Config, s: State, m: int, per: tuple):
+    """Sum of ``per[d]`` (see :func:`per_memcg`) over the memcgs whose counters
+    charge ``m``'s."""
+    return Sum(If(reaches(cfg, s, d, m), per[d], 0) for d in range(cfg.n_memcgs))
 
 
 def lowest_free_id(cfg: Config, s: State):

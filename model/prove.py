@@ -20,10 +20,11 @@ from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.core import symbolic_like
 from kmemcg.model.dual import And, Eq, symbolic
+from kmemcg.model.frame import as_term, constants, leaves, substitution, written
 
 
 def symbolic_state(cfg: Config, tag: str):
-    """A state of ``cfg``'s slice whose every field is a fresh Z3 constant."""
+    """A state of the model under ``cfg`` whose every leaf is a fresh Z3 constant."""
     return symbolic_like(MODEL.initial(cfg), tag)
 
 
@@ -52,71 +53,6 @@ def concrete_state(model: z3.ModelRef, s):
 # dual style already needs (model/dual.py): no Python branch on a state value,
 # so an invariant's term means the same function of the leaves, whichever
 # terms fill them.
-
-
-def leaves(x):
-    """The ints, bools and terms of a (nested) tuple, depth first."""
-    if isinstance(x, tuple):
-        for y in x:
-            yield from leaves(y)
-    else:
-        yield x
-
-
-def written(pre, post) -> set[int]:
-    """Ids of the pre-state constants whose leaf ``post`` does not keep.
-
-    Obligation: every leaf outside the result is, in ``post``, the very term it
-    is in ``pre``. A subtree ``post`` shares with ``pre`` is skipped unread.
-    """
-    out: set[int] = set()
-    stack = [(pre, post)]
-    while stack:
-        a, b = stack.pop()
-        if a is b:
-            continue
-        if isinstance(a, tuple):
-            stack.extend(zip(a, b, strict=True))
-        elif not (isinstance(b, z3.ExprRef) and z3.eq(a, b)):
-            out.add(a.get_id())
-    return out
-
-
-def constants(term) -> set[int]:
-    """Ids of the uninterpreted constants ``term`` mentions.
-
-    Obligation: a formula's value is a function of these constants alone, so an
-    invariant evaluated on a symbolic state reads no leaf but those whose
-    constants appear here (a Python bool reads nothing).
-    """
-    out: set[int] = set()
-    if not isinstance(term, z3.ExprRef):
-        return out
-    seen: set[int] = set()
-    stack = [term]
-    while stack:
-        t = stack.pop()
-        key = t.get_id()
-        if key in seen:
-            continue
-        seen.add(key)
-        if z3.is_const(t) and t.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            out.add(key)
-        else:
-            stack.extend(t.children())
-    return out
-
-
-def as_term(v):
-    """A Python int or bool as a Z3 value (``z3.substitute`` takes terms only)."""
-    if isinstance(v, z3.ExprRef):
-        return v
-    return z3.BoolVal(v) if isinstance(v, bool) else z3.IntVal(v)
-
-
-def substitution(template, value) -> list[tuple]:
-    """Pairs that turn a term over ``template``'s constants into one over ``value``."""
-    return [(c, as_term(v)) for c, v in zip(leaves(template), leaves(value), strict=True)]
 
 
 # ---------------------------------------------------------------- induction

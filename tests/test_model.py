@@ -1,8 +1,7 @@
 """The model: proofs hold, named bugs are caught, explorer and Z3 agree."""
 
 import random
-from dataclasses import replace
-from types import SimpleNamespace
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import pytest
@@ -16,6 +15,7 @@ from kmemcg.model.config import PAGE_SIZE, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.core import Actions, Invariants, Model
 from kmemcg.model.dual import Implies
+from kmemcg.model.frame import unaffected
 from kmemcg.model.scopes import PRESETS
 from kmemcg.model.state import initial, replace_at
 
@@ -139,7 +139,7 @@ def test_a_broken_pair_is_still_caught_while_others_are_skipped():
     assert sl.violated(cfg, pre) == [] and "I1.kmem_within_limit" in sl.violated(cfg, post)
 
 
-@pytest.mark.parametrize("preset", ["conformance", "destruction-kmem"])
+@pytest.mark.parametrize("preset", ["conformance", "destruction-kmem", "whole"])
 def test_the_whole_prove_keeps_its_verdict(preset):
     lines = []
     assert run_prove(PRESETS[preset], bmc_depth=6, echo=lines.append) == Exit.OK
@@ -171,8 +171,16 @@ def _always(cfg, s, *args):
     return True
 
 
-#: a toy configuration: every action in scope
-TOY_CFG = SimpleNamespace(actions=None)
+@dataclass(frozen=True)
+class ToyConfig:
+    """A toy configuration: every action in scope."""
+
+    name: str = "toy"
+    actions: None = None
+    check_deadlock: bool = False
+
+
+TOY_CFG = ToyConfig()
 
 
 def _toy_model(*extra_invariants):
@@ -223,3 +231,22 @@ def test_bmc_reports_a_shortest_violation(monkeypatch):
     b = prove.bmc(TOY_CFG, 6)
     assert b.violation == "x_below_3"
     assert [a for a, _ in b.trace] == [("Init", ()), *[("bump_x", ())] * 3]
+
+
+def test_the_explorer_checks_past_init_only_what_a_step_can_change():
+    # no root caches in scope: no step touches a cache, so D1-D6 hold as at Init
+    fixed = unaffected(MODEL, PRESETS["accounting"])
+    assert {"D1.destroyed_only_when_empty", "D3.no_use_after_destroy"} <= fixed
+    assert "I1.kmem_within_limit" not in fixed and "I4.kmem_accounted" not in fixed
+    # the cache races never activate a memcg: the activation facts are fixed there
+    fixed = unaffected(MODEL, PRESETS["destruction"])
+    assert "I5.static_key_counts_active" in fixed and "D3.no_use_after_destroy" not in fixed
+
+
+def test_an_invariant_no_step_changes_is_still_checked_at_init(monkeypatch):
+    # y is never written: "y_positive" is fixed, and it is false at Init
+    toy = _toy_model(("y_positive", lambda cfg, s: s.y > 0))
+    monkeypatch.setattr(explore, "MODEL", replace(toy, in_constraint=lambda cfg, s: s.x < 2))
+    assert "y_positive" in unaffected(explore.MODEL, TOY_CFG)
+    r = explore.explore(TOY_CFG)
+    assert r.violation == "y_positive" and len(r.trace) == 1

@@ -16,6 +16,7 @@ from kmemcg.model.facts import (
     has_children,
     in_flight_to,
     kernel_pages,
+    per_memcg,
     subtree_sum,
     tasks_in,
 )
@@ -65,9 +66,8 @@ def max_covers(cfg, s):
     "THREADINFO_GFP_ACCOUNTED",
 )
 def kmem_accounted(cfg, s):
-    def per(d):
-        return kernel_pages(cfg, s, d) + in_flight_to(cfg, s, d, (KMEM_CHARGED, RES_CHARGED))
-
+    per = per_memcg(cfg, lambda d: kernel_pages(cfg, s, d)
+                    + in_flight_to(cfg, s, d, (KMEM_CHARGED, RES_CHARGED)))
     return _all_memcgs(cfg, lambda m: Eq(s.kmem[m].usage, PAGE_SIZE * subtree_sum(cfg, s, m, per)))
 
 
@@ -77,9 +77,8 @@ def kmem_accounted(cfg, s):
     "domain 12 I2; root's usage comes from statistics, not the counter",
 )
 def res_accounted(cfg, s):
-    def per(d):
-        return (kernel_pages(cfg, s, d) + s.user_pages[d]
-                + in_flight_to(cfg, s, d, (RES_CHARGED,)))
+    per = per_memcg(cfg, lambda d: kernel_pages(cfg, s, d) + s.user_pages[d]
+                    + in_flight_to(cfg, s, d, (RES_CHARGED,)))
 
     return And(
         *(
@@ -95,8 +94,10 @@ def res_accounted(cfg, s):
     "domain 12 I3; kmem is charged first, so the window is real",
 )
 def kmem_within_res(cfg, s):
+    between = per_memcg(cfg, lambda d: in_flight_to(cfg, s, d, (KMEM_CHARGED,)))
+
     def holds(m):
-        window = subtree_sum(cfg, s, m, lambda d: in_flight_to(cfg, s, d, (KMEM_CHARGED,)))
+        window = subtree_sum(cfg, s, m, between)
         return Implies(s.kmem_active[m], s.kmem[m].usage <= s.res[m].usage + PAGE_SIZE * window)
 
     return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
