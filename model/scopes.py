@@ -79,6 +79,12 @@ PRESETS["destruction-2roots"] = Config(
     roots=("dentry", "inode"), max_pages=0, max_cache_pages=1, **_CACHE_RACES,
 )
 
+# the whole controller: a nested tree, two tasks, a root cache, every action
+# (the prover's scope; too big to explore)
+PRESETS["whole"] = Config(
+    name="whole", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=("t1", "t2"),
+    roots=("dentry",), max_pages=4,
+)
 
 DEFAULT = PRESETS["accounting"].validate()
 
