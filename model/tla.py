@@ -40,7 +40,8 @@ VARIABLES = ("lifecycle", "use_hierarchy", "hier", "kmem_active", "kmemcg_id", "
              "kmem_pages", "user_pages", "task_memcg", "task_pc", "task_charge", "admin_pc",
              "admin_memcg", "static_key")
 #: The invariants KmemAccounting.tla defines (the counters' and the tree's).
-INVARIANTS = {i.id: i for i in (*counters.INVARIANTS, *structure.INVARIANTS, *steps.INVARIANTS)}
+INVARIANTS = {i.id: i for i in (*counters.INVARIANTS, *structure.INVARIANTS, *steps.INVARIANTS)
+              if i.id != "I6.no_charge_leak"}  # stated on the whole, after this module
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 MODULE = "KmemAccounting"

@@ -8,7 +8,7 @@ res for an active memcg but in the window between the two charges (I3).
 
 from __future__ import annotations
 
-from kmemcg.model.config import PAGE_SIZE
+from kmemcg.model.config import NONE, PAGE_SIZE
 from kmemcg.model.core import Invariants
 from kmemcg.model.dual import And, Count, Eq, If, Implies, Not, Or, Sum
 from kmemcg.model.facts import (
@@ -20,7 +20,16 @@ from kmemcg.model.facts import (
     subtree_sum,
     tasks_in,
 )
-from kmemcg.model.state import ADMIN_IDLE, IDLE, KMEM_CHARGED, ONLINE, RES_CHARGED, SET_ACTIVE
+from kmemcg.model.state import (
+    ABSENT,
+    ADMIN_IDLE,
+    IDLE,
+    KMEM_CHARGED,
+    ONLINE,
+    RES_CHARGED,
+    SET_ACTIVE,
+    stack_pages,
+)
 
 INVARIANTS = Invariants()
 
@@ -184,3 +193,20 @@ def children_inherit(cfg, s):
         )
 
     return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
+
+
+@INVARIANTS.add(
+    "I6.no_charge_leak",
+    "a charged thread stack stays charged to the memcg recorded at fork, whatever the "
+    "task did since (moved or exited): a created, kmem-active child whose kmem counter "
+    "still holds every stack recorded for it",
+    "domain 4; kmem charges never move (mem_cgroup_move_charge, 3.8), free_memcg_kmem_pages",
+)
+def no_charge_leak(cfg, s):
+    def holds(t):
+        d = s.task_stack[t]
+        return Or(Eq(d, NONE), *(And(Eq(d, m), Not(Eq(s.lifecycle[m], ABSENT)), s.kmem_active[m],
+                                     s.kmem[m].usage >= PAGE_SIZE * stack_pages(cfg, s, m))
+                                 for m in range(1, cfg.n_memcgs)))
+
+    return And(*(holds(t) for t in range(cfg.n_tasks)))
