@@ -78,10 +78,11 @@ def require_faces(obj, faces, who: str):
 class PythonAdapter:
     """Drive a Python object with the reference implementation's faces.
 
-    The object needs the methods of :class:`kmemcg.impl.kernel.Kernel`: path methods
-    (generators) ``mkdir``, ``rmdir``, ``write``, ``attach``,
-    ``alloc_kmem_page``, ``free_kmem_page``, ``alloc_user_page``,
-    ``free_user_page``, plain ``set_task_flags``, ``read`` and ``snapshot``.
+    The object needs the faces of :class:`kmemcg.impl.kernel.Kernel`: the paths
+    ``mkdir``, ``rmdir``, ``write``, ``attach``, ``alloc_kmem_page``,
+    ``free_kmem_page``, ``alloc_user_page``, ``free_user_page`` step by step
+    (under ``steps``, as the reference has them, or as generator methods), and
+    plain ``set_task_flags``, ``read`` and ``snapshot``.
     An exception inside the implementation (a ``sys.exit()`` too) becomes a
     :class:`ProtocolError` naming where it was raised, never a crash of the
     suite; a call that runs past
@@ -122,6 +123,7 @@ class PythonAdapter:
         if op not in OPERATIONS:
             raise ProtocolError(f"unknown operation {op!r}")
         k = self.kernel
+        steps = getattr(k, "steps", k)  # the reference's step API, or generator methods
         a = args
         if op == "set_task":
             path = _immediate(self._guard(op, k.set_task_flags, a["task"], kthread=a.get("kthread"),
@@ -129,17 +131,17 @@ class PythonAdapter:
                                           has_mm=a.get("has_mm")))
         else:
             calls = {
-                "mkdir": lambda: k.mkdir(a["path"]),
-                "rmdir": lambda: k.rmdir(a["path"]),
-                "write": lambda: k.write(a["path"], a["file"], a["text"]),
-                "attach": lambda: k.attach(a["task"], a["path"]),
-                "alloc_kmem": lambda: k.alloc_kmem_page(
+                "mkdir": lambda: steps.mkdir(a["path"]),
+                "rmdir": lambda: steps.rmdir(a["path"]),
+                "write": lambda: steps.write(a["path"], a["file"], a["text"]),
+                "attach": lambda: steps.attach(a["task"], a["path"]),
+                "alloc_kmem": lambda: steps.alloc_kmem_page(
                     a["task"], gfp=sum(self.GFP[f] for f in a.get("gfp", ("GFP_KERNEL",
                                                                          "__GFP_KMEMCG"))),
                     in_interrupt=bool(a.get("in_interrupt")), fail=bool(a.get("fail"))),
-                "free_kmem": lambda: k.free_kmem_page(a["task"], a["page"]),
-                "alloc_user": lambda: k.alloc_user_page(a["task"]),
-                "free_user": lambda: k.free_user_page(a["page"]),
+                "free_kmem": lambda: steps.free_kmem_page(a["task"], a["page"]),
+                "alloc_user": lambda: steps.alloc_user_page(a["task"]),
+                "free_user": lambda: steps.free_user_page(a["page"]),
             }
             path = self._guard(op, calls[op])
             if not hasattr(path, "__next__"):

@@ -73,9 +73,10 @@ def all_profiles() -> list[tuple[str, str, str]]:
 
 
 def caches_in_scope(cfg: Config) -> bool:
-    """Whether ``cfg`` scopes root caches in. The reference is still two
-    kernel objects (impl/kernel.py for the counters and the tree, impl/slab.py
-    for the caches), so the conformance drivers pick one by this."""
+    """Whether ``cfg`` scopes root caches in: ``conform`` then runs the cache race
+    machine (choices of the interleaver, whose faces include the slab paths)
+    rather than the sequential machine over the adapter protocol, and
+    ``mutants`` the destruction mutants on it."""
     return bool(cfg.roots)
 
 
@@ -469,8 +470,8 @@ def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
 
 
 def destruction_kernel(cfg: Config, impl: str | None, timeout: float | None = None):
-    """``make()`` for the destruction machines: the reference, or ``--impl
-    MOD:FACTORY`` called with the configuration (checked once here, so a bad
+    """``make()`` for the interleaver and the race machine: the reference, or
+    ``--impl MOD:FACTORY`` called with the configuration (checked once here, so a bad
     spec is a usage error, not a failure found later)."""
     from kmemcg.conformance.interleave import kernel_factory
 
@@ -489,21 +490,14 @@ def destruction_kernel(cfg: Config, impl: str | None, timeout: float | None = No
 @config_option
 @profile_option
 @click.option("--impl", help="MOD:FACTORY of a Python implementation (default: the reference); "
-                             "for the destruction slice FACTORY(config) returns a kernel shaped "
-                             "like kmemcg.impl.slab.SlabKernel")
+                             "FACTORY(config) returns a kernel shaped like "
+                             "kmemcg.impl.kernel.Kernel (e.g. kmemcg.impl.kernel:Kernel.for_config)")
 @timeout_option
 def interleave(config_path, profile, impl, timeout):
     """Every interleaving on the implementation; its states must equal the model's."""
     from kmemcg.conformance.interleave import explore_impl
 
     cfg = _config(config_path, profile, PRESETS["destruction"])
-    if not caches_in_scope(cfg):
-        spec = REFERENCE if impl is None else impl
-        try:
-            PythonAdapter.from_spec(spec, cfg.tasks, timeout)  # fail early, with a clear message
-        except ProtocolError as e:
-            _usage(e)
-        raise SystemExit(run_interleave_accounting(cfg, spec, timeout=timeout))
     make = destruction_kernel(cfg, impl, timeout) if impl is not None else None
     raise SystemExit(run_interleave(
         cfg, lambda c: explore_impl(c, make=make, timeout=timeout), make=make, timeout=timeout))
@@ -520,27 +514,6 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
         echo(f"{head}: INCOMPLETE, stopped after {counts}: no verdict")
         return Exit.INCOMPLETE
     return None
-
-
-def run_interleave_accounting(cfg, spec=REFERENCE, echo=click.echo, timeout=None) -> Exit:
-    from kmemcg.conformance.interleave_accounting import explore_accounting
-
-    r = explore_accounting(cfg, lambda: PythonAdapter.from_spec(spec, cfg.tasks, timeout))
-    head = f"interleave [{cfg.name}]"
-    if r.problem:
-        echo(f"{head}: {r.problem}")
-        for i, choice in enumerate(r.trace, 1):
-            echo(f"  {i:3}. {' '.join(str(x) for x in choice)}")
-        return Exit.VIOLATION
-    stopped = _interleave_stopped(r, head, echo)
-    if stopped is not None:
-        return stopped
-    model_states = set(explorer.explore(cfg, graph=False).states)
-    same = r.states == model_states
-    echo(f"{head}: implementation {len(r.states)} abstract states, model "
-         f"{len(model_states)}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
-         f"{r.seconds:.2f}s")
-    return Exit.OK if same else Exit.VIOLATION
 
 
 def run_interleave(cfg, explore_impl, echo=click.echo, make=None, timeout=None) -> Exit:
@@ -594,7 +567,6 @@ def run_mutants(cfg, seed, examples, steps, echo=click.echo, timeout=None) -> Ex
 
 def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
     from kmemcg.conformance.interleave import explore_impl
-    from kmemcg.conformance.interleave_accounting import explore_accounting
 
     def machine_run(make, **kw):
         st = machine.run(cfg, make, seed_value=seed, examples=examples, steps=steps, **kw)
@@ -617,8 +589,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
             if check is None:
                 race = PRESETS["race"]
                 t = time.perf_counter()
-                r = explore_accounting(race, lambda f=factory, t=race.tasks: PythonAdapter(
-                    f(tasks=t), timeout=timeout))
+                r = explore_impl(race, make=lambda f=factory, c=race: f.for_config(c),
+                                 timeout=timeout)
                 if r.interrupted:
                     raise KeyboardInterrupt
                 seconds += time.perf_counter() - t
@@ -732,7 +704,10 @@ def _replay_schedule(file, data, cfg, impl, pipe, timeout) -> Exit:
     if pipe is not None:
         raise click.UsageError("a destruction schedule replays on a Python implementation "
                                "(--impl MOD:FACTORY), not a pipe")
-    make = destruction_kernel(cfg, impl or data["impl"], timeout)
+    spec = impl or data["impl"]
+    if spec == "kmemcg.impl.slab:SlabKernel.for_config":  # the reference, before issue 8
+        spec = "kmemcg.impl.kernel:Kernel.for_config"
+    make = destruction_kernel(cfg, spec, timeout)
     try:
         problem = race_destruction.replay(cfg, data["schedule"], make, timeout)
     except (ValueError, KeyError, TypeError, IndexError) as e:
@@ -831,7 +806,7 @@ def _check_rows(seed, examples, rows) -> bool:
             run_interleave(PRESETS[name], explore_impl), "equal", t)
     t = time.perf_counter()
     row("interleave: implementation = model [race]",
-        run_interleave_accounting(PRESETS["race"]), "equal", t)
+        run_interleave(PRESETS["race"], explore_impl), "equal", t)
     cfg = PRESETS["conformance"]
     t = time.perf_counter()
     status = run_conform(cfg, lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks), seed,

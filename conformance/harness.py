@@ -13,13 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, ENOENT, ENOMEM
+from functools import cache
 
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
 from kmemcg.conformance.protocol import OPERATIONS, ImplementationTimeout, ProtocolError
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import NONE, ROOT, Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.state import ABSENT, LIFECYCLE, ONLINE, State, from_json, initial
+from kmemcg.model.state import (
+    ABSENT,
+    LIFECYCLE,
+    ONLINE,
+    State,
+    cache_name,
+    from_json,
+    initial,
+    memcg_of,
+    n_caches,
+)
 
 MAX_STEPS = 64
 BYPASS_CONTEXT = ("no __GFP_KMEMCG", "__GFP_NOFAIL", "in_interrupt", "no mm", "PF_KTHREAD",
@@ -162,47 +173,17 @@ class Harness:
     def abstract(self, snap) -> State:
         """Protocol snapshot (keyed by path) -> model State (indexed by config)."""
         try:
-            memcgs = dict(snap["memcgs"])
-            extra = set(memcgs) - set(self.paths)
-            if extra:
-                self.fail("alpha", f"snapshot has memcgs outside the configuration: {sorted(extra)}")
-            blank = _blank_memcg()
-            named = {
-                "memcgs": {self.cfg.memcgs[i]: memcgs.get(p, blank) for i, p in enumerate(self.paths)},
-                "tasks": {t: {**v, "memcg": self._name(v["memcg"]),
-                              "charging": self._name(v.get("charging"))}
-                          for t, v in snap["tasks"].items()},
-                "admin": {**snap["admin"], "memcg": self._name(snap["admin"].get("memcg"))},
-                "static_key": snap["static_key"],
-            }
-            return from_json(self.cfg, named)
-        except Nonconformance:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            return abstract_state(self.cfg, self.paths, snap)
+        except AlphaError as e:
+            self.fail("alpha", str(e))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+                StopIteration) as e:
             self.fail("alpha", f"malformed snapshot ({type(e).__name__}: {e}): {str(snap)[:300]}")
-
-    def _name(self, path):
-        if path is None:
-            return None
-        if path not in self.paths:
-            self.fail("alpha", f"unknown memcg path {path!r}")
-        return self.cfg.memcgs[self.paths.index(path)]
 
     def _model_args(self, action: str, args: dict) -> tuple:
         try:
-            out = []
-            for p in MODEL.actions[action].params:
-                v = args[p]
-                if p == "task":
-                    out.append(self.cfg.task_index(v))
-                elif p == "memcg":
-                    out.append(self.paths.index(v))
-                elif p == "counter":
-                    out.append(("res", "kmem").index(v))
-                else:
-                    out.append(int(v))
-            return tuple(out)
-        except (KeyError, ValueError, TypeError) as e:
+            return model_args(self.cfg, self.paths, action, args)
+        except (KeyError, ValueError, TypeError, StopIteration) as e:
             self.fail("protocol", f"{action}: bad step arguments {args!r} ({e})")
 
     # ------------------------------------------------------------ expectations
@@ -347,12 +328,9 @@ class Harness:
                                         self.impl.snapshot))
         self.trace.append(TraceEntry(op_no, op, dict(args), thread, action, dict(sargs), ret, post))
         if self.verify:
-            v = self.oracle.check(pre, action, margs, ret, post)
-            if not v.ok:
-                self.fail("oracle", f"{action}{margs}: {v.problem}")
-            bad = invariant_problems(self.cfg, pre, post)
+            bad = step_problem(self.cfg, self.oracle, pre, action, margs, ret, post)
             if bad:
-                self.fail("invariant", f"after {action}{margs}: {', '.join(bad)}")
+                self.fail(*bad)
         self.state = post
         self.steps_checked += 1
         self._track_pages(action, margs, pre)
@@ -426,6 +404,101 @@ class Harness:
             return
         if result != last_ret:
             self.fail("errno", f"{op} returned {result}, its last step returned {last_ret}")
+
+
+class AlphaError(ValueError):
+    """A snapshot that names what the configuration does not have."""
+
+
+def memcg_name(cfg: Config, paths, x):
+    """A memcg in a snapshot or a step, by cgroupfs path or by the configuration's name."""
+    if x is None:
+        return None
+    if x in paths:
+        return cfg.memcgs[paths.index(x)]
+    if x in cfg.memcgs:
+        return x
+    raise AlphaError(f"unknown memcg path {x!r}")
+
+
+def abstract_state(cfg: Config, paths, snap) -> State:
+    """alpha's output -> the model State: a snapshot in the shape of
+    model/state.py's ``to_json``, its memcgs keyed by cgroupfs path (the
+    protocol's format) or by the configuration's names. A memcg left out is one
+    not yet created; a cache left out, one never created. Raises
+    :class:`AlphaError` for a memcg outside the configuration, and what
+    ``from_json`` raises for a malformed one."""
+    memcgs = dict(snap["memcgs"])
+    named = {}
+    for key, v in memcgs.items():
+        try:
+            named[memcg_name(cfg, paths, key)] = v
+        except AlphaError:
+            extra = sorted(k for k in memcgs if k not in paths and k not in cfg.memcgs)
+            raise AlphaError(f"snapshot has memcgs outside the configuration: {extra}") from None
+    blank = None
+    for name in cfg.memcgs:
+        if name not in named:
+            blank = blank or _blank_memcg()
+            named[name] = blank
+    out = dict(snap)
+    out["memcgs"] = named
+    out["tasks"] = {t: {**v, "memcg": memcg_name(cfg, paths, v["memcg"]),
+                        "charging": memcg_name(cfg, paths, v.get("charging")),
+                        "stack": memcg_name(cfg, paths, v.get("stack"))}
+                    for t, v in snap["tasks"].items()}
+    out["admin"] = {**snap["admin"], "memcg": memcg_name(cfg, paths, snap["admin"].get("memcg"))}
+    offline = snap.get("offline")
+    if offline is not None:
+        out["offline"] = {**offline, "memcg": memcg_name(cfg, paths, offline.get("memcg"))}
+    return from_json(cfg, out)
+
+
+def model_args(cfg: Config, paths, action: str, args: dict) -> tuple:
+    """A step's kernel-level arguments (paths, names) -> the model action's
+    parameters (indices)."""
+    out = []
+    for p in MODEL.actions[action].params:
+        v = args[p]
+        if p == "task":
+            out.append(cfg.task_index(v))
+        elif p == "memcg":
+            out.append(cfg.memcgs.index(memcg_name(cfg, paths, v)))
+        elif p == "counter":
+            out.append(("res", "kmem").index(v))
+        elif p == "cache":
+            out.append(cache_index(cfg, v))
+        elif p == "root":
+            out.append(cfg.roots.index(v))
+        else:
+            out.append(int(v))
+    return tuple(out)
+
+
+@cache
+def _cache_names(cfg: Config) -> dict:
+    return {cache_name(cfg, c): c for c in range(n_caches(cfg)) if memcg_of(cfg, c)}
+
+
+def cache_index(cfg: Config, name: str) -> int:
+    try:
+        return _cache_names(cfg)[name]
+    except KeyError:
+        raise ValueError(f"unknown cache {name!r}") from None
+
+
+def step_problem(cfg: Config, oracle, pre: State, action: str, margs: tuple, ret: int,
+                 post: State) -> tuple[str, str] | None:
+    """The one step check: (check, message) when (pre, action(margs) = ret, post)
+    is not a model step, or breaks an invariant; None when it is fine."""
+    v = oracle.check(pre, action, margs, ret, post)
+    if not v.ok:
+        return "oracle", f"{action}{margs}: {v.problem}"
+    if post != pre:  # a stutter keeps every invariant that held
+        bad = invariant_problems(cfg, pre, post)
+        if bad:
+            return "invariant", f"after {action}{margs}: {', '.join(bad)}"
+    return None
 
 
 def _blank_memcg() -> dict:

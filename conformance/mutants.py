@@ -1,8 +1,12 @@
-"""A zoo of wrong implementations: each is the reference with one bug.
+"""A zoo of wrong implementations: each is the reference kernel with one bug.
 
 The suite is only as good as what it rejects. Every mutant here is a plausible
 kernel mistake, named for what it breaks; ``kmemcg mutants`` runs the suite
-against each and expects every one to be killed.
+against each and expects every one to be killed. Each is a variant of the one
+:class:`~kmemcg.impl.kernel.Kernel`: a subclass, or the kernel built of a
+subclass of its memory controller or slab allocator. ``Mutant(tasks=...)``
+boots it as the adapter protocol does, ``Mutant.for_config(cfg)`` as a
+configuration describes.
 """
 
 from __future__ import annotations
@@ -10,20 +14,20 @@ from __future__ import annotations
 from errno import ENOMEM
 
 from kmemcg.impl import cgroupfs
-from kmemcg.impl.kernel import Kernel
-from kmemcg.impl.memcontrol import PAGE_SIZE, MemoryController
+from kmemcg.impl.kernel import THREAD_SIZE_ORDER, Kernel
+from kmemcg.impl.memcontrol import PAGE_SIZE, MemoryController, TaskStruct
 from kmemcg.impl.res_counter import ResCounter
 from kmemcg.impl.sched import Step
-from kmemcg.impl.slab import THREAD_SIZE_ORDER, SlabKernel, Task
+from kmemcg.impl.slab import SlabAllocator
 
 
-class _NoKmemRollback(MemoryController):
+class _NoKmemRollbackMC(MemoryController):
     @staticmethod
-    def memcg_charge_kmem_rollback(memcg):
+    def memcg_charge_kmem_rollback(memcg, size=PAGE_SIZE):
         pass  # bug: a res failure leaves the kmem charge in place
 
 
-class _ResChargesCurrentMemcg(MemoryController):
+class _ResChargesCurrentMemcgMC(MemoryController):
     def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt):
         first = task.memcg  # what the kmem step charges
         path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt)
@@ -54,23 +58,33 @@ class _FailcntEveryLevel(ResCounter):
         return ret, fail_at
 
 
-class _UnchargeCurrentMemcg(MemoryController):
+class _FailcntEveryLevelMC(MemoryController):
+    def __init__(self):
+        super().__init__()
+        self.root_mem_cgroup.res.__class__ = _FailcntEveryLevel
+        self.root_mem_cgroup.kmem.__class__ = _FailcntEveryLevel
+
+    def mem_cgroup_css_online(self, parent, name):
+        memcg = super().mem_cgroup_css_online(parent, name)
+        memcg.res.__class__ = _FailcntEveryLevel
+        memcg.kmem.__class__ = _FailcntEveryLevel
+        return memcg
+
+
+class _UnchargeCurrentMemcgMC(MemoryController):
     def memcg_kmem_uncharge_pages(self, page, task):
         if page.pc.used:  # bug: uncharges the freeing task's memcg, not pc->mem_cgroup
             page.pc.mem_cgroup = task.memcg
         return super().memcg_kmem_uncharge_pages(page, task)
 
 
-class _ActivateWithTasks(MemoryController):
+class _ActivateWithTasksMC(MemoryController):
     def memcg_update_kmem_limit(self, memcg, val, tasks, owner):
         # bug: activation ignores the tasks already in the group
         return super().memcg_update_kmem_limit(memcg, val, (), owner)
 
 
-class _ActiveBeforeStaticKey(MemoryController):
-    def static_key_slow_inc(self):
-        self.memcg_kmem_enabled_key += 1
-
+class _ActiveBeforeStaticKeyMC(MemoryController):
     def memcg_update_kmem_limit(self, memcg, val, tasks, owner):
         steps = super().memcg_update_kmem_limit(memcg, val, tasks, owner)
         for step in steps:  # bug: ACTIVE published before the static key is patched
@@ -85,33 +99,28 @@ class _ActiveBeforeStaticKey(MemoryController):
         return 0
 
 
-def _with_controller(cls):
-    def factory(tasks=("t1", "t2")):
-        k = Kernel(tasks=tasks)
-        k.mc.__class__ = cls
-        return k
-
-    return factory
+class NoKmemRollback(Kernel):
+    controller_class = _NoKmemRollbackMC
 
 
-def _with_counter(cls):
-    def factory(tasks=("t1", "t2")):
-        k = Kernel(tasks=tasks)
-        k.mc.root_mem_cgroup.res.__class__ = cls
-        k.mc.root_mem_cgroup.kmem.__class__ = cls
-        import kmemcg.impl.memcontrol as memcontrol
+class FailcntEveryLevel(Kernel):
+    controller_class = _FailcntEveryLevelMC
 
-        class Counting(memcontrol.MemoryController):
-            def mem_cgroup_css_online(self, parent, name):
-                memcg = super().mem_cgroup_css_online(parent, name)
-                memcg.res.__class__ = cls
-                memcg.kmem.__class__ = cls
-                return memcg
 
-        k.mc.__class__ = Counting
-        return k
+class UnchargeCurrentMemcg(Kernel):
+    controller_class = _UnchargeCurrentMemcgMC
 
-    return factory
+
+class ActivateWithTasks(Kernel):
+    controller_class = _ActivateWithTasksMC
+
+
+class ActiveBeforeStaticKey(Kernel):
+    controller_class = _ActiveBeforeStaticKeyMC
+
+
+class ResChargesCurrentMemcg(Kernel):
+    controller_class = _ResChargesCurrentMemcgMC
 
 
 def _rounding_down(buf):
@@ -126,50 +135,42 @@ class _LimitRoundsDown(Kernel):
     write_strategy = staticmethod(_rounding_down)
 
 
-def _enomem_as_ebusy(tasks=("t1", "t2")):
-    k = Kernel(tasks=tasks)
-    orig = k.alloc_kmem_page
-
-    def alloc(*a, **kw):
-        ret = yield from orig(*a, **kw)
+class EnomemAsEbusy(Kernel):
+    def alloc_kmem_page(self, *a, **kw):
+        ret = yield from Kernel.alloc_kmem_page.fn(self, *a, **kw)
         return -16 if ret == -ENOMEM else ret  # bug: the wrong errno
-
-    k.alloc_kmem_page = alloc
-    return k
 
 
 MUTANTS = {
-    "no_kmem_rollback": (_with_controller(_NoKmemRollback),
-                         "a res failure leaves the kmem charge in place"),
-    "failcnt_every_level": (_with_counter(_FailcntEveryLevel),
+    "no_kmem_rollback": (NoKmemRollback, "a res failure leaves the kmem charge in place"),
+    "failcnt_every_level": (FailcntEveryLevel,
                             "a hierarchical failure bumps failcnt on every level"),
     "limit_rounds_down": (_LimitRoundsDown, "limits are rounded down to a page"),
-    "uncharge_current_memcg": (_with_controller(_UnchargeCurrentMemcg),
+    "uncharge_current_memcg": (UnchargeCurrentMemcg,
                                "free uncharges the task's current memcg (a leak on task move)"),
-    "activate_with_tasks": (_with_controller(_ActivateWithTasks),
-                            "activation does not refuse a group with tasks"),
-    "active_before_static_key": (_with_controller(_ActiveBeforeStaticKey),
+    "activate_with_tasks": (ActivateWithTasks, "activation does not refuse a group with tasks"),
+    "active_before_static_key": (ActiveBeforeStaticKey,
                                  "ACTIVE is set before the static key is incremented"),
-    "enomem_as_ebusy": (_enomem_as_ebusy, "a failed kmem allocation reports -EBUSY"),
+    "enomem_as_ebusy": (EnomemAsEbusy, "a failed kmem allocation reports -EBUSY"),
     # only an interleaving shows this one: the exhaustive interleaver kills it
-    "res_charges_current_memcg": (_with_controller(_ResChargesCurrentMemcg),
+    "res_charges_current_memcg": (ResChargesCurrentMemcg,
                                   "the res step re-reads the task's memcg after preemption"),
 }
 
 
 # ---------------------------------------------------------------- the cache races
-# Each is the reference slab kernel with one charge-path bug; the exhaustive
-# interleaving of the destruction-kmem preset must reject every one. (The
-# historical races are profiles of the reference, not mutants.)
+# Each is the reference kernel with one charge-path bug in its slab or task
+# paths; the exhaustive interleaving of the destruction-kmem preset must reject
+# every one. (The historical races are profiles of the reference, not mutants.)
 
 
-class _ReleaseKeepsCharge(SlabKernel):
+class _ReleaseKeepsChargeSlab(SlabAllocator):
     def kmem_freepages(self, cachep, slab):
         cachep.slabs.remove(slab)  # bug: the pages go back, the kmem charge stays
         self.memcg_release_pages(cachep, 1 << cachep.gfporder)
 
 
-class _NrPagesCountsSlabs(SlabKernel):
+class _NrPagesCountsSlabsSlab(SlabAllocator):
     def kmem_getpages(self, cachep):
         slab = super().kmem_getpages(cachep)
         if slab is not None:  # bug: memcg_bind_pages adds 1, not 1 << order
@@ -178,24 +179,34 @@ class _NrPagesCountsSlabs(SlabKernel):
 
     def kmem_freepages(self, cachep, slab):
         cachep.slabs.remove(slab)
-        cachep.memcg_params.memcg.memcg_uncharge_kmem(PAGE_SIZE << cachep.gfporder)
+        self.mc.memcg_uncharge_kmem(cachep.memcg_params.memcg, PAGE_SIZE << cachep.gfporder)
         self.memcg_release_pages(cachep, 1)
 
 
-class _StackNeverUncharged(SlabKernel):
-    def put_task_struct(self, t):
-        self.tasks.pop(t)  # bug: free_thread_info without __memcg_kmem_uncharge_pages
-        yield Step("put_task_struct", {"task": self.task_names[t]})
+class _ReleaseKeepsCharge(Kernel):
+    slab_class = _ReleaseKeepsChargeSlab
 
 
-class _ForkIgnoresKmemLimit(SlabKernel):
-    def fork(self, t, m):
-        memcg = self.memcgs[m]
+class _NrPagesCountsSlabs(Kernel):
+    slab_class = _NrPagesCountsSlabsSlab
+
+
+class _StackNeverUncharged(Kernel):
+    def put_task_struct(self, task):
+        self.tasks.pop(task)  # bug: free_thread_info without __memcg_kmem_uncharge_pages
+        yield Step("put_task_struct", {"task": task})
+        return 0
+
+
+class _ForkIgnoresKmemLimit(Kernel):
+    def fork(self, task, path):
+        memcg = self._online(path)
         for counter in (memcg.kmem, memcg.res):  # bug: no limit check (__GFP_NOFAIL)
             counter.usage += PAGE_SIZE << THREAD_SIZE_ORDER
             counter.max_usage = max(counter.max_usage, counter.usage)
-        self.tasks[t] = Task(memcg)
-        yield Step("fork", {"task": self.task_names[t], "memcg": memcg.name})
+        self.tasks[task] = TaskStruct(task, memcg, memcg)
+        yield Step("fork", {"task": task, "memcg": memcg.path})
+        return 0
 
 
 DESTRUCTION_MUTANTS = {

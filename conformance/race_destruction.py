@@ -19,7 +19,7 @@ from kmemcg.conformance.interleave import _Run, problem_of
 from kmemcg.conformance.machine import run_machine
 from kmemcg.conformance.oracle import EvalOracle
 from kmemcg.conformance.protocol import ProtocolError
-from kmemcg.impl.slab import SlabKernel
+from kmemcg.impl.kernel import Kernel
 from kmemcg.model.config import Config
 
 
@@ -84,7 +84,7 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
         shrink_seconds: float = 20.0, make=None, timeout: float | None = None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
     stats. Ctrl-C returns the stats so far, ``interrupted`` set."""
-    make = make or (lambda: SlabKernel.for_config(cfg))
+    make = make or (lambda: Kernel.for_config(cfg))
     stats = RaceStats()
     t0 = time.perf_counter()
     try:
@@ -123,7 +123,7 @@ def minimize(cfg: Config, schedule: list, make=None, timeout: float | None = Non
 def replay(cfg: Config, schedule: list, make=None, timeout: float | None = None) -> str | None:
     """Re-run a schedule with the checks of the search; the problem it shows, or
     None. A schedule that does not fit the implementation is an error."""
-    make = make or (lambda: SlabKernel.for_config(cfg))
+    make = make or (lambda: Kernel.for_config(cfg))
     oracle = EvalOracle(cfg)
     try:
         r = _Run(cfg, make, timeout)

@@ -100,7 +100,7 @@ SCHEDULE_FORMAT = 2
 def schedule_data(cfg: Config, seed, schedule, message, impl=None) -> dict:
     """A destruction race: the configuration and the schedule of tries."""
     return {"version": REPLAY_VERSION, "config": cfg.to_json(),
-            "impl": impl or "kmemcg.impl.slab:SlabKernel.for_config", "seed": seed, "ops": [],
+            "impl": impl or "kmemcg.impl.kernel:Kernel.for_config", "seed": seed, "ops": [],
             "schedule": [list(c) for c in schedule], "schedule_format": SCHEDULE_FORMAT,
             "failure": {"check": "race", "message": message}}
 

@@ -1,19 +1,38 @@
-"""One simulated machine: the memory controller, its tasks and pages, two faces.
+"""One simulated machine: the memory controller, its tasks, pages and slab caches.
 
 The *cgroupfs face* (mkdir, rmdir, write, read) and the *kernel face* (attach,
-page allocation and free, task flags) are paths (:mod:`kmemcg.impl.sched`): generators
-that yield one Step per model action and return ``0``, a page handle, or
-``-errno``. :meth:`Kernel.snapshot` is the abstraction function alpha; it reads
-kernel state plus two ghost fields that a verifier would add to the C code:
-the memcg an activation is working on, and where each task's page charge
-stands.
+page allocation and free, task flags, fork/exit/put_task_struct, slab
+allocation and free, kmem_cache_shrink, kmem_cache_destroy of a root cache, the
+workqueue) run against one set of counters: a slab page or a thread stack is
+charged through ``memcg_charge_kmem`` to the same ``res_counter``s the page
+charge path uses.
+
+**Calls and steps.** Every mutating face method is a kernel *path*: a plain call
+runs it to completion and returns what the kernel returns (``0``, a page
+handle, ``-errno``), so a library user just writes ``k.mkdir("/a")``. The same
+paths step by step, for a scheduler, are under ``k.steps``:
+``k.steps.mkdir("/a")`` returns the generator, which yields one
+:class:`~kmemcg.impl.sched.Step` per model action completed (or
+:class:`~kmemcg.impl.sched.Blocked` while it waits for a lock) and returns the
+result. A subclass that overrides a path with a generator method gets both
+forms too; inside such an override the parent's generator is
+``Kernel.<name>.fn(self, ...)``. Deferred work: ``k.wq`` is the workqueue (a scheduler hands its
+items to kworkers); ``k.flush_scheduled_work()`` runs it all.
+
+:meth:`Kernel.snapshot` is the abstraction function alpha, keyed by cgroupfs
+path and task name (the adapter protocol's format). It reads kernel state plus
+ghost fields that a verifier would add to the C code: the memcg an activation
+is working on, where each task's page charge stands, and how far the walks
+(offline, root-cache destruction, an outside shrink) have got.
 """
 
 from __future__ import annotations
 
+import inspect
 from errno import EBUSY, EEXIST, ENOENT, ENOMEM, ESRCH
 
 from kmemcg.impl import cgroupfs as fs
+from kmemcg.impl.lockdep import Lockdep
 from kmemcg.impl.memcontrol import (
     GFP_KERNEL,
     GFP_KMEMCG,
@@ -22,32 +41,139 @@ from kmemcg.impl.memcontrol import (
     MemCgroup,
     MemoryController,
     Page,
-    Task,
+    TaskStruct,
 )
-from kmemcg.impl.sched import Step
+from kmemcg.impl.res_counter import RESOURCE_MAX
+from kmemcg.impl.sched import Step, run
+from kmemcg.impl.slab import FIXES, SlabAllocator
 
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_KMEMCG
+#: x86_64, 3.8: a thread stack (thread_info) is an order-1 allocation.
+THREAD_SIZE_ORDER = 1
 _COUNTER_FILES = {
     "limit_in_bytes": "limit",
     "usage_in_bytes": "usage",
     "max_usage_in_bytes": "max_usage",
     "failcnt": "failcnt",
 }
+_WORK_STAGE = {None: "check", "check": "check", "shrink": "shrink", "destroy": "destroy"}
+
+
+class kpath:
+    """A kernel path method: called plainly it runs to completion and returns
+    the path's result; ``kernel.steps.<name>(...)`` returns the generator."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        fn = self.fn
+
+        def call(*args, **kw):
+            return finish(fn(obj, *args, **kw))
+
+        call.__doc__ = fn.__doc__
+        return call
+
+
+def finish(path):
+    """Run a path alone to its end and return its result (a value that is not
+    a generator is already the result)."""
+    if not inspect.isgenerator(path):
+        return path
+    return run(path)[0]
+
+
+class Steps:
+    """``kernel.steps``: each path of the kernel as a generator function."""
+
+    def __init__(self, kernel):
+        self._kernel = kernel
+
+    def __getattr__(self, name: str):
+        attr = inspect.getattr_static(type(self._kernel), name, None)
+        if isinstance(attr, kpath):
+            fn = attr.fn.__get__(self._kernel)
+        elif inspect.isfunction(attr):
+            fn = attr.__get__(self._kernel)
+        else:
+            raise AttributeError(f"{type(self._kernel).__name__} has no path {name!r}")
+        setattr(self, name, fn)  # bound once per kernel
+        return fn
 
 
 class Kernel:
-    """The reference implementation behind the adapter protocol."""
+    """The reference implementation: one machine, both faces, one set of counters."""
 
     #: the limit files' write_strategy_fn (res_counter_write's argument)
     write_strategy = staticmethod(fs.res_counter_memparse_write_strategy)
+    #: the memory controller and slab allocator this kernel is built of (a
+    #: variant kernel may swap one for a subclass)
+    controller_class = MemoryController
+    slab_class = SlabAllocator
+    #: the names of the kernel's paths (a subclass's override of one is a path too)
+    PATHS = frozenset({
+        "mkdir", "rmdir", "write", "attach", "alloc_kmem_page", "free_kmem_page",
+        "alloc_user_page", "free_user_page", "fork", "exit", "put_task_struct",
+        "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
+    })
 
-    def __init__(self, tasks=("t1", "t2")):
-        self.mc = MemoryController()
-        self.tasks = {name: Task(name, self.mc.root_mem_cgroup) for name in tasks}
-        self.memcgs: dict[str, MemCgroup] = {"/": self.mc.root_mem_cgroup}  # every incarnation
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for name in cls.PATHS & set(vars(cls)):
+            attr = vars(cls)[name]
+            if inspect.isfunction(attr):
+                setattr(cls, name, kpath(attr))
+
+    def __init__(self, tasks=("t1", "t2"), *, memcgs=None, parents=None, roots=(),
+                 slab_order: int = 0, objs_per_slab: int = 1, boot_memcgs: bool = False,
+                 boot_tasks: bool = True, kmem_limit: int = RESOURCE_MAX,
+                 fixes: frozenset[str] = FIXES, lockdep: Lockdep | None = None):
+        """Boot: the root memcg, the root caches ``roots`` (kmem_cache_create of
+        ``2**slab_order``-page slabs of ``objs_per_slab`` objects), the tasks
+        (in the root memcg with ``boot_tasks``; else their pids are free until
+        ``fork``), and with ``boot_memcgs`` every memcg of ``memcgs`` (names;
+        ``parents`` their parents' indices) created and kmem-limited at
+        ``kmem_limit``, in order."""
+        self.mc = self.controller_class()
+        self.slab = self.slab_class(self.mc, fixes, lockdep)
+        self.fixes = self.slab.fixes
+        self.lockdep = self.slab.lockdep
+        self.wq = self.slab.wq
+        self.steps = Steps(self)
+        self.task_names = tuple(tasks)
+        root = self.mc.root_mem_cgroup
+        self.tasks: dict[str, TaskStruct] = (
+            {name: TaskStruct(name, root) for name in tasks} if boot_tasks else {})
+        self.memcgs: dict[str, MemCgroup] = {"/": root}
+        self.memcg_list: list[MemCgroup] = [root]  # every memcg, in css order
         self.pages: dict[int, Page] = {}
         self._next_pfn = 0
         self.activating: MemCgroup | None = None  # ghost: memcg_update_kmem_limit's memcg
+        for name in roots:
+            self.slab.kmem_cache_create(name, slab_order, objs_per_slab)
+        if boot_memcgs:
+            paths = ["/"]
+            for m, name in enumerate(memcgs[1:], 1):
+                paths.append(paths[parents[m]].rstrip("/") + "/" + name)
+                memcg = self._css_online(paths[m])
+                self.mc.memcg_activate_kmem(memcg, kmem_limit)
+
+    @classmethod
+    def for_config(cls, cfg, lockdep: Lockdep | None = None) -> Kernel:
+        """The machine a model configuration describes (model/config.py) at boot,
+        built with the fixes its profile keeps."""
+        return cls(cfg.tasks, memcgs=cfg.memcgs, parents=cfg.parents, roots=cfg.roots,
+                   slab_order=cfg.slab_order, objs_per_slab=cfg.objs_per_slab,
+                   boot_memcgs=cfg.boot_memcgs, boot_tasks=cfg.boot_tasks,
+                   kmem_limit=cfg.kmem_limit, fixes=cfg.fixes, lockdep=lockdep)
+
+    def has_fix(self, fix: str) -> bool:
+        return fix in self.fixes
 
     # ------------------------------------------------------------ lookups
 
@@ -60,25 +186,45 @@ class Kernel:
         memcg = self.memcgs.get(self._norm(path))
         return memcg if memcg is not None and memcg.online else None
 
+    def _live_task(self, name: str) -> TaskStruct | None:
+        """find_task_by_vpid, for a task that has not exited."""
+        t = self.tasks.get(name)
+        return t if t is not None and t.memcg is not None else None
+
+    def _root(self, name: str) -> int | None:
+        r = self.slab.root_index(name)
+        return r if r is not None and not self.slab.slab_caches[r].freed else None
+
+    def _css_online(self, path: str) -> MemCgroup:
+        parent_path, _, name = path.rpartition("/")
+        parent = self.memcgs[parent_path or "/"]
+        memcg = self.mc.mem_cgroup_css_online(parent, name)
+        self.memcgs[path] = memcg
+        self.memcg_list.append(memcg)
+        return memcg
+
     # ------------------------------------------------------------ cgroupfs face
 
+    @kpath
     def mkdir(self, path: str):
+        """cgroup_mkdir -> mem_cgroup_css_alloc + css_online (3.8)."""
         path = self._norm(path)
-        parent_path, _, name = path.rpartition("/")
-        parent = self._online(parent_path or "/")
+        parent = self._online(path.rpartition("/")[0] or "/")
         if path == "/" or self._online(path) is not None:
             return -EEXIST
         if parent is None:
             return -ENOENT
         owner = object()
         yield from self.mc.memcg_create_mutex.lock(owner)
-        memcg = self.mc.mem_cgroup_css_online(parent, name)
+        memcg = self._css_online(path)
         self.mc.memcg_create_mutex.unlock(owner)
-        self.memcgs[path] = memcg
-        yield Step("mkdir", {"memcg": path})
+        yield Step("mkdir", {"memcg": memcg.path})
         return 0
 
+    @kpath
     def rmdir(self, path: str):
+        """cgroup_rmdir -> mem_cgroup_css_offline (3.10): reparent the charges, then
+        mem_cgroup_destroy_all_caches walks the memcg's caches."""
         memcg = self._online(path)
         if memcg is None:
             return -ENOENT
@@ -88,11 +234,18 @@ class Kernel:
             yield Step("rmdir", {"memcg": memcg.path}, -EBUSY)
             return -EBUSY
         users = [p for p in self.pages.values() if not p.kmem]
-        self.mc.mem_cgroup_css_offline(memcg, users)
+        self.mc.mem_cgroup_reparent_charges(memcg, users)
+        if not self.slab.slab_caches:
+            yield Step("rmdir", {"memcg": memcg.path})
+            return 0
+        self.slab.offline_at = (memcg, set())  # the walk starts with the step
         yield Step("rmdir", {"memcg": memcg.path})
+        yield from self.slab.mem_cgroup_destroy_all_caches(memcg)
         return 0
 
+    @kpath
     def write(self, path: str, file: str, text: str):
+        """cgroup_file_write -> the memory.* file's write handler (3.8-3.10)."""
         memcg = self._online(path)
         if memcg is None:
             return -ENOENT
@@ -136,6 +289,7 @@ class Kernel:
             self.activating = None
 
     def read(self, path: str, file: str) -> str | int:
+        """cgroup_file_read -> the memory.* file's read handler (3.8-3.10)."""
         memcg = self._online(path)
         if memcg is None:
             return -ENOENT
@@ -144,13 +298,17 @@ class Kernel:
         if file == "memory.kmem.slabinfo":  # mem_cgroup_slabinfo_read (P26)
             if not self.mc.memcg_can_account_kmem(memcg):
                 return -5  # -EIO
-            return "# name <active_objs> <num_objs>\n"  # this machine has no slab caches
+            return self.slab.mem_cgroup_slabinfo_read(memcg)
         counter, name = self._counter_file(memcg, file)
         if counter is None:
             return -ENOENT
         if counter is memcg.res and name == "usage" and memcg is self.mc.root_mem_cgroup:
             return f"{self._root_lru_pages() * PAGE_SIZE}\n"
         return f"{getattr(counter, name)}\n"
+
+    def proc_slabinfo(self) -> str:
+        """/proc/slabinfo (slabinfo_show, P26)."""
+        return self.slab.proc_slabinfo()
 
     def _counter_file(self, memcg: MemCgroup, file: str):
         if file.startswith("memory.kmem."):
@@ -181,10 +339,12 @@ class Kernel:
             c = c.parent
         return False
 
-    # ------------------------------------------------------------ kernel face
+    # ------------------------------------------------------------ kernel face: tasks
 
+    @kpath
     def attach(self, task: str, path: str):
-        t = self.tasks.get(task)
+        """cgroup_attach_task (3.8: under cgroup_lock)."""
+        t = self._live_task(task)
         if t is None:
             return -ESRCH
         memcg = self._online(path)
@@ -200,21 +360,72 @@ class Kernel:
         return 0
 
     def set_task_flags(self, task: str, *, kthread=None, fatal_signal=None, has_mm=None) -> int:
-        t = self.tasks.get(task)
+        """The context memcg_kmem_newpage_charge tests: PF_KTHREAD, a fatal signal, an mm."""
+        t = self._live_task(task)
         if t is None:
             return -ESRCH
         if kthread is not None:
-            t.flags = (t.flags | Task.PF_KTHREAD) if kthread else (t.flags & ~Task.PF_KTHREAD)
+            t.flags = (t.flags | TaskStruct.PF_KTHREAD) if kthread else (
+                t.flags & ~TaskStruct.PF_KTHREAD)
         if fatal_signal is not None:
             t.fatal_signal_pending = bool(fatal_signal)
         if has_mm is not None:
             t.has_mm = bool(has_mm)
         return 0
 
+    @kpath
+    def fork(self, task: str, path: str):
+        """copy_process by a task of the memcg at ``path``: dup_task_struct ->
+        alloc_thread_info_node with THREADINFO_GFP_ACCOUNTED charges the stack
+        (memcg_charge_kmem) when the memcg accounts kmem; -ENOMEM when it cannot
+        be charged (3.8)."""
+        memcg = self._online(path)
+        if memcg is None:
+            return -ENOENT
+        if task in self.tasks:
+            return -EEXIST  # the pid is taken
+        stack = None
+        if self.mc.memcg_kmem_accounted(memcg):
+            ret = self.mc.memcg_charge_kmem(memcg, PAGE_SIZE << THREAD_SIZE_ORDER)
+            if ret:
+                yield Step("fork", {"task": task, "memcg": memcg.path}, ret)
+                return ret
+            stack = memcg
+        self.tasks[task] = TaskStruct(task, memcg, stack)
+        yield Step("fork", {"task": task, "memcg": memcg.path})
+        return 0
+
+    @kpath
+    def exit(self, task: str):
+        """do_exit -> cgroup_exit: the task leaves its cgroup; its task_struct (and
+        stack) lives on until the last put_task_struct (3.8)."""
+        t = self._live_task(task)
+        if t is None:
+            return -ESRCH
+        t.memcg = None
+        yield Step("exit", {"task": task})
+        return 0
+
+    @kpath
+    def put_task_struct(self, task: str):
+        """__put_task_struct -> free_thread_info -> free_memcg_kmem_pages: the stack
+        is uncharged from the memcg recorded at fork (3.8)."""
+        t = self.tasks.get(task)
+        if t is None or t.memcg is not None:
+            return -ESRCH  # no zombie of that name
+        del self.tasks[task]
+        if t.stack_memcg is not None:
+            self.mc.memcg_uncharge_kmem(t.stack_memcg, PAGE_SIZE << THREAD_SIZE_ORDER)
+        yield Step("put_task_struct", {"task": task})
+        return 0
+
+    # ------------------------------------------------------------ kernel face: pages
+
+    @kpath
     def alloc_kmem_page(self, task: str, gfp: int = GFP_KERNEL_ACCOUNT,
                         in_interrupt: bool = False, fail: bool = False):
         """__alloc_pages_nodemask with the kmem hooks; ``fail`` makes the allocator fail."""
-        t = self.tasks.get(task)
+        t = self._live_task(task)
         if t is None:
             return -ESRCH
         t.charge_stage = None
@@ -227,7 +438,7 @@ class Kernel:
             yield from self.mc.memcg_kmem_commit_charge(page, memcg, t)
         return -ENOMEM if page is None else page.pfn
 
-    def _newpage_charge(self, t: Task, gfp: int, in_interrupt: bool):
+    def _newpage_charge(self, t: TaskStruct, gfp: int, in_interrupt: bool):
         """memcg_kmem_newpage_charge, recording the ghost stage after each step."""
         path = self.mc.memcg_kmem_newpage_charge(t, gfp, in_interrupt)
         try:
@@ -242,7 +453,9 @@ class Kernel:
         except StopIteration as stop:
             return stop.value
 
+    @kpath
     def free_kmem_page(self, task: str, pfn: int):
+        """__free_memcg_kmem_pages -> memcg_kmem_uncharge_pages (3.8)."""
         t = self.tasks.get(task)
         page = self.pages.get(pfn)
         if t is None:
@@ -253,8 +466,10 @@ class Kernel:
         yield self.mc.memcg_kmem_uncharge_pages(page, t)
         return 0
 
+    @kpath
     def alloc_user_page(self, task: str):
-        t = self.tasks.get(task)
+        """A user page: mem_cgroup_newpage_charge (3.8)."""
+        t = self._live_task(task)
         if t is None:
             return -ESRCH
         page = self._new_page(kmem=False)
@@ -264,7 +479,9 @@ class Kernel:
         yield step
         return step.ret or page.pfn
 
+    @kpath
     def free_user_page(self, pfn: int):
+        """A user page freed: mem_cgroup_uncharge_page (3.8)."""
         page = self.pages.get(pfn)
         if page is None or page.kmem:
             return -ENOENT
@@ -278,17 +495,80 @@ class Kernel:
         self.pages[page.pfn] = page
         return page
 
+    # ------------------------------------------------------------ kernel face: slab
+
+    @kpath
+    def kmem_cache_alloc(self, root: str, path: str, fill: int | None = None):
+        """kmem_cache_alloc(root) by a task of the memcg at ``path`` (3.8-3.10);
+        ``fill``: the partial slab to take an object from, when the test names one."""
+        r, memcg = self._root(root), self._online(path)
+        if r is None or memcg is None:
+            return -ENOENT
+        yield from self.slab.kmem_cache_alloc(r, memcg, fill)
+        return 0
+
+    @kpath
+    def kmem_cache_free(self, root: str, path: str, fill: int, release: bool = False):
+        """kmem_cache_free of an object of the memcg's copy of ``root`` on a slab
+        holding ``fill`` objects; ``release``: the slab empties and is given back."""
+        r, memcg = self.slab.root_index(root), self.memcgs.get(self._norm(path))
+        if r is None or memcg is None or (r, memcg) not in self.slab.caches:
+            return -ENOENT
+        yield from self.slab.kmem_cache_free(r, memcg, fill, release)
+        return 0
+
+    @kpath
+    def kmem_cache_shrink(self, root: str, path: str):
+        """kmem_cache_shrink of the memcg's copy of ``root`` from outside the worker."""
+        r, memcg = self.slab.root_index(root), self.memcgs.get(self._norm(path))
+        if r is None or memcg is None or \
+                self.slab.slab_caches[r].memcg_caches.get(memcg.kmemcg_id) is None:
+            return -ENOENT
+        yield from self.slab.kmem_cache_shrink(r, memcg)
+        return 0
+
+    @kpath
+    def kmem_cache_destroy(self, root: str):
+        """kmem_cache_destroy(root) -> kmem_cache_destroy_memcg_children (3.8)."""
+        r = self._root(root)
+        if r is None:
+            return -ENOENT
+        yield from self.slab.kmem_cache_destroy_memcg_children(
+            r, len(self.mc.kmem_limited_groups))
+        return 0
+
+    def flush_scheduled_work(self) -> None:
+        """flush_scheduled_work: let the kworkers run everything queued."""
+        while self.wq.queue:
+            work = self.wq.queue[0]
+            self.wq.take(work)
+            run(work.func(work))
+
     # ------------------------------------------------------------ alpha
 
+    def hidden(self) -> tuple:
+        """What alpha forgets but the next steps depend on: each memcg's cache
+        list order (list_add at the head: newest first), which offline walks in."""
+        om = self.slab.offline_at
+        walking = om[0] if om else None
+        index = self.slab.slab_caches.index
+        # once a memcg's walk is over its list order matters no more (offline is once)
+        return tuple(tuple(index(p.root_cache) for p in m.memcg_slab_caches)
+                     if m.online or m is walking else ()
+                     for m in self.memcg_list)
+
     def snapshot(self) -> dict:
-        """The abstract state, keyed by memcg path and task name (protocol format)."""
-        mc = self.mc
+        """The abstract state in the shape of model/state.py's ``to_json``, keyed by
+        memcg path (memcgs, tasks' memcgs and stacks, the walks) and task name."""
+        mc, slab = self.mc, self.slab
+        kmem_pages: dict[MemCgroup, int] = {}
+        user_pages: dict[MemCgroup, int] = {}
+        for p in self.pages.values():
+            if p.pc.used:
+                d = kmem_pages if p.kmem else user_pages
+                d[p.pc.mem_cgroup] = d.get(p.pc.mem_cgroup, 0) + 1
         memcgs = {}
         for path, m in self.memcgs.items():
-            kmem_pages = sum(1 for p in self.pages.values()
-                             if p.kmem and p.pc.used and p.pc.mem_cgroup is m)
-            user_pages = sum(1 for p in self.pages.values()
-                             if not p.kmem and p.pc.used and p.pc.mem_cgroup is m)
             memcgs[path] = {
                 "lifecycle": "online" if m.online else "offline",
                 "use_hierarchy": m.use_hierarchy,
@@ -297,20 +577,28 @@ class Kernel:
                 "kmemcg_id": m.kmemcg_id,
                 "res": m.res.snapshot(),
                 "kmem": m.kmem.snapshot(),
-                "kmem_pages": kmem_pages,
-                "user_pages": user_pages,
+                "kmem_pages": kmem_pages.get(m, 0),
+                "user_pages": user_pages.get(m, 0),
             }
         tasks = {}
-        for name, t in self.tasks.items():
-            stage = getattr(t, "charge_stage", None)
+        for name in self.task_names:
+            t = self.tasks.get(name)
+            stage = t.charge_stage if t is not None else None
             tasks[name] = {
-                "memcg": t.memcg.path,
+                "memcg": t.memcg.path if t is not None and t.memcg is not None else None,
                 "pc": {None: "idle", "charge.kmem": "kmem_charged",
                        "charge.res": "res_charged"}[stage[0] if stage else None],
                 "charging": stage[1].path if stage else None,
+                "stack": t.stack_memcg.path if t is not None and t.stack_memcg else None,
             }
-        admin = {"pc": "idle", "memcg": None}
-        m = self.activating
+        out = {"memcgs": memcgs, "tasks": tasks, "admin": self._admin_snapshot(),
+               "static_key": mc.memcg_kmem_enabled_key}
+        if slab.slab_caches:
+            out.update(self._cache_snapshot())
+        return out
+
+    def _admin_snapshot(self) -> dict:
+        mc, m = self.mc, self.activating
         if m is not None and mc.set_limit_mutex.owner is not None and not mc.memcg_kmem_is_active(m):
             active = sum(1 for x in self.memcgs.values() if mc.memcg_kmem_is_active(x))
             if not m.kmem_account_flags & KMEM_ACCOUNTED_ACTIVATED:
@@ -320,6 +608,54 @@ class Kernel:
             else:
                 pc = "set_active"
             if pc != "idle":
-                admin = {"pc": pc, "memcg": m.path}
-        return {"memcgs": memcgs, "tasks": tasks, "admin": admin,
-                "static_key": mc.memcg_kmem_enabled_key}
+                return {"pc": pc, "memcg": m.path}
+        return {"pc": "idle", "memcg": None}
+
+    def _cache_snapshot(self) -> dict:
+        slab = self.slab
+        caches = {}
+        for r, root in enumerate(slab.slab_caches):
+            for memcg in self.memcg_list[1:]:
+                c = slab.caches.get((r, memcg))
+                work = c.memcg_params.destroy if c is not None else None
+                queued = slab.wq.queue.count(work) if c is not None else 0
+                if c is None or (c.freed and not queued):
+                    state = "idle"
+                elif work.running:
+                    state = "run:" + _WORK_STAGE[work.stage]
+                else:
+                    state = "pending" if queued else "idle"
+                alive = c is not None and not c.freed
+                fills = [0] * (root.num + 1)
+                for sl in c.slabs if c is not None else ():
+                    fills[sl.inuse] += 1
+                caches[slab.cache_name(r, memcg)] = {
+                    "cache": "none" if c is None else "freed" if c.freed else "alive",
+                    "dead": bool(c is not None and c.memcg_params.dead),
+                    "slabs": fills,
+                    "nr_pages": c.memcg_params.nr_pages if c is not None else 0,
+                    "objects": c.objects if c is not None else 0,
+                    "work": state,
+                    "requeued": bool(c and ((work.running and queued) or queued >= 2)),
+                    "create_pending": (r, memcg) in slab.create_works,
+                    "half_created": (r, memcg) in slab.half_created,
+                    "slot": root.memcg_caches.get(memcg.kmemcg_id) is not None,
+                    "listed": bool(alive and c.memcg_params in memcg.memcg_slab_caches),
+                }
+        om, rd = slab.offline_at, slab.rdestroy_at
+        by_id = {m.kmemcg_id: m for m in self.memcg_list if m.kmemcg_id >= 0}
+        return {
+            "roots": {r.name: {"alive": not r.freed} for r in slab.slab_caches},
+            "caches": caches,
+            "offline": {"memcg": om[0].path if om else None,
+                        "visited": [slab.slab_caches[r].name for r in sorted(om[1])]
+                        if om else []},
+            "root_destroy": {
+                "root": slab.slab_caches[rd[0]].name if rd else None,
+                # the model walks memcgs in id order: the memcg holding the next id
+                "next_memcg": (by_id[rd[1]].css_id if rd[1] in by_id else rd[1] + 1)
+                if rd else 0,
+                "step": ("mark", "cancel", "destroy", "wait")[rd[2]] if rd else "mark"},
+            "shrinking": slab.cache_name(*slab.shrinking) if slab.shrinking else None,
+            "error": slab.oops or "none",
+        }

@@ -22,11 +22,15 @@ MEMCG_CACHES_MAX_SIZE = 65535
 
 
 class MemCgroup:
-    """struct mem_cgroup: its counters, flags and place in the cgroup tree."""
+    """struct mem_cgroup: its res and kmem counters, kmem flags and kmemcg_id,
+    its place in the cgroup tree, and its list of per-memcg slab caches."""
 
-    def __init__(self, name: str, parent: MemCgroup | None):
-        self.name = name
+    def __init__(self, name: str, parent: MemCgroup | None, css_id: int = 0):
+        self.name = name  # the cgroup directory's d_name
+        self.css_id = css_id  # css index: creation order, 0 for the root
         self.parent = parent  # the cgroup parent, whatever use_hierarchy says
+        #: the cgroupfs path (cgroup_path), fixed at creation
+        self.path = "/" if parent is None else parent.path.rstrip("/") + "/" + name
         self.children: list[MemCgroup] = []  # cgroup->children: online children only
         self.online = False
         self.use_hierarchy = False
@@ -34,28 +38,31 @@ class MemCgroup:
         self.kmem = ResCounter()
         self.kmem_account_flags = 0
         self.kmemcg_id = -1
-
-    @property
-    def path(self) -> str:
-        if self.parent is None:
-            return "/"
-        return (self.parent.path.rstrip("/") + "/" + self.name)
+        #: memcg->memcg_slab_caches: the memcg_params of its caches, newest first
+        self.memcg_slab_caches: list = []
 
     def __repr__(self) -> str:
         return f"<mem_cgroup {self.path}>"
 
 
-class Task:
-    """struct task_struct, as far as memcg cares."""
+class TaskStruct:
+    """struct task_struct, as far as memcg cares: its cgroup (mm->owner's memcg;
+    None once it has exited), the memcg its thread stack is charged to
+    (pc->mem_cgroup of the thread_info pages; None when uncharged), its flags.
+    No mm_struct: ``has_mm`` stands for current->mm."""
 
     PF_KTHREAD = 0x00200000
 
-    def __init__(self, name: str, memcg: MemCgroup):
+    def __init__(self, name: str, memcg: MemCgroup | None, stack_memcg: MemCgroup | None = None):
         self.name = name
-        self.memcg = memcg  # mm->owner's memcg
+        self.memcg = memcg
+        self.stack_memcg = stack_memcg
         self.flags = 0
         self.has_mm = True
         self.fatal_signal_pending = False
+        #: ghost: where an in-flight page charge stands, (action, memcg) or None
+        self.charge_stage: tuple | None = None
+
 
 
 class PageCgroup:
@@ -89,6 +96,7 @@ class MemoryController:
     def __init__(self):
         self.root_mem_cgroup = MemCgroup("", None)
         self.root_mem_cgroup.online = True
+        self.nr_memcgs = 1  # css ids handed out
         self.memcg_kmem_enabled_key = 0  # struct static_key's count
         self.kmem_limited_groups: set[int] = set()  # the ida
         self.memcg_create_mutex = Mutex("memcg_create_mutex")
@@ -118,6 +126,7 @@ class MemoryController:
         return memcg.use_hierarchy and bool(memcg.children)
 
     def cgroup_task_count(self, memcg: MemCgroup, tasks) -> int:
+        """cgroup_task_count: the tasks in the cgroup (an exited task is in none)."""
         return sum(1 for t in tasks if t.memcg is memcg)
 
     def _ida_simple_get(self) -> int:
@@ -131,7 +140,8 @@ class MemoryController:
 
     def mem_cgroup_css_online(self, parent: MemCgroup, name: str) -> MemCgroup:
         """mem_cgroup_css_alloc + mem_cgroup_css_online + memcg_propagate_kmem (3.8)."""
-        memcg = MemCgroup(name, parent)
+        memcg = MemCgroup(name, parent, self.nr_memcgs)
+        self.nr_memcgs += 1
         memcg.use_hierarchy = parent.use_hierarchy
         if parent.use_hierarchy:
             memcg.res = ResCounter(parent.res)
@@ -155,12 +165,12 @@ class MemoryController:
     def static_key_slow_inc(self) -> None:
         self.memcg_kmem_enabled_key += 1
 
-    def mem_cgroup_css_offline(self, memcg: MemCgroup, user_pages) -> None:
+    def mem_cgroup_reparent_charges(self, memcg: MemCgroup, user_pages) -> None:
         """mem_cgroup_css_offline -> mem_cgroup_reparent_charges (3.10).
 
         LRU pages move to the parent (the root without hierarchy) and only this
         memcg's own res level is uncharged (__mem_cgroup_cancel_local_charge);
-        kmem charges stay where they are.
+        kmem charges stay where they are. The cgroup leaves its parent's list.
         """
         parent = self.parent_mem_cgroup(memcg) or self.root_mem_cgroup
         for page in user_pages:
@@ -224,6 +234,17 @@ class MemoryController:
             self.set_limit_mutex.unlock(owner)
             self.memcg_create_mutex.unlock(owner)
 
+    def memcg_activate_kmem(self, memcg: MemCgroup, limit: int) -> int:
+        """memcg_activate_kmem (3.12 name; 3.9/3.10 inline in memcg_update_kmem_limit):
+        the activation in one go, for a machine booting with limited groups."""
+        ret = self.memcg_update_cache_sizes(memcg)
+        if ret:
+            return ret
+        memcg.kmem.limit = limit
+        self.static_key_slow_inc()
+        memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+        return 0
+
     def memcg_update_cache_sizes(self, memcg: MemCgroup) -> int:
         """memcg_update_cache_sizes: allocate the kmemcg_id (3.8)."""
         num = self._ida_simple_get()
@@ -235,7 +256,7 @@ class MemoryController:
 
     # ------------------------------------------------------------ the charge path
 
-    def memcg_kmem_newpage_charge(self, task: Task, gfp: int, in_interrupt: bool):
+    def memcg_kmem_newpage_charge(self, task: TaskStruct, gfp: int, in_interrupt: bool):
         """memcg_kmem_newpage_charge -> memcg_charge_kmem (3.8): (ok, memcg or None).
 
         Yields charge.bypass when nothing is charged, else charge.kmem and, if
@@ -260,24 +281,41 @@ class MemoryController:
         return True, memcg
 
     @staticmethod
-    def memcg_charge_kmem_rollback(memcg: MemCgroup) -> None:
+    def memcg_charge_kmem_rollback(memcg: MemCgroup, size: int = PAGE_SIZE) -> None:
         """memcg_charge_kmem: res said -ENOMEM, so the kmem charge is undone (3.8)."""
-        memcg.kmem.uncharge(PAGE_SIZE)
+        memcg.kmem.uncharge(size)
+
+    def memcg_charge_kmem(self, memcg: MemCgroup, size: int) -> int:
+        """memcg_charge_kmem (3.8) in one go, for the callers the model takes as
+        one step (a new slab, a thread stack): kmem, then res, hierarchically;
+        the kmem charge given back when res fails. 0 or -ENOMEM."""
+        ret, _ = memcg.kmem.charge(size)
+        if ret:
+            return ret
+        ret, _ = memcg.res.charge(size)
+        if ret:
+            self.memcg_charge_kmem_rollback(memcg, size)
+        return ret
+
+    def memcg_kmem_accounted(self, memcg: MemCgroup) -> bool:
+        """__memcg_kmem_newpage_charge's memcg test: the static key is on and the
+        memcg can account kmem (a task's context passes: it has an mm, no signal)."""
+        return self.memcg_kmem_enabled_key > 0 and self.memcg_can_account_kmem(memcg)
 
     @staticmethod
-    def _bypass_flags(task: Task, gfp: int, in_interrupt: bool) -> int:
+    def _bypass_flags(task: TaskStruct, gfp: int, in_interrupt: bool) -> int:
         """The context tests of memcg_kmem_newpage_charge (3.8 memcontrol.h), as bits."""
         reasons = (
             not gfp & GFP_KMEMCG,
             bool(gfp & GFP_NOFAIL),
             in_interrupt,
             not task.has_mm,
-            bool(task.flags & Task.PF_KTHREAD),
+            bool(task.flags & TaskStruct.PF_KTHREAD),
             task.fatal_signal_pending,
         )
         return sum(1 << i for i, r in enumerate(reasons) if r)
 
-    def memcg_kmem_commit_charge(self, page: Page | None, memcg: MemCgroup, task: Task):
+    def memcg_kmem_commit_charge(self, page: Page | None, memcg: MemCgroup, task: TaskStruct):
         """memcg_kmem_commit_charge (3.8): record the memcg on the page, or undo."""
         if page is None:
             self.memcg_uncharge_kmem(memcg)
@@ -287,12 +325,12 @@ class MemoryController:
         page.pc.used = True
         yield Step("charge.commit", {"task": task.name, "memcg": memcg.path})
 
-    def memcg_uncharge_kmem(self, memcg: MemCgroup) -> None:
+    def memcg_uncharge_kmem(self, memcg: MemCgroup, size: int = PAGE_SIZE) -> None:
         """memcg_uncharge_kmem (3.8-3.10 order): res, then kmem last."""
-        memcg.res.uncharge(PAGE_SIZE)
-        memcg.kmem.uncharge(PAGE_SIZE)
+        memcg.res.uncharge(size)
+        memcg.kmem.uncharge(size)
 
-    def memcg_kmem_uncharge_pages(self, page: Page, task: Task) -> Step:
+    def memcg_kmem_uncharge_pages(self, page: Page, task: TaskStruct) -> Step:
         """__memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup if Used (3.8)."""
         pc = page.pc
         if not pc.used:
@@ -304,7 +342,7 @@ class MemoryController:
 
     # ------------------------------------------------------------ user pages
 
-    def mem_cgroup_newpage_charge(self, page: Page, task: Task) -> Step:
+    def mem_cgroup_newpage_charge(self, page: Page, task: TaskStruct) -> Step:
         """mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8)."""
         memcg = task.memcg
         if not self.mem_cgroup_is_root(memcg):

@@ -15,6 +15,7 @@ from errno import E2BIG, EINVAL, EIO, ENOENT
 
 from kmemcg.model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
 from kmemcg.model.facts import reaches
+from kmemcg.model.slabinfo import expect_memcg_slabinfo
 from kmemcg.model.state import State
 
 U64 = 1 << 64
@@ -124,7 +125,7 @@ def expect_read(cfg: Config, s: State, m: int, file: str) -> str | int:
     if file == "memory.kmem.slabinfo":  # -EIO unless the group can account kmem
         if m == ROOT or not s.kmem_active[m]:
             return -EIO
-        return "# name <active_objs> <num_objs>\n"
+        return expect_memcg_slabinfo(cfg, s, m)
     if file not in COUNTER_FILES:
         return -ENOENT
     counter, field = COUNTER_FILES[file]

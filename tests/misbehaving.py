@@ -9,7 +9,6 @@ import sys
 import time
 
 from kmemcg.impl.kernel import Kernel
-from kmemcg.impl.slab import SlabKernel
 
 
 def returns_none(tasks=()):
@@ -71,10 +70,10 @@ class GarbageSnapshot(Kernel):
         return ["not", "a", "snapshot"]
 
 
-class ShrinkHangs(SlabKernel):
-    """The destruction kernel, with a shrink that never returns."""
+class ShrinkHangs(Kernel):
+    """The kernel, with a shrink that never returns."""
 
-    def kmem_cache_shrink(self, r, m):
+    def kmem_cache_shrink(self, root, path):
         while True:
             pass
         yield

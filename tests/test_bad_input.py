@@ -180,10 +180,10 @@ def test_a_hung_implementation_is_a_timeout_verdict_naming_the_call(tmp_path):
     assert r.exit_code == Exit.VIOLATION and "nonconformance [timeout]" in r.output
     assert "snapshot of the initial state" in r.output and "within 0.1s" in r.output
     for impl in ("HangsInAttach", "SwallowsTimeouts"):
-        r = run("interleave", "--config", "race", "--impl", f"misbehaving:{impl}",
+        r = run("interleave", "--config", "race", "--impl", f"misbehaving:{impl}.for_config",
                 "--timeout", "0.05")
         assert r.exit_code == Exit.VIOLATION
-        assert "[timeout] step of attach(task='t1', path='/')" in r.output
+        assert "timeout: start attach t1 / did not return within 0.05s" in r.output
     r = run("interleave", "--impl", "misbehaving:ShrinkHangs.for_config", "--timeout", "0.05")
     assert r.exit_code == Exit.VIOLATION and "timeout: start shrink.release 1" in r.output
     r = run("replay", replay_file(tmp_path / "h.json", [
@@ -300,7 +300,7 @@ def test_a_failure_found_over_a_pipe_replays_over_the_pipe(tmp_path, monkeypatch
 
 
 def test_interleave_says_when_no_lock_order_was_recorded():
-    r = run("interleave", "--impl", "kmemcg.impl.slab:SlabKernel.for_config")
+    r = run("interleave", "--impl", "kmemcg.impl.kernel:Kernel.for_config")
     assert r.exit_code == Exit.OK and ": equal;" in r.output
     assert "lock order: not recorded by this implementation" in r.output
     assert "lock order (lockdep)" not in r.output

@@ -152,19 +152,19 @@ def test_a_task_moved_between_its_kmem_and_res_steps_is_charged_once_to_its_old_
 
 
 def test_implementation_interleaved_exhaustively_reaches_exactly_the_models_states():
-    from kmemcg.conformance.interleave_accounting import explore_accounting
+    from kmemcg.conformance.interleave import explore_impl
     from kmemcg.model import explore
 
     race = PRESETS["race"]
-    r = explore_accounting(race, lambda: PythonAdapter(Kernel(tasks=race.tasks)))
+    r = explore_impl(race)
     assert r.problem is None
     assert r.states == set(explore.explore(race, graph=False).states)
 
 
 def test_exhaustive_interleaving_kills_the_race_only_mutant():
-    from kmemcg.conformance.interleave_accounting import explore_accounting
+    from kmemcg.conformance.interleave import explore_impl
 
     race = PRESETS["race"]
     factory = MUTANTS["res_charges_current_memcg"][0]
-    r = explore_accounting(race, lambda: PythonAdapter(factory(tasks=race.tasks)))
+    r = explore_impl(race, make=lambda: factory.for_config(race))
     assert r.problem is not None and "charge.res" in r.problem

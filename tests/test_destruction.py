@@ -134,25 +134,28 @@ def test_lockdep_reports_an_inversion():
 
 def test_slabinfo_is_checked_at_every_state():
     from kmemcg.conformance.interleave import explore_impl
-    from kmemcg.impl.slab import SlabKernel
+    from kmemcg.impl.kernel import Kernel
 
-    class ForgetsChildren(SlabKernel):
+    class ForgetsChildren(Kernel):
         def proc_slabinfo(self):
             return "# name <active_objs> <num_objs>\n" + "".join(
-                f"{r.name} 0 0\n" for r in self.slab_caches if not r.freed)
+                f"{r.name} 0 0\n" for r in self.slab.slab_caches if not r.freed)
 
     cfg = PRESETS["destruction"]
     r = explore_impl(cfg, make=lambda: ForgetsChildren.for_config(cfg))
     assert r.problem is not None and "/proc/slabinfo" in r.problem
 
 
-def _kernel(**kw):
-    from kmemcg.impl.slab import SlabKernel
+def _kernel(tasks=(), **kw):
+    """The destruction presets' machine: memcg A online and kmem-limited at boot."""
+    from kmemcg.impl.kernel import Kernel
 
-    return SlabKernel(("root", "A"), ("dentry",), **kw)
+    return Kernel(tasks, memcgs=("root", "A"), parents=(-1, 0), roots=("dentry",),
+                  boot_memcgs=True, boot_tasks=False, **kw)
 
 
-def _run(path):
+def _steps(path):
+    """The steps a path takes, run alone."""
     from kmemcg.impl.sched import run
 
     return run(path)[1]
@@ -160,46 +163,52 @@ def _run(path):
 
 def _kmem(k):
     """memcg A's kmem counter, as the kernel's snapshot shows it."""
-    return k.snapshot()["memcgs"]["A"]["kmem"]
-
-
-def _settle(k):
-    """Let the kworkers run everything queued."""
-    while k.wq.queue:
-        w = k.wq.queue[0]
-        k.wq.take(w)
-        _run(w.func(w))
+    return k.snapshot()["memcgs"]["/A"]["kmem"]
 
 
 def test_slabinfo_shows_the_slab_geometry():
     k = _kernel(slab_order=1, objs_per_slab=2)
-    _run(k.kmem_cache_alloc(0, 1))  # served by the root; queues the creation
-    _settle(k)
+    k.kmem_cache_alloc("dentry", "/A")  # served by the root; queues the creation
+    k.flush_scheduled_work()
     for _ in range(3):
-        _run(k.kmem_cache_alloc(0, 1))
+        k.kmem_cache_alloc("dentry", "/A")
     # three objects on two order-1 slabs of two: four object slots, both slabs in use
     want = "dentry 3 4 2 2 : slabdata 2 2"
     assert k.proc_slabinfo().splitlines()[1] == want
-    assert k.memcg_slabinfo(1).splitlines()[1] == want
+    assert k.read("/A", "memory.kmem.slabinfo").splitlines()[1] == want
     assert _kmem(k)['usage'] == 2 * 2 * 4096
+    # one set of counters: the slab pages are in A's res usage too
+    assert k.read("/A", "memory.usage_in_bytes") == f"{2 * 2 * 4096}\n"
 
 
 def test_a_slab_or_a_stack_over_the_kmem_limit_fails_with_enomem():
+    from kmemcg.impl.sched import Step, run
+
     k = _kernel(slab_order=1, objs_per_slab=2, kmem_limit=4 * 4096, tasks=("t1",))
-    (fork,) = _run(k.fork(0, 1))
+    (fork,) = _steps(k.steps.fork("t1", "/A"))
     assert fork.ret == 0 and _kmem(k)['usage'] == 2 * 4096  # an order-1 stack
-    _run(k.kmem_cache_alloc(0, 1))
-    _settle(k)
-    steps = [_run(k.kmem_cache_alloc(0, 1))[0] for _ in range(3)]
+    k.kmem_cache_alloc("dentry", "/A")
+    k.flush_scheduled_work()
+    steps = [_steps(k.steps.kmem_cache_alloc("dentry", "/A"))[0] for _ in range(3)]
     assert [s.ret for s in steps] == [0, 0, -12]  # the second slab would pass the limit
     assert _kmem(k)['failcnt'] == 1
-    from kmemcg.impl.sched import run
-
-    assert run(k.mem_cgroup_css_offline(1)) == (-16, [])  # -EBUSY: t1 is still in A
-    _run(k.do_exit(0))
-    assert _run(k.mem_cgroup_css_offline(1))[0].action == "rmdir"
-    _run(k.put_task_struct(0))  # the stack is uncharged from the offline memcg
+    busy = Step("rmdir", {"memcg": "/A"}, -16)
+    assert run(k.steps.rmdir("/A")) == (-16, [busy])  # -EBUSY: t1 is still in A
+    assert k.exit("t1") == 0
+    assert _steps(k.steps.rmdir("/A"))[0].action == "rmdir"
+    assert k.put_task_struct("t1") == 0  # the stack is uncharged from the offline memcg
     assert _kmem(k)['usage'] == 2 * 4096
+
+
+def test_ordinary_calls_run_the_path_and_steps_give_the_generator():
+    from kmemcg.impl.kernel import Kernel
+
+    k = Kernel(tasks=("t1",))
+    assert k.mkdir("/a") == 0 and k.mkdir("/a") == -17
+    gen = k.steps.mkdir("/b")
+    assert k.read("/b", "memory.usage_in_bytes") == -2  # nothing happens until driven
+    assert [s.action for s in gen] == ["mkdir"]
+    assert k.read("/b", "memory.usage_in_bytes") == "0\n"
 
 
 @pytest.mark.parametrize(("mutant", "caught"), [
@@ -220,10 +229,10 @@ def test_charge_mutants_are_caught_by_the_interleaving(mutant, caught):
 
 def test_an_implementation_that_raises_gets_a_verdict_not_a_traceback(tmp_path):
     from kmemcg.conformance.interleave import explore_impl
-    from kmemcg.impl.slab import SlabKernel
+    from kmemcg.impl.kernel import Kernel
 
-    class Raises(SlabKernel):
-        def kmem_cache_shrink(self, r, m):
+    class Raises(Kernel):
+        def kmem_cache_shrink(self, root, path):
             raise RuntimeError("oops in shrink")
 
     cfg = PRESETS["destruction"]
@@ -237,7 +246,7 @@ def test_an_implementation_that_raises_gets_a_verdict_not_a_traceback(tmp_path):
 
 def test_cli_checks_another_destruction_implementation():
     ok = CliRunner().invoke(main, ["interleave", "--config", "destruction-kmem", "--impl",
-                                   "kmemcg.impl.slab:SlabKernel.for_config"])
+                                   "kmemcg.impl.kernel:Kernel.for_config"])
     assert ok.exit_code == 0 and ": equal;" in ok.output
     bad = CliRunner().invoke(main, ["interleave", "--config", "destruction-kmem", "--impl",
                                     "kmemcg.conformance.mutants:_ReleaseKeepsCharge.for_config"])
@@ -253,14 +262,14 @@ def test_offline_walks_the_list_newest_first_an_order_the_state_forgets():
     model lets offline visit the caches in any order. Their states agree only
     when the interleaver keeps runs with different list orders apart."""
     from kmemcg.conformance.interleave import explore_impl
-    from kmemcg.impl.slab import SlabKernel
+    from kmemcg.impl.kernel import Kernel
 
     cfg = replace(PRESETS["destruction-2roots"], max_pages=0)
     model = set(explore.explore(cfg, graph=False).states)
     r = explore_impl(cfg)
     assert r.problem is None and r.states == model
 
-    class Forgetful(SlabKernel):
+    class Forgetful(Kernel):
         hidden = None  # one run per abstract state: a list order is never tried
 
     partial = explore_impl(cfg, make=lambda: Forgetful.for_config(cfg))
