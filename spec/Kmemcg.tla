@@ -186,8 +186,12 @@ FairSpec == Spec /\ Fairness
 (* The exploration bounds of the model (in_constraint), used as TLC's      *)
 (* CONSTRAINT: states outside it are checked but not explored.             *)
 (***************************************************************************)
+\* The kmem and user pages of memcgs m .. N - 1.
+RECURSIVE PagesFrom(_)
+PagesFrom(m) == IF m >= N THEN 0 ELSE kmem_pages[m] + user_pages[m] + PagesFrom(m + 1)
+
 StateConstraint ==
-    /\ SumFrom(kmem_pages, 0, N - 1) + SumFrom(user_pages, 0, N - 1) <= MaxPages
+    /\ PagesFrom(0) <= MaxPages
     /\ \A c \in Caches : NrPages(slabs[c]) <= MaxCachePages
     /\ \A m \in MemcgIds : /\ res[m].failcnt <= MaxFailcnt
                            /\ kmem[m].failcnt <= MaxFailcnt
@@ -201,21 +205,21 @@ StateConstraint ==
 \* Pages each memcg holds, as each counter should see them: committed
 \* pages of the charge path, its caches' slab pages, the stacks charged to
 \* it, and the charges in flight.
-KmemHeld == [d \in MemcgIds |->
-                kmem_pages[d] + CachePagesOf(d) + StackPagesOf(d)
-                  + InFlightTo(d, {KMEM_CHARGED, RES_CHARGED})]
-ResHeld  == [d \in MemcgIds |->
-                kmem_pages[d] + user_pages[d] + CachePagesOf(d) + StackPagesOf(d)
-                  + InFlightTo(d, {RES_CHARGED})]
-KmemOnlyHeld == [d \in MemcgIds |-> InFlightTo(d, {KMEM_CHARGED})]
+KmemHeld(d) ==
+    kmem_pages[d] + CachePagesOf(d) + StackPagesOf(d)
+        + InFlightTo(d, {KMEM_CHARGED, RES_CHARGED})
+ResHeld(d) ==
+    kmem_pages[d] + user_pages[d] + CachePagesOf(d) + StackPagesOf(d)
+        + InFlightTo(d, {RES_CHARGED})
+KmemOnlyHeld(d) == InFlightTo(d, {KMEM_CHARGED})
 
-\* The sum of f over the memcgs whose charges reach m's counters: m and
-\* its descendants, which are numbered after it.
+\* The sum of Held(d) over the memcgs d whose charges reach m's counters:
+\* m and its descendants, which are numbered after it.
 RECURSIVE SubtreeSumFrom(_, _, _)
-SubtreeSumFrom(m, f, d) ==
+SubtreeSumFrom(m, Held(_), d) ==
     IF d >= N THEN 0
-    ELSE (IF Reaches(d, m) THEN f[d] ELSE 0) + SubtreeSumFrom(m, f, d + 1)
-SubtreeSum(m, f) == SubtreeSumFrom(m, f, m)
+    ELSE (IF Reaches(d, m) THEN Held(d) ELSE 0) + SubtreeSumFrom(m, Held, d + 1)
+SubtreeSum(m, Held(_)) == SubtreeSumFrom(m, Held, m)
 
 \* I1: res_counter_charge fails over the limit.
 I1_KmemWithinLimit == \A m \in MemcgIds : kmem[m].usage <= kmem[m].limit
@@ -353,13 +357,13 @@ T_Ranges ==
           /\ kmemcg_id[m] < N
           /\ kmemcg_id[m] >= 0 => (kmem_active[m] \/ admin_memcg = m)
     /\ \A t \in TaskIds :
-          /\ task_memcg[t] \in {NONE} \cup MemcgIds
+          /\ task_memcg[t] \in MemcgOrNone
           /\ task_pc[t] \in {IDLE, KMEM_CHARGED, RES_CHARGED}
           /\ (task_pc[t] = IDLE) <=> (task_charge[t] = NONE)
-          /\ task_charge[t] \in {NONE} \cup NonRoot
+          /\ task_charge[t] \in NonRootOrNone
     /\ admin_pc \in {ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE}
     /\ (admin_pc = ADMIN_IDLE) <=> (admin_memcg = NONE)
-    /\ admin_memcg \in {NONE} \cup NonRoot
+    /\ admin_memcg \in NonRootOrNone
     /\ static_key >= 0
 
 \* Tasks sit in online memcgs; the memcg being activated is online and not
@@ -433,24 +437,24 @@ T_DestructionRanges ==
           /\ cache[c] = NOCACHE => work[c] = IDLE /\ ~requeued[c] /\ ~dead[c]
           /\ requeued[c] => work[c] # IDLE
           /\ half_created[c] => cache[c] = ALIVE /\ listed[c]
-    /\ offline_memcg \in {NONE} \cup NonRoot
+    /\ offline_memcg \in NonRootOrNone
     /\ offline_memcg = NONE => \A r \in RootIds : ~offline_done[r]
-    /\ rdestroy_root \in {NONE} \cup RootIds
+    /\ rdestroy_root \in RootOrNone
     /\ rdestroy_root = NONE => rdestroy_next = 0 /\ rdestroy_step = RD_MARK
     /\ rdestroy_root # NONE => rdestroy_next \in NonRoot
     /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT}
-    /\ shrinking \in {NONE} \cup Caches
+    /\ shrinking \in CacheOrNone
     /\ offline_memcg # NONE => lifecycle[offline_memcg] # ONLINE
     /\ lifecycle[ROOT] = ONLINE
     /\ error \in {OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF}
     /\ \A t \in TaskIds :
-          /\ task_stack[t] \in {NONE} \cup NonRoot
+          /\ task_stack[t] \in NonRootOrNone
           /\ task_memcg[t] # NONE => lifecycle[task_memcg[t]] = ONLINE
     /\ \A m \in MemcgIds :
           /\ kmem[m].usage >= 0
           /\ kmem[m].max_usage >= kmem[m].usage
           /\ kmem[m].failcnt >= 0
-          /\ kmem[m].limit \in KmemLimits \cup {KmemLimit, Unlimited}
+          /\ kmem[m].limit \in KmemLimitValues
 
 \* What root destruction has passed is freed, its current child cancelled;
 \* unloading starts with no objects and after the root's creation works;
@@ -539,12 +543,12 @@ TypeOK ==
     /\ kmem \in [MemcgIds -> Counter]
     /\ kmem_pages \in [MemcgIds -> Nat]
     /\ user_pages \in [MemcgIds -> Nat]
-    /\ task_memcg \in [TaskIds -> {NONE} \cup MemcgIds]
+    /\ task_memcg \in [TaskIds -> MemcgOrNone]
     /\ task_pc \in [TaskIds -> {IDLE, KMEM_CHARGED, RES_CHARGED}]
-    /\ task_charge \in [TaskIds -> {NONE} \cup MemcgIds]
-    /\ task_stack \in [TaskIds -> {NONE} \cup MemcgIds]
+    /\ task_charge \in [TaskIds -> MemcgOrNone]
+    /\ task_stack \in [TaskIds -> MemcgOrNone]
     /\ admin_pc \in {ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE}
-    /\ admin_memcg \in {NONE} \cup MemcgIds
+    /\ admin_memcg \in MemcgOrNone
     /\ static_key \in Nat
     /\ root_alive \in [RootIds -> BOOLEAN]
     /\ cache \in [Caches -> {NOCACHE, ALIVE, FREED}]
@@ -556,11 +560,11 @@ TypeOK ==
     /\ half_created \in [Caches -> BOOLEAN]
     /\ slot \in [Caches -> BOOLEAN]
     /\ listed \in [Caches -> BOOLEAN]
-    /\ offline_memcg \in {NONE} \cup MemcgIds
+    /\ offline_memcg \in MemcgOrNone
     /\ offline_done \in [RootIds -> BOOLEAN]
-    /\ rdestroy_root \in {NONE} \cup RootIds
+    /\ rdestroy_root \in RootOrNone
     /\ rdestroy_next \in Nat
     /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT}
-    /\ shrinking \in {NONE} \cup Caches
+    /\ shrinking \in CacheOrNone
     /\ error \in {OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF}
 =============================================================================

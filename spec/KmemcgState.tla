@@ -281,6 +281,14 @@ StackBytes == StackPages * PAGE_SIZE
 
 Fresh == NewCounter(Unlimited)
 
+\* Ranges the invariants check against, named so that TLC computes them once.
+MemcgOrNone   == {NONE} \cup MemcgIds
+NonRootOrNone == {NONE} \cup NonRoot
+RootOrNone    == {NONE} \cup RootIds
+CacheOrNone   == {NONE} \cup Caches
+\* The kmem limits a memcg can have: its boot limit, or one an admin wrote.
+KmemLimitValues == KmemLimits \cup {KmemLimit, Unlimited}
+
 (***************************************************************************)
 (* A memcg's counter has a parent pointer exactly when the memcg was       *)
 (* created under a parent with use_hierarchy set (hier), and charges and   *)
