@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from kmemcg.model import tla, tla_destruction, tlc
+from kmemcg.model import tla, tlc
 from kmemcg.model.config import Config
 
 SPEC = Path(tla.SPEC_DIR)
@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--cfg", action="append", help="a shipped configuration (default: all)")
     args = ap.parse_args()
     kmemcg = shutil.which("kmemcg") or "kmemcg"
-    entries = tla.load_index() + tla_destruction.load_index()
+    entries = tla.load_index()
     if args.cfg:
         entries = [e for e in entries if Path(e["cfg"]).stem in {Path(c).stem for c in args.cfg}]
     print(f"{platform.processor() or platform.machine()}, {args.runs} runs each, "

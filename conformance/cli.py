@@ -27,7 +27,7 @@ from kmemcg.conformance.protocol import ProtocolError, SetupError
 from kmemcg.conformance.status import Exit
 from kmemcg.model import explore as explorer
 from kmemcg.model import prove as prover
-from kmemcg.model import tla, tla_destruction
+from kmemcg.model import tla
 from kmemcg.model import tlc as tlc_runner
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
@@ -719,20 +719,17 @@ def _replay_schedule(file, data, cfg, impl, pipe, timeout) -> Exit:
 # ---------------------------------------------------------------- tlc
 
 
-def shipped_tlc_runs(wanted: list[str] | None):
-    """(run_shipped, cfg file) for each shipped configuration named (all by default)."""
-    slices = [(tlc_runner.run_shipped, tla.load_index()),
-              (tla_destruction.run_shipped, tla_destruction.load_index())]
-    picked = [(runner, e["cfg"]) for runner, index in slices for e in index
-              if wanted is None or Path(e["cfg"]).stem in {Path(w).stem for w in wanted}]
-    if wanted:
-        known = {Path(c).stem for _, c in picked}
+def shipped_tlc_cfgs(wanted: list[str] | None) -> list[str]:
+    """The .cfg file of each shipped configuration named (all by default)."""
+    index = tla.load_index()
+    try:
+        return [e["cfg"] for e in tlc_runner.select(index, wanted)]
+    except ValueError:
+        known = {Path(e["cfg"]).stem for e in index}
         unknown = [w for w in wanted if Path(w).stem not in known]
-        if unknown:
-            every = [Path(e["cfg"]).stem for _, index in slices for e in index]
-            raise click.UsageError(f"not a shipped configuration: {', '.join(unknown)}; "
-                                   f"spec/ ships {', '.join(every)}")
-    return picked
+        raise click.UsageError(f"not a shipped configuration: {', '.join(unknown)}; "
+                               f"spec/ ships {', '.join(Path(e['cfg']).stem for e in index)}"
+                               ) from None
 
 
 @main.command()
@@ -744,11 +741,11 @@ def shipped_tlc_runs(wanted: list[str] | None):
               help="seconds per TLC run")
 def tlc(cfgs, workers, timeout):
     """Run TLC on the TLA+ spec and compare with the explorer, configuration by configuration."""
-    picked = shipped_tlc_runs(list(cfgs) or None)
+    picked = shipped_tlc_cfgs(list(cfgs) or None)
     agree = errors = 0
-    for runner, cfg_file in picked:
+    for cfg_file in picked:
         try:
-            (r,) = runner([cfg_file], workers=workers, timeout=timeout)
+            (r,) = tlc_runner.run_shipped([cfg_file], workers=workers, timeout=timeout)
         except (tlc_runner.TlcNotFound, tlc_runner.TlcError) as e:
             click.echo(str(e), err=True)
             raise SystemExit(Exit.TOOL) from None

@@ -63,6 +63,9 @@ FIXES: dict[str, Fix] = {f.name: f for f in (
         "the memcg's list", "3.14, 96403da24444"),
 )}
 
+#: the fixes in the roster's order (TLA+'s FixNames)
+FIX_NAMES = tuple(FIXES)
+
 CORRECT = "correct"
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (

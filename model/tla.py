@@ -1,4 +1,8 @@
-"""The bridge from the Python model to the TLA+ spec in spec/.
+"""The bridge from the Python model to the TLA+ spec in spec/: one spec, one writer.
+
+spec/Kmemcg.tla is the whole controller (it EXTENDS KmemcgAccounting and
+KmemcgCaches, which EXTEND KmemcgState, which EXTENDS KmemcgCounters). A shipped
+configuration is a *scope* of it: values for its CONSTANTS.
 
 Names: a model action ``"charge.kmem"`` is the TLA+ operator ``ChargeKmem``; an
 invariant ``"I1.kmem_within_limit"`` is ``I1_KmemWithinLimit``.
@@ -7,17 +11,22 @@ Configurations: a TLC ``.cfg`` file can hold only numbers (not negative ones),
 strings, booleans, sets of those and model values; it has no tuples. So each
 model :class:`~kmemcg.model.config.Config` ships as three files that belong together:
 
-* ``<name>.tla``, a module that EXTENDS KmemAccounting and defines the
-  tuple-valued constants (and the limit sets, which may name ``Unlimited``);
+* ``<name>.tla``, a module that EXTENDS Kmemcg and defines the tuple-valued
+  constants (and the limits, which may name ``Unlimited``);
 * ``<name>.cfg``, which gives the other constants values and substitutes those
-  definitions (``Memcgs <- MC_Memcgs``), and names INIT, NEXT, the CONSTRAINT,
-  the INVARIANTS and the PROPERTIES;
+  definitions (``Memcgs <- MC_Memcgs``), and names the behaviour (INIT/NEXT, or
+  SPECIFICATION FairSpec when liveness is checked), the CONSTRAINT, the
+  INVARIANTS and the PROPERTIES;
 * ``<name>.json``, the model configuration itself (``Config.to_json()``), so
   tools know which configuration the ``.cfg`` stands for.
 
-``spec/configs.json`` lists the shipped configurations and the verdict each
-must give. :func:`write_spec_configs` writes all of them; tests check that the
-files in spec/ are exactly what it writes.
+``spec/configs.json`` lists the shipped configurations, the verdict each must
+give and the liveness properties it checks. :func:`write_spec_configs` writes
+all of them; tests check that the files in spec/ are exactly what it writes.
+
+Every constant's value comes from :func:`scope_constants`, the one function
+that reads a Config's scope (see "the seam" below); the rest of this module
+renders and checks those values.
 """
 
 from __future__ import annotations
@@ -30,35 +39,103 @@ from pathlib import Path
 
 from kmemcg.model.config import NONE, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.invariants import counters, steps, structure
-from kmemcg.model.profiles import PROFILES
-from kmemcg.model.scopes import DEFAULT, PRESETS
-
-ACTIONS = MODEL.actions
-#: KmemAccounting's variables: the counters' and the tree's fields of State.
-VARIABLES = ("lifecycle", "use_hierarchy", "hier", "kmem_active", "kmemcg_id", "res", "kmem",
-             "kmem_pages", "user_pages", "task_memcg", "task_pc", "task_charge", "admin_pc",
-             "admin_memcg", "static_key")
-#: The invariants KmemAccounting.tla defines (the counters' and the tree's).
-INVARIANTS = {i.id: i for i in (*counters.INVARIANTS, *structure.INVARIANTS, *steps.INVARIANTS)
-              if i.id != "I6.no_charge_leak"}  # stated on the whole, after this module
+from kmemcg.model.profiles import CORRECT, FIX_NAMES, PROFILES
+from kmemcg.model.scopes import PRESETS
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
-MODULE = "KmemAccounting"
+#: The top module, and every module of the spec (each EXTENDS the one before it,
+#: but Kmemcg, which EXTENDS both KmemcgAccounting and KmemcgCaches).
+MODULE = "Kmemcg"
+MODULES = ("KmemcgCounters", "KmemcgState", "KmemcgAccounting", "KmemcgCaches", MODULE)
 INDEX = "configs.json"
+GENERATOR = "kmemcg.model.tla.write_spec_configs"
 #: The TLA+ value of the model's UNLIMITED (RESOURCE_MAX): TLC's largest integer.
 TLA_UNLIMITED = 2**31 - 1
 #: The TLA+-only type invariant, checked after the model's invariants.
 TYPE_OK = "TypeOK"
+#: The fair specification liveness is checked under.
+FAIR_SPEC = "FairSpec"
 PASS = "pass"
 
-#: The constants KmemAccounting declares, in its order.
+#: The constants Kmemcg declares, in its order.
 CONSTANTS = (
-    "Memcgs", "Parent", "Tasks", "MaxPages", "KmemLimits", "ResLimits",
-    "MaxFailcnt", "Actions", "Unlimited", "Profile",
+    "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
+    "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
+    "ObjsPerSlab", "Unlimited", "Actions", "Fixes",
 )
-#: Constants whose values are defined in the configuration's module (no tuples in a .cfg).
-_SUBSTITUTED = ("Memcgs", "Parent", "Tasks", "KmemLimits", "ResLimits")
+#: Constants whose values are defined in the configuration's module: tuples, and
+#: limits, which may name Unlimited. The others are assigned in the .cfg.
+_SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
+_NAMES = ("Memcgs", "Tasks", "Roots")
+_BOOLS = ("BootTasks", "BootMemcgs")
+_COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab")
+_LIMIT_SETS = ("KmemLimits", "ResLimits")
+
+#: The spec's actions (ActionNames in KmemcgState), in Next's order.
+ACTIONS = (
+    "charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+    "user.charge", "user.uncharge", "mkdir", "rmdir", "attach", "use_hierarchy.write",
+    "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
+    "activate.static_key_inc", "activate.set_active", "max_usage.reset", "failcnt.reset",
+    "alloc", "alloc.partial", "free.object", "free.release_pages", "fork", "exit",
+    "put_task_struct", "create_work.publish", "create_work.set_slot", "offline.mark_dead",
+    "offline.done", "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
+    "destroy_work.destroy", "shrink.release", "shrink.done", "root_destroy.start",
+    "root_destroy.clear_dead", "root_destroy.cancel_work", "root_destroy.flush_work",
+    "root_destroy.destroy_child",
+)
+#: The model's named stutter steps, which Next leaves out.
+STUTTERS = tuple(a.name for a in MODEL.actions.values() if not a.explored)
+#: The fixes (FixNames in KmemcgState), in the order a .cfg lists them.
+FIXES = FIX_NAMES
+#: The spec's state invariants, in the order TLC checks them (the model's order:
+#: accounting first), so TLC reports the one the explorer does when a state
+#: breaks several.
+STATE_INVARIANTS = tuple(i.id for i in MODEL.state_invariants())
+#: Step properties ([][P]_vars), checked as PROPERTIES.
+STEP_PROPERTIES = tuple(i.id for i in MODEL.step_invariants())
+#: Leads-to properties, checked under FairSpec.
+LIVENESS = tuple(p.id for p in MODEL.liveness)
+
+# ---------------------------------------------------------------- the scope
+
+
+def scope_constants(cfg: Config) -> dict:
+    """The value of each of Kmemcg's CONSTANTS for ``cfg``, as Python values:
+    names, parents and limits as tuples (sets in order), limits in bytes with
+    the model's UNLIMITED, flags as bools."""
+    if cfg.profile not in PROFILES:
+        raise ValueError(f"configuration {cfg.name!r}: unknown profile {cfg.profile!r}")
+    return {
+        "Memcgs": cfg.memcgs,
+        "Parents": cfg.parents,
+        "Tasks": cfg.tasks,
+        "Roots": cfg.roots,
+        "BootTasks": cfg.boot_tasks,
+        "BootMemcgs": cfg.boot_memcgs,
+        "KmemLimits": cfg.kmem_limits,
+        "ResLimits": cfg.res_limits,
+        "KmemLimit": cfg.kmem_limit,
+        "MaxPages": cfg.max_pages,
+        "MaxCachePages": cfg.max_cache_pages,
+        "MaxFailcnt": cfg.max_failcnt,
+        "SlabOrder": cfg.slab_order,
+        "ObjsPerSlab": cfg.objs_per_slab,
+        "Unlimited": UNLIMITED,
+        "Actions": tuple(a.name for a in MODEL.enabled(cfg)),
+        "Fixes": tuple(f for f in FIXES if cfg.has_fix(f)),
+    }
+
+
+def _variant(preset: str, profile: str) -> Config:
+    """A preset with the fixes of ``profile`` removed."""
+    base = PRESETS[preset].validate()
+    if profile == base.profile:
+        return base
+    return replace(base, name=f"{base.name}+{profile}", profile=profile)
+
+
+# ---------------------------------------------------------------- names
 
 
 def _camel(snake: str) -> str:
@@ -76,43 +153,24 @@ def tla_invariant_name(inv_id: str) -> str:
     return f"{prefix}_{_camel(rest)}" if rest else prefix
 
 
+def tla_file_stem(snake: str) -> str:
+    """``"v5_double_destroy"`` -> ``"V5DoubleDestroy"`` (a file-name stem part)."""
+    return _camel(snake)
+
+
 def model_invariant_id(tla_name: str) -> str | None:
-    """The model invariant a TLA+ invariant or property name stands for (None: no such)."""
-    for i in INVARIANTS:
+    """The invariant or property a TLA+ name stands for (None: no such)."""
+    for i in (*STATE_INVARIANTS, *STEP_PROPERTIES, *LIVENESS):
         if tla_invariant_name(i) == tla_name:
             return i
     return None
 
 
-def explored_actions() -> list[str]:
-    """The model actions KmemAccounting's Next may take (TLA+'s ActionNames): the
-    explored actions of the counters and the tree."""
-    return [*PRESETS["accounting"].actions, "max_usage.reset", "failcnt.reset"]
-
-
-def actions_of(cfg: Config) -> list[str]:
-    """The model actions a configuration explores, checked to exist in the spec."""
-    if cfg.roots:
-        raise ValueError(f"configuration {cfg.name!r} has root caches; {MODULE} mirrors "
-                         "the counters and the tree only")
-    if cfg.profile not in PROFILES:
-        raise ValueError(f"configuration {cfg.name!r}: unknown profile {cfg.profile!r}")
-    names = list(cfg.actions) if cfg.actions is not None else explored_actions()
-    for name in names:
-        if name not in explored_actions() and name in ACTIONS and ACTIONS[name].explored:
-            raise ValueError(f"configuration {cfg.name!r}: {MODULE} has no action {name!r}")
-        if name not in ACTIONS:
-            raise ValueError(f"configuration {cfg.name!r}: unknown action {name!r}")
-        if not ACTIONS[name].explored:
-            raise ValueError(
-                f"configuration {cfg.name!r}: {name!r} is a named stutter step, which the "
-                "TLA+ spec leaves out of Next; TLC could not mirror its effect on deadlocks"
-            )
-    return names
+# ---------------------------------------------------------------- rendering
 
 
 def _tla_string(s: str) -> str:
-    if '"' in s or "\\" in s or "\n" in s:
+    if not isinstance(s, str) or '"' in s or "\\" in s or "\n" in s:
         raise ValueError(f"cannot write {s!r} as a TLA+ string")
     return f'"{s}"'
 
@@ -121,10 +179,14 @@ def _limit(v: int) -> str:
     """A limit in bytes as TLA+: UNLIMITED is the constant Unlimited."""
     if v == UNLIMITED:
         return "Unlimited"
-    if not 0 <= v < TLA_UNLIMITED:
-        raise ValueError(
-            f"limit {v} does not fit TLC's integers below Unlimited = {TLA_UNLIMITED}"
-        )
+    if not isinstance(v, int) or not 0 <= v < TLA_UNLIMITED:
+        raise ValueError(f"limit {v} does not fit TLC's integers below Unlimited = {TLA_UNLIMITED}")
+    return str(v)
+
+
+def _count(name: str, v: int) -> str:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < TLA_UNLIMITED:
+        raise ValueError(f"{name} = {v!r} must be a natural number that fits TLC's integers")
     return str(v)
 
 
@@ -144,29 +206,82 @@ def _seq(items: Iterable[str]) -> str:
     return "<<" + ", ".join(items) + ">>"
 
 
-def _definitions(cfg: Config) -> dict[str, str]:
-    """The TLA+ expressions of the constants defined in a configuration's module."""
-    return {
-        "Memcgs": _seq(_tla_string(n) for n in cfg.memcgs),
-        "Parent": _seq("NONE" if p == NONE else str(p) for p in cfg.parents),
-        "Tasks": _seq(_tla_string(t) for t in cfg.tasks),
-        "KmemLimits": _set(_limit(v) for v in cfg.kmem_limits),
-        "ResLimits": _set(_limit(v) for v in cfg.res_limits),
-    }
+def _names_of(values: dict, key: str, known: tuple[str, ...], what: str) -> list[str]:
+    names = list(values[key])
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what}: {unknown}")
+    return names
 
 
-def mc_module(module: str, extends: str, cfg: Config, defs: dict[str, str],
-              generator: str) -> str:
-    """A TLC model module: ``extends`` with the configuration's constants defined
-    (a .cfg file cannot hold tuples, so its cfg substitutes them with <-)."""
+def rendered_constants(cfg: Config) -> dict[str, str]:
+    """Each constant of ``cfg``'s scope as TLA+ text, in CONSTANTS order; fails
+    with ValueError on what the spec or TLC cannot hold."""
+    values = scope_constants(cfg)
+    missing = [k for k in CONSTANTS if k not in values]
+    if missing or len(values) != len(CONSTANTS):
+        raise ValueError(f"scope_constants must give exactly {CONSTANTS}, missing {missing}")
+    actions = list(values["Actions"])
+    stutters = [a for a in actions if a in STUTTERS]
+    if stutters:
+        raise ValueError(f"configuration {cfg.name!r}: {stutters} are named stutter steps, "
+                         "which the TLA+ spec leaves out of Next; TLC could not mirror their "
+                         "effect on deadlocks")
+    _names_of(values, "Actions", ACTIONS, f"action(s) in configuration {cfg.name!r}")
+    fixes = _names_of(values, "Fixes", FIXES, f"fix(es) in configuration {cfg.name!r}")
+    out = {}
+    for k in CONSTANTS:
+        v = values[k]
+        if k in _NAMES:
+            out[k] = _seq(_tla_string(n) for n in v)
+        elif k == "Parents":
+            out[k] = _seq("NONE" if p == NONE else _count(k, p) for p in v)
+        elif k in _BOOLS:
+            out[k] = "TRUE" if v is True else "FALSE" if v is False else _bad(k, v)
+        elif k in _LIMIT_SETS:
+            out[k] = _set(_limit(x) for x in v)
+        elif k == "KmemLimit":
+            out[k] = _limit(v)
+        elif k in _COUNTS:
+            out[k] = _count(k, v)
+        elif k == "Unlimited":
+            out[k] = str(TLA_UNLIMITED) if v == UNLIMITED else _bad(k, v)
+        elif k == "Actions":
+            out[k] = _wrapped_set([_tla_string(a) for a in actions])
+        else:  # Fixes
+            out[k] = _wrapped_set([_tla_string(f) for f in fixes])
+    return out
+
+
+def _bad(key: str, value) -> str:
+    raise ValueError(f"{key} = {value!r} has no TLA+ rendering")
+
+
+def liveness_of(cfg: Config, expect: str) -> list[str]:
+    """The liveness properties a run of ``cfg`` checks: every one when the scope
+    has root caches (a property names one of their caches) and no safety
+    violation is expected (the explorer checks liveness only on a whole graph)."""
+    if not scope_constants(cfg)["Roots"]:
+        return []
+    if expect in STATE_INVARIANTS or expect in STEP_PROPERTIES or expect == "Deadlock":
+        return []
+    return list(LIVENESS)
+
+
+def to_mc_module(cfg: Config, module: str) -> str:
+    """The module ``module`` that instantiates Kmemcg for ``cfg`` (a .cfg file
+    cannot hold tuples, so its cfg substitutes them with <-)."""
+    cfg.validate()
+    text = rendered_constants(cfg)
+    defs = {k: text[k] for k in _SUBSTITUTED}
     width = max(len(k) for k in defs) + len("MC_")
     lines = [
         f" MODULE {module} ".center(77, "-"),
-        f'\\* TLC model of {extends} for the model configuration "{cfg.name}"',
-        f"\\* ({module}.json). Generated by {generator}: do not edit.",
+        f'\\* TLC model of {MODULE} for the model configuration "{cfg.name}"',
+        f"\\* ({module}.json). Generated by {GENERATOR}: do not edit.",
         "\\* A .cfg file cannot hold tuples, so the constants are defined here and",
         f"\\* {module}.cfg substitutes them with <-.",
-        f"EXTENDS {extends}",
+        f"EXTENDS {MODULE}",
         "",
         *(f"{('MC_' + k).ljust(width)} == {v}" for k, v in defs.items()),
         "=" * 77,
@@ -175,68 +290,54 @@ def mc_module(module: str, extends: str, cfg: Config, defs: dict[str, str],
     return "\n".join(lines)
 
 
-def to_mc_module(cfg: Config, module: str) -> str:
-    """The module ``module`` that instantiates KmemAccounting for ``cfg``."""
-    cfg.validate()
-    actions_of(cfg)  # the slice and actions the spec can mirror
-    return mc_module(module, MODULE, cfg, _definitions(cfg), "kmemcg.model.tla.write_spec_configs")
-
-
-def cfg_header(cfg: Config, generator: str, constants, substituted, values: dict) -> list[str]:
-    """A .cfg's opening: whence it came, and its CONSTANTS (the substituted ones
-    come from the MC module, which can hold tuples)."""
-    width = max(len(k) for k in constants)
-    lines = [
-        f'\\* TLC configuration for the model configuration "{cfg.name}".',
-        f"\\* Generated by {generator}: do not edit.",
-        "CONSTANTS",
-    ]
-    for k in constants:
-        if k in substituted:
-            lines.append(f"    {k.ljust(width)} <- MC_{k}")
-        else:
-            lines.append(f"    {k.ljust(width)} = {values[k]}")
-    return lines
-
-
 def to_cfg(cfg: Config, invariants: Iterable[str] | None = None,
-           properties: Iterable[str] | None = None, type_ok: bool = True) -> str:
+           properties: Iterable[str] | None = None, liveness: Iterable[str] = (),
+           type_ok: bool = True) -> str:
     """The TLC .cfg of ``cfg``, for use with the module :func:`to_mc_module` writes.
 
-    ``invariants`` and ``properties`` are model invariant ids (state invariants
-    and step properties); by default all of them, in the model's order, so TLC
-    reports the same invariant the explorer does when a state breaks several.
-    ``type_ok`` adds the spec's TypeOK last.
+    ``invariants`` are state invariant ids and ``properties`` step property ids,
+    by default all of them, in the spec's order; ``liveness`` are leads-to
+    property ids, checked under FairSpec (with none, the behaviour is INIT Init /
+    NEXT Next). ``type_ok`` adds the spec's TypeOK last.
     """
     cfg.validate()
-    if cfg.max_pages >= TLA_UNLIMITED or cfg.max_failcnt >= TLA_UNLIMITED:
-        raise ValueError("max_pages and max_failcnt must fit TLC's integers")
-    mine = INVARIANTS.values()
-    state_ids = [i.id for i in mine if i.kind != "step"] if invariants is None else list(invariants)
-    step_ids = [i.id for i in mine if i.kind == "step"] if properties is None else list(properties)
-    for i in state_ids + step_ids:
-        if i not in INVARIANTS:
-            raise ValueError(f"unknown invariant {i!r}")
+    state_ids = list(STATE_INVARIANTS) if invariants is None else list(invariants)
+    step_ids = list(STEP_PROPERTIES) if properties is None else list(properties)
+    live_ids = list(liveness)
     for i in state_ids:
-        if INVARIANTS[i].kind == "step":
-            raise ValueError(f"{i!r} is a step property: pass it in properties")
+        if i in STEP_PROPERTIES or i in LIVENESS:
+            raise ValueError(f"{i!r} is a property, not a state invariant: pass it in "
+                             "properties or liveness")
+        if i not in STATE_INVARIANTS:
+            raise ValueError(f"unknown invariant {i!r}")
     for i in step_ids:
-        if INVARIANTS[i].kind != "step":
+        if i in STATE_INVARIANTS:
             raise ValueError(f"{i!r} is a state invariant: pass it in invariants")
-    values = {
-        "MaxPages": str(cfg.max_pages),
-        "MaxFailcnt": str(cfg.max_failcnt),
-        "Actions": _wrapped_set([_tla_string(a) for a in actions_of(cfg)]),
-        "Unlimited": str(TLA_UNLIMITED),
-        "Profile": _tla_string(cfg.profile),
-    }
-    _definitions(cfg)  # fails early on values TLC cannot hold
-    lines = cfg_header(cfg, "kmemcg.model.tla.write_spec_configs", CONSTANTS, _SUBSTITUTED, values)
+        if i not in STEP_PROPERTIES:
+            raise ValueError(f"unknown step property {i!r}")
+    for i in live_ids:
+        if i not in LIVENESS:
+            raise ValueError(f"unknown liveness property {i!r}")
+    text = rendered_constants(cfg)
+    width = max(len(k) for k in CONSTANTS)
+    lines = [
+        f'\\* TLC configuration for the model configuration "{cfg.name}".',
+        f"\\* Generated by {GENERATOR}: do not edit.",
+        "CONSTANTS",
+    ]
+    for k in CONSTANTS:
+        if k in _SUBSTITUTED:
+            lines.append(f"    {k.ljust(width)} <- MC_{k}")
+        else:
+            lines.append(f"    {k.ljust(width)} = {text[k]}")
+    lines.append("")
+    lines += [f"SPECIFICATION {FAIR_SPEC}"] if live_ids else ["INIT Init", "NEXT Next"]
+    lines += ["", "CONSTRAINT StateConstraint", ""]
     names = [tla_invariant_name(i) for i in state_ids] + ([TYPE_OK] if type_ok else [])
-    lines += ["", "INIT Init", "NEXT Next", "", "CONSTRAINT StateConstraint", ""]
     lines += ["INVARIANTS", *(f"    {n}" for n in names)]
-    if step_ids:
-        lines += ["", "PROPERTIES", *(f"    {tla_invariant_name(i)}" for i in step_ids)]
+    props = [tla_invariant_name(i) for i in step_ids + live_ids]
+    if props:
+        lines += ["", "PROPERTIES", *(f"    {n}" for n in props)]
     return "\n".join(lines) + "\n"
 
 
@@ -269,7 +370,7 @@ class Shipped:
 
     name: str
     config: Config
-    #: "pass", or the model id of the invariant TLC and the explorer must report.
+    #: "pass", or the id of the invariant or property TLC and the explorer must report.
     expect: str
 
     @property
@@ -284,49 +385,60 @@ class Shipped:
     def json_file(self) -> str:
         return f"{self.name}.json"
 
+    @property
+    def liveness(self) -> list[str]:
+        return liveness_of(self.config, self.expect)
+
     def module_text(self) -> str:
         return to_mc_module(self.config, self.name)
 
     def cfg_text(self) -> str:
-        return to_cfg(self.config)
+        return to_cfg(self.config, liveness=self.liveness)
 
 
-def _bug(profile: str) -> Config:
-    return replace(DEFAULT, name=f"{DEFAULT.name}+{profile}", profile=profile)
+D3 = "D3.no_use_after_destroy"
+#: (file stem after "Kmemcg_", preset, the profile whose fixes it removes, expected
+#: verdict). Every state that breaks an invariant at a failing configuration's
+#: shortest counterexample depth breaks the expected one first, so TLC's verdict
+#: does not depend on the order it generates successors in.
+SHIPPED = (
+    ("Accounting", "accounting", CORRECT, PASS),
+    # a nested limit: B charges A's counters under use_hierarchy
+    ("Hierarchy", "hierarchy", CORRECT, PASS),
+    ("Destruction", "destruction", CORRECT, PASS),
+    # two root caches
+    ("TwoRoots", "destruction-2roots", CORRECT, PASS),
+    # order-1 slabs of two objects, a task's stack, a kmem limit of 4 pages
+    ("Kmem", "destruction-kmem", CORRECT, PASS),
+    # every profile of the roster on its preset, with the verdict it expects
+    *((tla_file_stem(p.name), p.preset, p.name, p.expect)
+      for p in PROFILES.values() if p.preset is not None),
+)
 
 
 def shipped() -> list[Shipped]:
     """The configurations spec/ ships: derived from the model's presets, never hand-written."""
-    return [
-        Shipped("MCKmemAccounting", DEFAULT, PASS),
-        Shipped("KmemAccounting_Hierarchy", PRESETS["hierarchy"].validate(), PASS),
-        # the kmem charge that skips the limit check: usage goes over the limit
-        Shipped("KmemAccounting_NoLimitCheck", _bug("no_kmem_limit_check"),
-                "I1.kmem_within_limit"),
-        # a failed res charge that keeps its kmem charge: kmem leaks a page. Every
-        # state with the leak breaks I4.kmem_accounted, which comes before
-        # I3.kmem_within_res in the model's order, so BFS reports it first.
-        Shipped("KmemAccounting_NoRollback", _bug("no_kmem_rollback"), "I4.kmem_accounted"),
-    ]
+    return [Shipped(f"{MODULE}_{stem}", _variant(preset, profile), expect)
+            for stem, preset, profile, expect in SHIPPED]
 
 
 def index_entries(items: Iterable[Shipped] | None = None) -> list[dict]:
     return [
-        {"cfg": s.cfg_file, "module": s.module_file, "model": s.json_file, "expect": s.expect}
+        {"cfg": s.cfg_file, "module": s.module_file, "model": s.json_file, "expect": s.expect,
+         "liveness": s.liveness}
         for s in (shipped() if items is None else items)
     ]
 
 
-def spec_files(items: Iterable[Shipped] | None = None, index: str = INDEX) -> dict[str, str]:
-    """File name -> text of everything :func:`write_spec_configs` writes (or, given
-    another slice's items and index name, what its writer writes)."""
+def spec_files(items: Iterable[Shipped] | None = None) -> dict[str, str]:
+    """File name -> text of everything :func:`write_spec_configs` writes."""
     items = list(shipped() if items is None else items)
     files: dict[str, str] = {}
     for s in items:
         files[s.module_file] = s.module_text()
         files[s.cfg_file] = s.cfg_text()
         files[s.json_file] = json.dumps(s.config.to_json(), indent=2) + "\n"
-    files[index] = json.dumps(index_entries(items), indent=2) + "\n"
+    files[INDEX] = json.dumps(index_entries(items), indent=2) + "\n"
     return files
 
 
@@ -347,6 +459,11 @@ def write_spec_configs(spec_dir: str | Path = SPEC_DIR) -> list[Path]:
     return write_files(spec_files(), spec_dir)
 
 
-def load_index(spec_dir: str | Path = SPEC_DIR, index: str = INDEX) -> list[dict]:
-    """The shipped configurations as an index file (spec/configs.json) lists them."""
-    return json.loads((Path(spec_dir) / index).read_text())
+def load_index(spec_dir: str | Path = SPEC_DIR) -> list[dict]:
+    """The shipped configurations as the index file (spec/configs.json) lists them."""
+    return json.loads((Path(spec_dir) / INDEX).read_text())
+
+
+if __name__ == "__main__":
+    for p in write_spec_configs():
+        print(p)

@@ -312,7 +312,6 @@ def test_interleave_says_when_no_lock_order_was_recorded():
 
 
 def test_tlc_missing_or_failing_is_a_tool_error_with_its_message_whole(monkeypatch):
-    from kmemcg.model import tla_destruction
     from kmemcg.model import tlc as tlc_runner
 
     for error in (tlc_runner.TlcNotFound("TLC not found: set TLA2TOOLS_JAR"),
@@ -321,7 +320,6 @@ def test_tlc_missing_or_failing_is_a_tool_error_with_its_message_whole(monkeypat
             raise error
 
         monkeypatch.setattr(tlc_runner, "run_shipped", fail)
-        monkeypatch.setattr(tla_destruction, "run_shipped", fail)
         r = run("tlc")
         assert r.exit_code == Exit.TOOL and str(error) in r.output
 

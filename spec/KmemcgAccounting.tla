@@ -1,0 +1,389 @@
+-------------------------- MODULE KmemcgAccounting --------------------------
+(***************************************************************************)
+(* Accounting in the memcg kernel-memory controller of Linux 3.8-3.10:     *)
+(* the charge path, user pages, the cgroup tree, limits and the activation *)
+(* of kmem accounting, and tasks with their thread stacks.                 *)
+(*                                                                         *)
+(* Each memcg has two res_counters: res, shared by user (LRU) pages and    *)
+(* kernel pages, and kmem, for kernel pages only.  A kernel page           *)
+(* allocation charges kmem first and res second (memcg_charge_kmem), gets  *)
+(* the page from the allocator, and then commits the charge to the page    *)
+(* (memcg_kmem_commit_charge).  A task can be preempted between any two of *)
+(* these steps, so the charge path is a program counter per task           *)
+(* (task_pc), and other tasks and the administrator see the half-charged   *)
+(* states.  Accounting starts for a memcg only when a kmem limit is first  *)
+(* written to it, and that activation is itself a sequence of steps with   *)
+(* its own program counter (admin_pc): allocate a kmemcg id, patch the     *)
+(* static key the allocator tests, then set the ACTIVE bit.                *)
+(*                                                                         *)
+(* Each action's comment names the kernel function it models, as the       *)
+(* model's kernel= strings do (model/actions.py, model/destruction/).      *)
+(***************************************************************************)
+EXTENDS KmemcgState
+
+(***************************************************************************)
+(* The kmem charge path: memcg_kmem_newpage_charge -> memcg_charge_kmem    *)
+(* (kmem first, then res) -> page allocation -> memcg_kmem_commit_charge.  *)
+(* Each arrow is a preemption point, so each step is an action.  Task t's  *)
+(* pc and the memcg it charges move together.                              *)
+(***************************************************************************)
+
+GoTo(t, pc, memcg) ==
+    /\ task_pc' = [task_pc EXCEPT ![t] = pc]
+    /\ task_charge' = [task_charge EXCEPT ![t] = memcg]
+
+(***************************************************************************)
+(* memcg_charge_kmem: res_counter_charge(&memcg->kmem), no reclaim (3.8).  *)
+(* The charge path runs only once the static key is patched and only for a *)
+(* kmem-active memcg; otherwise memcg_kmem_newpage_charge lets the         *)
+(* allocation through uncharged (the model's charge.bypass, a stutter      *)
+(* step, which Next leaves out).  Over the kmem limit the allocation fails *)
+(* with -ENOMEM at once.  A task that does not exist (task_memcg = NONE)   *)
+(* allocates nothing.                                                      *)
+(***************************************************************************)
+ChargeKmem(t, m) ==
+    /\ task_pc[t] = IDLE
+    /\ task_memcg[t] = m
+    /\ Accountable(m)
+    /\ LET r == KmemCharge(kmem, Walk(m), PAGE_SIZE)
+       IN  /\ kmem' = r.counters
+           /\ IF r.ok THEN GoTo(t, KMEM_CHARGED, m) ELSE GoTo(t, IDLE, NONE)
+    /\ UNCHANGED << memcgVars, res, pageVars, task_memcg, task_stack, adminVars,
+                    slabCacheVars >>
+
+(***************************************************************************)
+(* memcg_charge_kmem: __mem_cgroup_try_charge, then kmem uncharged on      *)
+(* -ENOMEM (3.8).  The res charge is modelled without reclaim or OOM: it   *)
+(* succeeds or fails on the limits alone.  On failure the kmem charge is   *)
+(* rolled back, unless the kmem_rollback fix is left out.                  *)
+(***************************************************************************)
+ChargeRes(t, m) ==
+    /\ task_pc[t] = KMEM_CHARGED
+    /\ task_charge[t] = m
+    /\ LET r == Charge(res, Walk(m), PAGE_SIZE)
+       IN  /\ res' = r.counters
+           /\ kmem' = IF r.ok \/ "kmem_rollback" \notin Fixes
+                      THEN kmem
+                      ELSE Uncharge(kmem, Walk(m), PAGE_SIZE)
+           /\ IF r.ok THEN GoTo(t, RES_CHARGED, m) ELSE GoTo(t, IDLE, NONE)
+    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, adminVars,
+                    slabCacheVars >>
+
+(***************************************************************************)
+(* memcg_kmem_commit_charge: pc->mem_cgroup = memcg, SetPageCgroupUsed     *)
+(* (3.8).  The page now belongs to m until it is freed.                    *)
+(***************************************************************************)
+ChargeCommit(t, m) ==
+    /\ task_pc[t] = RES_CHARGED
+    /\ task_charge[t] = m
+    /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ + 1]
+    /\ GoTo(t, IDLE, NONE)
+    /\ UNCHANGED << memcgVars, counterVars, user_pages, task_memcg, task_stack,
+                    adminVars, slabCacheVars >>
+
+(***************************************************************************)
+(* memcg_kmem_commit_charge with page == NULL: memcg_uncharge_kmem (3.8).  *)
+(* The page allocator may fail for reasons the model does not track (low   *)
+(* memory, order, fault injection), so after both charges either           *)
+(* ChargeCommit or ChargeAbort may follow.                                 *)
+(***************************************************************************)
+ChargeAbort(t, m) ==
+    /\ task_pc[t] = RES_CHARGED
+    /\ task_charge[t] = m
+    /\ MemcgUnchargeKmem(m, PAGE_SIZE)
+    /\ GoTo(t, IDLE, NONE)
+    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, adminVars,
+                    slabCacheVars >>
+
+(***************************************************************************)
+(* __memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup, clear Used (3.8). *)
+(* A page is uncharged from the memcg it was committed to, whichever       *)
+(* memcg the freeing task is in, and even after that memcg is removed.     *)
+(***************************************************************************)
+FreeUncharge(m) ==
+    /\ kmem_pages[m] > 0
+    /\ MemcgUnchargeKmem(m, PAGE_SIZE)
+    /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ - 1]
+    /\ UNCHANGED << memcgVars, user_pages, taskVars, adminVars, slabCacheVars >>
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* User pages share the res counter with kernel pages.                     *)
+(***************************************************************************)
+
+(***************************************************************************)
+(* mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8).  *)
+(* __mem_cgroup_try_charge never charges the root memcg's counter.         *)
+(***************************************************************************)
+UserCharge(t, m) ==
+    /\ task_pc[t] = IDLE
+    /\ task_memcg[t] = m
+    /\ IF m = ROOT
+       THEN /\ user_pages' = [user_pages EXCEPT ![m] = @ + 1]
+            /\ UNCHANGED res
+       ELSE LET r == Charge(res, Walk(m), PAGE_SIZE)
+            IN  /\ res' = r.counters
+                /\ user_pages' = IF r.ok
+                                 THEN [user_pages EXCEPT ![m] = @ + 1]
+                                 ELSE user_pages   \* -ENOMEM
+    /\ UNCHANGED << memcgVars, kmem, kmem_pages, taskVars, adminVars, slabCacheVars >>
+
+\* __mem_cgroup_uncharge_common: res_counter_uncharge unless root (3.8).
+UserUncharge(m) ==
+    /\ user_pages[m] > 0
+    /\ user_pages' = [user_pages EXCEPT ![m] = @ - 1]
+    /\ res' = IF m = ROOT THEN res ELSE Uncharge(res, Walk(m), PAGE_SIZE)
+    /\ UNCHANGED << memcgVars, kmem, kmem_pages, taskVars, adminVars, slabCacheVars >>
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* The cgroup tree.  The administrator is one sequential actor: mkdir,     *)
+(* rmdir, attach and the file writes below take a step only while no       *)
+(* activation is half done (AdminIdle), since memcg_update_kmem_limit      *)
+(* holds its mutexes across the whole activation.  Tasks, in contrast,     *)
+(* charge and free at any time.                                            *)
+(***************************************************************************)
+
+(***************************************************************************)
+(* mem_cgroup_css_alloc + css_online + memcg_propagate_kmem (3.8).  A new  *)
+(* memcg takes its parent's use_hierarchy, and charges the parent's        *)
+(* counters if the parent has use_hierarchy.  Under an active parent with  *)
+(* use_hierarchy it is born active, with its own kmemcg_id and one more    *)
+(* static key reference, but with an unlimited kmem limit of its own.      *)
+(***************************************************************************)
+Mkdir(m) ==
+    LET p == ParentOf(m)
+        inherit == use_hierarchy[p] /\ kmem_active[p]
+    IN  /\ AdminIdle
+        /\ lifecycle[m] = ABSENT
+        /\ lifecycle[p] = ONLINE
+        /\ lifecycle' = [lifecycle EXCEPT ![m] = ONLINE]
+        /\ use_hierarchy' = [use_hierarchy EXCEPT ![m] = use_hierarchy[p]]
+        /\ hier' = [hier EXCEPT ![m] = use_hierarchy[p]]
+        /\ res' = [res EXCEPT ![m] = Fresh]
+        /\ kmem' = [kmem EXCEPT ![m] = Fresh]
+        /\ kmem_active' = [kmem_active EXCEPT ![m] = inherit]
+        /\ kmemcg_id' = [kmemcg_id EXCEPT ![m] = IF inherit THEN LowestFreeId ELSE NONE]
+        /\ static_key' = static_key + (IF inherit THEN 1 ELSE 0)
+        /\ UNCHANGED << admin_pc, admin_memcg, pageVars, taskVars, slabCacheVars >>
+
+(***************************************************************************)
+(* cgroup_rmdir -> mem_cgroup_css_offline (3.8-3.10).  A memcg with a task *)
+(* in it or an online child cgroup is busy (-EBUSY, nothing changes); a    *)
+(* task that has exited has left, though its stack may still be charged.   *)
+(* Otherwise the memcg goes offline:                                       *)
+(*  - mem_cgroup_reparent_charges: its user pages move to its parent, or   *)
+(*    to the root if it does not charge its parent, and only its own res   *)
+(*    level gives them up (the levels above were charged for them          *)
+(*    already).  Its kmem stays charged to it until freed.                 *)
+(*  - mem_cgroup_destroy_all_caches (3.10) starts walking its cache list   *)
+(*    (OfflineMarkDead, OfflineDone in KmemcgCaches), when there are root  *)
+(*    caches to have children.                                             *)
+(* One offline walks at a time, and, with offline_excludes_root_destroy    *)
+(* (3.16's memcg_slab_mutex), not while a root cache is being destroyed.   *)
+(***************************************************************************)
+Rmdir(m) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ offline_memcg = NONE
+    /\ "offline_excludes_root_destroy" \in Fixes => rdestroy_root = NONE
+    /\ IF TasksIn(m) # {} \/ OnlineChildren(m) # {}
+       THEN UNCHANGED vars   \* -EBUSY
+       ELSE LET heir == IF hier[m] THEN ParentOf(m) ELSE ROOT
+                moved == user_pages[m]
+            IN  /\ lifecycle' = [lifecycle EXCEPT ![m] = OFFLINE]
+                /\ user_pages' = [user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
+                /\ res' = [res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ offline_memcg' = IF R > 0 THEN m ELSE NONE
+                /\ UNCHANGED << use_hierarchy, hier, kmem_active, kmemcg_id, kmem,
+                                kmem_pages, taskVars, adminVars, cacheVars,
+                                offline_done, rdestroy_root, rdestroy_next,
+                                rdestroy_step, shrinking, error >>
+
+(***************************************************************************)
+(* cgroup_attach_task; kmem charges never move (mem_cgroup_move_charge,    *)
+(* 3.8).  A task may move with a charge in flight; the charge stays with   *)
+(* the memcg it was started for, and its stack stays charged to the memcg  *)
+(* it was forked in.                                                       *)
+(***************************************************************************)
+Attach(t, m) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ task_memcg[t] # NONE
+    /\ task_memcg[t] # m
+    /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge,
+                    task_stack, adminVars, slabCacheVars >>
+
+(***************************************************************************)
+(* mem_cgroup_hierarchy_write (3.8): echo v > memory.use_hierarchy.        *)
+(* Writing the current value succeeds and changes nothing.  Otherwise a    *)
+(* memcg under a use_hierarchy parent gets -EINVAL, as does a value other  *)
+(* than 0 or 1, and a memcg with child cgroups gets -EBUSY.  Existing      *)
+(* children keep their hier bit: it was fixed when they were created.      *)
+(***************************************************************************)
+UseHierarchyWrite(m, v) ==
+    LET p == ParentOf(m)
+        succeeds ==
+            \/ use_hierarchy[m] = (v = 1)
+            \/ /\ ~(p # NONE /\ use_hierarchy[p])
+               /\ v \in {0, 1}
+               /\ OnlineChildren(m) = {}
+    IN  /\ AdminIdle
+        /\ lifecycle[m] = ONLINE
+        /\ use_hierarchy' = IF succeeds
+                            THEN [use_hierarchy EXCEPT ![m] = (v = 1)]
+                            ELSE use_hierarchy
+        /\ UNCHANGED << lifecycle, hier, kmem_active, kmemcg_id, counterVars,
+                        pageVars, taskVars, adminVars, slabCacheVars >>
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* Limits, and the activation of kmem accounting.                          *)
+(***************************************************************************)
+
+(***************************************************************************)
+(* mem_cgroup_write(RES_LIMIT) -> mem_cgroup_resize_limit, no reclaimable  *)
+(* pages (3.8).  The root's limit cannot be set (-EINVAL); a limit below   *)
+(* the usage is refused (-EBUSY) since there is nothing to reclaim.        *)
+(***************************************************************************)
+LimitWrite(m, v) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ res' = IF m = ROOT THEN res ELSE SetLimit(res, m, v)
+    /\ UNCHANGED << memcgVars, kmem, pageVars, taskVars, adminVars, slabCacheVars >>
+
+(***************************************************************************)
+(* memcg_update_kmem_limit under memcg_create_mutex + set_limit_mutex      *)
+(* (3.9/3.10).  On an active memcg, or when writing "-1" (Unlimited), it   *)
+(* only sets the limit.  Otherwise it activates kmem accounting, which it  *)
+(* refuses (-EBUSY) for a memcg that has tasks or hierarchical children:   *)
+(* their usage would be meaningless.  Activation sets the limit and then   *)
+(* takes the three steps below, one at a time.                             *)
+(***************************************************************************)
+KmemLimitWrite(m, v) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ IF m = ROOT THEN
+          UNCHANGED << kmem, admin_pc, admin_memcg >>              \* -EINVAL
+       ELSE IF v = Unlimited \/ kmem_active[m] THEN
+          /\ kmem' = SetLimit(kmem, m, v)                          \* no activation
+          /\ UNCHANGED << admin_pc, admin_memcg >>
+       ELSE IF TasksIn(m) # {} \/ HasChildren(m) THEN
+          UNCHANGED << kmem, admin_pc, admin_memcg >>              \* -EBUSY
+       ELSE
+          /\ kmem' = SetLimit(kmem, m, v)                          \* activation
+          /\ admin_pc' = CACHE_SIZES
+          /\ admin_memcg' = m
+    /\ UNCHANGED << memcgVars, res, pageVars, taskVars, static_key, slabCacheVars >>
+
+\* memcg_update_cache_sizes: ida_simple_get kmemcg_id, grow caches (3.8).
+ActivateUpdateCacheSizes(m) ==
+    /\ admin_pc = CACHE_SIZES
+    /\ admin_memcg = m
+    /\ kmemcg_id' = [kmemcg_id EXCEPT ![m] = LowestFreeId]
+    /\ admin_pc' = KEY_INC
+    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, counterVars,
+                    pageVars, taskVars, admin_memcg, static_key, slabCacheVars >>
+
+\* static_key_slow_inc(&memcg_kmem_enabled_key) (3.9, SB).
+ActivateStaticKeyInc(m) ==
+    /\ admin_pc = KEY_INC
+    /\ admin_memcg = m
+    /\ static_key' = static_key + 1
+    /\ admin_pc' = SET_ACTIVE
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, taskVars, admin_memcg,
+                    slabCacheVars >>
+
+(***************************************************************************)
+(* memcg_kmem_set_active after the static key is patched (3.8).  Setting   *)
+(* the bit only now guarantees that no one starts charging before every    *)
+(* call site of the static key is patched, so no commit or uncharge is     *)
+(* skipped after a charge.                                                 *)
+(***************************************************************************)
+ActivateSetActive(m) ==
+    /\ admin_pc = SET_ACTIVE
+    /\ admin_memcg = m
+    /\ kmem_active' = [kmem_active EXCEPT ![m] = TRUE]
+    /\ admin_pc' = ADMIN_IDLE
+    /\ admin_memcg' = NONE
+    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmemcg_id, counterVars,
+                    pageVars, taskVars, static_key, slabCacheVars >>
+
+\* mem_cgroup_reset(RES_MAX_USAGE): res_counter_reset_max (3.8).
+MaxUsageReset(m, c) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ IF c = RES_COUNTER
+       THEN /\ res' = [res EXCEPT ![m].max_usage = res[m].usage]
+            /\ UNCHANGED kmem
+       ELSE /\ kmem' = [kmem EXCEPT ![m].max_usage = kmem[m].usage]
+            /\ UNCHANGED res
+    /\ UNCHANGED << memcgVars, pageVars, taskVars, adminVars, slabCacheVars >>
+
+\* mem_cgroup_reset(RES_FAILCNT): res_counter_reset_failcnt (3.8).
+FailcntReset(m, c) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ IF c = RES_COUNTER
+       THEN /\ res' = [res EXCEPT ![m].failcnt = 0]
+            /\ UNCHANGED kmem
+       ELSE /\ kmem' = [kmem EXCEPT ![m].failcnt = 0]
+            /\ UNCHANGED res
+    /\ UNCHANGED << memcgVars, pageVars, taskVars, adminVars, slabCacheVars >>
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* Tasks and their thread stacks.  A task is forked into a memcg, exits,   *)
+(* and is reaped; its stack is kernel memory charged to the memcg it was   *)
+(* forked in, from the first to the last, wherever the task moves.         *)
+(* (Fork's own slab allocations, the task_struct, are left out.)           *)
+(***************************************************************************)
+
+(***************************************************************************)
+(* copy_process -> dup_task_struct -> alloc_thread_info_node (3.8), in a   *)
+(* task of online memcg m, into an empty task slot.  The stack is charged  *)
+(* (THREADINFO_GFP_ACCOUNTED) when m is kmem-accountable, kmem then res;   *)
+(* over a limit fork fails with -ENOMEM, counting the failure.  A stack    *)
+(* not charged is charged to no memcg (task_stack = NONE).                 *)
+(***************************************************************************)
+Fork(t, m) ==
+    /\ task_memcg[t] = NONE
+    /\ task_stack[t] = NONE
+    /\ lifecycle[m] = ONLINE
+    /\ IF Accountable(m)
+       THEN LET ch == MemcgChargeKmem(m, StackBytes)
+            IN  /\ kmem' = ch.kmem
+                /\ res' = ch.res
+                /\ task_memcg' = IF ch.ok THEN [task_memcg EXCEPT ![t] = m] ELSE task_memcg
+                /\ task_stack' = IF ch.ok THEN [task_stack EXCEPT ![t] = m] ELSE task_stack
+       ELSE /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
+            /\ UNCHANGED << counterVars, task_stack >>
+    /\ UNCHANGED << memcgVars, pageVars, task_pc, task_charge, adminVars,
+                    slabCacheVars >>
+
+(***************************************************************************)
+(* do_exit: the task leaves its cgroup; its stack stays charged (3.8).     *)
+(* The task runs do_exit itself, so it is not in the middle of one of its  *)
+(* own page charges.                                                       *)
+(***************************************************************************)
+Exit(t) ==
+    /\ task_memcg[t] # NONE
+    /\ task_pc[t] = IDLE
+    /\ task_memcg' = [task_memcg EXCEPT ![t] = NONE]
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge,
+                    task_stack, adminVars, slabCacheVars >>
+
+(***************************************************************************)
+(* __put_task_struct -> free_task -> free_thread_info (3.8): the last      *)
+(* reference goes and free_memcg_kmem_pages uncharges the stack from the   *)
+(* memcg it was charged to, online or not.                                 *)
+(***************************************************************************)
+PutTaskStruct(t) ==
+    /\ task_memcg[t] = NONE
+    /\ task_stack[t] # NONE
+    /\ MemcgUnchargeKmem(task_stack[t], StackBytes)
+    /\ task_stack' = [task_stack EXCEPT ![t] = NONE]
+    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_pc, task_charge,
+                    adminVars, slabCacheVars >>
+=============================================================================

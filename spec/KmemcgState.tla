@@ -1,0 +1,380 @@
+---------------------------- MODULE KmemcgState ----------------------------
+(***************************************************************************)
+(* The state of the whole controller: the scope constants, one variable    *)
+(* per state field, the names of their values, and the facts about a state *)
+(* that the kernel code tests.  KmemcgAccounting and KmemcgCaches define   *)
+(* the actions on it, Kmemcg the behaviour and the properties.             *)
+(*                                                                         *)
+(* Memcgs, tasks and root caches are numbered from 0; memcg 0 is the root  *)
+(* memcg.  The child cache of root cache r for memcg m is c = r * N + m,   *)
+(* and only non-root memcgs have one.  Counters are in bytes, as in the    *)
+(* kernel; page counts are in pages.                                       *)
+(***************************************************************************)
+EXTENDS Integers, Sequences, FiniteSets, KmemcgCounters
+
+CONSTANTS
+    Memcgs,         \* the memcgs' names, root first: memcg i is Memcgs[i + 1]
+    Parents,        \* Parents[i + 1] is the parent of memcg i; NONE for the root
+    Tasks,          \* the tasks' names: task t is Tasks[t + 1]
+    Roots,          \* the root slab caches' names: root r is Roots[r + 1]
+    BootTasks,      \* TRUE: every task exists at boot, in the root memcg;
+                    \* FALSE: every task slot starts empty and Fork fills it
+    BootMemcgs,     \* TRUE: every memcg is online at boot and every non-root
+                    \* one kmem-active with kmem limit KmemLimit;
+                    \* FALSE: only the root memcg exists at boot
+    KmemLimits,     \* values, in bytes, written to memory.kmem.limit_in_bytes
+    ResLimits,      \* values, in bytes, written to memory.limit_in_bytes
+    KmemLimit,      \* the kmem limit of a memcg online at boot (BootMemcgs)
+    MaxPages,       \* state constraint: kmem and user pages, summed, at most this
+    MaxCachePages,  \* state constraint: each cache's slab pages at most this
+    MaxFailcnt,     \* state constraint: every failcnt at most this
+    SlabOrder,      \* a slab is 2^SlabOrder pages ...
+    ObjsPerSlab,    \* ... holding ObjsPerSlab objects
+    Unlimited,      \* RESOURCE_MAX, the limit of an unlimited counter (see below)
+    Actions,        \* the names of the model actions Next may take
+    Fixes           \* the fixes in force (see FixNames)
+
+(***************************************************************************)
+(* Unlimited stands for the kernel's RESOURCE_MAX (LLONG_MAX bytes), which *)
+(* TLC's 32-bit integers cannot hold.  A limit is only ever compared with  *)
+(* a usage, so any value above every reachable usage behaves the same; the *)
+(* configurations use 2^31 - 1.  The model keeps the real value, and a     *)
+(* limit is unlimited in one exactly when it is unlimited in the other.    *)
+(***************************************************************************)
+
+VARIABLES
+    \* per memcg
+    lifecycle,       \* ABSENT, ONLINE, or OFFLINE (removed by rmdir)
+    use_hierarchy,   \* memory.use_hierarchy
+    hier,            \* its counters charge its parent's (res.parent != NULL)
+    kmem_active,     \* KMEM_ACCOUNTED_ACTIVE (memcg_kmem_is_active)
+    kmemcg_id,       \* memcg->kmemcg_id, NONE until it has one
+    res,             \* memcg->res, a counter record
+    kmem,            \* memcg->kmem, a counter record
+    kmem_pages,      \* committed kmem pages of the charge path (PageCgroupUsed)
+    user_pages,      \* user (LRU) pages charged to it
+    \* per task
+    task_memcg,      \* the memcg (cgroup) of the task; NONE: no such task
+    task_pc,         \* how far its kmem page charge has got: IDLE, KMEM_CHARGED, RES_CHARGED
+    task_charge,     \* the memcg its charge in flight is for, or NONE
+    task_stack,      \* the memcg its thread stack is charged to, or NONE
+    \* the administrator's activation path (memcg_update_kmem_limit)
+    admin_pc,        \* its next step
+    admin_memcg,     \* the memcg being activated, or NONE
+    static_key,      \* the count of memcg_kmem_enabled_key
+    \* per root cache
+    root_alive,      \* not yet destroyed (its module is loaded)
+    \* per (root cache, memcg) child cache
+    cache,           \* NOCACHE, ALIVE or FREED
+    dead,            \* memcg_params->dead
+    slabs,           \* its slabs by fill: slabs[c][k] of them hold k objects
+    work,            \* the destroy work_struct: IDLE, PENDING or running (RUN_*)
+    requeued,        \* queued again while it was running
+    create_pending,  \* a creation work item is queued for it
+    half_created,    \* list_before_slot only: listed, slot not yet set
+    slot,            \* root->memcg_params->memcg_caches[id] points here
+    listed,          \* on its memcg's memcg_slab_caches list
+    \* the walking threads
+    offline_memcg,   \* the memcg whose cache list offline walks, NONE when none
+    offline_done,    \* per root: that walk has visited its cache
+    rdestroy_root,   \* the root cache being destroyed, NONE when none is
+    rdestroy_next,   \* the memcg whose child cache root destruction is at
+    rdestroy_step,   \* its step for that child: RD_MARK, RD_CANCEL, RD_WAIT, RD_DESTROY
+    shrinking,       \* the cache an outside shrinker is inside, NONE when idle
+    error            \* the first error any step made (OK when none)
+
+vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
+           kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_stack,
+           admin_pc, admin_memcg, static_key, root_alive, cache, dead, slabs,
+           work, requeued, create_pending, half_created, slot, listed,
+           offline_memcg, offline_done, rdestroy_root, rdestroy_next,
+           rdestroy_step, shrinking, error >>
+
+\* Groups of variables, so that each action's UNCHANGED stays short.
+memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id >>
+counterVars == << res, kmem >>
+pageVars    == << kmem_pages, user_pages >>
+taskVars    == << task_memcg, task_pc, task_charge, task_stack >>
+adminVars   == << admin_pc, admin_memcg, static_key >>
+cacheVars   == << root_alive, cache, dead, slabs, work, requeued,
+                  create_pending, half_created, slot, listed >>
+walkVars    == << offline_memcg, offline_done, rdestroy_root, rdestroy_next,
+                  rdestroy_step, shrinking >>
+\* What the cache actions leave alone, and what the accounting actions do.
+accountingVars == << memcgVars, pageVars, taskVars, adminVars >>
+slabCacheVars  == << cacheVars, walkVars, error >>
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* Names for numbers.  The values are the model's (model/state.py,         *)
+(* model/destruction/state.py, model/config.py), so that states read the   *)
+(* same in both.                                                           *)
+(***************************************************************************)
+
+ROOT == 0
+NONE == -1
+PAGE_SIZE == 4096
+
+\* x86_64's THREAD_SIZE_ORDER (3.8): a thread stack is two pages.
+THREAD_SIZE_ORDER == 1
+
+\* A memcg's cgroup directory: not yet created, online, removed by rmdir.
+ABSENT == 0
+ONLINE == 1
+OFFLINE == 2
+
+\* Where a task's kmem page allocation stands between
+\* memcg_kmem_newpage_charge and memcg_kmem_commit_charge (task_pc), and
+\* where a cache's destroy work_struct stands (work).  Both start at IDLE.
+IDLE == 0          \* no allocation in flight; no work queued or running
+KMEM_CHARGED == 1  \* memcg->kmem charged, memcg->res not yet
+RES_CHARGED == 2   \* both charged: the page is being allocated
+PENDING == 1       \* queued
+RUN_CHECK == 2     \* running, next: DestroyWorkCheck
+RUN_SHRINK == 3    \* running, next: DestroyWorkShrink
+RUN_DESTROY == 4   \* running, next: DestroyWorkDestroy
+
+\* The step the administrator's activation (memcg_update_kmem_limit)
+\* takes next.
+ADMIN_IDLE == 0   \* no activation under way
+CACHE_SIZES == 1  \* next: ActivateUpdateCacheSizes
+KEY_INC == 2      \* next: ActivateStaticKeyInc
+SET_ACTIVE == 3   \* next: ActivateSetActive
+
+\* The counter a reset names: memory.* files are res, memory.kmem.* kmem.
+RES_COUNTER == 0
+KMEM_COUNTER == 1
+
+\* The kmem_cache of a (root, memcg) pair.
+NOCACHE == 0  \* never created (or creation has not run yet)
+ALIVE == 1
+FREED == 2    \* kmem_cache_destroy freed it
+
+\* What went wrong; only the first error is recorded (see Fail).
+OK == 0
+USE_AFTER_FREE == 1
+DOUBLE_DESTROY == 2
+NULL_DEREF == 3
+
+\* Root destruction's step for its current child.
+RD_MARK == 0
+RD_CANCEL == 1
+RD_DESTROY == 2
+RD_WAIT == 3  \* cancel_work_sync grabbed the pending bit, waits for a running item
+
+ActionNames ==
+    { "charge.kmem", "charge.res", "charge.commit", "charge.abort",
+      "free.uncharge", "user.charge", "user.uncharge",
+      "mkdir", "rmdir", "attach", "use_hierarchy.write",
+      "limit.write", "kmem_limit.write",
+      "activate.update_cache_sizes", "activate.static_key_inc",
+      "activate.set_active", "max_usage.reset", "failcnt.reset",
+      "alloc", "alloc.partial", "free.object", "free.release_pages",
+      "fork", "exit", "put_task_struct",
+      "create_work.publish", "create_work.set_slot",
+      "offline.mark_dead", "offline.done",
+      "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
+      "destroy_work.destroy", "shrink.release", "shrink.done",
+      "root_destroy.start", "root_destroy.clear_dead",
+      "root_destroy.cancel_work", "root_destroy.flush_work",
+      "root_destroy.destroy_child" }
+
+(***************************************************************************)
+(* The fixes.  Each is in force in the 3.8-3.10 controller as this model   *)
+(* takes it (a fix upstream made later, or that the code had from the      *)
+(* start); a configuration leaves one out to reproduce the bug it closes.  *)
+(*   kmem_limit_check        a kmem charge checks the kmem limit           *)
+(*   kmem_rollback           a failed res charge rolls the kmem one back   *)
+(*   destroy_skips_pending   the last page does not queue destroy work     *)
+(*                           that is already pending (v6; v5 re-inits it)  *)
+(*   destroy_returns_when_requeued  the destroy worker returns, rather     *)
+(*                           than free its cache, when it was queued again *)
+(*                           while running [I]                             *)
+(*   last_page_schedules_destroy    the last page of a dead cache queues   *)
+(*                           its destruction (gone in 3.16)                *)
+(*   destroy_waits_for_shrinker     kmem_cache_destroy waits out an        *)
+(*                           outside shrinker (slab_mutex; R10, 3.16)      *)
+(*   offline_excludes_root_destroy  offline and root-cache destruction     *)
+(*                           exclude each other (memcg_slab_mutex; R4)     *)
+(*   create_checks_online    creation does nothing for an offline memcg    *)
+(*                           (R13)                                         *)
+(*   root_dying_flush        root destruction marks the root dying and     *)
+(*                           flushes its creation works (4.18)             *)
+(*   root_destroy_cancels_work      root destruction cancels a child's     *)
+(*                           destroy work (v6)                             *)
+(*   slot_before_list        creation publishes the slot with the list     *)
+(*                           entry (R5, 3.14)                              *)
+(***************************************************************************)
+FixNames ==
+    { "kmem_limit_check", "kmem_rollback", "destroy_skips_pending",
+      "destroy_returns_when_requeued", "last_page_schedules_destroy",
+      "destroy_waits_for_shrinker", "offline_excludes_root_destroy",
+      "create_checks_online", "root_dying_flush",
+      "root_destroy_cancels_work", "slot_before_list" }
+
+N == Len(Memcgs)
+R == Len(Roots)
+MemcgIds == 0 .. N - 1
+NonRoot == 1 .. N - 1
+TaskIds == 0 .. Len(Tasks) - 1
+RootIds == 0 .. R - 1
+CounterIds == { RES_COUNTER, KMEM_COUNTER }
+
+RootOf(c) == c \div N
+MemcgOf(c) == c % N
+CacheOf(r, m) == r * N + m
+
+\* The child caches: one per root cache and non-root memcg.
+Caches == { CacheOf(r, m) : r \in RootIds, m \in NonRoot }
+
+\* How many objects a slab may hold, how many one an object can be freed
+\* from holds, and how many a partial slab (neither empty nor full) holds.
+Fills == 0 .. ObjsPerSlab
+UsedFills == 1 .. ObjsPerSlab
+PartialFills == 1 .. ObjsPerSlab - 1
+
+ParentOf(m) == Parents[m + 1]
+Children(m) == { c \in NonRoot : ParentOf(c) = m }
+
+ASSUME ConstantsOK ==
+    /\ N >= 1
+    /\ Len(Parents) = N
+    /\ ParentOf(ROOT) = NONE
+    /\ \A m \in NonRoot : ParentOf(m) \in 0 .. m - 1   \* a tree, parents first
+    /\ BootTasks \in BOOLEAN
+    /\ BootMemcgs \in BOOLEAN
+    /\ MaxPages \in Nat
+    /\ MaxCachePages \in Nat
+    /\ MaxFailcnt \in Nat
+    /\ SlabOrder \in 0 .. 10         \* MAX_ORDER
+    /\ ObjsPerSlab \in Nat /\ ObjsPerSlab >= 1
+    /\ Unlimited \in Nat
+    /\ \A v \in KmemLimits \cup ResLimits \cup {KmemLimit} : v \in Nat /\ v <= Unlimited
+    /\ Actions \subseteq ActionNames
+    /\ Fixes \subseteq FixNames
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* Sums, slab geometry, and the counters' walks.                           *)
+(***************************************************************************)
+
+\* The sum of f[k] for k in lo .. hi.
+RECURSIVE SumFrom(_, _, _)
+SumFrom(f, lo, hi) == IF lo > hi THEN 0 ELSE f[lo] + SumFrom(f, lo + 1, hi)
+
+\* A cache's slabs, h = slabs[c], as the slab allocator counts them: h[k]
+\* slabs hold k objects each.  memcg_params->nr_pages is every page of them
+\* (memcg_bind_pages), empty slabs included.
+SlabPages == 2^SlabOrder
+SlabBytes == SlabPages * PAGE_SIZE
+NoSlabs == [k \in Fills |-> 0]
+NumSlabs(h) == SumFrom(h, 0, ObjsPerSlab)
+NrPages(h) == SlabPages * NumSlabs(h)
+RECURSIVE ObjectsFrom(_, _)
+ObjectsFrom(h, k) == IF k > ObjsPerSlab THEN 0 ELSE k * h[k] + ObjectsFrom(h, k + 1)
+Objects(h) == ObjectsFrom(h, 1)
+HasPartial(h) == \E k \in PartialFills : h[k] > 0
+
+\* A thread stack is 2^THREAD_SIZE_ORDER pages (THREADINFO_GFP_ACCOUNTED).
+StackPages == 2^THREAD_SIZE_ORDER
+StackBytes == StackPages * PAGE_SIZE
+
+Fresh == NewCounter(Unlimited)
+
+\* Ranges the invariants check against, named so that TLC computes them once.
+MemcgOrNone   == {NONE} \cup MemcgIds
+NonRootOrNone == {NONE} \cup NonRoot
+RootOrNone    == {NONE} \cup RootIds
+CacheOrNone   == {NONE} \cup Caches
+\* The kmem limits a memcg can have: its boot limit, or one an admin wrote.
+KmemLimitValues == KmemLimits \cup {KmemLimit, Unlimited}
+
+(***************************************************************************)
+(* A memcg's counter has a parent pointer exactly when the memcg was       *)
+(* created under a parent with use_hierarchy set (hier), and charges and   *)
+(* uncharges walk the parent pointers to the top.  Walk(m) is the levels a *)
+(* charge to memcg m walks, nearest first.                                 *)
+(***************************************************************************)
+RECURSIVE Walk(_)
+Walk(m) ==
+    IF ParentOf(m) # NONE /\ hier[m]
+    THEN << m >> \o Walk(ParentOf(m))
+    ELSE << m >>
+
+\* Whether d's charges reach m's counters: d is m, or charges its parent
+\* and the parent's charges reach m.
+RECURSIVE Reaches(_, _)
+Reaches(d, m) == d = m \/ (ParentOf(d) # NONE /\ hier[d] /\ Reaches(ParentOf(d), m))
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* Facts about a state that the kernel code tests.                         *)
+(***************************************************************************)
+
+TasksIn(m) == { t \in TaskIds : task_memcg[t] = m }      \* cgroup_task_count
+
+OnlineChildren(m) == { c \in Children(m) : lifecycle[c] = ONLINE }
+
+\* memcg_has_children: the memcg has use_hierarchy and a child cgroup.
+HasChildren(m) == use_hierarchy[m] /\ OnlineChildren(m) # {}
+
+\* memcg_can_account_kmem: a kmem-active memcg other than the root.
+CanAccountKmem(m) == m # ROOT /\ kmem_active[m]
+
+\* memcg_kmem_enabled() && memcg_can_account_kmem: an allocation of a task
+\* of memcg m is charged to m (a slab page, a thread stack).
+Accountable(m) == static_key > 0 /\ CanAccountKmem(m)
+
+\* ida_simple_get(&kmem_limited_groups, 0, ...): the lowest unused kmemcg_id
+\* (N when every id below N is taken).
+RECURSIVE FreeIdFrom(_)
+FreeIdFrom(k) ==
+    IF k >= N \/ \A i \in MemcgIds : kmemcg_id[i] # k THEN k ELSE FreeIdFrom(k + 1)
+LowestFreeId == FreeIdFrom(0)
+
+AdminIdle == admin_pc = ADMIN_IDLE
+
+\* How many tasks have a charge in flight for memcg m at one of the pcs.
+InFlightTo(m, pcs) ==
+    Cardinality({ t \in TaskIds : task_pc[t] \in pcs /\ task_charge[t] = m })
+
+\* The slab pages of memcg m's caches of roots r .. R - 1, and m's stack
+\* pages: the stacks charged to m, whether the task is still in m, moved,
+\* or exited.
+RECURSIVE CachePagesFrom(_, _)
+CachePagesFrom(m, r) ==
+    IF r >= R THEN 0 ELSE NrPages(slabs[CacheOf(r, m)]) + CachePagesFrom(m, r + 1)
+CachePagesOf(m) == IF m = ROOT THEN 0 ELSE CachePagesFrom(m, 0)
+StackPagesOf(m) == StackPages * Cardinality({ t \in TaskIds : task_stack[t] = m })
+
+\* The first error: code, if cond holds and no step has erred before.
+Fail(cond, code) == IF cond /\ error = OK THEN code ELSE error
+
+(***************************************************************************)
+(* memcg_charge_kmem(memcg, n) as the slab allocator and fork call it, in  *)
+(* one step: kmem through m's walk first, then res; a failed res charge    *)
+(* uncharges the kmem one again (kmem_rollback).  The result is the new    *)
+(* counters and whether both charges stuck.  The charge path below takes   *)
+(* the same two charges in two steps (ChargeKmem, ChargeRes).              *)
+(***************************************************************************)
+KmemCharge(c, w, n) ==
+    IF "kmem_limit_check" \in Fixes
+    THEN Charge(c, w, n)
+    ELSE [counters |-> ChargeIgnoringLimit(c, w, n), ok |-> TRUE]
+
+MemcgChargeKmem(m, n) ==
+    LET w == Walk(m)
+        k == KmemCharge(kmem, w, n)
+        r == Charge(res, w, n)
+    IN  [ok   |-> k.ok /\ r.ok,
+         kmem |-> IF k.ok /\ ~r.ok /\ "kmem_rollback" \in Fixes
+                  THEN Uncharge(k.counters, w, n)
+                  ELSE k.counters,
+         res  |-> IF k.ok THEN r.counters ELSE res]
+
+\* memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last, through the
+\* walk of the memcg the pages were charged to.
+MemcgUnchargeKmem(m, n) ==
+    /\ res' = Uncharge(res, Walk(m), n)
+    /\ kmem' = Uncharge(kmem, Walk(m), n)
+=============================================================================
