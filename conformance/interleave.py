@@ -66,7 +66,19 @@ def _steps(k):
 
 
 def _rp(cfg, paths, c):
+    """A cache number -> (its root's name, its memcg's path)."""
     return cfg.roots[root_of(cfg, c)], paths[memcg_of(cfg, c)]
+
+
+#: thread keys of the guarded operations' starts, made once per choice
+_KEYS: dict = {}
+
+
+def _key(choice) -> str:
+    key = _KEYS.get(choice)
+    if key is None:
+        key = _KEYS[choice] = f"{choice[1]}:{','.join(map(str, choice[2:]))}"
+    return key
 
 
 #: the kernel paths the environment starts when the model's guard of the
@@ -168,6 +180,21 @@ def kernel_factory(spec: str | None = None, timeout: float | None = None):
         return require_faces(kernel, CACHE_FACES if cfg.roots else FACES, spec)
 
     return make
+
+
+class _Named:
+    """A choice as the text a verdict names it by, made only when one does."""
+
+    __slots__ = ("choice",)
+
+    def __init__(self, choice):
+        self.choice = choice
+
+    def __str__(self) -> str:
+        return " ".join(map(str, self.choice))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _limit_text(v: int) -> str:
@@ -309,24 +336,24 @@ class _Run:
     def apply(self, choice) -> Step | None:
         """Take one step; None when the choice cannot step (blocked, gone, or an
         operation returned)."""
-        return self.call(" ".join(map(str, choice)), self._apply, choice)
+        return self.call(_Named(choice), self._apply, choice)
 
     def _apply(self, choice) -> Step | None:
         self.waiting = None  # the lock the try found taken, if that is why it did not step
         self.returned = None
         kind = choice[0]
         if kind == "start":
-            _, name, *args = choice
-            if name in ACTOR_OPERATIONS:
-                who, start = ACTOR_OPERATIONS[name]
-                key = who(*args)
-                thread = [start(self.k, *args), name, tuple(args), []]
+            name, args = choice[1], choice[2:]
+            actor = ACTOR_OPERATIONS.get(name)
+            if actor is not None:
+                key = actor[0](*args)
+                thread = [actor[1](self.k, *args), name, args, []]
             else:
-                key = f"{name}:{','.join(map(str, args))}"
-                if not self._retire(key):
+                key = _key(choice)
+                if key in self.threads and not self._retire(key):
                     return None
                 thread = [OPERATIONS[name](self.k, self.cfg, self.paths, *args), name,
-                          tuple(args), []]
+                          None, None]
         elif kind == "step":
             key = choice[1]
             thread = self.threads.get(key)
@@ -336,14 +363,14 @@ class _Run:
             if work is None or work.running or not self._retire(key):
                 return None
             self.k.wq.take(work)
-            thread = [work.func(work), "kworker", (choice[1],), []]
+            thread = [work.func(work), "kworker", None, None]
         if thread is None:
             return None
         try:
             y = next(thread[0])
         except StopIteration as stop:
             self.threads.pop(key, None)
-            if thread[1] in ACTOR_OPERATIONS:
+            if thread[3] is not None:  # a cgroupfs or page operation
                 self._returned(thread, stop.value)
                 if kind == "step":
                     self.returned = key
@@ -353,7 +380,7 @@ class _Run:
             self.threads[key] = thread
             return None
         self.threads[key] = thread
-        if isinstance(y, Step):
+        if thread[3] is not None and isinstance(y, Step):
             thread[3].append(y)
         return y
 

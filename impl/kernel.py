@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 from errno import EBUSY, EEXIST, ENOENT, ENOMEM, ESRCH
+from typing import ClassVar
 
 from kmemcg.impl import cgroupfs as fs
 from kmemcg.impl.lockdep import Lockdep
@@ -91,19 +92,27 @@ def finish(path):
 class Steps:
     """``kernel.steps``: each path of the kernel as a generator function."""
 
+    #: (kernel class, name) -> the path's generator function, resolved once
+    _resolved: ClassVar[dict] = {}
+
     def __init__(self, kernel):
         self._kernel = kernel
 
     def __getattr__(self, name: str):
-        attr = inspect.getattr_static(type(self._kernel), name, None)
-        if isinstance(attr, kpath):
-            fn = attr.fn.__get__(self._kernel)
-        elif inspect.isfunction(attr):
-            fn = attr.__get__(self._kernel)
-        else:
-            raise AttributeError(f"{type(self._kernel).__name__} has no path {name!r}")
-        setattr(self, name, fn)  # bound once per kernel
-        return fn
+        cls = type(self._kernel)
+        fn = Steps._resolved.get((cls, name))
+        if fn is None:
+            attr = inspect.getattr_static(cls, name, None)
+            if isinstance(attr, kpath):
+                fn = attr.fn
+            elif inspect.isfunction(attr):
+                fn = attr
+            else:
+                raise AttributeError(f"{cls.__name__} has no path {name!r}")
+            Steps._resolved[(cls, name)] = fn
+        bound = fn.__get__(self._kernel)
+        setattr(self, name, bound)  # bound once per kernel
+        return bound
 
 
 class Kernel:
@@ -182,8 +191,13 @@ class Kernel:
         parts = [p for p in path.split("/") if p]
         return "/" + "/".join(parts)
 
+    def _lookup(self, path: str) -> MemCgroup | None:
+        """The memcg at ``path`` (the latest incarnation), online or not."""
+        memcg = self.memcgs.get(path)
+        return memcg if memcg is not None else self.memcgs.get(self._norm(path))
+
     def _online(self, path: str) -> MemCgroup | None:
-        memcg = self.memcgs.get(self._norm(path))
+        memcg = self._lookup(path)
         return memcg if memcg is not None and memcg.online else None
 
     def _live_task(self, name: str) -> TaskStruct | None:
@@ -511,7 +525,7 @@ class Kernel:
     def kmem_cache_free(self, root: str, path: str, fill: int, release: bool = False):
         """kmem_cache_free of an object of the memcg's copy of ``root`` on a slab
         holding ``fill`` objects; ``release``: the slab empties and is given back."""
-        r, memcg = self.slab.root_index(root), self.memcgs.get(self._norm(path))
+        r, memcg = self.slab.root_index(root), self._lookup(path)
         if r is None or memcg is None or (r, memcg) not in self.slab.caches:
             return -ENOENT
         yield from self.slab.kmem_cache_free(r, memcg, fill, release)
@@ -520,7 +534,7 @@ class Kernel:
     @kpath
     def kmem_cache_shrink(self, root: str, path: str):
         """kmem_cache_shrink of the memcg's copy of ``root`` from outside the worker."""
-        r, memcg = self.slab.root_index(root), self.memcgs.get(self._norm(path))
+        r, memcg = self.slab.root_index(root), self._lookup(path)
         if r is None or memcg is None or \
                 self.slab.slab_caches[r].memcg_caches.get(memcg.kmemcg_id) is None:
             return -ENOENT

@@ -300,7 +300,8 @@ class MemoryController:
     def memcg_kmem_accounted(self, memcg: MemCgroup) -> bool:
         """__memcg_kmem_newpage_charge's memcg test: the static key is on and the
         memcg can account kmem (a task's context passes: it has an mm, no signal)."""
-        return self.memcg_kmem_enabled_key > 0 and self.memcg_can_account_kmem(memcg)
+        return (self.memcg_kmem_enabled_key > 0 and memcg is not self.root_mem_cgroup
+                and bool(memcg.kmem_account_flags & KMEM_ACCOUNTED_ACTIVE))
 
     @staticmethod
     def _bypass_flags(task: TaskStruct, gfp: int, in_interrupt: bool) -> int:

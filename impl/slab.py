@@ -95,6 +95,7 @@ class SlabAllocator:
         self.fixes = frozenset(fixes)
         self.lockdep = lockdep or Lockdep()
         self.slab_caches: list[KmemCache] = []
+        self.roots_by_name: dict[str, int] = {}
         self.root_dying: set[int] = set()
         self.wq = Workqueue()
         self.create_works: dict[tuple[int, MemCgroup], WorkStruct] = {}
@@ -117,11 +118,13 @@ class SlabAllocator:
         its memcg_caches[] (boot time here)."""
         root = KmemCache(name, order=order, num=num)
         root.memcg_caches = {}
+        self.roots_by_name.setdefault(name, len(self.slab_caches))
         self.slab_caches.append(root)
         return root
 
     def root_index(self, name: str) -> int | None:
-        return next((r for r, c in enumerate(self.slab_caches) if c.name == name), None)
+        """The root cache of that name (slab_caches is walked under slab_mutex)."""
+        return self.roots_by_name.get(name)
 
     # ------------------------------------------------------------ helpers
 
