@@ -122,7 +122,9 @@ def scope_constants(cfg: Config) -> dict:
         "SlabOrder": cfg.slab_order,
         "ObjsPerSlab": cfg.objs_per_slab,
         "Unlimited": UNLIMITED,
-        "Actions": tuple(a.name for a in MODEL.enabled(cfg)),
+        # as given (the writer says which it cannot mirror), or every explored one
+        "Actions": (tuple(cfg.actions) if cfg.actions is not None
+                    else tuple(a.name for a in MODEL.enabled(cfg))),
         "Fixes": tuple(f for f in FIXES if cfg.has_fix(f)),
     }
 

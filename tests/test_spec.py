@@ -670,7 +670,3 @@ def test_comparison_judges_a_tlc_outcome_in_the_specs_terms():
                          tla.LIVENESS)
     assert bad.problems == [f"TLC found {correct.distinct - 1} distinct states, the explorer "
                             f"{correct.distinct}"]
-    # an explorer verdict the spec merged into another is compared in the spec's name
-    k2 = replace(correct, violation="K2.kmem_is_slabs_and_stacks")
-    assert tlc.Comparison("k", "x", tlc.TlcRun("m", "c", short, 1.0, 0, ""), k2
-                          ).explorer_verdict == "I4.kmem_accounted"
