@@ -351,6 +351,8 @@ Fork(t, m) ==
     /\ task_memcg[t] = NONE
     /\ task_stack[t] = NONE
     /\ lifecycle[m] = ONLINE
+    \* the parent is a task of m, and activation runs only on a memcg with none
+    /\ ~(~AdminIdle /\ admin_memcg = m)
     /\ IF Accountable(m)
        THEN LET ch == MemcgChargeKmem(m, StackBytes)
             IN  /\ kmem' = ch.kmem
