@@ -326,12 +326,12 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
 @click.option("--list-profiles", is_flag=True, help="list the named profiles and exit")
 @click.option("--symmetry", is_flag=True,
               help="identify states that differ only by a permutation of identical root "
-                   "caches (destruction slice; safety only, as TLC's SYMMETRY)")
+                   "caches (scopes with root caches; safety only, as TLC's SYMMETRY)")
 def explore(config_path, profile, max_states, itf, list_profiles, symmetry):
     """Breadth-first search of every reachable state of a small configuration."""
     if list_profiles:
-        for name, slice_name, what in all_profiles():
-            click.echo(f"{name}\t{slice_name}\t{what}")
+        for name, preset, what in all_profiles():
+            click.echo(f"{name}\t{preset}\t{what}")
         return
     cfg = _config(config_path, profile)
     if symmetry and not cfg.roots:

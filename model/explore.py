@@ -20,7 +20,7 @@ from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.frame import unaffected
 
-State = tuple  # any slice's state: a named tuple of tuples
+State = tuple  # the model's state: a named tuple of tuples
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Result:
     states: list = field(default_factory=list)
     #: liveness properties that fail: (property id, key, a trace into the lasso)
     liveness: list = field(default_factory=list)
-    #: states were identified up to the slice's symmetry (liveness is then unchecked)
+    #: states were identified up to the model's symmetry (liveness is then unchecked)
     symmetry: bool = False
 
     @property
@@ -64,7 +64,7 @@ class Result:
 
 
 def in_constraint(cfg: Config, s) -> bool:
-    """The slice's StateConstraint (TLC's CONSTRAINT)."""
+    """The model's StateConstraint (TLC's CONSTRAINT)."""
     return MODEL.in_constraint(cfg, s)
 
 

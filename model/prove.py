@@ -258,7 +258,7 @@ class BmcReport:
 
 
 class Transition:
-    """One step of the slice as a relation between two symbolic states, built once.
+    """One step of the model as a relation between two symbolic states, built once.
 
     Frame-style: exactly one action case is taken (its tag), its guard holds,
     each leaf it writes takes its effect's value, and a leaf that no taken case
@@ -311,7 +311,7 @@ def bmc(cfg: Config, depth: int) -> BmcReport:
     One solver, one step added per depth, one query per depth for every state
     invariant at once. Depths are asked in order, so a violation found is a
     shortest one; among the invariants it breaks, the report names the first
-    in the slice's order. A depth that holds adds its invariants as facts (they
+    in the model's order. A depth that holds adds its invariants as facts (they
     hold in every state that many steps from Init), which the deeper queries
     use. An undecided query is no verdict, never "no violation".
     """
@@ -329,7 +329,7 @@ def bmc(cfg: Config, depth: int) -> BmcReport:
     if found is None:
         return BmcReport(cfg, depth, True, time.perf_counter() - t0)
     # the trace's states are concrete: which invariants the last one breaks is
-    # the model's own (concrete) reading, in the slice's order
+    # the model's own (concrete) reading, in the model's order
     return BmcReport(cfg, depth, False, time.perf_counter() - t0,
                      sl.violated(cfg, found[-1][1])[0], found)
 

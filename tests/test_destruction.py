@@ -1,4 +1,4 @@
-"""The destruction slice: the default protocol holds, every historical race is found."""
+"""The cache races: the default protocol holds, every historical race is found."""
 
 import json
 from dataclasses import replace
@@ -58,7 +58,7 @@ def test_cli_reports_a_race_as_numbered_steps_per_thread():
     assert "[  task] free.release_pages(cache=dentry(1:A))" in r.output
 
 
-def test_cli_lists_profiles_of_every_slice():
+def test_cli_lists_every_profile_of_the_roster():
     r = CliRunner().invoke(main, ["explore", "--list-profiles"])
     rows = [line.split("\t") for line in r.output.splitlines()]
     assert {(name, sl) for name, sl, _ in rows} >= {("v5_double_destroy", "destruction"),
