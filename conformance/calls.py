@@ -40,15 +40,28 @@ _interrupted = False
 def _on_sigint(signum, frame):
     global _interrupted
     _interrupted = True
-    raise KeyboardInterrupt
+    if not _in_gc_callback(frame):
+        raise KeyboardInterrupt
+    # raised there it would only be printed, traceback and all; the next call
+    # into the implementation raises it instead
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether the signal arrived inside a gc callback (Hypothesis installs one)."""
+    while frame is not None:
+        if frame.f_code.co_name == "gc_callback":
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextmanager
 def sticky_interrupts() -> Iterator[None]:
     """Ctrl-C that cannot be lost. Python only prints an exception raised inside
     a gc callback (Hypothesis installs one), so a Ctrl-C landing there would
-    vanish; this handler also records it, and the next call into the
-    implementation raises it again."""
+    vanish, leaving a traceback on the terminal; this handler records it
+    instead of raising it there, and the next call into the implementation
+    raises it."""
     global _interrupted
     if threading.current_thread() is not threading.main_thread():
         yield
