@@ -21,5 +21,7 @@ class Exit(IntEnum):
     """An outside tool (TLC, java) is missing or failed."""
     INTERNAL = 5
     """A bug in kmemcg itself (set KMEMCG_DEBUG=1 for the traceback)."""
+    BROKEN_PIPE = 141
+    """The output's reader went away (``kmemcg ... | head``), as a shell reports SIGPIPE."""
     INTERRUPTED = 130
     """Ctrl-C, after the partial statistics were printed."""
