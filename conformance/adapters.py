@@ -11,25 +11,43 @@ import subprocess
 import sys
 import time
 import traceback
+from errno import ENOENT
 from typing import ClassVar
 
 from kmemcg.conformance.calls import RAISED, bounded
 from kmemcg.conformance.protocol import (
-    OPERATIONS,
     VERSION,
+    Done,
     ImplementationTimeout,
     ProtocolError,
+    Reply,
     SetupError,
+    decode,
+    frozen,
 )
 from kmemcg.impl.sched import Blocked, Step, Thread
 
-#: what PythonAdapter drives: the faces of kmemcg.impl.kernel.Kernel
+#: the reference implementation's factory, as ``--impl`` names one
+REFERENCE = "kmemcg.impl.kernel:Kernel.for_config"
+
+#: what PythonAdapter drives on every scope: the faces of kmemcg.impl.kernel.Kernel
 KERNEL_FACES = ("mkdir", "rmdir", "write", "attach", "alloc_kmem_page", "free_kmem_page",
                 "alloc_user_page", "free_user_page", "set_task_flags", "read", "snapshot")
+#: and on a scope with root caches or forked tasks: the slab and task paths, the
+#: workqueue, /proc/slabinfo
+CACHE_FACES = ("kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
+               "fork", "exit", "put_task_struct", "wq.queue", "wq.take", "proc_slabinfo")
+
+
+def faces_for(cfg) -> tuple[str, ...]:
+    """The faces a kernel must have to be driven over ``cfg``."""
+    return KERNEL_FACES + (CACHE_FACES if cfg.roots or not cfg.boot_tasks else ())
 
 
 def load_factory(spec: str):
-    """``MOD:FACTORY`` -> the callable; a clear error for a bad spec."""
+    """``MOD:FACTORY`` -> the callable ``factory(config)``; a class with a
+    ``for_config`` classmethod (a :class:`~kmemcg.impl.kernel.Kernel` subclass)
+    gives that. A clear error for a bad spec."""
     mod_name, sep, attr = spec.strip().partition(":")
     if not sep or not mod_name or not attr:
         raise SetupError(f"--impl wants MOD:FACTORY (e.g. kmemcg.impl.kernel:Kernel), got {spec!r}")
@@ -46,6 +64,8 @@ def load_factory(spec: str):
         factory = getattr(factory, part, None)
     if factory is None or not callable(factory):
         raise SetupError(f"{mod_name!r} has no callable {attr!r}")
+    if isinstance(factory, type) and callable(getattr(factory, "for_config", None)):
+        return factory.for_config  # a Kernel subclass: booted as the configuration says
     return factory
 
 
@@ -78,37 +98,50 @@ def require_faces(obj, faces, who: str):
 class PythonAdapter:
     """Drive a Python object with the reference implementation's faces.
 
-    The object needs the faces of :class:`kmemcg.impl.kernel.Kernel`: the paths
-    ``mkdir``, ``rmdir``, ``write``, ``attach``, ``alloc_kmem_page``,
-    ``free_kmem_page``, ``alloc_user_page``, ``free_user_page`` step by step
-    (under ``steps``, as the reference has them, or as generator methods), and
-    plain ``set_task_flags``, ``read`` and ``snapshot``.
+    The object needs the faces of :class:`kmemcg.impl.kernel.Kernel` (see
+    :func:`faces_for`): its paths step by step (under ``steps``, as the
+    reference has them, or as generator methods) yielding
+    :class:`~kmemcg.impl.sched.Step` or ``Blocked`` records (or the protocol's
+    dicts), plain ``set_task_flags``, ``read`` and ``snapshot``, and on a scope
+    with root caches ``proc_slabinfo`` and a workqueue ``wq`` (``queue`` of items
+    with ``name``, ``running`` and ``func(item)``; ``take(item)``); ``hidden()``
+    is optional.
     An exception inside the implementation (a ``sys.exit()`` too) becomes a
     :class:`ProtocolError` naming where it was raised, never a crash of the
-    suite; a call that runs past
-    ``timeout`` seconds becomes an :class:`ImplementationTimeout`.
+    suite; a call that runs past ``timeout`` seconds becomes an
+    :class:`ImplementationTimeout`.
     """
 
     GFP: ClassVar[dict[str, int]] = {"GFP_KERNEL": 0xD0, "__GFP_KMEMCG": 0x100000,
                                       "__GFP_NOFAIL": 0x800}
+    DEFAULT_GFP = ("GFP_KERNEL", "__GFP_KMEMCG")
 
-    def __init__(self, kernel, name: str = "python", timeout: float | None = None):
-        self.kernel = require_faces(kernel, KERNEL_FACES, name)
+    def __init__(self, kernel, name: str = "python", timeout: float | None = None,
+                 faces=KERNEL_FACES):
+        self.kernel = require_faces(kernel, faces, name)
         self.name = name
         self.timeout = timeout
         self.threads: dict[int, Thread] = {}
         self._next = 0
+        self._steps = getattr(kernel, "steps", kernel)  # the reference's steps, or generators
+        self._hidden = getattr(kernel, "hidden", None)
 
     @classmethod
-    def from_spec(cls, spec: str, tasks, timeout: float | None = None):
-        factory = load_factory(spec)
+    def from_spec(cls, spec: str, cfg, timeout: float | None = None) -> PythonAdapter:
+        """The adapter around ``factory(cfg)`` for ``MOD:FACTORY``."""
+        return cls.booting(load_factory(spec), cfg, spec, timeout)
+
+    @classmethod
+    def booting(cls, factory, cfg, name: str, timeout: float | None = None) -> PythonAdapter:
+        """The adapter around ``factory(cfg)``: the machine ``cfg`` describes at
+        boot. A factory that raises or runs past ``timeout`` is a SetupError."""
         try:
-            kernel = bounded(f"{spec}: the factory", factory, tasks=tuple(tasks), timeout=timeout)
+            kernel = bounded(f"{name}: the factory", factory, cfg, timeout=timeout)
         except ImplementationTimeout as e:
             raise SetupError(str(e)) from None
         except RAISED as e:
-            raise SetupError(f"{spec}: the factory raised {type(e).__name__}: {e}") from None
-        return cls(kernel, name=spec, timeout=timeout)
+            raise SetupError(f"{name}: the factory raised {type(e).__name__}: {e}") from None
+        return cls(kernel, name=name, timeout=timeout, faces=faces_for(cfg))
 
     def _guard(self, what, fn, *args, **kw):
         try:
@@ -119,59 +152,91 @@ class PythonAdapter:
             raise ProtocolError(f"{self.name}: {what} raised {type(e).__name__}: {e}\n"
                                 f"{where(e)}") from None
 
-    def start(self, op: str, args: dict) -> int:
-        if op not in OPERATIONS:
-            raise ProtocolError(f"unknown operation {op!r}")
-        k = self.kernel
-        steps = getattr(k, "steps", k)  # the reference's step API, or generator methods
-        a = args
+    def _path(self, op: str, a: dict):
+        """The kernel path an operation runs (a generator), or its result at once."""
+        k, steps = self.kernel, self._steps
         if op == "set_task":
-            path = _immediate(self._guard(op, k.set_task_flags, a["task"], kthread=a.get("kthread"),
-                                          fatal_signal=a.get("fatal_signal"),
-                                          has_mm=a.get("has_mm")))
-        else:
-            calls = {
-                "mkdir": lambda: steps.mkdir(a["path"]),
-                "rmdir": lambda: steps.rmdir(a["path"]),
-                "write": lambda: steps.write(a["path"], a["file"], a["text"]),
-                "attach": lambda: steps.attach(a["task"], a["path"]),
-                "alloc_kmem": lambda: steps.alloc_kmem_page(
-                    a["task"], gfp=sum(self.GFP[f] for f in a.get("gfp", ("GFP_KERNEL",
-                                                                         "__GFP_KMEMCG"))),
-                    in_interrupt=bool(a.get("in_interrupt")), fail=bool(a.get("fail"))),
-                "free_kmem": lambda: steps.free_kmem_page(a["task"], a["page"]),
-                "alloc_user": lambda: steps.alloc_user_page(a["task"]),
-                "free_user": lambda: steps.free_user_page(a["page"]),
-            }
-            path = self._guard(op, calls[op])
-            if not hasattr(path, "__next__"):
-                path = _immediate(path)
+            return k.set_task_flags(a["task"], kthread=a.get("kthread"),
+                                    fatal_signal=a.get("fatal_signal"), has_mm=a.get("has_mm"))
+        if op == "alloc_kmem":
+            gfp = sum(self.GFP[f] for f in a.get("gfp", self.DEFAULT_GFP))
+            return steps.alloc_kmem_page(a["task"], gfp=gfp,
+                                         in_interrupt=bool(a.get("in_interrupt")),
+                                         fail=bool(a.get("fail")))
+        if op == "work":
+            work = next((w for w in dict.fromkeys(k.wq.queue)
+                         if w.name == a["item"] and not w.running), None)
+            if work is None:
+                return -ENOENT  # nothing of that name to pick up
+            k.wq.take(work)
+            return work.func(work)
+        call = _CALLS.get(op)
+        if call is None:
+            raise ProtocolError(f"unknown operation {op!r}")
+        return call(steps, a)
+
+    def start(self, op: str, args: dict) -> int:
+        path = self._guard(op, self._path, op, args)
+        if not hasattr(path, "__next__"):
+            path = _immediate(path)
         self._next += 1
         self.threads[self._next] = Thread(path, op)
         return self._next
 
-    def step(self, thread: int) -> dict:
+    def step(self, thread: int) -> Reply:
         t = self.threads.get(thread)
         if t is None:
             raise ProtocolError(f"no thread {thread}")
         y = self._guard(f"thread {thread} ({t.name})", t.step)
         if y is None:
             del self.threads[thread]
-            return {"done": True, "result": t.result}
-        if isinstance(y, Blocked):
-            return {"blocked": y.lock}
-        if isinstance(y, Step):
-            return {"action": y.action, "args": dict(y.args), "ret": y.ret}
-        raise ProtocolError(f"{self.name}: thread {thread} yielded {y!r}, not a Step")
+            return Done(t.result)
+        if type(y) is Step or type(y) is Blocked:
+            return y
+        try:
+            return decode(y)
+        except ProtocolError:
+            raise ProtocolError(f"{self.name}: thread {thread} yielded {y!r}, not a Step") \
+                from None
+
+    def queued(self) -> list[str]:
+        return self._guard("its workqueue", lambda: [
+            w.name for w in dict.fromkeys(self.kernel.wq.queue) if not w.running])
 
     def read(self, path: str, file: str):
         return self._guard("read", self.kernel.read, path, file)
 
+    def slabinfo(self) -> str:
+        return self._guard("/proc/slabinfo", self.kernel.proc_slabinfo)
+
     def snapshot(self) -> dict:
         return self._guard("snapshot", self.kernel.snapshot)
 
+    def hidden(self):
+        return None if self._hidden is None else self._guard("hidden()", self._hidden)
+
     def close(self) -> None:
         self.threads.clear()
+
+
+#: how each operation with a path starts it on the kernel's ``steps``
+_CALLS = {
+    "mkdir": lambda s, a: s.mkdir(a["path"]),
+    "rmdir": lambda s, a: s.rmdir(a["path"]),
+    "write": lambda s, a: s.write(a["path"], a["file"], a["text"]),
+    "attach": lambda s, a: s.attach(a["task"], a["path"]),
+    "free_kmem": lambda s, a: s.free_kmem_page(a["task"], a["page"]),
+    "alloc_user": lambda s, a: s.alloc_user_page(a["task"]),
+    "free_user": lambda s, a: s.free_user_page(a["page"]),
+    "fork": lambda s, a: s.fork(a["task"], a["path"]),
+    "exit": lambda s, a: s.exit(a["task"]),
+    "put_task_struct": lambda s, a: s.put_task_struct(a["task"]),
+    "kmem_cache_alloc": lambda s, a: s.kmem_cache_alloc(a["root"], a["path"], a.get("fill")),
+    "kmem_cache_free": lambda s, a: s.kmem_cache_free(a["root"], a["path"], a["fill"],
+                                                      bool(a.get("release"))),
+    "kmem_cache_shrink": lambda s, a: s.kmem_cache_shrink(a["root"], a["path"]),
+    "kmem_cache_destroy": lambda s, a: s.kmem_cache_destroy(a["root"]),
+}
 
 
 def _immediate(value):
@@ -185,17 +250,18 @@ class PipeAdapter:
 
     Each request is one line ``{"id": n, "method": m, "params": {...}}``; the
     reply is one line ``{"id": n, "result": ...}`` or ``{"id": n, "error": msg}``.
-    Methods: ``hello`` (answers ``{"protocol": 1}``), ``reset`` (``tasks``),
-    ``start``, ``step``, ``read``, ``snapshot``. A reply that is late (past
+    Methods: those of :mod:`kmemcg.conformance.protocol` (``hello`` first, then
+    ``reset`` with the configuration). A reply that is late (past
     ``timeout`` seconds), not JSON, or for another id ends the run with a
     :class:`ProtocolError` naming what was received; the program's stderr tail
     is kept for the report.
     """
 
-    def __init__(self, command: str, tasks, timeout: float = 10.0):
+    def __init__(self, command: str, cfg, timeout: float = 10.0):
         if not command.strip():
             raise SetupError("--pipe wants a command to run, got an empty one")
         self.command = command
+        self.cfg = cfg
         self.timeout = timeout
         self.name = command
         try:
@@ -210,14 +276,21 @@ class PipeAdapter:
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
         try:
-            hello = self._call("hello", {})
-            if not isinstance(hello, dict) or hello.get("protocol") != VERSION:
-                raise ProtocolError(f"{command}: speaks protocol {hello!r}, this suite speaks "
-                                    f"{VERSION}")
-            self._call("reset", {"tasks": list(tasks)})
+            hello = self._call("hello", {"protocol": VERSION})
+            theirs = hello.get("protocol") if isinstance(hello, dict) else hello
+            if theirs != VERSION:
+                raise SetupError(f"{command}: speaks protocol {theirs!r}; this suite speaks "
+                                 f"version {VERSION} (docs: kmemcg.conformance.protocol)")
+            self.reset()
         except ProtocolError:
             self.close()
             raise
+
+    def reset(self) -> PipeAdapter:
+        """Boot the machine again (the ``reset`` method): a fresh run on the same
+        process, as the interleaver's replays need."""
+        self._call("reset", {"config": self.cfg.to_json()})
+        return self
 
     def _call(self, method: str, params: dict):
         self._id += 1
@@ -271,15 +344,44 @@ class PipeAdapter:
         return self._call("start", {"op": op, "args": args})
 
     def step(self, thread):
-        return self._call("step", {"thread": thread})
+        reply = self._call("step", {"thread": thread})
+        try:
+            return decode(reply)
+        except ProtocolError as e:
+            raise ProtocolError(f"{self.name}: {e}") from None
+
+    def queued(self):
+        return self._call("queued", {})
 
     def read(self, path, file):
         return self._call("read", {"path": path, "file": file})
 
+    def slabinfo(self):
+        return self._call("slabinfo", {})
+
     def snapshot(self):
         return self._call("snapshot", {})
+
+    def hidden(self):
+        return frozen(self._call("hidden", {}))
 
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+
+
+def pipe_factory(command: str, cfg, timeout: float = 10.0):
+    """``make()`` over one server process: the first call starts it, each later
+    call boots it again with ``reset`` (a server that has exited, or was killed
+    for a late reply, is started anew)."""
+    pipe: PipeAdapter | None = None
+
+    def make() -> PipeAdapter:
+        nonlocal pipe
+        if pipe is None or pipe.proc.poll() is not None:
+            pipe = PipeAdapter(command, cfg, timeout)
+            return pipe
+        return pipe.reset()
+
+    return make

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,12 +19,16 @@ from pathlib import Path
 import click
 
 from kmemcg.conformance import machine, report
-from kmemcg.conformance.adapters import PipeAdapter, PythonAdapter
+from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.harness import Harness, Nonconformance
-from kmemcg.conformance.interleave import describe
-from kmemcg.conformance.mutants import DESTRUCTION_MUTANTS, MUTANTS
+from kmemcg.conformance.interleave import describe, explore_impl, reference
+from kmemcg.conformance.lasso import lasso
+from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.conformance.protocol import ProtocolError, SetupError
+from kmemcg.conformance.race import replay as replay_schedule
+from kmemcg.conformance.race import run as run_race_machine
+from kmemcg.conformance.serve import serve as serve_json_lines
 from kmemcg.conformance.status import Exit
 from kmemcg.model import explore as explorer
 from kmemcg.model import prove as prover
@@ -35,7 +40,6 @@ from kmemcg.model.profiles import PROFILES
 from kmemcg.model.scopes import DEFAULT, PRESETS, named
 from kmemcg.model.state import diff_json
 
-REFERENCE = "kmemcg.impl.kernel:Kernel"
 #: the preset a profile runs on when no --config is given
 #: seconds a call into an implementation may take (a pipe reply, an in-process call)
 DEFAULT_TIMEOUT = 10.0
@@ -57,6 +61,11 @@ class Kmemcg(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted (Ctrl-C): what was checked so far is above", err=True)
             ctx.exit(Exit.INTERRUPTED)
+        except BrokenPipeError:
+            # the reader went away (`kmemcg ... | head`): stop quietly, as Unix tools do;
+            # stdout goes to /dev/null so that the interpreter's final flush fails no more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(Exit.BROKEN_PIPE)
         except Exception as e:
             if os.environ.get("KMEMCG_DEBUG") == "1":
                 raise
@@ -70,14 +79,6 @@ def all_profiles() -> list[tuple[str, str, str]]:
     """(profile, the preset it is checked on, what it reproduces and its source)."""
     return [(p.name, p.preset or "every preset", f"{p.reproduces} ({p.source})")
             for p in PROFILES.values()]
-
-
-def caches_in_scope(cfg: Config) -> bool:
-    """Whether ``cfg`` scopes root caches in: ``conform`` then runs the cache race
-    machine (choices of the interleaver, whose faces include the slab paths)
-    rather than the sequential machine over the adapter protocol, and
-    ``mutants`` the destruction mutants on it."""
-    return bool(cfg.roots)
 
 
 def _load(path: str) -> Config:
@@ -183,7 +184,7 @@ def main():
     Exit statuses: 0 holds/conforms, 1 violation or nonconformance, 2 usage or
     configuration error, 3 incomplete (a bound or time limit before a verdict),
     4 an outside tool (TLC, java) missing or failed, 5 internal error, 130
-    interrupted."""
+    interrupted, 141 the output's reader went away (a pipe to head)."""
 
 
 # ---------------------------------------------------------------- prove
@@ -289,8 +290,6 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
          f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
     counterexample = None
     if r.liveness:
-        from kmemcg.conformance.lasso import lasso
-
         prop, key, path = r.liveness[0]
         echo(f"LIVENESS {prop} fails ({len(r.liveness)} instance(s)); a behaviour that "
              f"stays away from the goal forever:")
@@ -343,37 +342,53 @@ def explore(config_path, profile, max_states, itf, list_profiles, symmetry):
 # ---------------------------------------------------------------- conform
 
 
-def _make_impl(cfg: Config, impl: str | None, pipe: str | None, timeout: float):
-    """``make()`` for the machine, tried once now: a factory or a command that
-    cannot be set up is a usage error (SetupError); a program that starts but
-    breaks the protocol at once is a verdict (ProtocolError, raised)."""
-    if pipe is not None:
-        def make():
-            return PipeAdapter(pipe, cfg.tasks, timeout=timeout)
-    else:
-        spec = REFERENCE if impl is None else impl
-
-        def make():
-            return PythonAdapter.from_spec(spec, cfg.tasks, timeout=timeout)
+def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: float):
+    """``make()`` for the machines and the interleaver, on any scope: ``--impl
+    MOD:FACTORY`` (called with the configuration), ``--pipe CMD`` (one server
+    process, booted again with ``reset`` for each run), or None for the
+    reference (in process, its locks reported to lockdep). It is set up once
+    now: a factory or a command that cannot be set up is a usage error
+    (SetupError); a program that starts but breaks the protocol at once is a
+    verdict (ProtocolError, raised)."""
+    if impl is not None and pipe is not None:
+        raise click.UsageError("give --impl or --pipe, not both")
+    if impl is None and pipe is None:
+        return None
     try:
-        make().close()
+        if pipe is not None:
+            make = pipe_factory(pipe, cfg, timeout)
+        else:
+            factory = load_factory(impl)
+
+            def make():
+                return PythonAdapter.booting(factory, cfg, impl, timeout)
+        make()
     except SetupError as e:
         _usage(e)
     return make
 
 
+def _started(cfg, impl, pipe, timeout, head: str):
+    """:func:`_implementation`, a protocol break at start printed as a verdict."""
+    try:
+        return _implementation(cfg, impl, pipe, timeout)
+    except ProtocolError as e:
+        click.echo(f"{head} [{pipe or impl}]: NONCONFORMANCE at start: the implementation "
+                   f"broke the protocol: {e}")
+        raise SystemExit(Exit.VIOLATION) from None
+
+
 def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
-                echo=click.echo, race=False, pipe=None, timeout=None) -> Exit:
+                echo=click.echo, impl=None, pipe=None, timeout=None) -> Exit:
     if oracle == "z3":
         z3_leaves_ctrl_c_to_python()
-    stats = machine.run(cfg, make_impl, seed_value=seed, examples=examples, steps=steps,
-                        oracle=oracle, race=race)
+    stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed, examples=examples,
+                        steps=steps, oracle=oracle)
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
     if stats.failure is None and not stats.interrupted:
-        echo(f"conform [{impl_name}{', race' if race else ''}]: {examples} runs, {counts}: "
-             f"conforms")
+        echo(f"conform [{impl_name}]: {examples} runs, {counts}: conforms")
     elif stats.failure is None:
         echo(f"conform [{impl_name}]: INTERRUPTED: {counts} in the runs completed; no "
              f"nonconformance found so far")
@@ -382,8 +397,9 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
         echo(f"conform [{impl_name}]: NONCONFORMANCE{when} after {stats.seconds:.2f}s")
         echo(report.render_conformance_failure(stats.failure))
         if save:
-            data = report.replay_data(cfg, None if pipe else impl_name, seed, stats.failing_ops,
-                                      stats.failure, pipe=pipe, timeout=timeout)
+            failure = {"check": stats.failure.check, "message": stats.failure.message}
+            data = report.replay_data(cfg, seed, failure, ops=stats.failing_ops, impl=impl,
+                                      pipe=pipe, timeout=timeout)
             if _write(save, data, "replay file", echo):
                 echo(f"replay file written to {save}  (kmemcg replay {save})")
     if stats.interrupted:
@@ -397,54 +413,48 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @pipe_option
 @click.option("--seed", type=int, help="the random seed (printed when chosen for you)")
 @click.option("--examples", type=click.IntRange(min=1), default=None,
-              help="Hypothesis runs [default: 200; 1000 for a destruction profile]")
+              help="Hypothesis runs [default: 200; 1000 for the race machine]")
 @click.option("--steps", default=None, type=click.IntRange(min=1),
-              help="rule steps per run [default: 40; 60 tries for a destruction profile]")
-@click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True)
+              help="rule steps per run [default: 40; 60 tries for the race machine]")
+@click.option("--oracle", type=click.Choice(["eval", "z3"]), default="eval", show_default=True,
+              help="the sequential machine's oracle (the race machine evaluates)")
 @timeout_option
-@click.option("--race", is_flag=True, help="interleave operations' steps across threads")
-@click.option("--profile", help="a destruction profile: run the destruction race machine on it")
+@click.option("--race", is_flag=True,
+              help="the race machine: single steps of threads and kworkers interleaved, as "
+                   "the interleaver's choices (the machine on scopes with root caches or "
+                   "forked tasks, or with --profile)")
+@profile_option
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, callback=_writable,
               help="where to write the replay file of a failure")
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
             save):
-    """Drive an implementation with the Hypothesis machine; check every step."""
+    """Drive an implementation with a Hypothesis machine; check every step.
+
+    The sequential machine runs whole operations on the default scope
+    (`conformance`); the race machine interleaves single steps on any scope."""
     if impl is not None and pipe is not None:
         raise click.UsageError("give --impl or --pipe, not both")
-    if profile or (config_path and caches_in_scope(_load(config_path))):
-        cfg = _config(config_path, profile, PRESETS["destruction"])
-        if not caches_in_scope(cfg):
-            raise click.UsageError(
-                f"conform --profile runs the cache race machine; {cfg.name!r} has no root "
-                f"caches (its profiles: kmemcg explore/prove --profile, or kmemcg mutants)")
-        if pipe is not None:
-            raise click.UsageError("the destruction race machine drives Python "
-                                   "implementations (--impl MOD:FACTORY), not a pipe")
-        make = destruction_kernel(cfg, impl, timeout) if impl is not None else None
-        raise SystemExit(run_destruction_race(
-            cfg, _seed(seed), 1000 if examples is None else examples,
-            60 if steps is None else steps, save, make=make, impl=impl, timeout=timeout))
-    cfg = _machine_config(_config(config_path, None, PRESETS["conformance"]))
-    name = pipe or impl or REFERENCE
-    try:
-        make = _make_impl(cfg, impl, pipe, timeout)
-    except ProtocolError as e:
-        click.echo(f"conform [{name}]: NONCONFORMANCE at start: the implementation broke the "
-                   f"protocol: {e}")
-        raise SystemExit(Exit.VIOLATION) from None
+    default = PRESETS["destruction"] if profile else PRESETS["conformance"]
+    cfg = _config(config_path, profile, default)
+    race = race or bool(profile) or not machine.fits(cfg)
+    if not race:
+        _machine_config(cfg)
+    make = _started(cfg, impl, pipe, timeout, "race" if race else "conform")
     s = _seed(seed)
+    if race:
+        raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
+                                  60 if steps is None else steps, save, make=make, impl=impl,
+                                  pipe=pipe, timeout=timeout))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
-                                 40 if steps is None else steps, oracle, save, name, race=race,
-                                 pipe=pipe, timeout=timeout))
+                                 40 if steps is None else steps, oracle, save,
+                                 pipe or impl or "reference", impl=impl, pipe=pipe,
+                                 timeout=timeout))
 
 
-def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
-                         make=None, impl=None, timeout=None) -> Exit:
-    from kmemcg.conformance import race_destruction
-
-    st = race_destruction.run(cfg, seed_value=seed, examples=examples, steps=steps, make=make,
-                              timeout=timeout)
+def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
+             pipe=None, timeout=None) -> Exit:
+    st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
     if st.failure is None:
@@ -458,29 +468,16 @@ def run_destruction_race(cfg, seed, examples, steps, save=None, echo=click.echo,
     when = " (before Ctrl-C, not minimised)" if st.interrupted else ""
     echo(f"{head}: FOUND{when} after {st.seconds:.2f}s: {st.failure.message}")
     echo(f"shrunk schedule ({len(st.schedule)} tries):")
-    for line in describe(cfg, st.schedule, make, timeout):
+    for line in describe(cfg, st.schedule, make):
         echo(f"  {line}")
     if save:
-        data = report.schedule_data(cfg, seed, st.schedule, st.failure.message, impl)
+        data = report.replay_data(cfg, seed, {"check": "race", "message": st.failure.message},
+                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout)
         if _write(save, data, "replay file", echo):
             echo(f"replay file written to {save}  (kmemcg replay {save})")
     if st.interrupted:
         raise KeyboardInterrupt
     return Exit.VIOLATION
-
-
-def destruction_kernel(cfg: Config, impl: str | None, timeout: float | None = None):
-    """``make()`` for the interleaver and the race machine: the reference, or
-    ``--impl MOD:FACTORY`` called with the configuration (checked once here, so a bad
-    spec is a usage error, not a failure found later)."""
-    from kmemcg.conformance.interleave import kernel_factory
-
-    try:
-        factory = kernel_factory(impl, timeout)
-        factory(cfg)
-    except ProtocolError as e:
-        _usage(e)
-    return lambda: factory(cfg)
 
 
 # ---------------------------------------------------------------- interleave
@@ -489,18 +486,14 @@ def destruction_kernel(cfg: Config, impl: str | None, timeout: float | None = No
 @main.command()
 @config_option
 @profile_option
-@click.option("--impl", help="MOD:FACTORY of a Python implementation (default: the reference); "
-                             "FACTORY(config) returns a kernel shaped like "
-                             "kmemcg.impl.kernel.Kernel (e.g. kmemcg.impl.kernel:Kernel.for_config)")
+@impl_option
+@pipe_option
 @timeout_option
-def interleave(config_path, profile, impl, timeout):
+def interleave(config_path, profile, impl, pipe, timeout):
     """Every interleaving on the implementation; its states must equal the model's."""
-    from kmemcg.conformance.interleave import explore_impl
-
     cfg = _config(config_path, profile, PRESETS["destruction"])
-    make = destruction_kernel(cfg, impl, timeout) if impl is not None else None
-    raise SystemExit(run_interleave(
-        cfg, lambda c: explore_impl(c, make=make, timeout=timeout), make=make, timeout=timeout))
+    make = _started(cfg, impl, pipe, timeout, "interleave")
+    raise SystemExit(run_interleave(cfg, make))
 
 
 def _interleave_stopped(r, head: str, echo) -> Exit | None:
@@ -516,13 +509,15 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
     return None
 
 
-def run_interleave(cfg, explore_impl, echo=click.echo, make=None, timeout=None) -> Exit:
-    r = explore_impl(cfg)
+def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
+    """The implementation's interleavings (``make``; None: the reference)
+    against the model's states."""
+    r = explore_impl(cfg, make=make)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
     if r.problem:
         echo(f"{head}: the implementation reaches {r.problem} after {len(r.trace)} steps "
              f"({r.steps} steps checked, {r.seconds:.2f}s)")
-        for line in describe(cfg, r.trace, make, timeout):
+        for line in describe(cfg, r.trace, make):
             echo(f"  {line}")
         return Exit.VIOLATION
     stopped = _interleave_stopped(r, head, echo)
@@ -549,24 +544,25 @@ def run_interleave(cfg, explore_impl, echo=click.echo, make=None, timeout=None) 
 
 
 def run_mutants(cfg, seed, examples, steps, echo=click.echo, timeout=None) -> Exit:
-    """The Hypothesis machine first; a survivor then meets every interleaving of
-    the race configuration. The destruction mutants meet every interleaving of
-    ``destruction-kmem``, or of ``cfg`` when it is a destruction configuration
-    (which then runs them alone). Ctrl-C prints the rows so far."""
+    """Each mutant of the zoo meets the sequential machine on its preset (or on
+    ``cfg``, an accounting configuration), and a survivor every interleaving of
+    its interleaving preset (or of ``cfg``, a configuration with root caches,
+    which then runs the slab and task mutants alone). Ctrl-C prints the rows so
+    far."""
     rows: list[list[str]] = []
+    header = ["mutant", "verdict", "by check", "time to kill", "bug"]
     try:
         ok = _mutant_rows(cfg, seed, examples, steps, rows, timeout)
     except KeyboardInterrupt:
-        echo(report.table(rows, ["mutant", "verdict", "by check", "time to kill", "bug"]))
-        echo(f"interrupted after {len(rows)} of {1 + len(MUTANTS) + len(DESTRUCTION_MUTANTS)} "
-             f"rows")
+        echo(report.table(rows, header))
+        echo(f"interrupted after {len(rows)} of {1 + len(MUTANTS)} rows")
         raise
-    echo(report.table(rows, ["mutant", "verdict", "by check", "time to kill", "bug"]))
+    echo(report.table(rows, header))
     return Exit.OK if ok else Exit.VIOLATION
 
 
 def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
-    from kmemcg.conformance.interleave import explore_impl
+    sequential = machine.fits(cfg)
 
     def machine_run(make, **kw):
         st = machine.run(cfg, make, seed_value=seed, examples=examples, steps=steps, **kw)
@@ -575,49 +571,43 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
         return st
 
     ok = True
-    if not caches_in_scope(cfg):
-        ref = machine_run(lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks, timeout))
+    if sequential:
+        ref = machine_run(reference(cfg))
         ok = ref.failure is None
         rows.append(["(reference)", "passes" if ok else "FAILS", "-", f"{ref.seconds:.1f}s",
                      "-"])
-        for name, (factory, what) in MUTANTS.items():
-            def make(factory=factory, name=name):
-                return PythonAdapter(factory(tasks=cfg.tasks), name=name, timeout=timeout)
-
-            st = machine_run(make, shrink_seconds=10)
-            check, seconds = (st.failure.check if st.failure else None), st.seconds
-            if check is None:
-                race = PRESETS["race"]
-                t = time.perf_counter()
-                r = explore_impl(race, make=lambda f=factory, c=race: f.for_config(c),
-                                 timeout=timeout)
-                if r.interrupted:
-                    raise KeyboardInterrupt
-                seconds += time.perf_counter() - t
-                if r.problem:
-                    check = "interleave " + r.problem.split("]")[0].lstrip("[")
-            ok &= check is not None
-            rows.append([name, "killed" if check else "SURVIVED", check or "-",
-                         f"{seconds:.1f}s", what])
-    slab = cfg if caches_in_scope(cfg) else PRESETS["destruction-kmem"]
-    for name, (factory, what) in DESTRUCTION_MUTANTS.items():
+    for m in MUTANTS.values():
+        if m.machine is None and not sequential and m.interleave == "race":
+            continue  # a charge-path race: cfg is a configuration with root caches
+        if m.machine is not None and not sequential:
+            continue
         t = time.perf_counter()
-        r = explore_impl(slab, make=lambda f=factory: f(slab), timeout=timeout)
-        if r.interrupted:
-            raise KeyboardInterrupt
-        killed = r.problem is not None
-        ok &= killed
-        rows.append([name, "killed" if killed else "SURVIVED",
-                     f"interleave {slab.name}" if killed else "-",
-                     f"{time.perf_counter() - t:.1f}s", what])
+        check = None
+        if m.machine is not None:
+            st = machine_run(lambda m=m: PythonAdapter(m.kernel.for_config(cfg), name=m.name,
+                                                       timeout=timeout), shrink_seconds=10)
+            check = st.failure.check if st.failure else None
+        if check is None:
+            scope = cfg if not sequential else PRESETS[m.interleave]
+            r = explore_impl(scope, make=lambda m=m, c=scope: PythonAdapter(
+                m.kernel.for_config(c), name=m.name, timeout=timeout))
+            if r.interrupted:
+                raise KeyboardInterrupt
+            if r.problem:
+                check = f"interleave {scope.name}"
+                if r.problem.startswith("["):
+                    check += " " + r.problem.split("]")[0].lstrip("[")
+        ok &= check is not None
+        rows.append([m.name, "killed" if check else "SURVIVED", check or "-",
+                     f"{time.perf_counter() - t:.1f}s", m.bug])
     return ok
 
 
 @main.command()
 @click.option("--config", "config_path",
-              help="an accounting configuration for the Hypothesis machine (the destruction "
-                   "mutants then meet destruction-kmem), or a destruction one for the "
-                   "destruction mutants alone")
+              help="an accounting configuration for the sequential machine (the slab and "
+                   "task mutants then meet destruction-kmem), or one with root caches for "
+                   "the slab and task mutants alone")
 @click.option("--seed", type=int)
 @click.option("--examples", default=500, show_default=True, type=click.IntRange(min=1))
 @click.option("--steps", default=40, show_default=True, type=click.IntRange(min=1))
@@ -625,7 +615,7 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
 def mutants(config_path, seed, examples, steps, timeout):
     """Run the suite against every mutant; exit 0 only if all are killed."""
     cfg = _config(config_path, None, PRESETS["conformance"])
-    if not caches_in_scope(cfg):
+    if not cfg.roots:
         _machine_config(cfg)
     raise SystemExit(run_mutants(cfg, _seed(seed), examples, steps, timeout=timeout))
 
@@ -635,13 +625,13 @@ def mutants(config_path, seed, examples, steps, timeout):
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--impl", help="replay against another implementation (MOD:FACTORY)")
+@impl_option
 @click.option("--pipe", callback=_pipe,
               help="replay over the JSON-lines pipe against this command (default: the one "
                    "the file was recorded with, if any)")
 @timeout_option
 def replay(file, impl, pipe, timeout):
-    """Re-run a saved failing operation sequence, step by step."""
+    """Re-run a saved failure (operations, or a race's tries), step by step."""
     if impl is not None and pipe is not None:
         raise click.UsageError("give --impl or --pipe, not both")
     try:
@@ -652,26 +642,20 @@ def replay(file, impl, pipe, timeout):
         cfg = Config.from_json(data["config"])
     except CONFIG_ERRORS as e:
         raise click.UsageError(f"{file}: its configuration: {e}") from None
+    if impl is None and pipe is None:
+        impl, pipe = data.get("impl"), data.get("pipe")
+    source = click.get_current_context().get_parameter_source("timeout")
+    if source == click.core.ParameterSource.DEFAULT and _positive(data.get("timeout")):
+        timeout = data["timeout"]  # the limit the failure was found with
     if "schedule" in data:
-        raise SystemExit(_replay_schedule(file, data, cfg, impl, pipe, timeout))
+        make = _started(cfg, impl, pipe, timeout, "replay")
+        raise SystemExit(_replay_schedule(file, data, cfg, make))
     try:
         ops = report.check_ops(cfg, data["ops"])
     except ValueError as e:
         raise click.UsageError(f"{file}: not a valid operation list: {e}") from None
-    if pipe is None and impl is None and data.get("pipe"):
-        pipe = data["pipe"]
-    source = click.get_current_context().get_parameter_source("timeout")
-    if source == click.core.ParameterSource.DEFAULT and _positive(data.get("timeout")):
-        timeout = data["timeout"]  # the limit the failure was found with
-    spec = impl or data.get("impl") or REFERENCE
-    try:
-        adapter = (PipeAdapter(pipe, cfg.tasks, timeout=timeout) if pipe is not None
-                   else PythonAdapter.from_spec(spec, cfg.tasks, timeout))
-    except SetupError as e:
-        _usage(e)
-    except ProtocolError as e:
-        click.echo(f"replay: the implementation broke the protocol at start: {e}")
-        raise SystemExit(Exit.VIOLATION) from None
+    make = _started(cfg, impl, pipe, timeout, "replay") or reference(cfg)
+    adapter = make()
     recorded = data.get("failure") or {}
     done = 0
     try:
@@ -698,22 +682,29 @@ def _positive(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and x > 0
 
 
-def _replay_schedule(file, data, cfg, impl, pipe, timeout) -> Exit:
-    from kmemcg.conformance import race_destruction
-
-    if pipe is not None:
-        raise click.UsageError("a destruction schedule replays on a Python implementation "
-                               "(--impl MOD:FACTORY), not a pipe")
-    spec = impl or data["impl"]
-    if spec == "kmemcg.impl.slab:SlabKernel.for_config":  # the reference, before issue 8
-        spec = "kmemcg.impl.kernel:Kernel.for_config"
-    make = destruction_kernel(cfg, spec, timeout)
+def _replay_schedule(file, data, cfg, make) -> Exit:
     try:
-        problem = race_destruction.replay(cfg, data["schedule"], make, timeout)
+        problem = replay_schedule(cfg, data["schedule"], make)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise click.UsageError(f"{file}: {e}") from None
     click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")
     return Exit.VIOLATION if problem else Exit.OK
+
+
+# ---------------------------------------------------------------- serve
+
+
+@main.command()
+@click.option("--impl", default=REFERENCE, show_default=True,
+              help="MOD:FACTORY of the Python implementation to serve; FACTORY(config) "
+                   "returns a kernel shaped like kmemcg.impl.kernel.Kernel")
+def serve(impl):
+    """Serve an implementation over the JSON-lines protocol on stdin/stdout."""
+    try:
+        load_factory(impl)
+    except SetupError as e:
+        _usage(e)
+    raise SystemExit(serve_json_lines(impl))
 
 
 # ---------------------------------------------------------------- tlc
@@ -780,8 +771,6 @@ def check(seed, examples):
 
 
 def _check_rows(seed, examples, rows) -> bool:
-    from kmemcg.conformance.interleave import explore_impl
-
     ok = True
 
     def row(what, status: Exit, good: str, t: float):
@@ -797,16 +786,12 @@ def _check_rows(seed, examples, rows) -> bool:
         t = time.perf_counter()
         r = run_explore(PRESETS[name], None)
         row(f"explore: {r.distinct} states [{name}]", explore_status(r), "holds", t)
-    for name in ("destruction", "destruction-kmem"):
+    for name in ("destruction", "destruction-kmem", "race"):
         t = time.perf_counter()
         row(f"interleave: implementation = model [{name}]",
-            run_interleave(PRESETS[name], explore_impl), "equal", t)
+            run_interleave(PRESETS[name]), "equal", t)
     t = time.perf_counter()
-    row("interleave: implementation = model [race]",
-        run_interleave(PRESETS["race"], explore_impl), "equal", t)
-    cfg = PRESETS["conformance"]
-    t = time.perf_counter()
-    status = run_conform(cfg, lambda: PythonAdapter.from_spec(REFERENCE, cfg.tasks), seed,
-                         examples, 40, "eval", impl_name=REFERENCE)
+    status = run_conform(PRESETS["conformance"], None, seed, examples, 40, "eval",
+                         impl_name="reference")
     row("conform: reference [conformance]", status, "conforms", t)
     return ok

@@ -16,7 +16,13 @@ from errno import EBUSY, EEXIST, ENOENT, ENOMEM
 from functools import cache
 
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
-from kmemcg.conformance.protocol import OPERATIONS, ImplementationTimeout, ProtocolError
+from kmemcg.conformance.protocol import (
+    OPERATIONS,
+    Blocked,
+    Done,
+    ImplementationTimeout,
+    ProtocolError,
+)
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import NONE, ROOT, Config
 from kmemcg.model.controller import MODEL
@@ -271,23 +277,21 @@ class Harness:
         """
         op, args = r.op, r.args
         reply = self._call(f"step of {call_text(op, args)}", self.impl.step, r.thread)
-        if not isinstance(reply, dict):
-            self.fail("protocol", f"step returned {reply!r}")
-        if "blocked" in reply and not reply.get("done"):
+        if type(reply) is Blocked:
             if alone:
-                self.fail("deadlock", f"{op} blocked on {reply['blocked']} with no other thread")
+                self.fail("deadlock", f"{op} blocked on {reply.lock} with no other thread")
             return False
         if r.expect is None:
             r.expect = self._expect(op, args)
         pure, first = r.expect
-        if reply.get("done"):
+        if type(reply) is Done:
             self.in_flight.remove(r)
-            r.result = reply.get("result")
+            r.result = reply.result
             self._check_result(op, args, pure, r.actions, r.last_ret, r.result, r.charged)
             return True
         if len(r.actions) >= MAX_STEPS:
             self.fail("hang", f"{op} took more than {MAX_STEPS} steps")
-        action, sargs, ret = reply.get("action"), reply.get("args", {}), reply.get("ret", 0)
+        action, sargs, ret = reply.action, reply.args, reply.ret
         if action not in MODEL.actions:
             self.fail("protocol", f"unknown action {action!r}")
         margs = self._model_args(action, sargs)

@@ -7,7 +7,9 @@ implementation step, checked by the one step check the harness uses
 (:func:`~kmemcg.conformance.harness.step_problem`: the oracle, then every
 invariant) on the harness's alpha; an implementation state is reached again by
 replaying its choice sequence on a fresh instance, since running generators
-cannot be copied. The set of abstract states reached must equal the model
+cannot be copied. The implementation is driven through the adapter protocol
+(:mod:`kmemcg.conformance.protocol`), so the same search runs in process and
+over a pipe. The set of abstract states reached must equal the model
 explorer's on the same configuration.
 
 Two kinds of operation, one search:
@@ -38,8 +40,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from errno import ENOMEM
 
-from kmemcg.conformance.adapters import load_factory, require_faces
-from kmemcg.conformance.calls import RAISED, bounded
+from kmemcg.conformance.adapters import PythonAdapter, load_factory
 from kmemcg.conformance.harness import (
     AlphaError,
     abstract_state,
@@ -49,25 +50,24 @@ from kmemcg.conformance.harness import (
     step_problem,
 )
 from kmemcg.conformance.oracle import EvalOracle
-from kmemcg.conformance.protocol import ImplementationTimeout, ProtocolError, SetupError
+from kmemcg.conformance.protocol import (
+    Blocked,
+    Done,
+    ImplementationTimeout,
+    ProtocolError,
+    Step,
+)
 from kmemcg.impl.kernel import Kernel
 from kmemcg.impl.lockdep import Lockdep
-from kmemcg.impl.sched import Blocked, Step
 from kmemcg.model.config import UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.slabinfo import expect_memcg_slabinfo, expect_proc_slabinfo
 from kmemcg.model.state import ONLINE, ROOT, memcg_of, root_of
 
 
-def _steps(k):
-    """The implementation's paths step by step: the reference's ``steps``, or
-    its generator methods."""
-    return getattr(k, "steps", k)
-
-
-def _rp(cfg, paths, c):
-    """A cache number -> (its root's name, its memcg's path)."""
-    return cfg.roots[root_of(cfg, c)], paths[memcg_of(cfg, c)]
+def _cache(cfg, paths, c) -> dict:
+    """A cache number -> the protocol's arguments naming it: its root, its memcg."""
+    return {"root": cfg.roots[root_of(cfg, c)], "path": paths[memcg_of(cfg, c)]}
 
 
 #: thread keys of the guarded operations' starts, made once per choice
@@ -82,49 +82,37 @@ def _key(choice) -> str:
 
 
 #: the kernel paths the environment starts when the model's guard of the
-#: action they begin with holds: how to start each on the implementation, given
-#: the action's arguments
+#: action they begin with holds: the protocol operation that starts each, and
+#: its arguments, given the action's
 OPERATIONS = {
-    "alloc": lambda k, cfg, p, c: _steps(k).kmem_cache_alloc(*_rp(cfg, p, c)),
-    "alloc.partial": lambda k, cfg, p, c, fill: _steps(k).kmem_cache_alloc(*_rp(cfg, p, c),
-                                                                           fill),
-    "free.object": lambda k, cfg, p, c, fill: _steps(k).kmem_cache_free(*_rp(cfg, p, c),
-                                                                        fill, False),
-    "free.release_pages": lambda k, cfg, p, c: _steps(k).kmem_cache_free(*_rp(cfg, p, c),
-                                                                         1, True),
-    "fork": lambda k, cfg, p, t, m: _steps(k).fork(cfg.tasks[t], p[m]),
-    "exit": lambda k, cfg, p, t: _steps(k).exit(cfg.tasks[t]),
-    "put_task_struct": lambda k, cfg, p, t: _steps(k).put_task_struct(cfg.tasks[t]),
-    "rmdir": lambda k, cfg, p, m: _steps(k).rmdir(p[m]),
-    "root_destroy.start": lambda k, cfg, p, r: _steps(k).kmem_cache_destroy(cfg.roots[r]),
-    "shrink.release": lambda k, cfg, p, c: _steps(k).kmem_cache_shrink(*_rp(cfg, p, c)),
+    "alloc": lambda cfg, p, c: ("kmem_cache_alloc", _cache(cfg, p, c)),
+    "alloc.partial": lambda cfg, p, c, fill: ("kmem_cache_alloc",
+                                              {**_cache(cfg, p, c), "fill": fill}),
+    "free.object": lambda cfg, p, c, fill: ("kmem_cache_free",
+                                            {**_cache(cfg, p, c), "fill": fill,
+                                             "release": False}),
+    "free.release_pages": lambda cfg, p, c: ("kmem_cache_free",
+                                             {**_cache(cfg, p, c), "fill": 1, "release": True}),
+    "fork": lambda cfg, p, t, m: ("fork", {"task": cfg.tasks[t], "path": p[m]}),
+    "exit": lambda cfg, p, t: ("exit", {"task": cfg.tasks[t]}),
+    "put_task_struct": lambda cfg, p, t: ("put_task_struct", {"task": cfg.tasks[t]}),
+    "rmdir": lambda cfg, p, m: ("rmdir", {"path": p[m]}),
+    "root_destroy.start": lambda cfg, p, r: ("kmem_cache_destroy", {"root": cfg.roots[r]}),
+    "shrink.release": lambda cfg, p, c: ("kmem_cache_shrink", _cache(cfg, p, c)),
 }
 
-_GFP_KERNEL_ACCOUNT = 0xD0 | 0x100000
 #: the cgroupfs and page operations, each run by one actor at a time: who
-#: runs it, and how to start it on the implementation
+#: runs it, and its protocol arguments
 ACTOR_OPERATIONS = {
-    "mkdir": (lambda path: "admin", lambda k, path: _steps(k).mkdir(path)),
+    "mkdir": (lambda path: "admin", lambda path: {"path": path}),
     "write": (lambda path, file, text: "admin",
-              lambda k, path, file, text: _steps(k).write(path, file, text)),
-    "attach": (lambda task, path: "admin",
-               lambda k, task, path: _steps(k).attach(task, path)),
-    "alloc_kmem": (lambda task, fail: task,
-                   lambda k, task, fail: _steps(k).alloc_kmem_page(
-                       task, _GFP_KERNEL_ACCOUNT, False, fail)),
-    "alloc_user": (lambda task: task, lambda k, task: _steps(k).alloc_user_page(task)),
-    "free_kmem": (lambda task, pfn: "kernel",
-                  lambda k, task, pfn: _steps(k).free_kmem_page(task, pfn)),
-    "free_user": (lambda pfn: "kernel", lambda k, pfn: _steps(k).free_user_page(pfn)),
+              lambda path, file, text: {"path": path, "file": file, "text": text}),
+    "attach": (lambda task, path: "admin", lambda task, path: {"task": task, "path": path}),
+    "alloc_kmem": (lambda task, fail: task, lambda task, fail: {"task": task, "fail": fail}),
+    "alloc_user": (lambda task: task, lambda task: {"task": task}),
+    "free_kmem": (lambda task, pfn: "kernel", lambda task, pfn: {"task": task, "page": pfn}),
+    "free_user": (lambda pfn: "kernel", lambda pfn: {"page": pfn}),
 }
-
-#: what the interleaver drives: the cgroupfs and page paths, and alpha
-FACES = ("mkdir", "write", "attach", "alloc_kmem_page", "free_kmem_page", "alloc_user_page",
-         "free_user_page", "snapshot")
-#: and with root caches in scope: the slab and task paths, the workqueue, slabinfo
-CACHE_FACES = ("kmem_cache_alloc", "kmem_cache_free", "fork", "exit", "put_task_struct",
-               "rmdir", "kmem_cache_destroy", "kmem_cache_shrink", "wq.queue", "wq.take",
-               "snapshot", "proc_slabinfo", "read")
 
 
 @dataclass
@@ -144,57 +132,31 @@ class InterleaveResult:
     interrupted: bool = False
 
 
-class ImplementationError(ProtocolError):
-    """The implementation raised, or lacks what the interleaver drives."""
+def problem_of(e: ProtocolError, during=None) -> str:
+    """An implementation's failure as a verdict line, naming the try ``during``
+    which it happened; a time-out says so first."""
+    text = str(e) if during is None else f"{during}: {e}"
+    return f"timeout: {text}" if isinstance(e, ImplementationTimeout) else text
 
 
-def problem_of(e: ProtocolError) -> str:
-    """An implementation's failure as a verdict line: a time-out says so first."""
-    return f"timeout: {e}" if isinstance(e, ImplementationTimeout) else str(e)
+def reference(cfg: Config, lockdep: Lockdep | None = None):
+    """``make()`` for the reference kernel booted as ``cfg`` says."""
+    return lambda: PythonAdapter(Kernel.for_config(cfg, lockdep), name="reference")
 
 
-def kernel_factory(spec: str | None = None, timeout: float | None = None):
-    """``MOD:FACTORY`` -> ``make(cfg)``: a kernel booted as the configuration says.
-
-    The factory is called with the model configuration and returns an object
-    shaped like :class:`kmemcg.impl.kernel.Kernel`: its paths step by step
-    (``steps.<path>``, or generator methods, yielding
-    :class:`kmemcg.impl.sched.Step` or ``Blocked``), a workqueue ``wq``
-    (``queue`` of items with ``name``, ``running`` and ``func(item)``, and
-    ``take(item)``), ``snapshot()`` in the model's JSON shape (memcgs keyed by
-    path or by name), ``proc_slabinfo()`` and ``read(path, file)``, and
-    optionally ``hidden()``. Without a spec: the reference. A factory that
-    raises, runs past ``timeout`` or returns something without those faces is
-    a :class:`SetupError`."""
-    if spec is None:
-        return Kernel.for_config
+def kernel_factory(spec: str, timeout: float | None = None):
+    """``MOD:FACTORY`` -> ``make(cfg)``: the adapter around ``factory(cfg)``, a
+    kernel booted as the configuration says (the faces it needs:
+    :class:`~kmemcg.conformance.adapters.PythonAdapter`). A factory that raises,
+    runs past ``timeout`` or returns something without those faces is a
+    :class:`SetupError`."""
     factory = load_factory(spec)
-
-    def make(cfg):
-        try:
-            kernel = bounded(f"{spec}: the factory", factory, cfg, timeout=timeout)
-        except ImplementationTimeout as e:
-            raise SetupError(str(e)) from None
-        except RAISED as e:  # the factory is someone else's code
-            raise SetupError(f"{spec}: the factory raised {type(e).__name__}: {e}") from None
-        return require_faces(kernel, CACHE_FACES if cfg.roots else FACES, spec)
-
-    return make
+    return lambda cfg: PythonAdapter.booting(factory, cfg, spec, timeout)
 
 
-class _Named:
-    """A choice as the text a verdict names it by, made only when one does."""
-
-    __slots__ = ("choice",)
-
-    def __init__(self, choice):
-        self.choice = choice
-
-    def __str__(self) -> str:
-        return " ".join(map(str, self.choice))
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
+def _named(choice) -> str:
+    """A choice as the text a verdict names it by."""
+    return " ".join(map(str, choice))
 
 
 def _limit_text(v: int) -> str:
@@ -205,17 +167,18 @@ def _allowed(cfg: Config, action: str) -> bool:
     return cfg.actions is None or action in cfg.actions
 
 
-class _Run:
-    """One implementation instance driven by a choice sequence. Whatever the
-    implementation raises becomes an :class:`ImplementationError`; a call into
-    it that runs past ``timeout`` seconds, an :class:`ImplementationTimeout`."""
+_UNKNOWN = object()
 
-    def __init__(self, cfg: Config, make, timeout: float | None = None):
+
+class _Run:
+    """One implementation instance (``make()``, an adapter) driven by a choice
+    sequence; what it raises or breaks arrives as a :class:`ProtocolError`."""
+
+    def __init__(self, cfg: Config, make):
         self.cfg = cfg
         self.paths = memcg_paths(cfg)
-        self.timeout = timeout
-        self.k = self.call("the factory", make)
-        #: thread key -> [path, op, args, the model steps it took]
+        self.impl = make()
+        #: thread key -> [thread id, op, args, the model steps it took]
         self.threads: dict[str, list] = {}
         #: page handle -> (kind, memcg index charged or None), as the operations returned them
         self.pages: dict[int, tuple[str, int | None]] = {}
@@ -223,24 +186,15 @@ class _Run:
         self.result_problem: str | None = None
         #: the actor whose operation returned on the last try (a silent move)
         self.returned: str | None = None
-
-    def call(self, what: str, fn, *args):
-        """A call into the implementation, bounded in time, its exceptions named."""
-        try:
-            return bounded(what, fn, *args, timeout=self.timeout)
-        except ProtocolError:
-            raise
-        except RAISED as e:
-            raise ImplementationError(f"{what}: the implementation raised "
-                                      f"{type(e).__name__}: {e}") from None
+        self._hidden = _UNKNOWN
 
     def abstract(self) -> tuple:
         """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
         try:
-            snap = self.call("snapshot()", self.k.snapshot)
+            snap = self.impl.snapshot()
         except ImplementationTimeout:
             raise
-        except ImplementationError as e:
+        except ProtocolError as e:
             return None, str(e)
         try:
             return abstract_state(self.cfg, self.paths, snap), None
@@ -249,8 +203,11 @@ class _Run:
             return None, f"snapshot refused: {type(e).__name__}: {e}"
 
     def hidden(self):
-        """The implementation's ``hidden()`` state, if it has any."""
-        return self.call("hidden()", _hidden, self.k)
+        """The implementation's ``hidden()`` state, asked once between two tries
+        (each question is a round trip over a pipe)."""
+        if self._hidden is _UNKNOWN:
+            self._hidden = self.impl.hidden()
+        return self._hidden
 
     # ------------------------------------------------------------ choices
 
@@ -268,7 +225,7 @@ class _Run:
                 if ACTOR_OPERATIONS[op][0](*args) not in busy]
         out += [("step", t) for t in sorted(self.threads)]
         if self.cfg.roots:
-            out += [("work", name) for name in self.call("its workqueue", self._idle_work)]
+            out += [("work", name) for name in self.impl.queued()]
         return out
 
     def _actor_operations(self, s):
@@ -317,70 +274,61 @@ class _Run:
                 ops.append(("free_user", (pfn,)))
         return ops
 
-    def _idle_work(self):
-        return [w.name for w in dict.fromkeys(self.k.wq.queue) if not w.running]
-
     # ------------------------------------------------------------ stepping
 
     def _retire(self, key: str) -> bool:
-        """Let a thread that took its last step return; False if it had more to do."""
-        thread = self.threads.pop(key, None)
+        """Let a thread that took its last step return; False if it had more to do
+        (the step it then takes is one no choice asked for, and shows as a change)."""
+        thread = self.threads.get(key)
         if thread is None:
             return True
-        try:
-            next(thread[0])
-        except StopIteration:
+        if type(self.impl.step(thread[0])) is Done:
+            del self.threads[key]
             return True
         return False
 
     def apply(self, choice) -> Step | None:
         """Take one step; None when the choice cannot step (blocked, gone, or an
         operation returned)."""
-        return self.call(_Named(choice), self._apply, choice)
-
-    def _apply(self, choice) -> Step | None:
         self.waiting = None  # the lock the try found taken, if that is why it did not step
         self.returned = None
+        self._hidden = _UNKNOWN
         kind = choice[0]
         if kind == "start":
             name, args = choice[1], choice[2:]
             actor = ACTOR_OPERATIONS.get(name)
             if actor is not None:
                 key = actor[0](*args)
-                thread = [actor[1](self.k, *args), name, args, []]
+                thread = [self.impl.start(name, actor[1](*args)), name, args, []]
             else:
                 key = _key(choice)
                 if key in self.threads and not self._retire(key):
                     return None
-                thread = [OPERATIONS[name](self.k, self.cfg, self.paths, *args), name,
-                          None, None]
+                op, op_args = OPERATIONS[name](self.cfg, self.paths, *args)
+                thread = [self.impl.start(op, op_args), name, None, None]
         elif kind == "step":
             key = choice[1]
             thread = self.threads.get(key)
-        else:
-            work = next((w for w in self.k.wq.queue if w.name == choice[1]), None)
-            key = f"kworker:{choice[1]}"
-            if work is None or work.running or not self._retire(key):
+            if thread is None:
                 return None
-            self.k.wq.take(work)
-            thread = [work.func(work), "kworker", None, None]
-        if thread is None:
-            return None
-        try:
-            y = next(thread[0])
-        except StopIteration as stop:
+        else:
+            key = f"kworker:{choice[1]}"
+            if not self._retire(key):
+                return None
+            thread = [self.impl.start("work", {"item": choice[1]}), "kworker", None, None]
+        y = self.impl.step(thread[0])
+        if type(y) is Done:
             self.threads.pop(key, None)
             if thread[3] is not None:  # a cgroupfs or page operation
-                self._returned(thread, stop.value)
+                self._returned(thread, y.result)
                 if kind == "step":
                     self.returned = key
             return None
-        if isinstance(y, Blocked):
-            self.waiting = y.lock
-            self.threads[key] = thread
-            return None
         self.threads[key] = thread
-        if thread[3] is not None and isinstance(y, Step):
+        if type(y) is Blocked:
+            self.waiting = y.lock
+            return None
+        if thread[3] is not None:
             thread[3].append(y)
         return y
 
@@ -425,23 +373,21 @@ class _Run:
             hidden = self.hidden()
             step = self.apply(choice)
             moved_hidden = step is None and self.hidden() != hidden
-            if step is not None and not isinstance(step, Step):
-                return None, None, f"{choice}: the implementation yielded {step!r}, not a Step"
             post, refused = self.abstract()
         except ProtocolError as e:
-            return None, None, problem_of(e)
+            return None, None, problem_of(e, _named(choice))
         if refused:
-            return step, None, f"{choice}: {refused}"
+            return step, None, f"{_named(choice)}: {refused}"
         if step is None:
             if self.result_problem:
-                return None, state, f"{choice}: {self.result_problem}"
-            moved = f"{choice} changed the abstract state without taking a model step"
+                return None, state, f"{_named(choice)}: {self.result_problem}"
+            moved = f"{_named(choice)} changed the abstract state without taking a model step"
             return None, state, (moved if post != state or moved_hidden else None)
         try:
             margs = model_args(self.cfg, self.paths, step.action, step.args)
         except (KeyError, ValueError, StopIteration, TypeError, AlphaError) as e:
-            return step, None, (f"{choice}: the step {step.action} {step.args} does not name "
-                                f"the model's parameters ({type(e).__name__}: {e})")
+            return step, None, (f"{_named(choice)}: the step {step.action} {step.args} does not "
+                                f"name the model's parameters ({type(e).__name__}: {e})")
         bad = step_problem(self.cfg, oracle, state, step.action, margs, step.ret, post)
         if bad is None and step.action == "rmdir" and step.ret == 0:
             self._reparent(margs[0], post)
@@ -467,18 +413,18 @@ def _result_problem(op, args, steps, result) -> str | None:
     return None if result == last else f"{op} returned {result}, its last step returned {last}"
 
 
-def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
-                 timeout: float | None = None) -> InterleaveResult:
+def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> InterleaveResult:
     """Every interleaving the configuration allows, on the implementation
-    (``make()``; the reference by default); each call into it bounded by
-    ``timeout`` seconds. Ctrl-C returns what was seen so far, ``interrupted`` set."""
+    (``make()`` returns it booted, behind the adapter protocol: in process or
+    over a pipe; the reference by default). Ctrl-C returns what was seen so
+    far, ``interrupted`` set."""
     lockdep = Lockdep() if make is None else None
-    make = make or (lambda: Kernel.for_config(cfg, lockdep))
+    make = make or reference(cfg, lockdep)
     t0 = time.perf_counter()
     res = InterleaveResult()
     paths: dict = {}
     try:
-        _search(cfg, make, max_states, timeout, res, paths)
+        _search(cfg, make, max_states, res, paths)
     except KeyboardInterrupt:
         res.interrupted = True
     if res.interrupted:
@@ -494,13 +440,13 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
     return res
 
 
-def _search(cfg: Config, make, max_states: int, timeout, res: InterleaveResult, paths: dict):
+def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict):
     """The breadth-first search of :func:`explore_impl`, filling ``res`` and
     ``paths`` (abstract and hidden state -> the choices that reach it)."""
     oracle = EvalOracle(cfg)
     prefix: list = []
     try:
-        first = _Run(cfg, make, timeout)
+        first = _Run(cfg, make)
         init, refused = first.abstract()
         if init != MODEL.initial(cfg):
             res.problem = refused or "the implementation's initial state is not the model's Init"
@@ -515,8 +461,8 @@ def _search(cfg: Config, make, max_states: int, timeout, res: InterleaveResult, 
         while queue and len(paths) < max_states:
             key, prefix = queue.popleft()
             state = key[0]
-            for choice in _replay(cfg, make, prefix, timeout).choices(state):
-                run = _replay(cfg, make, prefix, timeout)
+            for choice in _replay(cfg, make, prefix).choices(state):
+                run = _replay(cfg, make, prefix)
                 step, post, problem = run.take(choice, state, oracle)
                 new = known = None
                 if problem is None and step is not None:
@@ -552,25 +498,24 @@ def slabinfo_problems(cfg, run: _Run, state) -> list[str]:
         return sorted(text.splitlines()) if isinstance(text, str) else text
 
     out = []
-    got = run.call("/proc/slabinfo", run.k.proc_slabinfo)
+    got = run.impl.slabinfo()
     if lines(got) != lines(expect_proc_slabinfo(cfg, state)):
         out.append(f"/proc/slabinfo: {got!r}, model {expect_proc_slabinfo(cfg, state)!r}")
     for m in range(1, cfg.n_memcgs):
         want = expect_memcg_slabinfo(cfg, state, m)
         if want is None:
             continue
-        got = run.call(f"{cfg.memcgs[m]}/memory.kmem.slabinfo", run.k.read, run.paths[m],
-                       "memory.kmem.slabinfo")
+        got = run.impl.read(run.paths[m], "memory.kmem.slabinfo")
         if lines(got) != lines(want):
             out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {got!r}, model {want!r}")
     return out
 
 
-def describe(cfg: Config, schedule, make=None, timeout: float | None = None) -> list[str]:
+def describe(cfg: Config, schedule, make=None) -> list[str]:
     """A schedule as numbered lines: each try, and the model step it took (a try
     that waits, or finds its thread gone, takes none)."""
     try:
-        run = _Run(cfg, make or (lambda: Kernel.for_config(cfg)), timeout)
+        run = _Run(cfg, make or reference(cfg))
     except ProtocolError as e:
         return [f"  (cannot re-run: {problem_of(e)})"]
     lines = []
@@ -591,14 +536,8 @@ def describe(cfg: Config, schedule, make=None, timeout: float | None = None) -> 
     return lines
 
 
-def _hidden(kernel):
-    """The implementation's ``hidden()`` state, if it has any."""
-    hidden = getattr(kernel, "hidden", None)
-    return hidden() if hidden else None
-
-
-def _replay(cfg, make, prefix, timeout=None) -> _Run:
-    run = _Run(cfg, make, timeout)
+def _replay(cfg, make, prefix) -> _Run:
+    run = _Run(cfg, make)
     for choice in prefix:
         run.replay(choice)
     return run

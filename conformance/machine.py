@@ -53,13 +53,18 @@ class MachineError(Exception):
     """Hypothesis stopped for a reason that is not a failure of the implementation."""
 
 
+def fits(cfg: Config) -> bool:
+    """Whether the sequential machine can drive ``cfg``: no root caches, tasks at boot."""
+    return not cfg.roots and cfg.boot_tasks
+
+
 def check_config(cfg: Config) -> Config:
     """What the machines need of a configuration, checked before Hypothesis runs
     (Hypothesis would stop with its own error, deep in a strategy)."""
-    if cfg.roots or not cfg.boot_tasks:
+    if not fits(cfg):
         raise ValueError(f"configuration {cfg.name!r} scopes in root caches or forked tasks; "
-                         f"the conformance machine drives the counters and the tree (the cache "
-                         f"races: kmemcg conform --profile, kmemcg interleave)")
+                         f"the sequential machine drives the counters and the tree (the race "
+                         f"machine drives every scope: kmemcg conform --race)")
     if not cfg.tasks:
         raise ValueError(f"configuration {cfg.name!r} has no tasks: the conformance machine "
                          f"needs at least one (\"tasks\": [\"t1\"])")
@@ -181,91 +186,6 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     return KmemMachine
 
 
-def race_machine_for(cfg: Config, make_impl, oracle: str = "eval",
-                     stats: RunStats | None = None):
-    """The race machine: operations start on threads and their steps interleave.
-
-    One thread per task (its page allocations and frees) and one administrator
-    thread (cgroupfs writes and attach), as in the model; the scheduler is
-    Hypothesis, so an interleaving that breaks something is shrunk like any
-    other input.
-    """
-    stats = stats if stats is not None else RunStats()
-    memcgs = st.integers(0, cfg.n_memcgs - 1)
-    tasks = st.sampled_from(cfg.tasks)
-
-    class RaceMachine(_base(cfg, make_impl, oracle, stats)):
-        def __init__(self):
-            super().__init__()
-            self.running: dict[str, object] = {}
-
-        def _start(self, who, op, **args):
-            self.running[who] = self.h.start(op, args)
-
-        def _idle_task(self):
-            return any(t not in self.running for t in cfg.tasks)
-
-        def _admin_idle(self):
-            return "admin" not in self.running
-
-        @precondition(_idle_task)
-        @rule(t=tasks, fail=gen.rarely)
-        def start_alloc(self, t, fail):
-            if t not in self.running:
-                self._start(t, "alloc_kmem", task=t, gfp=["GFP_KERNEL", "__GFP_KMEMCG"],
-                            in_interrupt=False, fail=fail)
-
-        @precondition(_idle_task)
-        @rule(t=tasks, data=st.data())
-        def start_free(self, t, data):
-            busy = {r.args.get("page") for r in self.running.values()}
-            pages = sorted(p for p, v in self.h.pages.items() if v.kind == "kmem" and p not in busy)
-            if t not in self.running and pages:
-                self._start(t, "free_kmem", task=t, page=data.draw(st.sampled_from(pages)))
-
-        @precondition(_idle_task)
-        @rule(t=tasks)
-        def start_user(self, t):
-            if t not in self.running:
-                self._start(t, "alloc_user", task=t)
-
-        @precondition(_admin_idle)
-        @rule(m=memcgs, text=gen.small_limits, kmem=st.booleans())
-        def start_limit(self, m, text, kmem):
-            if "admin" not in self.running:
-                file = "memory.kmem.limit_in_bytes" if kmem else "memory.limit_in_bytes"
-                self._start("admin", "write", path=self.path(m), file=file, text=text)
-
-        @precondition(_admin_idle)
-        @rule(data=st.data())
-        def start_attach(self, data):
-            """Move a task, most often one in the middle of a charge (that is the
-            window), often into a kmem-active group (where charges happen at all)."""
-            busy = sorted(t for t in self.running if t != "admin")
-            t = data.draw(st.sampled_from(busy) if busy else tasks)
-            active = [m for m in range(cfg.n_memcgs) if self.h.state.kmem_active[m]]
-            m = data.draw(st.sampled_from(active) if active and data.draw(st.booleans())
-                          else memcgs)
-            self._start("admin", "attach", task=t, path=self.path(m))
-
-        @precondition(_admin_idle)
-        @rule(m=memcgs)
-        def start_mkdir_or_rmdir(self, m):
-            if "admin" not in self.running:
-                online = self.h.state.lifecycle[m] == 1
-                if online or self.h.state.lifecycle[m] != OFFLINE:
-                    self._start("admin", "rmdir" if online else "mkdir", path=self.path(m))
-
-        @precondition(lambda self: self.running)
-        @rule(data=st.data())
-        def step(self, data):
-            who = data.draw(st.sampled_from(sorted(self.running)))
-            if self.h.advance(self.running[who]):
-                del self.running[who]
-
-    return RaceMachine
-
-
 def quiet_settings(examples: int, steps: int) -> settings:
     """Deterministic (no example database), silent: the suite reports failures
     itself, so Hypothesis's explain phase (seconds per failure) is skipped."""
@@ -330,12 +250,12 @@ def _leaves(group: BaseExceptionGroup) -> str:
 
 
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
-        oracle: str = "eval", shrink_seconds: float = 20.0, race: bool = False) -> RunStats:
+        oracle: str = "eval", shrink_seconds: float = 20.0) -> RunStats:
     """Run a machine; a failure is shrunk and returned in the stats, not raised.
     Ctrl-C returns the stats so far, ``interrupted`` set."""
     check_config(cfg)
     stats = RunStats()
-    machine = (race_machine_for if race else machine_for)(cfg, make_impl, oracle, stats)
+    machine = machine_for(cfg, make_impl, oracle, stats)
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(

@@ -4,13 +4,15 @@ The suite is only as good as what it rejects. Every mutant here is a plausible
 kernel mistake, named for what it breaks; ``kmemcg mutants`` runs the suite
 against each and expects every one to be killed. Each is a variant of the one
 :class:`~kmemcg.impl.kernel.Kernel`: a subclass, or the kernel built of a
-subclass of its memory controller or slab allocator. ``Mutant(tasks=...)``
-boots it as the adapter protocol does, ``Mutant.for_config(cfg)`` as a
-configuration describes.
+subclass of its memory controller or slab allocator, booted as a
+configuration describes (``for_config``). :data:`MUTANTS` is the one zoo, the
+charge-path mutants beside the slab and task ones, each naming where the suite
+hunts it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from errno import ENOMEM
 
 from kmemcg.impl import cgroupfs
@@ -141,24 +143,7 @@ class EnomemAsEbusy(Kernel):
         return -16 if ret == -ENOMEM else ret  # bug: the wrong errno
 
 
-MUTANTS = {
-    "no_kmem_rollback": (NoKmemRollback, "a res failure leaves the kmem charge in place"),
-    "failcnt_every_level": (FailcntEveryLevel,
-                            "a hierarchical failure bumps failcnt on every level"),
-    "limit_rounds_down": (_LimitRoundsDown, "limits are rounded down to a page"),
-    "uncharge_current_memcg": (UnchargeCurrentMemcg,
-                               "free uncharges the task's current memcg (a leak on task move)"),
-    "activate_with_tasks": (ActivateWithTasks, "activation does not refuse a group with tasks"),
-    "active_before_static_key": (ActiveBeforeStaticKey,
-                                 "ACTIVE is set before the static key is incremented"),
-    "enomem_as_ebusy": (EnomemAsEbusy, "a failed kmem allocation reports -EBUSY"),
-    # only an interleaving shows this one: the exhaustive interleaver kills it
-    "res_charges_current_memcg": (ResChargesCurrentMemcg,
-                                  "the res step re-reads the task's memcg after preemption"),
-}
-
-
-# ---------------------------------------------------------------- the cache races
+# ---------------------------------------------------------------- slab and task paths
 # Each is the reference kernel with one charge-path bug in its slab or task
 # paths; the exhaustive interleaving of the destruction-kmem preset must reject
 # every one. (The historical races are profiles of the reference, not mutants.)
@@ -209,13 +194,47 @@ class _ForkIgnoresKmemLimit(Kernel):
         return 0
 
 
-DESTRUCTION_MUTANTS = {
-    "release_keeps_charge": (_ReleaseKeepsCharge.for_config,
-                             "a released slab's pages stay charged to the memcg"),
-    "nr_pages_counts_slabs": (_NrPagesCountsSlabs.for_config,
-                              "nr_pages counts slabs, not 1 << order pages each"),
-    "stack_never_uncharged": (_StackNeverUncharged.for_config,
-                              "put_task_struct frees the stack without uncharging it"),
-    "fork_ignores_kmem_limit": (_ForkIgnoresKmemLimit.for_config,
-                                "a thread stack is charged past the kmem limit"),
-}
+@dataclass(frozen=True)
+class Mutant:
+    """One wrong kernel: booted with ``kernel.for_config(cfg)``. ``machine`` is the
+    preset the sequential machine hunts it on (None: steps of one operation
+    cannot show it), ``interleave`` the preset whose exhaustive interleaving must
+    kill it when the machine has not."""
+
+    name: str
+    kernel: type[Kernel]
+    bug: str
+    machine: str | None
+    interleave: str
+
+
+_CHARGE_PATH = ("conformance", "race")
+_CACHES = (None, "destruction-kmem")
+
+MUTANTS: dict[str, Mutant] = {m.name: m for m in (
+    Mutant("no_kmem_rollback", NoKmemRollback, "a res failure leaves the kmem charge in place",
+           *_CHARGE_PATH),
+    Mutant("failcnt_every_level", FailcntEveryLevel,
+           "a hierarchical failure bumps failcnt on every level", *_CHARGE_PATH),
+    Mutant("limit_rounds_down", _LimitRoundsDown, "limits are rounded down to a page",
+           *_CHARGE_PATH),
+    Mutant("uncharge_current_memcg", UnchargeCurrentMemcg,
+           "free uncharges the task's current memcg (a leak on task move)", *_CHARGE_PATH),
+    Mutant("activate_with_tasks", ActivateWithTasks,
+           "activation does not refuse a group with tasks", *_CHARGE_PATH),
+    Mutant("active_before_static_key", ActiveBeforeStaticKey,
+           "ACTIVE is set before the static key is incremented", *_CHARGE_PATH),
+    Mutant("enomem_as_ebusy", EnomemAsEbusy, "a failed kmem allocation reports -EBUSY",
+           *_CHARGE_PATH),
+    # only an interleaving shows this one
+    Mutant("res_charges_current_memcg", ResChargesCurrentMemcg,
+           "the res step re-reads the task's memcg after preemption", None, "race"),
+    Mutant("release_keeps_charge", _ReleaseKeepsCharge,
+           "a released slab's pages stay charged to the memcg", *_CACHES),
+    Mutant("nr_pages_counts_slabs", _NrPagesCountsSlabs,
+           "nr_pages counts slabs, not 1 << order pages each", *_CACHES),
+    Mutant("stack_never_uncharged", _StackNeverUncharged,
+           "put_task_struct frees the stack without uncharging it", *_CACHES),
+    Mutant("fork_ignores_kmem_limit", _ForkIgnoresKmemLimit,
+           "a thread stack is charged past the kmem limit", *_CACHES),
+)}

@@ -1,46 +1,79 @@
 """The adapter protocol: what an implementation offers the suite.
 
-Version 1. An implementation is driven through *operations* (the cgroupfs
-face and the kernel face). Each operation runs as a thread of steps:
+Version 2. One protocol covers everything the model covers, in-process
+(:class:`Implementation`) and over JSON lines (one request, one reply per line;
+``kmemcg serve`` is the worked server). An implementation is booted for a model
+configuration, driven through *operations*, each running as a thread of
+steps, and observed through its abstraction snapshot.
 
+``hello(protocol)``
+    the client's version; the server answers ``{"protocol": 2}``, or refuses a
+    client that speaks another version (a version 1 client sends none).
+``reset(config)``
+    boot the machine the configuration describes (``Config.to_json``: its
+    memcgs, tasks and root caches, what is online at boot, the fixes kept).
 ``start(op, args) -> thread id``
-    begin an operation; nothing runs yet.
-``step(thread) -> dict``
-    run to the next preemption point and report one of
+    begin an operation on a new thread; nothing runs yet.
+``step(thread)``
+    run the thread to its next preemption point and report one of
     ``{"action": name, "args": {...}, "ret": int}`` (a model action completed),
-    ``{"blocked": lock}`` (waiting; step again later) or
+    ``{"blocked": lock}`` (it waits; step again later) or
     ``{"done": true, "result": value}`` (the operation returned ``result``:
-    ``0``, a page handle ``>= 0`` for allocations, or ``-errno``).
+    ``0``, a page handle ``>= 0`` for a page allocation, or ``-errno``).
+``queued() -> [name]``
+    the work items queued and not running, which ``start("work", ...)`` hands
+    to a kworker.
 ``read(path, file) -> str | int``
     a cgroupfs read: the text, or ``-errno``; reads change nothing.
+``slabinfo() -> str``
+    ``/proc/slabinfo``'s cache lines.
 ``snapshot() -> dict``
-    the abstract state (alpha), keyed by memcg path and task name; see
-    :func:`kmemcg.model.state.to_json` for the shape (memcg keys are paths here).
+    the abstract state (alpha), in the shape of
+    :func:`kmemcg.model.state.to_json`, memcgs keyed by cgroupfs path.
+``hidden() -> any``
+    what alpha forgets but the next steps depend on (the reference: each memcg's
+    cache-list order); ``null`` when nothing is.
 
 Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B``):
 
-==============  ===========================================================
-``mkdir``        ``path``
-``rmdir``        ``path``
-``write``        ``path``, ``file``, ``text``
-``attach``       ``task``, ``path``
-``alloc_kmem``   ``task``, ``gfp`` (list of flag names), ``in_interrupt``, ``fail``
-``free_kmem``    ``task``, ``page``
-``alloc_user``   ``task``
-``free_user``    ``page``
-``set_task``     ``task``, ``kthread``, ``fatal_signal``, ``has_mm`` (booleans)
-==============  ===========================================================
+=====================  ====================================================
+``mkdir``              ``path``
+``rmdir``              ``path``
+``write``              ``path``, ``file``, ``text``
+``attach``             ``task``, ``path``
+``alloc_kmem``         ``task``, ``gfp`` (flag names), ``in_interrupt``, ``fail``
+``free_kmem``          ``task``, ``page``
+``alloc_user``         ``task``
+``free_user``          ``page``
+``set_task``           ``task``, ``kthread``, ``fatal_signal``, ``has_mm``
+``fork``               ``task``, ``path``
+``exit``               ``task``
+``put_task_struct``    ``task``
+``kmem_cache_alloc``   ``root``, ``path``, ``fill`` (the slab filled; null: a new one)
+``kmem_cache_free``    ``root``, ``path``, ``fill``, ``release``
+``kmem_cache_shrink``  ``root``, ``path``
+``kmem_cache_destroy`` ``root``
+``work``               ``item`` (a name from ``queued``): a kworker runs it
+=====================  ====================================================
 
-Step arguments name memcgs by path, tasks by name, the counter of a reset as
-``"res"`` or ``"kmem"``, written limits in bytes, and a bypass's ``flags`` as
-an integer (0 only when nothing in the context asks for a bypass).
+Step arguments name memcgs by path, tasks by name, caches as
+``root(memcg)``, the counter of a reset as ``"res"`` or ``"kmem"``, written
+limits in bytes, and a bypass's ``flags`` as an integer (0 only when nothing in
+the context asks for a bypass).
+
+In process, ``step`` returns the records :class:`Step`, :class:`Blocked` and
+:class:`Done` (:func:`decode` turns a reply dict into one); over the pipe the
+dicts above travel, and :func:`encode` makes them.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
-VERSION = 1
+from kmemcg.impl.sched import Blocked, Step
+
+VERSION = 2
 
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "mkdir": ("path",),
@@ -52,13 +85,32 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "alloc_user": ("task",),
     "free_user": ("page",),
     "set_task": ("task", "kthread", "fatal_signal", "has_mm"),
+    "fork": ("task", "path"),
+    "exit": ("task",),
+    "put_task_struct": ("task",),
+    "kmem_cache_alloc": ("root", "path", "fill"),
+    "kmem_cache_free": ("root", "path", "fill", "release"),
+    "kmem_cache_shrink": ("root", "path"),
+    "kmem_cache_destroy": ("root",),
+    "work": ("item",),
 }
 
 #: the arguments an operation may leave out (their defaults: see the adapters)
-OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm"})
+OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm",
+                           "fill", "release"})
 
 #: gfp flag names an allocation may carry.
 GFP_FLAGS = ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL")
+
+
+@dataclass(frozen=True)
+class Done:
+    """The operation returned ``result``; its thread is gone."""
+
+    result: Any
+
+
+Reply = Step | Blocked | Done
 
 
 class ProtocolError(Exception):
@@ -72,17 +124,64 @@ class ImplementationTimeout(ProtocolError):
 class SetupError(ProtocolError):
     """The implementation cannot be set up at all (a bad ``MOD:FACTORY``, a factory
     that raises or returns something without the faces, a command that cannot
-    start): the user's to fix, not a verdict about the implementation."""
+    start, a server of another protocol version): the user's to fix, not a
+    verdict about the implementation."""
+
+
+def decode(reply) -> Reply:
+    """A step reply (a record already, or the protocol's dict) -> its record;
+    :class:`ProtocolError` for anything else."""
+    if isinstance(reply, Step | Blocked | Done):
+        return reply
+    if not isinstance(reply, dict):
+        raise ProtocolError(f"step answered {reply!r}, not a step, a block or a return")
+    if reply.get("done"):
+        return Done(reply.get("result"))
+    if "blocked" in reply:
+        return Blocked(str(reply["blocked"]))
+    action, args, ret = reply.get("action"), reply.get("args", {}), reply.get("ret", 0)
+    if not isinstance(action, str) or not isinstance(args, dict) \
+            or not isinstance(ret, int) or isinstance(ret, bool):
+        raise ProtocolError(f"step answered {reply!r}: a step needs an action name, an "
+                            f"args object and an integer ret")
+    return Step(action, args, ret)
+
+
+def encode(record: Reply) -> dict:
+    """A step record -> the protocol's dict."""
+    if isinstance(record, Done):
+        return {"done": True, "result": record.result}
+    if isinstance(record, Blocked):
+        return {"blocked": record.lock}
+    return {"action": record.action, "args": dict(record.args), "ret": record.ret}
+
+
+def frozen(value):
+    """A JSON value made hashable (lists become tuples), so that two runs'
+    ``hidden()`` compare and key a dict whether they came in process or by pipe."""
+    if isinstance(value, list | tuple):
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, frozen(v)) for k, v in value.items()))
+    return value
 
 
 @runtime_checkable
 class Implementation(Protocol):
+    """What the suite drives: an adapter around an implementation."""
+
     def start(self, op: str, args: dict) -> int: ...
 
-    def step(self, thread: int) -> dict: ...
+    def step(self, thread: int) -> Reply: ...
+
+    def queued(self) -> list[str]: ...
 
     def read(self, path: str, file: str) -> str | int: ...
 
+    def slabinfo(self) -> str: ...
+
     def snapshot(self) -> dict: ...
+
+    def hidden(self): ...
 
     def close(self) -> None: ...

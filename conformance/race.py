@@ -1,9 +1,9 @@
-"""The Hypothesis race machine for cache destruction.
+"""The Hypothesis race machine, over any scope.
 
 Each rule invocation picks one of the choices the exhaustive interleaver
 would try (start an operation, step a thread, let a kworker pick up an item),
 takes that one implementation step and checks it with the oracle and every
-invariant. Hypothesis shrinks a failing schedule to a short one; the schedule
+invariant, through the adapter protocol (in process or over a pipe). Hypothesis shrinks a failing schedule to a short one; the schedule
 is the replay.
 """
 
@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from kmemcg.conformance.interleave import _Run, problem_of
+from kmemcg.conformance.interleave import _Run, problem_of, reference
 from kmemcg.conformance.machine import run_machine
 from kmemcg.conformance.oracle import EvalOracle
 from kmemcg.conformance.protocol import ProtocolError
-from kmemcg.impl.kernel import Kernel
 from kmemcg.model.config import Config
 
 
@@ -46,15 +45,15 @@ class RaceStats:
         return e
 
 
-def race_machine(cfg: Config, make, stats: RaceStats, timeout: float | None = None):
+def race_machine(cfg: Config, make, stats: RaceStats):
     oracle = EvalOracle(cfg)
 
-    class DestructionRace(RuleBasedStateMachine):
+    class RaceMachine(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
             self.schedule: list = []
             try:
-                self.run = _Run(cfg, make, timeout)
+                self.run = _Run(cfg, make)
                 self.state, refused = self.run.abstract()
             except ProtocolError as e:
                 raise stats.saw(RaceFailure(problem_of(e), [])) from None
@@ -77,22 +76,22 @@ def race_machine(cfg: Config, make, stats: RaceStats, timeout: float | None = No
             stats.steps += step is not None
             self.state = post
 
-    return DestructionRace
+    return RaceMachine
 
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
-        shrink_seconds: float = 20.0, make=None, timeout: float | None = None) -> RaceStats:
+        shrink_seconds: float = 20.0, make=None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
     stats. Ctrl-C returns the stats so far, ``interrupted`` set."""
-    make = make or (lambda: Kernel.for_config(cfg))
+    make = make or reference(cfg)
     stats = RaceStats()
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(
-            race_machine(cfg, make, stats, timeout), seed_value=seed_value, examples=examples,
+            race_machine(cfg, make, stats), seed_value=seed_value, examples=examples,
             steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure)
         if stats.failure:
-            stats.schedule = minimize(cfg, stats.failure.schedule, make, timeout)
+            stats.schedule = minimize(cfg, stats.failure.schedule, make)
     except KeyboardInterrupt:
         stats.interrupted = True
         stats.failure = stats.failure or stats.seen
@@ -101,17 +100,17 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
     return stats
 
 
-def minimize(cfg: Config, schedule: list, make=None, timeout: float | None = None) -> list:
+def minimize(cfg: Config, schedule: list, make=None) -> list:
     """Drop every try the failure does not need (one at a time, as ddmin's last
     pass does): Hypothesis shrinks the draws, which leaves tries that are no-ops
     or belong to threads the race never uses."""
-    want = replay(cfg, schedule, make, timeout)
+    want = replay(cfg, schedule, make)
     out = [tuple(c) for c in schedule]
     i = len(out) - 1
     while i >= 0:
         shorter = out[:i] + out[i + 1:]
         try:
-            same = replay(cfg, shorter, make, timeout) == want
+            same = replay(cfg, shorter, make) == want
         except ValueError:  # the rest no longer fits: that try was needed
             same = False
         if same:
@@ -120,13 +119,13 @@ def minimize(cfg: Config, schedule: list, make=None, timeout: float | None = Non
     return out
 
 
-def replay(cfg: Config, schedule: list, make=None, timeout: float | None = None) -> str | None:
+def replay(cfg: Config, schedule: list, make=None) -> str | None:
     """Re-run a schedule with the checks of the search; the problem it shows, or
     None. A schedule that does not fit the implementation is an error."""
-    make = make or (lambda: Kernel.for_config(cfg))
+    make = make or reference(cfg)
     oracle = EvalOracle(cfg)
     try:
-        r = _Run(cfg, make, timeout)
+        r = _Run(cfg, make)
         state, refused = r.abstract()
     except ProtocolError as e:
         return problem_of(e)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kmemcg.conformance.harness import REPLAYABLE, memcg_paths
+from kmemcg.conformance.protocol import GFP_FLAGS, OPTIONAL_ARGS
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.state import cache_name, diff_json
 
-REPLAY_VERSION = 1
+#: the replay file format; 2: protocol 2 (one format for operations and schedules)
+REPLAY_VERSION = 2
 
 def thread_of(cfg: Config, action: str, args: tuple) -> str:
     """Who takes a model step: a task, the administrator, a worker, or any CPU."""
@@ -75,54 +78,51 @@ def render_conformance_failure(failure) -> str:
     return "\n".join(lines)
 
 
-def replay_data(cfg: Config, impl: str | None, seed: int | None, ops, failure,
-                pipe: str | None = None, timeout: float | None = None) -> dict:
-    """A replay file's content: the operations of a failure, and what ran them
-    (a Python ``impl`` or a ``pipe`` command, and the per-call time limit), so
-    ``kmemcg replay`` re-runs it as it ran."""
-    return {
-        "version": REPLAY_VERSION,
-        "config": cfg.to_json(),
-        "impl": impl,
-        "pipe": pipe,
-        "timeout": timeout,
-        "seed": seed,
-        "ops": [{"op": op, "args": args} for op, args in ops],
-        "failure": None if failure is None else {"check": failure.check,
-                                                 "message": failure.message},
-    }
-
-
-#: the shape of a schedule's tries; 2: free.object names the fill of its slab
-SCHEDULE_FORMAT = 2
-
-
-def schedule_data(cfg: Config, seed, schedule, message, impl=None) -> dict:
-    """A destruction race: the configuration and the schedule of tries."""
-    return {"version": REPLAY_VERSION, "config": cfg.to_json(),
-            "impl": impl or "kmemcg.impl.kernel:Kernel.for_config", "seed": seed, "ops": [],
-            "schedule": [list(c) for c in schedule], "schedule_format": SCHEDULE_FORMAT,
-            "failure": {"check": "race", "message": message}}
+def replay_data(cfg: Config, seed: int | None, failure: dict, *, ops=None, schedule=None,
+                impl: str | None = None, pipe: str | None = None,
+                timeout: float | None = None) -> dict:
+    """A replay file's content (format :data:`REPLAY_VERSION`): the configuration,
+    what ran the implementation (a Python ``impl``, or a ``pipe`` command, and the
+    per-call time limit), the failure, and what reproduces it: the operations of
+    the sequential machine (``ops``) or the tries of the race machine
+    (``schedule``), so ``kmemcg replay`` re-runs it as it ran."""
+    data = {"version": REPLAY_VERSION, "config": cfg.to_json(), "impl": impl, "pipe": pipe,
+            "timeout": timeout, "seed": seed, "failure": failure}
+    if schedule is not None:
+        data["schedule"] = [list(c) for c in schedule]
+    else:
+        data["ops"] = [{"op": op, "args": args} for op, args in ops]
+    return data
 
 
 def load_replay(path: str | Path) -> dict:
+    """A replay file, its shape checked; a file of another format says which."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"cannot read replay file {path}: {e}") from None
-    if not isinstance(data, dict) or data.get("version") != REPLAY_VERSION:
-        raise ValueError(f"{path}: not a kmemcg replay file (version {REPLAY_VERSION})")
-    for key in ("config", "ops"):
-        if key not in data:
-            raise ValueError(f"{path}: missing {key!r}")
+    if not isinstance(data, dict) or "config" not in data:
+        raise ValueError(f"{path}: not a kmemcg replay file")
+    version = data.get("version")
+    if version != REPLAY_VERSION:
+        seed = data.get("seed")
+        again = f" (kmemcg conform --seed {seed} finds it again)" if seed is not None else ""
+        raise ValueError(f"{path}: a replay file of format {version!r}, written by an earlier "
+                         f"kmemcg; this one reads format {REPLAY_VERSION} (adapter protocol "
+                         f"2: one format for operations and schedules, factories called "
+                         f"with the configuration). Record the failure again{again}")
+    if ("ops" in data) == ("schedule" in data):
+        raise ValueError(f"{path}: wants exactly one of 'ops' (operations) and 'schedule' "
+                         f"(race tries)")
     if not isinstance(data["config"], dict):
         raise ValueError(f"{path}: 'config' must be an object (a configuration)")
-    if not isinstance(data.get("impl") or data.get("pipe"), str):
-        raise ValueError(f"{path}: names no implementation ('impl': MOD:FACTORY or "
-                         f"'pipe': a command)")
-    if "schedule" in data and data.get("schedule_format") != SCHEDULE_FORMAT:
-        raise ValueError(f"{path}: a schedule in an older format (this kmemcg reads format "
-                         f"{SCHEDULE_FORMAT}); record the race again with kmemcg conform")
+    if (data.get("impl") is not None and not isinstance(data["impl"], str)) or \
+            (data.get("pipe") is not None and not isinstance(data["pipe"], str)):
+        raise ValueError(f"{path}: 'impl' (MOD:FACTORY) and 'pipe' (a command) must be "
+                         f"strings or null")
+    if "schedule" in data and not (isinstance(data["schedule"], list) and all(
+            isinstance(c, list) and c for c in data["schedule"])):
+        raise ValueError(f"{path}: 'schedule' must be a list of tries (lists)")
     return data
 
 
@@ -130,9 +130,6 @@ def check_ops(cfg: Config, ops) -> list[tuple[str, dict]]:
     """A replay file's operations, checked against the protocol and the
     configuration before anything runs: a bad file is the file's fault, and must
     not be blamed on the implementation it is replayed on."""
-    from kmemcg.conformance.harness import REPLAYABLE, memcg_paths
-    from kmemcg.conformance.protocol import GFP_FLAGS, OPTIONAL_ARGS
-
     if not isinstance(ops, list):
         raise ValueError("'ops' must be a list of operations")
     paths, out = memcg_paths(cfg), []

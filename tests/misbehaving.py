@@ -11,7 +11,7 @@ import time
 from kmemcg.impl.kernel import Kernel
 
 
-def returns_none(tasks=()):
+def returns_none(cfg):
     return None
 
 
@@ -23,11 +23,11 @@ class _Half:
         return {}
 
 
-def lacks_faces(tasks=()):
+def lacks_faces(cfg):
     return _Half()
 
 
-def factory_raises(tasks=()):
+def factory_raises(cfg):
     raise RuntimeError("no kernel today")
 
 

@@ -96,7 +96,7 @@ def test_bad_input_never_tracebacks(tmp_path):
     r = run("explore", "--config", "accounting", "--max-states", "50")
     assert r.exit_code == Exit.INCOMPLETE and "INCOMPLETE" in r.output
     corrupt = tmp_path / "replay.json"
-    corrupt.write_text('{"version": 1, "config": {"memcgs": ["root"], "parents": [-1]}, '
+    corrupt.write_text('{"version": 2, "config": {"memcgs": ["root"], "parents": [-1]}, '
                        '"impl": "kmemcg.impl.kernel:Kernel", "ops": [{"op": "mkdir"}]}')
     r = run("replay", str(corrupt))
     assert r.exit_code == 2 and "not a valid operation list" in r.output
