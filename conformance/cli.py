@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+import z3
 
 from kmemcg.conformance import machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
@@ -194,8 +195,6 @@ def z3_leaves_ctrl_c_to_python() -> None:
     """Z3 answers a Ctrl-C itself by cancelling the solve, and a cancelled solve
     reads as "no counterexample": an interrupted proof would pass. With Z3's
     handler off, Python raises KeyboardInterrupt as soon as Z3 returns."""
-    import z3
-
     z3.set_param("ctrl_c", False)
 
 

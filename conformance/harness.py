@@ -24,7 +24,7 @@ from kmemcg.conformance.protocol import (
     ProtocolError,
 )
 from kmemcg.model import cgroupfs
-from kmemcg.model.config import NONE, ROOT, Config
+from kmemcg.model.config import NONE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.state import (
     ABSENT,
@@ -506,8 +506,6 @@ def step_problem(cfg: Config, oracle, pre: State, action: str, margs: tuple, ret
 
 
 def _blank_memcg() -> dict:
-    from kmemcg.model.config import UNLIMITED
-
     fresh = {"usage": 0, "max_usage": 0, "limit": UNLIMITED, "failcnt": 0}
     return {"lifecycle": LIFECYCLE[ABSENT], "use_hierarchy": False, "hier": False,
             "kmem_active": False, "kmemcg_id": -1, "res": dict(fresh), "kmem": dict(fresh),

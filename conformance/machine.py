@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -198,8 +199,6 @@ def quiet_settings(examples: int, steps: int) -> settings:
 @contextmanager
 def shrink_budget(seconds: float):
     """Bound Hypothesis's shrinking time (its own default is five minutes)."""
-    from hypothesis.internal.conjecture import engine
-
     old = getattr(engine, "MAX_SHRINKING_SECONDS", None)
     engine.MAX_SHRINKING_SECONDS = seconds
     try:

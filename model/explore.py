@@ -19,6 +19,7 @@ import networkx as nx
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.frame import unaffected
+from kmemcg.model.liveness import check_all
 
 State = tuple  # the model's state: a named tuple of tuples
 
@@ -194,8 +195,6 @@ def _finish(res: Result, t0: float, states, depth, g) -> Result:
     res.states = states
     res.graph = g
     if g is not None and res.violation is None and res.complete and not res.symmetry:
-        from kmemcg.model.liveness import check_all
-
         res.liveness = check_all(res)
     res.distinct = len(states)
     res.depth = max(depth) + 1 if depth else 0

