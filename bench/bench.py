@@ -13,8 +13,8 @@ import statistics
 import subprocess
 import time
 
-from kmemcg.conformance import machine
-from kmemcg.conformance.adapters import PythonAdapter
+from kmemcg.conformance import machine, race
+from kmemcg.conformance.adapters import PythonAdapter, pipe_factory
 from kmemcg.conformance.interleave import explore_impl
 from kmemcg.impl.kernel import Kernel
 from kmemcg.model import explore, prove
@@ -30,12 +30,23 @@ def timed(fn, repeat):
     return statistics.median(times), out
 
 
+class Rows:
+    """Each row printed as it is measured: a later failure loses none."""
+
+    def append(self, row) -> None:
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one repetition, fewer examples")
     args = ap.parse_args()
     rep = 1 if args.quick else 3
-    rows = []
+    print(f"Machine: {platform.processor() or platform.machine()}, Python "
+          f"{platform.python_version()}, median of {rep}\n")
+    print("| measurement | result | time |")
+    print("|---|---|---|", flush=True)
+    rows = Rows()
     cfg = PRESETS["conformance"]
     whole = PRESETS["whole"]
     t, r = timed(lambda: prove.prove(whole), rep)
@@ -63,26 +74,31 @@ def main() -> None:
         rows.append((f"interleave: implementation [{name}]",
                      f"{len(r.states)} states, {r.steps} checked steps, "
                      f"{r.steps / t:,.0f} steps/s", f"{t:.2f} s"))
+    exe = shutil.which("kmemcg")
+    kmem = PRESETS["destruction-kmem"]
+    if exe:
+        make = pipe_factory(f"{exe} serve", kmem)
+        t, r = timed(lambda: explore_impl(kmem, make=make), 1)
+        rows.append(("interleave over the pipe (`kmemcg serve`) [destruction-kmem]",
+                     f"{len(r.states)} states, {r.steps} checked steps, "
+                     f"{r.steps / t:,.0f} steps/s", f"{t:.2f} s"))
+    t, st = timed(lambda: race.run(kmem, seed_value=1, examples=300), 1)
+    rows.append(("conform: race machine [destruction-kmem], 300 runs",
+                 f"{st.steps} steps, {st.steps / t:,.0f} checked steps/s", f"{t:.2f} s"))
     for oracle, examples in (("eval", 300), ("z3", 30)):
         examples = examples // (3 if args.quick else 1)
         t, st = timed(lambda o=oracle, n=examples: machine.run(
-            cfg, lambda: PythonAdapter(Kernel(tasks=cfg.tasks)), seed_value=1, examples=n,
+            cfg, lambda: PythonAdapter(Kernel.for_config(cfg)), seed_value=1, examples=n,
             oracle=o), 1)
         rows.append((f"conform: sequential machine, {oracle} oracle",
                      f"{st.steps} steps, {st.steps / t:,.0f} checked steps/s "
                      f"({st.ops / t:,.0f} ops/s)", f"{t:.2f} s"))
-    exe = shutil.which("kmemcg")
     if exe:
-        t, _ = timed(lambda: subprocess.run([exe, "check", "--seed", "1"], check=True,
-                                            capture_output=True), 1)
-        rows.append(("kmemcg check (wall)", "prove, 4 explorations, 3 interleavings, conform",
-                     f"{t:.1f} s"))
-    print(f"Machine: {platform.processor() or platform.machine()}, Python "
-          f"{platform.python_version()}, median of {rep}\n")
-    print("| measurement | result | time |")
-    print("|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+        t, done = timed(lambda: subprocess.run([exe, "check", "--seed", "1"],
+                                               capture_output=True), 1)
+        verdict = "holds" if done.returncode == 0 else f"FAILED (status {done.returncode})"
+        rows.append(("kmemcg check (wall)",
+                     f"prove, 4 explorations, 3 interleavings, conform: {verdict}", f"{t:.1f} s"))
 
 
 if __name__ == "__main__":

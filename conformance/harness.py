@@ -499,7 +499,7 @@ def step_problem(cfg: Config, oracle, pre: State, action: str, margs: tuple, ret
     if not v.ok:
         return "oracle", f"{action}{margs}: {v.problem}"
     if post != pre:  # a stutter keeps every invariant that held
-        bad = invariant_problems(cfg, pre, post)
+        bad = invariant_problems(cfg, pre, post, action)
         if bad:
             return "invariant", f"after {action}{margs}: {', '.join(bad)}"
     return None

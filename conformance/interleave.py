@@ -461,8 +461,10 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
         while queue and len(paths) < max_states:
             key, prefix = queue.popleft()
             state = key[0]
-            for choice in _replay(cfg, make, prefix).choices(state):
-                run = _replay(cfg, make, prefix)
+            run = _replay(cfg, make, prefix)
+            for n, choice in enumerate(run.choices(state)):
+                if n:  # the first try runs on the run that listed the choices
+                    run = _replay(cfg, make, prefix)
                 step, post, problem = run.take(choice, state, oracle)
                 new = known = None
                 if problem is None and step is not None:

@@ -16,6 +16,7 @@ import z3
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.dual import And, Eq, symbolic
+from kmemcg.model.frame import affected
 from kmemcg.model.prove import symbolic_state
 from kmemcg.model.state import State, diff_json
 
@@ -119,7 +120,14 @@ def make_oracle(cfg: Config, mode: str = "eval"):
     raise ValueError(f"unknown oracle {mode!r} (eval or z3)")
 
 
-def invariant_problems(cfg: Config, pre: State, post: State) -> list[str]:
-    """Every state invariant on ``post`` and step property on (pre, post) that fails."""
-    sl = MODEL
-    return sl.violated(cfg, post) + sl.violated_step(cfg, pre, post)
+def invariant_problems(cfg: Config, pre: State, post: State, action: str | None = None
+                       ) -> list[str]:
+    """Every state invariant on ``post`` and step property on (pre, post) that
+    fails; given the ``action`` the oracle matched the step to, only those it
+    can change (model/frame.py), the rest holding since ``pre``."""
+    if action is None:
+        return MODEL.violated(cfg, post) + MODEL.violated_step(cfg, pre, post)
+    invariants = MODEL.invariants
+    return [i for i in affected(MODEL, cfg, action)
+            if not (invariants[i].check(cfg, pre, post) if invariants[i].kind == "step"
+                    else invariants[i].check(cfg, post))]

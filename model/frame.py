@@ -108,3 +108,27 @@ def _unaffected(model: Model, cfg: Config) -> frozenset[str]:
             if not constants(as_term(term)) & writes:
                 out.add(i.id)
     return frozenset(out)
+
+
+def affected(model: Model, cfg: Config, action: str) -> tuple[str, ...]:
+    """Ids of the invariants a step of ``action`` (with any arguments) can change
+    under ``cfg``: those that read a leaf it writes. After a step the oracle has
+    matched to the model's effect, from a state every invariant holds in, the
+    rest still hold."""
+    return _affected(model, cfg)[action]
+
+
+@cache
+def _affected(model: Model, cfg: Config) -> dict[str, tuple[str, ...]]:
+    with symbolic():
+        pre = symbolic_like(model.initial(cfg), "pre")
+        reads = {i.id: constants(as_term(i.check(cfg, pre, pre) if i.kind == "step"
+                                         else i.check(cfg, pre)))
+                 for i in model.invariants.values()}
+        out = {}
+        for a in model.actions.values():
+            writes: set[int] = set()
+            for args in a.domain(cfg):
+                writes |= written(pre, a.effect(cfg, pre, *args)[0])
+            out[a.name] = tuple(i for i, r in reads.items() if r & writes)
+    return out
