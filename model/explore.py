@@ -18,7 +18,7 @@ import networkx as nx
 
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.frame import unaffected
+from kmemcg.model.frame import affected, unaffected
 from kmemcg.model.liveness import check_all
 
 State = tuple  # the model's state: a named tuple of tuples
@@ -140,7 +140,13 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
         if not i.check(cfg, init):
             fail(i.id, 0)
             return _finish(res, t0, states, depth, g)
-    state_inv = [i for i in state_inv if i.id not in fixed]
+    # past Init, a step can break only an invariant that reads a leaf its action
+    # writes (model/frame.py): the state it leaves holds every invariant
+    checked = {name: affected(sl, cfg, name) for name in {step[0] for step in steps}}
+    state_of = {name: [i for i in state_inv if i.id in ids_ and i.id not in fixed]
+                for name, ids_ in checked.items()}
+    step_of = {name: [i for i in step_inv if i.id in ids_ or i.id in fixed]
+               for name, ids_ in checked.items()}
     queue = deque([0])
     while queue:
         sid = queue.popleft()
@@ -154,14 +160,14 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             res.generated += 1
             if post == s:
                 continue
-            for i in step_inv:
+            for i in step_of[name]:
                 if not i.check(cfg, s, post):
                     fail(i.id, sid, Step(name, args, ret, post))
                     return _finish(res, t0, states, depth, g)
             key = orbit(post)
             known = ids.get(key)
             if known is None:
-                bad = next((i.id for i in state_inv if not i.check(cfg, post)), None)
+                bad = next((i.id for i in state_of[name] if not i.check(cfg, post)), None)
                 if bad is not None:
                     fail(bad, sid, Step(name, args, ret, post))
                     return _finish(res, t0, states, depth, g)
