@@ -162,7 +162,7 @@ class PythonAdapter:
             gfp = sum(self.GFP[f] for f in a.get("gfp", self.DEFAULT_GFP))
             return steps.alloc_kmem_page(a["task"], gfp=gfp,
                                          in_interrupt=bool(a.get("in_interrupt")),
-                                         fail=bool(a.get("fail")))
+                                         fail=bool(a.get("fail")), order=a.get("order", 0))
         if op == "work":
             work = next((w for w in dict.fromkeys(k.wq.queue)
                          if w.name == a["item"] and not w.running), None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from errno import EBUSY, EEXIST, ENOENT, ENOMEM
+from errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from functools import cache
 
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
@@ -24,7 +24,7 @@ from kmemcg.conformance.protocol import (
     ProtocolError,
 )
 from kmemcg.model import cgroupfs
-from kmemcg.model.config import NONE, ROOT, UNLIMITED, Config
+from kmemcg.model.config import MAX_ORDER, NONE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.state import (
     ABSENT,
@@ -115,6 +115,7 @@ class Page:
     kind: str  # "kmem" or "user"
     memcg: int | None  # the memcg charged, None when the allocation bypassed
     task: str
+    order: int = 0  # a kmem allocation's: 1 << order pages, freed together
 
 
 @dataclass
@@ -225,6 +226,13 @@ class Harness:
                 return 0, None
             return None, ("attach", (t, m))
         if op == "alloc_kmem":
+            order = a.get("order", 0)
+            if not isinstance(order, int) or isinstance(order, bool) \
+                    or not 0 <= order < MAX_ORDER:
+                return -EINVAL, None  # the protocol's: no such page order
+            if order not in self.cfg.orders:
+                raise ValueError(f"alloc_kmem of order {order}: the scope allocates orders "
+                                 f"{list(self.cfg.orders)}")
             return None, None  # charge.bypass or charge.kmem; checked step by step
         if op == "alloc_user":
             t = self.cfg.task_index(a["task"])
@@ -235,8 +243,9 @@ class Harness:
                 return -ENOENT, None
             if page.memcg is None:
                 return None, ("free.bypass", (self.cfg.task_index(a["task"]),))
-            action = "free.uncharge" if op == "free_kmem" else "user.uncharge"
-            return None, (action, (page.memcg,))
+            if op == "free_kmem":  # __memcg_kmem_uncharge_pages(page, order)
+                return None, ("free.uncharge", (page.memcg, page.order))
+            return None, ("user.uncharge", (page.memcg,))
         if op == "set_task":
             return 0, None
         raise ValueError(f"unknown operation {op}")
@@ -348,6 +357,10 @@ class Harness:
                                   f"{'asks' if want else 'does not ask'} for a bypass {ctx}")
         if op == "alloc_kmem" and action == "charge.kmem" and self._bypass_expected(args):
             self.fail("step", "charged an allocation whose context must bypass accounting")
+        if op == "alloc_kmem" and action == "charge.kmem" and margs[2] != args.get("order", 0):
+            self.fail("step", f"charge.kmem of order {margs[2]} for an allocation of order "
+                              f"{args.get('order', 0)}: memcg_kmem_newpage_charge takes the "
+                              f"allocation's order")
         if op == "alloc_kmem" and action in ("charge.commit", "charge.abort"):
             want = "charge.abort" if args.get("fail") else "charge.commit"
             if action != want:
@@ -399,7 +412,7 @@ class Harness:
             if not want_fail:
                 charged = committed
                 self.pages[result] = Page("kmem" if op == "alloc_kmem" else "user", charged,
-                                          args["task"])
+                                          args["task"], args.get("order", 0))
             return
         if op in ("free_kmem", "free_user"):
             if result != 0:
@@ -463,7 +476,8 @@ def model_args(cfg: Config, paths, action: str, args: dict) -> tuple:
     parameters (indices)."""
     out = []
     for p in MODEL.actions[action].params:
-        v = args[p]
+        # a step without an order is of a single page (protocol 2 before orders)
+        v = args.get(p, 0) if p == "order" else args[p]
         if p == "task":
             out.append(cfg.task_index(v))
         elif p == "memcg":

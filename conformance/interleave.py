@@ -108,7 +108,9 @@ ACTOR_OPERATIONS = {
     "write": (lambda path, file, text: "admin",
               lambda path, file, text: {"path": path, "file": file, "text": text}),
     "attach": (lambda task, path: "admin", lambda task, path: {"task": task, "path": path}),
-    "alloc_kmem": (lambda task, fail: task, lambda task, fail: {"task": task, "fail": fail}),
+    "alloc_kmem": (lambda task, fail, order: task,
+                   lambda task, fail, order: {"task": task, "fail": fail,
+                                              **({"order": order} if order else {})}),
     "alloc_user": (lambda task: task, lambda task: {"task": task}),
     "free_kmem": (lambda task, pfn: "kernel", lambda task, pfn: {"task": task, "page": pfn}),
     "free_user": (lambda pfn: "kernel", lambda pfn: {"page": pfn}),
@@ -181,7 +183,8 @@ class _Run:
         #: thread key -> [thread id, op, args, the model steps it took]
         self.threads: dict[str, list] = {}
         #: page handle -> (kind, memcg index charged or None), as the operations returned them
-        self.pages: dict[int, tuple[str, int | None]] = {}
+        #: page handle -> (kind, memcg charged or None, order)
+        self.pages: dict[int, tuple[str, int | None, int]] = {}
         self.waiting: str | None = None
         self.result_problem: str | None = None
         #: the actor whose operation returned on the last try (a silent move)
@@ -258,16 +261,17 @@ class _Run:
             if s.task_memcg[i] < 0:
                 continue  # not forked, or exited
             if _allowed(cfg, "charge.kmem"):
-                ops += [("alloc_kmem", (t, fail)) for fail in (False, True)]
+                ops += [("alloc_kmem", (t, fail, o)) for o in cfg.orders
+                        for fail in (False, True)]
             if _allowed(cfg, "user.charge"):
                 ops.append(("alloc_user", (t,)))
-        # free one page of each kind per memcg: pages of one memcg are interchangeable
+        # free one page of each kind and order per memcg: those are interchangeable
         seen = set()
         for pfn in sorted(self.pages):
-            kind, memcg = self.pages[pfn]
-            if (kind, memcg) in seen or memcg is None:
+            kind, memcg, order = self.pages[pfn]
+            if (kind, memcg, order) in seen or memcg is None:
                 continue
-            seen.add((kind, memcg))
+            seen.add((kind, memcg, order))
             if kind == "kmem" and _allowed(cfg, "free.uncharge") and cfg.tasks:
                 ops.append(("free_kmem", (cfg.tasks[0], pfn)))
             if kind == "user" and _allowed(cfg, "user.uncharge"):
@@ -342,7 +346,8 @@ class _Run:
                 if st.action == "charge.commit" or (st.action == "user.charge" and st.ret == 0):
                     charged = self.cfg.memcgs.index(
                         memcg_name(self.cfg, self.paths, st.args["memcg"]))
-            self.pages[result] = ("kmem" if op == "alloc_kmem" else "user", charged)
+            order = args[2] if op == "alloc_kmem" else 0
+            self.pages[result] = ("kmem" if op == "alloc_kmem" else "user", charged, order)
         elif op in ("free_kmem", "free_user") and result == 0:
             self.pages.pop(args[-1], None)
 
@@ -350,15 +355,15 @@ class _Run:
         """rmdir moved memcg ``m``'s user pages to its parent (the root without
         hierarchy), as mem_cgroup_reparent_charges does."""
         target = self.cfg.parents[m] if state.hier[m] else ROOT
-        for pfn, (kind, memcg) in list(self.pages.items()):
+        for pfn, (kind, memcg, order) in list(self.pages.items()):
             if kind == "user" and memcg == m:
-                self.pages[pfn] = (kind, target)
+                self.pages[pfn] = (kind, target, order)
 
     def replay(self, choice) -> None:
         """Apply an already checked choice, keeping the page records."""
         step = self.apply(choice)
         if step is not None and step.action == "rmdir" and step.ret == 0 and any(
-                kind == "user" for kind, _ in self.pages.values()):
+                kind == "user" for kind, _, _ in self.pages.values()):
             state, _ = self.abstract()
             self._reparent(model_args(self.cfg, self.paths, "rmdir", step.args)[0], state)
 
@@ -402,7 +407,7 @@ def _result_problem(op, args, steps, result) -> str | None:
         return None if result <= 0 else f"{op} returned {result} without taking any step"
     last = steps[-1].ret
     if op in ("alloc_kmem", "alloc_user"):
-        want_fail = last < 0 or (op == "alloc_kmem" and args[-1])
+        want_fail = last < 0 or (op == "alloc_kmem" and args[1])  # (task, fail, order)
         if want_fail and result != -ENOMEM:
             return f"{op} must fail with {-ENOMEM}, returned {result}"
         if not want_fail and result < 0:

@@ -126,6 +126,7 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     stats = stats if stats is not None else RunStats()
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
+    large = gen.kmalloc_large_sizes(cfg.orders)
 
     class KmemMachine(_base(cfg, make_impl, oracle, stats)):
         @rule(m=memcgs)
@@ -150,9 +151,12 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         def attach(self, t, m):
             self._run("attach", task=t, path=self.path(m))
 
-        @rule(t=tasks, gfp=gen.gfp_sets, in_interrupt=gen.rarely, fail=gen.rarely)
-        def alloc_kmem(self, t, gfp, in_interrupt, fail):
-            self._run("alloc_kmem", task=t, gfp=gfp, in_interrupt=in_interrupt, fail=fail)
+        @rule(t=tasks, gfp=gen.gfp_sets, in_interrupt=gen.rarely, fail=gen.rarely,
+              order=gen.page_orders(cfg.orders))
+        def alloc_kmem(self, t, gfp, in_interrupt, fail, order):
+            # order 0 is left out of the operation, as a client of old would
+            self._run("alloc_kmem", task=t, gfp=gfp, in_interrupt=in_interrupt, fail=fail,
+                      **({"order": order} if order else {}))
 
         @rule(t=tasks, n=st.integers(2, 4))
         def alloc_kmem_burst(self, t, n):
@@ -160,6 +164,17 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
             for _ in range(n):
                 self._run("alloc_kmem", task=t, gfp=["GFP_KERNEL", "__GFP_KMEMCG"],
                           in_interrupt=False, fail=False)
+
+        if large is not None:
+            @rule(t=tasks, size=large)
+            def kmalloc_large(self, t, size):
+                """kmalloc(size) past the kmalloc caches -> kmalloc_large: get_order(size)
+                pages with __GFP_KMEMCG (kmalloc_order, 3.8-3.10), and their kfree at
+                once (a short-lived buffer) -> __free_memcg_kmem_pages."""
+                pfn = self._run("alloc_kmem", task=t, gfp=["GFP_KERNEL", "__GFP_KMEMCG"],
+                                order=gen.get_order(size))
+                if pfn >= 0:
+                    self._run("free_kmem", task=t, page=pfn)
 
         @precondition(lambda self: any(p.kind == "kmem" for p in self.h.pages.values()))
         @rule(data=st.data(), t=tasks)

@@ -30,18 +30,18 @@ class _NoKmemRollbackMC(MemoryController):
 
 
 class _ResChargesCurrentMemcgMC(MemoryController):
-    def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt):
+    def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt, order=0):
         first = task.memcg  # what the kmem step charges
-        path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt)
+        path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt, order)
         step = next(path)
         yield step
         if step.action != "charge.kmem" or step.ret:
             return (yield from path)
         path.close()
         charged = task.memcg  # bug: the memcg is read again after a preemption point
-        ret, _ = charged.res.charge(PAGE_SIZE)
+        ret, _ = charged.res.charge(PAGE_SIZE << order)
         if ret:
-            self.memcg_charge_kmem_rollback(first)
+            self.memcg_charge_kmem_rollback(first, PAGE_SIZE << order)
         yield Step("charge.res", {"task": task.name, "memcg": first.path}, ret)
         return (False, None) if ret else (True, first)
 
@@ -74,10 +74,10 @@ class _FailcntEveryLevelMC(MemoryController):
 
 
 class _UnchargeCurrentMemcgMC(MemoryController):
-    def memcg_kmem_uncharge_pages(self, page, task):
+    def memcg_kmem_uncharge_pages(self, page, order, task):
         if page.pc.used:  # bug: uncharges the freeing task's memcg, not pc->mem_cgroup
             page.pc.mem_cgroup = task.memcg
-        return super().memcg_kmem_uncharge_pages(page, task)
+        return super().memcg_kmem_uncharge_pages(page, order, task)
 
 
 class _ActivateWithTasksMC(MemoryController):

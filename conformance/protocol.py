@@ -41,7 +41,8 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
 ``rmdir``              ``path``
 ``write``              ``path``, ``file``, ``text``
 ``attach``             ``task``, ``path``
-``alloc_kmem``         ``task``, ``gfp`` (flag names), ``in_interrupt``, ``fail``
+``alloc_kmem``         ``task``, ``gfp`` (flag names), ``in_interrupt``, ``fail``,
+                       ``order`` (2**order pages; default 0, see below)
 ``free_kmem``          ``task``, ``page``
 ``alloc_user``         ``task``
 ``free_user``          ``page``
@@ -55,6 +56,19 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
 ``kmem_cache_destroy`` ``root``
 ``work``               ``item`` (a name from ``queued``): a kworker runs it
 =====================  ====================================================
+
+``alloc_kmem``'s ``order`` is the page allocator's, as
+``__alloc_pages_nodemask(gfp, order)`` and memcg_kmem_newpage_charge(gfp,
+&memcg, order) take it (3.8): ``2**order`` pages, charged as ``PAGE_SIZE <<
+order`` bytes, committed and, at ``free_kmem``, uncharged together from the
+memcg recorded at the charge. SLUB's kmalloc_large of ``size`` bytes (more than
+KMALLOC_MAX_CACHE_SIZE, 8 KiB; SLUB_MAX_SIZE in 3.8) is ``order =
+get_order(size)``: 8 KiB + 1 to 16 KiB is order 2. An order outside 0..10
+(MAX_ORDER) returns ``-EINVAL`` and changes nothing; a configuration's
+``orders`` are those the suite asks for. The steps ``charge.kmem`` and
+``free.uncharge`` carry the order as ``order`` (a step without one is of order
+0, as before orders existed), and a snapshot's task has the ``order`` of its
+charge in flight (0 when idle or left out).
 
 Step arguments name memcgs by path, tasks by name, caches as
 ``root(memcg)``, the counter of a reset as ``"res"`` or ``"kmem"``, written
@@ -80,7 +94,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "rmdir": ("path",),
     "write": ("path", "file", "text"),
     "attach": ("task", "path"),
-    "alloc_kmem": ("task", "gfp", "in_interrupt", "fail"),
+    "alloc_kmem": ("task", "gfp", "in_interrupt", "fail", "order"),
     "free_kmem": ("task", "page"),
     "alloc_user": ("task",),
     "free_user": ("page",),
@@ -97,7 +111,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 
 #: the arguments an operation may leave out (their defaults: see the adapters)
 OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm",
-                           "fill", "release"})
+                           "fill", "release", "order"})
 
 #: gfp flag names an allocation may carry.
 GFP_FLAGS = ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL")

@@ -66,5 +66,35 @@ writes = st.one_of(
 gfp_sets = st.sampled_from([["GFP_KERNEL", "__GFP_KMEMCG"]] * 4
                            + [["GFP_KERNEL"], ["GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL"]])
 
-#: a handful of pages, spelled a few ways: enough to make limits bite.
-small_limits = st.sampled_from(["4096", "4k", "8k", "8192", "12k", "1", "-1"])
+#: a handful of pages, spelled a few ways: enough to make limits bite (16k to
+#: 32k let a kmalloc_large of order 2 or 3 fit, or fit once).
+small_limits = st.sampled_from(["4096", "4k", "8k", "8192", "12k", "16k", "20k", "32k", "1M", "1",
+                                "-1"])
+
+
+def get_order(size: int) -> int:
+    """get_order (asm-generic/getorder.h, 3.8): the least order whose 2**order
+    pages hold ``size`` bytes."""
+    return max(0, (size - 1).bit_length() - PAGE_SIZE.bit_length() + 1)
+
+
+#: SLUB's KMALLOC_MAX_CACHE_SIZE (3.10; SLUB_MAX_SIZE in 3.8): two pages. A
+#: kmalloc of more goes to kmalloc_large, straight to the page allocator.
+KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE
+
+
+def kmalloc_large_sizes(orders: tuple[int, ...]):
+    """Sizes kmalloc hands to kmalloc_large whose get_order is one of ``orders``
+    (None when the scope allocates no such order)."""
+    large = [o for o in orders if PAGE_SIZE << o > KMALLOC_MAX_CACHE_SIZE]
+    if not large:
+        return None
+    return st.sampled_from(large).flatmap(lambda o: st.integers(
+        max(PAGE_SIZE << (o - 1), KMALLOC_MAX_CACHE_SIZE) + 1, PAGE_SIZE << o))
+
+
+def page_orders(orders: tuple[int, ...]):
+    """The order of a kernel page allocation, among a scope's ``orders``: mostly
+    a single page; now and then order 1 (a thread stack's size) or a SLUB
+    kmalloc_large, whose get_order(size) is 2 and up (more than 8 KiB)."""
+    return st.sampled_from([o for o in orders if o == 0] * 4 + list(orders))

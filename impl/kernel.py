@@ -29,7 +29,7 @@ is working on, where each task's page charge stands, and how far the walks
 from __future__ import annotations
 
 import inspect
-from errno import EBUSY, EEXIST, ENOENT, ENOMEM, ESRCH
+from errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, ESRCH
 from typing import ClassVar
 
 from kmemcg.impl import cgroupfs as fs
@@ -51,6 +51,8 @@ from kmemcg.impl.slab import FIXES, SlabAllocator
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_KMEMCG
 #: x86_64, 3.8: a thread stack (thread_info) is an order-1 allocation.
 THREAD_SIZE_ORDER = 1
+#: the buddy allocator's MAX_ORDER (x86_64, 3.8): orders 0..10.
+MAX_ORDER = 11
 _COUNTER_FILES = {
     "limit_in_bytes": "limit",
     "usage_in_bytes": "usage",
@@ -437,30 +439,36 @@ class Kernel:
 
     @kpath
     def alloc_kmem_page(self, task: str, gfp: int = GFP_KERNEL_ACCOUNT,
-                        in_interrupt: bool = False, fail: bool = False):
-        """__alloc_pages_nodemask with the kmem hooks; ``fail`` makes the allocator fail."""
+                        in_interrupt: bool = False, fail: bool = False, order: int = 0):
+        """__alloc_pages_nodemask(gfp, order) with the kmem hooks (3.8): 2**order
+        pages, one compound page (kmalloc_large -> kmalloc_order is this with
+        __GFP_COMP | __GFP_KMEMCG); ``fail`` makes the allocator fail. An order
+        past MAX_ORDER is refused with -EINVAL before anything is charged (the
+        kernel would WARN and fail it)."""
+        if not isinstance(order, int) or isinstance(order, bool) or not 0 <= order < MAX_ORDER:
+            return -EINVAL
         t = self._live_task(task)
         if t is None:
             return -ESRCH
         t.charge_stage = None
-        ok, memcg = yield from self._newpage_charge(t, gfp, in_interrupt)
+        ok, memcg = yield from self._newpage_charge(t, gfp, in_interrupt, order)
         if not ok:
             return -ENOMEM
-        page = None if fail else self._new_page(kmem=True)
+        page = None if fail else self._new_page(kmem=True, order=order)
         if memcg is not None:
             t.charge_stage = None
-            yield from self.mc.memcg_kmem_commit_charge(page, memcg, t)
+            yield from self.mc.memcg_kmem_commit_charge(page, memcg, order, t)
         return -ENOMEM if page is None else page.pfn
 
-    def _newpage_charge(self, t: TaskStruct, gfp: int, in_interrupt: bool):
+    def _newpage_charge(self, t: TaskStruct, gfp: int, in_interrupt: bool, order: int):
         """memcg_kmem_newpage_charge, recording the ghost stage after each step."""
-        path = self.mc.memcg_kmem_newpage_charge(t, gfp, in_interrupt)
+        path = self.mc.memcg_kmem_newpage_charge(t, gfp, in_interrupt, order)
         try:
             while True:
                 step = next(path)
                 if step.action in ("charge.kmem", "charge.res") and step.ret == 0:
                     t.charge_stage = (step.action, t.memcg if step.action == "charge.kmem"
-                                      else t.charge_stage[1])
+                                      else t.charge_stage[1], order)
                 else:
                     t.charge_stage = None
                 yield step
@@ -469,7 +477,9 @@ class Kernel:
 
     @kpath
     def free_kmem_page(self, task: str, pfn: int):
-        """__free_memcg_kmem_pages -> memcg_kmem_uncharge_pages (3.8)."""
+        """__free_memcg_kmem_pages(page, compound_order(page)) ->
+        memcg_kmem_uncharge_pages(page, order), as SLUB's kfree of a large
+        kmalloc does (3.8)."""
         t = self.tasks.get(task)
         page = self.pages.get(pfn)
         if t is None:
@@ -477,7 +487,7 @@ class Kernel:
         if page is None or not page.kmem:
             return -ENOENT
         del self.pages[pfn]
-        yield self.mc.memcg_kmem_uncharge_pages(page, t)
+        yield self.mc.memcg_kmem_uncharge_pages(page, page.order, t)
         return 0
 
     @kpath
@@ -503,9 +513,9 @@ class Kernel:
         yield self.mc.mem_cgroup_uncharge_page(page)
         return 0
 
-    def _new_page(self, kmem: bool) -> Page:
-        page = Page(self._next_pfn, kmem)
-        self._next_pfn += 1
+    def _new_page(self, kmem: bool, order: int = 0) -> Page:
+        page = Page(self._next_pfn, kmem, order)
+        self._next_pfn += 1 << order
         self.pages[page.pfn] = page
         return page
 
@@ -580,7 +590,7 @@ class Kernel:
         for p in self.pages.values():
             if p.pc.used:
                 d = kmem_pages if p.kmem else user_pages
-                d[p.pc.mem_cgroup] = d.get(p.pc.mem_cgroup, 0) + 1
+                d[p.pc.mem_cgroup] = d.get(p.pc.mem_cgroup, 0) + (1 << p.order)
         memcgs = {}
         for path, m in self.memcgs.items():
             memcgs[path] = {
@@ -603,6 +613,7 @@ class Kernel:
                 "pc": {None: "idle", "charge.kmem": "kmem_charged",
                        "charge.res": "res_charged"}[stage[0] if stage else None],
                 "charging": stage[1].path if stage else None,
+                "order": stage[2] if stage else 0,
                 "stack": t.stack_memcg.path if t is not None and t.stack_memcg else None,
             }
         out = {"memcgs": memcgs, "tasks": tasks, "admin": self._admin_snapshot(),

@@ -60,7 +60,7 @@ class TaskStruct:
         self.flags = 0
         self.has_mm = True
         self.fatal_signal_pending = False
-        #: ghost: where an in-flight page charge stands, (action, memcg) or None
+        #: ghost: where an in-flight page charge stands, (action, memcg, order) or None
         self.charge_stage: tuple | None = None
 
 
@@ -76,12 +76,16 @@ class PageCgroup:
 
 
 class Page:
-    __slots__ = ("kmem", "pc", "pfn")
+    """The head page of an allocation of ``1 << order`` pages (compound_order;
+    kmalloc_order asks for __GFP_COMP), with its page_cgroup."""
 
-    def __init__(self, pfn: int, kmem: bool):
+    __slots__ = ("kmem", "order", "pc", "pfn")
+
+    def __init__(self, pfn: int, kmem: bool, order: int = 0):
         self.pfn = pfn
         self.pc = PageCgroup()
         self.kmem = kmem
+        self.order = order
 
 
 # gfp flags the kmem charge looks at (__GFP_NOFAIL, __GFP_KMEMCG; Python mangles "__").
@@ -256,8 +260,10 @@ class MemoryController:
 
     # ------------------------------------------------------------ the charge path
 
-    def memcg_kmem_newpage_charge(self, task: TaskStruct, gfp: int, in_interrupt: bool):
-        """memcg_kmem_newpage_charge -> memcg_charge_kmem (3.8): (ok, memcg or None).
+    def memcg_kmem_newpage_charge(self, task: TaskStruct, gfp: int, in_interrupt: bool,
+                                  order: int = 0):
+        """memcg_kmem_newpage_charge(gfp, &memcg, order) -> memcg_charge_kmem(memcg,
+        gfp, PAGE_SIZE << order) (3.8): (ok, memcg or None).
 
         Yields charge.bypass when nothing is charged, else charge.kmem and, if
         that succeeded, charge.res.
@@ -268,13 +274,14 @@ class MemoryController:
         if flags or not enabled or not self.memcg_can_account_kmem(memcg):
             yield Step("charge.bypass", {"task": task.name, "memcg": memcg.path, "flags": flags})
             return True, None
-        ret, _ = memcg.kmem.charge(PAGE_SIZE)
-        yield Step("charge.kmem", {"task": task.name, "memcg": memcg.path}, ret)
+        size = PAGE_SIZE << order
+        ret, _ = memcg.kmem.charge(size)
+        yield Step("charge.kmem", {"task": task.name, "memcg": memcg.path, "order": order}, ret)
         if ret:
             return False, None
-        ret, _ = memcg.res.charge(PAGE_SIZE)
+        ret, _ = memcg.res.charge(size)
         if ret:
-            self.memcg_charge_kmem_rollback(memcg)
+            self.memcg_charge_kmem_rollback(memcg, size)
         yield Step("charge.res", {"task": task.name, "memcg": memcg.path}, ret)
         if ret:
             return False, None
@@ -316,10 +323,12 @@ class MemoryController:
         )
         return sum(1 << i for i, r in enumerate(reasons) if r)
 
-    def memcg_kmem_commit_charge(self, page: Page | None, memcg: MemCgroup, task: TaskStruct):
-        """memcg_kmem_commit_charge (3.8): record the memcg on the page, or undo."""
+    def memcg_kmem_commit_charge(self, page: Page | None, memcg: MemCgroup, order: int,
+                                 task: TaskStruct):
+        """memcg_kmem_commit_charge(page, memcg, order) (3.8): record the memcg on
+        the page, or give back PAGE_SIZE << order."""
         if page is None:
-            self.memcg_uncharge_kmem(memcg)
+            self.memcg_uncharge_kmem(memcg, PAGE_SIZE << order)
             yield Step("charge.abort", {"task": task.name, "memcg": memcg.path}, -ENOMEM)
             return
         page.pc.mem_cgroup = memcg
@@ -331,15 +340,16 @@ class MemoryController:
         memcg.res.uncharge(size)
         memcg.kmem.uncharge(size)
 
-    def memcg_kmem_uncharge_pages(self, page: Page, task: TaskStruct) -> Step:
-        """__memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup if Used (3.8)."""
+    def memcg_kmem_uncharge_pages(self, page: Page, order: int, task: TaskStruct) -> Step:
+        """__memcg_kmem_uncharge_pages(page, order): uncharge PAGE_SIZE << order
+        from pc->mem_cgroup if Used (3.8)."""
         pc = page.pc
         if not pc.used:
             return Step("free.bypass", {"task": task.name})
         memcg = pc.mem_cgroup
         pc.used = False
-        self.memcg_uncharge_kmem(memcg)
-        return Step("free.uncharge", {"memcg": memcg.path})
+        self.memcg_uncharge_kmem(memcg, PAGE_SIZE << order)
+        return Step("free.uncharge", {"memcg": memcg.path, "order": order})
 
     # ------------------------------------------------------------ user pages
 

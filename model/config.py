@@ -22,6 +22,8 @@ RESOURCE_MAX = (1 << 63) - 1
 UNLIMITED = RESOURCE_MAX
 ROOT = 0
 NONE = -1
+#: the buddy allocator's MAX_ORDER (x86_64, 3.8): an allocation is of order 0..10.
+MAX_ORDER = 11
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class Config:
     #: a slab is 2**slab_order pages holding objs_per_slab objects.
     slab_order: int = 0
     objs_per_slab: int = 1
+    #: the orders of the kernel page allocations a task makes through the
+    #: charge path (alloc_pages(gfp | __GFP_KMEMCG, order)): 0 a page, 2 and
+    #: up SLUB's kmalloc_large (kmalloc_order) of more than 8 KiB.
+    orders: tuple[int, ...] = (0,)
     #: Init: every task exists at boot, in the root memcg; False: each task
     #: slot starts empty and ``fork`` fills it.
     boot_tasks: bool = True
@@ -134,6 +140,11 @@ class Config:
             raise ValueError("max_pages, max_cache_pages and max_failcnt must be >= 0")
         if not 0 <= self.slab_order <= 10 or self.objs_per_slab < 1:
             raise ValueError("slab_order must be 0..10 (MAX_ORDER) and objs_per_slab >= 1")
+        if not self.orders or len(set(self.orders)) != len(self.orders) or not all(
+                isinstance(o, int) and not isinstance(o, bool) and 0 <= o < MAX_ORDER
+                for o in self.orders):
+            raise ValueError(f"orders must be distinct page orders 0..{MAX_ORDER - 1} "
+                             f"(MAX_ORDER), at least one")
         if self.roots and self.n_memcgs < 2:
             raise ValueError("a configuration with root caches needs a memcg besides the root "
                              "(the root memcg never owns caches)")
@@ -160,6 +171,7 @@ class Config:
             "roots": list(self.roots),
             "slab_order": self.slab_order,
             "objs_per_slab": self.objs_per_slab,
+            "orders": list(self.orders),
             "boot_tasks": self.boot_tasks,
             "boot_memcgs": self.boot_memcgs,
             "kmem_limit": self.kmem_limit,

@@ -33,6 +33,18 @@ def tasks_memcgs(cfg: Config):
 
 
 @cache
+def tasks_memcgs_orders(cfg: Config):
+    """A task, its memcg and the order of the page allocation it starts."""
+    return tuple((t, m, o) for t, m in tasks_memcgs(cfg) for o in cfg.orders)
+
+
+@cache
+def memcgs_orders(cfg: Config):
+    """A memcg and the order of a committed allocation freed from it."""
+    return tuple((m, o) for (m,) in memcgs(cfg) for o in cfg.orders)
+
+
+@cache
 def tasks_non_root(cfg: Config):
     """Where fork may place a new task: the root memcg is never charged, so a
     task forked there has nothing to do with kmem and is left out of scope."""

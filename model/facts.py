@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from kmemcg.model.config import ROOT, Config
 from kmemcg.model.dual import And, Count, Eq, If, Or, Sum
-from kmemcg.model.state import ADMIN_IDLE, ONLINE, State, cache_pages, stack_pages
+from kmemcg.model.state import (
+    ADMIN_IDLE,
+    ONLINE,
+    State,
+    cache_pages,
+    order_pages,
+    stack_pages,
+)
 
 
 def tasks_in(cfg: Config, s: State, m: int):
@@ -85,6 +92,14 @@ def in_flight_to(cfg: Config, s: State, m: int, pcs):
     """Tasks whose page charge to ``m`` stands at one of ``pcs``."""
     return Count(And(Or(*(Eq(s.task_pc[t], pc) for pc in pcs)), Eq(s.task_charge[t], m))
                  for t in range(cfg.n_tasks))
+
+
+def in_flight_pages(cfg: Config, s: State, m: int, pcs):
+    """The pages (1 << order each) of the page charges to ``m`` standing at one
+    of ``pcs``."""
+    return Sum(If(And(Or(*(Eq(s.task_pc[t], pc) for pc in pcs)), Eq(s.task_charge[t], m)),
+                  order_pages(cfg, s.task_order[t]), 0)
+               for t in range(cfg.n_tasks))
 
 
 def kernel_pages(cfg: Config, s: State, m: int):

@@ -30,6 +30,10 @@ _NO_RESETS = (
     "activate.static_key_inc", "activate.set_active",
 )
 
+#: the page orders the whole-controller scopes allocate: a page, a thread
+#: stack's order 1, kmalloc_large's orders 2 and 3 (SLUB, 3.8-3.10).
+_ORDERS = (0, 1, 2, 3)
+
 PRESETS = {
     # two tasks race their charges in one child of the root
     "accounting": Config(
@@ -43,10 +47,11 @@ PRESETS = {
         max_pages=0, kmem_limits=(PAGE_SIZE,), res_limits=(PAGE_SIZE,), max_failcnt=1,
         actions=_NO_RESETS,
     ),
-    # what the conformance machine drives: no exploration bounds apply
+    # what the conformance machine drives: no exploration bounds apply; pages
+    # of orders 0-3 (order 2 and 3: kmalloc_large of 8 KiB + 1 to 32 KiB)
     "conformance": Config(
         name="conformance", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
-        tasks=("t1", "t2"), max_pages=4,
+        tasks=("t1", "t2"), max_pages=4, orders=_ORDERS,
     ),
 }
 # the attach-mid-charge window, small enough to interleave the implementation exhaustively
@@ -89,7 +94,7 @@ PRESETS["destruction-2roots"] = Config(
 # (the prover's scope; too big to explore)
 PRESETS["whole"] = Config(
     name="whole", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=("t1", "t2"),
-    roots=("dentry",), max_pages=4,
+    roots=("dentry",), max_pages=4, orders=_ORDERS,
 )
 
 DEFAULT = PRESETS["accounting"].validate()

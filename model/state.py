@@ -94,6 +94,9 @@ class State(NamedTuple):
     task_pc: tuple
     #: the memcg an in-flight allocation charges (NONE when idle).
     task_charge: tuple
+    #: the order of the in-flight allocation (0 when idle): it charges
+    #: PAGE_SIZE << order bytes and commits 1 << order pages.
+    task_order: tuple
     #: the memcg each task's thread stack is charged to (NONE: not charged);
     #: it stays charged after exit until put_task_struct.
     task_stack: tuple
@@ -161,6 +164,7 @@ def initial(cfg: Config) -> State:
         task_memcg=((ROOT if cfg.boot_tasks else NONE),) * t,
         task_pc=(IDLE,) * t,
         task_charge=(NONE,) * t,
+        task_order=(0,) * t,
         task_stack=(NONE,) * t,
         admin_pc=ADMIN_IDLE,
         admin_memcg=NONE,
@@ -227,6 +231,13 @@ def cache_pages(cfg: Config, s: State, m: int):
     return Sum(nr_pages(cfg, s, c) for c in memcg_caches(cfg, m))
 
 
+def order_pages(cfg: Config, order):
+    """1 << order, the pages of an order-``order`` allocation (alloc_pages,
+    3.8), for an order of the configuration's ``orders`` (0 for any other).
+    A sum of cases, so that ``order`` may be a Z3 term."""
+    return Sum(If(Eq(order, k), 1 << k, 0) for k in cfg.orders)
+
+
 def stack_pages(cfg: Config, s: State, m: int):
     """Pages of the thread stacks charged to memcg ``m``."""
     return STACK_PAGES * Sum(If(Eq(s.task_stack[t], m), 1, 0) for t in range(cfg.n_tasks))
@@ -283,6 +294,7 @@ def to_json(cfg: Config, s: State) -> dict:
             "memcg": _name(cfg.memcgs, s.task_memcg[i]),
             "pc": TASK_PC[s.task_pc[i]],
             "charging": _name(cfg.memcgs, s.task_charge[i]),
+            "order": s.task_order[i],
             "stack": _name(cfg.memcgs, s.task_stack[i]),
         }
         for i, t in enumerate(cfg.tasks)
@@ -354,6 +366,8 @@ def from_json(cfg: Config, d: dict) -> State:
         task_memcg=tuple(memcg(t["memcg"]) for t in ts),
         task_pc=tuple(TASK_PC.index(t["pc"]) for t in ts),
         task_charge=tuple(memcg(t["charging"]) for t in ts),
+        # a snapshot of protocol 2 before orders had none: order 0 while idle
+        task_order=tuple(int(t.get("order", 0)) for t in ts),
         task_stack=tuple(memcg(t.get("stack")) for t in ts),
         admin_pc=ADMIN_PC.index(d["admin"]["pc"]),
         admin_memcg=memcg(d["admin"]["memcg"]),

@@ -61,7 +61,7 @@ PASS = "pass"
 CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
-    "ObjsPerSlab", "Unlimited", "Actions", "Fixes",
+    "ObjsPerSlab", "Orders", "Unlimited", "Actions", "Fixes",
 )
 #: Constants whose values are defined in the configuration's module: tuples, and
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
@@ -121,6 +121,7 @@ def scope_constants(cfg: Config) -> dict:
         "MaxFailcnt": cfg.max_failcnt,
         "SlabOrder": cfg.slab_order,
         "ObjsPerSlab": cfg.objs_per_slab,
+        "Orders": cfg.orders,
         "Unlimited": UNLIMITED,
         # as given (the writer says which it cannot mirror), or every explored one
         "Actions": (tuple(cfg.actions) if cfg.actions is not None
@@ -246,6 +247,8 @@ def rendered_constants(cfg: Config) -> dict[str, str]:
             out[k] = _limit(v)
         elif k in _COUNTS:
             out[k] = _count(k, v)
+        elif k == "Orders":
+            out[k] = _set(_count(k, o) for o in v)
         elif k == "Unlimited":
             out[k] = str(TLA_UNLIMITED) if v == UNLIMITED else _bad(k, v)
         elif k == "Actions":

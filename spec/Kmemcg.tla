@@ -42,6 +42,7 @@ Init ==
     /\ task_memcg = [t \in TaskIds |-> IF BootTasks THEN ROOT ELSE NONE]
     /\ task_pc = [t \in TaskIds |-> IDLE]
     /\ task_charge = [t \in TaskIds |-> NONE]
+    /\ task_order = [t \in TaskIds |-> 0]
     /\ task_stack = [t \in TaskIds |-> NONE]
     /\ admin_pc = ADMIN_IDLE
     /\ admin_memcg = NONE
@@ -72,7 +73,7 @@ Init ==
 (***************************************************************************)
 Next ==
     \/ /\ "charge.kmem" \in Actions
-       /\ \E t \in TaskIds, m \in MemcgIds : ChargeKmem(t, m)
+       /\ \E t \in TaskIds, m \in MemcgIds, o \in Orders : ChargeKmem(t, m, o)
     \/ /\ "charge.res" \in Actions
        /\ \E t \in TaskIds, m \in MemcgIds : ChargeRes(t, m)
     \/ /\ "charge.commit" \in Actions
@@ -80,7 +81,7 @@ Next ==
     \/ /\ "charge.abort" \in Actions
        /\ \E t \in TaskIds, m \in MemcgIds : ChargeAbort(t, m)
     \/ /\ "free.uncharge" \in Actions
-       /\ \E m \in MemcgIds : FreeUncharge(m)
+       /\ \E m \in MemcgIds, o \in Orders : FreeUncharge(m, o)
     \/ /\ "user.charge" \in Actions
        /\ \E t \in TaskIds, m \in MemcgIds : UserCharge(t, m)
     \/ /\ "user.uncharge" \in Actions
@@ -207,11 +208,11 @@ StateConstraint ==
 \* it, and the charges in flight.
 KmemHeld(d) ==
     kmem_pages[d] + CachePagesOf(d) + StackPagesOf(d)
-        + InFlightTo(d, {KMEM_CHARGED, RES_CHARGED})
+        + InFlightPagesTo(d, {KMEM_CHARGED, RES_CHARGED})
 ResHeld(d) ==
     kmem_pages[d] + user_pages[d] + CachePagesOf(d) + StackPagesOf(d)
-        + InFlightTo(d, {RES_CHARGED})
-KmemOnlyHeld(d) == InFlightTo(d, {KMEM_CHARGED})
+        + InFlightPagesTo(d, {RES_CHARGED})
+KmemOnlyHeld(d) == InFlightPagesTo(d, {KMEM_CHARGED})
 
 \* The sum of Held(d) over the memcgs d whose charges reach m's counters:
 \* m and its descendants, which are numbered after it.
@@ -361,6 +362,8 @@ T_Ranges ==
           /\ task_pc[t] \in {IDLE, KMEM_CHARGED, RES_CHARGED}
           /\ (task_pc[t] = IDLE) <=> (task_charge[t] = NONE)
           /\ task_charge[t] \in NonRootOrNone
+          /\ task_order[t] \in Orders \cup {0}
+          /\ task_pc[t] = IDLE => task_order[t] = 0
     /\ admin_pc \in {ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE}
     /\ (admin_pc = ADMIN_IDLE) <=> (admin_memcg = NONE)
     /\ admin_memcg \in NonRootOrNone
@@ -546,6 +549,7 @@ TypeOK ==
     /\ task_memcg \in [TaskIds -> MemcgOrNone]
     /\ task_pc \in [TaskIds -> {IDLE, KMEM_CHARGED, RES_CHARGED}]
     /\ task_charge \in [TaskIds -> MemcgOrNone]
+    /\ task_order \in [TaskIds -> Nat]
     /\ task_stack \in [TaskIds -> MemcgOrNone]
     /\ admin_pc \in {ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE}
     /\ admin_memcg \in MemcgOrNone

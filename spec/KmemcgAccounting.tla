@@ -25,12 +25,20 @@ EXTENDS KmemcgState
 (* The kmem charge path: memcg_kmem_newpage_charge -> memcg_charge_kmem    *)
 (* (kmem first, then res) -> page allocation -> memcg_kmem_commit_charge.  *)
 (* Each arrow is a preemption point, so each step is an action.  Task t's  *)
-(* pc and the memcg it charges move together.                              *)
+(* pc, the memcg it charges and the order of its allocation move together: *)
+(* every step of the path takes the order, as the kernel's functions do    *)
+(* (memcg_kmem_newpage_charge(gfp, &memcg, order), 3.8).  An order-o       *)
+(* allocation is 2^o pages, PAGE_SIZE * 2^o bytes; SLUB's kmalloc_large    *)
+(* (kmalloc_order) is one of order 2 and up.                               *)
 (***************************************************************************)
 
-GoTo(t, pc, memcg) ==
+GoTo(t, pc, memcg, order) ==
     /\ task_pc' = [task_pc EXCEPT ![t] = pc]
     /\ task_charge' = [task_charge EXCEPT ![t] = memcg]
+    /\ task_order' = [task_order EXCEPT ![t] = order]
+
+\* PAGE_SIZE << order: the bytes of task t's allocation in flight.
+InFlightBytes(t) == PAGE_SIZE * 2 ^ task_order[t]
 
 (***************************************************************************)
 (* memcg_charge_kmem: res_counter_charge(&memcg->kmem), no reclaim (3.8).  *)
@@ -41,13 +49,13 @@ GoTo(t, pc, memcg) ==
 (* with -ENOMEM at once.  A task that does not exist (task_memcg = NONE)   *)
 (* allocates nothing.                                                      *)
 (***************************************************************************)
-ChargeKmem(t, m) ==
+ChargeKmem(t, m, o) ==
     /\ task_pc[t] = IDLE
     /\ task_memcg[t] = m
     /\ Accountable(m)
-    /\ LET r == KmemCharge(kmem, Walk(m), PAGE_SIZE)
+    /\ LET r == KmemCharge(kmem, Walk(m), PAGE_SIZE * 2 ^ o)
        IN  /\ kmem' = r.counters
-           /\ IF r.ok THEN GoTo(t, KMEM_CHARGED, m) ELSE GoTo(t, IDLE, NONE)
+           /\ IF r.ok THEN GoTo(t, KMEM_CHARGED, m, o) ELSE GoTo(t, IDLE, NONE, 0)
     /\ UNCHANGED << memcgVars, res, pageVars, task_memcg, task_stack, adminVars,
                     slabCacheVars >>
 
@@ -60,24 +68,25 @@ ChargeKmem(t, m) ==
 ChargeRes(t, m) ==
     /\ task_pc[t] = KMEM_CHARGED
     /\ task_charge[t] = m
-    /\ LET r == Charge(res, Walk(m), PAGE_SIZE)
+    /\ LET r == Charge(res, Walk(m), InFlightBytes(t))
        IN  /\ res' = r.counters
            /\ kmem' = IF r.ok \/ "kmem_rollback" \notin Fixes
                       THEN kmem
-                      ELSE Uncharge(kmem, Walk(m), PAGE_SIZE)
-           /\ IF r.ok THEN GoTo(t, RES_CHARGED, m) ELSE GoTo(t, IDLE, NONE)
+                      ELSE Uncharge(kmem, Walk(m), InFlightBytes(t))
+           /\ IF r.ok THEN GoTo(t, RES_CHARGED, m, task_order[t]) ELSE GoTo(t, IDLE, NONE, 0)
     /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
-(* memcg_kmem_commit_charge: pc->mem_cgroup = memcg, SetPageCgroupUsed     *)
-(* (3.8).  The page now belongs to m until it is freed.                    *)
+(* memcg_kmem_commit_charge(page, memcg, order): pc->mem_cgroup = memcg,   *)
+(* SetPageCgroupUsed (3.8).  Its 2^order pages now belong to m until they  *)
+(* are freed.                                                              *)
 (***************************************************************************)
 ChargeCommit(t, m) ==
     /\ task_pc[t] = RES_CHARGED
     /\ task_charge[t] = m
-    /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ + 1]
-    /\ GoTo(t, IDLE, NONE)
+    /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ + 2 ^ task_order[t]]
+    /\ GoTo(t, IDLE, NONE, 0)
     /\ UNCHANGED << memcgVars, counterVars, user_pages, task_memcg, task_stack,
                     adminVars, slabCacheVars >>
 
@@ -90,20 +99,23 @@ ChargeCommit(t, m) ==
 ChargeAbort(t, m) ==
     /\ task_pc[t] = RES_CHARGED
     /\ task_charge[t] = m
-    /\ MemcgUnchargeKmem(m, PAGE_SIZE)
-    /\ GoTo(t, IDLE, NONE)
+    /\ MemcgUnchargeKmem(m, InFlightBytes(t))
+    /\ GoTo(t, IDLE, NONE, 0)
     /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
-(* __memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup, clear Used (3.8). *)
-(* A page is uncharged from the memcg it was committed to, whichever       *)
-(* memcg the freeing task is in, and even after that memcg is removed.     *)
+(* __memcg_kmem_uncharge_pages(page, order): uncharge pc->mem_cgroup,      *)
+(* clear Used (3.8).  The 2^order pages are uncharged from the memcg they  *)
+(* were committed to, whichever memcg the freeing task is in, and even     *)
+(* after that memcg is removed.  kmem_pages counts pages, not allocations, *)
+(* so any 2^order of them may go: more than the kernel's compound pages    *)
+(* allow, and no less.                                                     *)
 (***************************************************************************)
-FreeUncharge(m) ==
-    /\ kmem_pages[m] > 0
-    /\ MemcgUnchargeKmem(m, PAGE_SIZE)
-    /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ - 1]
+FreeUncharge(m, o) ==
+    /\ kmem_pages[m] >= 2 ^ o
+    /\ MemcgUnchargeKmem(m, PAGE_SIZE * 2 ^ o)
+    /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ - 2 ^ o]
     /\ UNCHANGED << memcgVars, user_pages, taskVars, adminVars, slabCacheVars >>
 
 -----------------------------------------------------------------------------
@@ -212,7 +224,7 @@ Attach(t, m) ==
     /\ task_memcg[t] # NONE
     /\ task_memcg[t] # m
     /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
-    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge,
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge, task_order,
                     task_stack, adminVars, slabCacheVars >>
 
 (***************************************************************************)
@@ -361,7 +373,7 @@ Fork(t, m) ==
                 /\ task_stack' = IF ch.ok THEN [task_stack EXCEPT ![t] = m] ELSE task_stack
        ELSE /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
             /\ UNCHANGED << counterVars, task_stack >>
-    /\ UNCHANGED << memcgVars, pageVars, task_pc, task_charge, adminVars,
+    /\ UNCHANGED << memcgVars, pageVars, task_pc, task_charge, task_order, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -373,7 +385,7 @@ Exit(t) ==
     /\ task_memcg[t] # NONE
     /\ task_pc[t] = IDLE
     /\ task_memcg' = [task_memcg EXCEPT ![t] = NONE]
-    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge,
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge, task_order,
                     task_stack, adminVars, slabCacheVars >>
 
 (***************************************************************************)
@@ -386,6 +398,6 @@ PutTaskStruct(t) ==
     /\ task_stack[t] # NONE
     /\ MemcgUnchargeKmem(task_stack[t], StackBytes)
     /\ task_stack' = [task_stack EXCEPT ![t] = NONE]
-    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_pc, task_charge,
+    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_pc, task_charge, task_order,
                     adminVars, slabCacheVars >>
 =============================================================================

@@ -30,6 +30,7 @@ CONSTANTS
     MaxFailcnt,     \* state constraint: every failcnt at most this
     SlabOrder,      \* a slab is 2^SlabOrder pages ...
     ObjsPerSlab,    \* ... holding ObjsPerSlab objects
+    Orders,         \* the orders of the charge path's page allocations
     Unlimited,      \* RESOURCE_MAX, the limit of an unlimited counter (see below)
     Actions,        \* the names of the model actions Next may take
     Fixes           \* the fixes in force (see FixNames)
@@ -57,6 +58,7 @@ VARIABLES
     task_memcg,      \* the memcg (cgroup) of the task; NONE: no such task
     task_pc,         \* how far its kmem page charge has got: IDLE, KMEM_CHARGED, RES_CHARGED
     task_charge,     \* the memcg its charge in flight is for, or NONE
+    task_order,      \* the order of that charge (2^order pages), 0 when idle
     task_stack,      \* the memcg its thread stack is charged to, or NONE
     \* the administrator's activation path (memcg_update_kmem_limit)
     admin_pc,        \* its next step
@@ -84,8 +86,8 @@ VARIABLES
     error            \* the first error any step made (OK when none)
 
 vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
-           kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_stack,
-           admin_pc, admin_memcg, static_key, root_alive, cache, dead, slabs,
+           kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_order,
+           task_stack, admin_pc, admin_memcg, static_key, root_alive, cache, dead, slabs,
            work, requeued, create_pending, half_created, slot, listed,
            offline_memcg, offline_done, rdestroy_root, rdestroy_next,
            rdestroy_step, shrinking, error >>
@@ -94,7 +96,7 @@ vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
 memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id >>
 counterVars == << res, kmem >>
 pageVars    == << kmem_pages, user_pages >>
-taskVars    == << task_memcg, task_pc, task_charge, task_stack >>
+taskVars    == << task_memcg, task_pc, task_charge, task_order, task_stack >>
 adminVars   == << admin_pc, admin_memcg, static_key >>
 cacheVars   == << root_alive, cache, dead, slabs, work, requeued,
                   create_pending, half_created, slot, listed >>
@@ -248,6 +250,7 @@ ASSUME ConstantsOK ==
     /\ MaxFailcnt \in Nat
     /\ SlabOrder \in 0 .. 10         \* MAX_ORDER
     /\ ObjsPerSlab \in Nat /\ ObjsPerSlab >= 1
+    /\ Orders \subseteq 0 .. 10 /\ Orders # {}   \* MAX_ORDER
     /\ Unlimited \in Nat
     /\ \A v \in KmemLimits \cup ResLimits \cup {KmemLimit} : v \in Nat /\ v <= Unlimited
     /\ Actions \subseteq ActionNames
@@ -337,6 +340,11 @@ AdminIdle == admin_pc = ADMIN_IDLE
 \* How many tasks have a charge in flight for memcg m at one of the pcs.
 InFlightTo(m, pcs) ==
     Cardinality({ t \in TaskIds : task_pc[t] \in pcs /\ task_charge[t] = m })
+
+\* The pages of those charges: 2^order each (alloc_pages, 3.8).
+InFlightPagesTo(m, pcs) ==
+    SumFrom([t \in TaskIds |-> IF task_pc[t] \in pcs /\ task_charge[t] = m
+                               THEN 2 ^ task_order[t] ELSE 0], 0, Len(Tasks) - 1)
 
 \* The slab pages of memcg m's caches of roots r .. R - 1, and m's stack
 \* pages: the stacks charged to m, whether the task is still in m, moved,

@@ -34,7 +34,7 @@ def test_explore_finds_a_profile_bug_and_writes_itf(tmp_path):
             "--itf", str(itf))
     assert r.exit_code == 1
     assert "VIOLATION I1.kmem_within_limit" in r.output
-    assert "10. [    t1] charge.kmem(memcg=A)" in r.output
+    assert "10. [    t1] charge.kmem(memcg=A, order=0)" in r.output
     trace = json.loads(itf.read_text())
     assert len(trace["states"]) == 11 and trace["#meta"]["violation"] == "I1.kmem_within_limit"
 

@@ -77,7 +77,7 @@ def test_correct_profile_explores_without_violation_or_deadlock():
 def test_bmc_finds_a_named_bug_within_its_depth():
     b = prove.bmc(replace(TINY, profile="no_kmem_limit_check"), 10)
     assert not b.ok and b.violation == "I1.kmem_within_limit"
-    assert b.trace[-1][0] == ("charge.kmem", (0, 1))
+    assert b.trace[-1][0] == ("charge.kmem", (0, 1, 0))  # task, memcg, order
 
 
 def test_the_two_oracles_agree_on_random_steps():

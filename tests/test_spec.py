@@ -53,7 +53,7 @@ VARIABLES = State._fields
 CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
-    "ObjsPerSlab", "Unlimited", "Actions", "Fixes",
+    "ObjsPerSlab", "Orders", "Unlimited", "Actions", "Fixes",
 )
 #: Each fix of the roster and the profiles that remove it.
 FIXES = {f: {p.name for p in PROFILES.values() if f in p.removes} for f in tla.FIXES}
@@ -111,6 +111,7 @@ def _set_value(node, cfg: Config) -> set:
         "KmemLimits": set(cfg.kmem_limits),  # Unlimited stands for UNLIMITED
         "UsedFills": set(range(1, cfg.objs_per_slab + 1)),
         "PartialFills": set(range(1, cfg.objs_per_slab)),
+        "Orders": set(cfg.orders),
     }
     if _is(node, "OperatorApplication") and not node.arguments:
         return named[node.operator]

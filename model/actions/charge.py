@@ -6,6 +6,13 @@ where another task may attach elsewhere or the administrator may write a
 limit; the task's ``task_pc`` says where it stands. Kernel of record: 3.8
 ``mm/memcontrol.c`` (domain sections 2-4). The one-step charges of slab pages
 and thread stacks (model/actions/kmem.py) share the counters.
+
+Every step takes the allocation's order, as the kernel's functions do
+(memcg_kmem_newpage_charge(gfp, &memcg, order), commit and uncharge alike):
+``charge.kmem`` names it and the task's ``task_order`` carries it to the later
+steps, which charge, commit or give back ``PAGE_SIZE << order`` bytes, that is
+``1 << order`` pages; SLUB's kmalloc_large (kmalloc_order, 3.8-3.10) is such an
+allocation of order 2 and up. A configuration's ``orders`` bounds them.
 """
 
 from __future__ import annotations
@@ -18,7 +25,14 @@ from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
 from kmemcg.model.facts import kmem_accounted
 from kmemcg.model.res_counter import ENOMEM
-from kmemcg.model.state import IDLE, KMEM_CHARGED, RES_CHARGED, State, replace_at
+from kmemcg.model.state import (
+    IDLE,
+    KMEM_CHARGED,
+    RES_CHARGED,
+    State,
+    order_pages,
+    replace_at,
+)
 
 ACTIONS = Actions("task")
 
@@ -32,14 +46,20 @@ def _task_exists(s: State, t: int):
     return Not(Eq(s.task_memcg[t], NONE))
 
 
-def _end_charge(s: State, t: int, pc, memcg):
+def _end_charge(s: State, t: int, pc, memcg, order=0):
     return s._replace(
         task_pc=replace_at(s.task_pc, t, pc),
         task_charge=replace_at(s.task_charge, t, memcg),
+        task_order=replace_at(s.task_order, t, order),
     )
 
 
-def _charge_kmem_guard(cfg, s, t, m):
+def _in_flight_bytes(cfg, s: State, t: int):
+    """PAGE_SIZE << order of task ``t``'s allocation in flight."""
+    return PAGE_SIZE * order_pages(cfg, s.task_order[t])
+
+
+def _charge_kmem_guard(cfg, s, t, m, o):
     return And(
         Eq(s.task_pc[t], IDLE),
         Eq(s.task_memcg[t], m),
@@ -47,18 +67,20 @@ def _charge_kmem_guard(cfg, s, t, m):
     )
 
 
-def _charge_kmem(cfg, s, t, m):
+def _charge_kmem(cfg, s, t, m, o):
     levels = rc.chain(cfg, s, m)
-    kmem, ok = kmem_level_charge(cfg, s, levels, PAGE_SIZE)
-    post = _end_charge(s._replace(kmem=kmem), t, If(ok, KMEM_CHARGED, IDLE), If(ok, m, NONE))
+    kmem, ok = kmem_level_charge(cfg, s, levels, PAGE_SIZE << o)
+    post = _end_charge(s._replace(kmem=kmem), t, If(ok, KMEM_CHARGED, IDLE), If(ok, m, NONE),
+                       If(ok, o, 0))
     return post, If(ok, 0, -ENOMEM)
 
 
 ACTIONS.add(
     "charge.kmem",
-    ("task", "memcg"),
-    domains.tasks_memcgs,
-    "memcg_charge_kmem: res_counter_charge(&memcg->kmem), no reclaim (3.8)",
+    ("task", "memcg", "order"),
+    domains.tasks_memcgs_orders,
+    "memcg_charge_kmem(memcg, gfp, PAGE_SIZE << order): res_counter_charge(&memcg->kmem), "
+    "no reclaim (3.8)",
 )((_charge_kmem_guard, _charge_kmem))
 
 
@@ -68,15 +90,17 @@ def _charge_res_guard(cfg, s, t, m):
 
 def _charge_res(cfg, s, t, m):
     levels = rc.chain(cfg, s, m)
-    res, ok = rc.charge(s.res, levels, PAGE_SIZE)
+    nbytes = _in_flight_bytes(cfg, s, t)
+    res, ok = rc.charge(s.res, levels, nbytes)
     rolled_back = (
-        rc.uncharge(s.kmem, levels, PAGE_SIZE) if cfg.has_fix("kmem_rollback") else s.kmem
+        rc.uncharge(s.kmem, levels, nbytes) if cfg.has_fix("kmem_rollback") else s.kmem
     )
     post = _end_charge(
         s._replace(res=res, kmem=If(ok, s.kmem, rolled_back)),
         t,
         If(ok, RES_CHARGED, IDLE),
         If(ok, m, NONE),
+        If(ok, s.task_order[t], 0),
     )
     return post, If(ok, 0, -ENOMEM)
 
@@ -94,7 +118,8 @@ def _committing_guard(cfg, s, t, m):
 
 
 def _commit(cfg, s, t, m):
-    post = s._replace(kmem_pages=replace_at(s.kmem_pages, m, s.kmem_pages[m] + 1))
+    pages = order_pages(cfg, s.task_order[t])
+    post = s._replace(kmem_pages=replace_at(s.kmem_pages, m, s.kmem_pages[m] + pages))
     return _end_charge(post, t, IDLE, NONE), 0
 
 
@@ -102,19 +127,22 @@ ACTIONS.add(
     "charge.commit",
     ("task", "memcg"),
     domains.tasks_memcgs,
-    "memcg_kmem_commit_charge: pc->mem_cgroup = memcg, SetPageCgroupUsed (3.8)",
+    "memcg_kmem_commit_charge(page, memcg, order): pc->mem_cgroup = memcg, "
+    "SetPageCgroupUsed (3.8)",
 )((_committing_guard, _commit))
 
 
 def _abort(cfg, s, t, m):
-    return _end_charge(memcg_uncharge_kmem(cfg, s, m, PAGE_SIZE), t, IDLE, NONE), -ENOMEM
+    post = memcg_uncharge_kmem(cfg, s, m, _in_flight_bytes(cfg, s, t))
+    return _end_charge(post, t, IDLE, NONE), -ENOMEM
 
 
 ACTIONS.add(
     "charge.abort",
     ("task", "memcg"),
     domains.tasks_memcgs,
-    "memcg_kmem_commit_charge with page == NULL: memcg_uncharge_kmem (3.8)",
+    "memcg_kmem_commit_charge with page == NULL: memcg_uncharge_kmem(memcg, "
+    "PAGE_SIZE << order) (3.8)",
 )((_committing_guard, _abort))
 # The page allocator may fail for reasons the model does not track (low
 # memory, order, fault injection), so after a charge either step may follow.
@@ -143,20 +171,22 @@ ACTIONS.add(
 )((lambda cfg, s, t: True, _stutter))
 
 
-def _free_guard(cfg, s, m):
-    return s.kmem_pages[m] > 0
+# The state counts committed pages per memcg, not allocations: an order-o free
+# may take any 1 << o of them, a superset of what the kernel's compound pages allow.
+def _free_guard(cfg, s, m, o):
+    return s.kmem_pages[m] >= 1 << o
 
 
-def _free(cfg, s, m):
-    post = memcg_uncharge_kmem(cfg, s, m, PAGE_SIZE)
-    return post._replace(kmem_pages=replace_at(s.kmem_pages, m, s.kmem_pages[m] - 1)), 0
+def _free(cfg, s, m, o):
+    post = memcg_uncharge_kmem(cfg, s, m, PAGE_SIZE << o)
+    return post._replace(kmem_pages=replace_at(s.kmem_pages, m, s.kmem_pages[m] - (1 << o))), 0
 
 
 ACTIONS.add(
     "free.uncharge",
-    ("memcg",),
-    domains.memcgs,
-    "__memcg_kmem_uncharge_pages: uncharge pc->mem_cgroup, clear Used (3.8)",
+    ("memcg", "order"),
+    domains.memcgs_orders,
+    "__memcg_kmem_uncharge_pages(page, order): uncharge pc->mem_cgroup, clear Used (3.8)",
 )((_free_guard, _free))
 
 

@@ -14,6 +14,7 @@ from kmemcg.model.dual import And, Count, Eq, If, Implies, Not, Or, Sum
 from kmemcg.model.facts import (
     can_account_kmem,
     has_children,
+    in_flight_pages,
     in_flight_to,
     kernel_pages,
     per_memcg,
@@ -70,13 +71,13 @@ def max_covers(cfg, s):
 @INVARIANTS.add(
     "I4.kmem_accounted",
     "kmem.usage = the kernel pages of the hierarchical subtree (committed pages, slab "
-    "pages, thread stacks) + in-flight charges",
+    "pages, thread stacks) + in-flight charges (1 << order pages each)",
     "domain 12 I2/I4; uncharge always targets pc->mem_cgroup, memcg_bind_pages, "
     "THREADINFO_GFP_ACCOUNTED",
 )
 def kmem_accounted(cfg, s):
     per = per_memcg(cfg, lambda d: kernel_pages(cfg, s, d)
-                    + in_flight_to(cfg, s, d, (KMEM_CHARGED, RES_CHARGED)))
+                    + in_flight_pages(cfg, s, d, (KMEM_CHARGED, RES_CHARGED)))
     return _all_memcgs(cfg, lambda m: Eq(s.kmem[m].usage, PAGE_SIZE * subtree_sum(cfg, s, m, per)))
 
 
@@ -87,7 +88,7 @@ def kmem_accounted(cfg, s):
 )
 def res_accounted(cfg, s):
     per = per_memcg(cfg, lambda d: kernel_pages(cfg, s, d) + s.user_pages[d]
-                    + in_flight_to(cfg, s, d, (RES_CHARGED,)))
+                    + in_flight_pages(cfg, s, d, (RES_CHARGED,)))
 
     return And(
         *(
@@ -103,7 +104,7 @@ def res_accounted(cfg, s):
     "domain 12 I3; kmem is charged first, so the window is real",
 )
 def kmem_within_res(cfg, s):
-    between = per_memcg(cfg, lambda d: in_flight_to(cfg, s, d, (KMEM_CHARGED,)))
+    between = per_memcg(cfg, lambda d: in_flight_pages(cfg, s, d, (KMEM_CHARGED,)))
 
     def holds(m):
         window = subtree_sum(cfg, s, m, between)

@@ -115,6 +115,9 @@ def ranges(cfg, s):
             Implies(Not(Eq(pc, IDLE)), Not(Eq(s.task_memcg[t], NONE))),
             Eq(Eq(pc, IDLE), Eq(ch, NONE)),
             Or(Eq(ch, NONE), *(Eq(ch, m) for m in range(1, n))),
+            # the order in flight is one the scope allocates; 0 while idle
+            Or(*(Eq(s.task_order[t], o) for o in {0, *cfg.orders})),
+            Implies(Eq(pc, IDLE), Eq(s.task_order[t], 0)),
         )
 
     admin = And(
