@@ -80,6 +80,12 @@ class _UnchargeCurrentMemcgMC(MemoryController):
         return super().memcg_kmem_uncharge_pages(page, order, task)
 
 
+class _UnchargeOnePageMC(MemoryController):
+    def memcg_kmem_uncharge_pages(self, page, order, task):
+        # bug: __memcg_kmem_uncharge_pages gives back PAGE_SIZE, not PAGE_SIZE << order
+        return super().memcg_kmem_uncharge_pages(page, 0, task)
+
+
 class _ActivateWithTasksMC(MemoryController):
     def memcg_update_kmem_limit(self, memcg, val, tasks, owner):
         # bug: activation ignores the tasks already in the group
@@ -111,6 +117,10 @@ class FailcntEveryLevel(Kernel):
 
 class UnchargeCurrentMemcg(Kernel):
     controller_class = _UnchargeCurrentMemcgMC
+
+
+class UnchargeOnePage(Kernel):
+    controller_class = _UnchargeOnePageMC
 
 
 class ActivateWithTasks(Kernel):
@@ -220,6 +230,10 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            *_CHARGE_PATH),
     Mutant("uncharge_current_memcg", UnchargeCurrentMemcg,
            "free uncharges the task's current memcg (a leak on task move)", *_CHARGE_PATH),
+    # race allocates single pages only, where it is right: large has order 2
+    Mutant("uncharge_one_page", UnchargeOnePage,
+           "freeing an order-n allocation uncharges one page (a kmalloc_large leak)",
+           "conformance", "large"),
     Mutant("activate_with_tasks", ActivateWithTasks,
            "activation does not refuse a group with tasks", *_CHARGE_PATH),
     Mutant("active_before_static_key", ActiveBeforeStaticKey,

@@ -63,6 +63,16 @@ PRESETS["race"] = Config(
              "limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
              "activate.set_active"),
 )
+# kmalloc_large beside single pages: an order-2 allocation (16 KiB) fits the
+# kmem limit only in an empty group, and after a limit write the res limit never
+# (its kmem charge is rolled back); small enough to interleave exhaustively
+PRESETS["large"] = Config(
+    name="large", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",), max_pages=4,
+    kmem_limits=(4 * PAGE_SIZE,), res_limits=(3 * PAGE_SIZE,), max_failcnt=1, orders=(0, 2),
+    actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+             "mkdir", "attach", "kmem_limit.write", "limit.write",
+             "activate.update_cache_sizes", "activate.static_key_inc", "activate.set_active"),
+)
 #: the cache races: memcgs online and kmem-limited at boot, tasks forked into
 #: them, the caches' paths and rmdir (whose css_offline walks the caches). A
 #: protocol that ends reaches quiescent states legitimately: no deadlock check.

@@ -410,6 +410,8 @@ SHIPPED = (
     ("Accounting", "accounting", CORRECT, PASS),
     # a nested limit: B charges A's counters under use_hierarchy
     ("Hierarchy", "hierarchy", CORRECT, PASS),
+    # single pages and kmalloc_large's order 2
+    ("Large", "large", CORRECT, PASS),
     ("Destruction", "destruction", CORRECT, PASS),
     # two root caches
     ("TwoRoots", "destruction-2roots", CORRECT, PASS),
