@@ -103,6 +103,19 @@ def test_an_order_2_allocation_is_uncharged_from_its_memcg_after_a_move():
     assert usage(k, "/B") == PAGE_SIZE
 
 
+def test_a_kmalloc_large_has_no_slabinfo_line():
+    """kmalloc_order goes to the page allocator, past every kmem_cache: neither
+    /proc/slabinfo nor a cache of the memcg counts its pages."""
+    k = Kernel.for_config(PRESETS["whole"])  # a root cache, dentry
+    assert k.mkdir("/A") == 0 and k.write("/A", "memory.kmem.limit_in_bytes", "1M") == 0
+    assert k.attach("t1", "/A") == 0 and k.kmem_cache_alloc("dentry", "/A") == 0
+    before, caches = k.proc_slabinfo(), k.snapshot()["caches"]
+    assert k.alloc_kmem_page("t1", order=ORDER) >= 0
+    assert k.proc_slabinfo() == before and k.snapshot()["caches"] == caches
+    # the dentry came from the root cache while A's is created (domain 5): uncharged
+    assert usage(k, "/A") == BYTES
+
+
 def test_an_order_past_max_order_is_refused_and_changes_nothing():
     k = kernel("1M")
     before = k.snapshot()
