@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from errno import ENOMEM
 
 from kmemcg.impl import cgroupfs
-from kmemcg.impl.kernel import THREAD_SIZE_ORDER, Kernel
+from kmemcg.impl.kernel import Kernel
 from kmemcg.impl.memcontrol import PAGE_SIZE, MemoryController, TaskStruct
 from kmemcg.impl.res_counter import ResCounter
 from kmemcg.impl.sched import Step
@@ -187,7 +187,7 @@ class _ForkIgnoresKmemLimit(Kernel):
     def fork(self, task, path):
         memcg = self._online(path)
         for counter in (memcg.kmem, memcg.res):  # bug: no limit check (__GFP_NOFAIL)
-            counter.usage += PAGE_SIZE << THREAD_SIZE_ORDER
+            counter.usage += self.thread_size
             counter.max_usage = max(counter.max_usage, counter.usage)
         self.tasks[task] = TaskStruct(task, memcg, memcg)
         yield Step("fork", {"task": task, "memcg": memcg.path})

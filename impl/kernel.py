@@ -49,7 +49,7 @@ from kmemcg.impl.sched import Step, run
 from kmemcg.impl.slab import FIXES, SlabAllocator
 
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_KMEMCG
-#: x86_64, 3.8: a thread stack (thread_info) is an order-1 allocation.
+#: x86_64, 3.8-3.10: a thread stack (thread_info) is an order-1 allocation.
 THREAD_SIZE_ORDER = 1
 _COUNTER_FILES = {
     "limit_in_bytes": "limit",
@@ -139,7 +139,8 @@ class Kernel:
                 setattr(cls, name, kpath(attr))
 
     def __init__(self, tasks=("t1", "t2"), *, memcgs=None, parents=None, roots=(),
-                 slab_order: int = 0, objs_per_slab: int = 1, boot_memcgs: bool = False,
+                 slab_order: int = 0, objs_per_slab: int = 1,
+                 thread_size_order: int = THREAD_SIZE_ORDER, boot_memcgs: bool = False,
                  boot_tasks: bool = True, kmem_limit: int = RESOURCE_MAX,
                  fixes: frozenset[str] = FIXES, lockdep: Lockdep | None = None):
         """Boot: the root memcg, the root caches ``roots`` (kmem_cache_create of
@@ -155,6 +156,8 @@ class Kernel:
         self.wq = self.slab.wq
         self.steps = Steps(self)
         self.task_names = tuple(tasks)
+        #: THREAD_SIZE: the bytes alloc_thread_info_node charges for a stack
+        self.thread_size = PAGE_SIZE << thread_size_order
         root = self.mc.root_mem_cgroup
         self.tasks: dict[str, TaskStruct] = (
             {name: TaskStruct(name, root) for name in tasks} if boot_tasks else {})
@@ -178,6 +181,7 @@ class Kernel:
         built with the fixes its profile keeps."""
         return cls(cfg.tasks, memcgs=cfg.memcgs, parents=cfg.parents, roots=cfg.roots,
                    slab_order=cfg.slab_order, objs_per_slab=cfg.objs_per_slab,
+                   thread_size_order=cfg.thread_size_order,
                    boot_memcgs=cfg.boot_memcgs, boot_tasks=cfg.boot_tasks,
                    kmem_limit=cfg.kmem_limit, fixes=cfg.fixes, lockdep=lockdep)
 
@@ -400,7 +404,7 @@ class Kernel:
             return -EEXIST  # the pid is taken
         stack = None
         if self.mc.memcg_kmem_accounted(memcg):
-            ret = self.mc.memcg_charge_kmem(memcg, PAGE_SIZE << THREAD_SIZE_ORDER)
+            ret = self.mc.memcg_charge_kmem(memcg, self.thread_size)
             if ret:
                 yield Step("fork", {"task": task, "memcg": memcg.path}, ret)
                 return ret
@@ -429,7 +433,7 @@ class Kernel:
             return -ESRCH  # no zombie of that name
         del self.tasks[task]
         if t.stack_memcg is not None:
-            self.mc.memcg_uncharge_kmem(t.stack_memcg, PAGE_SIZE << THREAD_SIZE_ORDER)
+            self.mc.memcg_uncharge_kmem(t.stack_memcg, self.thread_size)
         yield Step("put_task_struct", {"task": task})
         return 0
 

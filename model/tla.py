@@ -61,14 +61,15 @@ PASS = "pass"
 CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
-    "ObjsPerSlab", "Unlimited", "Actions", "Fixes",
+    "ObjsPerSlab", "ThreadSizeOrder", "Unlimited", "Actions", "Fixes",
 )
 #: Constants whose values are defined in the configuration's module: tuples, and
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
 _SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
 _NAMES = ("Memcgs", "Tasks", "Roots")
 _BOOLS = ("BootTasks", "BootMemcgs")
-_COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab")
+_COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab",
+           "ThreadSizeOrder")
 _LIMIT_SETS = ("KmemLimits", "ResLimits")
 
 #: The spec's actions (ActionNames in KmemcgState), in Next's order.
@@ -121,6 +122,7 @@ def scope_constants(cfg: Config) -> dict:
         "MaxFailcnt": cfg.max_failcnt,
         "SlabOrder": cfg.slab_order,
         "ObjsPerSlab": cfg.objs_per_slab,
+        "ThreadSizeOrder": cfg.thread_size_order,
         "Unlimited": UNLIMITED,
         # as given (the writer says which it cannot mirror), or every explored one
         "Actions": (tuple(cfg.actions) if cfg.actions is not None

@@ -30,6 +30,8 @@ CONSTANTS
     MaxFailcnt,     \* state constraint: every failcnt at most this
     SlabOrder,      \* a slab is 2^SlabOrder pages ...
     ObjsPerSlab,    \* ... holding ObjsPerSlab objects
+    ThreadSizeOrder, \* a thread stack is 2^ThreadSizeOrder pages (THREAD_SIZE_ORDER:
+                    \* 1 on x86_64 in 3.8-3.10)
     Unlimited,      \* RESOURCE_MAX, the limit of an unlimited counter (see below)
     Actions,        \* the names of the model actions Next may take
     Fixes           \* the fixes in force (see FixNames)
@@ -114,9 +116,6 @@ slabCacheVars  == << cacheVars, walkVars, error >>
 ROOT == 0
 NONE == -1
 PAGE_SIZE == 4096
-
-\* x86_64's THREAD_SIZE_ORDER (3.8): a thread stack is two pages.
-THREAD_SIZE_ORDER == 1
 
 \* A memcg's cgroup directory: not yet created, online, removed by rmdir.
 ABSENT == 0
@@ -248,6 +247,7 @@ ASSUME ConstantsOK ==
     /\ MaxFailcnt \in Nat
     /\ SlabOrder \in 0 .. 10         \* MAX_ORDER
     /\ ObjsPerSlab \in Nat /\ ObjsPerSlab >= 1
+    /\ ThreadSizeOrder \in 0 .. 3
     /\ Unlimited \in Nat
     /\ \A v \in KmemLimits \cup ResLimits \cup {KmemLimit} : v \in Nat /\ v <= Unlimited
     /\ Actions \subseteq ActionNames
@@ -275,8 +275,8 @@ ObjectsFrom(h, k) == IF k > ObjsPerSlab THEN 0 ELSE k * h[k] + ObjectsFrom(h, k 
 Objects(h) == ObjectsFrom(h, 1)
 HasPartial(h) == \E k \in PartialFills : h[k] > 0
 
-\* A thread stack is 2^THREAD_SIZE_ORDER pages (THREADINFO_GFP_ACCOUNTED).
-StackPages == 2^THREAD_SIZE_ORDER
+\* A thread stack is 2^ThreadSizeOrder pages (THREADINFO_GFP_ACCOUNTED).
+StackPages == 2^ThreadSizeOrder
 StackBytes == StackPages * PAGE_SIZE
 
 Fresh == NewCounter(Unlimited)
