@@ -320,12 +320,12 @@ class Kernel:
         counter, name = self._counter_file(memcg, file)
         if counter is None:
             return -ENOENT
-        if counter is memcg.res and name == "usage" and memcg is self.mc.root_mem_cgroup:
-            return f"{self._root_lru_pages() * PAGE_SIZE}\n"
+        if counter is memcg.res and name == "usage":  # mem_cgroup_read: RES_USAGE of _MEM
+            return f"{self.mc.mem_cgroup_usage(memcg, self.pages.values())}\n"
         return f"{getattr(counter, name)}\n"
 
     def proc_slabinfo(self) -> str:
-        """/proc/slabinfo (slabinfo_show, P26)."""
+        """/proc/slabinfo (s_start, s_show; 3.8-3.10, P26)."""
         return self.slab.proc_slabinfo()
 
     def _counter_file(self, memcg: MemCgroup, file: str):
@@ -337,25 +337,6 @@ class Kernel:
             return None, None
         name = _COUNTER_FILES.get(rest)
         return (counter, name) if name else (None, None)
-
-    def _root_lru_pages(self) -> int:
-        """mem_cgroup_usage(root): LRU statistics over the hierarchy walk."""
-        root = self.mc.root_mem_cgroup
-        members = [root] + (self._hier_descendants(root) if root.use_hierarchy else [])
-        return sum(1 for p in self.pages.values()
-                   if not p.kmem and p.pc.used and p.pc.mem_cgroup in members)
-
-    def _hier_descendants(self, memcg: MemCgroup) -> list[MemCgroup]:
-        return [m for m in self.memcgs.values() if m is not memcg and self._charges(m, memcg)]
-
-    @staticmethod
-    def _charges(m: MemCgroup, top: MemCgroup) -> bool:
-        c = m.res
-        while c is not None:
-            if c is top.res:
-                return True
-            c = c.parent
-        return False
 
     # ------------------------------------------------------------ kernel face: tasks
 

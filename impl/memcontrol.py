@@ -129,6 +129,33 @@ class MemoryController:
         """cgroup_task_count: the tasks in the cgroup (an exited task is in none)."""
         return sum(1 for t in tasks if t.memcg is memcg)
 
+    def for_each_mem_cgroup_tree(self, root: MemCgroup):
+        """for_each_mem_cgroup_tree -> mem_cgroup_iter (3.8-3.10): ``root`` alone if
+        it has no use_hierarchy and is not root_mem_cgroup; otherwise ``root`` and
+        its descendants, pre-order, so the root's walk covers the whole tree
+        whatever its use_hierarchy. A removed group is unlinked from
+        cgroup->children (and its css_tryget would fail)."""
+        yield root
+        if not root.use_hierarchy and not self.mem_cgroup_is_root(root):
+            return
+        stack = list(reversed(root.children))
+        while stack:
+            memcg = stack.pop()
+            yield memcg
+            stack.extend(reversed(memcg.children))
+
+    def mem_cgroup_usage(self, memcg: MemCgroup, pages) -> int:
+        """mem_cgroup_usage(memcg, swap=false) (3.8-3.10): a group's res usage; the
+        root's is MEM_CGROUP_STAT_CACHE + MEM_CGROUP_STAT_RSS summed over its tree
+        walk (mem_cgroup_recursive_stat), in bytes."""
+        if not self.mem_cgroup_is_root(memcg):
+            return memcg.res.usage
+        tree = set(self.for_each_mem_cgroup_tree(memcg))
+        # the statistics count the user pages committed to each group (and move
+        # with a reparented page); memcg_kmem_commit_charge never counts a kmem page
+        return PAGE_SIZE * sum(1 for p in pages
+                               if not p.kmem and p.pc.used and p.pc.mem_cgroup in tree)
+
     def _ida_simple_get(self) -> int:
         for i in range(MEMCG_CACHES_MAX_SIZE):
             if i not in self.kmem_limited_groups:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from errno import E2BIG, EINVAL, EIO, ENOENT
 
 from kmemcg.model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
-from kmemcg.model.facts import reaches
 from kmemcg.model.slabinfo import expect_memcg_slabinfo
-from kmemcg.model.state import State
+from kmemcg.model.state import ONLINE, State
 
 U64 = 1 << 64
 
@@ -129,9 +128,30 @@ def expect_read(cfg: Config, s: State, m: int, file: str) -> str | int:
     if file not in COUNTER_FILES:
         return -ENOENT
     counter, field = COUNTER_FILES[file]
-    if (m, counter, field) == (ROOT, "res", "usage"):
-        # mem_cgroup_usage: the root reports LRU statistics, not its counter
-        pages = sum(s.user_pages[d] for d in range(cfg.n_memcgs) if reaches(cfg, s, d, ROOT))
-        return f"{pages * PAGE_SIZE}\n"
+    if (counter, field) == ("res", "usage"):
+        return f"{mem_cgroup_usage(cfg, s, m)}\n"
     value = getattr(getattr(s, counter)[m], field)
     return f"{value}\n"
+
+
+def for_each_mem_cgroup_tree(cfg: Config, s: State, m: int) -> list[int]:
+    """for_each_mem_cgroup_tree -> mem_cgroup_iter (mm/memcontrol.c, 3.8-3.10): a
+    memcg without use_hierarchy alone, unless it is the root, whose walk covers
+    the whole tree whatever its use_hierarchy; a removed group is skipped (its
+    css_tryget fails)."""
+    if not s.use_hierarchy[m] and m != ROOT:
+        return [m]
+    return [d for d in range(cfg.n_memcgs)
+            if d == m or (s.lifecycle[d] == ONLINE and m in cfg.ancestors(d))]
+
+
+def mem_cgroup_usage(cfg: Config, s: State, m: int) -> int:
+    """mem_cgroup_usage(memcg, swap=false) (mm/memcontrol.c, 3.8-3.10): res usage,
+    except for the root: MEM_CGROUP_STAT_CACHE + MEM_CGROUP_STAT_RSS summed over
+    its tree walk (mem_cgroup_recursive_stat), i.e. the user pages of every group.
+    Kernel pages are in neither statistic (memcg_kmem_commit_charge does not
+    count them), so the root shows none, though with use_hierarchy its res
+    counter holds its children's."""
+    if m != ROOT:
+        return s.res[m].usage
+    return PAGE_SIZE * sum(s.user_pages[d] for d in for_each_mem_cgroup_tree(cfg, s, m))

@@ -177,8 +177,8 @@ def test_slabinfo_shows_the_slab_geometry():
         k.kmem_cache_alloc("dentry", "/A")
     # three objects on two order-1 slabs of two: four object slots, both slabs in use
     want = "dentry 3 4 2 2 : slabdata 2 2"
-    assert k.proc_slabinfo().splitlines()[1] == want
-    assert k.read("/A", "memory.kmem.slabinfo").splitlines()[1] == want
+    assert k.proc_slabinfo().splitlines()[2] == want
+    assert k.read("/A", "memory.kmem.slabinfo").splitlines()[2] == want
     assert _kmem(k)['usage'] == 2 * 2 * 4096
     # one set of counters: the slab pages are in A's res usage too
     assert k.read("/A", "memory.usage_in_bytes") == f"{2 * 2 * 4096}\n"
