@@ -94,9 +94,10 @@ def mem_cgroup_reparent_charges(cfg, s: State, m: int) -> State:
     its parent, or to the root when ``m`` does not charge its parent
     (mem_cgroup_move_parent: parent_mem_cgroup is NULL without hierarchy), and
     only ``m``'s own res level gives it up (__mem_cgroup_cancel_local_charge:
-    the levels above were charged for it already; the root's counter never
-    is). Kernel pages are not on an LRU and stay charged where they are: the
-    loop ends once res.usage - kmem.usage is 0 (P11), with kmem left."""
+    the levels above were charged for it already, and a page moved to the root
+    charges nothing there, the root being never charged directly). Kernel
+    pages are not on an LRU and stay charged where they are: the loop ends once
+    res.usage - kmem.usage is 0 (P11), with kmem left."""
     p = cfg.parents[m]
     moved = s.user_pages[m]
     target_parent = replace_at(s.user_pages, p, s.user_pages[p] + moved)
