@@ -251,8 +251,7 @@ class Kernel:
         if memcg.children or self.mc.cgroup_task_count(memcg, self.tasks.values()):
             yield Step("rmdir", {"memcg": memcg.path}, -EBUSY)
             return -EBUSY
-        users = [p for p in self.pages.values() if not p.kmem]
-        self.mc.mem_cgroup_reparent_charges(memcg, users)
+        self.mc.mem_cgroup_css_offline(memcg, self._user_pages())
         if not self.slab.slab_caches:
             yield Step("rmdir", {"memcg": memcg.path})
             return 0
@@ -277,6 +276,9 @@ class Kernel:
             return ret
         if file == "memory.kmem.slabinfo":
             return -22  # -EINVAL: read-only, no write handler
+        if file == "memory.force_empty":  # a trigger: cgroup_file_write ignores the text
+            return (yield from self.mc.mem_cgroup_force_empty_write(
+                memcg, self.tasks.values(), self._user_pages()))
         counter, name = self._counter_file(memcg, file)
         if counter is None:
             return -ENOENT
@@ -313,6 +315,8 @@ class Kernel:
             return -ENOENT
         if file == "memory.use_hierarchy":
             return f"{int(memcg.use_hierarchy)}\n"
+        if file == "memory.force_empty":
+            return -22  # -EINVAL: a trigger has no read handler (cgroup_file_read)
         if file == "memory.kmem.slabinfo":  # mem_cgroup_slabinfo_read (P26)
             if not self.mc.memcg_can_account_kmem(memcg):
                 return -5  # -EIO
@@ -487,6 +491,10 @@ class Kernel:
         del self.pages[pfn]
         yield self.mc.mem_cgroup_uncharge_page(page)
         return 0
+
+    def _user_pages(self) -> list[Page]:
+        """The user pages in memory: what mem_cgroup_reparent_charges finds on LRUs."""
+        return [p for p in self.pages.values() if not p.kmem]
 
     def _new_page(self, kmem: bool) -> Page:
         page = Page(self._next_pfn, kmem)

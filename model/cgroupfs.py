@@ -32,6 +32,8 @@ COUNTER_FILES = {
 }
 FILES = (*COUNTER_FILES, "memory.use_hierarchy")
 READ_ONLY = ("memory.kmem.slabinfo",)
+#: files with a trigger and no read handler: cgroup_file_read gives -EINVAL
+WRITE_ONLY = ("memory.force_empty",)
 LIMIT_ACTION = {"memory.limit_in_bytes": "limit.write",
                 "memory.kmem.limit_in_bytes": "kmem_limit.write"}
 RESET_ACTION = {"max_usage": "max_usage.reset", "failcnt": "failcnt.reset"}
@@ -93,6 +95,10 @@ def expect_write(cfg: Config, s: State, m: int, file: str, text: str) -> Expect:
     size = len(text)
     if file in READ_ONLY:
         return Expect(EINVAL)  # no write handler
+    if file == "memory.force_empty":  # a trigger: the text is ignored
+        if m == ROOT:
+            return Expect(EINVAL)  # mem_cgroup_force_empty_write refuses the root (3.8)
+        return Expect(action="force_empty", args=(m,))
     if file not in FILES:
         return Expect(ENOENT)
     if file == "memory.use_hierarchy":
@@ -121,6 +127,8 @@ def expect_read(cfg: Config, s: State, m: int, file: str) -> str | int:
     """The text a read returns, or -errno."""
     if file == "memory.use_hierarchy":
         return f"{int(bool(s.use_hierarchy[m]))}\n"
+    if file in WRITE_ONLY:
+        return -EINVAL
     if file == "memory.kmem.slabinfo":  # -EIO unless the group can account kmem
         if m == ROOT or not s.kmem_active[m]:
             return -EIO

@@ -75,7 +75,8 @@ _LIMIT_SETS = ("KmemLimits", "ResLimits")
 #: The spec's actions (ActionNames in KmemcgState), in Next's order.
 ACTIONS = (
     "charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
-    "user.charge", "user.uncharge", "mkdir", "rmdir", "attach", "use_hierarchy.write",
+    "user.charge", "user.uncharge", "mkdir", "rmdir", "force_empty", "attach",
+    "use_hierarchy.write",
     "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
     "activate.static_key_inc", "activate.set_active", "max_usage.reset", "failcnt.reset",
     "alloc", "alloc.partial", "free.object", "free.release_pages", "fork", "exit",

@@ -164,7 +164,7 @@ RD_WAIT == 3  \* cancel_work_sync grabbed the pending bit, waits for a running i
 ActionNames ==
     { "charge.kmem", "charge.res", "charge.commit", "charge.abort",
       "free.uncharge", "user.charge", "user.uncharge",
-      "mkdir", "rmdir", "attach", "use_hierarchy.write",
+      "mkdir", "rmdir", "force_empty", "attach", "use_hierarchy.write",
       "limit.write", "kmem_limit.write",
       "activate.update_cache_sizes", "activate.static_key_inc",
       "activate.set_active", "max_usage.reset", "failcnt.reset",
