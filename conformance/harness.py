@@ -346,7 +346,7 @@ class Harness:
                 self.fail(*bad)
         self.state = post
         self.steps_checked += 1
-        self._track_pages(action, margs, pre)
+        self._track_pages(action, margs, ret, pre)
 
     def _op_specific(self, op, args, action, margs, sargs):
         if op == "alloc_kmem" and action == "charge.bypass":
@@ -373,8 +373,8 @@ class Harness:
         return ("__GFP_KMEMCG" not in gfp, "__GFP_NOFAIL" in gfp, bool(a.get("in_interrupt")),
                 not ctx.has_mm, ctx.kthread, ctx.fatal_signal)
 
-    def _track_pages(self, action, margs, pre: State):
-        if action == "rmdir" and self.state.lifecycle[margs[0]] != pre.lifecycle[margs[0]]:
+    def _track_pages(self, action, margs, ret, pre: State):
+        if reparents(action, ret):
             m = margs[0]
             target = self.cfg.parents[m] if pre.hier[m] else ROOT
             for page in self.pages.values():
@@ -421,6 +421,13 @@ class Harness:
             return
         if result != last_ret:
             self.fail("errno", f"{op} returned {result}, its last step returned {last_ret}")
+
+
+def reparents(action: str, ret: int) -> bool:
+    """Whether a step ran mem_cgroup_reparent_charges: an rmdir or a force_empty
+    that succeeded moved the memcg's user pages to its parent (the root without
+    hierarchy), so a page handle now frees from there."""
+    return action in ("rmdir", "force_empty") and ret == 0
 
 
 class AlphaError(ValueError):

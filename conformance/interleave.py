@@ -47,6 +47,7 @@ from kmemcg.conformance.harness import (
     memcg_name,
     memcg_paths,
     model_args,
+    reparents,
     step_problem,
 )
 from kmemcg.conformance.oracle import EvalOracle
@@ -253,6 +254,8 @@ class _Run:
                            ("memory.kmem.max_usage_in_bytes", "0")]
             if _allowed(cfg, "failcnt.reset"):
                 writes += [("memory.failcnt", "0"), ("memory.kmem.failcnt", "0")]
+            if _allowed(cfg, "force_empty"):  # the root's -EINVAL is a try with no step
+                writes.append(("memory.force_empty", "0"))
             ops += [("write", (path, f, t)) for f, t in writes]
             if _allowed(cfg, "attach"):
                 ops += [("attach", (t, path)) for i, t in enumerate(cfg.tasks)
@@ -352,8 +355,8 @@ class _Run:
             self.pages.pop(args[-1], None)
 
     def _reparent(self, m: int, state) -> None:
-        """rmdir moved memcg ``m``'s user pages to its parent (the root without
-        hierarchy), as mem_cgroup_reparent_charges does."""
+        """rmdir or force_empty moved memcg ``m``'s user pages to its parent (the
+        root without hierarchy), as mem_cgroup_reparent_charges does."""
         target = self.cfg.parents[m] if state.hier[m] else ROOT
         for pfn, (kind, memcg, order) in list(self.pages.items()):
             if kind == "user" and memcg == m:
@@ -362,10 +365,10 @@ class _Run:
     def replay(self, choice) -> None:
         """Apply an already checked choice, keeping the page records."""
         step = self.apply(choice)
-        if step is not None and step.action == "rmdir" and step.ret == 0 and any(
+        if step is not None and reparents(step.action, step.ret) and any(
                 kind == "user" for kind, _, _ in self.pages.values()):
             state, _ = self.abstract()
-            self._reparent(model_args(self.cfg, self.paths, "rmdir", step.args)[0], state)
+            self._reparent(model_args(self.cfg, self.paths, step.action, step.args)[0], state)
 
     def take(self, choice, state, oracle) -> tuple:
         """Apply ``choice`` in ``state`` and check it: (step or None, post-state,
@@ -394,7 +397,7 @@ class _Run:
             return step, None, (f"{_named(choice)}: the step {step.action} {step.args} does not "
                                 f"name the model's parameters ({type(e).__name__}: {e})")
         bad = step_problem(self.cfg, oracle, state, step.action, margs, step.ret, post)
-        if bad is None and step.action == "rmdir" and step.ret == 0:
+        if bad is None and reparents(step.action, step.ret):
             self._reparent(margs[0], post)
         return step, post, (f"[{bad[0]}] {step.action} {step.args}: {bad[1]}" if bad else None)
 

@@ -28,9 +28,9 @@ from kmemcg.conformance import strategies as gen
 from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import Config
-from kmemcg.model.state import OFFLINE
+from kmemcg.model.state import OFFLINE, ONLINE
 
-READ_FILES = (*cgroupfs.FILES, *cgroupfs.READ_ONLY, "memory.nosuch")
+READ_FILES = (*cgroupfs.FILES, *cgroupfs.READ_ONLY, *cgroupfs.WRITE_ONLY, "memory.nosuch")
 
 
 @dataclass
@@ -142,6 +142,17 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         def write(self, m, write):
             file, text = write
             self._run("write", path=self.path(m), file=file, text=text)
+
+        @rule(m=memcgs, text=gen.trigger_texts)
+        def force_empty(self, m, text):
+            """What a user does before rmdir: move the group's tasks to its parent,
+            then empty it, kernel memory left behind (each operation checked)."""
+            s = self.h.state
+            if m and s.lifecycle[m] == ONLINE:
+                for i, t in enumerate(cfg.tasks):
+                    if s.task_memcg[i] == m:
+                        self._run("attach", task=t, path=self.path(cfg.parents[m]))
+            self._run("write", path=self.path(m), file="memory.force_empty", text=text)
 
         @rule(m=memcgs, file=st.sampled_from(READ_FILES))
         def read(self, m, file):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from errno import ENOMEM
 
 from kmemcg.impl import cgroupfs
-from kmemcg.impl.kernel import THREAD_SIZE_ORDER, Kernel
+from kmemcg.impl.kernel import Kernel
 from kmemcg.impl.memcontrol import PAGE_SIZE, MemoryController, TaskStruct
 from kmemcg.impl.res_counter import ResCounter
 from kmemcg.impl.sched import Step
@@ -153,6 +153,17 @@ class EnomemAsEbusy(Kernel):
         return -16 if ret == -ENOMEM else ret  # bug: the wrong errno
 
 
+class _ForceEmptyMovesKmem(Kernel):
+    def write(self, path, file, text):
+        memcg = self._online(path)
+        if file != "memory.force_empty" or memcg is None or memcg is self.mc.root_mem_cgroup:
+            return (yield from Kernel.write.fn(self, path, file, text))
+        # bug: every page charged to the group is reparented, kernel pages as if
+        # they were on an LRU, not just the user pages
+        return (yield from self.mc.mem_cgroup_force_empty_write(
+            memcg, self.tasks.values(), list(self.pages.values())))
+
+
 # ---------------------------------------------------------------- slab and task paths
 # Each is the reference kernel with one charge-path bug in its slab or task
 # paths; the exhaustive interleaving of the destruction-kmem preset must reject
@@ -197,7 +208,7 @@ class _ForkIgnoresKmemLimit(Kernel):
     def fork(self, task, path):
         memcg = self._online(path)
         for counter in (memcg.kmem, memcg.res):  # bug: no limit check (__GFP_NOFAIL)
-            counter.usage += PAGE_SIZE << THREAD_SIZE_ORDER
+            counter.usage += self.thread_size
             counter.max_usage = max(counter.max_usage, counter.usage)
         self.tasks[task] = TaskStruct(task, memcg, memcg)
         yield Step("fork", {"task": task, "memcg": memcg.path})
@@ -240,6 +251,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "ACTIVE is set before the static key is incremented", *_CHARGE_PATH),
     Mutant("enomem_as_ebusy", EnomemAsEbusy, "a failed kmem allocation reports -EBUSY",
            *_CHARGE_PATH),
+    Mutant("force_empty_moves_kmem", _ForceEmptyMovesKmem,
+           "force_empty reparents kernel pages too, not only the user pages", "conformance",
+           "force-empty"),
     # only an interleaving shows this one
     Mutant("res_charges_current_memcg", ResChargesCurrentMemcg,
            "the res step re-reads the task's memcg after preemption", None, "race"),

@@ -48,6 +48,10 @@ limit_texts = st.one_of(
 hierarchy_texts = st.one_of(st.sampled_from(["0", "1", " 1\n", "2", "x", "", "01", "0x1"]),
                             st.integers(0, 3).map(str))
 
+#: what is written to a trigger file (memory.force_empty): ignored, even past a
+#: limit file's buffer.
+trigger_texts = st.sampled_from(["0", "1", "", "x\n", "9" * 70])
+
 #: a flag that is usually off.
 rarely = st.sampled_from([False] * 5 + [True])
 
@@ -60,6 +64,7 @@ writes = st.one_of(
                                "memory.failcnt", "memory.kmem.failcnt",
                                "memory.usage_in_bytes", "memory.nosuch"]),
               st.sampled_from(["0", "1", "x"])),
+    st.tuples(st.just("memory.force_empty"), trigger_texts),
 )
 
 #: gfp flag sets an allocation may carry (the kmem one by default).

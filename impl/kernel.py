@@ -49,7 +49,7 @@ from kmemcg.impl.sched import Step, run
 from kmemcg.impl.slab import FIXES, SlabAllocator
 
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | GFP_KMEMCG
-#: x86_64, 3.8: a thread stack (thread_info) is an order-1 allocation.
+#: x86_64, 3.8-3.10: a thread stack (thread_info) is an order-1 allocation.
 THREAD_SIZE_ORDER = 1
 #: the buddy allocator's MAX_ORDER (x86_64, 3.8): orders 0..10.
 MAX_ORDER = 11
@@ -141,7 +141,8 @@ class Kernel:
                 setattr(cls, name, kpath(attr))
 
     def __init__(self, tasks=("t1", "t2"), *, memcgs=None, parents=None, roots=(),
-                 slab_order: int = 0, objs_per_slab: int = 1, boot_memcgs: bool = False,
+                 slab_order: int = 0, objs_per_slab: int = 1,
+                 thread_size_order: int = THREAD_SIZE_ORDER, boot_memcgs: bool = False,
                  boot_tasks: bool = True, kmem_limit: int = RESOURCE_MAX,
                  fixes: frozenset[str] = FIXES, lockdep: Lockdep | None = None):
         """Boot: the root memcg, the root caches ``roots`` (kmem_cache_create of
@@ -157,6 +158,8 @@ class Kernel:
         self.wq = self.slab.wq
         self.steps = Steps(self)
         self.task_names = tuple(tasks)
+        #: THREAD_SIZE: the bytes alloc_thread_info_node charges for a stack
+        self.thread_size = PAGE_SIZE << thread_size_order
         root = self.mc.root_mem_cgroup
         self.tasks: dict[str, TaskStruct] = (
             {name: TaskStruct(name, root) for name in tasks} if boot_tasks else {})
@@ -180,6 +183,7 @@ class Kernel:
         built with the fixes its profile keeps."""
         return cls(cfg.tasks, memcgs=cfg.memcgs, parents=cfg.parents, roots=cfg.roots,
                    slab_order=cfg.slab_order, objs_per_slab=cfg.objs_per_slab,
+                   thread_size_order=cfg.thread_size_order,
                    boot_memcgs=cfg.boot_memcgs, boot_tasks=cfg.boot_tasks,
                    kmem_limit=cfg.kmem_limit, fixes=cfg.fixes, lockdep=lockdep)
 
@@ -249,8 +253,7 @@ class Kernel:
         if memcg.children or self.mc.cgroup_task_count(memcg, self.tasks.values()):
             yield Step("rmdir", {"memcg": memcg.path}, -EBUSY)
             return -EBUSY
-        users = [p for p in self.pages.values() if not p.kmem]
-        self.mc.mem_cgroup_reparent_charges(memcg, users)
+        self.mc.mem_cgroup_css_offline(memcg, self._user_pages())
         if not self.slab.slab_caches:
             yield Step("rmdir", {"memcg": memcg.path})
             return 0
@@ -275,6 +278,9 @@ class Kernel:
             return ret
         if file == "memory.kmem.slabinfo":
             return -22  # -EINVAL: read-only, no write handler
+        if file == "memory.force_empty":  # a trigger: cgroup_file_write ignores the text
+            return (yield from self.mc.mem_cgroup_force_empty_write(
+                memcg, self.tasks.values(), self._user_pages()))
         counter, name = self._counter_file(memcg, file)
         if counter is None:
             return -ENOENT
@@ -311,6 +317,8 @@ class Kernel:
             return -ENOENT
         if file == "memory.use_hierarchy":
             return f"{int(memcg.use_hierarchy)}\n"
+        if file == "memory.force_empty":
+            return -22  # -EINVAL: a trigger has no read handler (cgroup_file_read)
         if file == "memory.kmem.slabinfo":  # mem_cgroup_slabinfo_read (P26)
             if not self.mc.memcg_can_account_kmem(memcg):
                 return -5  # -EIO
@@ -318,12 +326,12 @@ class Kernel:
         counter, name = self._counter_file(memcg, file)
         if counter is None:
             return -ENOENT
-        if counter is memcg.res and name == "usage" and memcg is self.mc.root_mem_cgroup:
-            return f"{self._root_lru_pages() * PAGE_SIZE}\n"
+        if counter is memcg.res and name == "usage":  # mem_cgroup_read: RES_USAGE of _MEM
+            return f"{self.mc.mem_cgroup_usage(memcg, self.pages.values())}\n"
         return f"{getattr(counter, name)}\n"
 
     def proc_slabinfo(self) -> str:
-        """/proc/slabinfo (slabinfo_show, P26)."""
+        """/proc/slabinfo (s_start, s_show; 3.8-3.10, P26)."""
         return self.slab.proc_slabinfo()
 
     def _counter_file(self, memcg: MemCgroup, file: str):
@@ -335,25 +343,6 @@ class Kernel:
             return None, None
         name = _COUNTER_FILES.get(rest)
         return (counter, name) if name else (None, None)
-
-    def _root_lru_pages(self) -> int:
-        """mem_cgroup_usage(root): LRU statistics over the hierarchy walk."""
-        root = self.mc.root_mem_cgroup
-        members = [root] + (self._hier_descendants(root) if root.use_hierarchy else [])
-        return sum(1 for p in self.pages.values()
-                   if not p.kmem and p.pc.used and p.pc.mem_cgroup in members)
-
-    def _hier_descendants(self, memcg: MemCgroup) -> list[MemCgroup]:
-        return [m for m in self.memcgs.values() if m is not memcg and self._charges(m, memcg)]
-
-    @staticmethod
-    def _charges(m: MemCgroup, top: MemCgroup) -> bool:
-        c = m.res
-        while c is not None:
-            if c is top.res:
-                return True
-            c = c.parent
-        return False
 
     # ------------------------------------------------------------ kernel face: tasks
 
@@ -402,7 +391,7 @@ class Kernel:
             return -EEXIST  # the pid is taken
         stack = None
         if self.mc.memcg_kmem_accounted(memcg):
-            ret = self.mc.memcg_charge_kmem(memcg, PAGE_SIZE << THREAD_SIZE_ORDER)
+            ret = self.mc.memcg_charge_kmem(memcg, self.thread_size)
             if ret:
                 yield Step("fork", {"task": task, "memcg": memcg.path}, ret)
                 return ret
@@ -431,7 +420,7 @@ class Kernel:
             return -ESRCH  # no zombie of that name
         del self.tasks[task]
         if t.stack_memcg is not None:
-            self.mc.memcg_uncharge_kmem(t.stack_memcg, PAGE_SIZE << THREAD_SIZE_ORDER)
+            self.mc.memcg_uncharge_kmem(t.stack_memcg, self.thread_size)
         yield Step("put_task_struct", {"task": task})
         return 0
 
@@ -512,6 +501,10 @@ class Kernel:
         del self.pages[pfn]
         yield self.mc.mem_cgroup_uncharge_page(page)
         return 0
+
+    def _user_pages(self) -> list[Page]:
+        """The user pages in memory: what mem_cgroup_reparent_charges finds on LRUs."""
+        return [p for p in self.pages.values() if not p.kmem]
 
     def _new_page(self, kmem: bool, order: int = 0) -> Page:
         page = Page(self._next_pfn, kmem, order)

@@ -14,6 +14,8 @@ from kmemcg.impl.res_counter import RESOURCE_MAX, ResCounter
 from kmemcg.impl.sched import Mutex, Step
 
 PAGE_SIZE = 4096
+#: mem_cgroup_force_empty's rounds of reclaim without progress before it gives up.
+MEM_CGROUP_RECLAIM_RETRIES = 5
 #: memcg->kmem_account_flags bits.
 KMEM_ACCOUNTED_ACTIVE = 1 << 0
 KMEM_ACCOUNTED_ACTIVATED = 1 << 1
@@ -133,6 +135,33 @@ class MemoryController:
         """cgroup_task_count: the tasks in the cgroup (an exited task is in none)."""
         return sum(1 for t in tasks if t.memcg is memcg)
 
+    def for_each_mem_cgroup_tree(self, root: MemCgroup):
+        """for_each_mem_cgroup_tree -> mem_cgroup_iter (3.8-3.10): ``root`` alone if
+        it has no use_hierarchy and is not root_mem_cgroup; otherwise ``root`` and
+        its descendants, pre-order, so the root's walk covers the whole tree
+        whatever its use_hierarchy. A removed group is unlinked from
+        cgroup->children (and its css_tryget would fail)."""
+        yield root
+        if not root.use_hierarchy and not self.mem_cgroup_is_root(root):
+            return
+        stack = list(reversed(root.children))
+        while stack:
+            memcg = stack.pop()
+            yield memcg
+            stack.extend(reversed(memcg.children))
+
+    def mem_cgroup_usage(self, memcg: MemCgroup, pages) -> int:
+        """mem_cgroup_usage(memcg, swap=false) (3.8-3.10): a group's res usage; the
+        root's is MEM_CGROUP_STAT_CACHE + MEM_CGROUP_STAT_RSS summed over its tree
+        walk (mem_cgroup_recursive_stat), in bytes."""
+        if not self.mem_cgroup_is_root(memcg):
+            return memcg.res.usage
+        tree = set(self.for_each_mem_cgroup_tree(memcg))
+        # the statistics count the user pages committed to each group (and move
+        # with a reparented page); memcg_kmem_commit_charge never counts a kmem page
+        return PAGE_SIZE * sum(1 for p in pages
+                               if not p.kmem and p.pc.used and p.pc.mem_cgroup in tree)
+
     def _ida_simple_get(self) -> int:
         for i in range(MEMCG_CACHES_MAX_SIZE):
             if i not in self.kmem_limited_groups:
@@ -170,19 +199,53 @@ class MemoryController:
         self.memcg_kmem_enabled_key += 1
 
     def mem_cgroup_reparent_charges(self, memcg: MemCgroup, user_pages) -> None:
-        """mem_cgroup_css_offline -> mem_cgroup_reparent_charges (3.10).
+        """mem_cgroup_reparent_charges (3.8-3.10), for rmdir and force_empty.
 
-        LRU pages move to the parent (the root without hierarchy) and only this
-        memcg's own res level is uncharged (__mem_cgroup_cancel_local_charge);
-        kmem charges stay where they are. The cgroup leaves its parent's list.
+        LRU pages move to the parent (the root without hierarchy:
+        mem_cgroup_move_parent) and only this memcg's own res level is
+        uncharged (__mem_cgroup_cancel_local_charge); kmem charges stay where
+        they are, so the loop ends with res.usage - kmem.usage at 0 (P11).
         """
         parent = self.parent_mem_cgroup(memcg) or self.root_mem_cgroup
         for page in user_pages:
             if page.pc.used and page.pc.mem_cgroup is memcg:
                 page.pc.mem_cgroup = parent
                 memcg.res.uncharge_until(memcg.res.parent, PAGE_SIZE)
+
+    def mem_cgroup_css_offline(self, memcg: MemCgroup, user_pages) -> None:
+        """cgroup_rmdir: the cgroup leaves its parent's list (cgroup_destroy_locked)
+        and mem_cgroup_css_offline reparents its charges (3.10)."""
         memcg.online = False
         memcg.parent.children.remove(memcg)
+        self.mem_cgroup_reparent_charges(memcg, user_pages)
+
+    @staticmethod
+    def try_to_free_mem_cgroup_pages(memcg: MemCgroup) -> int:
+        """Reclaim from the memcg's LRU: the pages reclaimed. None are here: user
+        pages are anonymous and mlocked with no swap, and kmem is never reclaimed."""
+        return 0
+
+    def mem_cgroup_force_empty(self, memcg: MemCgroup, tasks, user_pages) -> int:
+        """mem_cgroup_force_empty (3.8-3.10): -EBUSY with a task in the cgroup or a
+        child cgroup; else reclaim until nothing more comes back, then move the
+        rest to the parent. 0, with the kernel pages left charged."""
+        if self.cgroup_task_count(memcg, tasks) or memcg.children:
+            return -EBUSY
+        nr_retries = MEM_CGROUP_RECLAIM_RETRIES
+        while nr_retries and memcg.res.usage > 0:
+            if not self.try_to_free_mem_cgroup_pages(memcg):
+                nr_retries -= 1  # the kernel waits for writeback here (congestion_wait)
+        self.mem_cgroup_reparent_charges(memcg, user_pages)
+        return 0
+
+    def mem_cgroup_force_empty_write(self, memcg: MemCgroup, tasks, user_pages):
+        """mem_cgroup_force_empty_write, memory.force_empty's trigger (3.8): a path
+        whose one step is the whole write; the root is refused before it."""
+        if self.mem_cgroup_is_root(memcg):
+            return -EINVAL
+        ret = self.mem_cgroup_force_empty(memcg, tasks, user_pages)
+        yield Step("force_empty", {"memcg": memcg.path}, ret)
+        return ret
 
     # ------------------------------------------------------------ cgroupfs writes
 

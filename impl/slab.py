@@ -83,8 +83,11 @@ class SlabAllocator:
     """The slab allocator's memcg side: root caches, per-memcg caches, the
     workqueue, the walks in flight (ghost state for alpha) and the oops log."""
 
-    HEADER = ("# name <active_objs> <num_objs> <objperslab> <pagesperslab> "
-              ": slabdata <active_slabs> <num_slabs>")
+    #: print_slabinfo_header's column line, naming the columns a line here has:
+    #: the kernel's <objsize>, tunables and <sharedavail> are left out (no
+    #: object size is configured), and so is its padding
+    COLUMNS = ("# name <active_objs> <num_objs> <objperslab> <pagesperslab> "
+               ": slabdata <active_slabs> <num_slabs>")
 
     def __init__(self, mc: MemoryController, fixes: frozenset[str] = FIXES,
                  lockdep: Lockdep | None = None):
@@ -198,7 +201,9 @@ class SlabAllocator:
         """kmem_cache_alloc from root ``r`` by a task of ``memcg``
         (__memcg_kmem_get_cache, then cache_alloc_refill): a partial slab first
         (the first holding ``fill`` objects, if given, else the first on the
-        list), else an empty one, else a new slab."""
+        list), else an empty one, else a new slab. An object the root cache
+        serves is not kept on the root's slabs: the abstract state has no place
+        for it, so /proc/slabinfo would differ from the model's by it."""
         root = self.slab_caches[r]
         if not self.mc.memcg_kmem_accounted(memcg):
             return  # __memcg_kmem_get_cache: the root serves it, nothing accounted
@@ -429,34 +434,47 @@ class SlabAllocator:
     # ------------------------------------------------------------ slabinfo
 
     @staticmethod
-    def _slabinfo_line(name: str, root: KmemCache, caches: list[KmemCache]) -> str:
-        """s_show's columns, summed over ``caches`` (memcg_slabinfo adds a root's
-        children into its line)."""
-        slabs = [sl for c in caches for sl in c.slabs]
-        active = sum(sl.inuse for sl in slabs)
-        used = sum(1 for sl in slabs if sl.inuse)
-        return (f"{name} {active} {len(slabs) * root.num} {root.num} {1 << root.gfporder} "
-                f": slabdata {used} {len(slabs)}")
+    def print_slabinfo_header() -> list[str]:
+        """print_slabinfo_header (mm/slab_common.c, 3.8-3.10), built without
+        CONFIG_DEBUG_SLAB: the version line, then the columns the lines show."""
+        return ["slabinfo - version: 2.1", SlabAllocator.COLUMNS]
+
+    @staticmethod
+    def get_slabinfo(cachep: KmemCache) -> tuple[int, int, int]:
+        """get_slabinfo (mm/slab.c, 3.8): (active_objs, num_slabs, active_slabs),
+        an active slab being one with an object in use."""
+        return (sum(sl.inuse for sl in cachep.slabs), len(cachep.slabs),
+                sum(1 for sl in cachep.slabs if sl.inuse))
+
+    def cache_show(self, cachep: KmemCache) -> str:
+        """cache_show (mm/slab_common.c, 3.8-3.10): the cache's own counts, plus,
+        for a root cache, every cache in its memcg_caches[] (memcg_accumulate_slabinfo);
+        a memcg cache shows under its root's name (cache_name)."""
+        root = cachep.root or cachep
+        counts = [self.get_slabinfo(cachep)]
+        if cachep.root is None:  # is_root_cache
+            counts += [self.get_slabinfo(c) for c in cachep.memcg_caches.values()]
+        active, slabs, used = (sum(col) for col in zip(*counts, strict=True))
+        return (f"{root.name} {active} {slabs * root.num} {root.num} {1 << root.gfporder} "
+                f": slabdata {used} {slabs}")
 
     def proc_slabinfo(self) -> str:
-        """/proc/slabinfo (P26): root caches only, each with its children's counts
-        added (memcg_slabinfo); objects served by the root itself are not tracked."""
-        lines = [self.HEADER]
-        for root in self.slab_caches:
-            if not root.freed:
-                lines.append(self._slabinfo_line(root.name, root,
-                                                 list(root.memcg_caches.values())))
+        """/proc/slabinfo (s_start, s_show; 3.8-3.10): the header, then each root
+        cache. A root's own slabs are counted, but nothing here puts objects on
+        them: an allocation the root serves is not kept (see kmem_cache_alloc)."""
+        lines = self.print_slabinfo_header()
+        lines += [self.cache_show(root) for root in self.slab_caches if not root.freed]
         return "\n".join(lines) + "\n"
 
     def mem_cgroup_slabinfo_read(self, memcg: MemCgroup) -> str | int:
-        """memory.kmem.slabinfo (P26): the group's own caches by root name; the walk
-        turns each list entry into its cache through the root's slot."""
-        lines = [self.HEADER]
+        """memory.kmem.slabinfo (mem_cgroup_slabinfo_read, 3.8-3.10): the header,
+        then the group's own caches; the walk turns each list entry into its cache
+        through the root's slot (memcg_params_to_cache)."""
+        lines = self.print_slabinfo_header()
         for params in memcg.memcg_slab_caches:
-            root = params.root_cache
-            cachep = root.memcg_caches.get(memcg.kmemcg_id)  # memcg_params_to_cache
+            cachep = params.root_cache.memcg_caches.get(memcg.kmemcg_id)
             if cachep is None:
                 self._report("NULL dereference")
                 return -14  # the oops; -EFAULT stands in for the reader
-            lines.append(self._slabinfo_line(root.name, root, [cachep]))
+            lines.append(self.cache_show(cachep))
         return "\n".join(lines) + "\n"

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from errno import E2BIG, EINVAL, EIO, ENOENT
 
 from kmemcg.model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
-from kmemcg.model.facts import reaches
 from kmemcg.model.slabinfo import expect_memcg_slabinfo
-from kmemcg.model.state import State
+from kmemcg.model.state import ONLINE, State
 
 U64 = 1 << 64
 
@@ -33,6 +32,8 @@ COUNTER_FILES = {
 }
 FILES = (*COUNTER_FILES, "memory.use_hierarchy")
 READ_ONLY = ("memory.kmem.slabinfo",)
+#: files with a trigger and no read handler: cgroup_file_read gives -EINVAL
+WRITE_ONLY = ("memory.force_empty",)
 LIMIT_ACTION = {"memory.limit_in_bytes": "limit.write",
                 "memory.kmem.limit_in_bytes": "kmem_limit.write"}
 RESET_ACTION = {"max_usage": "max_usage.reset", "failcnt": "failcnt.reset"}
@@ -94,6 +95,10 @@ def expect_write(cfg: Config, s: State, m: int, file: str, text: str) -> Expect:
     size = len(text)
     if file in READ_ONLY:
         return Expect(EINVAL)  # no write handler
+    if file == "memory.force_empty":  # a trigger: the text is ignored
+        if m == ROOT:
+            return Expect(EINVAL)  # mem_cgroup_force_empty_write refuses the root (3.8)
+        return Expect(action="force_empty", args=(m,))
     if file not in FILES:
         return Expect(ENOENT)
     if file == "memory.use_hierarchy":
@@ -122,6 +127,8 @@ def expect_read(cfg: Config, s: State, m: int, file: str) -> str | int:
     """The text a read returns, or -errno."""
     if file == "memory.use_hierarchy":
         return f"{int(bool(s.use_hierarchy[m]))}\n"
+    if file in WRITE_ONLY:
+        return -EINVAL
     if file == "memory.kmem.slabinfo":  # -EIO unless the group can account kmem
         if m == ROOT or not s.kmem_active[m]:
             return -EIO
@@ -129,9 +136,30 @@ def expect_read(cfg: Config, s: State, m: int, file: str) -> str | int:
     if file not in COUNTER_FILES:
         return -ENOENT
     counter, field = COUNTER_FILES[file]
-    if (m, counter, field) == (ROOT, "res", "usage"):
-        # mem_cgroup_usage: the root reports LRU statistics, not its counter
-        pages = sum(s.user_pages[d] for d in range(cfg.n_memcgs) if reaches(cfg, s, d, ROOT))
-        return f"{pages * PAGE_SIZE}\n"
+    if (counter, field) == ("res", "usage"):
+        return f"{mem_cgroup_usage(cfg, s, m)}\n"
     value = getattr(getattr(s, counter)[m], field)
     return f"{value}\n"
+
+
+def for_each_mem_cgroup_tree(cfg: Config, s: State, m: int) -> list[int]:
+    """for_each_mem_cgroup_tree -> mem_cgroup_iter (mm/memcontrol.c, 3.8-3.10): a
+    memcg without use_hierarchy alone, unless it is the root, whose walk covers
+    the whole tree whatever its use_hierarchy; a removed group is skipped (its
+    css_tryget fails)."""
+    if not s.use_hierarchy[m] and m != ROOT:
+        return [m]
+    return [d for d in range(cfg.n_memcgs)
+            if d == m or (s.lifecycle[d] == ONLINE and m in cfg.ancestors(d))]
+
+
+def mem_cgroup_usage(cfg: Config, s: State, m: int) -> int:
+    """mem_cgroup_usage(memcg, swap=false) (mm/memcontrol.c, 3.8-3.10): res usage,
+    except for the root: MEM_CGROUP_STAT_CACHE + MEM_CGROUP_STAT_RSS summed over
+    its tree walk (mem_cgroup_recursive_stat), i.e. the user pages of every group.
+    Kernel pages are in neither statistic (memcg_kmem_commit_charge does not
+    count them), so the root shows none, though with use_hierarchy its res
+    counter holds its children's."""
+    if m != ROOT:
+        return s.res[m].usage
+    return PAGE_SIZE * sum(s.user_pages[d] for d in for_each_mem_cgroup_tree(cfg, s, m))

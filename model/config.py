@@ -55,6 +55,9 @@ class Config:
     #: a slab is 2**slab_order pages holding objs_per_slab objects.
     slab_order: int = 0
     objs_per_slab: int = 1
+    #: a thread stack is 2**thread_size_order pages (THREAD_SIZE_ORDER: 1 on
+    #: x86_64 in 3.8-3.10, two pages; 2 since 3.15's 16 KiB stacks).
+    thread_size_order: int = 1
     #: the orders of the kernel page allocations a task makes through the
     #: charge path (alloc_pages(gfp | __GFP_KMEMCG, order)): 0 a page, 2 and
     #: up SLUB's kmalloc_large (kmalloc_order) of more than 8 KiB.
@@ -112,7 +115,7 @@ class Config:
         ints = {"max_pages": self.max_pages, "max_cache_pages": self.max_cache_pages,
                 "max_failcnt": self.max_failcnt,
                 "slab_order": self.slab_order, "objs_per_slab": self.objs_per_slab,
-                "kmem_limit": self.kmem_limit}
+                "thread_size_order": self.thread_size_order, "kmem_limit": self.kmem_limit}
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
@@ -140,6 +143,8 @@ class Config:
             raise ValueError("max_pages, max_cache_pages and max_failcnt must be >= 0")
         if not 0 <= self.slab_order <= 10 or self.objs_per_slab < 1:
             raise ValueError("slab_order must be 0..10 (MAX_ORDER) and objs_per_slab >= 1")
+        if not 0 <= self.thread_size_order <= 3:
+            raise ValueError("thread_size_order must be 0..3 (a stack of 1 to 8 pages)")
         if not self.orders or len(set(self.orders)) != len(self.orders) or not all(
                 isinstance(o, int) and not isinstance(o, bool) and 0 <= o < MAX_ORDER
                 for o in self.orders):
@@ -171,6 +176,7 @@ class Config:
             "roots": list(self.roots),
             "slab_order": self.slab_order,
             "objs_per_slab": self.objs_per_slab,
+            "thread_size_order": self.thread_size_order,
             "orders": list(self.orders),
             "boot_tasks": self.boot_tasks,
             "boot_memcgs": self.boot_memcgs,

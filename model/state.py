@@ -49,9 +49,6 @@ RD_STEPS = ("mark", "cancel", "destroy", "wait")
 # what went wrong, once (the error invariants name each)
 OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF = 0, 1, 2, 3
 ERRORS = ("none", "use after free", "double destroy", "NULL dereference")
-#: x86_64's THREAD_SIZE_ORDER (3.8): a thread stack is two pages.
-THREAD_SIZE_ORDER = 1
-STACK_PAGES = 1 << THREAD_SIZE_ORDER
 
 
 class Counter(NamedTuple):
@@ -231,6 +228,11 @@ def cache_pages(cfg: Config, s: State, m: int):
     return Sum(nr_pages(cfg, s, c) for c in memcg_caches(cfg, m))
 
 
+def thread_pages(cfg: Config) -> int:
+    """THREAD_SIZE / PAGE_SIZE: the pages of one thread stack."""
+    return 1 << cfg.thread_size_order
+
+
 def order_pages(cfg: Config, order):
     """1 << order, the pages of an order-``order`` allocation (alloc_pages,
     3.8), for an order of the configuration's ``orders`` (0 for any other).
@@ -240,7 +242,7 @@ def order_pages(cfg: Config, order):
 
 def stack_pages(cfg: Config, s: State, m: int):
     """Pages of the thread stacks charged to memcg ``m``."""
-    return STACK_PAGES * Sum(If(Eq(s.task_stack[t], m), 1, 0) for t in range(cfg.n_tasks))
+    return thread_pages(cfg) * Sum(If(Eq(s.task_stack[t], m), 1, 0) for t in range(cfg.n_tasks))
 
 
 def replace_at(xs: tuple, i: int, value) -> tuple:

@@ -61,20 +61,22 @@ PASS = "pass"
 CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
-    "ObjsPerSlab", "Orders", "Unlimited", "Actions", "Fixes",
+    "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes",
 )
 #: Constants whose values are defined in the configuration's module: tuples, and
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
 _SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
 _NAMES = ("Memcgs", "Tasks", "Roots")
 _BOOLS = ("BootTasks", "BootMemcgs")
-_COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab")
+_COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab",
+           "ThreadSizeOrder")
 _LIMIT_SETS = ("KmemLimits", "ResLimits")
 
 #: The spec's actions (ActionNames in KmemcgState), in Next's order.
 ACTIONS = (
     "charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
-    "user.charge", "user.uncharge", "mkdir", "rmdir", "attach", "use_hierarchy.write",
+    "user.charge", "user.uncharge", "mkdir", "rmdir", "force_empty", "attach",
+    "use_hierarchy.write",
     "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
     "activate.static_key_inc", "activate.set_active", "max_usage.reset", "failcnt.reset",
     "alloc", "alloc.partial", "free.object", "free.release_pages", "fork", "exit",
@@ -121,6 +123,7 @@ def scope_constants(cfg: Config) -> dict:
         "MaxFailcnt": cfg.max_failcnt,
         "SlabOrder": cfg.slab_order,
         "ObjsPerSlab": cfg.objs_per_slab,
+        "ThreadSizeOrder": cfg.thread_size_order,
         "Orders": cfg.orders,
         "Unlimited": UNLIMITED,
         # as given (the writer says which it cannot mirror), or every explored one

@@ -90,6 +90,8 @@ Next ==
        /\ \E m \in NonRoot : Mkdir(m)
     \/ /\ "rmdir" \in Actions
        /\ \E m \in NonRoot : Rmdir(m)
+    \/ /\ "force_empty" \in Actions
+       /\ \E m \in NonRoot : ForceEmpty(m)
     \/ /\ "attach" \in Actions
        /\ \E t \in TaskIds, m \in MemcgIds : Attach(t, m)
     \/ /\ "use_hierarchy.write" \in Actions

@@ -213,6 +213,27 @@ Rmdir(m) ==
                                 rdestroy_step, shrinking, error >>
 
 (***************************************************************************)
+(* mem_cgroup_force_empty_write -> mem_cgroup_force_empty (3.8-3.10): a    *)
+(* write to memory.force_empty, whose text is ignored (a trigger); the     *)
+(* root's -EINVAL takes no step (the face's, model/cgroupfs.py).  Busy as  *)
+(* for Rmdir (-EBUSY, nothing changes).  Otherwise the reclaim loop frees  *)
+(* nothing, since user pages here are not reclaimable and reclaim never    *)
+(* frees kmem, and mem_cgroup_reparent_charges moves the user pages as     *)
+(* Rmdir does.  The memcg stays online, its kmem still charged.            *)
+(***************************************************************************)
+ForceEmpty(m) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ IF TasksIn(m) # {} \/ OnlineChildren(m) # {}
+       THEN UNCHANGED vars   \* -EBUSY
+       ELSE LET heir == IF hier[m] THEN ParentOf(m) ELSE ROOT
+                moved == user_pages[m]
+            IN  /\ user_pages' = [user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
+                /\ res' = [res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ UNCHANGED << memcgVars, kmem, kmem_pages, taskVars, adminVars,
+                                slabCacheVars >>
+
+(***************************************************************************)
 (* cgroup_attach_task; kmem charges never move (mem_cgroup_move_charge,    *)
 (* 3.8).  A task may move with a charge in flight; the charge stays with   *)
 (* the memcg it was started for, and its stack stays charged to the memcg  *)

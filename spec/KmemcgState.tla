@@ -30,6 +30,8 @@ CONSTANTS
     MaxFailcnt,     \* state constraint: every failcnt at most this
     SlabOrder,      \* a slab is 2^SlabOrder pages ...
     ObjsPerSlab,    \* ... holding ObjsPerSlab objects
+    ThreadSizeOrder, \* a thread stack is 2^ThreadSizeOrder pages (THREAD_SIZE_ORDER:
+                    \* 1 on x86_64 in 3.8-3.10)
     Orders,         \* the orders of the charge path's page allocations
     Unlimited,      \* RESOURCE_MAX, the limit of an unlimited counter (see below)
     Actions,        \* the names of the model actions Next may take
@@ -117,9 +119,6 @@ ROOT == 0
 NONE == -1
 PAGE_SIZE == 4096
 
-\* x86_64's THREAD_SIZE_ORDER (3.8): a thread stack is two pages.
-THREAD_SIZE_ORDER == 1
-
 \* A memcg's cgroup directory: not yet created, online, removed by rmdir.
 ABSENT == 0
 ONLINE == 1
@@ -167,7 +166,7 @@ RD_WAIT == 3  \* cancel_work_sync grabbed the pending bit, waits for a running i
 ActionNames ==
     { "charge.kmem", "charge.res", "charge.commit", "charge.abort",
       "free.uncharge", "user.charge", "user.uncharge",
-      "mkdir", "rmdir", "attach", "use_hierarchy.write",
+      "mkdir", "rmdir", "force_empty", "attach", "use_hierarchy.write",
       "limit.write", "kmem_limit.write",
       "activate.update_cache_sizes", "activate.static_key_inc",
       "activate.set_active", "max_usage.reset", "failcnt.reset",
@@ -250,6 +249,7 @@ ASSUME ConstantsOK ==
     /\ MaxFailcnt \in Nat
     /\ SlabOrder \in 0 .. 10         \* MAX_ORDER
     /\ ObjsPerSlab \in Nat /\ ObjsPerSlab >= 1
+    /\ ThreadSizeOrder \in 0 .. 3
     /\ Orders \subseteq 0 .. 10 /\ Orders # {}   \* MAX_ORDER
     /\ Unlimited \in Nat
     /\ \A v \in KmemLimits \cup ResLimits \cup {KmemLimit} : v \in Nat /\ v <= Unlimited
@@ -278,8 +278,8 @@ ObjectsFrom(h, k) == IF k > ObjsPerSlab THEN 0 ELSE k * h[k] + ObjectsFrom(h, k 
 Objects(h) == ObjectsFrom(h, 1)
 HasPartial(h) == \E k \in PartialFills : h[k] > 0
 
-\* A thread stack is 2^THREAD_SIZE_ORDER pages (THREADINFO_GFP_ACCOUNTED).
-StackPages == 2^THREAD_SIZE_ORDER
+\* A thread stack is 2^ThreadSizeOrder pages (THREADINFO_GFP_ACCOUNTED).
+StackPages == 2^ThreadSizeOrder
 StackBytes == StackPages * PAGE_SIZE
 
 Fresh == NewCounter(Unlimited)

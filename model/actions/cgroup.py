@@ -1,10 +1,11 @@
 """The administrator's face: the cgroup tree, task moves, limits, activation.
 
 mkdir and rmdir (whose css_offline starts the walk over the memcg's caches,
-model/actions/walks.py), attaching a task, memory.use_hierarchy, the two
-limits, memory.kmem.limit_in_bytes' activation path (memcg_update_kmem_limit,
-one preemption point per step) and the max_usage/failcnt resets. Kernel of
-record: 3.8-3.10 ``mm/memcontrol.c`` and ``kernel/cgroup.c``.
+model/actions/offline.py), memory.force_empty (rmdir's reparenting on a memcg
+that stays online), attaching a task, memory.use_hierarchy, the two limits,
+memory.kmem.limit_in_bytes' activation path (memcg_update_kmem_limit, one
+preemption point per step) and the max_usage/failcnt resets. Kernel of record:
+3.8-3.10 ``mm/memcontrol.c`` and ``kernel/cgroup.c``.
 """
 
 from __future__ import annotations
@@ -81,22 +82,40 @@ def _rmdir_guard(cfg, s, m):
     return And(_online_admin_guard(cfg, s, m), Eq(s.offline_memcg, NONE), apart)
 
 
-def _rmdir(cfg, s, m):
-    """-EBUSY while a task is in the memcg or a child is online. Otherwise
-    css_offline: mem_cgroup_reparent_charges moves the LRU pages to the parent
-    (the root without hierarchy) and uncharges only this memcg's own res level;
-    kmem charges stay where they are; mem_cgroup_destroy_all_caches starts the
-    walk over the memcg's caches when there are root caches to walk."""
-    busy = Or(tasks_in(cfg, s, m) > 0, online_children(cfg, s, m) > 0)
+def _busy(cfg, s, m):
+    """cgroup_task_count(cgrp) || !list_empty(&cgrp->children): the test both
+    rmdir and force_empty make. cgroup->children holds online children only
+    (rmdir unlinks a child), whatever use_hierarchy says."""
+    return Or(tasks_in(cfg, s, m) > 0, online_children(cfg, s, m) > 0)
+
+
+def mem_cgroup_reparent_charges(cfg, s: State, m: int) -> State:
+    """mem_cgroup_reparent_charges (3.8-3.10): every LRU page of ``m`` moves to
+    its parent, or to the root when ``m`` does not charge its parent
+    (mem_cgroup_move_parent: parent_mem_cgroup is NULL without hierarchy), and
+    only ``m``'s own res level gives it up (__mem_cgroup_cancel_local_charge:
+    the levels above were charged for it already, and a page moved to the root
+    charges nothing there, the root being never charged directly). Kernel
+    pages are not on an LRU and stay charged where they are: the loop ends once
+    res.usage - kmem.usage is 0 (P11), with kmem left."""
     p = cfg.parents[m]
     moved = s.user_pages[m]
     target_parent = replace_at(s.user_pages, p, s.user_pages[p] + moved)
     target_root = replace_at(s.user_pages, ROOT, s.user_pages[ROOT] + moved)
     user = If(s.hier[m], target_parent, target_root)
-    post = s._replace(
-        lifecycle=replace_at(s.lifecycle, m, OFFLINE),
+    return s._replace(
         user_pages=replace_at(user, m, 0),
         res=replace_at(s.res, m, s.res[m]._replace(usage=s.res[m].usage - moved * PAGE_SIZE)),
+    )
+
+
+def _rmdir(cfg, s, m):
+    """-EBUSY while a task is in the memcg or a child is online. Otherwise
+    css_offline: mem_cgroup_reparent_charges, then mem_cgroup_destroy_all_caches
+    starts the walk over the memcg's caches when there are root caches to walk."""
+    busy = _busy(cfg, s, m)
+    post = mem_cgroup_reparent_charges(cfg, s, m)._replace(
+        lifecycle=replace_at(s.lifecycle, m, OFFLINE),
         offline_memcg=m if cfg.roots else NONE,
     )
     return If(busy, s, post), If(busy, -EBUSY, 0)
@@ -108,6 +127,32 @@ ACTIONS.add(
     domains.non_root,
     "cgroup_rmdir -> mem_cgroup_css_offline: reparent charges, destroy all caches (3.10)",
 )((_rmdir_guard, _rmdir))
+
+
+def _force_empty(cfg, s, m):
+    """The write to memory.force_empty, a trigger: the text is ignored, and the
+    root's -EINVAL is the face's (model/cgroupfs.py). -EBUSY as for rmdir.
+    Otherwise 0: the reclaim loop frees nothing (user pages here are not
+    reclaimable, with no swap and mlocked, and reclaim never frees kmem), so it
+    is no step of its own, and mem_cgroup_reparent_charges moves the user pages
+    as rmdir does; the memcg stays online, its kmem and caches still charged.
+
+    One step, as rmdir is. The kernel's loop exit test, res.usage - kmem.usage
+    > 0 in u64, wraps while a kmem charge to the memcg's counters stands between
+    its two steps (charge.kmem done, charge.res not), so the kernel spins until
+    that charge's res step or rollback; the model returns at once, which adds
+    behaviours (the administrator goes on sooner) and removes none. A signal in
+    the reclaim loop (-EINTR) is not modelled: the administrator gets none."""
+    busy = _busy(cfg, s, m)
+    return If(busy, s, mem_cgroup_reparent_charges(cfg, s, m)), If(busy, -EBUSY, 0)
+
+
+ACTIONS.add(
+    "force_empty",
+    ("memcg",),
+    domains.non_root,
+    "mem_cgroup_force_empty_write -> mem_cgroup_force_empty: reparent, kmem stays (3.8)",
+)((_online_admin_guard, _force_empty))
 
 
 def _attach_guard(cfg, s, t, m):

@@ -17,11 +17,10 @@ from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not
 from kmemcg.model.facts import admin_idle, kmem_accounted
 from kmemcg.model.res_counter import ENOMEM
-from kmemcg.model.state import IDLE, ONLINE, STACK_PAGES, replace_at
+from kmemcg.model.state import IDLE, ONLINE, replace_at, thread_pages
 
 ACTIONS = Actions("task")
 
-STACK_BYTES = STACK_PAGES * PAGE_SIZE
 
 
 def _fork_guard(cfg, s, t, m):
@@ -36,7 +35,7 @@ def _fork(cfg, s, t, m):
     """copy_process in a task of memcg m: the stack is charged when the memcg
     accounts kmem; over a limit fork fails -ENOMEM and nothing but the
     failcnt changes."""
-    charged, ok = memcg_charge_kmem(cfg, s, m, STACK_BYTES)
+    charged, ok = memcg_charge_kmem(cfg, s, m, thread_pages(cfg) * PAGE_SIZE)
     born = s._replace(task_memcg=replace_at(s.task_memcg, t, m))
     with_stack = charged._replace(task_memcg=born.task_memcg,
                                   task_stack=replace_at(s.task_stack, t, m))
@@ -72,7 +71,7 @@ def _put_task_struct(cfg, s, t):
     memcg it was charged to, online or not."""
     post = s
     for m in range(1, cfg.n_memcgs):
-        post = If(Eq(s.task_stack[t], m), memcg_uncharge_kmem(cfg, s, m, STACK_BYTES), post)
+        post = If(Eq(s.task_stack[t], m), memcg_uncharge_kmem(cfg, s, m, thread_pages(cfg) * PAGE_SIZE), post)
     return post._replace(task_stack=replace_at(s.task_stack, t, NONE)), 0
 
 
