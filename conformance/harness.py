@@ -95,6 +95,11 @@ class Nonconformance(Exception):
         self.trace = list(trace)
         self.ops = list(ops)
 
+    @property
+    def reproducer(self) -> list:
+        """What shows the failure again: the operations."""
+        return self.ops
+
 
 #: what a replay file's operations may be: the adapter's operations, and reads
 REPLAYABLE = {**OPERATIONS, "read": ("path", "file")}

@@ -34,20 +34,32 @@ READ_FILES = (*cgroupfs.FILES, *cgroupfs.READ_ONLY, *cgroupfs.WRITE_ONLY, "memor
 
 
 @dataclass
-class RunStats:
-    ops: int = 0
+class Stats:
+    """A machine run's counts and what it found."""
+
     steps: int = 0
     seconds: float = 0.0
-    failure: Nonconformance | None = None
-    failing_ops: list = field(default_factory=list)
+    failure: Exception | None = None
     #: Ctrl-C stopped the run: the counts are those of the runs completed, and
     #: ``failure`` (if any) is the shortest seen, perhaps not fully shrunk
     interrupted: bool = False
-    seen: Nonconformance | None = None
+    #: the failure with the shortest ``reproducer`` raised so far, so that a
+    #: Ctrl-C while Hypothesis shrinks loses nothing found
+    seen: Exception | None = None
 
-    def saw(self, e: Nonconformance) -> None:
-        if self.seen is None or len(e.ops) <= len(self.seen.ops):
+    def saw(self, e):
+        """Note a failure as it is raised; returns it, to be raised."""
+        if self.seen is None or len(e.reproducer) <= len(self.seen.reproducer):
             self.seen = e
+        return e
+
+
+@dataclass
+class RunStats(Stats):
+    """The sequential machine's: operations run, and the failing ones."""
+
+    ops: int = 0
+    failing_ops: list = field(default_factory=list)
 
 
 class MachineError(Exception):

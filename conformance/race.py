@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from kmemcg.conformance.interleave import _Run, problem_of, reference
-from kmemcg.conformance.machine import run_machine
+from kmemcg.conformance.machine import Stats, run_machine
 from kmemcg.conformance.oracle import EvalOracle
 from kmemcg.conformance.protocol import ProtocolError
 from kmemcg.model.config import Config
@@ -28,21 +28,17 @@ class RaceFailure(Exception):
         self.message = message
         self.schedule = list(schedule)
 
+    @property
+    def reproducer(self) -> list:
+        """What shows the failure again: the schedule of tries."""
+        return self.schedule
+
 
 @dataclass
-class RaceStats:
-    steps: int = 0
-    seconds: float = 0.0
-    failure: RaceFailure | None = None
-    schedule: list = field(default_factory=list)
-    #: Ctrl-C stopped the run; ``failure`` is then the shortest seen, unminimised
-    interrupted: bool = False
-    seen: RaceFailure | None = None
+class RaceStats(Stats):
+    """The race machine's: the failing schedule, minimised."""
 
-    def saw(self, e: RaceFailure) -> RaceFailure:
-        if self.seen is None or len(e.schedule) <= len(self.seen.schedule):
-            self.seen = e
-        return e
+    schedule: list = field(default_factory=list)
 
 
 def race_machine(cfg: Config, make, stats: RaceStats):
