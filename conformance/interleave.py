@@ -40,7 +40,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from errno import ENOMEM
 
-from kmemcg.conformance.adapters import PythonAdapter, load_factory
+from kmemcg.conformance.adapters import PythonAdapter
 from kmemcg.conformance.harness import (
     AlphaError,
     abstract_state,
@@ -145,16 +145,6 @@ def problem_of(e: ProtocolError, during=None) -> str:
 def reference(cfg: Config, lockdep: Lockdep | None = None):
     """``make()`` for the reference kernel booted as ``cfg`` says."""
     return lambda: PythonAdapter(Kernel.for_config(cfg, lockdep), name="reference")
-
-
-def kernel_factory(spec: str, timeout: float | None = None):
-    """``MOD:FACTORY`` -> ``make(cfg)``: the adapter around ``factory(cfg)``, a
-    kernel booted as the configuration says (the faces it needs:
-    :class:`~kmemcg.conformance.adapters.PythonAdapter`). A factory that raises,
-    runs past ``timeout`` or returns something without those faces is a
-    :class:`SetupError`."""
-    factory = load_factory(spec)
-    return lambda cfg: PythonAdapter.booting(factory, cfg, spec, timeout)
 
 
 def _named(choice) -> str:
