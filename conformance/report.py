@@ -155,6 +155,9 @@ def check_ops(cfg: Config, ops) -> list[tuple[str, dict]]:
         if "task" in args and args["task"] not in cfg.tasks:
             raise ValueError(f"{where}: {op}: task {args['task']!r} is not in the "
                              f"configuration ({', '.join(cfg.tasks)})")
+        if op == "alloc_kmem" and args.get("order", 0) not in cfg.orders:
+            raise ValueError(f"{where}: {op}: order {args['order']!r} is not one the "
+                             f"configuration allocates ({list(cfg.orders)})")
         out.append((op, args))
     return out
 

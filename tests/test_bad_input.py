@@ -104,6 +104,8 @@ def test_an_unknown_operation_in_a_replay_file_is_the_files_fault(tmp_path):
         ([{"op": "mkdir", "args": {"path": "/Z"}}], "path '/Z' is not in the configuration"),
         ([{"op": "alloc_kmem", "args": {"task": "t1", "gfp": ["GFP_ATOMIC"]}}], "gfp must be"),
         ([{"op": "mkdir"}], "not an object with 'op' and 'args'"),
+        ([{"op": "alloc_kmem", "args": {"task": "t1", "order": 3}}],
+         "order 3 is not one the configuration allocates"),
     ]:
         r = run("replay", replay_file(tmp_path / "r.json", ops))
         assert r.exit_code == Exit.USAGE and message in r.output, r.output
