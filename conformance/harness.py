@@ -536,3 +536,20 @@ def _blank_memcg() -> dict:
     return {"lifecycle": LIFECYCLE[ABSENT], "use_hierarchy": False, "hier": False,
             "kmem_active": False, "kmemcg_id": -1, "res": dict(fresh), "kmem": dict(fresh),
             "kmem_pages": 0, "user_pages": 0}
+
+
+def failure_of(make_impl, cfg: Config, ops, oracle_mode: str = "eval") -> Nonconformance | None:
+    """Run operations alone, in order, on a fresh implementation, every step
+    checked: the nonconformance they show, or None."""
+    try:
+        h = Harness.started(make_impl, cfg, oracle_mode=oracle_mode)
+    except Nonconformance as e:
+        return e
+    try:
+        for op, args in ops:
+            h.run(op, args)
+    except Nonconformance as e:
+        return e
+    finally:
+        h.impl.close()
+    return None

@@ -25,7 +25,8 @@ from hypothesis.stateful import (
 )
 
 from kmemcg.conformance import strategies as gen
-from kmemcg.conformance.harness import Harness, Nonconformance
+from kmemcg.conformance.harness import Harness, Nonconformance, failure_of
+from kmemcg.conformance.minimize import one_minimal
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import Config
 from kmemcg.model.state import OFFLINE, ONLINE
@@ -286,6 +287,22 @@ def _leaves(group: BaseExceptionGroup) -> str:
     return "; ".join(f"{type(e).__name__}: {e}" for e in group.exceptions)
 
 
+def shortest(cfg: Config, make_impl, oracle: str, failure: Nonconformance,
+             seconds: float) -> Nonconformance:
+    """The failure as its fewest operations show it (:mod:`.minimize`): the same
+    check and message, each operation it does not need dropped."""
+    want = (failure.check, failure.message)
+
+    def same(ops):
+        e = failure_of(make_impl, cfg, ops, oracle)
+        return e is not None and (e.check, e.message) == want
+
+    ops = one_minimal(failure.ops, same, seconds)
+    if len(ops) == len(failure.ops):
+        return failure
+    return failure_of(make_impl, cfg, ops, oracle)
+
+
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
         oracle: str = "eval", shrink_seconds: float = 20.0) -> RunStats:
     """Run a machine; a failure is shrunk and returned in the stats, not raised.
@@ -298,8 +315,12 @@ def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: i
         stats.failure, stats.seconds = run_machine(
             machine, seed_value=seed_value, examples=examples, steps=steps,
             shrink_seconds=shrink_seconds, failure=Nonconformance)
+        if stats.failure is not None:
+            stats.failure = shortest(cfg, make_impl, oracle, stats.failure, shrink_seconds)
+            stats.seconds = time.perf_counter() - t0
     except KeyboardInterrupt:
         stats.interrupted = True
-        stats.failure, stats.seconds = stats.seen, time.perf_counter() - t0
+        stats.failure = stats.failure or stats.seen
+        stats.seconds = time.perf_counter() - t0
     stats.failing_ops = stats.failure.ops if stats.failure else []
     return stats

@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from kmemcg.conformance.interleave import _Run, problem_of, reference
 from kmemcg.conformance.machine import Stats, run_machine
+from kmemcg.conformance.minimize import one_minimal
 from kmemcg.conformance.oracle import EvalOracle
 from kmemcg.conformance.protocol import ProtocolError
 from kmemcg.model.config import Config
@@ -97,22 +98,17 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
 
 
 def minimize(cfg: Config, schedule: list, make=None) -> list:
-    """Drop every try the failure does not need (one at a time, as ddmin's last
-    pass does): Hypothesis shrinks the draws, which leaves tries that are no-ops
-    or belong to threads the race never uses."""
+    """Drop every try the failure does not need: Hypothesis shrinks the draws,
+    which leaves tries that are no-ops or belong to threads the race never uses."""
     want = replay(cfg, schedule, make)
-    out = [tuple(c) for c in schedule]
-    i = len(out) - 1
-    while i >= 0:
-        shorter = out[:i] + out[i + 1:]
+
+    def same(shorter):
         try:
-            same = replay(cfg, shorter, make) == want
+            return replay(cfg, shorter, make) == want
         except ValueError:  # the rest no longer fits: that try was needed
-            same = False
-        if same:
-            out = shorter
-        i -= 1
-    return out
+            return False
+
+    return one_minimal([tuple(c) for c in schedule], same)
 
 
 def replay(cfg: Config, schedule: list, make=None) -> str | None:

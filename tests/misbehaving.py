@@ -8,7 +8,11 @@ directory is on ``sys.path`` under pytest, and subprocess tests put it on
 import sys
 import time
 
+from kmemcg.impl import cgroupfs as fs
 from kmemcg.impl.kernel import Kernel
+from kmemcg.impl.memcontrol import MemoryController
+from kmemcg.impl.res_counter import RESOURCE_MAX
+from kmemcg.impl.sched import Step
 
 
 def returns_none(cfg):
@@ -116,3 +120,35 @@ class WrongReadThenCtrlC(WrongRead):
     def snapshot(self):
         _tick()
         return super().snapshot()
+
+
+# One-operation bugs: each needs a single wrong operation after boot (or after
+# the few that make a group's kmem usage non-zero), so a shrunk reproducer must
+# be a few operations long.
+
+
+def _minus_one_with_anything(buf):
+    if buf[:2] == b"-1":
+        return 0, RESOURCE_MAX  # bug: "-1x" and "-1k" are -1 (the kernel: -EINVAL)
+    return fs.res_counter_memparse_write_strategy(buf)
+
+
+class AcceptsMinusOneX(Kernel):
+    """res_counter_memparse_write_strategy that takes "-1" followed by anything."""
+
+    write_strategy = staticmethod(_minus_one_with_anything)
+
+
+class _KmemLimitBelowUsageMC(MemoryController):
+    def memcg_update_kmem_limit(self, memcg, val, tasks, owner):
+        if memcg.kmem_account_flags and memcg.kmem.usage > val:
+            # bug: 0 and the limit unchanged, where res_counter_set_limit says -EBUSY
+            yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, 0)
+            return 0
+        return (yield from super().memcg_update_kmem_limit(memcg, val, tasks, owner))
+
+
+class KmemLimitBelowUsageSucceeds(Kernel):
+    """Lowering K below the kmem usage returns 0 instead of -EBUSY."""
+
+    controller_class = _KmemLimitBelowUsageMC
