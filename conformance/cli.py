@@ -22,6 +22,7 @@ import z3
 from kmemcg.conformance import machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
+from kmemcg.conformance.formats import itf as itf_format
 from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.conformance.interleave import describe, explore_impl, reference
 from kmemcg.conformance.lasso import lasso
@@ -300,11 +301,11 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
         else:
             echo(f"     ... and back to step {loop}: steps {loop + 1} to {len(steps) - 1} repeat "
                  f"forever, every fair action taken or disabled in them")
-        counterexample = report.itf_trace(cfg, steps, prop, loop)
+        counterexample = itf_format.trace(cfg, steps, prop, loop)
     if r.violation:
         echo(f"shortest counterexample ({len(r.trace) - 1} steps):")
         echo(report.render_model_trace(cfg, r.trace, r.violation))
-        counterexample = report.itf_trace(cfg, r.trace, r.violation)
+        counterexample = itf_format.trace(cfg, r.trace, r.violation)
     if itf and counterexample is None:
         echo(f"no counterexample: nothing written to {itf}")
     elif itf and _write(itf, counterexample, "ITF trace", echo):

@@ -1,4 +1,5 @@
-"""Reports: readable traces, replay files, ITF traces, summary tables."""
+"""Reports: readable traces, replay files, summary tables (files for other
+tools are in :mod:`kmemcg.conformance.formats`)."""
 
 from __future__ import annotations
 
@@ -164,38 +165,6 @@ def check_ops(cfg: Config, ops) -> list[tuple[str, dict]]:
 
 def write_json(path: str | Path, data: dict) -> None:
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
-
-
-def _itf(v):
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return v
-    if isinstance(v, int):
-        return v if -(1 << 53) < v < (1 << 53) else {"#bigint": str(v)}
-    if isinstance(v, dict):
-        return {k: _itf(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return {"#tup": [_itf(x) for x in v]}
-    raise TypeError(v)
-
-
-def itf_trace(cfg: Config, steps, violation: str | None, loop: int | None = None) -> dict:
-    """The Informal Trace Format (Apalache/Quint) rendering of a model trace. A
-    lasso (a liveness counterexample) gives ``loop``: the index of the state its
-    loop starts at; the last state is followed by that one again (ADR-015)."""
-    states = []
-    as_json = MODEL.to_json
-    for i, st in enumerate(steps):
-        state = {k: _itf(v) for k, v in as_json(cfg, st.state).items()}
-        state["#meta"] = {"index": i, "action": st.action,
-                          "args": [_itf(a) for a in st.args]}
-        states.append(state)
-    return {
-        "#meta": {"format": "ITF", "source": "kmemcg explore", "config": cfg.name,
-                  "violation": violation},
-        "vars": sorted(as_json(cfg, steps[0].state)),
-        "states": states,
-        **({} if loop is None else {"loop": loop}),
-    }
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
