@@ -23,8 +23,11 @@ from kmemcg.conformance import machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.formats import itf as itf_format
+from kmemcg.conformance.formats import verdict
+from kmemcg.conformance.formats.options import outputs
+from kmemcg.conformance.formats.options import writable as _writable
 from kmemcg.conformance.harness import Harness, Nonconformance
-from kmemcg.conformance.interleave import describe, explore_impl, reference
+from kmemcg.conformance.interleave import describe_tries, explore_impl, reference, schedule_tries
 from kmemcg.conformance.lasso import lasso
 from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.conformance.protocol import ProtocolError, SetupError
@@ -118,24 +121,8 @@ def _machine_config(cfg: Config) -> Config:
 def _seed(seed: int | None) -> int:
     s = seed if seed is not None else random.SystemRandom().randrange(1 << 32)
     click.echo(f"seed: {s}  (replay this run with --seed {s})")
+    verdict.note_seed(s)
     return s
-
-
-def _writable(ctx, param, value):
-    """An output path is checked before the long work starts: its directory must
-    exist and be writable (a run that finds a bug must be able to keep it)."""
-    if value is None:
-        return value
-    path = Path(value)
-    parent = path.parent
-    if path.is_dir():
-        raise click.BadParameter(f"{value} is a directory", ctx, param)
-    if not parent.is_dir():
-        raise click.BadParameter(f"directory {str(parent)!r} does not exist", ctx, param)
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists()
-                                                     and not os.access(path, os.W_OK)):
-        raise click.BadParameter(f"{value} is not writable", ctx, param)
-    return value
 
 
 def _write(path: str, data: dict, what: str, echo=click.echo) -> bool:
@@ -203,6 +190,13 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
     z3_leaves_ctrl_c_to_python()
     r = prover.prove(cfg)
     ok = r.ok
+    failed = [f"{o.action} does not preserve {o.invariant}" for o in r.failed]
+    verdict.record("prove", f"prove: Z3 induction [{cfg.name}]", Exit.OK if ok else Exit.VIOLATION,
+                   r.seconds, "holds" if ok else "FAILED", config=cfg.name, profile=cfg.profile,
+                   message="; ".join(failed + [f"Init violates {i}" for i in
+                                               r.init_violations]) or None,
+                   counts={"obligations": len(r.obligations), "failed": len(r.failed),
+                           "by_frame": len(r.by_frame), "solver_queries": r.queries})
     echo(f"induction: {len(r.obligations)} obligations "
          f"({len({o.action for o in r.obligations})} actions x "
          f"{len(MODEL.invariants)} invariants), "
@@ -224,6 +218,13 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
                 echo(f"      {path}: {a} -> {b}")
     if bmc_depth:
         b = prover.bmc(cfg, bmc_depth)
+        bmc_status = Exit.INCOMPLETE if b.unknown else Exit.OK if b.ok else Exit.VIOLATION
+        trace = [explorer.Step(a, args, 0, st) for (a, args), st in b.trace] if not b.ok else []
+        verdict.record("bmc", f"bmc: depth {bmc_depth} [{cfg.name}]", bmc_status, b.seconds,
+                       bmc_status.name.lower(), config=cfg.name, profile=cfg.profile,
+                       message=b.unknown or b.violation, counts={"depth": bmc_depth},
+                       counterexample=verdict.model_trace(cfg, trace, b.violation)
+                       if trace else None)
         if b.unknown:
             echo(f"bmc: depth {bmc_depth}, NO VERDICT: Z3 could not decide {b.unknown}, "
                  f"{b.seconds:.2f}s")
@@ -231,13 +232,13 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
         echo(f"bmc: depth {bmc_depth}, {'no violation' if b.ok else 'VIOLATION ' + b.violation}, "
              f"{b.seconds:.2f}s")
         if not b.ok:
-            steps = [explorer.Step(a, args, 0, st) for (a, args), st in b.trace]
-            echo(report.render_model_trace(cfg, steps, b.violation))
+            echo(report.render_model_trace(cfg, trace, b.violation))
         ok = ok and b.ok
     return Exit.OK if ok else Exit.VIOLATION
 
 
 @main.command()
+@outputs
 @config_option
 @profile_option
 @click.option("--bmc", "bmc_depth", default=6, show_default=True, type=click.IntRange(min=0),
@@ -288,7 +289,7 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
     echo(f"explore [{cfg.name}, profile {cfg.profile}]: {r.distinct} distinct states, "
          f"{r.generated} generated, depth {r.depth}, {r.seconds:.2f}s "
          f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
-    counterexample = None
+    counterexample = found = None
     if r.liveness:
         prop, key, path = r.liveness[0]
         echo(f"LIVENESS {prop} fails ({len(r.liveness)} instance(s)); a behaviour that "
@@ -302,20 +303,31 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
             echo(f"     ... and back to step {loop}: steps {loop + 1} to {len(steps) - 1} repeat "
                  f"forever, every fair action taken or disabled in them")
         counterexample = itf_format.trace(cfg, steps, prop, loop)
+        found = verdict.model_trace(cfg, steps, prop, loop)
     if r.violation:
         echo(f"shortest counterexample ({len(r.trace) - 1} steps):")
         echo(report.render_model_trace(cfg, r.trace, r.violation))
         counterexample = itf_format.trace(cfg, r.trace, r.violation)
+        found = verdict.model_trace(cfg, r.trace, r.violation)
     if itf and counterexample is None:
         echo(f"no counterexample: nothing written to {itf}")
     elif itf and _write(itf, counterexample, "ITF trace", echo):
         shape = (f", a lasso whose loop starts at state {counterexample['loop']}"
                  if "loop" in counterexample else "")
         echo(f"ITF trace written to {itf}{shape}")
+    verdict.record("explore", f"explore [{cfg.name}]", explore_status(r), r.seconds, status,
+                   config=cfg.name, profile=cfg.profile,
+                   message=r.violation or (r.liveness[0][0] if r.liveness else None),
+                   counts={"distinct_states": r.distinct, "generated": r.generated,
+                           "depth": r.depth, "edges": r.graph.number_of_edges(),
+                           "deadlocks": r.deadlocks, "complete": r.complete},
+                   counterexample=found,
+                   files={"itf": itf} if itf and counterexample is not None else {})
     return r
 
 
 @main.command()
+@outputs
 @config_option
 @profile_option
 @click.option("--max-states", type=click.IntRange(min=1), default=None,
@@ -387,6 +399,7 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
+    files = {}
     if stats.failure is None and not stats.interrupted:
         echo(f"conform [{impl_name}]: {examples} runs, {counts}: conforms")
     elif stats.failure is None:
@@ -402,12 +415,25 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                                       pipe=pipe, timeout=timeout)
             if _write(save, data, "replay file", echo):
                 echo(f"replay file written to {save}  (kmemcg replay {save})")
+                files["replay"] = save
+    status = Exit.OK if stats.failure is None else Exit.VIOLATION
+    verdict.record("conform", f"conform [{impl_name}] [{cfg.name}]",
+                   Exit.INTERRUPTED if stats.interrupted and not stats.failure else status,
+                   stats.seconds, "conforms" if status == Exit.OK else "NONCONFORMANCE",
+                   config=cfg.name, profile=cfg.profile,
+                   message=stats.failure and f"[{stats.failure.check}] {stats.failure.message}",
+                   counts={"runs": examples, "operations": stats.ops,
+                           "steps_checked": stats.steps, "oracle": oracle,
+                           "shrunk_operations": len(stats.failing_ops)},
+                   counterexample=stats.failure and verdict.operations(stats.failure),
+                   files=files)
     if stats.interrupted:
         raise KeyboardInterrupt
-    return Exit.OK if stats.failure is None else Exit.VIOLATION
+    return status
 
 
 @main.command()
+@outputs
 @config_option
 @impl_option
 @pipe_option
@@ -457,7 +483,17 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
     st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
+
+    def record(status, found=None, files=None):
+        verdict.record("race", head, status, st.seconds,
+                       "conforms" if status == Exit.OK else status.name, config=cfg.name,
+                       profile=cfg.profile, message=st.failure and st.failure.message,
+                       counts={"runs": examples, "steps_checked": st.steps,
+                               "tries": len(st.schedule)},
+                       counterexample=found, files=files or {})
+
     if st.failure is None:
+        record(Exit.INTERRUPTED if st.interrupted else Exit.OK)
         if st.interrupted:
             echo(f"{head}: INTERRUPTED after {st.seconds:.2f}s: {st.steps} steps checked; "
                  f"no race found so far")
@@ -468,13 +504,17 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
     when = " (before Ctrl-C, not minimised)" if st.interrupted else ""
     echo(f"{head}: FOUND{when} after {st.seconds:.2f}s: {st.failure.message}")
     echo(f"shrunk schedule ({len(st.schedule)} tries):")
-    for line in describe(cfg, st.schedule, make):
+    tries = schedule_tries(cfg, st.schedule, make)
+    for line in describe_tries(tries):
         echo(f"  {line}")
+    files = {}
     if save:
         data = report.replay_data(cfg, seed, {"check": "race", "message": st.failure.message},
                                   schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout)
         if _write(save, data, "replay file", echo):
             echo(f"replay file written to {save}  (kmemcg replay {save})")
+            files["replay"] = save
+    record(Exit.VIOLATION, verdict.schedule(tries, st.failure.message), files)
     if st.interrupted:
         raise KeyboardInterrupt
     return Exit.VIOLATION
@@ -484,6 +524,7 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
 
 
 @main.command()
+@outputs
 @config_option
 @profile_option
 @impl_option
@@ -514,14 +555,30 @@ def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
     against the model's states."""
     r = explore_impl(cfg, make=make)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
+
+    def record(status, found=None, **counts):
+        verdict.record("interleave", head, status, r.seconds,
+                       {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(status, status.name)
+                       if not r.problem else "VIOLATION", config=cfg.name, profile=cfg.profile,
+                       message=r.problem, counterexample=found,
+                       counts={"implementation_states": len(r.states), "steps_checked": r.steps,
+                               **counts})
+
     if r.problem:
         echo(f"{head}: the implementation reaches {r.problem} after {len(r.trace)} steps "
              f"({r.steps} steps checked, {r.seconds:.2f}s)")
-        for line in describe(cfg, r.trace, make):
+        tries = schedule_tries(cfg, r.trace, make)
+        for line in describe_tries(tries):
             echo(f"  {line}")
+        record(Exit.VIOLATION, verdict.schedule(tries, r.problem))
         return Exit.VIOLATION
-    stopped = _interleave_stopped(r, head, echo)
+    try:
+        stopped = _interleave_stopped(r, head, echo)
+    except KeyboardInterrupt:
+        record(Exit.INTERRUPTED)
+        raise
     if stopped is not None:
+        record(stopped)
         return stopped
     model_states = set(explorer.explore(cfg, graph=False).states)
     same = r.states == model_states
@@ -530,6 +587,9 @@ def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
     if not same:
         echo(f"  only the implementation: {len(r.states - model_states)}, "
              f"only the model: {len(model_states - r.states)}")
+    record(Exit.OK if same else Exit.VIOLATION, model_states=len(model_states),
+           only_implementation=len(r.states - model_states),
+           only_model=len(model_states - r.states))
     if r.lock_orders is None:
         echo("lock order: not recorded by this implementation (only the reference reports "
              "its locks to lockdep)")
@@ -576,6 +636,9 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
         ok = ref.failure is None
         rows.append(["(reference)", "passes" if ok else "FAILS", "-", f"{ref.seconds:.1f}s",
                      "-"])
+        verdict.record("mutant", "(reference)", Exit.OK if ok else Exit.VIOLATION, ref.seconds,
+                       rows[-1][1], config=cfg.name,
+                       message=ref.failure and f"[{ref.failure.check}] {ref.failure.message}")
     for m in MUTANTS.values():
         if m.machine is None and not sequential and m.interleave == "race":
             continue  # a charge-path race: cfg is a configuration with root caches
@@ -600,10 +663,15 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
         ok &= check is not None
         rows.append([m.name, "killed" if check else "SURVIVED", check or "-",
                      f"{time.perf_counter() - t:.1f}s", m.bug])
+        verdict.record("mutant", m.name, Exit.OK if check else Exit.VIOLATION,
+                       time.perf_counter() - t, rows[-1][1], config=cfg.name,
+                       message=None if check else f"survived: {m.bug}",
+                       counts={"by_check": check})
     return ok
 
 
 @main.command()
+@outputs
 @click.option("--config", "config_path",
               help="an accounting configuration for the sequential machine (the slab and "
                    "task mutants then meet destruction-kmem), or one with root caches for "
@@ -624,6 +692,7 @@ def mutants(config_path, seed, examples, steps, timeout):
 
 
 @main.command()
+@outputs
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @impl_option
 @click.option("--pipe", callback=_pipe,
@@ -657,7 +726,7 @@ def replay(file, impl, pipe, timeout):
     make = _started(cfg, impl, pipe, timeout, "replay") or reference(cfg)
     adapter = make()
     recorded = data.get("failure") or {}
-    done = 0
+    done, t0 = 0, time.perf_counter()
     try:
         h = Harness(adapter, cfg)
         for op, args in ops:
@@ -665,6 +734,10 @@ def replay(file, impl, pipe, timeout):
             done += 1
     except Nonconformance as e:
         click.echo(report.render_conformance_failure(e))
+        verdict.record("replay", f"replay {file}", Exit.VIOLATION, time.perf_counter() - t0,
+                       "NONCONFORMANCE", config=cfg.name, profile=cfg.profile,
+                       message=f"[{e.check}] {e.message}", counts={"operations": len(ops)},
+                       counterexample=verdict.operations(e))
         raise SystemExit(Exit.VIOLATION) from None
     except KeyboardInterrupt:
         click.echo(f"replay: INTERRUPTED after {done} of {len(ops)} operations; no "
@@ -675,6 +748,9 @@ def replay(file, impl, pipe, timeout):
     note = (f" (the file recorded [{recorded.get('check')}] {recorded.get('message')}: not "
             f"reproduced here)" if recorded else "")
     click.echo(f"replay: {len(ops)} operations, {h.steps_checked} steps: conforms{note}")
+    verdict.record("replay", f"replay {file}", Exit.OK, time.perf_counter() - t0, "conforms",
+                   config=cfg.name, profile=cfg.profile, message=note.strip() or None,
+                   counts={"operations": len(ops), "steps_checked": h.steps_checked})
     raise SystemExit(Exit.OK)
 
 
@@ -683,12 +759,19 @@ def _positive(x) -> bool:
 
 
 def _replay_schedule(file, data, cfg, make) -> Exit:
+    t0 = time.perf_counter()
     try:
         problem = replay_schedule(cfg, data["schedule"], make)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise click.UsageError(f"{file}: {e}") from None
     click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")
-    return Exit.VIOLATION if problem else Exit.OK
+    status = Exit.VIOLATION if problem else Exit.OK
+    verdict.record("replay", f"replay {file}", status, time.perf_counter() - t0,
+                   problem or "conforms", config=cfg.name, profile=cfg.profile,
+                   message=problem, counts={"tries": len(data["schedule"])},
+                   counterexample=verdict.schedule(schedule_tries(cfg, data["schedule"], make),
+                                                   problem) if problem else None)
+    return status
 
 
 # ---------------------------------------------------------------- serve
@@ -724,6 +807,7 @@ def shipped_tlc_cfgs(wanted: list[str] | None) -> list[str]:
 
 
 @main.command()
+@outputs
 @click.option("--cfg", "cfgs", multiple=True, help="a .cfg in spec/ (default: every shipped one)")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="TLC worker threads (1 keeps its search breadth-first, so its "
@@ -741,6 +825,13 @@ def tlc(cfgs, workers, timeout):
             click.echo(str(e), err=True)
             raise SystemExit(Exit.TOOL) from None
         click.echo(r)
+        failed = r.tlc.outcome.verdict == "error"
+        verdict.record("tlc", r.name, Exit.OK if r.ok else Exit.TOOL if failed
+                       else Exit.VIOLATION, r.tlc.seconds, "agrees" if r.ok else "DISAGREES",
+                       config=r.name, message="; ".join(r.problems) or None,
+                       counts={"tlc": r.tlc_verdict, "explorer": r.explorer_verdict,
+                               "expected": r.expect, "tlc_distinct": r.tlc.outcome.distinct,
+                               "explorer_distinct": r.explorer.distinct})
         agree += r.ok
         errors += r.tlc.outcome.verdict == "error"
     click.echo(f"tlc: {agree} of {len(picked)} configurations agree with the explorer")
@@ -753,6 +844,7 @@ def tlc(cfgs, workers, timeout):
 
 
 @main.command()
+@outputs
 @click.option("--seed", type=int)
 @click.option("--examples", default=200, show_default=True, type=click.IntRange(min=1))
 def check(seed, examples):

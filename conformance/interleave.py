@@ -180,6 +180,8 @@ class _Run:
         self.result_problem: str | None = None
         #: the actor whose operation returned on the last try (a silent move)
         self.returned: str | None = None
+        #: the thread the last try drove
+        self.key: str | None = None
         self._hidden = _UNKNOWN
 
     def abstract(self) -> tuple:
@@ -313,6 +315,7 @@ class _Run:
             if not self._retire(key):
                 return None
             thread = [self.impl.start("work", {"item": choice[1]}), "kworker", None, None]
+        self.key = key  # the thread this try drives: a lane of a picture
         y = self.impl.step(thread[0])
         if type(y) is Done:
             self.threads.pop(key, None)
@@ -511,29 +514,65 @@ def slabinfo_problems(cfg, run: _Run, state) -> list[str]:
     return out
 
 
-def describe(cfg: Config, schedule, make=None) -> list[str]:
-    """A schedule as numbered lines: each try, and the model step it took (a try
-    that waits, or finds its thread gone, takes none)."""
+@dataclass
+class Try:
+    """One try of a schedule as re-run: the thread it drove and what it did."""
+
+    index: int
+    choice: tuple
+    #: the thread key (admin, a task, a guarded path such as ``alloc:0``, ``kworker:...``)
+    thread: str | None
+    #: the model step taken, if any
+    step: Step | None
+    #: what happened instead of a step (waits, returns, a broken protocol)
+    note: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.step is not None:
+            args = ", ".join(f"{k}={v}" for k, v in self.step.args.items())
+            took = f"{self.step.action}({args})" + (f" = {self.step.ret}" if self.step.ret else "")
+        else:
+            took = self.note
+        return f"{self.index:3}. {' '.join(str(x) for x in self.choice):<34} -> {took}"
+
+
+def schedule_tries(cfg: Config, schedule, make=None) -> list[Try]:
+    """Re-run a schedule: each try, the thread it drove and the model step it
+    took (a try that waits, or finds its thread gone, takes none)."""
     try:
         run = _Run(cfg, make or reference(cfg))
     except ProtocolError as e:
-        return [f"  (cannot re-run: {problem_of(e)})"]
-    lines = []
+        return [Try(0, (), None, None, f"(cannot re-run: {problem_of(e)})")]
+    out = []
     for i, choice in enumerate(schedule, 1):
+        choice = tuple(choice)
+        run.key = None
         try:
-            step = run.apply(tuple(choice))
+            step = run.apply(choice)
         except ProtocolError as e:
-            lines.append(f"{i:3}. {' '.join(str(x) for x in choice):<34} -> {problem_of(e)}")
+            out.append(Try(i, choice, run.key, None, problem_of(e)))
             break
-        if not isinstance(step, Step):
-            took = (f"waits for {run.waiting}" if run.waiting else
-                    f"returns ({run.returned})" if run.returned else
-                    "no step (nothing left to do)" if step is None else f"yielded {step!r}")
-        else:
-            args = ", ".join(f"{k}={v}" for k, v in step.args.items())
-            took = f"{step.action}({args})" + (f" = {step.ret}" if step.ret else "")
-        lines.append(f"{i:3}. {' '.join(str(x) for x in choice):<34} -> {took}")
-    return lines
+        if isinstance(step, Step):
+            out.append(Try(i, choice, run.key, step))
+            continue
+        note = (f"waits for {run.waiting}" if run.waiting else
+                f"returns ({run.returned})" if run.returned else
+                "no step (nothing left to do)" if step is None else f"yielded {step!r}")
+        out.append(Try(i, choice, run.key, None, note))
+    return out
+
+
+def describe_tries(tries: list[Try]) -> list[str]:
+    """Re-run tries as numbered lines: each try, and the model step it took."""
+    if tries and tries[0].index == 0:
+        return [f"  {tries[0].note}"]
+    return [t.text for t in tries]
+
+
+def describe(cfg: Config, schedule, make=None) -> list[str]:
+    """A schedule as numbered lines: each try, and the model step it took."""
+    return describe_tries(schedule_tries(cfg, schedule, make))
 
 
 def _replay(cfg, make, prefix) -> _Run:
