@@ -22,9 +22,11 @@ import z3
 from kmemcg.conformance import machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
+from kmemcg.conformance.formats import graph as graph_format
 from kmemcg.conformance.formats import itf as itf_format
+from kmemcg.conformance.formats import picture as picture_format
 from kmemcg.conformance.formats import verdict
-from kmemcg.conformance.formats.options import outputs
+from kmemcg.conformance.formats.options import graph_option, outputs, picture_option
 from kmemcg.conformance.formats.options import writable as _writable
 from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.conformance.interleave import describe_tries, explore_impl, reference, schedule_tries
@@ -135,6 +137,19 @@ def _write(path: str, data: dict, what: str, echo=click.echo) -> bool:
         echo(json.dumps(data, indent=2))
         return False
     return True
+
+
+def _draw(path: str | None, pic, echo=click.echo) -> dict:
+    """Draw a counterexample to ``path`` if asked; the files entry of the verdict."""
+    if path is None:
+        return {}
+    try:
+        picture_format.write(pic, path)
+    except OSError as e:
+        echo(f"cannot write the picture to {path}: {e}")
+        return {}
+    echo(f"picture of the interleaving written to {path}")
+    return {"picture": path}
 
 
 def _usage(e: Exception):
@@ -258,7 +273,8 @@ def explore_status(r) -> Exit:
     return Exit.OK if r.complete else Exit.INCOMPLETE
 
 
-def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=False):
+def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=False,
+                picture=None):
     seen = {"states": 0, "queue": 0}
     t0 = time.perf_counter()
 
@@ -289,7 +305,7 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
     echo(f"explore [{cfg.name}, profile {cfg.profile}]: {r.distinct} distinct states, "
          f"{r.generated} generated, depth {r.depth}, {r.seconds:.2f}s "
          f"({r.rate:,.0f} states/s), {r.graph.number_of_edges()} edges: {status}")
-    counterexample = found = None
+    counterexample = found = drawn = None
     if r.liveness:
         prop, key, path = r.liveness[0]
         echo(f"LIVENESS {prop} fails ({len(r.liveness)} instance(s)); a behaviour that "
@@ -304,25 +320,32 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
                  f"forever, every fair action taken or disabled in them")
         counterexample = itf_format.trace(cfg, steps, prop, loop)
         found = verdict.model_trace(cfg, steps, prop, loop)
+        drawn = (steps, prop)
     if r.violation:
         echo(f"shortest counterexample ({len(r.trace) - 1} steps):")
         echo(report.render_model_trace(cfg, r.trace, r.violation))
         counterexample = itf_format.trace(cfg, r.trace, r.violation)
         found = verdict.model_trace(cfg, r.trace, r.violation)
+        drawn = (r.trace, r.violation)
     if itf and counterexample is None:
         echo(f"no counterexample: nothing written to {itf}")
     elif itf and _write(itf, counterexample, "ITF trace", echo):
         shape = (f", a lasso whose loop starts at state {counterexample['loop']}"
                  if "loop" in counterexample else "")
         echo(f"ITF trace written to {itf}{shape}")
+    files = {"itf": itf} if itf and counterexample is not None else {}
+    if picture and drawn is None:
+        echo(f"no counterexample: nothing drawn to {picture}")
+    elif picture:
+        files |= _draw(picture, picture_format.from_model_trace(
+            cfg, *drawn, f"explore [{cfg.name}, profile {cfg.profile}]"), echo)
     verdict.record("explore", f"explore [{cfg.name}]", explore_status(r), r.seconds, status,
                    config=cfg.name, profile=cfg.profile,
                    message=r.violation or (r.liveness[0][0] if r.liveness else None),
                    counts={"distinct_states": r.distinct, "generated": r.generated,
                            "depth": r.depth, "edges": r.graph.number_of_edges(),
                            "deadlocks": r.deadlocks, "complete": r.complete},
-                   counterexample=found,
-                   files={"itf": itf} if itf and counterexample is not None else {})
+                   counterexample=found, files=files)
     return r
 
 
@@ -335,10 +358,12 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
 @click.option("--itf", type=click.Path(dir_okay=False), callback=_writable,
               help="write a counterexample (a lasso for liveness) as ITF JSON")
 @click.option("--list-profiles", is_flag=True, help="list the named profiles and exit")
+@graph_option
+@picture_option
 @click.option("--symmetry", is_flag=True,
               help="identify states that differ only by a permutation of identical root "
                    "caches (scopes with root caches; safety only, as TLC's SYMMETRY)")
-def explore(config_path, profile, max_states, itf, list_profiles, symmetry):
+def explore(config_path, profile, max_states, itf, list_profiles, graph, picture, symmetry):
     """Breadth-first search of every reachable state of a small configuration."""
     if list_profiles:
         for name, preset, what in all_profiles():
@@ -348,7 +373,11 @@ def explore(config_path, profile, max_states, itf, list_profiles, symmetry):
     if symmetry and not cfg.roots:
         raise click.UsageError(f"--symmetry permutes root caches; {cfg.name!r} has none, "
                                f"so there is no symmetry to use")
-    raise SystemExit(explore_status(run_explore(cfg, max_states, itf, symmetry=symmetry)))
+    r = run_explore(cfg, max_states, itf, symmetry=symmetry, picture=picture)
+    if graph:
+        nodes, edges = graph_format.write(cfg, r, graph)
+        click.echo(f"state graph written to {graph}: {nodes} states, {edges} edges")
+    raise SystemExit(explore_status(r))
 
 
 # ---------------------------------------------------------------- conform
@@ -453,8 +482,9 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, callback=_writable,
               help="where to write the replay file of a failure")
+@picture_option
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
-            save):
+            save, picture):
     """Drive an implementation with a Hypothesis machine; check every step.
 
     The sequential machine runs whole operations on the default scope
@@ -466,12 +496,16 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     race = race or bool(profile) or not machine.fits(cfg)
     if not race:
         _machine_config(cfg)
+        if picture:
+            raise click.UsageError("--picture draws an interleaving: the race machine's "
+                                   "(--race); the sequential machine runs whole operations "
+                                   "one after another")
     make = _started(cfg, impl, pipe, timeout, "race" if race else "conform")
     s = _seed(seed)
     if race:
         raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
                                   60 if steps is None else steps, save, make=make, impl=impl,
-                                  pipe=pipe, timeout=timeout))
+                                  pipe=pipe, timeout=timeout, picture=picture))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
                                  40 if steps is None else steps, oracle, save,
                                  pipe or impl or "reference", impl=impl, pipe=pipe,
@@ -479,7 +513,7 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
 
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
-             pipe=None, timeout=None) -> Exit:
+             pipe=None, timeout=None, picture=None) -> Exit:
     st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
@@ -514,6 +548,7 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
         if _write(save, data, "replay file", echo):
             echo(f"replay file written to {save}  (kmemcg replay {save})")
             files["replay"] = save
+    files |= _draw(picture, picture_format.from_tries(tries, st.failure.message, head), echo)
     record(Exit.VIOLATION, verdict.schedule(tries, st.failure.message), files)
     if st.interrupted:
         raise KeyboardInterrupt
@@ -530,11 +565,12 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
 @impl_option
 @pipe_option
 @timeout_option
-def interleave(config_path, profile, impl, pipe, timeout):
+@picture_option
+def interleave(config_path, profile, impl, pipe, timeout, picture):
     """Every interleaving on the implementation; its states must equal the model's."""
     cfg = _config(config_path, profile, PRESETS["destruction"])
     make = _started(cfg, impl, pipe, timeout, "interleave")
-    raise SystemExit(run_interleave(cfg, make))
+    raise SystemExit(run_interleave(cfg, make, picture=picture))
 
 
 def _interleave_stopped(r, head: str, echo) -> Exit | None:
@@ -550,17 +586,17 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
     return None
 
 
-def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
+def run_interleave(cfg, make=None, echo=click.echo, picture=None) -> Exit:
     """The implementation's interleavings (``make``; None: the reference)
     against the model's states."""
     r = explore_impl(cfg, make=make)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
 
-    def record(status, found=None, **counts):
+    def record(status, found=None, files=None, **counts):
         verdict.record("interleave", head, status, r.seconds,
                        {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(status, status.name)
                        if not r.problem else "VIOLATION", config=cfg.name, profile=cfg.profile,
-                       message=r.problem, counterexample=found,
+                       message=r.problem, counterexample=found, files=files or {},
                        counts={"implementation_states": len(r.states), "steps_checked": r.steps,
                                **counts})
 
@@ -570,7 +606,8 @@ def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
         tries = schedule_tries(cfg, r.trace, make)
         for line in describe_tries(tries):
             echo(f"  {line}")
-        record(Exit.VIOLATION, verdict.schedule(tries, r.problem))
+        record(Exit.VIOLATION, verdict.schedule(tries, r.problem),
+               _draw(picture, picture_format.from_tries(tries, r.problem, head), echo))
         return Exit.VIOLATION
     try:
         stopped = _interleave_stopped(r, head, echo)
@@ -699,7 +736,8 @@ def mutants(config_path, seed, examples, steps, timeout):
               help="replay over the JSON-lines pipe against this command (default: the one "
                    "the file was recorded with, if any)")
 @timeout_option
-def replay(file, impl, pipe, timeout):
+@picture_option
+def replay(file, impl, pipe, timeout, picture):
     """Re-run a saved failure (operations, or a race's tries), step by step."""
     if impl is not None and pipe is not None:
         raise click.UsageError("give --impl or --pipe, not both")
@@ -718,7 +756,10 @@ def replay(file, impl, pipe, timeout):
         timeout = data["timeout"]  # the limit the failure was found with
     if "schedule" in data:
         make = _started(cfg, impl, pipe, timeout, "replay")
-        raise SystemExit(_replay_schedule(file, data, cfg, make))
+        raise SystemExit(_replay_schedule(file, data, cfg, make, picture))
+    if picture:
+        raise click.UsageError(f"--picture draws an interleaving; {file} holds operations run "
+                               f"one after another (the race machine's files hold one)")
     try:
         ops = report.check_ops(cfg, data["ops"])
     except ValueError as e:
@@ -758,7 +799,7 @@ def _positive(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and x > 0
 
 
-def _replay_schedule(file, data, cfg, make) -> Exit:
+def _replay_schedule(file, data, cfg, make, picture=None) -> Exit:
     t0 = time.perf_counter()
     try:
         problem = replay_schedule(cfg, data["schedule"], make)
@@ -766,11 +807,16 @@ def _replay_schedule(file, data, cfg, make) -> Exit:
         raise click.UsageError(f"{file}: {e}") from None
     click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")
     status = Exit.VIOLATION if problem else Exit.OK
+    tries = schedule_tries(cfg, data["schedule"], make) if problem else []
+    files = _draw(picture, picture_format.from_tries(tries, problem, f"replay {file}")) \
+        if problem else {}
+    if picture and not problem:
+        click.echo(f"no failure reproduced: nothing drawn to {picture}")
     verdict.record("replay", f"replay {file}", status, time.perf_counter() - t0,
                    problem or "conforms", config=cfg.name, profile=cfg.profile,
                    message=problem, counts={"tries": len(data["schedule"])},
-                   counterexample=verdict.schedule(schedule_tries(cfg, data["schedule"], make),
-                                                   problem) if problem else None)
+                   counterexample=verdict.schedule(tries, problem) if problem else None,
+                   files=files)
     return status
 
 

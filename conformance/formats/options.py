@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from kmemcg.conformance.formats import junit, verdict
+from kmemcg.conformance.formats import graph, junit, picture, verdict
 from kmemcg.conformance.status import Exit
 
 
@@ -100,3 +100,24 @@ def _write_all(v, status, json_path, junit_path) -> None:
             write(path)
         except OSError as e:
             click.echo(f"cannot write the {what} to {path}: {e}", err=True)
+
+
+def _suffixed(suffixes: dict):
+    """A writable output path whose suffix names one of ``suffixes``' formats."""
+
+    def check(ctx, param, value):
+        if value is not None and Path(value).suffix.lower() not in suffixes:
+            raise click.BadParameter(f"{value}: the format is the file's suffix, one of "
+                                     f"{', '.join(suffixes)}", ctx, param)
+        return writable(ctx, param, value)
+
+    return check
+
+
+graph_option = click.option(
+    "--graph", type=click.Path(dir_okay=False), callback=_suffixed(graph.SUFFIXES),
+    help="write the explored state graph: FILE.graphml (GraphML) or FILE.dot (DOT)")
+picture_option = click.option(
+    "--picture", type=click.Path(dir_okay=False), callback=_suffixed(picture.SUFFIXES),
+    help="draw a counterexample interleaving, threads as lanes and the violating step "
+         "marked: FILE.svg or FILE.dot")
