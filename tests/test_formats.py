@@ -3,10 +3,13 @@ own libraries: ITF traces by itf-py, verdicts by a JSON Schema validator,
 JUnit XML by junitparser, state graphs by networkx."""
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import itf_py
 import jsonschema
+import networkx as nx
+import pydot
 import pytest
 from click.testing import CliRunner
 from junitparser import JUnitXml
@@ -137,3 +140,85 @@ def test_an_unwritable_verdict_path_is_a_usage_error_before_the_work(tmp_path):
     assert r.exit_code == Exit.USAGE and "does not exist" in r.output
     r = run("explore", "--junit", tmp_path)
     assert r.exit_code == Exit.USAGE and "is a directory" in r.output
+
+
+# ---------------------------------------------------------------- --graph
+
+
+def test_the_explored_graph_as_graphml_has_every_state_and_edge(tmp_path):
+    path = tmp_path / "g.graphml"
+    r = run("explore", "--config", "destruction", "--graph", path)
+    assert r.exit_code == Exit.OK
+    g = nx.read_graphml(path)
+    edges = int(r.output.split(" edges:")[0].rsplit(" ", 1)[1])
+    assert g.number_of_nodes() == 441 and g.number_of_edges() == edges  # the preset's count
+    assert g.nodes["0"]["init"] and json.loads(g.nodes["0"]["state"])["memcgs"]["A"]
+    assert all(d["label"] for _, _, d in g.edges(data=True))
+
+
+def test_a_counterexample_is_marked_in_the_dot_graph(tmp_path):
+    path = tmp_path / "g.dot"
+    r = run("explore", "--profile", "list_before_slot", "--graph", path)
+    assert r.exit_code == Exit.VIOLATION
+    (g,) = pydot.graph_from_dot_file(str(path))
+    red = [n for n in g.get_nodes() if n.get("color") == "red"]
+    steps = r.output.split("shortest counterexample (")[1].split(" steps")[0]
+    # the trace's states but its last, whose violation stopped the search before storing it
+    assert len(red) == int(steps)
+
+
+def test_a_graph_or_picture_path_of_an_unknown_suffix_is_a_usage_error(tmp_path):
+    r = run("explore", "--graph", tmp_path / "g.png")
+    assert r.exit_code == Exit.USAGE and ".graphml" in r.output
+    r = run("interleave", "--picture", tmp_path / "p.pdf")
+    assert r.exit_code == Exit.USAGE and ".svg" in r.output
+    r = run("conform", "--picture", tmp_path / "p.svg")
+    assert r.exit_code == Exit.USAGE and "--race" in r.output
+
+
+# ---------------------------------------------------------------- --picture
+
+SVG = "{http://www.w3.org/2000/svg}"
+RACY = "kmemcg.conformance.mutants:ActiveBeforeStaticKey"  # ACTIVE before the static key
+
+
+def svg_picture(path):
+    root = ET.parse(path).getroot()
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    boxes = [b for b in root.iter(f"{SVG}rect") if b.get("rx")]
+    return texts, boxes
+
+
+def test_a_race_in_the_model_is_drawn_with_a_lane_per_thread(tmp_path):
+    path = tmp_path / "p.svg"
+    r = run("explore", "--profile", "create_vs_root_destroy", "--picture", path)
+    assert r.exit_code == Exit.VIOLATION and "picture of the interleaving written" in r.output
+    texts, boxes = svg_picture(path)
+    steps = [line.split("] ", 1) for line in r.output.splitlines()
+             if line[:4].strip().rstrip(".").isdigit() and "] " in line]
+    assert {who.split("[")[1].strip() for who, _ in steps} <= set(texts)  # the lanes
+    assert len(boxes) == len(steps)
+    assert [b.get("stroke") for b in boxes].count("#c00") == 1 and boxes[-1].get("stroke") == "#c00"
+    assert any(t and t.startswith(f"step {len(steps)} violates D3.") for t in texts)
+
+
+def test_an_implementation_race_is_drawn_from_interleave_race_and_replay(tmp_path):
+    for args in (["interleave", "--config", "race", "--impl", RACY],
+                 ["conform", "--race", "--config", "race", "--impl", RACY, "--seed", "1",
+                  "--save", tmp_path / "r.json"]):
+        path = tmp_path / "p.svg"
+        r = run(*args, "--picture", path)
+        assert r.exit_code == Exit.VIOLATION
+        texts, boxes = svg_picture(path)
+        assert "admin" in texts and boxes[-1].get("stroke") == "#c00"
+        assert any("activate.set_active" in (t or "") for t in texts)
+    dot = tmp_path / "p.dot"
+    r = run("replay", tmp_path / "r.json", "--picture", dot)
+    assert r.exit_code == Exit.VIOLATION
+    (g,) = pydot.graph_from_dot_file(str(dot))
+    lanes = [s.get_label() for s in g.get_subgraphs()]
+    assert "admin" in lanes
+    nodes = [n for s in g.get_subgraphs() for n in s.get_nodes()]
+    assert len(g.get_edges()) == len(nodes) - 1  # one chain: the order the steps were taken
+    last = max(nodes, key=lambda n: int(n.get_name().lstrip("s")))
+    assert last.get("color") == '"#cc0000"' and "violates" in last.get("label")
