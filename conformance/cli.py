@@ -25,6 +25,7 @@ from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.formats import graph as graph_format
 from kmemcg.conformance.formats import itf as itf_format
 from kmemcg.conformance.formats import picture as picture_format
+from kmemcg.conformance.formats import progress as live
 from kmemcg.conformance.formats import verdict
 from kmemcg.conformance.formats.options import graph_option, outputs, picture_option
 from kmemcg.conformance.formats.options import writable as _writable
@@ -280,10 +281,14 @@ def run_explore(cfg: Config, max_states, itf=None, echo=click.echo, symmetry=Fal
 
     def progress(n, queue):
         seen.update(states=n, queue=queue)
-        echo(f"  ... {n} distinct states, {queue} on the queue", err=True)
+        line.states(n, queue)
+        if n % 20000 == 0:
+            echo(f"  ... {n} distinct states, {queue} on the queue", err=True)
 
     try:
-        r = explorer.explore(cfg, max_states=max_states, progress=progress, symmetry=symmetry)
+        with live.shown(f"explore [{cfg.name}]") as line:
+            r = explorer.explore(cfg, max_states=max_states, progress=progress,
+                                 symmetry=symmetry, progress_every=500 if line.enabled else 20000)
     except KeyboardInterrupt:
         so_far = (f"{seen['states']} distinct states at the last progress report, "
                   f"{seen['queue']} on the queue" if seen["states"]
@@ -423,8 +428,10 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                 echo=click.echo, impl=None, pipe=None, timeout=None) -> Exit:
     if oracle == "z3":
         z3_leaves_ctrl_c_to_python()
-    stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed, examples=examples,
-                        steps=steps, oracle=oracle)
+    with live.shown(f"conform [{impl_name}]") as line:
+        stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed,
+                            examples=examples, steps=steps, oracle=oracle,
+                            progress=lambda runs, n: line.runs(runs, n, examples))
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
@@ -514,7 +521,9 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
              pipe=None, timeout=None, picture=None) -> Exit:
-    st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
+    with live.shown(f"race [{cfg.name}]") as line:
+        st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make,
+                              progress=lambda runs, n: line.runs(runs, n, examples))
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
 
@@ -589,7 +598,8 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
 def run_interleave(cfg, make=None, echo=click.echo, picture=None) -> Exit:
     """The implementation's interleavings (``make``; None: the reference)
     against the model's states."""
-    r = explore_impl(cfg, make=make)
+    with live.shown(f"interleave [{cfg.name}]") as line:
+        r = explore_impl(cfg, make=make, progress=line.states if line.enabled else None)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
 
     def record(status, found=None, files=None, **counts):
@@ -649,7 +659,8 @@ def run_mutants(cfg, seed, examples, steps, echo=click.echo, timeout=None) -> Ex
     rows: list[list[str]] = []
     header = ["mutant", "verdict", "by check", "time to kill", "bug"]
     try:
-        ok = _mutant_rows(cfg, seed, examples, steps, rows, timeout)
+        with live.shown("mutants", total=1 + len(MUTANTS)) as line:
+            ok = _mutant_rows(cfg, seed, examples, steps, rows, timeout, line)
     except KeyboardInterrupt:
         echo(report.table(rows, header))
         echo(f"interrupted after {len(rows)} of {1 + len(MUTANTS)} rows")
@@ -658,7 +669,7 @@ def run_mutants(cfg, seed, examples, steps, echo=click.echo, timeout=None) -> Ex
     return Exit.OK if ok else Exit.VIOLATION
 
 
-def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
+def _mutant_rows(cfg, seed, examples, steps, rows, timeout, line) -> bool:
     sequential = machine.fits(cfg)
 
     def machine_run(make, **kw):
@@ -668,6 +679,7 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
         return st
 
     ok = True
+    line.item("(reference)")
     if sequential:
         ref = machine_run(reference(cfg))
         ok = ref.failure is None
@@ -676,11 +688,13 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
         verdict.record("mutant", "(reference)", Exit.OK if ok else Exit.VIOLATION, ref.seconds,
                        rows[-1][1], config=cfg.name,
                        message=ref.failure and f"[{ref.failure.check}] {ref.failure.message}")
+    line.done()
     for m in MUTANTS.values():
         if m.machine is None and not sequential and m.interleave == "race":
             continue  # a charge-path race: cfg is a configuration with root caches
         if m.machine is not None and not sequential:
             continue
+        line.item(m.name)
         t = time.perf_counter()
         check = None
         if m.machine is not None:
@@ -704,6 +718,7 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
                        time.perf_counter() - t, rows[-1][1], config=cfg.name,
                        message=None if check else f"survived: {m.bug}",
                        counts={"by_check": check})
+        line.done()
     return ok
 
 
@@ -852,6 +867,24 @@ def shipped_tlc_cfgs(wanted: list[str] | None) -> list[str]:
                                ) from None
 
 
+def _tlc_one(cfg_file, workers, timeout, agree, errors) -> tuple[int, int]:
+    """One shipped configuration through TLC and the explorer: the counts so far."""
+    try:
+        (r,) = tlc_runner.run_shipped([cfg_file], workers=workers, timeout=timeout)
+    except (tlc_runner.TlcNotFound, tlc_runner.TlcError) as e:
+        click.echo(str(e), err=True)
+        raise SystemExit(Exit.TOOL) from None
+    click.echo(r)
+    failed = r.tlc.outcome.verdict == "error"
+    verdict.record("tlc", r.name, Exit.OK if r.ok else Exit.TOOL if failed
+                   else Exit.VIOLATION, r.tlc.seconds, "agrees" if r.ok else "DISAGREES",
+                   config=r.name, message="; ".join(r.problems) or None,
+                   counts={"tlc": r.tlc_verdict, "explorer": r.explorer_verdict,
+                           "expected": r.expect, "tlc_distinct": r.tlc.outcome.distinct,
+                           "explorer_distinct": r.explorer.distinct})
+    return agree + r.ok, errors + failed
+
+
 @main.command()
 @outputs
 @click.option("--cfg", "cfgs", multiple=True, help="a .cfg in spec/ (default: every shipped one)")
@@ -864,22 +897,11 @@ def tlc(cfgs, workers, timeout):
     """Run TLC on the TLA+ spec and compare with the explorer, configuration by configuration."""
     picked = shipped_tlc_cfgs(list(cfgs) or None)
     agree = errors = 0
-    for cfg_file in picked:
-        try:
-            (r,) = tlc_runner.run_shipped([cfg_file], workers=workers, timeout=timeout)
-        except (tlc_runner.TlcNotFound, tlc_runner.TlcError) as e:
-            click.echo(str(e), err=True)
-            raise SystemExit(Exit.TOOL) from None
-        click.echo(r)
-        failed = r.tlc.outcome.verdict == "error"
-        verdict.record("tlc", r.name, Exit.OK if r.ok else Exit.TOOL if failed
-                       else Exit.VIOLATION, r.tlc.seconds, "agrees" if r.ok else "DISAGREES",
-                       config=r.name, message="; ".join(r.problems) or None,
-                       counts={"tlc": r.tlc_verdict, "explorer": r.explorer_verdict,
-                               "expected": r.expect, "tlc_distinct": r.tlc.outcome.distinct,
-                               "explorer_distinct": r.explorer.distinct})
-        agree += r.ok
-        errors += r.tlc.outcome.verdict == "error"
+    with live.shown("tlc", total=len(picked)) as line:
+        for cfg_file in picked:
+            line.item(Path(cfg_file).stem)
+            agree, errors = _tlc_one(cfg_file, workers, timeout, agree, errors)
+            line.done()
     click.echo(f"tlc: {agree} of {len(picked)} configurations agree with the explorer")
     if errors:
         raise SystemExit(Exit.TOOL)

@@ -414,18 +414,20 @@ def _result_problem(op, args, steps, result) -> str | None:
     return None if result == last else f"{op} returned {result}, its last step returned {last}"
 
 
-def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> InterleaveResult:
+def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
+                 progress=None) -> InterleaveResult:
     """Every interleaving the configuration allows, on the implementation
     (``make()`` returns it booted, behind the adapter protocol: in process or
     over a pipe; the reference by default). Ctrl-C returns what was seen so
-    far, ``interrupted`` set."""
+    far, ``interrupted`` set. ``progress(states, queue, steps)`` is told after
+    each state is expanded."""
     lockdep = Lockdep() if make is None else None
     make = make or reference(cfg, lockdep)
     t0 = time.perf_counter()
     res = InterleaveResult()
     paths: dict = {}
     try:
-        _search(cfg, make, max_states, res, paths)
+        _search(cfg, make, max_states, res, paths, progress)
     except KeyboardInterrupt:
         res.interrupted = True
     if res.interrupted:
@@ -441,7 +443,8 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
     return res
 
 
-def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict):
+def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict,
+            progress=None):
     """The breadth-first search of :func:`explore_impl`, filling ``res`` and
     ``paths`` (abstract and hidden state -> the choices that reach it)."""
     oracle = EvalOracle(cfg)
@@ -488,6 +491,8 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                 if not known and MODEL.in_constraint(cfg, post):
                     paths[new] = [*prefix, choice]
                     queue.append((new, paths[new]))
+            if progress is not None:
+                progress(len(paths), len(queue), res.steps)
         res.complete = not queue
     except ProtocolError as e:  # raised outside a checked try: a replay, hidden(), slabinfo
         res.problem, res.trace = problem_of(e), prefix

@@ -10,6 +10,7 @@ shrunk by Hypothesis to a short operation list, which the report prints and
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -47,6 +48,15 @@ class Stats:
     #: the failure with the shortest ``reproducer`` raised so far, so that a
     #: Ctrl-C while Hypothesis shrinks loses nothing found
     seen: Exception | None = None
+    runs: int = 0
+    #: told ``(runs, steps)`` as each run ends (a progress line)
+    progress: Callable[[int, int], None] | None = None
+
+    def ran(self):
+        """A run ended: count it and say so."""
+        self.runs += 1
+        if self.progress is not None:
+            self.progress(self.runs, self.steps)
 
     def saw(self, e):
         """Note a failure as it is raised; returns it, to be raised."""
@@ -98,6 +108,7 @@ def _base(cfg: Config, make_impl, oracle: str, stats: RunStats):
             stats.ops += len(self.h.ops)
             stats.steps += self.h.steps_checked
             self.h.impl.close()
+            stats.ran()
 
         def _run(self, op, **args):
             return self.h.run(op, args)
@@ -304,11 +315,11 @@ def shortest(cfg: Config, make_impl, oracle: str, failure: Nonconformance,
 
 
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
-        oracle: str = "eval", shrink_seconds: float = 20.0) -> RunStats:
+        oracle: str = "eval", shrink_seconds: float = 20.0, progress=None) -> RunStats:
     """Run a machine; a failure is shrunk and returned in the stats, not raised.
     Ctrl-C returns the stats so far, ``interrupted`` set."""
     check_config(cfg)
-    stats = RunStats()
+    stats = RunStats(progress=progress)
     machine = machine_for(cfg, make_impl, oracle, stats)
     t0 = time.perf_counter()
     try:

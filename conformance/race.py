@@ -73,15 +73,18 @@ def race_machine(cfg: Config, make, stats: RaceStats):
             stats.steps += step is not None
             self.state = post
 
+        def teardown(self):
+            stats.ran()
+
     return RaceMachine
 
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
-        shrink_seconds: float = 20.0, make=None) -> RaceStats:
+        shrink_seconds: float = 20.0, make=None, progress=None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
     stats. Ctrl-C returns the stats so far, ``interrupted`` set."""
     make = make or reference(cfg)
-    stats = RaceStats()
+    stats = RaceStats(progress=progress)
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(

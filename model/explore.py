@@ -93,7 +93,7 @@ def successors(cfg: Config, s: State, steps=None):
 
 def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             check_deadlock: bool | None = None, progress=None,
-            symmetry: bool = False) -> Result:
+            symmetry: bool = False, progress_every: int = 20000) -> Result:
     """Breadth-first search from the initial state of ``cfg``.
 
     With ``symmetry``, a state is known once any permutation of it is (TLC's
@@ -183,7 +183,7 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
                     res.complete = False
                     queue.clear()
                     break
-                if progress is not None and known % 20000 == 0:
+                if progress is not None and known % progress_every == 0:
                     progress(known, len(queue))
             if g is not None:
                 if g.has_edge(sid, known):

@@ -3,6 +3,10 @@ own libraries: ITF traces by itf-py, verdicts by a JSON Schema validator,
 JUnit XML by junitparser, state graphs by networkx."""
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -222,3 +226,45 @@ def test_an_implementation_race_is_drawn_from_interleave_race_and_replay(tmp_pat
     assert len(g.get_edges()) == len(nodes) - 1  # one chain: the order the steps were taken
     last = max(nodes, key=lambda n: int(n.get_name().lstrip("s")))
     assert last.get("color") == '"#cc0000"' and "violates" in last.get("label")
+
+
+# ---------------------------------------------------------------- progress
+
+KMEMCG = [sys.executable, "-c", "from kmemcg.conformance.cli import main; main()"]
+
+
+def on_a_terminal(args: list[str]) -> str:
+    """What a command shows on a terminal (a pseudo-terminal for both outputs)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([*KMEMCG, *args], stdin=subprocess.DEVNULL, stdout=slave,
+                         stderr=slave, env={**os.environ, "COLUMNS": "120"})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the command ended and closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait(timeout=120)
+    os.close(master)
+    return out.decode(errors="replace")
+
+
+@pytest.mark.parametrize("args", [["interleave", "--config", "destruction-kmem"],
+                                  ["conform", "--examples", "40", "--seed", "1"]])
+def test_progress_shows_on_a_terminal_and_nowhere_else(args, tmp_path):
+    shown = on_a_terminal([*args, *(["--save", str(tmp_path / "r.json")]
+                                    if args[0] == "conform" else [])])
+    live = "distinct states (" if args[0] == "interleave" else " runs, "
+    assert live in shown and "\x1b[" in shown
+    piped = subprocess.run([*KMEMCG, *args], capture_output=True, text=True, cwd=tmp_path,
+                           timeout=120)
+    assert piped.returncode == 0
+    assert "\x1b[" not in piped.stdout + piped.stderr and live not in piped.stderr
+    # what the command says is the same, less the live line
+    said = next(line for line in piped.stdout.splitlines() if line.startswith(args[0]))
+    assert said.split(":")[0] in shown
+    assert "equal" in said or said.endswith("conforms")
