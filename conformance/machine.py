@@ -9,14 +9,17 @@ shrunk by Hypothesis to a short operation list, which the report prints and
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
-from hypothesis.internal.conjecture import engine
+from hypothesis.internal import constants_ast
+from hypothesis.internal.conjecture import engine, providers
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -28,7 +31,9 @@ from hypothesis.stateful import (
 from kmemcg.conformance import strategies as gen
 from kmemcg.conformance.harness import Harness, Nonconformance, failure_of
 from kmemcg.conformance.minimize import one_minimal
+from kmemcg.impl import kernel as kernel_module
 from kmemcg.model import cgroupfs
+from kmemcg.model import config as config_module
 from kmemcg.model.config import Config
 from kmemcg.model.state import OFFLINE, ONLINE
 
@@ -258,6 +263,40 @@ def shrink_budget(seconds: float):
             engine.MAX_SHRINKING_SECONDS = old
 
 
+#: the source folders whose literals Hypothesis may draw (see :func:`seed_only`)
+SOURCES = (Path(__file__).parent, Path(config_module.__file__).parent,
+           Path(kernel_module.__file__).parent)
+
+
+@functools.cache
+def kmemcg_constants() -> providers.Constants:
+    """The literals of kmemcg's own source (the model, the reference, the suite),
+    read from its files: the same for the same code, however it is installed."""
+    pool = providers.Constants()
+    for folder in SOURCES:
+        for f in sorted(folder.rglob("*.py")):
+            pool |= constants_ast._constants_from_source(f.read_bytes(), limit=True)
+    return pool
+
+
+@contextmanager
+def seed_only():
+    """Draws that depend on the seed and kmemcg's code alone. Hypothesis (6.131
+    on) now and then draws a literal it collects from every module loaded from
+    the working tree, so a seed found one thing in one process and another in
+    a process that had imported more (another test, the CLI), in an editable
+    install and not from a wheel, or after the user's own module was loaded.
+    The pool is kmemcg's own literals, whatever is loaded."""
+    real = providers._get_local_constants
+    providers._get_local_constants = kmemcg_constants
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = real
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
 def run_machine(machine, *, seed_value: int, examples: int, steps: int,
                 shrink_seconds: float, failure: type[Exception]):
     """Run a seeded state machine quietly: (the shrunk failure or None, seconds).
@@ -268,7 +307,7 @@ def run_machine(machine, *, seed_value: int, examples: int, steps: int,
     seed(seed_value)(machine)
     t0 = time.perf_counter()
     try:
-        with shrink_budget(shrink_seconds):
+        with shrink_budget(shrink_seconds), seed_only():
             run_state_machine_as_test(machine, settings=quiet_settings(examples, steps))
     except failure as e:
         return e, time.perf_counter() - t0

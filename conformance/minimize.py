@@ -1,13 +1,14 @@
 """Drop what a failure does not need, after Hypothesis has shrunk it.
 
-Hypothesis shrinks the *choices* a run drew, not the operations it ran. A
-machine's rule choice is filtered by preconditions (a free needs a page alive)
-and its draws depend on the state (which page to free), so deleting one step
-changes what the choices after it mean: the shrinker then meets runs that no
-longer fail and stops in a local minimum, 13 to 50 operations long for a bug
-that needs one. A pass over the reproducer itself (operations, or a race's
-tries), one item at a time from the end as ddmin's last pass does, replays
-each shorter list and keeps it when it shows the same failure.
+Hypothesis shrinks the *choices* a run drew, not the operations it ran. The
+machine's populated tree comes from one ``initialize`` rule whose operations
+the shrinker cannot drop one by one, and its rule choice and draws depend on
+the state (a free needs a page alive, which page is drawn from those alive),
+so deleting a step can change what the choices after it mean. Traces of 3 to
+50 operations were left for bugs that need one or two (issue 10 saw 13-26). A
+pass over the reproducer itself (operations, or a race's tries), one item at a
+time from the end as ddmin's last pass does, replays each shorter list and
+keeps it when it shows the same failure.
 """
 
 from __future__ import annotations

@@ -152,3 +152,12 @@ class KmemLimitBelowUsageSucceeds(Kernel):
     """Lowering K below the kmem usage returns 0 instead of -EBUSY."""
 
     controller_class = _KmemLimitBelowUsageMC
+
+
+class MkdirExistingSucceeds(Kernel):
+    """mkdir of a group that exists returns 0, where cgroup_mkdir gives -EEXIST."""
+
+    def mkdir(self, path):
+        if self._online(self._norm(path)) is not None:
+            return 0  # bug
+        return (yield from Kernel.mkdir.fn(self, path))
