@@ -25,6 +25,7 @@ from hypothesis.stateful import (
 )
 
 from kmemcg.conformance import strategies as gen
+from kmemcg.conformance.claims import Claim
 from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import Config
@@ -46,6 +47,8 @@ class Stats:
     #: the failure with the shortest ``reproducer`` raised so far, so that a
     #: Ctrl-C while Hypothesis shrinks loses nothing found
     seen: Exception | None = None
+    #: under a kernel claim: each known bug of that kernel seen (conformance/claims.py)
+    warnings: list = field(default_factory=list)
 
     def saw(self, e):
         """Note a failure as it is raised; returns it, to be raised."""
@@ -84,14 +87,15 @@ def check_config(cfg: Config) -> Config:
     return cfg
 
 
-def _base(cfg: Config, make_impl, oracle: str, stats: RunStats):
+def _base(cfg: Config, make_impl, oracle: str, stats: RunStats, claim: Claim | None = None):
     """What both machines share: a checked harness and a populated starting tree."""
     memcgs = st.integers(0, cfg.n_memcgs - 1)
 
     class Base(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
-            self.h = Harness.started(make_impl, cfg, oracle_mode=oracle, on_failure=stats.saw)
+            self.h = Harness.started(make_impl, cfg, oracle_mode=oracle, on_failure=stats.saw,
+                                     claim=claim)
 
         def teardown(self):
             stats.ops += len(self.h.ops)
@@ -133,14 +137,15 @@ def _base(cfg: Config, make_impl, oracle: str, stats: RunStats):
     return Base
 
 
-def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | None = None):
+def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | None = None,
+                claim: Claim | None = None):
     """The sequential machine: each rule runs one operation to completion."""
     stats = stats if stats is not None else RunStats()
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
 
-    class KmemMachine(_base(cfg, make_impl, oracle, stats)):
+    class KmemMachine(_base(cfg, make_impl, oracle, stats, claim)):
         @rule(m=memcgs)
         def mkdir(self, m):
             if self.h.state.lifecycle[m] != OFFLINE:  # the model never re-creates a memcg
@@ -287,12 +292,14 @@ def _leaves(group: BaseExceptionGroup) -> str:
 
 
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
-        oracle: str = "eval", shrink_seconds: float = 20.0) -> RunStats:
-    """Run a machine; a failure is shrunk and returned in the stats, not raised.
-    Ctrl-C returns the stats so far, ``interrupted`` set."""
+        oracle: str = "eval", shrink_seconds: float = 20.0, claim: Claim | None = None
+        ) -> RunStats:
+    """Run a machine; a failure is shrunk and returned in the stats, not raised;
+    under a kernel ``claim`` its known bugs are warnings (``warnings``). Ctrl-C
+    returns the stats so far, ``interrupted`` set."""
     check_config(cfg)
     stats = RunStats()
-    machine = machine_for(cfg, make_impl, oracle, stats)
+    machine = machine_for(cfg, make_impl, oracle, stats, claim)
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(
@@ -302,4 +309,5 @@ def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: i
         stats.interrupted = True
         stats.failure, stats.seconds = stats.seen, time.perf_counter() - t0
     stats.failing_ops = stats.failure.ops if stats.failure else []
+    stats.warnings = claim.warnings() if claim is not None else []
     return stats
