@@ -406,11 +406,12 @@ def _started(cfg, impl, pipe, timeout, head: str):
 
 
 def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
-                echo=click.echo, impl=None, pipe=None, timeout=None, claim=None) -> Exit:
+                echo=click.echo, impl=None, pipe=None, timeout=None, claim=None,
+                database=None) -> Exit:
     if oracle == "z3":
         z3_leaves_ctrl_c_to_python()
     stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed, examples=examples,
-                        steps=steps, oracle=oracle, claim=claim)
+                        steps=steps, oracle=oracle, claim=claim, database=database)
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
@@ -456,8 +457,12 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, callback=_writable,
               help="where to write the replay file of a failure")
+@click.option("--database", type=click.Path(file_okay=False),
+              help="a Hypothesis example database directory: failures found are saved "
+                   "there and tried first on the next run [default: none, each run is its "
+                   "seed's alone]")
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
-            kernel, save):
+            kernel, save, database):
     """Drive an implementation with a Hypothesis machine; check every step.
 
     The sequential machine runs whole operations on the default scope
@@ -474,17 +479,17 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     if race:
         raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
                                   60 if steps is None else steps, save, make=make, impl=impl,
-                                  pipe=pipe, timeout=timeout, claim=claim))
+                                  pipe=pipe, timeout=timeout, claim=claim, database=database))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
                                  40 if steps is None else steps, oracle, save,
                                  pipe or impl or "reference", impl=impl, pipe=pipe,
-                                 timeout=timeout, claim=claim))
+                                 timeout=timeout, claim=claim, database=database))
 
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
-             pipe=None, timeout=None, claim=None) -> Exit:
+             pipe=None, timeout=None, claim=None, database=None) -> Exit:
     st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make,
-                          claim=claim)
+                          claim=claim, database=database)
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
     if st.failure is None:

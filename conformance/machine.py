@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -230,10 +231,13 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     return KmemMachine
 
 
-def quiet_settings(examples: int, steps: int) -> settings:
-    """Deterministic (no example database), silent: the suite reports failures
-    itself, so Hypothesis's explain phase (seconds per failure) is skipped."""
-    return settings(max_examples=examples, stateful_step_count=steps, database=None,
+def quiet_settings(examples: int, steps: int, database: str | None = None) -> settings:
+    """Silent (the suite reports failures itself, so Hypothesis's explain phase,
+    seconds per failure, is skipped) and deterministic: no example database
+    unless ``database`` names a directory, whose saved failures are then tried
+    first (the pytest plugin's and ``conform --database``'s choice)."""
+    db = DirectoryBasedExampleDatabase(database) if database else None
+    return settings(max_examples=examples, stateful_step_count=steps, database=db,
                     deadline=None, verbosity=Verbosity.quiet, print_blob=False,
                     suppress_health_check=list(HealthCheck),
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
@@ -252,7 +256,7 @@ def shrink_budget(seconds: float):
 
 
 def run_machine(machine, *, seed_value: int, examples: int, steps: int,
-                shrink_seconds: float, failure: type[Exception]):
+                shrink_seconds: float, failure: type[Exception], database: str | None = None):
     """Run a seeded state machine quietly: (the shrunk failure or None, seconds).
 
     Whatever else Hypothesis ends with never surfaces raw: a group of errors (two
@@ -262,7 +266,8 @@ def run_machine(machine, *, seed_value: int, examples: int, steps: int,
     t0 = time.perf_counter()
     try:
         with shrink_budget(shrink_seconds):
-            run_state_machine_as_test(machine, settings=quiet_settings(examples, steps))
+            run_state_machine_as_test(machine,
+                                      settings=quiet_settings(examples, steps, database))
     except failure as e:
         return e, time.perf_counter() - t0
     except BaseExceptionGroup as group:
@@ -292,8 +297,8 @@ def _leaves(group: BaseExceptionGroup) -> str:
 
 
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
-        oracle: str = "eval", shrink_seconds: float = 20.0, claim: Claim | None = None
-        ) -> RunStats:
+        oracle: str = "eval", shrink_seconds: float = 20.0, claim: Claim | None = None,
+        database: str | None = None) -> RunStats:
     """Run a machine; a failure is shrunk and returned in the stats, not raised;
     under a kernel ``claim`` its known bugs are warnings (``warnings``). Ctrl-C
     returns the stats so far, ``interrupted`` set."""
@@ -304,7 +309,7 @@ def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: i
     try:
         stats.failure, stats.seconds = run_machine(
             machine, seed_value=seed_value, examples=examples, steps=steps,
-            shrink_seconds=shrink_seconds, failure=Nonconformance)
+            shrink_seconds=shrink_seconds, failure=Nonconformance, database=database)
     except KeyboardInterrupt:
         stats.interrupted = True
         stats.failure, stats.seconds = stats.seen, time.perf_counter() - t0

@@ -81,7 +81,8 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
 
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
-        shrink_seconds: float = 20.0, make=None, claim: Claim | None = None) -> RaceStats:
+        shrink_seconds: float = 20.0, make=None, claim: Claim | None = None,
+        database: str | None = None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
     stats; under a kernel ``claim`` its known bugs are warnings. Ctrl-C returns
     the stats so far, ``interrupted`` set."""
@@ -91,7 +92,7 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
     try:
         stats.failure, stats.seconds = run_machine(
             race_machine(cfg, make, stats, claim), seed_value=seed_value, examples=examples,
-            steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure)
+            steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure, database=database)
         if stats.failure:
             stats.schedule = minimize(cfg, stats.failure.schedule, make)
     except KeyboardInterrupt:
