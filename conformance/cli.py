@@ -428,7 +428,7 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
         if save:
             failure = {"check": stats.failure.check, "message": stats.failure.message}
             data = report.replay_data(cfg, seed, failure, ops=stats.failing_ops, impl=impl,
-                                      pipe=pipe, timeout=timeout)
+                                      pipe=pipe, timeout=timeout, kernel=claim and claim.kernel)
             if _write(save, data, "replay file", echo):
                 echo(f"replay file written to {save}  (kmemcg replay {save})")
     if stats.interrupted:
@@ -508,7 +508,8 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
         echo(f"  {line}")
     if save:
         data = report.replay_data(cfg, seed, {"check": "race", "message": st.failure.message},
-                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout)
+                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout,
+                                  kernel=claim and claim.kernel)
         if _write(save, data, "replay file", echo):
             echo(f"replay file written to {save}  (kmemcg replay {save})")
     if st.interrupted:
@@ -689,9 +690,14 @@ def replay(file, impl, pipe, timeout):
     source = click.get_current_context().get_parameter_source("timeout")
     if source == click.core.ParameterSource.DEFAULT and _positive(data.get("timeout")):
         timeout = data["timeout"]  # the limit the failure was found with
+    # the claim the failure was found under: the release's known bugs stay warnings
+    claim = Claim(cfg) if data.get("kernel") else None
+    if claim is not None and data["kernel"] != cfg.profile:
+        raise click.UsageError(f"{file}: claims kernel {data['kernel']!r} but its configuration "
+                               f"is of profile {cfg.profile!r}")
     if "schedule" in data:
         make = _started(cfg, impl, pipe, timeout, "replay")
-        raise SystemExit(_replay_schedule(file, data, cfg, make))
+        raise SystemExit(_replay_schedule(file, data, cfg, make, claim))
     try:
         ops = report.check_ops(cfg, data["ops"])
     except ValueError as e:
@@ -701,7 +707,7 @@ def replay(file, impl, pipe, timeout):
     recorded = data.get("failure") or {}
     done = 0
     try:
-        h = Harness(adapter, cfg)
+        h = Harness(adapter, cfg, claim=claim)
         for op, args in ops:
             h.run(op, args)
             done += 1
@@ -724,9 +730,9 @@ def _positive(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and x > 0
 
 
-def _replay_schedule(file, data, cfg, make) -> Exit:
+def _replay_schedule(file, data, cfg, make, claim) -> Exit:
     try:
-        problem = replay_schedule(cfg, data["schedule"], make)
+        problem = replay_schedule(cfg, data["schedule"], make, claim)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise click.UsageError(f"{file}: {e}") from None
     click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")

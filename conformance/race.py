@@ -123,9 +123,10 @@ def minimize(cfg: Config, schedule: list, make=None) -> list:
     return out
 
 
-def replay(cfg: Config, schedule: list, make=None) -> str | None:
-    """Re-run a schedule with the checks of the search; the problem it shows, or
-    None. A schedule that does not fit the implementation is an error."""
+def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None) -> str | None:
+    """Re-run a schedule with the checks of the search (under ``claim`` if the
+    run had one); the problem it shows, or None. A schedule that does not fit the
+    implementation is an error."""
     make = make or reference(cfg)
     oracle = EvalOracle(cfg)
     try:
@@ -144,7 +145,9 @@ def replay(cfg: Config, schedule: list, make=None) -> str | None:
         if choice not in possible:
             raise ValueError(f"schedule try {i} {choice} is not possible here: the schedule "
                              f"does not fit this implementation or configuration")
-        _, state, problem = r.take(choice, state, oracle)
+        _, state, problem = r.take(choice, state, oracle, claim)
         if problem:
             return problem
+        if r.known is not None and r.known.broke:
+            return None  # undefined from here, as the machine stopped
     return None

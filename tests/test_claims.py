@@ -5,6 +5,7 @@ A faithful 3.10 (the reference booted as the roster's 3.10) passes under
 claim is a failure; a bug 3.10 did not have is a failure under the claim too.
 """
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -93,3 +94,14 @@ def test_claiming_the_correct_kernel_is_the_default_check():
 def test_a_bad_claim_is_a_usage_error(args, says):
     r = run("interleave", *args)
     assert r.exit_code == 2 and says in r.output, r.output
+
+
+def test_a_failure_under_a_claim_replays_under_it(tmp_path):
+    save = tmp_path / "r.json"
+    r = run("conform", "--config", "destruction", "--kernel", "3.10", "--seed", 3,
+            "--impl", "test_claims:as_v5", "--save", save)
+    assert r.exit_code == 1 and "FOUND" in r.output, r.output
+    data = json.loads(save.read_text())
+    assert data["kernel"] == merged("3.10")
+    r = run("replay", save)
+    assert r.exit_code == 1 and "[oracle]" in r.output, r.output
