@@ -22,6 +22,8 @@ import z3
 from kmemcg.conformance import machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
+from kmemcg.conformance.claims import Claim
+from kmemcg.conformance.claims import resolve as resolve_kernel
 from kmemcg.conformance.formats import graph as graph_format
 from kmemcg.conformance.formats import itf as itf_format
 from kmemcg.conformance.formats import picture as picture_format
@@ -162,6 +164,32 @@ config_option = click.option(
     "--config", "config_path",
     help=f"a preset ({', '.join(PRESETS)}) or a configuration file (JSON)")
 profile_option = click.option("--profile", help="a named kernel profile (see --list-profiles)")
+kernel_option = click.option(
+    "--kernel", help="the kernel the implementation claims to be: 3.8 or 3.10 (as merged: its "
+                     "known bugs are warnings, not failures), correct [the default], or a "
+                     "profile")
+
+
+def _claimed(cfg: Config, kernel: str | None, profile: str | None) -> tuple[Config, Claim | None]:
+    """The configuration checked and the claim, for ``--kernel``."""
+    if kernel is None:
+        return cfg, None
+    if profile is not None:
+        raise click.UsageError("give --kernel (what the implementation is) or --profile (the "
+                               "bug to hunt), not both")
+    try:
+        cfg = replace(cfg, profile=resolve_kernel(kernel))
+    except ValueError as e:
+        raise click.UsageError(f"--kernel: {e}") from None
+    return cfg, Claim(cfg)
+
+
+def _warnings(claim: Claim | None, warnings: list, echo) -> None:
+    if claim is not None:
+        echo(f"claimed kernel {claim.kernel}: {len(warnings)} known bug(s) seen"
+             + (" (warnings, not failures):" if warnings else ""))
+        for w in warnings:
+            echo(f"  warning: {w}")
 timeout_option = click.option(
     "--timeout", default=DEFAULT_TIMEOUT, show_default=True,
     type=click.FloatRange(min=0, min_open=True),
@@ -425,19 +453,22 @@ def _started(cfg, impl, pipe, timeout, head: str):
 
 
 def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
-                echo=click.echo, impl=None, pipe=None, timeout=None) -> Exit:
+                echo=click.echo, impl=None, pipe=None, timeout=None, claim=None,
+                database=None) -> Exit:
     if oracle == "z3":
         z3_leaves_ctrl_c_to_python()
-    with live.shown(f"conform [{impl_name}]") as line:
+    with live.shown(f"conform [{impl_name}]") as shown:
         stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed,
-                            examples=examples, steps=steps, oracle=oracle,
-                            progress=lambda runs, n: line.runs(runs, n, examples))
+                            examples=examples, steps=steps, oracle=oracle, claim=claim,
+                            database=database,
+                            progress=lambda runs, n: shown.runs(runs, n, examples))
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
     files = {}
     if stats.failure is None and not stats.interrupted:
         echo(f"conform [{impl_name}]: {examples} runs, {counts}: conforms")
+        _warnings(claim, stats.warnings, echo)
     elif stats.failure is None:
         echo(f"conform [{impl_name}]: INTERRUPTED: {counts} in the runs completed; no "
              f"nonconformance found so far")
@@ -448,7 +479,7 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
         if save:
             failure = {"check": stats.failure.check, "message": stats.failure.message}
             data = report.replay_data(cfg, seed, failure, ops=stats.failing_ops, impl=impl,
-                                      pipe=pipe, timeout=timeout)
+                                      pipe=pipe, timeout=timeout, kernel=claim and claim.kernel)
             if _write(save, data, "replay file", echo):
                 echo(f"replay file written to {save}  (kmemcg replay {save})")
                 files["replay"] = save
@@ -486,12 +517,17 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                    "the interleaver's choices (the machine on scopes with root caches or "
                    "forked tasks, or with --profile)")
 @profile_option
+@kernel_option
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, callback=_writable,
               help="where to write the replay file of a failure")
+@click.option("--database", type=click.Path(file_okay=False),
+              help="a Hypothesis example database directory: failures found are saved "
+                   "there and tried first on the next run [default: none, each run is its "
+                   "seed's alone]")
 @picture_option
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
-            save, picture):
+            kernel, save, database, picture):
     """Drive an implementation with a Hypothesis machine; check every step.
 
     The sequential machine runs whole operations on the default scope
@@ -499,7 +535,7 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     if impl is not None and pipe is not None:
         raise click.UsageError("give --impl or --pipe, not both")
     default = PRESETS["destruction"] if profile else PRESETS["conformance"]
-    cfg = _config(config_path, profile, default)
+    cfg, claim = _claimed(_config(config_path, profile, default), kernel, profile)
     race = race or bool(profile) or not machine.fits(cfg)
     if not race:
         _machine_config(cfg)
@@ -512,18 +548,20 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     if race:
         raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
                                   60 if steps is None else steps, save, make=make, impl=impl,
-                                  pipe=pipe, timeout=timeout, picture=picture))
+                                  pipe=pipe, timeout=timeout, claim=claim, database=database,
+                                  picture=picture))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
                                  40 if steps is None else steps, oracle, save,
                                  pipe or impl or "reference", impl=impl, pipe=pipe,
-                                 timeout=timeout))
+                                 timeout=timeout, claim=claim, database=database))
 
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
-             pipe=None, timeout=None, picture=None) -> Exit:
-    with live.shown(f"race [{cfg.name}]") as line:
+             pipe=None, timeout=None, claim=None, database=None, picture=None) -> Exit:
+    with live.shown(f"race [{cfg.name}]") as shown:
         st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make,
-                              progress=lambda runs, n: line.runs(runs, n, examples))
+                              claim=claim, database=database,
+                              progress=lambda runs, n: shown.runs(runs, n, examples))
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
 
@@ -543,6 +581,7 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
             raise KeyboardInterrupt
         echo(f"{head}: {examples} runs, {st.steps} steps checked, {st.seconds:.2f}s "
              f"({rate:,.0f} steps/s): conforms")
+        _warnings(claim, st.warnings, echo)
         return Exit.OK
     when = " (before Ctrl-C, not minimised)" if st.interrupted else ""
     echo(f"{head}: FOUND{when} after {st.seconds:.2f}s: {st.failure.message}")
@@ -553,7 +592,8 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
     files = {}
     if save:
         data = report.replay_data(cfg, seed, {"check": "race", "message": st.failure.message},
-                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout)
+                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout,
+                                  kernel=claim and claim.kernel)
         if _write(save, data, "replay file", echo):
             echo(f"replay file written to {save}  (kmemcg replay {save})")
             files["replay"] = save
@@ -571,15 +611,17 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
 @outputs
 @config_option
 @profile_option
+@kernel_option
 @impl_option
 @pipe_option
 @timeout_option
 @picture_option
-def interleave(config_path, profile, impl, pipe, timeout, picture):
-    """Every interleaving on the implementation; its states must equal the model's."""
-    cfg = _config(config_path, profile, PRESETS["destruction"])
+def interleave(config_path, profile, kernel, impl, pipe, timeout, picture):
+    """Every interleaving on the implementation; its states must equal the model's
+    (under --kernel, the model's with the states its known bugs break pruned)."""
+    cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
     make = _started(cfg, impl, pipe, timeout, "interleave")
-    raise SystemExit(run_interleave(cfg, make, picture=picture))
+    raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture))
 
 
 def _interleave_stopped(r, head: str, echo) -> Exit | None:
@@ -595,11 +637,12 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
     return None
 
 
-def run_interleave(cfg, make=None, echo=click.echo, picture=None) -> Exit:
+def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None) -> Exit:
     """The implementation's interleavings (``make``; None: the reference)
     against the model's states."""
-    with live.shown(f"interleave [{cfg.name}]") as line:
-        r = explore_impl(cfg, make=make, progress=line.states if line.enabled else None)
+    with live.shown(f"interleave [{cfg.name}]") as shown:
+        r = explore_impl(cfg, make=make, claim=claim,
+                         progress=shown.states if shown.enabled else None)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
 
     def record(status, found=None, files=None, **counts):
@@ -627,10 +670,14 @@ def run_interleave(cfg, make=None, echo=click.echo, picture=None) -> Exit:
     if stopped is not None:
         record(stopped)
         return stopped
-    model_states = set(explorer.explore(cfg, graph=False).states)
+    model = explorer.explore(cfg, graph=False, keep_going=claim is not None)
+    model_states = set(model.states)
     same = r.states == model_states
-    echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}: "
-         f"{'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, {r.seconds:.2f}s")
+    pruned = f" ({len(model.broken)} broken by known bugs, not expanded)" if claim else ""
+    echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}"
+         f"{pruned}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
+         f"{r.seconds:.2f}s")
+    _warnings(claim, r.warnings, echo)
     if not same:
         echo(f"  only the implementation: {len(r.states - model_states)}, "
              f"only the model: {len(model_states - r.states)}")
@@ -769,9 +816,14 @@ def replay(file, impl, pipe, timeout, picture):
     source = click.get_current_context().get_parameter_source("timeout")
     if source == click.core.ParameterSource.DEFAULT and _positive(data.get("timeout")):
         timeout = data["timeout"]  # the limit the failure was found with
+    # the claim the failure was found under: the release's known bugs stay warnings
+    claim = Claim(cfg) if data.get("kernel") else None
+    if claim is not None and data["kernel"] != cfg.profile:
+        raise click.UsageError(f"{file}: claims kernel {data['kernel']!r} but its configuration "
+                               f"is of profile {cfg.profile!r}")
     if "schedule" in data:
         make = _started(cfg, impl, pipe, timeout, "replay")
-        raise SystemExit(_replay_schedule(file, data, cfg, make, picture))
+        raise SystemExit(_replay_schedule(file, data, cfg, make, claim, picture))
     if picture:
         raise click.UsageError(f"--picture draws an interleaving; {file} holds operations run "
                                f"one after another (the race machine's files hold one)")
@@ -784,7 +836,7 @@ def replay(file, impl, pipe, timeout, picture):
     recorded = data.get("failure") or {}
     done, t0 = 0, time.perf_counter()
     try:
-        h = Harness(adapter, cfg)
+        h = Harness(adapter, cfg, claim=claim)
         for op, args in ops:
             h.run(op, args)
             done += 1
@@ -814,10 +866,10 @@ def _positive(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and x > 0
 
 
-def _replay_schedule(file, data, cfg, make, picture=None) -> Exit:
+def _replay_schedule(file, data, cfg, make, claim, picture=None) -> Exit:
     t0 = time.perf_counter()
     try:
-        problem = replay_schedule(cfg, data["schedule"], make)
+        problem = replay_schedule(cfg, data["schedule"], make, claim)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise click.UsageError(f"{file}: {e}") from None
     click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")
