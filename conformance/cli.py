@@ -491,7 +491,8 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                    message=stats.failure and f"[{stats.failure.check}] {stats.failure.message}",
                    counts={"runs": examples, "operations": stats.ops,
                            "steps_checked": stats.steps, "oracle": oracle,
-                           "shrunk_operations": len(stats.failing_ops)},
+                           "shrunk_operations": len(stats.failing_ops),
+                           "known_bug_warnings": len(stats.warnings)},
                    counterexample=stats.failure and verdict.operations(stats.failure),
                    files=files)
     if stats.interrupted:
@@ -570,7 +571,8 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
                        "conforms" if status == Exit.OK else status.name, config=cfg.name,
                        profile=cfg.profile, message=st.failure and st.failure.message,
                        counts={"runs": examples, "steps_checked": st.steps,
-                               "tries": len(st.schedule)},
+                               "tries": len(st.schedule),
+                               "known_bug_warnings": len(st.warnings)},
                        counterexample=found, files=files or {})
 
     if st.failure is None:
@@ -651,7 +653,7 @@ def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None) ->
                        if not r.problem else "VIOLATION", config=cfg.name, profile=cfg.profile,
                        message=r.problem, counterexample=found, files=files or {},
                        counts={"implementation_states": len(r.states), "steps_checked": r.steps,
-                               **counts})
+                               "known_bug_warnings": len(r.warnings), **counts})
 
     if r.problem:
         echo(f"{head}: the implementation reaches {r.problem} after {len(r.trace)} steps "
