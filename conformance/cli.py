@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import z3
 
-from kmemcg.conformance import machine, report
+from kmemcg.conformance import coverage, machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.harness import Harness, Nonconformance
@@ -28,7 +28,6 @@ from kmemcg.conformance.lasso import lasso
 from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.conformance.protocol import ProtocolError, SetupError
 from kmemcg.conformance.race import replay as replay_schedule
-from kmemcg.conformance.race import run as run_race_machine
 from kmemcg.conformance.serve import serve as serve_json_lines
 from kmemcg.conformance.status import Exit
 from kmemcg.model import explore as explorer
@@ -378,16 +377,24 @@ def _started(cfg, impl, pipe, timeout, head: str):
 
 
 def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
-                echo=click.echo, impl=None, pipe=None, timeout=None) -> Exit:
+                echo=click.echo, impl=None, pipe=None, timeout=None, scenarios=True,
+                budget=None) -> Exit:
     if oracle == "z3":
         z3_leaves_ctrl_c_to_python()
-    stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed, examples=examples,
-                        steps=steps, oracle=oracle)
+    stats, cov = coverage.conform(cfg, make_impl or reference(cfg), seed_value=seed,
+                                  examples=examples, steps=steps, oracle=oracle,
+                                  scenarios=scenarios, budget=budget)
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
+    runs = f"{stats.scenarios} model scenarios + {examples} runs" if scenarios else \
+        f"{examples} runs"
+    for line in cov.lines():
+        echo(line)
+    if stats.killed_by:
+        echo(f"failed in the model's scenario for: {stats.killed_by}")
     if stats.failure is None and not stats.interrupted:
-        echo(f"conform [{impl_name}]: {examples} runs, {counts}: conforms")
+        echo(f"conform [{impl_name}]: {runs}, {counts}: conforms")
     elif stats.failure is None:
         echo(f"conform [{impl_name}]: INTERRUPTED: {counts} in the runs completed; no "
              f"nonconformance found so far")
@@ -426,8 +433,16 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, callback=_writable,
               help="where to write the replay file of a failure")
+@click.option("--cover", is_flag=True,
+              help="keep generating runs (on the next seeds) until every outcome the model "
+                   "reaches is covered, or --budget is spent; print what stayed uncovered")
+@click.option("--budget", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="seconds --cover may spend after the first runs")
+@click.option("--scenarios/--no-scenarios", default=True, show_default=True,
+              help="replay the model's shortest scenario to each outcome before the random "
+                   "runs (the sequential machine)")
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
-            save):
+            save, cover, budget, scenarios):
     """Drive an implementation with a Hypothesis machine; check every step.
 
     The sequential machine runs whole operations on the default scope
@@ -441,21 +456,25 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         _machine_config(cfg)
     make = _started(cfg, impl, pipe, timeout, "race" if race else "conform")
     s = _seed(seed)
+    budget = budget if cover else None
     if race:
         raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
                                   60 if steps is None else steps, save, make=make, impl=impl,
-                                  pipe=pipe, timeout=timeout))
+                                  pipe=pipe, timeout=timeout, budget=budget))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
                                  40 if steps is None else steps, oracle, save,
                                  pipe or impl or "reference", impl=impl, pipe=pipe,
-                                 timeout=timeout))
+                                 timeout=timeout, scenarios=scenarios, budget=budget))
 
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
-             pipe=None, timeout=None) -> Exit:
-    st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
+             pipe=None, timeout=None, budget=None) -> Exit:
+    st, cov = coverage.race(cfg, make or reference(cfg), seed_value=seed, examples=examples,
+                            steps=steps, budget=budget)
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
+    for line in cov.lines():
+        echo(line)
     if st.failure is None:
         if st.interrupted:
             echo(f"{head}: INTERRUPTED after {st.seconds:.2f}s: {st.steps} steps checked; "
@@ -511,8 +530,11 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
 def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
     """The implementation's interleavings (``make``; None: the reference)
     against the model's states."""
-    r = explore_impl(cfg, make=make)
+    cov = coverage.for_steps(cfg)
+    r = explore_impl(cfg, make=make, coverage=cov)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
+    for line in cov.lines():
+        echo(line)
     if r.problem:
         echo(f"{head}: the implementation reaches {r.problem} after {len(r.trace)} steps "
              f"({r.steps} steps checked, {r.seconds:.2f}s)")
@@ -564,7 +586,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
     sequential = machine.fits(cfg)
 
     def machine_run(make, **kw):
-        st = machine.run(cfg, make, seed_value=seed, examples=examples, steps=steps, **kw)
+        st, _ = coverage.conform(cfg, make, seed_value=seed, examples=examples, steps=steps,
+                                 **kw)
         if st.interrupted:
             raise KeyboardInterrupt
         return st
@@ -586,6 +609,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
             st = machine_run(lambda m=m: PythonAdapter(m.kernel.for_config(cfg), name=m.name,
                                                        timeout=timeout), shrink_seconds=10)
             check = st.failure.check if st.failure else None
+            if st.killed_by:  # seed-independent: the model's scenario for that outcome
+                check += f" (scenario: {st.killed_by})"
         if check is None:
             scope = cfg if not sequential else PRESETS[m.interleave]
             r = explore_impl(scope, make=lambda m=m, c=scope: PythonAdapter(

@@ -143,6 +143,9 @@ class Harness:
     trace: list[TraceEntry] = field(default_factory=list)
     ops: list[tuple[str, dict]] = field(default_factory=list)
     steps_checked: int = 0
+    #: told of every operation decided and every step checked
+    #: (a conformance.coverage.Coverage: which model outcomes the run exercised)
+    coverage: object = None
 
     def __post_init__(self):
         self.oracle = make_oracle(self.cfg, self.oracle_mode)
@@ -297,6 +300,8 @@ class Harness:
             return False
         if r.expect is None:
             r.expect = self._expect(op, args)
+            if self.coverage is not None:
+                self.coverage.face(self.state, op, args, self.paths, r.expect[0])
         pure, first = r.expect
         if type(reply) is Done:
             self.in_flight.remove(r)
@@ -349,12 +354,17 @@ class Harness:
             bad = step_problem(self.cfg, self.oracle, pre, action, margs, ret, post)
             if bad:
                 self.fail(*bad)
+            if self.coverage is not None:
+                self.coverage.step(pre, action, margs, ret, post)
         self.state = post
         self.steps_checked += 1
         self._track_pages(action, margs, ret, pre)
 
     def _op_specific(self, op, args, action, margs, sargs):
         if op == "alloc_kmem" and action == "charge.bypass":
+            if self.coverage is not None:
+                self.coverage.bypass([n for n, on in zip(BYPASS_CONTEXT, self._context_bits(args),
+                                                         strict=True) if on])
             want = self._bypass_expected(args)
             if bool(margs[2]) != want:
                 ctx = [n for n, on in zip(BYPASS_CONTEXT, self._context_bits(args), strict=True) if on]

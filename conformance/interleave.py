@@ -181,6 +181,10 @@ class _Run:
         #: the actor whose operation returned on the last try (a silent move)
         self.returned: str | None = None
         self._hidden = _UNKNOWN
+        #: the thread the last try ran
+        self.last_key: str | None = None
+        #: told of every step checked (a conformance.coverage.Coverage), or None
+        self.coverage = None
 
     def abstract(self) -> tuple:
         """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
@@ -202,6 +206,32 @@ class _Run:
         if self._hidden is _UNKNOWN:
             self._hidden = self.impl.hidden()
         return self._hidden
+
+    def pending(self) -> tuple:
+        """What the next steps depend on that neither the abstract state nor
+        ``hidden()`` shows: the fail flag of each page allocation in flight, chosen
+        when it starts and used by its last step (commit or abort) and its result.
+        Two runs that differ only in it must not be merged; once the allocation's
+        last model step is taken (or a charge failed), its result is settled. A
+        bypassed allocation's flag decides only its result, which the search
+        checks before merging such a run (:meth:`returns_settled`)."""
+        return tuple(sorted((key, t[2][1]) for key, t in self.threads.items()
+                            if t[1] == "alloc_kmem" and not _settled(t[3])))
+
+    def returns_settled(self) -> str | None:
+        """Let the allocation whose step was just taken return, if that step
+        settled it (a bypass): the problem with its result, or None. A run about
+        to be merged with one whose fail flag differed is checked this way."""
+        thread = self.threads.get(self.last_key)
+        if thread is None or thread[1] != "alloc_kmem" or not thread[3] \
+                or thread[3][-1].action != "charge.bypass":
+            return None
+        y = self.impl.step(thread[0])
+        if type(y) is not Done:
+            return None  # more steps: the stored run explores them
+        del self.threads[self.last_key]
+        self._returned(thread, y.result)
+        return self.result_problem
 
     # ------------------------------------------------------------ choices
 
@@ -313,6 +343,7 @@ class _Run:
             if not self._retire(key):
                 return None
             thread = [self.impl.start("work", {"item": choice[1]}), "kworker", None, None]
+        self.last_key = key
         y = self.impl.step(thread[0])
         if type(y) is Done:
             self.threads.pop(key, None)
@@ -387,9 +418,21 @@ class _Run:
             return step, None, (f"{_named(choice)}: the step {step.action} {step.args} does not "
                                 f"name the model's parameters ({type(e).__name__}: {e})")
         bad = step_problem(self.cfg, oracle, state, step.action, margs, step.ret, post)
+        if bad is None and self.coverage is not None:
+            self.coverage.step(state, step.action, margs, step.ret, post)
         if bad is None and reparents(step.action, step.ret):
             self._reparent(margs[0], post)
         return step, post, (f"[{bad[0]}] {step.action} {step.args}: {bad[1]}" if bad else None)
+
+
+#: the steps after which an allocation's fail flag decides no further step
+_SETTLING = ("charge.commit", "charge.abort", "charge.bypass")
+
+
+def _settled(steps) -> bool:
+    """Whether an allocation's steps so far decide its remaining steps whatever its
+    fail flag (after a bypass, only its result: :meth:`_Run.returns_settled`)."""
+    return bool(steps) and (steps[-1].action in _SETTLING or steps[-1].ret < 0)
 
 
 def _result_problem(op, args, steps, result) -> str | None:
@@ -411,7 +454,8 @@ def _result_problem(op, args, steps, result) -> str | None:
     return None if result == last else f"{op} returned {result}, its last step returned {last}"
 
 
-def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> InterleaveResult:
+def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
+                 coverage=None) -> InterleaveResult:
     """Every interleaving the configuration allows, on the implementation
     (``make()`` returns it booted, behind the adapter protocol: in process or
     over a pipe; the reference by default). Ctrl-C returns what was seen so
@@ -422,12 +466,12 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
     res = InterleaveResult()
     paths: dict = {}
     try:
-        _search(cfg, make, max_states, res, paths)
+        _search(cfg, make, max_states, res, paths, coverage)
     except KeyboardInterrupt:
         res.interrupted = True
     if res.interrupted:
         res.complete = False
-    res.states = {state for state, _ in paths}
+    res.states = {key[0] for key in paths}
     res.seconds = time.perf_counter() - t0
     if lockdep is None:
         res.lock_orders = None
@@ -438,7 +482,8 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
     return res
 
 
-def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict):
+def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict,
+            coverage=None):
     """The breadth-first search of :func:`explore_impl`, filling ``res`` and
     ``paths`` (abstract and hidden state -> the choices that reach it)."""
     oracle = EvalOracle(cfg)
@@ -450,8 +495,10 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
             res.problem = refused or "the implementation's initial state is not the model's Init"
             return
         # one run per abstract state *and* hidden state: what alpha forgets but the
-        # kernel's next steps depend on (a memcg's cache-list order) must be kept apart
-        key = (init, first.hidden())
+        # kernel's next steps depend on (a memcg's cache-list order) must be kept
+        # apart, and so must what the environment chose but the kernel has not yet
+        # used (an allocation's fail flag: pending())
+        key = (init, first.hidden(), first.pending())
         paths[key] = []
         queue = deque([(key, [])])
         #: (state, the actors still busy) expanded after an operation returned silently
@@ -463,11 +510,14 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
             for n, choice in enumerate(run.choices(state)):
                 if n:  # the first try runs on the run that listed the choices
                     run = _replay(cfg, make, prefix)
+                run.coverage = coverage
                 step, post, problem = run.take(choice, state, oracle)
                 new = known = None
                 if problem is None and step is not None:
-                    new = (post, run.hidden())
+                    new = (post, run.hidden(), run.pending())
                     known = new in paths
+                    if known and step.action == "charge.bypass":
+                        problem = run.returns_settled()
                     if not known and cfg.roots:
                         problem = "; ".join(slabinfo_problems(cfg, run, post)) or None
                 if problem:

@@ -41,7 +41,7 @@ class RaceStats(Stats):
     schedule: list = field(default_factory=list)
 
 
-def race_machine(cfg: Config, make, stats: RaceStats):
+def race_machine(cfg: Config, make, stats: RaceStats, coverage=None):
     oracle = EvalOracle(cfg)
 
     class RaceMachine(RuleBasedStateMachine):
@@ -50,6 +50,7 @@ def race_machine(cfg: Config, make, stats: RaceStats):
             self.schedule: list = []
             try:
                 self.run = _Run(cfg, make)
+                self.run.coverage = coverage
                 self.state, refused = self.run.abstract()
             except ProtocolError as e:
                 raise stats.saw(RaceFailure(problem_of(e), [])) from None
@@ -76,7 +77,7 @@ def race_machine(cfg: Config, make, stats: RaceStats):
 
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
-        shrink_seconds: float = 20.0, make=None) -> RaceStats:
+        shrink_seconds: float = 20.0, make=None, coverage=None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
     stats. Ctrl-C returns the stats so far, ``interrupted`` set."""
     make = make or reference(cfg)
@@ -84,7 +85,7 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(
-            race_machine(cfg, make, stats), seed_value=seed_value, examples=examples,
+            race_machine(cfg, make, stats, coverage), seed_value=seed_value, examples=examples,
             steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure)
         if stats.failure:
             stats.schedule = minimize(cfg, stats.failure.schedule, make)
