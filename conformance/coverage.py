@@ -33,14 +33,19 @@ explored state.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
+import os
 import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, EINVAL, ENOENT, errorcode
 from functools import cache, lru_cache
+from pathlib import Path
 
+import kmemcg.model as model_package
 from kmemcg.conformance import machine
 from kmemcg.conformance import race as race_machine
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
@@ -113,6 +118,17 @@ def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | Non
         p = cfg.parents[a[0]]
         return "inherits kmem" if s.use_hierarchy[p] and s.kmem_active[p] else None
     return None
+
+
+def _detail(cfg: Config, s: State, action: str, a: tuple) -> list[str]:
+    """Branches beside :func:`_branch`'s: the order of a page charge or uncharge
+    (PAGE_SIZE << order bytes), and the kernel pages a reparenting leaves behind."""
+    if action == "charge.kmem" or action == "free.uncharge":
+        order = a[2] if action == "charge.kmem" else a[1]
+        return [f"order {order}"] if len(cfg.orders) > 1 else []
+    if action in ("rmdir", "force_empty") and s.kmem_pages[a[0]]:
+        return ["kmem pages stay"]
+    return []
 
 
 #: the race windows of kernel-semantics.md section 13 the model has, each a
@@ -241,6 +257,7 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
     branch = _branch(cfg, s, action, a, ret)
     if branch:
         out.append(f"{head} [{branch}]")
+    out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a)]
     out += bug_sites(cfg, s, action, a, ret, post)
     out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
     return out
@@ -294,9 +311,14 @@ def write_outcome(cfg: Config, s: State, m: int, file: str, text: str, error: in
     return f"face: write {file if file in cgroupfs.FILES or file in cgroupfs.WRITE_ONLY else '(no such file)'}{res}"
 
 
-def operation_outcomes(cfg: Config, s: State, op: str, args: dict, paths, pure) -> list[str]:
+def operation_outcomes(cfg: Config, s: State, op: str, args: dict, paths, pure,
+                       page_memcg=None) -> list[str]:
     """The face outcomes of an operation decided in ``s``: ``pure`` is the errno it
-    must return with no step (None: it takes steps)."""
+    must return with no step (None: it takes steps); ``page_memcg``, the memcg the
+    page a free names is charged to (None: not charged, or no page)."""
+    if op == "free_kmem" and page_memcg is not None and pure is None:
+        moved = s.task_memcg[cfg.task_index(args["task"])] != page_memcg
+        return [f"face: free_kmem [{'by a task in another memcg' if moved else 'in place'}]"]
     if op == "write" and s.lifecycle[paths.index(args["path"])] == ONLINE:
         m = paths.index(args["path"])
         return [write_outcome(cfg, s, m, args["file"], args["text"], -(pure or 0))]
@@ -322,8 +344,8 @@ class Coverage:
             self._states.add(s)
             self.seen.update(held_off(self.cfg, s))
 
-    def face(self, s: State, op: str, args: dict, paths, pure) -> None:
-        self.seen.update(operation_outcomes(self.cfg, s, op, args, paths, pure))
+    def face(self, s: State, op: str, args: dict, paths, pure, page_memcg=None) -> None:
+        self.seen.update(operation_outcomes(self.cfg, s, op, args, paths, pure, page_memcg))
 
     def bypass(self, reasons) -> None:
         self.seen.update(f"face: charge.bypass [{r}]" for r in (reasons or ["not accounted"]))
@@ -524,7 +546,10 @@ def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
         ops.append([("alloc_user", {"task": t})])
     for kind, m, order in sorted(set(pages)):
         page = {"kind": kind, "memcg": m, "order": order}
-        ops.append([(f"free_{kind}", {"task": cfg.tasks[0], "page": page})])
+        if kind == "kmem":  # any task may free kernel memory, in its memcg or not
+            ops += [[("free_kmem", {"task": t, "page": page})] for t in cfg.tasks]
+        else:
+            ops.append([("free_user", {"page": page})])
     return ops
 
 
@@ -552,7 +577,9 @@ def _operation_steps(cfg, s, paths, pages, item):
         pure, steps, post, pages = model_operation(cfg, s, paths, pages, op, args)
         if steps is None:
             return None
-        out += operation_outcomes(cfg, s, op, args, paths, pure)
+        page = args.get("page")
+        charged = page["memcg"] if page and page["memcg"] != NONE else None
+        out += operation_outcomes(cfg, s, op, args, paths, pure, charged)
         if op == "alloc_kmem" and steps and steps[0][1] == "charge.bypass":
             out.append(f"face: charge.bypass [{args.get('bypass') or 'not accounted'}]")
         for pre, action, a, ret, after in steps:
@@ -562,11 +589,54 @@ def _operation_steps(cfg, s, paths, pages, item):
     return out, s, pages
 
 
+def _model_digest() -> str:
+    """A digest of the model's and this module's code: a cached search is stale
+    once either changes."""
+    h = hashlib.sha256()
+    roots = [Path(model_package.__file__).parent, Path(__file__),
+             Path(__file__).with_name("harness.py")]
+    for f in sorted(p for r in roots for p in ([r] if r.is_file() else r.rglob("*.py"))):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_file(cfg: Config, max_states: int) -> Path:
+    key = hashlib.sha256(json.dumps([cfg.to_json(), max_states, _model_digest()],
+                                    sort_keys=True).encode()).hexdigest()[:20]
+    home = os.environ.get("KMEMCG_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kmemcg")
+    return Path(home) / f"reach-{cfg.name}-{key}.json"
+
+
 @cache
 def reachable(cfg: Config, max_states: int = 3000) -> Reach:
+    """:func:`search`, cached per configuration: in memory, and on disk (under
+    ``$KMEMCG_CACHE``, else ``$XDG_CACHE_HOME/kmemcg``), keyed by the
+    configuration and the model's code. A cache that cannot be read or written
+    is searched again: it only saves time."""
+    path = _cache_file(cfg, max_states)
+    try:
+        data = json.loads(path.read_text())
+        return Reach({o: [(op, args) for op, args in ops] for o, ops in data["scenarios"]},
+                     data["complete"], data["states"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    reach = search(cfg, max_states)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"scenarios": list(reach.scenarios.items()),
+                                   "complete": reach.complete, "states": reach.states}))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return reach
+
+
+def search(cfg: Config, max_states: int = 3000) -> Reach:
     """Breadth first over the model, whole operations alone (the sequential
     machine's moves): every outcome within ``max_states`` idle states, each with
-    the shortest list of operations that reaches it. Cached per configuration."""
+    the shortest list of operations that reaches it."""
     paths = memcg_paths(cfg)
     init = MODEL.initial(cfg)
     start = (init, ())
@@ -604,12 +674,29 @@ def through_face(action: str, args: tuple) -> bool:
     return not (action in cgroupfs.LIMIT_ACTION.values() and args[0] == ROOT)
 
 
+#: named stutters the explorer leaves out, and the step whose operation takes them
+#: instead (an allocation that bypasses accounting; free.bypass is left out: the
+#: interleaver frees charged pages only)
+_STUTTERS = {"charge.bypass": "charge.kmem"}
+
+
+def _stutter_steps(cfg: Config) -> list:
+    out = []
+    for name, instead in _STUTTERS.items():
+        enabled = cfg.actions if cfg.actions is not None else \
+            [a for a in MODEL.actions if MODEL.actions[a].explored]
+        if instead in enabled and name not in enabled:
+            a = MODEL.actions[name]
+            out += [(name, tuple(args), a.guard, a.effect) for args in a.domain(cfg)]
+    return out
+
+
 @cache
 def reachable_steps(cfg: Config) -> frozenset:
     """The step outcomes of every state the model explorer stores in ``cfg`` (the
     race scopes, explored whole): each enabled step's, and each held off."""
     r = explorer.explore(cfg, graph=False)
-    steps = explorer.enabled_steps(cfg)
+    steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
     out: set = set()
     for s in r.states:
         for name, args, ret, post in explorer.successors(cfg, s, steps):

@@ -301,7 +301,9 @@ class Harness:
         if r.expect is None:
             r.expect = self._expect(op, args)
             if self.coverage is not None:
-                self.coverage.face(self.state, op, args, self.paths, r.expect[0])
+                page = self.pages.get(args.get("page"))
+                self.coverage.face(self.state, op, args, self.paths, r.expect[0],
+                                   page.memcg if page is not None else None)
         pure, first = r.expect
         if type(reply) is Done:
             self.in_flight.remove(r)

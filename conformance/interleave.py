@@ -284,8 +284,10 @@ class _Run:
             if s.task_memcg[i] < 0:
                 continue  # not forked, or exited
             if _allowed(cfg, "charge.kmem"):
-                ops += [("alloc_kmem", (t, fail, o)) for o in cfg.orders
-                        for fail in (False, True)]
+                # a page allocation that fails ends with charge.abort: only where the
+                # scope has that step (force-empty does not)
+                fails = (False, True) if _allowed(cfg, "charge.abort") else (False,)
+                ops += [("alloc_kmem", (t, fail, o)) for o in cfg.orders for fail in fails]
             if _allowed(cfg, "user.charge"):
                 ops.append(("alloc_user", (t,)))
         # free one page of each kind and order per memcg: those are interchangeable
