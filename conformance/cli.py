@@ -387,8 +387,10 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
-    runs = f"{stats.scenarios} model scenarios + {examples} runs" if scenarios else \
-        f"{examples} runs"
+    runs = f"{examples} runs" + (f" on each of {stats.seeds} seeds ({seed}-{seed + stats.seeds - 1})"
+                                 if stats.seeds > 1 else "")
+    if scenarios:
+        runs = f"{stats.scenarios} model scenarios + {runs}"
     for line in cov.lines():
         echo(line)
     if stats.killed_by:

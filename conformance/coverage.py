@@ -274,11 +274,11 @@ def limit_text_class(text: str) -> str:
         return "too long"
     t = text.strip(_SPACE)
     if t.startswith("-"):
-        if re.fullmatch(r"-0*1", t):
-            return "minus-one"
-        if re.match(r"-0*1", t):
-            return "minus-one-junk"
-        return "minus-number" if re.fullmatch(r"-[0-9]*", t) else "minus-junk"
+        if re.fullmatch(r"-[0-9]*", t):  # simple_strtoull wraps modulo 2^64
+            n = int(t[1:] or "0")
+            return ("minus-one" if n == 1 else "minus-one wrapped") if n % (1 << 64) == 1 \
+                else "minus-number"
+        return "minus-one-junk" if re.match(r"-0*1", t) else "minus-junk"
     value = cgroupfs.parse_limit(t)
     if value is None:
         return "junk"
@@ -372,17 +372,23 @@ class Coverage:
     def lines(self, limit: int = 40) -> list[str]:
         """The summary, what stayed uncovered, and the windows left unmodelled."""
         out = [self.summary()]
-        miss = self.uncovered
-        if miss:
-            out.append("  uncovered: " + "; ".join(miss[:limit])
-                       + (f"; ... {len(miss) - limit} more" if len(miss) > limit else ""))
+        for head, items in (("uncovered", self.uncovered), ("seen outside the search",
+                                                              self.outside)):
+            if items:
+                out.append(f"  {head}: " + "; ".join(items[:limit])
+                           + (f"; ... {len(items) - limit} more" if len(items) > limit else ""))
         return out
+
+    @property
+    def outside(self) -> list[str]:
+        """Outcomes seen that the model's search did not reach (it was bounded)."""
+        return [] if self.reachable is None else sorted(set(self.seen) - self.reachable)
 
 
 # ---------------------------------------------------------------- the model's reach
 
 #: limit texts the search writes beside the scope's values: one per parse branch
-FACE_LIMIT_TEXTS = ("-1", "-1x", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
+FACE_LIMIT_TEXTS = ("-1", "-1x", "-18446744073709551617", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
                     "9" * 70)
 _RESET_TEXTS = ("0", "1")
 _HIERARCHY_TEXTS = ("0", "1", "2", "x")
@@ -754,6 +760,7 @@ def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: in
         stats.ops += more.ops
         stats.steps += more.steps
         stats.seconds += more.seconds
+        stats.seeds += 1
         stats.failure, stats.failing_ops = more.failure, more.failing_ops
         stats.interrupted = more.interrupted
     return stats, cov

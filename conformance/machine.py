@@ -64,6 +64,8 @@ class RunStats(Stats):
     #: whose scenario showed the failure (None: a random run, or no failure)
     scenarios: int = 0
     killed_by: str | None = None
+    #: the seeds run (more than one when --cover went on to the next seeds)
+    seeds: int = 1
 
 
 class MachineError(Exception):
