@@ -739,15 +739,16 @@ def for_steps(cfg: Config, max_states: int = 50_000) -> Coverage:
 
 def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: int,
             oracle: str = "eval", scenarios: bool = True, budget: float | None = None,
-            shrink_seconds: float = 20.0):
+            shrink_seconds: float = 20.0, **kw):
     """The sequential machine with its coverage: the model's scenarios first (unless
     ``scenarios`` is False), then ``examples`` random runs; with a ``budget`` (in
     seconds), more random runs on the next seeds until every reachable outcome is
-    covered or the budget is spent. (the run's stats, its Coverage)."""
+    covered or the budget is spent; ``kw`` go to :func:`machine.run` (a kernel claim,
+    an example database). (the run's stats, its Coverage)."""
     cov, scen = for_machine(cfg)
     stats = machine.run(cfg, make_impl, seed_value=seed_value, examples=examples, steps=steps,
                         oracle=oracle, shrink_seconds=shrink_seconds, coverage=cov,
-                        scenarios=scen if scenarios else None)
+                        scenarios=scen if scenarios else None, **kw)
     if budget is None:
         return stats, cov
     t0, seed_now = time.perf_counter(), seed_value
@@ -756,7 +757,7 @@ def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: in
         seed_now += 1
         more = machine.run(cfg, make_impl, seed_value=seed_now, examples=examples,
                            steps=steps, oracle=oracle, shrink_seconds=shrink_seconds,
-                           coverage=cov)
+                           coverage=cov, **kw)
         stats.ops += more.ops
         stats.steps += more.steps
         stats.seconds += more.seconds
@@ -767,19 +768,19 @@ def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: in
 
 
 def race(cfg: Config, make, *, seed_value: int, examples: int, steps: int,
-         budget: float | None = None):
+         budget: float | None = None, **kw):
     """The race machine with its coverage; with a ``budget`` (seconds), more runs on
     the next seeds until every step outcome the model explorer reaches is
     covered. (the run's stats, its Coverage)."""
     cov = for_steps(cfg)
     stats = race_machine.run(cfg, seed_value=seed_value, examples=examples, steps=steps,
-                             make=make, coverage=cov)
+                             make=make, coverage=cov, **kw)
     t0, seed_now = time.perf_counter(), seed_value
     while (budget is not None and cov.uncovered and stats.failure is None
            and not stats.interrupted and time.perf_counter() - t0 < budget):
         seed_now += 1
         more = race_machine.run(cfg, seed_value=seed_now, examples=examples, steps=steps,
-                                make=make, coverage=cov)
+                                make=make, coverage=cov, **kw)
         stats.steps += more.steps
         stats.seconds += more.seconds
         stats.failure, stats.schedule = more.failure, more.schedule
