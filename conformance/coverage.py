@@ -734,7 +734,8 @@ def for_steps(cfg: Config, max_states: int = 50_000) -> Coverage:
     r = explorer.explore(cfg, graph=False, max_states=max_states)
     if not r.complete:
         return Coverage(cfg)
-    return Coverage(cfg, reachable=reachable_steps(cfg), complete=True)
+    # a profile's violation stops the explorer: what it reached is then a lower bound
+    return Coverage(cfg, reachable=reachable_steps(cfg), complete=r.violation is None)
 
 
 def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: int,
