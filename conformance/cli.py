@@ -734,12 +734,14 @@ def replay(file, impl, pipe, timeout):
     adapter = make()
     recorded = data.get("failure") or {}
     done = 0
+    cov = coverage.Coverage(cfg)
     try:
-        h = Harness(adapter, cfg, claim=claim)
+        h = Harness(adapter, cfg, claim=claim, coverage=cov)
         for op, args in ops:
             h.run(op, args)
             done += 1
     except Nonconformance as e:
+        click.echo(cov.exercised())
         click.echo(report.render_conformance_failure(e))
         raise SystemExit(Exit.VIOLATION) from None
     except KeyboardInterrupt:
@@ -750,6 +752,7 @@ def replay(file, impl, pipe, timeout):
         adapter.close()
     note = (f" (the file recorded [{recorded.get('check')}] {recorded.get('message')}: not "
             f"reproduced here)" if recorded else "")
+    click.echo(cov.exercised())
     click.echo(f"replay: {len(ops)} operations, {h.steps_checked} steps: conforms{note}")
     raise SystemExit(Exit.OK)
 

@@ -379,6 +379,12 @@ class Coverage:
                            + (f"; ... {len(items) - limit} more" if len(items) > limit else ""))
         return out
 
+    def exercised(self, limit: int = 30) -> str:
+        """The outcomes seen, as one line (a replay's: what its operations exercised)."""
+        seen = sorted(self.seen)
+        more = f"; ... {len(seen) - limit} more" if len(seen) > limit else ""
+        return f"coverage: {len(seen)} outcomes exercised: " + "; ".join(seen[:limit]) + more
+
     @property
     def outside(self) -> list[str]:
         """Outcomes seen that the model's search did not reach (it was bounded)."""

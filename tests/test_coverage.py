@@ -1,6 +1,7 @@
 """Coverage of the model (conformance/coverage.py): measured on every run, driven
 by the model's scenarios, and the interleaver's merge key (issue 10)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from serial import SerialKernel
 
-from kmemcg.conformance import coverage, machine
+from kmemcg.conformance import coverage, machine, report
 from kmemcg.conformance.adapters import PythonAdapter
 from kmemcg.conformance.interleave import explore_impl, reference
 from kmemcg.conformance.mutants import MUTANTS
@@ -179,3 +180,15 @@ def test_mutants_name_the_scenario_that_killed_a_gap_mutant():
     r = kmemcg("mutants", "--seed", "1", "--examples", "20")
     line = next(x for x in r.stdout.splitlines() if x.startswith("kmem_limit_ignores_usage"))
     assert "killed" in line and "scenario: " in line
+
+
+def test_replay_says_what_its_operations_exercised(tmp_path):
+    data = report.replay_data(CONFORMANCE, 1, None, ops=[
+        ("mkdir", {"path": "/A"}),
+        ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "-1x"})])
+    path = tmp_path / "replay.json"
+    path.write_text(json.dumps(data))
+    r = kmemcg("replay", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ("coverage: 2 outcomes exercised: face: write memory.limit_in_bytes "
+            "[minus-one-junk] = -EINVAL; mkdir = 0") in r.stdout
