@@ -420,10 +420,6 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                                  if stats.seeds > 1 else "")
     if scenarios:
         runs = f"{stats.scenarios} model scenarios + {runs}"
-    for line in cov.lines():
-        echo(line)
-    if stats.killed_by:
-        echo(f"failed in the model's scenario for: {stats.killed_by}")
     if stats.failure is None and not stats.interrupted:
         echo(f"conform [{impl_name}]: {runs}, {counts}: conforms")
         _warnings(claim, stats.warnings, echo)
@@ -433,6 +429,8 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
     else:
         when = " (found before Ctrl-C, perhaps not fully shrunk)" if stats.interrupted else ""
         echo(f"conform [{impl_name}]: NONCONFORMANCE{when} after {stats.seconds:.2f}s")
+        if stats.killed_by:  # the outcome whose scenario showed it: seed-independent
+            echo(f"found by the model's scenario for: {stats.killed_by}")
         echo(report.render_conformance_failure(stats.failure))
         if save:
             failure = {"check": stats.failure.check, "message": stats.failure.message}
@@ -440,6 +438,8 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                                       pipe=pipe, timeout=timeout, kernel=claim and claim.kernel)
             if _write(save, data, "replay file", echo):
                 echo(f"replay file written to {save}  (kmemcg replay {save})")
+    for line in cov.lines():
+        echo(line)
     if stats.interrupted:
         raise KeyboardInterrupt
     return Exit.OK if stats.failure is None else Exit.VIOLATION
@@ -512,31 +512,33 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
                             steps=steps, budget=budget, claim=claim, database=database)
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
-    for line in cov.lines():
-        echo(line)
-    if st.failure is None:
+    try:
+        if st.failure is None:
+            if st.interrupted:
+                echo(f"{head}: INTERRUPTED after {st.seconds:.2f}s: {st.steps} steps checked; "
+                     f"no race found so far")
+                raise KeyboardInterrupt
+            echo(f"{head}: {examples} runs, {st.steps} steps checked, {st.seconds:.2f}s "
+                 f"({rate:,.0f} steps/s): conforms")
+            _warnings(claim, st.warnings, echo)
+            return Exit.OK
+        when = " (before Ctrl-C, not minimised)" if st.interrupted else ""
+        echo(f"{head}: FOUND{when} after {st.seconds:.2f}s: {st.failure.message}")
+        echo(f"shrunk schedule ({len(st.schedule)} tries):")
+        for line in describe(cfg, st.schedule, make):
+            echo(f"  {line}")
+        if save:
+            data = report.replay_data(cfg, seed, {"check": "race", "message": st.failure.message},
+                                      schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout,
+                                      kernel=claim and claim.kernel)
+            if _write(save, data, "replay file", echo):
+                echo(f"replay file written to {save}  (kmemcg replay {save})")
         if st.interrupted:
-            echo(f"{head}: INTERRUPTED after {st.seconds:.2f}s: {st.steps} steps checked; "
-                 f"no race found so far")
             raise KeyboardInterrupt
-        echo(f"{head}: {examples} runs, {st.steps} steps checked, {st.seconds:.2f}s "
-             f"({rate:,.0f} steps/s): conforms")
-        _warnings(claim, st.warnings, echo)
-        return Exit.OK
-    when = " (before Ctrl-C, not minimised)" if st.interrupted else ""
-    echo(f"{head}: FOUND{when} after {st.seconds:.2f}s: {st.failure.message}")
-    echo(f"shrunk schedule ({len(st.schedule)} tries):")
-    for line in describe(cfg, st.schedule, make):
-        echo(f"  {line}")
-    if save:
-        data = report.replay_data(cfg, seed, {"check": "race", "message": st.failure.message},
-                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout,
-                                  kernel=claim and claim.kernel)
-        if _write(save, data, "replay file", echo):
-            echo(f"replay file written to {save}  (kmemcg replay {save})")
-    if st.interrupted:
-        raise KeyboardInterrupt
-    return Exit.VIOLATION
+        return Exit.VIOLATION
+    finally:  # what the run exercised, after its verdict
+        for line in cov.lines():
+            echo(line)
 
 
 # ---------------------------------------------------------------- interleave
@@ -576,36 +578,38 @@ def run_interleave(cfg, make=None, echo=click.echo, claim=None) -> Exit:
     cov = coverage.for_steps(cfg)
     r = explore_impl(cfg, make=make, claim=claim, coverage=cov)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
-    for line in cov.lines():
-        echo(line)
-    if r.problem:
-        echo(f"{head}: the implementation reaches {r.problem} after {len(r.trace)} steps "
-             f"({r.steps} steps checked, {r.seconds:.2f}s)")
-        for line in describe(cfg, r.trace, make):
-            echo(f"  {line}")
-        return Exit.VIOLATION
-    stopped = _interleave_stopped(r, head, echo)
-    if stopped is not None:
-        return stopped
-    model = explorer.explore(cfg, graph=False, keep_going=claim is not None)
-    model_states = set(model.states)
-    same = r.states == model_states
-    pruned = f" ({len(model.broken)} broken by known bugs, not expanded)" if claim else ""
-    echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}"
-         f"{pruned}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
-         f"{r.seconds:.2f}s")
-    _warnings(claim, r.warnings, echo)
-    if not same:
-        echo(f"  only the implementation: {len(r.states - model_states)}, "
-             f"only the model: {len(model_states - r.states)}")
-    if r.lock_orders is None:
-        echo("lock order: not recorded by this implementation (only the reference reports "
-             "its locks to lockdep)")
-    else:
-        echo("lock order (lockdep): "
-             + (", ".join(f"{a} -> {b}" for a, b in r.lock_orders) or "no nested locks")
-             + "; no cycle")
-    return Exit.OK if same else Exit.VIOLATION
+    try:
+        if r.problem:
+            echo(f"{head}: the implementation reaches {r.problem} after {len(r.trace)} steps "
+                 f"({r.steps} steps checked, {r.seconds:.2f}s)")
+            for line in describe(cfg, r.trace, make):
+                echo(f"  {line}")
+            return Exit.VIOLATION
+        stopped = _interleave_stopped(r, head, echo)
+        if stopped is not None:
+            return stopped
+        model = explorer.explore(cfg, graph=False, keep_going=claim is not None)
+        model_states = set(model.states)
+        same = r.states == model_states
+        pruned = f" ({len(model.broken)} broken by known bugs, not expanded)" if claim else ""
+        echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}"
+             f"{pruned}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
+             f"{r.seconds:.2f}s")
+        _warnings(claim, r.warnings, echo)
+        if not same:
+            echo(f"  only the implementation: {len(r.states - model_states)}, "
+                 f"only the model: {len(model_states - r.states)}")
+        if r.lock_orders is None:
+            echo("lock order: not recorded by this implementation (only the reference reports "
+                 "its locks to lockdep)")
+        else:
+            echo("lock order (lockdep): "
+                 + (", ".join(f"{a} -> {b}" for a, b in r.lock_orders) or "no nested locks")
+                 + "; no cycle")
+        return Exit.OK if same else Exit.VIOLATION
+    finally:  # what the run exercised, after its verdict
+        for line in cov.lines():
+            echo(line)
 
 
 # ---------------------------------------------------------------- mutants

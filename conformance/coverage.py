@@ -706,11 +706,15 @@ def _stutter_steps(cfg: Config) -> list:
 @cache
 def reachable_steps(cfg: Config) -> frozenset:
     """The step outcomes of every state the model explorer stores in ``cfg`` (the
-    race scopes, explored whole): each enabled step's, and each held off."""
-    r = explorer.explore(cfg, graph=False)
+    race scopes, explored whole): each enabled step's, and each held off. A state
+    that breaks an invariant (a profile's bug) is stored but not expanded, as the
+    interleaver does under a kernel claim."""
+    r = explorer.explore(cfg, graph=False, keep_going=True)
     steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
     out: set = set()
-    for s in r.states:
+    for sid, s in enumerate(r.states):
+        if sid in r.broken:
+            continue
         for name, args, ret, post in explorer.successors(cfg, s, steps):
             if through_face(name, args):
                 out.update(step_outcomes(cfg, s, name, args, ret, post))
@@ -737,11 +741,10 @@ def for_machine(cfg: Config) -> tuple[Coverage, dict]:
 def for_steps(cfg: Config, max_states: int = 50_000) -> Coverage:
     """A coverage of a race scope: the step outcomes of every state the model
     explorer stores, or unknown when the scope is too large to explore."""
-    r = explorer.explore(cfg, graph=False, max_states=max_states)
+    r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
     if not r.complete:
         return Coverage(cfg)
-    # a profile's violation stops the explorer: what it reached is then a lower bound
-    return Coverage(cfg, reachable=reachable_steps(cfg), complete=r.violation is None)
+    return Coverage(cfg, reachable=reachable_steps(cfg), complete=True)
 
 
 def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: int,
