@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import z3
 
-from kmemcg.conformance import machine, report
+from kmemcg.conformance import coverage, machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.claims import Claim
@@ -37,7 +37,6 @@ from kmemcg.conformance.lasso import lasso
 from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.conformance.protocol import ProtocolError, SetupError
 from kmemcg.conformance.race import replay as replay_schedule
-from kmemcg.conformance.race import run as run_race_machine
 from kmemcg.conformance.serve import serve as serve_json_lines
 from kmemcg.conformance.status import Exit
 from kmemcg.model import explore as explorer
@@ -454,20 +453,25 @@ def _started(cfg, impl, pipe, timeout, head: str):
 
 def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
                 echo=click.echo, impl=None, pipe=None, timeout=None, claim=None,
-                database=None) -> Exit:
+                database=None, scenarios=True, budget=None) -> Exit:
     if oracle == "z3":
         z3_leaves_ctrl_c_to_python()
     with live.shown(f"conform [{impl_name}]") as shown:
-        stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed,
-                            examples=examples, steps=steps, oracle=oracle, claim=claim,
-                            database=database,
-                            progress=lambda runs, n: shown.runs(runs, n, examples))
+        stats, cov = coverage.conform(cfg, make_impl or reference(cfg), seed_value=seed,
+                                      examples=examples, steps=steps, oracle=oracle,
+                                      scenarios=scenarios, budget=budget, claim=claim,
+                                      database=database,
+                                      progress=lambda runs, n: shown.runs(runs, n, examples))
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
+    runs = f"{examples} runs" + (f" on each of {stats.seeds} seeds ({seed}-{seed + stats.seeds - 1})"
+                                 if stats.seeds > 1 else "")
+    if scenarios:
+        runs = f"{stats.scenarios} model scenarios + {runs}"
     files = {}
     if stats.failure is None and not stats.interrupted:
-        echo(f"conform [{impl_name}]: {examples} runs, {counts}: conforms")
+        echo(f"conform [{impl_name}]: {runs}, {counts}: conforms")
         _warnings(claim, stats.warnings, echo)
     elif stats.failure is None:
         echo(f"conform [{impl_name}]: INTERRUPTED: {counts} in the runs completed; no "
@@ -475,6 +479,8 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
     else:
         when = " (found before Ctrl-C, perhaps not fully shrunk)" if stats.interrupted else ""
         echo(f"conform [{impl_name}]: NONCONFORMANCE{when} after {stats.seconds:.2f}s")
+        if stats.killed_by:  # the outcome whose scenario showed it: seed-independent
+            echo(f"found by the model's scenario for: {stats.killed_by}")
         echo(report.render_conformance_failure(stats.failure))
         if save:
             failure = {"check": stats.failure.check, "message": stats.failure.message}
@@ -495,6 +501,8 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                            "known_bug_warnings": len(stats.warnings)},
                    counterexample=stats.failure and verdict.operations(stats.failure),
                    files=files)
+    for line in cov.lines():
+        echo(line)
     if stats.interrupted:
         raise KeyboardInterrupt
     return status
@@ -527,8 +535,16 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                    "there and tried first on the next run [default: none, each run is its "
                    "seed's alone]")
 @picture_option
+@click.option("--cover", is_flag=True,
+              help="keep generating runs (on the next seeds) until every outcome the model "
+                   "reaches is covered, or --budget is spent; print what stayed uncovered")
+@click.option("--budget", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="seconds --cover may spend after the first runs")
+@click.option("--scenarios/--no-scenarios", default=True, show_default=True,
+              help="replay the model's shortest scenario to each outcome before the random "
+                   "runs (the sequential machine)")
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
-            kernel, save, database, picture):
+            kernel, save, database, picture, cover, budget, scenarios):
     """Drive an implementation with a Hypothesis machine; check every step.
 
     The sequential machine runs whole operations on the default scope
@@ -546,26 +562,39 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
                                    "one after another")
     make = _started(cfg, impl, pipe, timeout, "race" if race else "conform")
     s = _seed(seed)
+    budget = budget if cover else None
     if race:
         raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
                                   60 if steps is None else steps, save, make=make, impl=impl,
                                   pipe=pipe, timeout=timeout, claim=claim, database=database,
-                                  picture=picture))
+                                  picture=picture, budget=budget))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
                                  40 if steps is None else steps, oracle, save,
                                  pipe or impl or "reference", impl=impl, pipe=pipe,
-                                 timeout=timeout, claim=claim, database=database))
+                                 timeout=timeout, claim=claim, database=database,
+                                 scenarios=scenarios, budget=budget))
 
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
-             pipe=None, timeout=None, claim=None, database=None, picture=None) -> Exit:
+             pipe=None, timeout=None, claim=None, database=None, picture=None,
+             budget=None) -> Exit:
     with live.shown(f"race [{cfg.name}]") as shown:
-        st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make,
-                              claim=claim, database=database,
-                              progress=lambda runs, n: shown.runs(runs, n, examples))
+        st, cov = coverage.race(cfg, make or reference(cfg), seed_value=seed,
+                                examples=examples, steps=steps, budget=budget, claim=claim,
+                                database=database,
+                                progress=lambda runs, n: shown.runs(runs, n, examples))
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
+    try:
+        return _race_verdict(cfg, st, head, rate, examples, seed, save, echo, make, impl,
+                             pipe, timeout, claim, picture)
+    finally:  # what the run exercised, after its verdict
+        for line in cov.lines():
+            echo(line)
 
+
+def _race_verdict(cfg, st, head, rate, examples, seed, save, echo, make, impl, pipe, timeout,
+                  claim, picture) -> Exit:
     def record(status, found=None, files=None):
         verdict.record("race", head, status, st.seconds,
                        "conforms" if status == Exit.OK else status.name, config=cfg.name,
@@ -578,8 +607,6 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
     if st.failure is None:
         record(Exit.INTERRUPTED if st.interrupted else Exit.OK)
         if st.interrupted:
-            echo(f"{head}: INTERRUPTED after {st.seconds:.2f}s: {st.steps} steps checked; "
-                 f"no race found so far")
             raise KeyboardInterrupt
         echo(f"{head}: {examples} runs, {st.steps} steps checked, {st.seconds:.2f}s "
              f"({rate:,.0f} steps/s): conforms")
@@ -642,11 +669,19 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
 def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None) -> Exit:
     """The implementation's interleavings (``make``; None: the reference)
     against the model's states."""
+    cov = coverage.for_steps(cfg)
     with live.shown(f"interleave [{cfg.name}]") as shown:
-        r = explore_impl(cfg, make=make, claim=claim,
+        r = explore_impl(cfg, make=make, claim=claim, coverage=cov,
                          progress=shown.states if shown.enabled else None)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
+    try:
+        return _interleave_verdict(cfg, r, head, make, claim, picture, echo)
+    finally:  # what the run exercised, after its verdict
+        for line in cov.lines():
+            echo(line)
 
+
+def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
     def record(status, found=None, files=None, **counts):
         verdict.record("interleave", head, status, r.seconds,
                        {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(status, status.name)
@@ -722,7 +757,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout, line) -> bool:
     sequential = machine.fits(cfg)
 
     def machine_run(make, **kw):
-        st = machine.run(cfg, make, seed_value=seed, examples=examples, steps=steps, **kw)
+        st, _ = coverage.conform(cfg, make, seed_value=seed, examples=examples, steps=steps,
+                                 **kw)
         if st.interrupted:
             raise KeyboardInterrupt
         return st
@@ -750,6 +786,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout, line) -> bool:
             st = machine_run(lambda m=m: PythonAdapter(m.kernel.for_config(cfg), name=m.name,
                                                        timeout=timeout), shrink_seconds=10)
             check = st.failure.check if st.failure else None
+            if st.killed_by:  # seed-independent: the model's scenario for that outcome
+                check += f" (scenario: {st.killed_by})"
         if check is None:
             scope = cfg if not sequential else PRESETS[m.interleave]
             r = explore_impl(scope, make=lambda m=m, c=scope: PythonAdapter(
@@ -837,12 +875,14 @@ def replay(file, impl, pipe, timeout, picture):
     adapter = make()
     recorded = data.get("failure") or {}
     done, t0 = 0, time.perf_counter()
+    cov = coverage.Coverage(cfg)
     try:
-        h = Harness(adapter, cfg, claim=claim)
+        h = Harness(adapter, cfg, claim=claim, coverage=cov)
         for op, args in ops:
             h.run(op, args)
             done += 1
     except Nonconformance as e:
+        click.echo(cov.exercised())
         click.echo(report.render_conformance_failure(e))
         verdict.record("replay", f"replay {file}", Exit.VIOLATION, time.perf_counter() - t0,
                        "NONCONFORMANCE", config=cfg.name, profile=cfg.profile,
@@ -857,6 +897,7 @@ def replay(file, impl, pipe, timeout, picture):
         adapter.close()
     note = (f" (the file recorded [{recorded.get('check')}] {recorded.get('message')}: not "
             f"reproduced here)" if recorded else "")
+    click.echo(cov.exercised())
     click.echo(f"replay: {len(ops)} operations, {h.steps_checked} steps: conforms{note}")
     verdict.record("replay", f"replay {file}", Exit.OK, time.perf_counter() - t0, "conforms",
                    config=cfg.name, profile=cfg.profile, message=note.strip() or None,

@@ -148,6 +148,9 @@ class Harness:
     #: (conformance/claims.py): its known bugs are warnings, and nothing is
     #: checked after one breaks an invariant
     claim: Claim | None = None
+    #: told of every operation decided and every step checked
+    #: (a conformance.coverage.Coverage: which model outcomes the run exercised)
+    coverage: object = None
 
     def __post_init__(self):
         self.oracle = make_oracle(self.cfg, self.oracle_mode)
@@ -302,6 +305,10 @@ class Harness:
             return False
         if r.expect is None:
             r.expect = self._expect(op, args)
+            if self.coverage is not None:
+                page = self.pages.get(args.get("page"))
+                self.coverage.face(self.state, op, args, self.paths, r.expect[0],
+                                   page.memcg if page is not None else None)
         pure, first = r.expect
         if type(reply) is Done:
             self.in_flight.remove(r)
@@ -355,6 +362,8 @@ class Harness:
                                     self.claim)
             if bad:
                 self.fail(*bad)
+            if self.coverage is not None:
+                self.coverage.step(pre, action, margs, ret, post)
             if known is not None and known.broke:
                 self.verify = False
         self.state = post
@@ -363,6 +372,9 @@ class Harness:
 
     def _op_specific(self, op, args, action, margs, sargs):
         if op == "alloc_kmem" and action == "charge.bypass":
+            if self.coverage is not None:
+                self.coverage.bypass([n for n, on in zip(BYPASS_CONTEXT, self._context_bits(args),
+                                                         strict=True) if on])
             want = self._bypass_expected(args)
             if bool(margs[2]) != want:
                 ctx = [n for n, on in zip(BYPASS_CONTEXT, self._context_bits(args), strict=True) if on]

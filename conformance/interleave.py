@@ -189,6 +189,8 @@ class _Run:
         self.key: str | None = None
         #: the known bug of a claimed kernel the last try's step was (claims.py)
         self.known: KnownBug | None = None
+        #: told of every step checked (a conformance.coverage.Coverage), or None
+        self.coverage = None
         self._hidden = _UNKNOWN
 
     def abstract(self) -> tuple:
@@ -211,6 +213,32 @@ class _Run:
         if self._hidden is _UNKNOWN:
             self._hidden = self.impl.hidden()
         return self._hidden
+
+    def pending(self) -> tuple:
+        """What the next steps depend on that neither the abstract state nor
+        ``hidden()`` shows: the fail flag of each page allocation in flight, chosen
+        when it starts and used by its last step (commit or abort) and its result.
+        Two runs that differ only in it must not be merged; once the allocation's
+        last model step is taken (or a charge failed), its result is settled. A
+        bypassed allocation's flag decides only its result, which the search
+        checks before merging such a run (:meth:`returns_settled`)."""
+        return tuple(sorted((key, t[2][1]) for key, t in self.threads.items()
+                            if t[1] == "alloc_kmem" and not _settled(t[3])))
+
+    def returns_settled(self) -> str | None:
+        """Let the allocation whose step was just taken return, if that step
+        settled it (a bypass): the problem with its result, or None. A run about
+        to be merged with one whose fail flag differed is checked this way."""
+        thread = self.threads.get(self.key)
+        if thread is None or thread[1] != "alloc_kmem" or not thread[3] \
+                or thread[3][-1].action != "charge.bypass":
+            return None
+        y = self.impl.step(thread[0])
+        if type(y) is not Done:
+            return None  # more steps: the stored run explores them
+        del self.threads[self.key]
+        self._returned(thread, y.result)
+        return self.result_problem
 
     # ------------------------------------------------------------ choices
 
@@ -263,8 +291,10 @@ class _Run:
             if s.task_memcg[i] < 0:
                 continue  # not forked, or exited
             if _allowed(cfg, "charge.kmem"):
-                ops += [("alloc_kmem", (t, fail, o)) for o in cfg.orders
-                        for fail in (False, True)]
+                # a page allocation that fails ends with charge.abort: only where the
+                # scope has that step (force-empty does not)
+                fails = (False, True) if _allowed(cfg, "charge.abort") else (False,)
+                ops += [("alloc_kmem", (t, fail, o)) for o in cfg.orders for fail in fails]
             if _allowed(cfg, "user.charge"):
                 ops.append(("alloc_user", (t,)))
         # free one page of each kind and order per memcg: those are interchangeable
@@ -400,9 +430,21 @@ class _Run:
                                 f"name the model's parameters ({type(e).__name__}: {e})")
         bad, self.known = judge_step(self.cfg, oracle, state, step.action, margs, step.ret,
                                      post, claim)
+        if bad is None and self.coverage is not None:
+            self.coverage.step(state, step.action, margs, step.ret, post)
         if bad is None and reparents(step.action, step.ret):
             self._reparent(margs[0], post)
         return step, post, (f"[{bad[0]}] {step.action} {step.args}: {bad[1]}" if bad else None)
+
+
+#: the steps after which an allocation's fail flag decides no further step
+_SETTLING = ("charge.commit", "charge.abort", "charge.bypass")
+
+
+def _settled(steps) -> bool:
+    """Whether an allocation's steps so far decide its remaining steps whatever its
+    fail flag (after a bypass, only its result: :meth:`_Run.returns_settled`)."""
+    return bool(steps) and (steps[-1].action in _SETTLING or steps[-1].ret < 0)
 
 
 def _result_problem(op, args, steps, result) -> str | None:
@@ -425,7 +467,8 @@ def _result_problem(op, args, steps, result) -> str | None:
 
 
 def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
-                 claim: Claim | None = None, progress=None) -> InterleaveResult:
+                 claim: Claim | None = None, progress=None, coverage=None
+                 ) -> InterleaveResult:
     """Every interleaving the configuration allows, on the implementation
     (``make()`` returns it booted, behind the adapter protocol: in process or
     over a pipe; the reference by default). Under a kernel ``claim`` a known
@@ -438,12 +481,12 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
     res = InterleaveResult()
     paths: dict = {}
     try:
-        _search(cfg, make, max_states, res, paths, claim, progress)
+        _search(cfg, make, max_states, res, paths, claim, progress, coverage)
     except KeyboardInterrupt:
         res.interrupted = True
     if res.interrupted:
         res.complete = False
-    res.states = {state for state, _ in paths}
+    res.states = {key[0] for key in paths}
     res.warnings = claim.warnings() if claim is not None else []
     res.seconds = time.perf_counter() - t0
     if lockdep is None:
@@ -456,7 +499,7 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
 
 
 def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict,
-            claim: Claim | None, progress=None):
+            claim: Claim | None, progress=None, coverage=None):
     """The breadth-first search of :func:`explore_impl`, filling ``res`` and
     ``paths`` (abstract and hidden state -> the choices that reach it)."""
     oracle = EvalOracle(cfg)
@@ -468,8 +511,10 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
             res.problem = refused or "the implementation's initial state is not the model's Init"
             return
         # one run per abstract state *and* hidden state: what alpha forgets but the
-        # kernel's next steps depend on (a memcg's cache-list order) must be kept apart
-        key = (init, first.hidden())
+        # kernel's next steps depend on (a memcg's cache-list order) must be kept
+        # apart, and so must what the environment chose but the kernel has not yet
+        # used (an allocation's fail flag: pending())
+        key = (init, first.hidden(), first.pending())
         paths[key] = []
         queue = deque([(key, [])])
         #: (state, the actors still busy) expanded after an operation returned silently
@@ -481,17 +526,22 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
             for n, choice in enumerate(run.choices(state)):
                 if n:  # the first try runs on the run that listed the choices
                     run = _replay(cfg, make, prefix)
+                run.coverage = coverage
                 step, post, problem = run.take(choice, state, oracle, claim)
                 new = known = None
+                tail = [choice]
                 broken = run.known is not None and bool(run.known.broke)
                 if problem is None and step is not None:
-                    new = (post, run.hidden())
+                    new = (post, run.hidden(), run.pending())
                     known = new in paths
+                    if known and step.action == "charge.bypass":
+                        problem = run.returns_settled()
+                        tail.append(("step", run.key))
                     if not known and cfg.roots and not broken:
                         problem = "; ".join(slabinfo_problems(cfg, run, post)) or None
                 if problem:
                     res.problem = problem
-                    res.trace = [*prefix, choice]
+                    res.trace = [*prefix, *tail]
                     return
                 if step is None:
                     if run.returned is not None:  # the same state, one actor free again

@@ -80,6 +80,12 @@ class RunStats(Stats):
 
     ops: int = 0
     failing_ops: list = field(default_factory=list)
+    #: the model's scenarios replayed before the random runs, and the outcome
+    #: whose scenario showed the failure (None: a random run, or no failure)
+    scenarios: int = 0
+    killed_by: str | None = None
+    #: the seeds run (more than one when --cover went on to the next seeds)
+    seeds: int = 1
 
 
 class MachineError(Exception):
@@ -104,7 +110,8 @@ def check_config(cfg: Config) -> Config:
     return cfg
 
 
-def _base(cfg: Config, make_impl, oracle: str, stats: RunStats, claim: Claim | None = None):
+def _base(cfg: Config, make_impl, oracle: str, stats: RunStats, claim: Claim | None = None,
+          coverage=None):
     """What both machines share: a checked harness and a populated starting tree."""
     memcgs = st.integers(0, cfg.n_memcgs - 1)
 
@@ -112,7 +119,7 @@ def _base(cfg: Config, make_impl, oracle: str, stats: RunStats, claim: Claim | N
         def __init__(self):
             super().__init__()
             self.h = Harness.started(make_impl, cfg, oracle_mode=oracle, on_failure=stats.saw,
-                                     claim=claim)
+                                     claim=claim, coverage=coverage)
 
         def teardown(self):
             stats.ops += len(self.h.ops)
@@ -156,14 +163,14 @@ def _base(cfg: Config, make_impl, oracle: str, stats: RunStats, claim: Claim | N
 
 
 def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | None = None,
-                claim: Claim | None = None):
+                claim: Claim | None = None, coverage=None):
     """The sequential machine: each rule runs one operation to completion."""
     stats = stats if stats is not None else RunStats()
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
 
-    class KmemMachine(_base(cfg, make_impl, oracle, stats, claim)):
+    class KmemMachine(_base(cfg, make_impl, oracle, stats, claim, coverage)):
         @rule(m=memcgs)
         def mkdir(self, m):
             if self.h.state.lifecycle[m] != OFFLINE:  # the model never re-creates a memcg
@@ -368,24 +375,76 @@ def shortest(cfg: Config, make_impl, oracle: str, failure: Nonconformance,
     return again(ops)
 
 
+def _page(h: Harness, ref: dict):
+    """A scenario's page (its kind, the memcg charged, its order) -> a handle the
+    implementation returned for such a page, or None."""
+    memcg = None if ref["memcg"] < 0 else ref["memcg"]
+    return next((pfn for pfn, p in sorted(h.pages.items())
+                 if (p.kind, p.memcg, p.order) == (ref["kind"], memcg, ref["order"])), None)
+
+
+def run_scenario(cfg: Config, make_impl, ops, *, oracle: str = "eval", coverage=None,
+                 stats: Stats | None = None, claim: Claim | None = None) -> bool:
+    """Replay one scenario (operations, each checked) on a fresh implementation;
+    raises :class:`Nonconformance`. False when it does not fit: a page it frees
+    was never handed out (the implementation then already failed a check)."""
+    h = Harness.started(make_impl, cfg, oracle_mode=oracle, coverage=coverage, claim=claim)
+    try:
+        for op, args in ops:
+            args = dict(args)
+            if isinstance(args.get("page"), dict):
+                args["page"] = _page(h, args["page"])
+                if args["page"] is None:
+                    return False
+            h.run(op, args)
+        return True
+    finally:
+        if stats is not None:
+            stats.steps += h.steps_checked
+            stats.ops += len(h.ops)
+        h.impl.close()
+
+
+def run_scenarios(cfg: Config, make_impl, scenarios: dict, stats: RunStats, *,
+                  oracle: str = "eval", coverage=None, claim: Claim | None = None) -> None:
+    """Each outcome's scenario, in order, skipping an outcome a scenario already
+    run has exercised; the first failure stops, with the outcome named."""
+    for outcome, ops in scenarios.items():
+        if coverage is not None and outcome in coverage.seen:
+            continue
+        stats.scenarios += 1
+        try:
+            run_scenario(cfg, make_impl, ops, oracle=oracle, coverage=coverage, stats=stats,
+                         claim=claim)
+        except Nonconformance as e:
+            stats.failure, stats.killed_by = e, outcome
+            return
+
+
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
         oracle: str = "eval", shrink_seconds: float = 20.0, claim: Claim | None = None,
-        database: str | None = None, progress=None) -> RunStats:
+        database: str | None = None, progress=None, coverage=None,
+        scenarios: dict | None = None) -> RunStats:
     """Run a machine; a failure is shrunk and returned in the stats, not raised;
-    under a kernel ``claim`` its known bugs are warnings (``warnings``). Ctrl-C
-    returns the stats so far, ``interrupted`` set."""
+    under a kernel ``claim`` its known bugs are warnings (``warnings``).
+    ``scenarios`` (outcome -> operations, the model's) run first, seed-independent.
+    Ctrl-C returns the stats so far, ``interrupted`` set."""
     check_config(cfg)
     stats = RunStats(progress=progress)
-    machine = machine_for(cfg, make_impl, oracle, stats, claim)
+    machine = machine_for(cfg, make_impl, oracle, stats, claim, coverage)
     t0 = time.perf_counter()
     try:
-        stats.failure, stats.seconds = run_machine(
-            machine, seed_value=seed_value, examples=examples, steps=steps,
-            shrink_seconds=shrink_seconds, failure=Nonconformance, database=database)
-        if stats.failure is not None:
-            stats.failure = shortest(cfg, make_impl, oracle, stats.failure, shrink_seconds,
-                                     claim)
-            stats.seconds = time.perf_counter() - t0
+        if scenarios:
+            run_scenarios(cfg, make_impl, scenarios, stats, oracle=oracle, coverage=coverage,
+                          claim=claim)
+        if stats.failure is None:
+            stats.failure, _ = run_machine(
+                machine, seed_value=seed_value, examples=examples, steps=steps,
+                shrink_seconds=shrink_seconds, failure=Nonconformance, database=database)
+            if stats.failure is not None:
+                stats.failure = shortest(cfg, make_impl, oracle, stats.failure,
+                                         shrink_seconds, claim)
+        stats.seconds = time.perf_counter() - t0
     except KeyboardInterrupt:
         stats.interrupted = True
         stats.failure = stats.failure or stats.seen

@@ -44,7 +44,8 @@ class RaceStats(Stats):
     schedule: list = field(default_factory=list)
 
 
-def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None):
+def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None,
+                 coverage=None):
     oracle = EvalOracle(cfg)
 
     class RaceMachine(RuleBasedStateMachine):
@@ -55,6 +56,7 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
             self.broken = False
             try:
                 self.run = _Run(cfg, make)
+                self.run.coverage = coverage
                 self.state, refused = self.run.abstract()
             except ProtocolError as e:
                 raise stats.saw(RaceFailure(problem_of(e), [])) from None
@@ -86,7 +88,7 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
         shrink_seconds: float = 20.0, make=None, claim: Claim | None = None,
-        database: str | None = None, progress=None) -> RaceStats:
+        database: str | None = None, progress=None, coverage=None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
     stats; under a kernel ``claim`` its known bugs are warnings. Ctrl-C returns
     the stats so far, ``interrupted`` set."""
@@ -95,7 +97,7 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(
-            race_machine(cfg, make, stats, claim), seed_value=seed_value, examples=examples,
+            race_machine(cfg, make, stats, claim, coverage), seed_value=seed_value, examples=examples,
             steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure, database=database)
         if stats.failure:
             stats.schedule = minimize(cfg, stats.failure.schedule, make)

@@ -56,6 +56,10 @@ def test_kmem_limit_reached_fails_at_once_and_res_failure_rolls_kmem_back():
     assert a.res[1].usage == 4096 and a.res[1].failcnt == 1
 
 
+def kmem_a(text):
+    return ("write", {"path": "/A", "file": "memory.kmem.limit_in_bytes", "text": text})
+
+
 def test_each_mutant_is_caught_by_a_scripted_scenario():
     """Deterministic kills, independent of Hypothesis's luck."""
     scenarios = {
@@ -90,6 +94,23 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
                                            "text": "0"}),
                                 ("attach", {"task": "t1", "path": "/A/B"}),
                                 ("alloc_user", {"task": "t1"})],
+        # the coverage gaps of issue 10: an active K lowered below an 8k usage
+        "kmem_limit_ignores_usage": [
+            ("mkdir", {"path": "/A"}), kmem_a("4k"),
+            ("attach", {"task": "t1", "path": "/A"}), kmem_a("-1"),
+            ("alloc_kmem", {"task": "t1", "order": 1}), kmem_a("4k")],
+        "parse_accepts_minus_one_junk": [
+            ("mkdir", {"path": "/A"}),
+            ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "-1x"})],
+        "failcnt_reset_only_on_zero": [
+            *ACTIVE_A, ("alloc_kmem", {"task": "t1"}), ("alloc_kmem", {"task": "t1"}),
+            ("write", {"path": "/A", "file": "memory.failcnt", "text": "1"})],
+        "max_usage_reset_to_zero": [
+            *ACTIVE_A, ("alloc_kmem", {"task": "t1"}),
+            ("write", {"path": "/A", "file": "memory.max_usage_in_bytes", "text": "0"})],
+        "propagates_without_hierarchy": [
+            ("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
+            ("alloc_user", {"task": "t1"})],
     }
     # the mutants the sequential machine hunts; the rest need an interleaving
     assert set(scenarios) == {n for n, m in MUTANTS.items() if m.machine}

@@ -1,0 +1,798 @@
+"""Coverage of the model: the outcomes a run exercised, those the model reaches,
+and a scenario that reaches each.
+
+An *outcome* is a string in one vocabulary, shared by every machine:
+
+- ``charge.kmem = -ENOMEM``: a model action with one of its results (errno included);
+- ``kmem_limit.write = -EBUSY [below usage]``: a branch of the action's guard or
+  effect, named where it is cheap to name (why a write was refused, whether a
+  charge propagated, whether a reset had something to reset);
+- ``face: write memory.kmem.limit_in_bytes [minus-one-junk] = -EINVAL``: a branch of
+  the cgroupfs face (the parse of a write, a file without a handler), and
+  ``face: charge.bypass [in_interrupt]``, why an allocation bypassed accounting;
+- ``fix kmem_rollback: charge.res``: a profile's bug site, the step where the fix
+  makes a difference (the model without the fix takes another step, or none);
+  ``fix offline_excludes_root_destroy: rmdir held off`` where the fix is a guard
+  that keeps a step from being taken;
+- ``window W5 root destroy vs offline``: a race window of the domain
+  (kernel-semantics.md section 13), a pattern over one checked step and the state
+  it starts in. :data:`WINDOWS` says which are modelled; :data:`UNMODELLED` lists
+  the others.
+
+A :class:`Coverage` is handed to the harness and the interleaver, which call
+:meth:`Coverage.step` for every checked step (and the harness :meth:`Coverage.face`
+for every operation it decides). What the model reaches comes from the model
+itself: :func:`reachable` searches the scope breadth first, whole operations on
+the model's actions (the sequential machine's moves, each operation's steps the
+model's), and keeps for each outcome the shortest operation list that reaches
+it; :func:`scenarios` are those lists, which the sequential machine replays
+(``kmemcg conform --cover``). For the race scopes, whose interleavings the model
+explorer enumerates, :func:`reachable_steps` gives the step outcomes of every
+explored state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import re
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from errno import EBUSY, EEXIST, EINVAL, ENOENT, errorcode
+from functools import cache, lru_cache
+from pathlib import Path
+
+import kmemcg.model as model_package
+from kmemcg.conformance import machine
+from kmemcg.conformance import race as race_machine
+from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
+from kmemcg.model import cgroupfs
+from kmemcg.model import explore as explorer
+from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
+from kmemcg.model.controller import MODEL
+from kmemcg.model.facts import has_children, kmem_accounted, tasks_in
+from kmemcg.model.profiles import FIXES
+from kmemcg.model.state import ADMIN_IDLE, OFFLINE, ONLINE, State
+
+# ---------------------------------------------------------------- vocabulary
+
+
+def ret_text(ret) -> str:
+    """A step's or an operation's result as an outcome names it: 0, -EBUSY, ..."""
+    if isinstance(ret, int) and ret < 0:
+        return f"-{errorcode.get(-ret, str(-ret))}"
+    return "0" if ret == 0 else "ok"
+
+
+def _flat(cfg: Config, s: State, m: int) -> str:
+    """Whether a charge at ``m`` propagates: the root, a level of a hierarchy, or flat."""
+    if m == ROOT:
+        return "root"
+    return "hierarchical" if s.hier[m] else "flat"
+
+
+def _refused(cfg, s, m) -> str:
+    return "tasks" if tasks_in(cfg, s, m) > 0 else "children"
+
+
+def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | None:
+    """The guard or effect branch a step took, where it is cheap to name."""
+    if action in ("charge.kmem", "charge.res", "user.charge"):
+        return _flat(cfg, s, a[1])
+    if action == "free.uncharge":
+        return _flat(cfg, s, a[0])
+    if action == "kmem_limit.write":
+        m, v = a
+        if m == ROOT:
+            return None
+        if s.kmem_active[m]:
+            return "below usage" if ret else "set"
+        if v == UNLIMITED:
+            return "unlimited, inactive"
+        return f"activation refused: {_refused(cfg, s, m)}" if ret else "activates"
+    if action == "limit.write":
+        return "below usage" if ret == -EBUSY else None
+    if action == "use_hierarchy.write":
+        m, v = a
+        if ret == -EINVAL:
+            p = cfg.parents[m]
+            return "parent hierarchical" if p != NONE and s.use_hierarchy[p] else "bad value"
+        if ret == -EBUSY:
+            return "children"
+        return "unchanged" if s.use_hierarchy[m] == (v == 1) else "changed"
+    if action in ("rmdir", "force_empty"):
+        m = a[0]
+        if ret == -EBUSY:
+            return "tasks" if tasks_in(cfg, s, m) > 0 else "children"
+        return "user pages moved" if s.user_pages[m] else "no user pages"
+    if action == "max_usage.reset":
+        m, c = a
+        return "usage > 0" if (s.res, s.kmem)[c][m].usage else "usage 0"
+    if action == "failcnt.reset":
+        m, c = a
+        return "failcnt > 0" if (s.res, s.kmem)[c][m].failcnt else "failcnt 0"
+    if action == "mkdir":
+        p = cfg.parents[a[0]]
+        return "inherits kmem" if s.use_hierarchy[p] and s.kmem_active[p] else None
+    return None
+
+
+def _detail(cfg: Config, s: State, action: str, a: tuple) -> list[str]:
+    """Branches beside :func:`_branch`'s: the order of a page charge or uncharge
+    (PAGE_SIZE << order bytes), and the kernel pages a reparenting leaves behind."""
+    if action == "charge.kmem" or action == "free.uncharge":
+        order = a[2] if action == "charge.kmem" else a[1]
+        return [f"order {order}"] if len(cfg.orders) > 1 else []
+    if action in ("rmdir", "force_empty") and s.kmem_pages[a[0]]:
+        return ["kmem pages stay"]
+    return []
+
+
+#: the race windows of kernel-semantics.md section 13 the model has, each a
+#: pattern over a checked step (action, its arguments) and the state it starts in
+WINDOWS = {
+    "W3 double destroy": lambda cfg, s, action, a: (
+        action in ("free.release_pages", "shrink.release") and s.dead[a[0]]
+        and s.work[a[0]] != 0),
+    "W4 shrink frees last page": lambda cfg, s, action, a: (
+        action.startswith("destroy_work.") and s.shrinking == a[0]),
+    "W5 root destroy vs offline": lambda cfg, s, action, a: (
+        s.rdestroy_root != NONE and s.offline_memcg != NONE),
+    "W9 list/slot order": lambda cfg, s, action, a: (
+        action.startswith("offline.") and any(s.half_created)),
+    "W10 activation vs child creation": lambda cfg, s, action, a: (
+        action == "kmem_limit.write" and a[0] != ROOT and not s.kmem_active[a[0]]
+        and a[1] != UNLIMITED and has_children(cfg, s, a[0])),
+    "W11 activation vs static-key patching": lambda cfg, s, action, a: (
+        action in ("charge.kmem", "charge.bypass", "alloc") and s.admin_pc != ADMIN_IDLE),
+    "W12 creation work vs offline": lambda cfg, s, action, a: (
+        action.startswith("create_work.") and s.offline_memcg != NONE),
+}
+
+#: the windows the model does not have yet, and why
+UNMODELLED = {
+    "W1 last uncharge vs death": "memcg death (KMEM_ACCOUNTED_DEAD, the css reference) is "
+                                 "not modelled",
+    "W2 hierarchical parent": "memcg death is not modelled",
+    "W6 root destroy vs running worker": "the worker's kmem_cache_destroy is one step",
+    "W7 create vs relocate": "memcg_caches array relocation is not modelled",
+    "W8 reader vs relocate": "memcg_caches array relocation is not modelled",
+}
+
+
+class _Without:
+    """A configuration that lacks one fix: the kernel the fix's profile would be
+    where only this fix is taken away."""
+
+    def __init__(self, cfg: Config, fix: str):
+        self._cfg, self._fix = cfg, fix
+
+    def has_fix(self, fix: str) -> bool:
+        return fix != self._fix and self._cfg.has_fix(fix)
+
+    def __getattr__(self, name):
+        return getattr(self._cfg, name)
+
+
+_HAS_FIX = re.compile(r"has_fix\(\"([a-z_]+)\"\)")
+
+
+@cache
+def _module_fixes(module) -> frozenset[str]:
+    """The fixes an action module's code tests, with those of the action modules it
+    calls into (charge.kmem charges through kmem.py's kmem_level_charge)."""
+    names = set(_HAS_FIX.findall(inspect.getsource(module)))
+    for v in vars(module).values():
+        home = inspect.getmodule(v)
+        if home is not None and home is not module and \
+                home.__name__.startswith("kmemcg.model.actions."):
+            names |= set(_HAS_FIX.findall(inspect.getsource(home)))
+    return frozenset(names)
+
+
+@cache
+def _fixes_of(action: str) -> tuple[str, ...]:
+    """The fixes whose code an action's guard or effect may run."""
+    a = MODEL.actions[action]
+    return tuple(sorted(_module_fixes(inspect.getmodule(a.guard))
+                        | _module_fixes(inspect.getmodule(a.effect))))
+
+
+@cache
+def _unfixed(cfg: Config) -> dict:
+    return {f: _Without(cfg, f) for f in FIXES if cfg.has_fix(f)}
+
+
+def bug_sites(cfg: Config, s: State, action: str, a: tuple, ret: int, post: State) -> list[str]:
+    """The fixes this step exercises: without the fix, the model takes another
+    step here (another result or state), or none."""
+    out, unfixed, act = [], _unfixed(cfg), MODEL.actions[action]
+    for fix in _fixes_of(action):
+        other = unfixed.get(fix)
+        if other is None:
+            continue
+        if not act.guard(other, s, *a) or act.effect(other, s, *a) != (post, ret):
+            out.append(f"fix {fix}: {action}")
+    return out
+
+
+@cache
+def _guard_fixes(action: str) -> tuple[str, ...]:
+    """The fixes an action's guard tests in its own code."""
+    return tuple(sorted(set(_HAS_FIX.findall(inspect.getsource(MODEL.actions[action].guard)))))
+
+
+@cache
+def _guarded_steps(cfg: Config) -> tuple:
+    """The (action, args) whose guard a fix the configuration has may change."""
+    out = []
+    for name, args, guard, _ in explorer.enabled_steps(cfg):
+        fixes = [f for f in _guard_fixes(name) if f in _unfixed(cfg)]
+        if fixes:
+            out.append((name, args, guard, tuple(fixes)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def held_off(cfg: Config, s: State) -> tuple[str, ...]:
+    """The fixes that keep a step from being taken in ``s``: its guard holds
+    without the fix, not with it."""
+    out, unfixed = [], _unfixed(cfg)
+    for name, args, guard, fixes in _guarded_steps(cfg):
+        if guard(cfg, s, *args):
+            continue
+        act = MODEL.actions[name]
+        out += [f"fix {f}: {name} held off" for f in fixes if act.guard(unfixed[f], s, *args)]
+    return tuple(out)
+
+
+def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
+                  post: State) -> list[str]:
+    """Every outcome one checked step (s, action(a) = ret, post) exercises."""
+    head = f"{action} = {ret_text(ret)}"
+    out = [head]
+    branch = _branch(cfg, s, action, a, ret)
+    if branch:
+        out.append(f"{head} [{branch}]")
+    out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a)]
+    out += bug_sites(cfg, s, action, a, ret, post)
+    out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
+    return out
+
+
+# ---------------------------------------------------------------- the face
+
+_SPACE = " \t\n\v\f\r\xa0"
+
+
+def limit_text_class(text: str) -> str:
+    """The branch of res_counter_memparse_write_strategy a limit text takes."""
+    if len(text) >= 63:
+        return "too long"
+    t = text.strip(_SPACE)
+    if t.startswith("-"):
+        if re.fullmatch(r"-[0-9]*", t):  # simple_strtoull wraps modulo 2^64
+            n = int(t[1:] or "0")
+            return ("minus-one" if n == 1 else "minus-one wrapped") if n % (1 << 64) == 1 \
+                else "minus-number"
+        return "minus-one-junk" if re.match(r"-0*1", t) else "minus-junk"
+    value = cgroupfs.parse_limit(t)
+    if value is None:
+        return "junk"
+    if t[-1:].lower() in "kmg":
+        return "suffix"
+    if t.lower().startswith("0x"):
+        return "hex"
+    if t.startswith("0") and len(t) > 1:
+        return "octal"
+    return "unaligned" if value % PAGE_SIZE or int(t or "0") % PAGE_SIZE else "decimal"
+
+
+def write_outcome(cfg: Config, s: State, m: int, file: str, text: str, error: int) -> str:
+    """A write's branch of the face: the file's kind, the text's class, its errno."""
+    counter = cgroupfs.COUNTER_FILES.get(file)
+    res = f" = -{errorcode[error]}" if error else ""
+    if counter is not None and counter[1] == "limit":
+        cls = "root" if m == ROOT and not error == 0 else limit_text_class(text)
+        return f"face: write {file} [{cls}]{res}"
+    if counter is not None and counter[1] in ("max_usage", "failcnt"):
+        value = getattr(getattr(s, counter[0])[m], counter[1])
+        usage = getattr(s, counter[0])[m].usage
+        moves = value != (usage if counter[1] == "max_usage" else 0)
+        return (f"face: write {file} [text {'0' if text.strip() == '0' else 'other'}, "
+                f"{'something to reset' if moves else 'nothing to reset'}]{res}")
+    if file == "memory.use_hierarchy":
+        cls = "too long" if len(text) >= 64 else ("number" if cgroupfs.parse_u64(
+            text.strip(_SPACE)) is not None else "junk")
+        return f"face: write {file} [{cls}]{res}"
+    return f"face: write {file if file in cgroupfs.FILES or file in cgroupfs.WRITE_ONLY else '(no such file)'}{res}"
+
+
+def operation_outcomes(cfg: Config, s: State, op: str, args: dict, paths, pure,
+                       page_memcg=None) -> list[str]:
+    """The face outcomes of an operation decided in ``s``: ``pure`` is the errno it
+    must return with no step (None: it takes steps); ``page_memcg``, the memcg the
+    page a free names is charged to (None: not charged, or no page)."""
+    if op == "free_kmem" and page_memcg is not None and pure is None:
+        moved = s.task_memcg[cfg.task_index(args["task"])] != page_memcg
+        return [f"face: free_kmem [{'by a task in another memcg' if moved else 'in place'}]"]
+    if op == "write" and s.lifecycle[paths.index(args["path"])] == ONLINE:
+        m = paths.index(args["path"])
+        return [write_outcome(cfg, s, m, args["file"], args["text"], -(pure or 0))]
+    return [] if pure is None or op == "set_task" else [f"face: {op} = {ret_text(pure)}"]
+
+
+@dataclass
+class Coverage:
+    """The outcomes a run exercised (with how often), against those reachable."""
+
+    cfg: Config
+    seen: Counter = field(default_factory=Counter)
+    #: the outcomes the model reaches in this scope, or None: unknown
+    reachable: frozenset | None = None
+    #: whether ``reachable`` is every outcome of the scope (False: a bounded search's)
+    complete: bool = False
+    _states: set = field(default_factory=set)
+
+    def step(self, s: State, action: str, a: tuple, ret: int, post: State) -> None:
+        """A checked step, and (once per state) the fixes holding steps off in it."""
+        self.seen.update(step_outcomes(self.cfg, s, action, a, ret, post))
+        if s not in self._states:
+            self._states.add(s)
+            self.seen.update(held_off(self.cfg, s))
+
+    def face(self, s: State, op: str, args: dict, paths, pure, page_memcg=None) -> None:
+        self.seen.update(operation_outcomes(self.cfg, s, op, args, paths, pure, page_memcg))
+
+    def bypass(self, reasons) -> None:
+        self.seen.update(f"face: charge.bypass [{r}]" for r in (reasons or ["not accounted"]))
+
+    def add(self, outcomes) -> None:
+        self.seen.update(outcomes)
+
+    @property
+    def uncovered(self) -> list[str]:
+        return sorted((self.reachable or frozenset()) - set(self.seen))
+
+    def summary(self) -> str:
+        """One line: covered of reachable, or what was seen where that is unknown."""
+        seen = set(self.seen)
+        if self.reachable is None:
+            return f"coverage: {len(seen)} outcomes seen; reachable: unknown"
+        got = len(seen & self.reachable)
+        bound = "" if self.complete else " (at least: the search was bounded)"
+        extra = len(seen - self.reachable)
+        more = f", {extra} more outside the search" if extra else ""
+        return (f"coverage: {got}/{len(self.reachable)} reachable outcomes{bound}{more}; "
+                f"{len(self.reachable) - got} uncovered")
+
+    def lines(self, limit: int = 40) -> list[str]:
+        """The summary, what stayed uncovered, and the windows left unmodelled."""
+        out = [self.summary()]
+        for head, items in (("uncovered", self.uncovered), ("seen outside the search",
+                                                              self.outside)):
+            if items:
+                out.append(f"  {head}: " + "; ".join(items[:limit])
+                           + (f"; ... {len(items) - limit} more" if len(items) > limit else ""))
+        return out
+
+    def exercised(self, limit: int = 30) -> str:
+        """The outcomes seen, as one line (a replay's: what its operations exercised)."""
+        seen = sorted(self.seen)
+        more = f"; ... {len(seen) - limit} more" if len(seen) > limit else ""
+        return f"coverage: {len(seen)} outcomes exercised: " + "; ".join(seen[:limit]) + more
+
+    @property
+    def outside(self) -> list[str]:
+        """Outcomes seen that the model's search did not reach (it was bounded)."""
+        return [] if self.reachable is None else sorted(set(self.seen) - self.reachable)
+
+
+# ---------------------------------------------------------------- the model's reach
+
+#: limit texts the search writes beside the scope's values: one per parse branch
+FACE_LIMIT_TEXTS = ("-1", "-1x", "-18446744073709551617", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
+                    "9" * 70)
+_RESET_TEXTS = ("0", "1")
+_HIERARCHY_TEXTS = ("0", "1", "2", "x")
+#: allocation contexts that must bypass accounting: the operations that set one
+#: up, allocate, and undo it
+BYPASSES = dict(zip(BYPASS_CONTEXT, (
+    ({"gfp": ["GFP_KERNEL"]}, None),
+    ({"gfp": ["GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL"]}, None),
+    ({"in_interrupt": True}, None),
+    ({}, "has_mm"),
+    ({}, "kthread"),
+    ({}, "fatal_signal"),
+), strict=True))
+
+
+def _limit_text(v: int) -> str:
+    return "-1" if v == UNLIMITED else str(v)
+
+
+def _admin_run(cfg, s, steps):
+    """The activation steps memcg_update_kmem_limit takes after its write."""
+    names = ("activate.update_cache_sizes", "activate.static_key_inc", "activate.set_active")
+    while s.admin_pc != ADMIN_IDLE:
+        m = s.admin_memcg
+        for name in names:
+            act = MODEL.actions[name]
+            if act.guard(cfg, s, m):
+                post, ret = act.effect(cfg, s, m)
+                steps.append((s, name, (m,), ret, post))
+                s = post
+                break
+        else:
+            raise AssertionError(f"the administrator is stuck at {s.admin_pc}")
+    return s
+
+
+def _take(cfg, s, steps, name, args):
+    post, ret = MODEL.actions[name].effect(cfg, s, *args)
+    steps.append((s, name, args, ret, post))
+    return post, ret
+
+
+def model_operation(cfg: Config, s: State, paths, pages: tuple, op: str, a: dict):
+    """One operation run alone on the model, as the harness expects it:
+    (pure errno or None, [(pre, action, args, ret, post)], the state after, pages after).
+    ``pages`` is the ghost list of (kind, memcg, order) allocations, as the
+    harness tracks page handles."""
+    steps: list = []
+    if op in ("mkdir", "rmdir", "write", "attach"):
+        m = paths.index(a["path"])
+        online = s.lifecycle[m] == ONLINE
+        if op == "mkdir":
+            if online:
+                return -EEXIST, steps, s, pages
+            if s.lifecycle[cfg.parents[m]] != ONLINE:
+                return -ENOENT, steps, s, pages
+            first = ("mkdir", (m,))
+        elif not online:
+            return -ENOENT, steps, s, pages
+        elif op == "rmdir":
+            if m == ROOT:
+                return -EBUSY, steps, s, pages
+            first = ("rmdir", (m,))
+        elif op == "attach":
+            t = cfg.task_index(a["task"])
+            if s.task_memcg[t] == m:
+                return 0, steps, s, pages
+            first = ("attach", (t, m))
+        else:
+            e = cgroupfs.expect_write(cfg, s, m, a["file"], a["text"])
+            if e.error:
+                return -e.error, steps, s, pages
+            first = (e.action, e.args)
+        if not MODEL.actions[first[0]].guard(cfg, s, *first[1]):
+            return None, None, s, pages  # not alone here (the harness drives it alone)
+        pre = s
+        s, ret = _take(cfg, s, steps, *first)
+        s = _admin_run(cfg, s, steps)
+        if first[0] in ("rmdir", "force_empty") and ret == 0:
+            target = cfg.parents[first[1][0]] if pre.hier[first[1][0]] else ROOT
+            pages = tuple(sorted((k, target if k == "user" and mm == first[1][0] else mm, o)
+                                 for k, mm, o in pages))
+        return None, steps, s, pages
+    t = cfg.task_index(a["task"]) if "task" in a else None
+    if op == "alloc_kmem":
+        m, order = s.task_memcg[t], a.get("order", 0)
+        bypass = a.get("bypass")
+        if bypass or not kmem_accounted(s, m):
+            _take(cfg, s, steps, "charge.bypass", (t, m, 1 if bypass else 0))
+            return None, steps, s, tuple(sorted((*pages, ("kmem", NONE, order))))
+        s, ret = _take(cfg, s, steps, "charge.kmem", (t, m, order))
+        if ret == 0:
+            s, ret = _take(cfg, s, steps, "charge.res", (t, m))
+        if ret == 0:
+            s, ret = _take(cfg, s, steps, "charge.abort" if a.get("fail") else "charge.commit",
+                           (t, m))
+            if not a.get("fail"):
+                pages = tuple(sorted((*pages, ("kmem", m, order))))
+        return None, steps, s, pages
+    if op == "alloc_user":
+        m = s.task_memcg[t]
+        s, ret = _take(cfg, s, steps, "user.charge", (t, m))
+        if ret == 0:
+            pages = tuple(sorted((*pages, ("user", m, 0))))
+        return None, steps, s, pages
+    if op in ("free_kmem", "free_user"):
+        page = a["page"]
+        kind, m, order = page["kind"], page["memcg"], page["order"]
+        rest = list(pages)
+        rest.remove((kind, m, order))
+        if m == NONE:
+            _take(cfg, s, steps, "free.bypass", (t or 0,))
+        elif kind == "kmem":
+            s, _ = _take(cfg, s, steps, "free.uncharge", (m, order))
+        else:
+            s, _ = _take(cfg, s, steps, "user.uncharge", (m,))
+        return None, steps, s, tuple(rest)
+    raise ValueError(f"unknown operation {op}")
+
+
+def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
+    """The operations the search tries in ``s``: one scenario list item each, a
+    list of (op, args) run in a row (a bypass context is set up and undone).
+    The parse branches of a limit text do not depend on the state, so their
+    texts are tried (``faces``) only near the start."""
+    ops: list = []
+    for m, path in enumerate(paths):
+        if s.lifecycle[m] != OFFLINE:  # the model never creates a memcg again
+            ops.append([("mkdir", {"path": path})])
+        ops.append([("rmdir", {"path": path})])
+        if s.lifecycle[m] != ONLINE:
+            ops += [[("write", {"path": path, "file": "memory.limit_in_bytes", "text": "0"})],
+                    [("attach", {"task": cfg.tasks[0], "path": path})]]
+            continue
+        extra = set(FACE_LIMIT_TEXTS) if faces else set()
+        texts = {_limit_text(v) for v in cfg.kmem_limits} | extra
+        writes = [("memory.kmem.limit_in_bytes", t) for t in sorted(texts)]
+        texts = {_limit_text(v) for v in cfg.res_limits} | extra
+        writes += [("memory.limit_in_bytes", t) for t in sorted(texts)]
+        writes += [("memory.use_hierarchy", t) for t in _HIERARCHY_TEXTS]
+        writes += [(f, t) for f in ("memory.max_usage_in_bytes", "memory.kmem.max_usage_in_bytes",
+                                    "memory.failcnt", "memory.kmem.failcnt")
+                   for t in _RESET_TEXTS]
+        writes += [("memory.force_empty", "0"), ("memory.usage_in_bytes", "0"),
+                   ("memory.nosuch", "0")]
+        ops += [[("write", {"path": path, "file": f, "text": t})] for f, t in writes]
+        ops += [[("attach", {"task": t, "path": path})] for t in cfg.tasks]
+    for t in cfg.tasks:
+        for o in cfg.orders:
+            for fail in (False, True):
+                ops.append([("alloc_kmem", {"task": t, "fail": fail, "order": o})])
+        for why, (extra, flag) in BYPASSES.items():
+            alloc = ("alloc_kmem", {"task": t, "fail": False, "order": 0, **extra,
+                                    "bypass": why})
+            if flag is None:
+                ops.append([alloc])
+            else:
+                on = flag != "has_mm"
+                ops.append([("set_task", {"task": t, flag: on}), alloc,
+                            ("set_task", {"task": t, flag: not on})])
+        ops.append([("alloc_user", {"task": t})])
+    for kind, m, order in sorted(set(pages)):
+        page = {"kind": kind, "memcg": m, "order": order}
+        if kind == "kmem":  # any task may free kernel memory, in its memcg or not
+            ops += [[("free_kmem", {"task": t, "page": page})] for t in cfg.tasks]
+        else:
+            ops.append([("free_user", {"page": page})])
+    return ops
+
+
+@dataclass
+class Reach:
+    """What :func:`reachable` found: each outcome with the shortest scenario (a list
+    of operations) that reaches it, and whether the search was complete."""
+
+    scenarios: dict = field(default_factory=dict)
+    complete: bool = True
+    states: int = 0
+
+    @property
+    def outcomes(self) -> frozenset:
+        return frozenset(self.scenarios)
+
+
+def _operation_steps(cfg, s, paths, pages, item):
+    """Run a menu item on the model: (the outcomes, the state and pages after),
+    or None when it cannot run alone here."""
+    out = []
+    for op, args in item:
+        if op == "set_task":
+            continue
+        pure, steps, post, pages = model_operation(cfg, s, paths, pages, op, args)
+        if steps is None:
+            return None
+        page = args.get("page")
+        charged = page["memcg"] if page and page["memcg"] != NONE else None
+        out += operation_outcomes(cfg, s, op, args, paths, pure, charged)
+        if op == "alloc_kmem" and steps and steps[0][1] == "charge.bypass":
+            out.append(f"face: charge.bypass [{args.get('bypass') or 'not accounted'}]")
+        for pre, action, a, ret, after in steps:
+            out += step_outcomes(cfg, pre, action, a, ret, after)
+            out += held_off(cfg, pre)
+        s = post
+    return out, s, pages
+
+
+def _model_digest() -> str:
+    """A digest of the model's and this module's code: a cached search is stale
+    once either changes."""
+    h = hashlib.sha256()
+    roots = [Path(model_package.__file__).parent, Path(__file__),
+             Path(__file__).with_name("harness.py")]
+    for f in sorted(p for r in roots for p in ([r] if r.is_file() else r.rglob("*.py"))):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_file(cfg: Config, max_states: int) -> Path:
+    key = hashlib.sha256(json.dumps([cfg.to_json(), max_states, _model_digest()],
+                                    sort_keys=True).encode()).hexdigest()[:20]
+    home = os.environ.get("KMEMCG_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kmemcg")
+    return Path(home) / f"reach-{cfg.name}-{key}.json"
+
+
+@cache
+def reachable(cfg: Config, max_states: int = 3000) -> Reach:
+    """:func:`search`, cached per configuration: in memory, and on disk (under
+    ``$KMEMCG_CACHE``, else ``$XDG_CACHE_HOME/kmemcg``), keyed by the
+    configuration and the model's code. A cache that cannot be read or written
+    is searched again: it only saves time."""
+    path = _cache_file(cfg, max_states)
+    try:
+        data = json.loads(path.read_text())
+        return Reach({o: [(op, args) for op, args in ops] for o, ops in data["scenarios"]},
+                     data["complete"], data["states"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    reach = search(cfg, max_states)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"scenarios": list(reach.scenarios.items()),
+                                   "complete": reach.complete, "states": reach.states}))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return reach
+
+
+def search(cfg: Config, max_states: int = 3000) -> Reach:
+    """Breadth first over the model, whole operations alone (the sequential
+    machine's moves): every outcome within ``max_states`` idle states, each with
+    the shortest list of operations that reaches it."""
+    paths = memcg_paths(cfg)
+    init = MODEL.initial(cfg)
+    start = (init, ())
+    reach = Reach()
+    prefix = {start: []}
+    queue = deque([start])
+    while queue:
+        key = queue.popleft()
+        s, pages = key
+        for item in _menu(cfg, s, paths, pages, faces=len(prefix[key]) <= 4):
+            got = _operation_steps(cfg, s, paths, pages, item)
+            if got is None:
+                continue
+            outcomes, post, after = got
+            scenario = None
+            for o in outcomes:
+                if o not in reach.scenarios:
+                    scenario = scenario or [*prefix[key], *item]
+                    reach.scenarios[o] = scenario
+            nxt = (post, after)
+            if nxt in prefix or not MODEL.in_constraint(cfg, post) or post.error:
+                continue
+            if len(prefix) >= max_states:
+                reach.complete = False
+                continue
+            prefix[nxt] = [*prefix[key], *item]
+            queue.append(nxt)
+    reach.states = len(prefix)
+    return reach
+
+
+def through_face(action: str, args: tuple) -> bool:
+    """Whether an implementation can be asked for the step: a limit write to the
+    root is refused by the face with no step (model/cgroupfs.py)."""
+    return not (action in cgroupfs.LIMIT_ACTION.values() and args[0] == ROOT)
+
+
+#: named stutters the explorer leaves out, and the step whose operation takes them
+#: instead (an allocation that bypasses accounting; free.bypass is left out: the
+#: interleaver frees charged pages only)
+_STUTTERS = {"charge.bypass": "charge.kmem"}
+
+
+def _stutter_steps(cfg: Config) -> list:
+    out = []
+    for name, instead in _STUTTERS.items():
+        enabled = cfg.actions if cfg.actions is not None else \
+            [a for a in MODEL.actions if MODEL.actions[a].explored]
+        if instead in enabled and name not in enabled:
+            a = MODEL.actions[name]
+            out += [(name, tuple(args), a.guard, a.effect) for args in a.domain(cfg)]
+    return out
+
+
+@cache
+def reachable_steps(cfg: Config) -> frozenset:
+    """The step outcomes of every state the model explorer stores in ``cfg`` (the
+    race scopes, explored whole): each enabled step's, and each held off. A state
+    that breaks an invariant (a profile's bug) is stored but not expanded, as the
+    interleaver does under a kernel claim."""
+    r = explorer.explore(cfg, graph=False, keep_going=True)
+    steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
+    out: set = set()
+    for sid, s in enumerate(r.states):
+        if sid in r.broken:
+            continue
+        for name, args, ret, post in explorer.successors(cfg, s, steps):
+            if through_face(name, args):
+                out.update(step_outcomes(cfg, s, name, args, ret, post))
+        out.update(held_off(cfg, s))
+    return frozenset(out)
+
+
+def scenario_ops(scenario) -> list:
+    """A scenario's operations with the search's bookkeeping keys dropped."""
+    return [(op, {k: v for k, v in args.items() if k != "bypass"}) for op, args in scenario]
+
+
+
+# ---------------------------------------------------------------- driving
+
+
+def for_machine(cfg: Config) -> tuple[Coverage, dict]:
+    """A coverage of the sequential machine's scope, against what the model reaches
+    there, and the model's scenario for each outcome."""
+    reach = reachable(cfg)
+    return Coverage(cfg, reachable=reach.outcomes, complete=reach.complete), reach.scenarios
+
+
+def for_steps(cfg: Config, max_states: int = 50_000) -> Coverage:
+    """A coverage of a race scope: the step outcomes of every state the model
+    explorer stores, or unknown when the scope is too large to explore."""
+    r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
+    if not r.complete:
+        return Coverage(cfg)
+    return Coverage(cfg, reachable=reachable_steps(cfg), complete=True)
+
+
+def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: int,
+            oracle: str = "eval", scenarios: bool = True, budget: float | None = None,
+            shrink_seconds: float = 20.0, **kw):
+    """The sequential machine with its coverage: the model's scenarios first (unless
+    ``scenarios`` is False), then ``examples`` random runs; with a ``budget`` (in
+    seconds), more random runs on the next seeds until every reachable outcome is
+    covered or the budget is spent; ``kw`` go to :func:`machine.run` (a kernel claim,
+    an example database). (the run's stats, its Coverage)."""
+    cov, scen = for_machine(cfg)
+    stats = machine.run(cfg, make_impl, seed_value=seed_value, examples=examples, steps=steps,
+                        oracle=oracle, shrink_seconds=shrink_seconds, coverage=cov,
+                        scenarios=scen if scenarios else None, **kw)
+    if budget is None:
+        return stats, cov
+    t0, seed_now = time.perf_counter(), seed_value
+    while (cov.uncovered and stats.failure is None and not stats.interrupted
+           and time.perf_counter() - t0 < budget):
+        seed_now += 1
+        more = machine.run(cfg, make_impl, seed_value=seed_now, examples=examples,
+                           steps=steps, oracle=oracle, shrink_seconds=shrink_seconds,
+                           coverage=cov, **kw)
+        stats.ops += more.ops
+        stats.steps += more.steps
+        stats.seconds += more.seconds
+        stats.seeds += 1
+        stats.failure, stats.failing_ops = more.failure, more.failing_ops
+        stats.interrupted = more.interrupted
+    return stats, cov
+
+
+def race(cfg: Config, make, *, seed_value: int, examples: int, steps: int,
+         budget: float | None = None, **kw):
+    """The race machine with its coverage; with a ``budget`` (seconds), more runs on
+    the next seeds until every step outcome the model explorer reaches is
+    covered. (the run's stats, its Coverage)."""
+    cov = for_steps(cfg)
+    stats = race_machine.run(cfg, seed_value=seed_value, examples=examples, steps=steps,
+                             make=make, coverage=cov, **kw)
+    t0, seed_now = time.perf_counter(), seed_value
+    while (budget is not None and cov.uncovered and stats.failure is None
+           and not stats.interrupted and time.perf_counter() - t0 < budget):
+        seed_now += 1
+        more = race_machine.run(cfg, seed_value=seed_now, examples=examples, steps=steps,
+                                make=make, coverage=cov, **kw)
+        stats.steps += more.steps
+        stats.seconds += more.seconds
+        stats.failure, stats.schedule = more.failure, more.schedule
+        stats.interrupted = more.interrupted
+    return stats, cov
