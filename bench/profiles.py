@@ -1,6 +1,6 @@
 """The profile tables for the README: every profile, explorer and Hypothesis.
 
-Run: python bench/profiles.py [destruction|activation]. For each profile: the
+Run: python bench/profiles.py [PROFILE ...] (default: all). For each profile: the
 invariant it breaks, the shortest trace (steps), states explored, the
 explorer's time to verdict, and the Hypothesis race machine's time to find and
 shrink it (median of 5 seeds, and how many of the 5 found it within 1000 runs).
@@ -19,7 +19,7 @@ from dataclasses import replace
 from kmemcg.conformance import race
 from kmemcg.conformance.interleave import explore_impl
 from kmemcg.model import explore
-from kmemcg.model.profiles import PROFILES
+from kmemcg.model.profiles import CORRECT, PROFILES
 from kmemcg.model.scopes import PRESETS
 
 
@@ -53,19 +53,21 @@ def table(rows) -> None:
               flush=True)
 
 
-def main() -> None:
-    which = sys.argv[1:] or ["destruction", "activation"]
-    if "activation" in which:
-        rows = []
-        for preset in ("activation-key", "activation-mkdir", "activation-hierarchy"):
-            rows += [(preset, "correct")] + [(preset, p.name) for p in PROFILES.values()
-                                            if p.preset == preset]
+def main(only: list[str]) -> None:
+    def wanted(profile: str) -> bool:
+        return not only or profile in only
+
+    rows = []
+    for preset in ("activation-key", "activation-mkdir", "activation-hierarchy"):
+        rows += [(preset, p) for p in (CORRECT, *(p.name for p in PROFILES.values()
+                                                    if p.preset == preset)) if wanted(p)]
+    if rows:
         table(rows)
         print()
-    if "destruction" not in which:
-        return
     table([("destruction", p.name) for p in PROFILES.values()
-           if p.preset in (None, "destruction")])
+           if p.preset in (None, "destruction") and wanted(p.name)])
+    if only:
+        return
     print()
     for name in ("destruction-kmem", "destruction-2roots"):
         cfg = PRESETS[name]
@@ -87,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
