@@ -1,9 +1,12 @@
-"""The profile table for the README: every destruction profile, explorer and Hypothesis.
+"""The profile tables for the README: every profile, explorer and Hypothesis.
 
-Run: python bench/profiles.py [PROFILE ...] (default: all). For each profile: the invariant it breaks, the
-shortest trace (steps), states explored, the explorer's time to verdict, and
-the Hypothesis race machine's time to find and shrink it (median of 5 seeds, and
-how many of the 5 found it within 1000 runs).
+Run: python bench/profiles.py [PROFILE ...] (default: all). For each profile: the
+invariant it breaks, the shortest trace (steps), states explored, the
+explorer's time to verdict, and the Hypothesis race machine's time to find and
+shrink it (median of 5 seeds, and how many of the 5 found it within 1000 runs).
+The destruction table runs every destruction profile on its preset; the
+activation table each activation preset with the correct kernel, then the
+profile checked on it.
 """
 
 from __future__ import annotations
@@ -16,17 +19,17 @@ from dataclasses import replace
 from kmemcg.conformance import race
 from kmemcg.conformance.interleave import explore_impl
 from kmemcg.model import explore
-from kmemcg.model.profiles import PROFILES
+from kmemcg.model.profiles import CORRECT, PROFILES
 from kmemcg.model.scopes import PRESETS
 
 
-def main(only: list[str]) -> None:
-    print("| profile | breaks | shortest trace | states | explorer | implementation, "
+def table(rows) -> None:
+    """One line per (preset, profile) of ``rows``."""
+    print("| profile | preset | breaks | shortest trace | states | explorer | implementation, "
           "exhaustive | Hypothesis (median of 5) |")
-    print("|---|---|---|---|---|---|---|")
-    for profile in [p.name for p in PROFILES.values() if p.preset in (None, "destruction")
-                    and (not only or p.name in only)]:
-        cfg = replace(PRESETS["destruction"], profile=profile)
+    print("|---|---|---|---|---|---|---|---|")
+    for preset, profile in rows:
+        cfg = replace(PRESETS[preset], profile=profile)
         t = time.perf_counter()
         r = explore.explore(cfg)
         t_explore = time.perf_counter() - t
@@ -45,8 +48,24 @@ def main(only: list[str]) -> None:
             times.append(st.seconds)
             found += st.failure is not None
         hyp = f"{statistics.median(times):.1f} s, found {found}/5"
-        print(f"| {profile} | {broken} | {length} | {r.distinct} | {t_explore * 1000:.0f} ms "
-              f"| {impl_verdict}, {t_impl * 1000:.0f} ms | {hyp} |")
+        print(f"| {profile} | {preset} | {broken} | {length} | {r.distinct} "
+              f"| {t_explore * 1000:.0f} ms | {impl_verdict}, {t_impl * 1000:.0f} ms | {hyp} |",
+              flush=True)
+
+
+def main(only: list[str]) -> None:
+    def wanted(profile: str) -> bool:
+        return not only or profile in only
+
+    rows = []
+    for preset in ("activation-key", "activation-mkdir", "activation-hierarchy"):
+        rows += [(preset, p) for p in (CORRECT, *(p.name for p in PROFILES.values()
+                                                    if p.preset == preset)) if wanted(p)]
+    if rows:
+        table(rows)
+        print()
+    table([("destruction", p.name) for p in PROFILES.values()
+           if p.preset in (None, "destruction") and wanted(p.name)])
     if only:
         return
     print()

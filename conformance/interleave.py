@@ -119,6 +119,18 @@ ACTOR_OPERATIONS = {
 }
 
 
+#: with a configuration's ``second_admin``, the operations a second
+#: administrator runs beside the first's writes
+SECOND_ADMIN = frozenset({"mkdir", "attach"})
+
+
+def actor_of(cfg: Config, op: str, args) -> str:
+    """The actor that runs a cgroupfs or page operation."""
+    if cfg.second_admin and op in SECOND_ADMIN:
+        return "admin2"
+    return ACTOR_OPERATIONS[op][0](*args)
+
+
 @dataclass
 class InterleaveResult:
     states: set = field(default_factory=set)
@@ -253,7 +265,7 @@ class _Run:
                     out.append(("start", name, *args))
         busy = set(self.threads)
         out += [("start", op, *args) for op, args in self._actor_operations(state)
-                if ACTOR_OPERATIONS[op][0](*args) not in busy]
+                if actor_of(cfg, op, args) not in busy]
         out += [("step", t) for t in sorted(self.threads)]
         if self.cfg.roots:
             out += [("work", name) for name in self.impl.queued()]
@@ -334,7 +346,7 @@ class _Run:
             name, args = choice[1], choice[2:]
             actor = ACTOR_OPERATIONS.get(name)
             if actor is not None:
-                key = actor[0](*args)
+                key = actor_of(self.cfg, name, args)
                 thread = [self.impl.start(name, actor[1](*args)), name, args, []]
             else:
                 key = _key(choice)

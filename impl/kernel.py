@@ -35,9 +35,9 @@ from typing import ClassVar
 from kmemcg.impl import cgroupfs as fs
 from kmemcg.impl.lockdep import Lockdep
 from kmemcg.impl.memcontrol import (
+    CONTROLLER_FIXES,
     GFP_KERNEL,
     GFP_KMEMCG,
-    KMEM_ACCOUNTED_ACTIVATED,
     PAGE_SIZE,
     MemCgroup,
     MemoryController,
@@ -154,6 +154,7 @@ class Kernel:
         self.mc = self.controller_class()
         self.slab = self.slab_class(self.mc, fixes, lockdep)
         self.fixes = self.slab.fixes
+        self.mc.fixes = self.fixes & CONTROLLER_FIXES
         self.lockdep = self.slab.lockdep
         self.wq = self.slab.wq
         self.steps = Steps(self)
@@ -167,7 +168,6 @@ class Kernel:
         self.memcg_list: list[MemCgroup] = [root]  # every memcg, in css order
         self.pages: dict[int, Page] = {}
         self._next_pfn = 0
-        self.activating: MemCgroup | None = None  # ghost: memcg_update_kmem_limit's memcg
         for name in roots:
             self.slab.kmem_cache_create(name, slab_order, objs_per_slab)
         if boot_memcgs:
@@ -303,12 +303,8 @@ class Kernel:
             ret = self.mc.mem_cgroup_resize_limit(memcg, val)
             yield Step("limit.write", {"memcg": memcg.path, "bytes": val}, ret)
             return ret
-        self.activating = memcg
-        try:
-            return (yield from self.mc.memcg_update_kmem_limit(
-                memcg, val, self.tasks.values(), owner=object()))
-        finally:
-            self.activating = None
+        return (yield from self.mc.memcg_update_kmem_limit(
+            memcg, val, self.tasks.values(), owner=object()))
 
     def read(self, path: str, file: str) -> str | int:
         """cgroup_file_read -> the memory.* file's read handler (3.8-3.10)."""
@@ -348,7 +344,8 @@ class Kernel:
 
     @kpath
     def attach(self, task: str, path: str):
-        """cgroup_attach_task (3.8: under cgroup_lock)."""
+        """cgroup_attach_task, under cgroup_mutex, which 3.9/3.10's
+        memcg_update_kmem_limit does not take: a move may land mid-activation."""
         t = self._live_task(task)
         if t is None:
             return -ESRCH
@@ -357,10 +354,7 @@ class Kernel:
             return -ENOENT
         if t.memcg is memcg:
             return 0  # cgroup_attach_task: nothing to do
-        owner = object()
-        yield from self.mc.memcg_create_mutex.lock(owner)  # 3.8 took cgroup_lock()
         t.memcg = memcg
-        self.mc.memcg_create_mutex.unlock(owner)
         yield Step("attach", {"task": task, "memcg": memcg.path})
         return 0
 
@@ -616,18 +610,12 @@ class Kernel:
         return out
 
     def _admin_snapshot(self) -> dict:
-        mc, m = self.mc, self.activating
-        if m is not None and mc.set_limit_mutex.owner is not None and not mc.memcg_kmem_is_active(m):
-            active = sum(1 for x in self.memcgs.values() if mc.memcg_kmem_is_active(x))
-            if not m.kmem_account_flags & KMEM_ACCOUNTED_ACTIVATED:
-                pc = "update_cache_sizes" if m.kmem.limit != fs.RESOURCE_MAX else "idle"
-            elif mc.memcg_kmem_enabled_key == active:
-                pc = "static_key_inc"
-            else:
-                pc = "set_active"
-            if pc != "idle":
-                return {"pc": pc, "memcg": m.path}
-        return {"pc": "idle", "memcg": None}
+        """The activation's next step: a ghost memcg_update_kmem_limit keeps (the
+        kernel's flags cannot tell it where the order of its steps is a profile's)."""
+        if self.mc.activation is None:
+            return {"pc": "idle", "memcg": None}
+        memcg, pc = self.mc.activation
+        return {"pc": pc, "memcg": memcg.path}
 
     def _cache_snapshot(self) -> dict:
         slab = self.slab

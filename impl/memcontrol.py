@@ -21,6 +21,15 @@ KMEM_ACCOUNTED_ACTIVE = 1 << 0
 KMEM_ACCOUNTED_ACTIVATED = 1 << 1
 #: ida_simple_get(&kmem_limited_groups, 0, MEMCG_CACHES_MAX_SIZE).
 MEMCG_CACHES_MAX_SIZE = 65535
+#: The fixes the controller's code knows (the slab side's are impl/slab.py's);
+#: a historical kernel is built without some (the roster is model/profiles.py).
+CONTROLLER_FIXES = frozenset({
+    "kmem_limit_check", "kmem_rollback", "active_after_key", "activation_excludes_mkdir",
+    "activation_refuses_over_limit",
+})
+#: The call sites of memcg_kmem_enabled_key, in the order jump_label_update
+#: patches them (the order that exposes W11: the charge site first).
+CHARGE_SITE, COMMIT_SITE = "memcg_kmem_newpage_charge", "memcg_kmem_commit_charge"
 
 
 class MemCgroup:
@@ -104,11 +113,24 @@ class MemoryController:
         self.root_mem_cgroup.online = True
         self.nr_memcgs = 1  # css ids handed out
         self.memcg_kmem_enabled_key = 0  # struct static_key's count
+        #: static_key_slow_inc is inside jump_label_update: the sites patched so far
+        self.patched_sites: frozenset[str] = frozenset()
+        self.fixes: frozenset[str] = CONTROLLER_FIXES
+        #: ghost: the memcg memcg_update_kmem_limit activates and the step it takes next
+        self.activation: tuple[MemCgroup, str] | None = None
         self.kmem_limited_groups: set[int] = set()  # the ida
         self.memcg_create_mutex = Mutex("memcg_create_mutex")
         self.set_limit_mutex = Mutex("set_limit_mutex")
 
     # ------------------------------------------------------------ helpers
+
+    def has_fix(self, fix: str) -> bool:
+        return fix in self.fixes
+
+    def memcg_kmem_enabled(self, site: str) -> bool:
+        """memcg_kmem_enabled() at ``site``: static_key_false's branch, patched in
+        once the key is on, or while static_key_slow_inc has reached the site."""
+        return self.memcg_kmem_enabled_key > 0 or site in self.patched_sites
 
     @staticmethod
     def memcg_kmem_is_active(memcg: MemCgroup) -> bool:
@@ -271,10 +293,17 @@ class MemoryController:
         Under memcg_create_mutex and set_limit_mutex, a first write of a value
         other than RESOURCE_MAX activates kmem accounting: limit, kmemcg_id,
         static key, and only then the ACTIVE bit, so no charge can happen at a
-        call site whose uncharge branch is not yet patched in.
+        call site whose commit or uncharge branch is not yet patched in.
+        Without ``active_after_key`` ACTIVE comes first (W11); without
+        ``activation_excludes_mkdir`` the mutexes go after
+        memcg_update_cache_sizes, as 3.8's cgroup_unlock did before its
+        deferred static_key_slow_inc (W10); without
+        ``activation_refuses_over_limit`` a failed res_counter_set_limit is
+        3.8-3.10's VM_BUG_ON(ret), which without DEBUG_VM goes on.
         """
         yield from self.memcg_create_mutex.lock(owner)
         yield from self.set_limit_mutex.lock(owner)
+        locked = True
         try:
             if memcg.kmem_account_flags == 0 and val != RESOURCE_MAX:
                 if self.cgroup_task_count(memcg, tasks) or self.memcg_has_children(memcg):
@@ -282,24 +311,50 @@ class MemoryController:
                     yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, ret)
                     return ret
                 ret = memcg.kmem.set_limit(val)
-                assert ret == 0  # VM_BUG_ON: usage is 0 on an inactive group
+                if ret and self.has_fix("activation_refuses_over_limit"):
+                    yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, ret)
+                    return ret
+                self.activation = (memcg, "update_cache_sizes")
                 yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, 0)
                 ret = self.memcg_update_cache_sizes(memcg)
                 if ret:
                     memcg.kmem.limit = RESOURCE_MAX
                     return ret
+                if not self.has_fix("activation_excludes_mkdir"):
+                    self._unlock(owner)  # 3.8: cgroup_unlock(), then the deferred inc
+                    locked = False
+                key_first = self.has_fix("active_after_key")
+                self.activation = (memcg, "static_key_inc" if key_first else "set_active")
                 yield Step("activate.update_cache_sizes", {"memcg": memcg.path})
-                self.static_key_slow_inc()
-                yield Step("activate.static_key_inc", {"memcg": memcg.path})
+                if key_first:
+                    self.static_key_slow_inc()
+                    self.activation = (memcg, "set_active")
+                    yield Step("activate.static_key_inc", {"memcg": memcg.path})
+                    memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+                    self.activation = None
+                    yield Step("activate.set_active", {"memcg": memcg.path})
+                    return 0
                 memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+                if self.memcg_kmem_enabled_key == 0:  # jump_label_update: the charge site
+                    self.patched_sites = frozenset({CHARGE_SITE})
+                self.activation = (memcg, "static_key_inc")
                 yield Step("activate.set_active", {"memcg": memcg.path})
+                self.static_key_slow_inc()
+                self.patched_sites = frozenset()
+                self.activation = None
+                yield Step("activate.static_key_inc", {"memcg": memcg.path})
                 return 0
             ret = memcg.kmem.set_limit(val)
             yield Step("kmem_limit.write", {"memcg": memcg.path, "bytes": val}, ret)
             return ret
         finally:
-            self.set_limit_mutex.unlock(owner)
-            self.memcg_create_mutex.unlock(owner)
+            self.activation = None
+            if locked:
+                self._unlock(owner)
+
+    def _unlock(self, owner) -> None:
+        self.set_limit_mutex.unlock(owner)
+        self.memcg_create_mutex.unlock(owner)
 
     def memcg_activate_kmem(self, memcg: MemCgroup, limit: int) -> int:
         """memcg_activate_kmem (3.12 name; 3.9/3.10 inline in memcg_update_kmem_limit):
@@ -333,7 +388,7 @@ class MemoryController:
         """
         memcg = task.memcg
         flags = self._bypass_flags(task, gfp, in_interrupt)
-        enabled = self.memcg_kmem_enabled_key > 0
+        enabled = self.memcg_kmem_enabled(CHARGE_SITE)
         if flags or not enabled or not self.memcg_can_account_kmem(memcg):
             yield Step("charge.bypass", {"task": task.name, "memcg": memcg.path, "flags": flags})
             return True, None
@@ -389,7 +444,11 @@ class MemoryController:
     def memcg_kmem_commit_charge(self, page: Page | None, memcg: MemCgroup, order: int,
                                  task: TaskStruct):
         """memcg_kmem_commit_charge(page, memcg, order) (3.8): record the memcg on
-        the page, or give back PAGE_SIZE << order."""
+        the page, or give back PAGE_SIZE << order; nothing at a site whose
+        branch is not patched in yet (W11: the charge then leaks)."""
+        if not self.memcg_kmem_enabled(COMMIT_SITE):
+            yield Step("charge.commit_unpatched", {"task": task.name, "memcg": memcg.path})
+            return
         if page is None:
             self.memcg_uncharge_kmem(memcg, PAGE_SIZE << order)
             yield Step("charge.abort", {"task": task.name, "memcg": memcg.path}, -ENOMEM)

@@ -23,15 +23,15 @@ from __future__ import annotations
 from errno import ENOMEM
 
 from kmemcg.impl.lockdep import Lockdep
-from kmemcg.impl.memcontrol import PAGE_SIZE, MemCgroup, MemoryController
+from kmemcg.impl.memcontrol import CONTROLLER_FIXES, PAGE_SIZE, MemCgroup, MemoryController
 from kmemcg.impl.sched import Blocked, Mutex, Step
 from kmemcg.impl.workqueue import Workqueue, WorkStruct
 
 #: The fixes this code knows; a kernel is built with the ones it has (the
 #: roster of which historical kernel lacks which is the model's,
 #: model/profiles.py). Each is tested by name where the code differs.
-FIXES = frozenset({
-    "kmem_limit_check", "kmem_rollback", "destroy_skips_pending",
+FIXES = CONTROLLER_FIXES | frozenset({
+    "destroy_skips_pending",
     "destroy_returns_when_requeued", "last_page_schedules_destroy",
     "destroy_waits_for_shrinker", "offline_excludes_root_destroy", "create_checks_online",
     "root_dying_flush", "root_destroy_cancels_work", "slot_before_list",

@@ -73,6 +73,11 @@ class Config:
     #: report states with no successor (TLC's CHECK_DEADLOCK); a protocol that
     #: ends, like destruction, reaches quiescent states legitimately.
     check_deadlock: bool = True
+    #: a second administrator runs mkdir and attach while the first is inside
+    #: a kmem limit write: cgroup_attach_task takes no memcg mutex (3.9/3.10),
+    #: and mkdir's css_online waits on memcg_create_mutex only where the
+    #: activation holds it (fix activation_excludes_mkdir)
+    second_admin: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -119,6 +124,8 @@ class Config:
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
+        if not isinstance(self.second_admin, bool):
+            raise ValueError("second_admin must be true or false")
         for key in ("memcgs", "tasks", "roots"):
             names = getattr(self, key)
             if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
@@ -182,6 +189,7 @@ class Config:
             "boot_memcgs": self.boot_memcgs,
             "kmem_limit": self.kmem_limit,
             "check_deadlock": self.check_deadlock,
+            "second_admin": self.second_admin,
         }
 
     @classmethod

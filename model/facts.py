@@ -10,7 +10,9 @@ from kmemcg.model.config import ROOT, Config
 from kmemcg.model.dual import And, Count, Eq, If, Or, Sum
 from kmemcg.model.state import (
     ADMIN_IDLE,
+    KEY_INC,
     ONLINE,
+    SET_ACTIVE,
     State,
     cache_pages,
     order_pages,
@@ -42,6 +44,32 @@ def kmem_accounted(s: State, m: int):
     """memcg_kmem_enabled() && memcg_can_account_kmem: a kmem allocation by a
     task of ``m`` is charged (the context bypasses aside)."""
     return And(s.static_key > 0, can_account_kmem(s, m))
+
+
+def key_patching(cfg: Config, s: State):
+    """The activation is inside static_key_slow_inc with the ACTIVE bit already
+    set (only without the ``active_after_key`` fix): jump_label_update has
+    patched the charge site (memcg_kmem_newpage_charge) but not yet the commit
+    and uncharge sites, and the key's count is still 0. The model takes the
+    order that exposes the race: the charge site first."""
+    if cfg.has_fix("active_after_key"):
+        return False
+    return And(Eq(s.admin_pc, KEY_INC), Eq(s.static_key, 0))
+
+
+def newpage_charge_accounts(cfg: Config, s: State, m: int):
+    """memcg_kmem_newpage_charge's branch is patched in (the key is on, or is
+    being patched with the charge site done) and the memcg can account kmem."""
+    return And(Or(s.static_key > 0, key_patching(cfg, s)), can_account_kmem(s, m))
+
+
+def activation_key_offset(cfg: Config, s: State):
+    """The static key count minus the active memcgs during an activation: +1
+    between static_key_inc and set_active (the fixed order), -1 between
+    set_active and static_key_inc (without ``active_after_key``)."""
+    if cfg.has_fix("active_after_key"):
+        return If(Eq(s.admin_pc, SET_ACTIVE), 1, 0)
+    return If(Eq(s.admin_pc, KEY_INC), -1, 0)
 
 
 def reaches(cfg: Config, s: State, d: int, m: int):

@@ -72,6 +72,17 @@ FIXES: dict[str, Fix] = {f.name: f for f in (
         "v6 of the series, P24", "3.8"),
     Fix("slot_before_list", "creation publishes the root's slot before linking the cache into "
         "the memcg's list", "3.14, 96403da24444", "3.14"),
+    Fix("active_after_key", "memcg_update_kmem_limit sets KMEM_ACCOUNTED_ACTIVE only once "
+        "static_key_slow_inc has patched every call site, so no charge meets a commit or "
+        "uncharge site still off", "3.8 as merged (v4 10/14 of the series; VD10's changelog)",
+        "3.8"),
+    Fix("activation_excludes_mkdir", "mkdir's css_online (memcg_propagate_kmem) waits out a "
+        "kmem activation: memcg_create_mutex is held from the children check to the ACTIVE "
+        "bit", "3.9 (memcg_create_mutex; SB moved static_key_slow_inc inside it)", "3.9"),
+    Fix("activation_refuses_over_limit", "a first kmem limit write whose "
+        "res_counter_set_limit fails (kmem charged through a removed hierarchical child) "
+        "returns -EBUSY instead of activating with the limit left unset",
+        "found here: 3.8-3.10 have VM_BUG_ON(ret) there and go on"),
 )}
 
 #: the fixes in the roster's order (TLA+'s FixNames)
@@ -121,6 +132,27 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("list_before_slot", "creation links the cache into the memcg's list before "
             "publishing the root's slot; offline walks the list into a NULL", "R5; 3.8-3.13",
             ("slot_before_list",), "destruction", "D4.no_null_deref"),
+    # W11: latent, the upstream order was right from the first static-branch version
+    Profile("active_before_key", "activation sets ACTIVE before static_key_slow_inc is done: "
+            "a task attached meanwhile charges at the patched charge site, its commit site "
+            "is still off, and the charge is never committed nor given back (a kmem leak)",
+            "domain 13 W11, 3; latent, found here: 3.8 (v4 10/14) already set ACTIVE after "
+            "the inc", ("active_after_key",), "activation-key", "I4.kmem_accounted"),
+    # W10: 3.8's memcg_update_kmem_limit dropped cgroup_lock before the deferred
+    # static_key_slow_inc and memcg_kmem_set_active (must_inc_static_branch)
+    Profile("mkdir_during_activation", "a mkdir under the group being activated runs "
+            "between the children check and the ACTIVE bit: the activation goes on with a "
+            "hierarchical child, which is born inactive under an active parent",
+            "domain 13 W10; 3.8 memcg_update_kmem_limit (cgroup_unlock before "
+            "static_key_slow_inc and memcg_kmem_set_active) [I]; 3.9 SB",
+            ("activation_excludes_mkdir",), "activation-mkdir",
+            "I6.activation_on_empty_group"),
+    Profile("activation_vm_bug_on", "a child's charges land on its inactive hierarchical "
+            "parent, the child is removed, and the parent's first K write, below that "
+            "usage, hits VM_BUG_ON(res_counter_set_limit) (without DEBUG_VM: activates, "
+            "returns 0, limit unset)", "3.8-3.10 memcg_update_kmem_limit; found here (spec "
+            "review)", ("activation_refuses_over_limit",), "activation-hierarchy",
+            "I6.activation_limit_set"),
 )}
 
 

@@ -114,6 +114,34 @@ PRESETS["force-empty"] = Config(
              "activate.update_cache_sizes", "activate.static_key_inc", "activate.set_active"),
 )
 
+#: the activation path against a second administrator (attach, mkdir) and a
+#: task's charge: the scopes of the activation profiles (model/profiles.py)
+_ACTIVATE = ("kmem_limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
+             "activate.set_active")
+# W11: a task attached into the group mid-activation charges at once; with
+# ACTIVE before the key, its commit site may still be off
+PRESETS["activation-key"] = Config(
+    name="activation-key", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    max_pages=1, kmem_limits=(PAGE_SIZE,), res_limits=(), max_failcnt=1, second_admin=True,
+    actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort",
+             "charge.commit_unpatched", "free.uncharge", "mkdir", "attach", *_ACTIVATE),
+)
+# W10: a second administrator's mkdir under a hierarchical group being activated
+PRESETS["activation-mkdir"] = Config(
+    name="activation-mkdir", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=(),
+    max_pages=0, kmem_limits=(PAGE_SIZE,), res_limits=(), max_failcnt=1, second_admin=True,
+    actions=("mkdir", "use_hierarchy.write", *_ACTIVATE),
+)
+# the VM_BUG_ON corner: B, active under an inactive hierarchical A, charges an
+# order-1 allocation to both; B is removed, and A's first K write is below it
+PRESETS["activation-hierarchy"] = Config(
+    name="activation-hierarchy", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
+    tasks=("t1",), max_pages=2, kmem_limits=(PAGE_SIZE, 2 * PAGE_SIZE), res_limits=(),
+    max_failcnt=0, orders=(1,),
+    actions=("charge.kmem", "charge.res", "charge.commit", "mkdir", "rmdir", "attach",
+             "use_hierarchy.write", *_ACTIVATE),
+)
+
 # the whole controller: a nested tree, two tasks, a root cache, every action
 # force_empty included (the prover's scope; too big to explore)
 PRESETS["whole"] = Config(

@@ -62,20 +62,21 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes",
+    "SecondAdmin",
 )
 #: Constants whose values are defined in the configuration's module: tuples, and
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
 _SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
 _NAMES = ("Memcgs", "Tasks", "Roots")
-_BOOLS = ("BootTasks", "BootMemcgs")
+_BOOLS = ("BootTasks", "BootMemcgs", "SecondAdmin")
 _COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab",
            "ThreadSizeOrder")
 _LIMIT_SETS = ("KmemLimits", "ResLimits")
 
 #: The spec's actions (ActionNames in KmemcgState), in Next's order.
 ACTIONS = (
-    "charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
-    "user.charge", "user.uncharge", "mkdir", "rmdir", "force_empty", "attach",
+    "charge.kmem", "charge.res", "charge.commit", "charge.abort",
+    "charge.commit_unpatched", "free.uncharge", "user.charge", "user.uncharge", "mkdir", "rmdir", "force_empty", "attach",
     "use_hierarchy.write",
     "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
     "activate.static_key_inc", "activate.set_active", "max_usage.reset", "failcnt.reset",
@@ -130,6 +131,7 @@ def scope_constants(cfg: Config) -> dict:
         "Actions": (tuple(cfg.actions) if cfg.actions is not None
                     else tuple(a.name for a in MODEL.enabled(cfg))),
         "Fixes": tuple(f for f in FIXES if cfg.has_fix(f)),
+        "SecondAdmin": cfg.second_admin,
     }
 
 
@@ -420,6 +422,10 @@ SHIPPED = (
     ("TwoRoots", "destruction-2roots", CORRECT, PASS),
     # order-1 slabs of two objects, a task's stack, a kmem limit of 4 pages
     ("Kmem", "destruction-kmem", CORRECT, PASS),
+    # the activation path against a second administrator and a task's charge
+    ("ActivationKey", "activation-key", CORRECT, PASS),
+    ("ActivationMkdir", "activation-mkdir", CORRECT, PASS),
+    ("ActivationHierarchy", "activation-hierarchy", CORRECT, PASS),
     # every profile of the roster on its preset, with the verdict it expects
     *((tla_file_stem(p.name), p.preset, p.name, p.expect)
       for p in PROFILES.values() if p.preset is not None),

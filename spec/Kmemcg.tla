@@ -80,6 +80,8 @@ Next ==
        /\ \E t \in TaskIds, m \in MemcgIds : ChargeCommit(t, m)
     \/ /\ "charge.abort" \in Actions
        /\ \E t \in TaskIds, m \in MemcgIds : ChargeAbort(t, m)
+    \/ /\ "charge.commit_unpatched" \in Actions
+       /\ \E t \in TaskIds, m \in MemcgIds : ChargeCommitUnpatched(t, m)
     \/ /\ "free.uncharge" \in Actions
        /\ \E m \in MemcgIds, o \in Orders : FreeUncharge(m, o)
     \/ /\ "user.charge" \in Actions
@@ -263,16 +265,19 @@ I5_KmemChargesActiveOnly ==
             => CanAccountKmem(m)
 
 \* While any kmem page is charged, memcg_kmem_enabled_key is on: a commit or
-\* uncharge is never skipped after a charge.
+\* uncharge is never skipped after a charge.  A charge in flight may also
+\* meet the key being patched in, where ACTIVE comes first (what then leaks
+\* is I4's).
 I5_ChargedImpliesStaticKey ==
-    SumFrom(kmem_pages, 0, N - 1) + Cardinality({ t \in TaskIds : task_pc[t] # IDLE }) > 0
-        => static_key > 0
+    /\ SumFrom(kmem_pages, 0, N - 1) > 0 => static_key > 0
+    /\ Cardinality({ t \in TaskIds : task_pc[t] # IDLE }) > 0
+           => (static_key > 0 \/ KeyPatching)
 
 \* One static_key_slow_inc per active memcg, plus one between
-\* ActivateStaticKeyInc and ActivateSetActive.
+\* ActivateStaticKeyInc and ActivateSetActive (less one between
+\* ActivateSetActive and ActivateStaticKeyInc, without active_after_key).
 I5_StaticKeyCountsActive ==
-    static_key = Cardinality({ m \in MemcgIds : kmem_active[m] })
-                   + (IF admin_pc = SET_ACTIVE THEN 1 ELSE 0)
+    static_key = Cardinality({ m \in MemcgIds : kmem_active[m] }) + ActivationKeyOffset
 
 \* ida_simple_get: an active memcg has a kmemcg_id, and ids are unique.
 I5_ActiveHasUniqueId ==
@@ -285,7 +290,13 @@ I5_ActiveHasUniqueId ==
 I6_ActivationOnEmptyGroup ==
     \A m \in NonRoot :
         (admin_pc # ADMIN_IDLE /\ admin_memcg = m)
-            => ~(TasksIn(m) # {} \/ HasChildren(m))
+            => ~((~SecondAdmin /\ TasksIn(m) # {}) \/ HasChildren(m))
+
+\* memcg_update_kmem_limit's VM_BUG_ON(ret): an activation in progress has
+\* the kmem limit it was written (its res_counter_set_limit did not fail).
+I6_ActivationLimitSet ==
+    \A m \in NonRoot :
+        (admin_pc # ADMIN_IDLE /\ admin_memcg = m) => kmem[m].limit # Unlimited
 
 \* memcg_propagate_kmem: an online child charging an active parent is
 \* itself active.
@@ -379,7 +390,7 @@ T_Links ==
     /\ \A m \in NonRoot :
           (admin_pc # ADMIN_IDLE /\ admin_memcg = m) =>
               /\ lifecycle[m] = ONLINE
-              /\ ~kmem_active[m]
+              /\ kmem_active[m] = ("active_after_key" \notin Fixes /\ admin_pc = KEY_INC)
               /\ (kmemcg_id[m] >= 0) <=> (admin_pc # CACHE_SIZES)
     /\ \A m \in MemcgIds : kmem_active[m] => lifecycle[m] # ABSENT
 
@@ -515,7 +526,7 @@ S_ActivationMonotone ==
 S_ActivationWhenEmpty ==
     [][\A m \in MemcgIds :
          (~kmem_active[m] /\ kmem_active'[m])
-             => (TasksIn(m) = {} /\ ~HasChildren(m))]_vars
+             => ((SecondAdmin \/ TasksIn(m) = {}) /\ ~HasChildren(m))]_vars
 
 (***************************************************************************)
 (* Liveness, under FairSpec.                                               *)

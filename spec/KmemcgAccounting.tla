@@ -52,7 +52,7 @@ InFlightBytes(t) == PAGE_SIZE * 2 ^ task_order[t]
 ChargeKmem(t, m, o) ==
     /\ task_pc[t] = IDLE
     /\ task_memcg[t] = m
-    /\ Accountable(m)
+    /\ NewpageChargeAccounts(m)
     /\ LET r == KmemCharge(kmem, Walk(m), PAGE_SIZE * 2 ^ o)
        IN  /\ kmem' = r.counters
            /\ IF r.ok THEN GoTo(t, KMEM_CHARGED, m, o) ELSE GoTo(t, IDLE, NONE, 0)
@@ -80,11 +80,12 @@ ChargeRes(t, m) ==
 (***************************************************************************)
 (* memcg_kmem_commit_charge(page, memcg, order): pc->mem_cgroup = memcg,   *)
 (* SetPageCgroupUsed (3.8).  Its 2^order pages now belong to m until they  *)
-(* are freed.                                                              *)
+(* are freed.  Only at a patched site: the key's count is on.              *)
 (***************************************************************************)
 ChargeCommit(t, m) ==
     /\ task_pc[t] = RES_CHARGED
     /\ task_charge[t] = m
+    /\ static_key > 0
     /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ + 2 ^ task_order[t]]
     /\ GoTo(t, IDLE, NONE, 0)
     /\ UNCHANGED << memcgVars, counterVars, user_pages, task_memcg, task_stack,
@@ -99,10 +100,24 @@ ChargeCommit(t, m) ==
 ChargeAbort(t, m) ==
     /\ task_pc[t] = RES_CHARGED
     /\ task_charge[t] = m
+    /\ static_key > 0
     /\ MemcgUnchargeKmem(m, InFlightBytes(t))
     /\ GoTo(t, IDLE, NONE, 0)
     /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, adminVars,
                     slabCacheVars >>
+
+(***************************************************************************)
+(* memcg_kmem_commit_charge at a site static_key_slow_inc has not patched  *)
+(* yet (W11): memcg_kmem_enabled() is false, so the charge is neither      *)
+(* committed nor given back, whether the page came or not.                 *)
+(***************************************************************************)
+ChargeCommitUnpatched(t, m) ==
+    /\ task_pc[t] = RES_CHARGED
+    /\ task_charge[t] = m
+    /\ static_key = 0
+    /\ GoTo(t, IDLE, NONE, 0)
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_memcg, task_stack,
+                    adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* __memcg_kmem_uncharge_pages(page, order): uncharge pc->mem_cgroup,      *)
@@ -152,8 +167,10 @@ UserUncharge(m) ==
 (* The cgroup tree.  The administrator is one sequential actor: mkdir,     *)
 (* rmdir, attach and the file writes below take a step only while no       *)
 (* activation is half done (AdminIdle), since memcg_update_kmem_limit      *)
-(* holds its mutexes across the whole activation.  Tasks, in contrast,     *)
-(* charge and free at any time.                                            *)
+(* holds its mutexes across the whole activation.  With SecondAdmin a      *)
+(* second administrator runs mkdir and attach beside the first: attach     *)
+(* takes no memcg mutex, and mkdir waits on memcg_create_mutex only where   *)
+(* the activation holds it.  Tasks charge and free at any time.            *)
 (***************************************************************************)
 
 (***************************************************************************)
@@ -166,7 +183,10 @@ UserUncharge(m) ==
 Mkdir(m) ==
     LET p == ParentOf(m)
         inherit == use_hierarchy[p] /\ kmem_active[p]
-    IN  /\ AdminIdle
+    IN  /\ \/ AdminIdle
+           \/ /\ SecondAdmin
+              /\ "activation_excludes_mkdir" \notin Fixes  \* 3.8: after cgroup_unlock
+              /\ admin_pc \in {KEY_INC, SET_ACTIVE}
         /\ lifecycle[m] = ABSENT
         /\ lifecycle[p] = ONLINE
         /\ lifecycle' = [lifecycle EXCEPT ![m] = ONLINE]
@@ -240,7 +260,7 @@ ForceEmpty(m) ==
 (* it was forked in.                                                       *)
 (***************************************************************************)
 Attach(t, m) ==
-    /\ AdminIdle
+    /\ AdminIdle \/ SecondAdmin
     /\ lifecycle[m] = ONLINE
     /\ task_memcg[t] # NONE
     /\ task_memcg[t] # m
@@ -302,7 +322,9 @@ KmemLimitWrite(m, v) ==
        ELSE IF v = Unlimited \/ kmem_active[m] THEN
           /\ kmem' = SetLimit(kmem, m, v)                          \* no activation
           /\ UNCHANGED << admin_pc, admin_memcg >>
-       ELSE IF TasksIn(m) # {} \/ HasChildren(m) THEN
+       ELSE IF \/ TasksIn(m) # {} \/ HasChildren(m)
+               \/ /\ "activation_refuses_over_limit" \in Fixes
+                  /\ kmem[m].usage > v THEN                       \* set_limit fails
           UNCHANGED << kmem, admin_pc, admin_memcg >>              \* -EBUSY
        ELSE
           /\ kmem' = SetLimit(kmem, m, v)                          \* activation
@@ -315,31 +337,40 @@ ActivateUpdateCacheSizes(m) ==
     /\ admin_pc = CACHE_SIZES
     /\ admin_memcg = m
     /\ kmemcg_id' = [kmemcg_id EXCEPT ![m] = LowestFreeId]
-    /\ admin_pc' = KEY_INC
+    /\ admin_pc' = IF "active_after_key" \in Fixes THEN KEY_INC ELSE SET_ACTIVE
     /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, counterVars,
                     pageVars, taskVars, admin_memcg, static_key, slabCacheVars >>
 
-\* static_key_slow_inc(&memcg_kmem_enabled_key) (3.9, SB).
+\* static_key_slow_inc(&memcg_kmem_enabled_key) (3.9, SB); the last step
+\* without active_after_key, where it patches the commit and uncharge sites.
 ActivateStaticKeyInc(m) ==
     /\ admin_pc = KEY_INC
     /\ admin_memcg = m
     /\ static_key' = static_key + 1
-    /\ admin_pc' = SET_ACTIVE
-    /\ UNCHANGED << memcgVars, counterVars, pageVars, taskVars, admin_memcg,
-                    slabCacheVars >>
+    /\ IF "active_after_key" \in Fixes
+       THEN /\ admin_pc' = SET_ACTIVE
+            /\ UNCHANGED admin_memcg
+       ELSE /\ admin_pc' = ADMIN_IDLE
+            /\ admin_memcg' = NONE
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, taskVars, slabCacheVars >>
 
 (***************************************************************************)
 (* memcg_kmem_set_active after the static key is patched (3.8).  Setting   *)
 (* the bit only now guarantees that no one starts charging before every    *)
 (* call site of the static key is patched, so no commit or uncharge is     *)
-(* skipped after a charge.                                                 *)
+(* skipped after a charge.  Without active_after_key it comes first and    *)
+(* goes on into static_key_slow_inc, which patches the charge site first   *)
+(* (KeyPatching).                                                          *)
 (***************************************************************************)
 ActivateSetActive(m) ==
     /\ admin_pc = SET_ACTIVE
     /\ admin_memcg = m
     /\ kmem_active' = [kmem_active EXCEPT ![m] = TRUE]
-    /\ admin_pc' = ADMIN_IDLE
-    /\ admin_memcg' = NONE
+    /\ IF "active_after_key" \in Fixes
+       THEN /\ admin_pc' = ADMIN_IDLE
+            /\ admin_memcg' = NONE
+       ELSE /\ admin_pc' = KEY_INC
+            /\ UNCHANGED admin_memcg
     /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmemcg_id, counterVars,
                     pageVars, taskVars, static_key, slabCacheVars >>
 

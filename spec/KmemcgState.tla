@@ -35,7 +35,9 @@ CONSTANTS
     Orders,         \* the orders of the charge path's page allocations
     Unlimited,      \* RESOURCE_MAX, the limit of an unlimited counter (see below)
     Actions,        \* the names of the model actions Next may take
-    Fixes           \* the fixes in force (see FixNames)
+    Fixes,          \* the fixes in force (see FixNames)
+    SecondAdmin     \* TRUE: a second administrator runs mkdir and attach while
+                    \* the first is inside a kmem limit write
 
 (***************************************************************************)
 (* Unlimited stands for the kernel's RESOURCE_MAX (LLONG_MAX bytes), which *)
@@ -165,7 +167,7 @@ RD_WAIT == 3  \* cancel_work_sync grabbed the pending bit, waits for a running i
 
 ActionNames ==
     { "charge.kmem", "charge.res", "charge.commit", "charge.abort",
-      "free.uncharge", "user.charge", "user.uncharge",
+      "charge.commit_unpatched", "free.uncharge", "user.charge", "user.uncharge",
       "mkdir", "rmdir", "force_empty", "attach", "use_hierarchy.write",
       "limit.write", "kmem_limit.write",
       "activate.update_cache_sizes", "activate.static_key_inc",
@@ -198,6 +200,13 @@ ActionNames ==
 (*   offline_excludes_root_destroy  offline and root-cache destruction     *)
 (*                           exclude each other (memcg_slab_mutex; R4)     *)
 (*   create_checks_online    creation does nothing for an offline memcg    *)
+(*   active_after_key        ACTIVE is set only after static_key_slow_inc  *)
+(*                           (3.8; without it, W11)                        *)
+(*   activation_excludes_mkdir      memcg_create_mutex holds mkdir off the *)
+(*                           whole activation (3.9; without it, 3.8's      *)
+(*                           unlocked tail, W10)                           *)
+(*   activation_refuses_over_limit  a first kmem limit write below the     *)
+(*                           usage is -EBUSY, not VM_BUG_ON (found here)   *)
 (*                           (R13)                                         *)
 (*   root_dying_flush        root destruction marks the root dying and     *)
 (*                           flushes its creation works (4.18)             *)
@@ -211,7 +220,8 @@ FixNames ==
       "destroy_returns_when_requeued", "last_page_schedules_destroy",
       "destroy_waits_for_shrinker", "offline_excludes_root_destroy",
       "create_checks_online", "root_dying_flush",
-      "root_destroy_cancels_work", "slot_before_list" }
+      "root_destroy_cancels_work", "slot_before_list", "active_after_key",
+      "activation_excludes_mkdir", "activation_refuses_over_limit" }
 
 N == Len(Memcgs)
 R == Len(Roots)
@@ -244,6 +254,7 @@ ASSUME ConstantsOK ==
     /\ \A m \in NonRoot : ParentOf(m) \in 0 .. m - 1   \* a tree, parents first
     /\ BootTasks \in BOOLEAN
     /\ BootMemcgs \in BOOLEAN
+    /\ SecondAdmin \in BOOLEAN
     /\ MaxPages \in Nat
     /\ MaxCachePages \in Nat
     /\ MaxFailcnt \in Nat
@@ -327,6 +338,23 @@ CanAccountKmem(m) == m # ROOT /\ kmem_active[m]
 \* memcg_kmem_enabled() && memcg_can_account_kmem: an allocation of a task
 \* of memcg m is charged to m (a slab page, a thread stack).
 Accountable(m) == static_key > 0 /\ CanAccountKmem(m)
+
+\* The activation is inside static_key_slow_inc with ACTIVE already set
+\* (without active_after_key): jump_label_update has patched the charge site
+\* and not yet the commit and uncharge sites, and the count is still 0.
+KeyPatching ==
+    /\ "active_after_key" \notin Fixes
+    /\ admin_pc = KEY_INC
+    /\ static_key = 0
+
+\* memcg_kmem_newpage_charge's branch is patched in and m accounts kmem.
+NewpageChargeAccounts(m) == (static_key > 0 \/ KeyPatching) /\ CanAccountKmem(m)
+
+\* The static key count minus the active memcgs during an activation.
+ActivationKeyOffset ==
+    IF "active_after_key" \in Fixes
+    THEN IF admin_pc = SET_ACTIVE THEN 1 ELSE 0
+    ELSE IF admin_pc = KEY_INC THEN -1 ELSE 0
 
 \* ida_simple_get(&kmem_limited_groups, 0, ...): the lowest unused kmemcg_id
 \* (N when every id below N is taken).

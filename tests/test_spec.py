@@ -54,7 +54,7 @@ VARIABLES = State._fields
 CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
-    "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes",
+    "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes", "SecondAdmin",
 )
 #: Each fix of the roster and the profiles that remove it.
 FIXES = {f: {p.name for p in PROFILES.values() if f in p.removes} for f in tla.FIXES}
@@ -375,7 +375,8 @@ def test_one_configuration_per_profile_on_its_preset():
     acc = [c for c in loaded if not c.roots]
     des = [c for c in loaded if c.roots]
     on = {p.preset for p in PROFILES.values() if p.preset}
-    for group, presets in ((acc, {"accounting", "hierarchy"}), (des, on - {"accounting"})):
+    rootless = {name for name in on if not PRESETS[name].roots}
+    for group, presets in ((acc, rootless | {"hierarchy"}), (des, on - rootless)):
         assert {c.profile for c in group} == {p.name for p in PROFILES.values()
                                                if p.preset in (None, *presets)}
     assert all(not c.check_deadlock for c in des) and all(c.check_deadlock for c in acc)

@@ -43,8 +43,15 @@ COUNTERS = ("res", "kmem")
 
 
 def _mkdir_guard(cfg, s, m):
+    """memcg_create_mutex: css_online waits out an activation (3.9/3.10). 3.8
+    held cgroup_lock only up to memcg_update_cache_sizes, so without
+    ``activation_excludes_mkdir`` a second administrator's mkdir may run
+    between it and memcg_kmem_set_active."""
     p = cfg.parents[m]
-    return And(admin_idle(s), Eq(s.lifecycle[m], ABSENT), Eq(s.lifecycle[p], ONLINE))
+    may = admin_idle(s)
+    if cfg.second_admin and not cfg.has_fix("activation_excludes_mkdir"):
+        may = Or(may, Eq(s.admin_pc, KEY_INC), Eq(s.admin_pc, SET_ACTIVE))
+    return And(may, Eq(s.lifecycle[m], ABSENT), Eq(s.lifecycle[p], ONLINE))
 
 
 def _mkdir(cfg, s, m):
@@ -156,7 +163,10 @@ ACTIONS.add(
 
 
 def _attach_guard(cfg, s, t, m):
-    return And(admin_idle(s), Eq(s.lifecycle[m], ONLINE), Not(Eq(s.task_memcg[t], NONE)),
+    """cgroup_attach_task takes no memcg mutex (3.9/3.10): a second
+    administrator may attach while the first is inside an activation."""
+    may = True if cfg.second_admin else admin_idle(s)
+    return And(may, Eq(s.lifecycle[m], ONLINE), Not(Eq(s.task_memcg[t], NONE)),
                Not(Eq(s.task_memcg[t], m)))
 
 
@@ -220,6 +230,10 @@ def _kmem_limit_write(cfg, s, m, v):
     if v == UNLIMITED:  # "-1" never activates
         return s._replace(kmem=kmem), set_ret
     refuse = Or(tasks_in(cfg, s, m) > 0, has_children(cfg, s, m))
+    if cfg.has_fix("activation_refuses_over_limit"):
+        # kmem charged through a removed hierarchical child can exceed the
+        # limit; 3.8-3.10 VM_BUG_ON(ret) and go on with the limit unset
+        refuse = Or(refuse, Not(Eq(set_ret, 0)))
     activate = s._replace(kmem=kmem, admin_pc=CACHE_SIZES, admin_memcg=m)
     post = If(active, s._replace(kmem=kmem), If(refuse, s, activate))
     return post, If(active, set_ret, If(refuse, -EBUSY, 0))
@@ -239,7 +253,8 @@ def _admin_at(pc):
 
 def _update_cache_sizes(cfg, s, m):
     ids = replace_at(s.kmemcg_id, m, lowest_free_id(cfg, s))
-    return s._replace(kmemcg_id=ids, admin_pc=KEY_INC), 0
+    after = KEY_INC if cfg.has_fix("active_after_key") else SET_ACTIVE
+    return s._replace(kmemcg_id=ids, admin_pc=after), 0
 
 
 ACTIONS.add(
@@ -251,7 +266,11 @@ ACTIONS.add(
 
 
 def _static_key_inc(cfg, s, m):
-    return s._replace(static_key=s.static_key + 1, admin_pc=SET_ACTIVE), 0
+    """The last step without ``active_after_key``: it patches the commit and
+    uncharge sites too, and the activation is done."""
+    if cfg.has_fix("active_after_key"):
+        return s._replace(static_key=s.static_key + 1, admin_pc=SET_ACTIVE), 0
+    return s._replace(static_key=s.static_key + 1, admin_pc=ADMIN_IDLE, admin_memcg=NONE), 0
 
 
 ACTIONS.add(
@@ -263,7 +282,12 @@ ACTIONS.add(
 
 
 def _set_active(cfg, s, m):
+    """Without ``active_after_key`` it comes before static_key_inc, and the
+    step goes on into static_key_slow_inc, which patches the charge site
+    first (facts.key_patching)."""
     active = replace_at(s.kmem_active, m, True)
+    if not cfg.has_fix("active_after_key"):
+        return s._replace(kmem_active=active, admin_pc=KEY_INC), 0
     return s._replace(kmem_active=active, admin_pc=ADMIN_IDLE, admin_memcg=NONE), 0
 
 
@@ -271,7 +295,7 @@ ACTIONS.add(
     "activate.set_active",
     ("memcg",),
     domains.non_root,
-    "memcg_kmem_set_active after the static key is patched (3.8)",
+    "memcg_kmem_set_active after the static key is patched (3.8; before it: W11)",
 )((_admin_at(SET_ACTIVE), _set_active))
 
 

@@ -23,7 +23,7 @@ from kmemcg.model.actions.kmem import kmem_level_charge, memcg_uncharge_kmem
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import kmem_accounted
+from kmemcg.model.facts import newpage_charge_accounts
 from kmemcg.model.res_counter import ENOMEM
 from kmemcg.model.state import (
     IDLE,
@@ -63,7 +63,7 @@ def _charge_kmem_guard(cfg, s, t, m, o):
     return And(
         Eq(s.task_pc[t], IDLE),
         Eq(s.task_memcg[t], m),
-        kmem_accounted(s, m),
+        newpage_charge_accounts(cfg, s, m),
     )
 
 
@@ -114,7 +114,8 @@ ACTIONS.add(
 
 
 def _committing_guard(cfg, s, t, m):
-    return And(Eq(s.task_pc[t], RES_CHARGED), Eq(s.task_charge[t], m))
+    """memcg_kmem_commit_charge's branch is patched in: the key's count is on."""
+    return And(Eq(s.task_pc[t], RES_CHARGED), Eq(s.task_charge[t], m), s.static_key > 0)
 
 
 def _commit(cfg, s, t, m):
@@ -148,8 +149,25 @@ ACTIONS.add(
 # memory, order, fault injection), so after a charge either step may follow.
 
 
+def _unpatched_guard(cfg, s, t, m):
+    return And(Eq(s.task_pc[t], RES_CHARGED), Eq(s.task_charge[t], m), Eq(s.static_key, 0))
+
+
+def _commit_unpatched(cfg, s, t, m):
+    return _end_charge(s, t, IDLE, NONE), 0
+
+
+ACTIONS.add(
+    "charge.commit_unpatched",
+    ("task", "memcg"),
+    domains.tasks_memcgs,
+    "memcg_kmem_commit_charge at a site static_key_slow_inc has not patched yet: "
+    "memcg_kmem_enabled() is false, the charge is neither committed nor given back (W11)",
+)((_unpatched_guard, _commit_unpatched))
+
+
 def _bypass_guard(cfg, s, t, m, flags):
-    accounts = kmem_accounted(s, m)
+    accounts = newpage_charge_accounts(cfg, s, m)
     return And(Eq(s.task_pc[t], IDLE), Eq(s.task_memcg[t], m), Or(flags != 0, Not(accounts)))
 
 

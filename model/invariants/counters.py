@@ -8,15 +8,17 @@ res for an active memcg but in the window between the two charges (I3).
 
 from __future__ import annotations
 
-from kmemcg.model.config import NONE, PAGE_SIZE
+from kmemcg.model.config import NONE, PAGE_SIZE, UNLIMITED
 from kmemcg.model.core import Invariants
-from kmemcg.model.dual import And, Count, Eq, If, Implies, Not, Or, Sum
+from kmemcg.model.dual import And, Count, Eq, Implies, Not, Or, Sum
 from kmemcg.model.facts import (
+    activation_key_offset,
     can_account_kmem,
     has_children,
     in_flight_pages,
     in_flight_to,
     kernel_pages,
+    key_patching,
     per_memcg,
     subtree_sum,
     tasks_in,
@@ -28,7 +30,6 @@ from kmemcg.model.state import (
     KMEM_CHARGED,
     ONLINE,
     RES_CHARGED,
-    SET_ACTIVE,
     stack_pages,
 )
 
@@ -129,24 +130,26 @@ def charges_active_only(cfg, s):
 
 @INVARIANTS.add(
     "I5.charged_implies_static_key",
-    "while any kmem page is charged, memcg_kmem_enabled_key is on",
+    "while any kmem page is charged, memcg_kmem_enabled_key is on (a charge in flight: "
+    "or being patched in, where ACTIVE comes before the key: what then leaks is I4's)",
     "domain 12 I5; VD10: never skip a commit or uncharge after a charge",
 )
 def charged_implies_key(cfg, s):
-    charged = (Sum(kernel_pages(cfg, s, m) for m in range(cfg.n_memcgs))
-               + Count(Not(Eq(pc, IDLE)) for pc in s.task_pc))
-    return Implies(charged > 0, s.static_key > 0)
+    pages = Sum(kernel_pages(cfg, s, m) for m in range(cfg.n_memcgs))
+    in_flight = Count(Not(Eq(pc, IDLE)) for pc in s.task_pc)
+    return And(Implies(pages > 0, s.static_key > 0),
+               Implies(in_flight > 0, Or(s.static_key > 0, key_patching(cfg, s))))
 
 
 @INVARIANTS.add(
     "I5.static_key_counts_active",
-    "static key count = active memcgs (+1 between static_key_inc and set_active)",
+    "static key count = active memcgs (+1 between static_key_inc and set_active; -1 "
+    "between set_active and static_key_inc where ACTIVE comes first)",
     "domain 3: one static_key_slow_inc per active memcg",
 )
 def key_counts_active(cfg, s):
-    pending = Eq(s.admin_pc, SET_ACTIVE)
     active = Count(s.kmem_active)
-    return Eq(s.static_key, active + If(pending, 1, 0))
+    return Eq(s.static_key, active + activation_key_offset(cfg, s))
 
 
 @INVARIANTS.add(
@@ -175,8 +178,26 @@ def unique_ids(cfg, s):
 )
 def activation_on_empty(cfg, s):
     def holds(m):
-        busy = Or(tasks_in(cfg, s, m) > 0, has_children(cfg, s, m))
+        # a second administrator may attach after the check: only the
+        # children stay excluded (memcg_create_mutex)
+        tasks = False if cfg.second_admin else tasks_in(cfg, s, m) > 0
+        busy = Or(tasks, has_children(cfg, s, m))
         return Implies(And(Not(Eq(s.admin_pc, ADMIN_IDLE)), Eq(s.admin_memcg, m)), Not(busy))
+
+    return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
+
+
+@INVARIANTS.add(
+    "I6.activation_limit_set",
+    "an activation in progress has the kmem limit it was written (its "
+    "res_counter_set_limit did not fail: memcg_update_kmem_limit's VM_BUG_ON(ret))",
+    "3.8-3.10 memcg_update_kmem_limit; a removed hierarchical child's charges on the "
+    "parent make it fail (found here)",
+)
+def activation_limit_set(cfg, s):
+    def holds(m):
+        activating = And(Not(Eq(s.admin_pc, ADMIN_IDLE)), Eq(s.admin_memcg, m))
+        return Implies(activating, Not(Eq(s.kmem[m].limit, UNLIMITED)))
 
     return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
 

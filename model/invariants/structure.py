@@ -14,6 +14,7 @@ from kmemcg.model.state import (
     ADMIN_IDLE,
     FRESH,
     IDLE,
+    KEY_INC,
     KMEM_CHARGED,
     NOCACHE,
     ONLINE,
@@ -137,7 +138,8 @@ def ranges(cfg, s):
     "T.links",
     "tasks sit in online memcgs (rmdir fails while a task is in one); the activation "
     "path's memcg is online and "
-    "not yet active; an active memcg exists",
+    "not yet active (active from set_active on, where that comes before static_key_inc); "
+    "an active memcg exists",
     "cgroup core",
     kind="type",
 )
@@ -150,13 +152,16 @@ def links(cfg, s):
             for t in range(cfg.n_tasks)
         )
     )
+    # ACTIVE is set last, or (without active_after_key) before static_key_inc
+    active_while_activating = (False if cfg.has_fix("active_after_key")
+                               else Eq(s.admin_pc, KEY_INC))
     admin = And(
         *(
             Implies(
                 And(Not(Eq(s.admin_pc, ADMIN_IDLE)), Eq(s.admin_memcg, m)),
                 And(
                     Eq(s.lifecycle[m], ONLINE),
-                    Not(s.kmem_active[m]),
+                    Eq(s.kmem_active[m], active_while_activating),
                     Eq(s.kmemcg_id[m] >= 0, Not(Eq(s.admin_pc, 1))),
                 ),
             )
