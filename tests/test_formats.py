@@ -15,6 +15,7 @@ import jsonschema
 import networkx as nx
 import pydot
 import pytest
+from cli import run
 from click.testing import CliRunner
 from junitparser import JUnitXml
 
@@ -28,12 +29,6 @@ TESTS = Path(__file__).parent
 @pytest.fixture(autouse=True)
 def _misbehaving_importable(monkeypatch):
     monkeypatch.syspath_prepend(str(TESTS))
-
-
-def run(*args):
-    r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in r.output, r.output
-    return r
 
 
 # ---------------------------------------------------------------- ITF

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import misbehaving
 import pytest
-from click.testing import CliRunner
+from cli import run
 
 from kmemcg.conformance import machine
 from kmemcg.conformance.adapters import PythonAdapter
-from kmemcg.conformance.cli import main
 from kmemcg.conformance.harness import failure_of
 from kmemcg.conformance.status import Exit
 from kmemcg.impl.kernel import Kernel
@@ -27,12 +26,6 @@ TESTS = Path(__file__).parent
 @pytest.fixture(autouse=True)
 def _misbehaving_importable(monkeypatch):
     monkeypatch.syspath_prepend(str(TESTS))
-
-
-def run(*args):
-    r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in r.output, r.output
-    return r
 
 
 def saved_ops(save: Path) -> list[tuple[str, dict]]:
