@@ -23,7 +23,7 @@ from __future__ import annotations
 from errno import ENOMEM
 
 from kmemcg.impl.lockdep import Lockdep
-from kmemcg.impl.memcontrol import PAGE_SIZE, MemCgroup, MemoryController
+from kmemcg.impl.memcontrol import MEMCG_FIXES, PAGE_SIZE, MemCgroup, MemoryController
 from kmemcg.impl.sched import Blocked, Mutex, Step
 from kmemcg.impl.workqueue import Workqueue, WorkStruct
 
@@ -35,7 +35,7 @@ FIXES = frozenset({
     "destroy_returns_when_requeued", "last_page_schedules_destroy",
     "destroy_waits_for_shrinker", "offline_excludes_root_destroy", "create_checks_online",
     "root_dying_flush", "root_destroy_cancels_work", "slot_before_list",
-})
+}) | MEMCG_FIXES
 
 
 class MemcgCacheParams:
@@ -294,6 +294,7 @@ class SlabAllocator:
         destroy = WorkStruct(lambda w, c=cachep: self.kmem_cache_destroy_work_func(w, c),
                              f"destroy {cachep.name}")
         cachep.memcg_params = MemcgCacheParams(memcg, root, destroy)
+        self.mc.mem_cgroup_get(memcg)  # memcg_register_cache: the cache holds its memcg
         self.caches[(r, memcg)] = cachep
         memcg.memcg_slab_caches.insert(0, cachep.memcg_params)  # memcg_cache_list_add: list_add
         return cachep
@@ -343,6 +344,7 @@ class SlabAllocator:
             cachep.freed = True  # then memcg_release_cache:
             self.slab_caches[r].memcg_caches.pop(memcg.kmemcg_id, None)
             p.memcg.memcg_slab_caches.remove(p)
+            self.mc.mem_cgroup_put(p.memcg)
 
     def mem_cgroup_destroy_all_caches(self, memcg: MemCgroup):
         """mem_cgroup_css_offline -> mem_cgroup_destroy_all_caches (3.10): one
