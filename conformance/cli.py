@@ -576,8 +576,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout) -> bool:
         rows.append(["(reference)", "passes" if ok else "FAILS", "-", f"{ref.seconds:.1f}s",
                      "-"])
     for m in MUTANTS.values():
-        if m.machine is None and not sequential and m.interleave == "race":
-            continue  # a charge-path race: cfg is a configuration with root caches
+        if m.machine is None and not sequential and not PRESETS[m.interleave].roots:
+            continue  # a charge-path or death race: cfg is a configuration with root caches
         if m.machine is not None and not sequential:
             continue
         t = time.perf_counter()
