@@ -12,4 +12,4 @@ from kmemcg.model.invariants import caches, counters, death, steps, structure
 INVARIANTS = (*counters.INVARIANTS, *structure.INVARIANTS, *steps.INVARIANTS,
               *caches.INVARIANTS, *death.INVARIANTS)
 LIVENESS = (*caches.LIVENESS, *death.LIVENESS)
-FAIR_ACTIONS = caches.FAIR_ACTIONS
+FAIR_ACTIONS = tuple(dict.fromkeys((*caches.FAIR_ACTIONS, *death.FAIR_ACTIONS)))

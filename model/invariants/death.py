@@ -111,11 +111,16 @@ def death_refs(cfg, s):
     return _memcgs(cfg, holds)
 
 
+def frees(cfg: Config) -> bool:
+    """Whether memcgs are freed in ``cfg``'s scope."""
+    return cfg.actions is None or "mem_cgroup_free" in cfg.actions
+
+
 def drained_offline(cfg: Config, s: State) -> list[int]:
     """The memcgs L2 is about: offline, with nothing charged to their counters
     and no charge to them in flight. None in a scope without the free (its
     memcgs linger by the scope's choice, not the kernel's)."""
-    if cfg.actions is not None and "mem_cgroup_free" not in cfg.actions:
+    if not frees(cfg):
         return []
     return [m for m in range(1, cfg.n_memcgs)
             if s.lifecycle[m] == OFFLINE and s.kmem[m].usage == 0 and s.res[m].usage == 0
@@ -135,5 +140,6 @@ LIVENESS = (
         lambda cfg, s, m: s.lifecycle[m] == MEMCG_FREED,
         FAIR_ACTIONS,
         "domain 7; issue 9, under weak fairness of css_free, the free and the workers",
+        applies=frees,
     ),
 )
