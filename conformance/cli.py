@@ -781,11 +781,11 @@ def _check_rows(seed, examples, rows) -> bool:
     t = time.perf_counter()
     row("prove: Z3 induction + BMC depth 6 [whole]",
         run_prove(PRESETS["whole"], bmc_depth=6), "holds", t)
-    for name in ("accounting", "hierarchy", "destruction-kmem", "destruction-2roots"):
+    for name in ("accounting", "hierarchy", "destruction-kmem", "destruction-2roots", "death"):
         t = time.perf_counter()
         r = run_explore(PRESETS[name], None)
         row(f"explore: {r.distinct} states [{name}]", explore_status(r), "holds", t)
-    for name in ("destruction", "destruction-kmem", "race"):
+    for name in ("destruction", "destruction-kmem", "race", "death"):
         t = time.perf_counter()
         row(f"interleave: implementation = model [{name}]",
             run_interleave(PRESETS[name]), "equal", t)
