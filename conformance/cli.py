@@ -22,6 +22,8 @@ import z3
 from kmemcg.conformance import machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
+from kmemcg.conformance.claims import Claim
+from kmemcg.conformance.claims import resolve as resolve_kernel
 from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.conformance.interleave import describe, explore_impl, reference
 from kmemcg.conformance.lasso import lasso
@@ -158,6 +160,32 @@ config_option = click.option(
     "--config", "config_path",
     help=f"a preset ({', '.join(PRESETS)}) or a configuration file (JSON)")
 profile_option = click.option("--profile", help="a named kernel profile (see --list-profiles)")
+kernel_option = click.option(
+    "--kernel", help="the kernel the implementation claims to be: 3.8 or 3.10 (as merged: its "
+                     "known bugs are warnings, not failures), correct [the default], or a "
+                     "profile")
+
+
+def _claimed(cfg: Config, kernel: str | None, profile: str | None) -> tuple[Config, Claim | None]:
+    """The configuration checked and the claim, for ``--kernel``."""
+    if kernel is None:
+        return cfg, None
+    if profile is not None:
+        raise click.UsageError("give --kernel (what the implementation is) or --profile (the "
+                               "bug to hunt), not both")
+    try:
+        cfg = replace(cfg, profile=resolve_kernel(kernel))
+    except ValueError as e:
+        raise click.UsageError(f"--kernel: {e}") from None
+    return cfg, Claim(cfg)
+
+
+def _warnings(claim: Claim | None, warnings: list, echo) -> None:
+    if claim is not None:
+        echo(f"claimed kernel {claim.kernel}: {len(warnings)} known bug(s) seen"
+             + (" (warnings, not failures):" if warnings else ""))
+        for w in warnings:
+            echo(f"  warning: {w}")
 timeout_option = click.option(
     "--timeout", default=DEFAULT_TIMEOUT, show_default=True,
     type=click.FloatRange(min=0, min_open=True),
@@ -378,16 +406,18 @@ def _started(cfg, impl, pipe, timeout, head: str):
 
 
 def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_name="",
-                echo=click.echo, impl=None, pipe=None, timeout=None) -> Exit:
+                echo=click.echo, impl=None, pipe=None, timeout=None, claim=None,
+                database=None) -> Exit:
     if oracle == "z3":
         z3_leaves_ctrl_c_to_python()
     stats = machine.run(cfg, make_impl or reference(cfg), seed_value=seed, examples=examples,
-                        steps=steps, oracle=oracle)
+                        steps=steps, oracle=oracle, claim=claim, database=database)
     rate = stats.steps / stats.seconds if stats.seconds else 0.0
     counts = (f"{stats.ops} operations, {stats.steps} steps checked ({oracle} oracle), "
               f"{stats.seconds:.2f}s ({rate:,.0f} steps/s)")
     if stats.failure is None and not stats.interrupted:
         echo(f"conform [{impl_name}]: {examples} runs, {counts}: conforms")
+        _warnings(claim, stats.warnings, echo)
     elif stats.failure is None:
         echo(f"conform [{impl_name}]: INTERRUPTED: {counts} in the runs completed; no "
              f"nonconformance found so far")
@@ -398,7 +428,7 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
         if save:
             failure = {"check": stats.failure.check, "message": stats.failure.message}
             data = report.replay_data(cfg, seed, failure, ops=stats.failing_ops, impl=impl,
-                                      pipe=pipe, timeout=timeout)
+                                      pipe=pipe, timeout=timeout, kernel=claim and claim.kernel)
             if _write(save, data, "replay file", echo):
                 echo(f"replay file written to {save}  (kmemcg replay {save})")
     if stats.interrupted:
@@ -423,11 +453,16 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
                    "the interleaver's choices (the machine on scopes with root caches or "
                    "forked tasks, or with --profile)")
 @profile_option
+@kernel_option
 @click.option("--save", type=click.Path(dir_okay=False), default="kmemcg-replay.json",
               show_default=True, callback=_writable,
               help="where to write the replay file of a failure")
+@click.option("--database", type=click.Path(file_okay=False),
+              help="a Hypothesis example database directory: failures found are saved "
+                   "there and tried first on the next run [default: none, each run is its "
+                   "seed's alone]")
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
-            save):
+            kernel, save, database):
     """Drive an implementation with a Hypothesis machine; check every step.
 
     The sequential machine runs whole operations on the default scope
@@ -435,7 +470,7 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     if impl is not None and pipe is not None:
         raise click.UsageError("give --impl or --pipe, not both")
     default = PRESETS["destruction"] if profile else PRESETS["conformance"]
-    cfg = _config(config_path, profile, default)
+    cfg, claim = _claimed(_config(config_path, profile, default), kernel, profile)
     race = race or bool(profile) or not machine.fits(cfg)
     if not race:
         _machine_config(cfg)
@@ -444,16 +479,17 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
     if race:
         raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
                                   60 if steps is None else steps, save, make=make, impl=impl,
-                                  pipe=pipe, timeout=timeout))
+                                  pipe=pipe, timeout=timeout, claim=claim, database=database))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
                                  40 if steps is None else steps, oracle, save,
                                  pipe or impl or "reference", impl=impl, pipe=pipe,
-                                 timeout=timeout))
+                                 timeout=timeout, claim=claim, database=database))
 
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
-             pipe=None, timeout=None) -> Exit:
-    st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make)
+             pipe=None, timeout=None, claim=None, database=None) -> Exit:
+    st = run_race_machine(cfg, seed_value=seed, examples=examples, steps=steps, make=make,
+                          claim=claim, database=database)
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
     if st.failure is None:
@@ -463,6 +499,7 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
             raise KeyboardInterrupt
         echo(f"{head}: {examples} runs, {st.steps} steps checked, {st.seconds:.2f}s "
              f"({rate:,.0f} steps/s): conforms")
+        _warnings(claim, st.warnings, echo)
         return Exit.OK
     when = " (before Ctrl-C, not minimised)" if st.interrupted else ""
     echo(f"{head}: FOUND{when} after {st.seconds:.2f}s: {st.failure.message}")
@@ -471,7 +508,8 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
         echo(f"  {line}")
     if save:
         data = report.replay_data(cfg, seed, {"check": "race", "message": st.failure.message},
-                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout)
+                                  schedule=st.schedule, impl=impl, pipe=pipe, timeout=timeout,
+                                  kernel=claim and claim.kernel)
         if _write(save, data, "replay file", echo):
             echo(f"replay file written to {save}  (kmemcg replay {save})")
     if st.interrupted:
@@ -485,14 +523,16 @@ def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, 
 @main.command()
 @config_option
 @profile_option
+@kernel_option
 @impl_option
 @pipe_option
 @timeout_option
-def interleave(config_path, profile, impl, pipe, timeout):
-    """Every interleaving on the implementation; its states must equal the model's."""
-    cfg = _config(config_path, profile, PRESETS["destruction"])
+def interleave(config_path, profile, kernel, impl, pipe, timeout):
+    """Every interleaving on the implementation; its states must equal the model's
+    (under --kernel, the model's with the states its known bugs break pruned)."""
+    cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
     make = _started(cfg, impl, pipe, timeout, "interleave")
-    raise SystemExit(run_interleave(cfg, make))
+    raise SystemExit(run_interleave(cfg, make, claim=claim))
 
 
 def _interleave_stopped(r, head: str, echo) -> Exit | None:
@@ -508,10 +548,10 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
     return None
 
 
-def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
+def run_interleave(cfg, make=None, echo=click.echo, claim=None) -> Exit:
     """The implementation's interleavings (``make``; None: the reference)
     against the model's states."""
-    r = explore_impl(cfg, make=make)
+    r = explore_impl(cfg, make=make, claim=claim)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
     if r.problem:
         echo(f"{head}: the implementation reaches {r.problem} after {len(r.trace)} steps "
@@ -522,10 +562,14 @@ def run_interleave(cfg, make=None, echo=click.echo) -> Exit:
     stopped = _interleave_stopped(r, head, echo)
     if stopped is not None:
         return stopped
-    model_states = set(explorer.explore(cfg, graph=False).states)
+    model = explorer.explore(cfg, graph=False, keep_going=claim is not None)
+    model_states = set(model.states)
     same = r.states == model_states
-    echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}: "
-         f"{'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, {r.seconds:.2f}s")
+    pruned = f" ({len(model.broken)} broken by known bugs, not expanded)" if claim else ""
+    echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}"
+         f"{pruned}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
+         f"{r.seconds:.2f}s")
+    _warnings(claim, r.warnings, echo)
     if not same:
         echo(f"  only the implementation: {len(r.states - model_states)}, "
              f"only the model: {len(model_states - r.states)}")
@@ -646,9 +690,14 @@ def replay(file, impl, pipe, timeout):
     source = click.get_current_context().get_parameter_source("timeout")
     if source == click.core.ParameterSource.DEFAULT and _positive(data.get("timeout")):
         timeout = data["timeout"]  # the limit the failure was found with
+    # the claim the failure was found under: the release's known bugs stay warnings
+    claim = Claim(cfg) if data.get("kernel") else None
+    if claim is not None and data["kernel"] != cfg.profile:
+        raise click.UsageError(f"{file}: claims kernel {data['kernel']!r} but its configuration "
+                               f"is of profile {cfg.profile!r}")
     if "schedule" in data:
         make = _started(cfg, impl, pipe, timeout, "replay")
-        raise SystemExit(_replay_schedule(file, data, cfg, make))
+        raise SystemExit(_replay_schedule(file, data, cfg, make, claim))
     try:
         ops = report.check_ops(cfg, data["ops"])
     except ValueError as e:
@@ -658,7 +707,7 @@ def replay(file, impl, pipe, timeout):
     recorded = data.get("failure") or {}
     done = 0
     try:
-        h = Harness(adapter, cfg)
+        h = Harness(adapter, cfg, claim=claim)
         for op, args in ops:
             h.run(op, args)
             done += 1
@@ -681,9 +730,9 @@ def _positive(x) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and x > 0
 
 
-def _replay_schedule(file, data, cfg, make) -> Exit:
+def _replay_schedule(file, data, cfg, make, claim) -> Exit:
     try:
-        problem = replay_schedule(cfg, data["schedule"], make)
+        problem = replay_schedule(cfg, data["schedule"], make, claim)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise click.UsageError(f"{file}: {e}") from None
     click.echo(f"replay: {len(data['schedule'])} tries: {problem or 'conforms'}")

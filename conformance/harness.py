@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from functools import cache
 
+from kmemcg.conformance.claims import Claim, KnownBug
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
 from kmemcg.conformance.protocol import (
     OPERATIONS,
@@ -143,6 +144,10 @@ class Harness:
     trace: list[TraceEntry] = field(default_factory=list)
     ops: list[tuple[str, dict]] = field(default_factory=list)
     steps_checked: int = 0
+    #: the kernel the implementation claims to be, when not the correct one
+    #: (conformance/claims.py): its known bugs are warnings, and nothing is
+    #: checked after one breaks an invariant
+    claim: Claim | None = None
 
     def __post_init__(self):
         self.oracle = make_oracle(self.cfg, self.oracle_mode)
@@ -346,9 +351,12 @@ class Harness:
                                         self.impl.snapshot))
         self.trace.append(TraceEntry(op_no, op, dict(args), thread, action, dict(sargs), ret, post))
         if self.verify:
-            bad = step_problem(self.cfg, self.oracle, pre, action, margs, ret, post)
+            bad, known = judge_step(self.cfg, self.oracle, pre, action, margs, ret, post,
+                                    self.claim)
             if bad:
                 self.fail(*bad)
+            if known is not None and known.broke:
+                self.verify = False
         self.state = post
         self.steps_checked += 1
         self._track_pages(action, margs, ret, pre)
@@ -517,18 +525,22 @@ def cache_index(cfg: Config, name: str) -> int:
         raise ValueError(f"unknown cache {name!r}") from None
 
 
-def step_problem(cfg: Config, oracle, pre: State, action: str, margs: tuple, ret: int,
-                 post: State) -> tuple[str, str] | None:
-    """The one step check: (check, message) when (pre, action(margs) = ret, post)
-    is not a model step, or breaks an invariant; None when it is fine."""
+def judge_step(cfg: Config, oracle, pre: State, action: str, margs: tuple, ret: int,
+               post: State, claim: Claim | None = None
+               ) -> tuple[tuple[str, str] | None, KnownBug | None]:
+    """The one step check: ((check, message) when (pre, action(margs) = ret,
+    post) is not a model step or breaks an invariant, else None; and, under a
+    kernel ``claim``, the known bug of that kernel the step is, else None).
+    An invariant a known bug breaks is that bug, not a problem."""
     v = oracle.check(pre, action, margs, ret, post)
     if not v.ok:
-        return "oracle", f"{action}{margs}: {v.problem}"
-    if post != pre:  # a stutter keeps every invariant that held
-        bad = invariant_problems(cfg, pre, post, action)
-        if bad:
-            return "invariant", f"after {action}{margs}: {', '.join(bad)}"
-    return None
+        return ("oracle", f"{action}{margs}: {v.problem}"), None
+    # a stutter keeps every invariant that held
+    bad = invariant_problems(cfg, pre, post, action) if post != pre else []
+    known = claim.known(pre, action, margs, ret, post, bad) if claim is not None else None
+    if bad and known is None:
+        return ("invariant", f"after {action}{margs}: {', '.join(bad)}"), None
+    return None, known
 
 
 def _blank_memcg() -> dict:

@@ -4,7 +4,7 @@ Breadth-first over the implementation's abstract states: from each state,
 every operation the environment may start, every running thread's next step,
 and every queued work item a kworker may pick up. Each choice is one
 implementation step, checked by the one step check the harness uses
-(:func:`~kmemcg.conformance.harness.step_problem`: the oracle, then every
+(:func:`~kmemcg.conformance.harness.judge_step`: the oracle, then every
 invariant) on the harness's alpha; an implementation state is reached again by
 replaying its choice sequence on a fresh instance, since running generators
 cannot be copied. The implementation is driven through the adapter protocol
@@ -41,14 +41,15 @@ from dataclasses import dataclass, field
 from errno import ENOENT, ENOMEM
 
 from kmemcg.conformance.adapters import PythonAdapter, dies
+from kmemcg.conformance.claims import Claim, KnownBug
 from kmemcg.conformance.harness import (
     AlphaError,
     abstract_state,
+    judge_step,
     memcg_name,
     memcg_paths,
     model_args,
     reparents,
-    step_problem,
 )
 from kmemcg.conformance.oracle import EvalOracle
 from kmemcg.conformance.protocol import (
@@ -137,6 +138,10 @@ class InterleaveResult:
     lock_cycles: list = field(default_factory=list)
     #: Ctrl-C stopped the search: the states and steps are those seen so far
     interrupted: bool = False
+    #: under a kernel claim: the states where a known bug broke an invariant
+    #: (stored, not expanded), and each known bug seen
+    broken: set = field(default_factory=set)
+    warnings: list = field(default_factory=list)
 
 
 def problem_of(e: ProtocolError, during=None) -> str:
@@ -184,6 +189,8 @@ class _Run:
         self.result_problem: str | None = None
         #: the actor whose operation returned on the last try (a silent move)
         self.returned: str | None = None
+        #: the known bug of a claimed kernel the last try's step was (claims.py)
+        self.known: KnownBug | None = None
         self._hidden = _UNKNOWN
 
     def abstract(self) -> tuple:
@@ -366,13 +373,15 @@ class _Run:
             state, _ = self.abstract()
             self._reparent(model_args(self.cfg, self.paths, step.action, step.args)[0], state)
 
-    def take(self, choice, state, oracle) -> tuple:
+    def take(self, choice, state, oracle, claim: Claim | None = None) -> tuple:
         """Apply ``choice`` in ``state`` and check it: (step or None, post-state,
-        problem or None).
+        problem or None); under a kernel ``claim``, ``known`` is the known bug the
+        step was, if any.
         A try that cannot step must leave the abstract state alone; a step must
         be one the model allows, into a state every invariant holds in; an
         operation that returns must return what its steps say."""
         self.result_problem = None
+        self.known = None
         try:
             hidden = self.hidden()
             step = self.apply(choice)
@@ -392,7 +401,8 @@ class _Run:
         except (KeyError, ValueError, StopIteration, TypeError, AlphaError) as e:
             return step, None, (f"{_named(choice)}: the step {step.action} {step.args} does not "
                                 f"name the model's parameters ({type(e).__name__}: {e})")
-        bad = step_problem(self.cfg, oracle, state, step.action, margs, step.ret, post)
+        bad, self.known = judge_step(self.cfg, oracle, state, step.action, margs, step.ret,
+                                     post, claim)
         if bad is None and reparents(step.action, step.ret):
             self._reparent(margs[0], post)
         return step, post, (f"[{bad[0]}] {step.action} {step.args}: {bad[1]}" if bad else None)
@@ -417,23 +427,26 @@ def _result_problem(op, args, steps, result) -> str | None:
     return None if result == last else f"{op} returned {result}, its last step returned {last}"
 
 
-def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> InterleaveResult:
+def explore_impl(cfg: Config, make=None, max_states: int = 100_000,
+                 claim: Claim | None = None) -> InterleaveResult:
     """Every interleaving the configuration allows, on the implementation
     (``make()`` returns it booted, behind the adapter protocol: in process or
-    over a pipe; the reference by default). Ctrl-C returns what was seen so
-    far, ``interrupted`` set."""
+    over a pipe; the reference by default). Under a kernel ``claim`` a known
+    bug is a warning, and a state where one broke an invariant is not expanded.
+    Ctrl-C returns what was seen so far, ``interrupted`` set."""
     lockdep = Lockdep() if make is None else None
     make = make or reference(cfg, lockdep)
     t0 = time.perf_counter()
     res = InterleaveResult()
     paths: dict = {}
     try:
-        _search(cfg, make, max_states, res, paths)
+        _search(cfg, make, max_states, res, paths, claim)
     except KeyboardInterrupt:
         res.interrupted = True
     if res.interrupted:
         res.complete = False
     res.states = {state for state, _ in paths}
+    res.warnings = claim.warnings() if claim is not None else []
     res.seconds = time.perf_counter() - t0
     if lockdep is None:
         res.lock_orders = None
@@ -444,7 +457,8 @@ def explore_impl(cfg: Config, make=None, max_states: int = 100_000) -> Interleav
     return res
 
 
-def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict):
+def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: dict,
+            claim: Claim | None):
     """The breadth-first search of :func:`explore_impl`, filling ``res`` and
     ``paths`` (abstract and hidden state -> the choices that reach it)."""
     oracle = EvalOracle(cfg)
@@ -469,14 +483,15 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
             for n, choice in enumerate(run.choices(state)):
                 if n:  # the first try runs on the run that listed the choices
                     run = _replay(cfg, make, prefix)
-                step, post, problem = run.take(choice, state, oracle)
+                step, post, problem = run.take(choice, state, oracle, claim)
                 new = known = None
+                broken = run.known is not None and bool(run.known.broke)
                 if problem is None and step is not None:
                     new = (post, run.hidden())
                     known = new in paths
-                    if not known and cfg.roots:
+                    if not known and cfg.roots and not broken:
                         problem = "; ".join(slabinfo_problems(cfg, run, post)) or None
-                    if not known and problem is None and dies(cfg):
+                    if not known and problem is None and dies(cfg) and not broken:
                         problem = "; ".join(state_problems(cfg, run, post)) or None
                 if problem:
                     res.problem = problem
@@ -492,7 +507,10 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                 res.steps += 1
                 if not known and MODEL.in_constraint(cfg, post):
                     paths[new] = [*prefix, choice]
-                    queue.append((new, paths[new]))
+                    if broken:  # undefined from here on: the explorer stops too
+                        res.broken.add(post)
+                    else:
+                        queue.append((new, paths[new]))
         res.complete = not queue
     except ProtocolError as e:  # raised outside a checked try: a replay, hidden(), slabinfo
         res.problem, res.trace = problem_of(e), prefix

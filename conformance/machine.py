@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -25,6 +26,7 @@ from hypothesis.stateful import (
 )
 
 from kmemcg.conformance import strategies as gen
+from kmemcg.conformance.claims import Claim
 from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import Config
@@ -46,6 +48,8 @@ class Stats:
     #: the failure with the shortest ``reproducer`` raised so far, so that a
     #: Ctrl-C while Hypothesis shrinks loses nothing found
     seen: Exception | None = None
+    #: under a kernel claim: each known bug of that kernel seen (conformance/claims.py)
+    warnings: list = field(default_factory=list)
 
     def saw(self, e):
         """Note a failure as it is raised; returns it, to be raised."""
@@ -84,14 +88,15 @@ def check_config(cfg: Config) -> Config:
     return cfg
 
 
-def _base(cfg: Config, make_impl, oracle: str, stats: RunStats):
+def _base(cfg: Config, make_impl, oracle: str, stats: RunStats, claim: Claim | None = None):
     """What both machines share: a checked harness and a populated starting tree."""
     memcgs = st.integers(0, cfg.n_memcgs - 1)
 
     class Base(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
-            self.h = Harness.started(make_impl, cfg, oracle_mode=oracle, on_failure=stats.saw)
+            self.h = Harness.started(make_impl, cfg, oracle_mode=oracle, on_failure=stats.saw,
+                                     claim=claim)
 
         def teardown(self):
             stats.ops += len(self.h.ops)
@@ -133,14 +138,15 @@ def _base(cfg: Config, make_impl, oracle: str, stats: RunStats):
     return Base
 
 
-def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | None = None):
+def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | None = None,
+                claim: Claim | None = None):
     """The sequential machine: each rule runs one operation to completion."""
     stats = stats if stats is not None else RunStats()
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
 
-    class KmemMachine(_base(cfg, make_impl, oracle, stats)):
+    class KmemMachine(_base(cfg, make_impl, oracle, stats, claim)):
         @rule(m=memcgs)
         def mkdir(self, m):
             if self.h.state.lifecycle[m] != OFFLINE:  # the model never re-creates a memcg
@@ -225,10 +231,13 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     return KmemMachine
 
 
-def quiet_settings(examples: int, steps: int) -> settings:
-    """Deterministic (no example database), silent: the suite reports failures
-    itself, so Hypothesis's explain phase (seconds per failure) is skipped."""
-    return settings(max_examples=examples, stateful_step_count=steps, database=None,
+def quiet_settings(examples: int, steps: int, database: str | None = None) -> settings:
+    """Silent (the suite reports failures itself, so Hypothesis's explain phase,
+    seconds per failure, is skipped) and deterministic: no example database
+    unless ``database`` names a directory, whose saved failures are then tried
+    first (the pytest plugin's and ``conform --database``'s choice)."""
+    db = DirectoryBasedExampleDatabase(database) if database else None
+    return settings(max_examples=examples, stateful_step_count=steps, database=db,
                     deadline=None, verbosity=Verbosity.quiet, print_blob=False,
                     suppress_health_check=list(HealthCheck),
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
@@ -247,7 +256,7 @@ def shrink_budget(seconds: float):
 
 
 def run_machine(machine, *, seed_value: int, examples: int, steps: int,
-                shrink_seconds: float, failure: type[Exception]):
+                shrink_seconds: float, failure: type[Exception], database: str | None = None):
     """Run a seeded state machine quietly: (the shrunk failure or None, seconds).
 
     Whatever else Hypothesis ends with never surfaces raw: a group of errors (two
@@ -257,7 +266,8 @@ def run_machine(machine, *, seed_value: int, examples: int, steps: int,
     t0 = time.perf_counter()
     try:
         with shrink_budget(shrink_seconds):
-            run_state_machine_as_test(machine, settings=quiet_settings(examples, steps))
+            run_state_machine_as_test(machine,
+                                      settings=quiet_settings(examples, steps, database))
     except failure as e:
         return e, time.perf_counter() - t0
     except BaseExceptionGroup as group:
@@ -287,19 +297,22 @@ def _leaves(group: BaseExceptionGroup) -> str:
 
 
 def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: int = 40,
-        oracle: str = "eval", shrink_seconds: float = 20.0) -> RunStats:
-    """Run a machine; a failure is shrunk and returned in the stats, not raised.
-    Ctrl-C returns the stats so far, ``interrupted`` set."""
+        oracle: str = "eval", shrink_seconds: float = 20.0, claim: Claim | None = None,
+        database: str | None = None) -> RunStats:
+    """Run a machine; a failure is shrunk and returned in the stats, not raised;
+    under a kernel ``claim`` its known bugs are warnings (``warnings``). Ctrl-C
+    returns the stats so far, ``interrupted`` set."""
     check_config(cfg)
     stats = RunStats()
-    machine = machine_for(cfg, make_impl, oracle, stats)
+    machine = machine_for(cfg, make_impl, oracle, stats, claim)
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(
             machine, seed_value=seed_value, examples=examples, steps=steps,
-            shrink_seconds=shrink_seconds, failure=Nonconformance)
+            shrink_seconds=shrink_seconds, failure=Nonconformance, database=database)
     except KeyboardInterrupt:
         stats.interrupted = True
         stats.failure, stats.seconds = stats.seen, time.perf_counter() - t0
     stats.failing_ops = stats.failure.ops if stats.failure else []
+    stats.warnings = claim.warnings() if claim is not None else []
     return stats

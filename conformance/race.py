@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
+from kmemcg.conformance.claims import Claim
 from kmemcg.conformance.interleave import _Run, problem_of, reference
 from kmemcg.conformance.machine import Stats, run_machine
 from kmemcg.conformance.oracle import EvalOracle
@@ -36,18 +37,21 @@ class RaceFailure(Exception):
 
 @dataclass
 class RaceStats(Stats):
-    """The race machine's: the failing schedule, minimised."""
+    """The race machine's: the failing schedule, minimised; under a kernel
+    claim, each known bug seen (a warning)."""
 
     schedule: list = field(default_factory=list)
 
 
-def race_machine(cfg: Config, make, stats: RaceStats):
+def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None):
     oracle = EvalOracle(cfg)
 
     class RaceMachine(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
             self.schedule: list = []
+            #: a known bug of the claimed kernel broke an invariant: undefined from here
+            self.broken = False
             try:
                 self.run = _Run(cfg, make)
                 self.state, refused = self.run.abstract()
@@ -62,13 +66,14 @@ def race_machine(cfg: Config, make, stats: RaceStats):
                 choices = self.run.choices(self.state)
             except ProtocolError as e:
                 raise stats.saw(RaceFailure(problem_of(e), self.schedule)) from None
-            if not choices:
+            if not choices or self.broken:
                 return
             choice = data.draw(st.sampled_from(choices))
             self.schedule.append(choice)  # even a blocked try can change the kernel
-            step, post, problem = self.run.take(choice, self.state, oracle)
+            step, post, problem = self.run.take(choice, self.state, oracle, claim)
             if problem:
                 raise stats.saw(RaceFailure(problem, self.schedule))
+            self.broken = self.run.known is not None and bool(self.run.known.broke)
             stats.steps += step is not None
             self.state = post
 
@@ -76,16 +81,18 @@ def race_machine(cfg: Config, make, stats: RaceStats):
 
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
-        shrink_seconds: float = 20.0, make=None) -> RaceStats:
+        shrink_seconds: float = 20.0, make=None, claim: Claim | None = None,
+        database: str | None = None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
-    stats. Ctrl-C returns the stats so far, ``interrupted`` set."""
+    stats; under a kernel ``claim`` its known bugs are warnings. Ctrl-C returns
+    the stats so far, ``interrupted`` set."""
     make = make or reference(cfg)
     stats = RaceStats()
     t0 = time.perf_counter()
     try:
         stats.failure, stats.seconds = run_machine(
-            race_machine(cfg, make, stats), seed_value=seed_value, examples=examples,
-            steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure)
+            race_machine(cfg, make, stats, claim), seed_value=seed_value, examples=examples,
+            steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure, database=database)
         if stats.failure:
             stats.schedule = minimize(cfg, stats.failure.schedule, make)
     except KeyboardInterrupt:
@@ -93,6 +100,7 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
         stats.failure = stats.failure or stats.seen
         stats.schedule = stats.failure.schedule if stats.failure else []
         stats.seconds = time.perf_counter() - t0
+    stats.warnings = claim.warnings() if claim is not None else []
     return stats
 
 
@@ -115,9 +123,10 @@ def minimize(cfg: Config, schedule: list, make=None) -> list:
     return out
 
 
-def replay(cfg: Config, schedule: list, make=None) -> str | None:
-    """Re-run a schedule with the checks of the search; the problem it shows, or
-    None. A schedule that does not fit the implementation is an error."""
+def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None) -> str | None:
+    """Re-run a schedule with the checks of the search (under ``claim`` if the
+    run had one); the problem it shows, or None. A schedule that does not fit the
+    implementation is an error."""
     make = make or reference(cfg)
     oracle = EvalOracle(cfg)
     try:
@@ -136,7 +145,9 @@ def replay(cfg: Config, schedule: list, make=None) -> str | None:
         if choice not in possible:
             raise ValueError(f"schedule try {i} {choice} is not possible here: the schedule "
                              f"does not fit this implementation or configuration")
-        _, state, problem = r.take(choice, state, oracle)
+        _, state, problem = r.take(choice, state, oracle, claim)
         if problem:
             return problem
+        if r.known is not None and r.known.broke:
+            return None  # undefined from here, as the machine stopped
     return None

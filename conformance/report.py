@@ -80,14 +80,15 @@ def render_conformance_failure(failure) -> str:
 
 def replay_data(cfg: Config, seed: int | None, failure: dict, *, ops=None, schedule=None,
                 impl: str | None = None, pipe: str | None = None,
-                timeout: float | None = None) -> dict:
+                timeout: float | None = None, kernel: str | None = None) -> dict:
     """A replay file's content (format :data:`REPLAY_VERSION`): the configuration,
     what ran the implementation (a Python ``impl``, or a ``pipe`` command, and the
     per-call time limit), the failure, and what reproduces it: the operations of
     the sequential machine (``ops``) or the tries of the race machine
-    (``schedule``), so ``kmemcg replay`` re-runs it as it ran."""
+    (``schedule``), so ``kmemcg replay`` re-runs it as it ran; ``kernel``, the
+    release claimed (``--kernel``), if any, whose known bugs were warnings."""
     data = {"version": REPLAY_VERSION, "config": cfg.to_json(), "impl": impl, "pipe": pipe,
-            "timeout": timeout, "seed": seed, "failure": failure}
+            "timeout": timeout, "seed": seed, "failure": failure, "kernel": kernel}
     if schedule is not None:
         data["schedule"] = [list(c) for c in schedule]
     else:

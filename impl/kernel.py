@@ -694,9 +694,9 @@ class Kernel:
                 c = slab.caches.get((r, memcg))
                 work = c.memcg_params.destroy if c is not None else None
                 queued = slab.wq.queue.count(work) if c is not None else 0
-                if c is None or (c.freed and not queued):
+                if c is None:
                     state = "idle"
-                elif work.running:
+                elif work.running:  # freed under a running worker too (a known bug)
                     state = "run:" + _WORK_STAGE[work.stage]
                 else:
                     state = "pending" if queued else "idle"

@@ -53,6 +53,11 @@ class Result:
     liveness: list = field(default_factory=list)
     #: states were identified up to the model's symmetry (liveness is then unchecked)
     symmetry: bool = False
+    #: with ``keep_going``: each invariant broken, with the shortest trace to it
+    #: (``violation`` and ``trace`` are then the first of them)
+    violations: dict = field(default_factory=dict)
+    #: with ``keep_going``: the ids of the states that break one (stored, not expanded)
+    broken: set = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -93,8 +98,14 @@ def successors(cfg: Config, s: State, steps=None):
 
 def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             check_deadlock: bool | None = None, progress=None,
-            symmetry: bool = False) -> Result:
+            symmetry: bool = False, keep_going: bool = False) -> Result:
     """Breadth-first search from the initial state of ``cfg``.
+
+    A violation ends the search, as in TLC, unless ``keep_going``: then the
+    state that breaks an invariant is stored but not expanded (the kernel has
+    gone wrong there; what follows is undefined), each invariant's first trace
+    is kept in ``violations``, and the search goes on. That is the state space
+    of a kernel claimed with its known bugs (conformance/claims.py).
 
     With ``symmetry``, a state is known once any permutation of it is (TLC's
     SYMMETRY): each orbit is stored once, as the first member reached, so traces
@@ -133,8 +144,10 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
         g.add_node(0)
 
     def fail(name, at_id, extra: Step | None = None):
-        res.violation = name
-        res.trace = _trace(states, parent, at_id) + ([extra] if extra else [])
+        trace = _trace(states, parent, at_id) + ([extra] if extra else [])
+        if res.violation is None:
+            res.violation, res.trace = name, trace
+        res.violations.setdefault(name, trace)
 
     for i in state_inv:
         if not i.check(cfg, init):
@@ -160,15 +173,16 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             res.generated += 1
             if post == s:
                 continue
-            for i in step_of[name]:
-                if not i.check(cfg, s, post):
-                    fail(i.id, sid, Step(name, args, ret, post))
+            bad = next((i.id for i in step_of[name] if not i.check(cfg, s, post)), None)
+            if bad is not None:
+                fail(bad, sid, Step(name, args, ret, post))
+                if not keep_going:
                     return _finish(res, t0, states, depth, g)
             key = orbit(post)
             known = ids.get(key)
             if known is None:
-                bad = next((i.id for i in state_of[name] if not i.check(cfg, post)), None)
-                if bad is not None:
+                bad = bad or next((i.id for i in state_of[name] if not i.check(cfg, post)), None)
+                if bad is not None and not keep_going:
                     fail(bad, sid, Step(name, args, ret, post))
                     return _finish(res, t0, states, depth, g)
                 if not constraint(cfg, post):
@@ -178,7 +192,11 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
                 states.append(post)
                 parent.append((sid, name, args, ret))
                 depth.append(depth[sid] + 1)
-                queue.append(known)
+                if bad is None:
+                    queue.append(known)
+                else:
+                    res.broken.add(known)
+                    fail(bad, known)
                 if max_states is not None and len(states) >= max_states:
                     res.complete = False
                     queue.clear()
@@ -190,7 +208,7 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
                     g.edges[sid, known]["labels"].add((name, args))
                 else:
                     g.add_edge(sid, known, labels={(name, args)})
-        if check_deadlock and not any_succ:
+        if check_deadlock and not any_succ and sid not in res.broken:
             res.deadlocks += 1
             if res.violation is None:
                 fail("Deadlock", sid)

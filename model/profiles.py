@@ -21,6 +21,17 @@ class Fix:
     does: str
     #: where it comes from upstream (or "found here")
     upstream: str
+    #: the first mainline release that has it ("3.8": merged with the
+    #: controller); None: none has (no upstream fix found, or found here)
+    since: str | None = None
+
+    def in_release(self, release: str) -> bool:
+        """Whether mainline ``release`` (as merged) has this fix."""
+        return self.since is not None and _version(self.since) <= _version(release)
+
+
+def _version(release: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in release.split("."))
 
 
 @dataclass(frozen=True)
@@ -40,30 +51,31 @@ class Profile:
 
 FIXES: dict[str, Fix] = {f.name: f for f in (
     Fix("kmem_limit_check", "res_counter_charge refuses a kmem charge over the limit",
-        "3.8 memcg_charge_kmem"),
+        "3.8 memcg_charge_kmem", "3.8"),
     Fix("kmem_rollback", "a failed res charge gives back the kmem charge just taken",
-        "3.8 memcg_charge_kmem"),
+        "3.8 memcg_charge_kmem", "3.8"),
     Fix("destroy_skips_pending", "the last page's release hook leaves pending destroy work "
-        "alone instead of re-initialising it", "v6 of the series, P25"),
+        "alone instead of re-initialising it", "v6 of the series, P25", "3.8"),
     Fix("destroy_returns_when_requeued", "a destroy worker that was queued again while it ran "
-        "returns and lets the queued run destroy", "3.16 removed the async destroy, VDNOSCHED"),
+        "returns and lets the queued run destroy", "3.16 removed the async destroy, VDNOSCHED", "3.16"),
     Fix("last_page_schedules_destroy", "the release hook of a dead cache's last page queues "
-        "its destruction", "3.8 mem_cgroup_destroy_cache"),
+        "its destruction", "3.8 mem_cgroup_destroy_cache", "3.8"),
     Fix("destroy_waits_for_shrinker", "kmem_cache_destroy waits out a running "
-        "kmem_cache_shrink", "3.16, VDNOSCHED"),
+        "kmem_cache_shrink", "3.16, VDNOSCHED", "3.16"),
     Fix("offline_excludes_root_destroy", "memcg offline and root-cache destruction exclude "
-        "each other", "3.16 memcg_slab_mutex, VDSYNC"),
+        "each other", "3.16 memcg_slab_mutex, VDSYNC", "3.16"),
     Fix("create_checks_online", "the creation worker does not create for an offline memcg",
         "R13; no upstream fix found"),
     Fix("root_dying_flush", "root destruction marks the root dying and flushes its creation "
-        "works first", "4.18, 92ee383f6daa"),
+        "works first", "4.18, 92ee383f6daa", "4.18"),
     Fix("root_destroy_cancels_work", "root destruction cancels a child's pending destroy work",
-        "v6 of the series, P24"),
+        "v6 of the series, P24", "3.8"),
+    # found here: no mainline release has it (since None)
     Fix("uncharge_tests_dead_ancestors", "memcg_uncharge_kmem tests DEAD on every "
         "hierarchical ancestor whose kmem counter it brought to 0, not only its own memcg",
         "found here [I]; 3.11+ keep the own-counter test, 3.18 a css reference per page"),
     Fix("slot_before_list", "creation publishes the root's slot before linking the cache into "
-        "the memcg's list", "3.14, 96403da24444"),
+        "the memcg's list", "3.14, 96403da24444", "3.14"),
 )}
 
 #: the fixes in the roster's order (TLA+'s FixNames)
@@ -119,6 +131,31 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "publishing the root's slot; offline walks the list into a NULL", "R5; 3.8-3.13",
             ("slot_before_list",), "destruction", "D4.no_null_deref"),
 )}
+
+
+#: mainline releases as merged, by the roster: a profile each, removing every
+#: fix that release lacks ("the kernel an implementation claims to be",
+#: ``--kernel 3.10``); see ``merged`` below for what each breaks first.
+RELEASES = ("3.8", "3.10")
+
+
+def merged(release: str) -> str:
+    """The profile name of mainline ``release`` as merged: ``"3.10"`` -> ``"merged_3_10"``."""
+    return "merged_" + release.replace(".", "_")
+
+
+def _merged(release: str, expect: str) -> Profile:
+    return Profile(merged(release), f"{release} as merged: every race the roster knows it "
+                   f"left open", "each fix's upstream release (Fix.since)",
+                   tuple(f.name for f in FIXES.values() if not f.in_release(release)),
+                   "destruction", expect)
+
+
+# BFS meets the same first violation in both: they lack the same cache fixes
+PROFILES.update((p.name, p) for p in (_merged("3.8", "D4.no_null_deref"),
+                                      _merged("3.10", "D4.no_null_deref")))
+#: the profiles of the releases as merged
+MERGED = frozenset(merged(r) for r in RELEASES)
 
 
 def fixes_of(profile: str) -> frozenset[str]:
