@@ -39,9 +39,19 @@ CACHE_FACES = ("kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem
                "fork", "exit", "put_task_struct", "wq.queue", "wq.take", "proc_slabinfo")
 
 
+#: and on a scope where memcgs die: css_free, the RCU free, the memcg's state
+DEATH_FACES = ("css_free", "mem_cgroup_free", "memcg_state")
+
+
+def dies(cfg) -> bool:
+    """Whether memcgs are freed in ``cfg``'s scope (model/actions/death.py)."""
+    return cfg.actions is None or "mem_cgroup_free" in cfg.actions
+
+
 def faces_for(cfg) -> tuple[str, ...]:
     """The faces a kernel must have to be driven over ``cfg``."""
-    return KERNEL_FACES + (CACHE_FACES if cfg.roots or not cfg.boot_tasks else ())
+    return (KERNEL_FACES + (CACHE_FACES if cfg.roots or not cfg.boot_tasks else ())
+            + (DEATH_FACES if dies(cfg) else ()))
 
 
 def load_factory(spec: str):
@@ -206,6 +216,9 @@ class PythonAdapter:
     def read(self, path: str, file: str):
         return self._guard("read", self.kernel.read, path, file)
 
+    def memcg_state(self, path: str):
+        return self._guard("memcg_state", self.kernel.memcg_state, path)
+
     def slabinfo(self) -> str:
         return self._guard("/proc/slabinfo", self.kernel.proc_slabinfo)
 
@@ -236,6 +249,8 @@ _CALLS = {
                                                       bool(a.get("release"))),
     "kmem_cache_shrink": lambda s, a: s.kmem_cache_shrink(a["root"], a["path"]),
     "kmem_cache_destroy": lambda s, a: s.kmem_cache_destroy(a["root"]),
+    "css_free": lambda s, a: s.css_free(a["path"]),
+    "mem_cgroup_free": lambda s, a: s.mem_cgroup_free(a["path"]),
 }
 
 
@@ -355,6 +370,9 @@ class PipeAdapter:
 
     def read(self, path, file):
         return self._call("read", {"path": path, "file": file})
+
+    def memcg_state(self, path):
+        return self._call("memcg_state", {"path": path})
 
     def slabinfo(self):
         return self._call("slabinfo", {})

@@ -775,8 +775,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout, line) -> bool:
                        message=ref.failure and f"[{ref.failure.check}] {ref.failure.message}")
     line.done()
     for m in MUTANTS.values():
-        if m.machine is None and not sequential and m.interleave == "race":
-            continue  # a charge-path race: cfg is a configuration with root caches
+        if m.machine is None and not sequential and not PRESETS[m.interleave].roots:
+            continue  # a charge-path or death race: cfg is a configuration with root caches
         if m.machine is not None and not sequential:
             continue
         line.item(m.name)
@@ -1037,11 +1037,11 @@ def _check_rows(seed, examples, rows) -> bool:
     t = time.perf_counter()
     row("prove: Z3 induction + BMC depth 6 [whole]",
         run_prove(PRESETS["whole"], bmc_depth=6), "holds", t)
-    for name in ("accounting", "hierarchy", "destruction-kmem", "destruction-2roots"):
+    for name in ("accounting", "hierarchy", "destruction-kmem", "destruction-2roots", "death"):
         t = time.perf_counter()
         r = run_explore(PRESETS[name], None)
         row(f"explore: {r.distinct} states [{name}]", explore_status(r), "holds", t)
-    for name in ("destruction", "destruction-kmem", "race"):
+    for name in ("destruction", "destruction-kmem", "race", "death"):
         t = time.perf_counter()
         row(f"interleave: implementation = model [{name}]",
             run_interleave(PRESETS[name]), "equal", t)

@@ -55,7 +55,7 @@ from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.facts import has_children, kmem_accounted, tasks_in
 from kmemcg.model.profiles import FIXES
-from kmemcg.model.state import ADMIN_IDLE, OFFLINE, ONLINE, State
+from kmemcg.model.state import ADMIN_IDLE, CSS_READ_USAGE, OFFLINE, ONLINE, State
 
 # ---------------------------------------------------------------- vocabulary
 
@@ -131,6 +131,10 @@ def _detail(cfg: Config, s: State, action: str, a: tuple) -> list[str]:
     return []
 
 
+#: the steps that uncharge kernel memory (memcg_uncharge_kmem's callers)
+_UNCHARGES = frozenset({"free.uncharge", "put_task_struct", "free.release_pages",
+                        "shrink.release"})
+
 #: the race windows of kernel-semantics.md section 13 the model has, each a
 #: pattern over a checked step (action, its arguments) and the state it starts in
 WINDOWS = {
@@ -150,13 +154,21 @@ WINDOWS = {
         action in ("charge.kmem", "charge.bypass", "alloc") and s.admin_pc != ADMIN_IDLE),
     "W12 creation work vs offline": lambda cfg, s, action, a: (
         action.startswith("create_work.") and s.offline_memcg != NONE),
+    # memcg death (model/actions/death.py): an uncharge while a memcg's css_free
+    # has marked it DEAD but not yet read its kmem usage (W1's middle order)
+    "W1 last uncharge vs death": lambda cfg, s, action, a: (
+        action in _UNCHARGES and any(
+            pc == CSS_READ_USAGE and s.kmem[m].usage for m, pc in enumerate(s.destroy_pc))),
+    # an uncharge while a DEAD hierarchical parent is still charged: only its
+    # child's uncharges can bring it to 0 (W2, the leak uncharge_tests_dead_ancestors fixes)
+    "W2 hierarchical parent": lambda cfg, s, action, a: (
+        action in _UNCHARGES and any(
+            s.hier[m] and cfg.parents[m] not in (NONE, ROOT) and s.kmem_dead[cfg.parents[m]]
+            and s.kmem[cfg.parents[m]].usage for m in range(1, cfg.n_memcgs))),
 }
 
 #: the windows the model does not have yet, and why
 UNMODELLED = {
-    "W1 last uncharge vs death": "memcg death (KMEM_ACCOUNTED_DEAD, the css reference) is "
-                                 "not modelled",
-    "W2 hierarchical parent": "memcg death is not modelled",
     "W6 root destroy vs running worker": "the worker's kmem_cache_destroy is one step",
     "W7 create vs relocate": "memcg_caches array relocation is not modelled",
     "W8 reader vs relocate": "memcg_caches array relocation is not modelled",

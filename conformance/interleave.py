@@ -38,9 +38,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from errno import ENOMEM
+from errno import ENOENT, ENOMEM
 
-from kmemcg.conformance.adapters import PythonAdapter
+from kmemcg.conformance.adapters import PythonAdapter, dies
 from kmemcg.conformance.claims import Claim, KnownBug
 from kmemcg.conformance.harness import (
     AlphaError,
@@ -64,7 +64,7 @@ from kmemcg.impl.lockdep import Lockdep
 from kmemcg.model.config import UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.slabinfo import expect_memcg_slabinfo, expect_proc_slabinfo
-from kmemcg.model.state import ONLINE, ROOT, memcg_of, root_of
+from kmemcg.model.state import ABSENT, LIFECYCLE, MEMCG_FREED, ONLINE, ROOT, memcg_of, root_of
 
 
 def _cache(cfg, paths, c) -> dict:
@@ -101,6 +101,10 @@ OPERATIONS = {
     "rmdir": lambda cfg, p, m: ("rmdir", {"path": p[m]}),
     "root_destroy.start": lambda cfg, p, r: ("kmem_cache_destroy", {"root": cfg.roots[r]}),
     "shrink.release": lambda cfg, p, c: ("kmem_cache_shrink", _cache(cfg, p, c)),
+    # the kernel runs css_free once the cgroup is unpinned, and the RCU free once
+    # the refcnt is 0: the environment's contract, as for the workers
+    "css_free.mark_dead": lambda cfg, p, m: ("css_free", {"path": p[m]}),
+    "mem_cgroup_free": lambda cfg, p, m: ("mem_cgroup_free", {"path": p[m]}),
 }
 
 #: the cgroupfs and page operations, each run by one actor at a time: who
@@ -275,8 +279,10 @@ class _Run:
         """The cgroupfs and page operations the environment may start in ``s``."""
         cfg, paths, ops = self.cfg, self.paths, []
         for m, path in enumerate(paths):
-            if m and s.lifecycle[m] == 0 and s.lifecycle[cfg.parents[m]] == ONLINE \
-                    and _allowed(cfg, "mkdir"):
+            # a path never created, or whose memcg was freed (the model keeps one
+            # memcg per path, so a lingering offline one is not re-created)
+            if m and s.lifecycle[m] in (ABSENT, MEMCG_FREED) \
+                    and s.lifecycle[cfg.parents[m]] == ONLINE and _allowed(cfg, "mkdir"):
                 ops.append(("mkdir", (path,)))
             if s.lifecycle[m] != ONLINE:
                 continue
@@ -551,6 +557,8 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                         tail.append(("step", run.key))
                     if not known and cfg.roots and not broken:
                         problem = "; ".join(slabinfo_problems(cfg, run, post)) or None
+                    if not known and problem is None and dies(cfg) and not broken:
+                        problem = "; ".join(state_problems(cfg, run, post)) or None
                 if problem:
                     res.problem = problem
                     res.trace = [*prefix, *tail]
@@ -594,6 +602,18 @@ def slabinfo_problems(cfg, run: _Run, state) -> list[str]:
         got = run.impl.read(run.paths[m], "memory.kmem.slabinfo")
         if lines(got) != lines(want):
             out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {got!r}, model {want!r}")
+    return out
+
+
+def state_problems(cfg, run: _Run, state) -> list[str]:
+    """Each memcg's state read through the kernel face (``memcg_state``) must be
+    its lifecycle in the model (a path never created: -ENOENT)."""
+    out = []
+    for m in range(1, cfg.n_memcgs):
+        got = run.impl.memcg_state(run.paths[m])
+        want = -ENOENT if state.lifecycle[m] == ABSENT else LIFECYCLE[state.lifecycle[m]]
+        if got != want:
+            out.append(f"memcg_state({run.paths[m]}) is {got!r}, model {want!r}")
     return out
 
 

@@ -17,7 +17,12 @@ from errno import ENOMEM
 
 from kmemcg.impl import cgroupfs
 from kmemcg.impl.kernel import Kernel
-from kmemcg.impl.memcontrol import PAGE_SIZE, MemoryController, TaskStruct
+from kmemcg.impl.memcontrol import (
+    KMEM_ACCOUNTED_DEAD,
+    PAGE_SIZE,
+    MemoryController,
+    TaskStruct,
+)
 from kmemcg.impl.res_counter import ResCounter
 from kmemcg.impl.sched import Step
 from kmemcg.impl.slab import SlabAllocator
@@ -316,6 +321,19 @@ class _ForkIgnoresKmemLimit(Kernel):
         return 0
 
 
+class _DoublePutAtDeathMC(MemoryController):
+    def memcg_uncharge_kmem(self, memcg, size=PAGE_SIZE):
+        memcg.res.uncharge(size)
+        # bug: DEAD tested, not cleared (no test_and_clear), so css_free puts again
+        if memcg.kmem.uncharge(size) == 0 and memcg.kmem_account_flags & KMEM_ACCOUNTED_DEAD:
+            memcg.death_puts += 1
+            self.mem_cgroup_put(memcg)
+
+
+class _DoublePutAtDeath(Kernel):
+    controller_class = _DoublePutAtDeathMC
+
+
 @dataclass(frozen=True)
 class Mutant:
     """One wrong kernel: booted with ``kernel.for_config(cfg)``. ``machine`` is the
@@ -377,4 +395,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "put_task_struct frees the stack without uncharging it", *_CACHES),
     Mutant("fork_ignores_kmem_limit", _ForkIgnoresKmemLimit,
            "a thread stack is charged past the kmem limit", *_CACHES),
+    # W1's order (b): the last uncharge puts between mark_dead and the read, which
+    # reads 0 and puts again; only css_free's steps, interleaved, show it
+    Mutant("double_put_at_death", _DoublePutAtDeath,
+           "the last uncharge puts the death reference without test_and_clear: DEAD "
+           "stays set, so css_free puts it again", None, "death"),
 )}

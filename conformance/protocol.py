@@ -25,6 +25,14 @@ steps, and observed through its abstraction snapshot.
     to a kworker.
 ``read(path, file) -> str | int``
     a cgroupfs read: the text, or ``-errno``; reads change nothing.
+``memcg_state(path) -> str | int``
+    where the memcg last created at ``path`` stands: ``"online"``,
+    ``"offline"`` (rmdir'ed, lingering while references remain: kernel
+    memory still charged, live caches, an unfreed hierarchical child, or
+    css_free still to run) or ``"freed"`` (__mem_cgroup_free has run; a new
+    mkdir at the path makes a fresh memcg), ``-ENOENT`` for a path never
+    created. Asked only on scopes where memcgs are freed; the snapshot's
+    ``lifecycle`` must agree.
 ``slabinfo() -> str``
     ``/proc/slabinfo``'s cache lines.
 ``snapshot() -> dict``
@@ -55,7 +63,18 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
 ``kmem_cache_shrink``  ``root``, ``path``
 ``kmem_cache_destroy`` ``root``
 ``work``               ``item`` (a name from ``queued``): a kworker runs it
+``css_free``           ``path``: cgroup_free_fn's mem_cgroup_css_free of the
+                       removed memcg, once due (its steps ``css_free.mark_dead``,
+                       ``css_free.read_usage``, ``css_free.put``); ``-ENOENT``
+                       when none is removed, ``-EBUSY`` while pinned
+``mem_cgroup_free``    ``path``: the RCU callback of a memcg whose refcnt reached
+                       0 (step ``mem_cgroup_free``); ``-ENOENT`` when none is due
 =====================  ====================================================
+
+A snapshot's memcg has ``kmem_dead`` (KMEM_ACCOUNTED_DEAD), ``destroy`` (how far
+css_free has got: ``none``, ``read_usage``, ``test_and_clear``, ``done``) and
+``death_puts`` (how many times the death reference was put, a ghost); a
+snapshot without them is read with their boot values.
 
 ``alloc_kmem``'s ``order`` is the page allocator's, as
 ``__alloc_pages_nodemask(gfp, order)`` and memcg_kmem_newpage_charge(gfp,
@@ -107,6 +126,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "kmem_cache_shrink": ("root", "path"),
     "kmem_cache_destroy": ("root",),
     "work": ("item",),
+    "css_free": ("path",),
+    "mem_cgroup_free": ("path",),
 }
 
 #: the arguments an operation may leave out (their defaults: see the adapters)

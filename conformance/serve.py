@@ -63,6 +63,8 @@ class _Session:
             return a.queued()
         if method == "read":
             return a.read(params["path"], params["file"])
+        if method == "memcg_state":
+            return a.memcg_state(params["path"])
         if method == "slabinfo":
             return a.slabinfo()
         if method == "snapshot":

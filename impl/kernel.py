@@ -38,6 +38,7 @@ from kmemcg.impl.memcontrol import (
     CONTROLLER_FIXES,
     GFP_KERNEL,
     GFP_KMEMCG,
+    KMEM_ACCOUNTED_DEAD,
     PAGE_SIZE,
     MemCgroup,
     MemoryController,
@@ -131,6 +132,7 @@ class Kernel:
         "mkdir", "rmdir", "write", "attach", "alloc_kmem_page", "free_kmem_page",
         "alloc_user_page", "free_user_page", "fork", "exit", "put_task_struct",
         "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
+        "css_free", "mem_cgroup_free",
     })
 
     def __init_subclass__(cls, **kw):
@@ -325,6 +327,17 @@ class Kernel:
         if counter is memcg.res and name == "usage":  # mem_cgroup_read: RES_USAGE of _MEM
             return f"{self.mc.mem_cgroup_usage(memcg, self.pages.values())}\n"
         return f"{getattr(counter, name)}\n"
+
+    def memcg_state(self, path: str) -> str | int:
+        """Where the memcg last created at ``path`` stands: "online", "offline"
+        (rmdir'ed, its struct mem_cgroup lingering while references remain) or
+        "freed" (__mem_cgroup_free has run); -ENOENT for a path never created.
+        Not a cgroupfs file: the kernel face of what /proc/cgroups' counts and
+        a crash dump would show."""
+        memcg = self._lookup(path)
+        if memcg is None:
+            return -ENOENT
+        return "freed" if memcg.freed else "online" if memcg.online else "offline"
 
     def proc_slabinfo(self) -> str:
         """/proc/slabinfo (s_start, s_show; 3.8-3.10, P26)."""
@@ -548,6 +561,40 @@ class Kernel:
             r, len(self.mc.kmem_limited_groups))
         return 0
 
+    # ------------------------------------------------------------ kernel face: memcg death
+
+    @kpath
+    def css_free(self, path: str):
+        """cgroup_free_fn -> mem_cgroup_css_free for the removed memcg at ``path``
+        (3.8-3.10), once the cgroup core holds no css reference: -ENOENT for none
+        removed, -EBUSY while its offline walk, a creation work, a charge
+        between its two counters or a child's css_free is still to come."""
+        memcg = self._lookup(path)
+        if memcg is None or memcg.online or memcg.destroy_stage != "none":
+            return -ENOENT
+        if self._css_pinned(memcg):
+            return -EBUSY
+        return (yield from self.mc.mem_cgroup_css_free(memcg))
+
+    def _css_pinned(self, memcg: MemCgroup) -> bool:
+        """A css reference or a child's dentry still holds the cgroup."""
+        om = self.slab.offline_at
+        creating = any(m is memcg for _, m in self.slab.create_works)
+        charging = any(t.charge_stage and t.charge_stage[0] == "charge.kmem"
+                       and t.charge_stage[1] is memcg for t in self.tasks.values())
+        children = any(c.parent is memcg and c.destroy_stage != "done" and not c.freed
+                       for c in self.memcg_list)
+        return (om is not None and om[0] is memcg) or creating or charging or children
+
+    @kpath
+    def mem_cgroup_free(self, path: str):
+        """The RCU callback and free_work of the memcg at ``path`` whose refcnt
+        reached 0 (__mem_cgroup_free, 3.8-3.10); -ENOENT when none is pending."""
+        memcg = self._lookup(path)
+        if memcg is None or memcg not in self.mc.rcu_freeing:
+            return -ENOENT
+        return (yield from self.mc.free_work(memcg))
+
     def flush_scheduled_work(self) -> None:
         """flush_scheduled_work: let the kworkers run everything queued."""
         while self.wq.queue:
@@ -566,7 +613,12 @@ class Kernel:
         # once a memcg's walk is over its list order matters no more (offline is once)
         return tuple(tuple(index(p.root_cache) for p in m.memcg_slab_caches)
                      if m.online or m is walking else ()
-                     for m in self.memcg_list)
+                     for m in self._incarnations())
+
+    def _incarnations(self) -> list[MemCgroup]:
+        """Every memcg in css order, the latest at each path only (an older one
+        at a re-created path is freed: alpha sees one memcg per path)."""
+        return [m for m in self.memcg_list if self.memcgs.get(m.path) is m]
 
     def snapshot(self) -> dict:
         """The abstract state in the shape of model/state.py's ``to_json``, keyed by
@@ -581,7 +633,7 @@ class Kernel:
         memcgs = {}
         for path, m in self.memcgs.items():
             memcgs[path] = {
-                "lifecycle": "online" if m.online else "offline",
+                "lifecycle": "freed" if m.freed else "online" if m.online else "offline",
                 "use_hierarchy": m.use_hierarchy,
                 "hier": m.res.parent is not None,
                 "kmem_active": mc.memcg_kmem_is_active(m),
@@ -590,6 +642,9 @@ class Kernel:
                 "kmem": m.kmem.snapshot(),
                 "kmem_pages": kmem_pages.get(m, 0),
                 "user_pages": user_pages.get(m, 0),
+                "kmem_dead": bool(m.kmem_account_flags & KMEM_ACCOUNTED_DEAD),
+                "destroy": m.destroy_stage,
+                "death_puts": m.death_puts,
             }
         tasks = {}
         for name in self.task_names:
@@ -621,7 +676,7 @@ class Kernel:
         slab = self.slab
         caches = {}
         for r, root in enumerate(slab.slab_caches):
-            for memcg in self.memcg_list[1:]:
+            for memcg in self._incarnations()[1:]:
                 c = slab.caches.get((r, memcg))
                 work = c.memcg_params.destroy if c is not None else None
                 queued = slab.wq.queue.count(work) if c is not None else 0

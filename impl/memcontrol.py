@@ -19,13 +19,14 @@ MEM_CGROUP_RECLAIM_RETRIES = 5
 #: memcg->kmem_account_flags bits.
 KMEM_ACCOUNTED_ACTIVE = 1 << 0
 KMEM_ACCOUNTED_ACTIVATED = 1 << 1
+KMEM_ACCOUNTED_DEAD = 1 << 2
 #: ida_simple_get(&kmem_limited_groups, 0, MEMCG_CACHES_MAX_SIZE).
 MEMCG_CACHES_MAX_SIZE = 65535
 #: The fixes the controller's code knows (the slab side's are impl/slab.py's);
 #: a historical kernel is built without some (the roster is model/profiles.py).
 CONTROLLER_FIXES = frozenset({
     "kmem_limit_check", "kmem_rollback", "active_after_key", "activation_excludes_mkdir",
-    "activation_refuses_over_limit",
+    "activation_refuses_over_limit", "uncharge_tests_dead_ancestors",
 })
 #: The call sites of memcg_kmem_enabled_key, in the order jump_label_update
 #: patches them (the order that exposes W11: the charge site first).
@@ -51,6 +52,15 @@ class MemCgroup:
         self.kmemcg_id = -1
         #: memcg->memcg_slab_caches: the memcg_params of its caches, newest first
         self.memcg_slab_caches: list = []
+        #: memcg->refcnt (3.8-3.10): the base reference, dropped by css_free
+        self.refcnt = 1
+        #: __mem_cgroup_free has run: the struct is gone (kept for the snapshot)
+        self.freed = False
+        #: ghost: how far mem_cgroup_css_free -> kmem_cgroup_destroy has got
+        #: ("none", "read_usage", "test_and_clear", "done"), and how many times
+        #: the death reference was put
+        self.destroy_stage = "none"
+        self.death_puts = 0
 
     def __repr__(self) -> str:
         return f"<mem_cgroup {self.path}>"
@@ -121,6 +131,8 @@ class MemoryController:
         self.kmem_limited_groups: set[int] = set()  # the ida
         self.memcg_create_mutex = Mutex("memcg_create_mutex")
         self.set_limit_mutex = Mutex("set_limit_mutex")
+        #: memcgs whose refcnt reached 0: their call_rcu(free_rcu) is pending
+        self.rcu_freeing: list[MemCgroup] = []
 
     # ------------------------------------------------------------ helpers
 
@@ -201,6 +213,7 @@ class MemoryController:
         if parent.use_hierarchy:
             memcg.res = ResCounter(parent.res)
             memcg.kmem = ResCounter(parent.kmem)
+            self.mem_cgroup_get(parent)  # "The parent's refcnt is kept by the child"
         self.memcg_propagate_kmem(memcg)
         memcg.online = True
         parent.children.append(memcg)
@@ -215,6 +228,7 @@ class MemoryController:
         if not self.memcg_kmem_is_active(memcg):
             return
         memcg.kmemcg_id = self._ida_simple_get()
+        self.mem_cgroup_get(memcg)  # the activation's reference, as the parent's
         self.static_key_slow_inc()
 
     def static_key_slow_inc(self) -> None:
@@ -330,11 +344,11 @@ class MemoryController:
                     self.static_key_slow_inc()
                     self.activation = (memcg, "set_active")
                     yield Step("activate.static_key_inc", {"memcg": memcg.path})
-                    memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+                    self.memcg_kmem_set_active(memcg)
                     self.activation = None
                     yield Step("activate.set_active", {"memcg": memcg.path})
                     return 0
-                memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+                self.memcg_kmem_set_active(memcg)
                 if self.memcg_kmem_enabled_key == 0:  # jump_label_update: the charge site
                     self.patched_sites = frozenset({CHARGE_SITE})
                 self.activation = (memcg, "static_key_inc")
@@ -364,8 +378,17 @@ class MemoryController:
             return ret
         memcg.kmem.limit = limit
         self.static_key_slow_inc()
-        memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+        self.memcg_kmem_set_active(memcg)
         return 0
+
+    def memcg_kmem_set_active(self, memcg: MemCgroup) -> None:
+        """memcg_kmem_set_active, with the activation's mem_cgroup_get (3.8-3.10:
+        kmem charges can outlive the cgroup). 3.8 takes the reference before
+        cgroup_unlock, a step ahead of the bit; it is taken with the bit here,
+        as the model derives the activation's reference from ACTIVE, and no
+        put can come between (the group is online, its admin busy)."""
+        memcg.kmem_account_flags |= KMEM_ACCOUNTED_ACTIVE
+        self.mem_cgroup_get(memcg)
 
     def memcg_update_cache_sizes(self, memcg: MemCgroup) -> int:
         """memcg_update_cache_sizes: allocate the kmemcg_id (3.8)."""
@@ -458,9 +481,94 @@ class MemoryController:
         yield Step("charge.commit", {"task": task.name, "memcg": memcg.path})
 
     def memcg_uncharge_kmem(self, memcg: MemCgroup, size: int = PAGE_SIZE) -> None:
-        """memcg_uncharge_kmem (3.8-3.10 order): res, then kmem last."""
+        """memcg_uncharge_kmem (3.8-3.10 order): res, then kmem last; "not down
+        to 0" returns, else memcg_kmem_test_and_clear_dead -> mem_cgroup_put.
+        res_counter_uncharge returns the own counter only; with the
+        uncharge_tests_dead_ancestors fix (found here, W2) each hierarchical
+        ancestor the uncharge brought to 0 is tested too."""
         memcg.res.uncharge(size)
-        memcg.kmem.uncharge(size)
+        if memcg.kmem.uncharge(size) == 0:
+            self.memcg_kmem_put_dead(memcg)
+        if not self.has_fix("uncharge_tests_dead_ancestors"):
+            return
+        parent = self.parent_mem_cgroup(memcg)
+        while parent is not None:
+            if parent.kmem.usage == 0:
+                self.memcg_kmem_put_dead(parent)
+            parent = self.parent_mem_cgroup(parent)
+
+    def memcg_kmem_put_dead(self, memcg: MemCgroup) -> None:
+        """if (memcg_kmem_test_and_clear_dead(memcg)) mem_cgroup_put(memcg)."""
+        if self.memcg_kmem_test_and_clear_dead(memcg):
+            memcg.death_puts += 1
+            self.mem_cgroup_put(memcg)
+
+    @staticmethod
+    def memcg_kmem_test_and_clear_dead(memcg: MemCgroup) -> bool:
+        """test_and_clear_bit(KMEM_ACCOUNTED_DEAD, &memcg->kmem_account_flags)."""
+        dead = bool(memcg.kmem_account_flags & KMEM_ACCOUNTED_DEAD)
+        memcg.kmem_account_flags &= ~KMEM_ACCOUNTED_DEAD
+        return dead
+
+    # ------------------------------------------------------------ references and death
+
+    @staticmethod
+    def mem_cgroup_get(memcg: MemCgroup) -> None:
+        """mem_cgroup_get: atomic_inc(&memcg->refcnt) (3.8-3.10)."""
+        memcg.refcnt += 1
+
+    def mem_cgroup_put(self, memcg: MemCgroup) -> None:
+        """__mem_cgroup_put(memcg, 1): at 0, call_rcu(free_rcu). The parent's
+        put, which the kernel makes here, is made by __mem_cgroup_free instead,
+        once the child is gone (the model's child reference lasts until then)."""
+        memcg.refcnt -= 1
+        if memcg.refcnt == 0:
+            self.rcu_freeing.append(memcg)
+
+    @staticmethod
+    def memcg_kmem_mark_dead(memcg: MemCgroup) -> None:
+        """memcg_kmem_mark_dead: set DEAD if ACTIVE (3.8-3.10)."""
+        if memcg.kmem_account_flags & KMEM_ACCOUNTED_ACTIVE:
+            memcg.kmem_account_flags |= KMEM_ACCOUNTED_DEAD
+
+    def mem_cgroup_css_free(self, memcg: MemCgroup):
+        """mem_cgroup_css_free -> kmem_cgroup_destroy, then mem_cgroup_put of the
+        base reference (3.8-3.10): a path, one preemption point per step, so the
+        last uncharge may come before mark_dead, between it and the usage read,
+        or after (W1)."""
+        name = {"memcg": memcg.path}
+        self.memcg_kmem_mark_dead(memcg)
+        memcg.destroy_stage = "read_usage"
+        yield Step("css_free.mark_dead", name)
+        if memcg.kmem.usage != 0:
+            memcg.destroy_stage = "done"
+            self.mem_cgroup_put(memcg)
+            yield Step("css_free.read_usage", name)
+            return 0
+        memcg.destroy_stage = "test_and_clear"
+        yield Step("css_free.read_usage", name)
+        self.memcg_kmem_put_dead(memcg)
+        memcg.destroy_stage = "done"
+        self.mem_cgroup_put(memcg)
+        yield Step("css_free.put", name)
+        return 0
+
+    def free_work(self, memcg: MemCgroup):
+        """free_rcu -> free_work -> __mem_cgroup_free (a path): disarm_kmem_keys
+        (static_key_slow_dec, ida_simple_remove for an active memcg), the memory
+        freed, then the parent's reference put."""
+        self.rcu_freeing.remove(memcg)
+        if self.memcg_kmem_is_active(memcg):
+            self.memcg_kmem_enabled_key -= 1
+            self.kmem_limited_groups.discard(memcg.kmemcg_id)
+        memcg.kmemcg_id = -1
+        memcg.kmem_account_flags = 0
+        memcg.freed = True
+        parent = self.parent_mem_cgroup(memcg)
+        if parent is not None:
+            self.mem_cgroup_put(parent)
+        yield Step("mem_cgroup_free", {"memcg": memcg.path})
+        return 0
 
     def memcg_kmem_uncharge_pages(self, page: Page, order: int, task: TaskStruct) -> Step:
         """__memcg_kmem_uncharge_pages(page, order): uncharge PAGE_SIZE << order

@@ -294,6 +294,7 @@ class SlabAllocator:
         destroy = WorkStruct(lambda w, c=cachep: self.kmem_cache_destroy_work_func(w, c),
                              f"destroy {cachep.name}")
         cachep.memcg_params = MemcgCacheParams(memcg, root, destroy)
+        self.mc.mem_cgroup_get(memcg)  # memcg_register_cache: the cache holds its memcg
         self.caches[(r, memcg)] = cachep
         memcg.memcg_slab_caches.insert(0, cachep.memcg_params)  # memcg_cache_list_add: list_add
         return cachep
@@ -343,6 +344,7 @@ class SlabAllocator:
             cachep.freed = True  # then memcg_release_cache:
             self.slab_caches[r].memcg_caches.pop(memcg.kmemcg_id, None)
             p.memcg.memcg_slab_caches.remove(p)
+            self.mc.mem_cgroup_put(p.memcg)
 
     def mem_cgroup_destroy_all_caches(self, memcg: MemCgroup):
         """mem_cgroup_css_offline -> mem_cgroup_destroy_all_caches (3.10): one

@@ -55,6 +55,9 @@ class LeadsTo:
     #: names of the weakly fair actions (every parameter instance is fair on its own)
     fair: tuple[str, ...]
     source: str = ""
+    #: (cfg) -> whether the property says anything in the configuration's scope
+    #: (None: always); a TLC run checks only those that do
+    applies: Callable | None = None
 
 
 class Actions(list):

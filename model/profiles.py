@@ -70,6 +70,10 @@ FIXES: dict[str, Fix] = {f.name: f for f in (
         "works first", "4.18, 92ee383f6daa", "4.18"),
     Fix("root_destroy_cancels_work", "root destruction cancels a child's pending destroy work",
         "v6 of the series, P24", "3.8"),
+    # found here: no mainline release has it (since None)
+    Fix("uncharge_tests_dead_ancestors", "memcg_uncharge_kmem tests DEAD on every "
+        "hierarchical ancestor whose kmem counter it brought to 0, not only its own memcg",
+        "found here [I]; 3.11+ keep the own-counter test, 3.18 a css reference per page"),
     Fix("slot_before_list", "creation publishes the root's slot before linking the cache into "
         "the memcg's list", "3.14, 96403da24444", "3.14"),
     Fix("active_after_key", "memcg_update_kmem_limit sets KMEM_ACCOUNTED_ACTIVE only once "
@@ -129,6 +133,11 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("create_vs_root_destroy", "a creation work queued before the root cache's "
             "destruction runs after it and dereferences the freed root", "3.8-4.17",
             ("root_dying_flush",), "destruction", "D3.no_use_after_destroy"),
+    Profile("w2_dead_parent_leak", "a dead hierarchical parent whose kmem reaches 0 only "
+            "through a dead child's uncharges: the child's uncharge tests only the child's "
+            "DEAD bit, so the parent's death reference is never put and it is never freed "
+            "(breaks liveness, not safety)", "3.8-3.10 as merged, domain 7 and 13 W2 [I]",
+            ("uncharge_tests_dead_ancestors",), "death-hier", "L2.offline_memcg_freed"),
     Profile("list_before_slot", "creation links the cache into the memcg's list before "
             "publishing the root's slot; offline walks the list into a NULL", "R5; 3.8-3.13",
             ("slot_before_list",), "destruction", "D4.no_null_deref"),

@@ -7,7 +7,7 @@ is a small scope of the whole controller rather than a model of its own.
 
 from __future__ import annotations
 
-from kmemcg.model.actions import offline, root_destroy, shrinker, slab, tasks, workers
+from kmemcg.model.actions import death, offline, root_destroy, shrinker, slab, tasks, workers
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 
@@ -30,6 +30,13 @@ _NO_RESETS = (
     "activate.static_key_inc", "activate.set_active",
 )
 
+#: memcg death's actions (model/actions/death.py): explored on the death presets;
+#: the prover's and the conformance machine's scopes leave them out, since the
+#: induction of M1.freed_is_empty needs a reference-counting invariant not yet
+#: written (what each reference stands for, summed)
+_DEATH_ONLY = frozenset(_names(death.ACTIONS))
+_BUT_DEATH = tuple(n for n in MODEL.actions if n not in _DEATH_ONLY)
+
 #: the page orders the whole-controller scopes allocate: a page, a thread
 #: stack's order 1, kmalloc_large's orders 2 and 3 (SLUB, 3.8-3.10).
 _ORDERS = (0, 1, 2, 3)
@@ -51,7 +58,7 @@ PRESETS = {
     # pages of orders 0-3 (order 2 and 3: kmalloc_large of 8 KiB + 1 to 32 KiB)
     "conformance": Config(
         name="conformance", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
-        tasks=("t1", "t2"), max_pages=4, orders=_ORDERS,
+        tasks=("t1", "t2"), max_pages=4, orders=_ORDERS, actions=_BUT_DEATH,
     ),
 }
 # the attach-mid-charge window, small enough to interleave the implementation exhaustively
@@ -142,11 +149,33 @@ PRESETS["activation-hierarchy"] = Config(
              "use_hierarchy.write", *_ACTIVATE),
 )
 
+#: memcg death with kernel memory outstanding (3.8-3.10 refcounting): a task
+#: forks into an active memcg (its stack charged), exits, the memcg is removed
+#: with the stack still charged, and css_free's three steps race the last
+#: uncharge (put_task_struct, or a page freed after a charge whose task moved
+#: away) in every order (W1); the freed path may be mkdir'ed again.
+_DEATH = (*_names(tasks.ACTIONS), "rmdir", *_names(death.ACTIONS), "mkdir")
+PRESETS["death"] = Config(
+    name="death", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    boot_tasks=False, boot_memcgs=True, kmem_limit=4 * PAGE_SIZE, max_pages=1,
+    actions=(*_DEATH, "attach", "charge.kmem", "charge.res", "charge.commit", "charge.abort",
+             "free.uncharge"),
+)
+# a parent and a child under use_hierarchy, activated by the parent's first K
+# write and inherited at the child's mkdir: the child's stack is charged to both
+# counters, so the parent's kmem reaches 0 only through the child's uncharge (W2)
+PRESETS["death-hier"] = Config(
+    name="death-hier", memcgs=("root", "P", "C"), parents=(NONE, ROOT, 1), tasks=("t1",),
+    boot_tasks=False, max_pages=0, kmem_limits=(4 * PAGE_SIZE,), res_limits=(),
+    actions=(*_DEATH, "use_hierarchy.write", *_ACTIVATE),
+)
+
 # the whole controller: a nested tree, two tasks, a root cache, every action
-# force_empty included (the prover's scope; too big to explore)
+# force_empty included (the prover's scope; too big to explore), memcg death's
+# aside (see _DEATH_ONLY)
 PRESETS["whole"] = Config(
     name="whole", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=("t1", "t2"),
-    roots=("dentry",), max_pages=4, orders=_ORDERS,
+    roots=("dentry",), max_pages=4, orders=_ORDERS, actions=_BUT_DEATH,
 )
 
 DEFAULT = PRESETS["accounting"].validate()

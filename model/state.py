@@ -23,9 +23,17 @@ from typing import NamedTuple
 from kmemcg.model.config import NONE, ROOT, UNLIMITED, Config
 from kmemcg.model.dual import Eq, If, Sum
 
-# memcg lifecycle (cgroup directory): not yet created, online, removed (rmdir'ed).
-ABSENT, ONLINE, OFFLINE = 0, 1, 2
-LIFECYCLE = ("absent", "online", "offline")
+# memcg lifecycle: not yet created, online, removed (rmdir'ed: offline, its
+# struct mem_cgroup lingering while references remain), freed (__mem_cgroup_free;
+# its path may be mkdir'ed again, a fresh memcg).
+ABSENT, ONLINE, OFFLINE, MEMCG_FREED = 0, 1, 2, 3
+LIFECYCLE = ("absent", "online", "offline", "freed")
+
+# mem_cgroup_css_free -> kmem_cgroup_destroy (3.8-3.10), the step it takes next:
+# not begun, read kmem usage (memcg_kmem_mark_dead done), test_and_clear DEAD
+# (usage read as 0), done (the base reference put).
+CSS_LIVE, CSS_READ_USAGE, CSS_TEST_DEAD, CSS_DONE = 0, 1, 2, 3
+DESTROY_PC = ("none", "read_usage", "test_and_clear", "done")
 
 # where a task's page allocation stands between memcg_kmem_newpage_charge and
 # memcg_kmem_commit_charge: idle, kmem counter charged, res counter charged too.
@@ -137,6 +145,13 @@ class State(NamedTuple):
     shrinking: int
     #: the first error a step made (ERRORS), OK while none.
     error: int
+    #: KMEM_ACCOUNTED_DEAD per memcg (memcg_kmem_mark_dead, 3.8-3.10).
+    kmem_dead: tuple
+    #: per memcg, where mem_cgroup_css_free -> kmem_cgroup_destroy stands (DESTROY_PC).
+    destroy_pc: tuple
+    #: ghost, per memcg: how many times the death reference (the activation's
+    #: mem_cgroup_get) was put since the memcg was created.
+    death_puts: tuple
 
 
 def initial(cfg: Config) -> State:
@@ -173,6 +188,7 @@ def initial(cfg: Config) -> State:
         offline_memcg=NONE, offline_done=(False,) * nr,
         rdestroy_root=NONE, rdestroy_next=0, rdestroy_step=RD_MARK,
         shrinking=NONE, error=OK,
+        kmem_dead=(False,) * n, destroy_pc=(CSS_LIVE,) * n, death_puts=(0,) * n,
     )
 
 
@@ -290,6 +306,9 @@ def to_json(cfg: Config, s: State) -> dict:
             "kmem": counter_json(s.kmem[m]),
             "kmem_pages": s.kmem_pages[m],
             "user_pages": s.user_pages[m],
+            "kmem_dead": bool(s.kmem_dead[m]),
+            "destroy": DESTROY_PC[s.destroy_pc[m]],
+            "death_puts": s.death_puts[m],
         }
     tasks = {
         t: {
@@ -392,6 +411,10 @@ def from_json(cfg: Config, d: dict) -> State:
         shrinking=NONE if shrinking is None else next(
             c for c in range(n) if memcg_of(cfg, c) and cache_name(cfg, c) == shrinking),
         error=ERRORS.index(d.get("error", "none")),
+        # a snapshot of protocol 2 before memcg death had none of these: boot values
+        kmem_dead=tuple(bool(m.get("kmem_dead", False)) for m in ms),
+        destroy_pc=tuple(DESTROY_PC.index(m.get("destroy", "none")) for m in ms),
+        death_puts=tuple(int(m.get("death_puts", 0)) for m in ms),
     )
     for c, x in enumerate(cs):
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:

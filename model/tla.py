@@ -46,7 +46,8 @@ SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 #: The top module, and every module of the spec (each EXTENDS the one before it,
 #: but Kmemcg, which EXTENDS both KmemcgAccounting and KmemcgCaches).
 MODULE = "Kmemcg"
-MODULES = ("KmemcgCounters", "KmemcgState", "KmemcgAccounting", "KmemcgCaches", MODULE)
+MODULES = ("KmemcgCounters", "KmemcgState", "KmemcgAccounting", "KmemcgCaches", "KmemcgDeath",
+           MODULE)
 INDEX = "configs.json"
 GENERATOR = "kmemcg.model.tla.write_spec_configs"
 #: The TLA+ value of the model's UNLIMITED (RESOURCE_MAX): TLC's largest integer.
@@ -85,7 +86,8 @@ ACTIONS = (
     "offline.done", "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
     "destroy_work.destroy", "shrink.release", "shrink.done", "root_destroy.start",
     "root_destroy.clear_dead", "root_destroy.cancel_work", "root_destroy.flush_work",
-    "root_destroy.destroy_child",
+    "root_destroy.destroy_child", "css_free.mark_dead", "css_free.read_usage", "css_free.put",
+    "mem_cgroup_free",
 )
 #: The model's named stutter steps, which Next leaves out.
 STUTTERS = tuple(a.name for a in MODEL.actions.values() if not a.explored)
@@ -268,14 +270,13 @@ def _bad(key: str, value) -> str:
 
 
 def liveness_of(cfg: Config, expect: str) -> list[str]:
-    """The liveness properties a run of ``cfg`` checks: every one when the scope
-    has root caches (a property names one of their caches) and no safety
-    violation is expected (the explorer checks liveness only on a whole graph)."""
-    if not scope_constants(cfg)["Roots"]:
-        return []
+    """The liveness properties a run of ``cfg`` checks: those that apply to its
+    scope (L1 names a cache, so it needs root caches; L2 needs memcgs freed),
+    when no safety violation is expected (the explorer checks liveness only on a
+    whole graph)."""
     if expect in STATE_INVARIANTS or expect in STEP_PROPERTIES or expect == "Deadlock":
         return []
-    return list(LIVENESS)
+    return [p.id for p in MODEL.liveness if p.applies is None or p.applies(cfg)]
 
 
 def to_mc_module(cfg: Config, module: str) -> str:
@@ -426,6 +427,9 @@ SHIPPED = (
     ("ActivationKey", "activation-key", CORRECT, PASS),
     ("ActivationMkdir", "activation-mkdir", CORRECT, PASS),
     ("ActivationHierarchy", "activation-hierarchy", CORRECT, PASS),
+    # memcg death: css_free against the last uncharge (W1), flat and hierarchical
+    ("Death", "death", CORRECT, PASS),
+    ("DeathHier", "death-hier", CORRECT, PASS),
     # every profile of the roster on its preset, with the verdict it expects
     *((tla_file_stem(p.name), p.preset, p.name, p.expect)
       for p in PROFILES.values() if p.preset is not None),

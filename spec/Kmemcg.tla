@@ -18,7 +18,7 @@
 (* is ChargeKmem here, an invariant "I1.kmem_within_limit" is              *)
 (* I1_KmemWithinLimit.                                                     *)
 (***************************************************************************)
-EXTENDS KmemcgAccounting, KmemcgCaches
+EXTENDS KmemcgAccounting, KmemcgCaches, KmemcgDeath
 
 (***************************************************************************)
 (* Boot.  Only the root memcg exists, or (BootMemcgs) every memcg is       *)
@@ -64,6 +64,9 @@ Init ==
     /\ rdestroy_step = RD_MARK
     /\ shrinking = NONE
     /\ error = OK
+    /\ kmem_dead = [m \in MemcgIds |-> FALSE]
+    /\ destroy_pc = [m \in MemcgIds |-> CSS_LIVE]
+    /\ death_puts = [m \in MemcgIds |-> 0]
 
 (***************************************************************************)
 (* The next-state relation.  A configuration names the actions it takes in *)
@@ -156,6 +159,14 @@ Next ==
        /\ \E r \in RootIds : RootDestroyFlushWork(r)
     \/ /\ "root_destroy.destroy_child" \in Actions
        /\ \E r \in RootIds : RootDestroyDestroyChild(r)
+    \/ /\ "css_free.mark_dead" \in Actions
+       /\ \E m \in NonRoot : CssFreeMarkDead(m)
+    \/ /\ "css_free.read_usage" \in Actions
+       /\ \E m \in NonRoot : CssFreeReadUsage(m)
+    \/ /\ "css_free.put" \in Actions
+       /\ \E m \in NonRoot : CssFreePut(m)
+    \/ /\ "mem_cgroup_free" \in Actions
+       /\ \E m \in NonRoot : MemCgroupFree(m)
 
 Spec == Init /\ [][Next]_vars
 
@@ -179,6 +190,13 @@ Fairness ==
     /\ \A m \in NonRoot :
           /\ \A r \in RootIds : WF_vars(OfflineMarkDead(m, r))
           /\ WF_vars(OfflineDone(m))
+          \* css_free and the RCU free run once due (model/invariants/death.py),
+          \* in a scope that has them: fairness of an action Next never takes
+          \* would rule out every behaviour where it stays enabled
+          /\ "css_free.mark_dead" \in Actions => WF_vars(CssFreeMarkDead(m))
+          /\ "css_free.read_usage" \in Actions => WF_vars(CssFreeReadUsage(m))
+          /\ "css_free.put" \in Actions => WF_vars(CssFreePut(m))
+          /\ "mem_cgroup_free" \in Actions => WF_vars(MemCgroupFree(m))
     /\ \A r \in RootIds :
           /\ WF_vars(RootDestroyClearDead(r))
           /\ WF_vars(RootDestroyCancelWork(r))
@@ -352,7 +370,7 @@ T_AbsentIsBlank ==
 T_Tree ==
     \A m \in NonRoot :
         LET p == ParentOf(m)
-        IN  /\ lifecycle[m] \in {ABSENT, ONLINE, OFFLINE}
+        IN  /\ lifecycle[m] \in {ABSENT, ONLINE, OFFLINE, MEMCG_FREED}
             /\ lifecycle[m] # ABSENT => lifecycle[p] # ABSENT
             /\ lifecycle[m] = ONLINE => lifecycle[p] = ONLINE
             /\ (lifecycle[m] = ONLINE /\ hier[m])
@@ -515,12 +533,63 @@ T_DestructionProgress ==
         /\ (synced => ~(offline_memcg # NONE /\ rdestroy_root # NONE))
 
 (***************************************************************************)
+(* Memcg death (model/invariants/death.py).                                *)
+(***************************************************************************)
+
+\* Nothing is charged to or held by memcg m.
+Empty(m) ==
+    /\ res[m].usage = 0 /\ kmem[m].usage = 0
+    /\ kmem_pages[m] = 0 /\ user_pages[m] = 0
+    /\ \A t \in TaskIds : task_stack[t] # m /\ task_charge[t] # m
+    /\ \A r \in RootIds : cache[CacheOf(r, m)] # ALIVE
+
+\* A freed memcg has no usage, no charged page or stack, no live cache, no
+\* charge in flight and no kmemcg_id.
+M1_FreedIsEmpty ==
+    \A m \in NonRoot :
+        lifecycle[m] = MEMCG_FREED => (Empty(m) /\ kmemcg_id[m] = NONE /\ ~kmem_active[m])
+
+\* The death reference is put at most once, only by a memcg activated, and
+\* never while DEAD is still set.
+M2_DeathPutOnce ==
+    \A m \in NonRoot :
+        /\ death_puts[m] \in {0, 1}
+        /\ death_puts[m] = 1 => (kmem_active[m] \/ lifecycle[m] = MEMCG_FREED)
+        /\ kmem_dead[m] => death_puts[m] = 0
+
+\* DEAD only on an active memcg css_free has begun on; css_free only on a
+\* removed memcg; a freed memcg's css_free is done.
+T_Death ==
+    /\ \A m \in NonRoot :
+          /\ destroy_pc[m] \in {CSS_LIVE, CSS_READ_USAGE, CSS_TEST_DEAD, CSS_DONE}
+          /\ kmem_dead[m] => (lifecycle[m] = OFFLINE /\ kmem_active[m]
+                              /\ destroy_pc[m] # CSS_LIVE)
+          /\ destroy_pc[m] # CSS_LIVE => lifecycle[m] \in {OFFLINE, MEMCG_FREED}
+          /\ lifecycle[m] = MEMCG_FREED => destroy_pc[m] = CSS_DONE
+    /\ ~kmem_dead[ROOT] /\ destroy_pc[ROOT] = CSS_LIVE /\ death_puts[ROOT] = 0
+
+\* Before css_free nothing was put; once it began no css reference is taken
+\* and an active memcg is DEAD or put; a put memcg has no charge in flight.
+T_DeathRefs ==
+    \A m \in NonRoot :
+        LET begun == destroy_pc[m] # CSS_LIVE
+        IN  /\ ~begun => death_puts[m] = 0
+            /\ begun => /\ \A r \in RootIds : ~create_pending[CacheOf(r, m)]
+                        /\ InFlightTo(m, {KMEM_CHARGED}) = 0
+                        /\ \A c \in Children(m) :
+                              destroy_pc[c] = CSS_DONE \/ lifecycle[c] \in {ABSENT, MEMCG_FREED}
+            /\ (begun /\ kmem_active[m]) => (kmem_dead[m] \/ death_puts[m] = 1)
+            /\ death_puts[m] >= 1 => InFlightTo(m, {KMEM_CHARGED, RES_CHARGED}) = 0
+
+(***************************************************************************)
 (* Steps (checked by TLC as action properties).                            *)
 (***************************************************************************)
 
-\* No code path clears KMEM_ACCOUNTED_ACTIVE.
+\* No code path clears KMEM_ACCOUNTED_ACTIVE while the memcg lives
+\* (__mem_cgroup_free frees it).
 S_ActivationMonotone ==
-    [][\A m \in MemcgIds : kmem_active[m] => kmem_active'[m]]_vars
+    [][\A m \in MemcgIds : (kmem_active[m] /\ lifecycle'[m] # MEMCG_FREED)
+                             => kmem_active'[m]]_vars
 
 \* A memcg turns kmem-active only with no tasks and no hierarchical children.
 S_ActivationWhenEmpty ==
@@ -541,6 +610,18 @@ DeadEmpty(c) == cache[c] = ALIVE /\ dead[c] /\ NrPages(slabs[c]) = 0
 L1_DeadEmptyCacheDestroyed ==
     \A c \in Caches : DeadEmpty(c) ~> (cache[c] = FREED)
 
+\* An offline memcg whose charges all go is eventually freed (domain 7;
+\* issue 9), in a scope where memcgs are freed at all.
+DrainedOffline(m) ==
+    /\ "mem_cgroup_free" \in Actions
+    /\ lifecycle[m] = OFFLINE
+    /\ kmem[m].usage = 0
+    /\ res[m].usage = 0
+    /\ InFlightTo(m, {KMEM_CHARGED, RES_CHARGED}) = 0
+
+L2_OfflineMemcgFreed ==
+    \A m \in NonRoot : DrainedOffline(m) ~> (lifecycle[m] = MEMCG_FREED)
+
 (***************************************************************************)
 (* The variables' types.  The model's tuples need no such invariant; here  *)
 (* it guards the spec itself: a mistyped EXCEPT would show up here rather  *)
@@ -550,7 +631,7 @@ L1_DeadEmptyCacheDestroyed ==
 Counter == [usage : Nat, max_usage : Nat, limit : Nat, failcnt : Nat]
 
 TypeOK ==
-    /\ lifecycle \in [MemcgIds -> {ABSENT, ONLINE, OFFLINE}]
+    /\ lifecycle \in [MemcgIds -> {ABSENT, ONLINE, OFFLINE, MEMCG_FREED}]
     /\ use_hierarchy \in [MemcgIds -> BOOLEAN]
     /\ hier \in [MemcgIds -> BOOLEAN]
     /\ kmem_active \in [MemcgIds -> BOOLEAN]
@@ -584,4 +665,7 @@ TypeOK ==
     /\ rdestroy_step \in {RD_MARK, RD_CANCEL, RD_DESTROY, RD_WAIT}
     /\ shrinking \in CacheOrNone
     /\ error \in {OK, USE_AFTER_FREE, DOUBLE_DESTROY, NULL_DEREF}
+    /\ kmem_dead \in [MemcgIds -> BOOLEAN]
+    /\ destroy_pc \in [MemcgIds -> {CSS_LIVE, CSS_READ_USAGE, CSS_TEST_DEAD, CSS_DONE}]
+    /\ death_puts \in [MemcgIds -> Nat]
 =============================================================================

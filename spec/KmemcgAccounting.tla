@@ -56,7 +56,7 @@ ChargeKmem(t, m, o) ==
     /\ LET r == KmemCharge(kmem, Walk(m), PAGE_SIZE * 2 ^ o)
        IN  /\ kmem' = r.counters
            /\ IF r.ok THEN GoTo(t, KMEM_CHARGED, m, o) ELSE GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, res, pageVars, task_memcg, task_stack, adminVars,
+    /\ UNCHANGED << memcgVars, res, deadVars, pageVars, task_memcg, task_stack, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -74,7 +74,7 @@ ChargeRes(t, m) ==
                       THEN kmem
                       ELSE Uncharge(kmem, Walk(m), InFlightBytes(t))
            /\ IF r.ok THEN GoTo(t, RES_CHARGED, m, task_order[t]) ELSE GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, adminVars,
+    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_memcg, task_stack, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -153,14 +153,16 @@ UserCharge(t, m) ==
                 /\ user_pages' = IF r.ok
                                  THEN [user_pages EXCEPT ![m] = @ + 1]
                                  ELSE user_pages   \* -ENOMEM
-    /\ UNCHANGED << memcgVars, kmem, kmem_pages, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
+                    slabCacheVars >>
 
 \* __mem_cgroup_uncharge_common: res_counter_uncharge unless root (3.8).
 UserUncharge(m) ==
     /\ user_pages[m] > 0
     /\ user_pages' = [user_pages EXCEPT ![m] = @ - 1]
     /\ res' = IF m = ROOT THEN res ELSE Uncharge(res, Walk(m), PAGE_SIZE)
-    /\ UNCHANGED << memcgVars, kmem, kmem_pages, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
+                    slabCacheVars >>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -173,6 +175,20 @@ UserUncharge(m) ==
 (* the activation holds it.  Tasks charge and free at any time.            *)
 (***************************************************************************)
 
+\* The caches of memcg m blank again, for a new memcg at a freed one's path.
+Blank(f, m, v) == [c \in Caches |-> IF MemcgOf(c) = m THEN v ELSE f[c]]
+FreshCaches(m) ==
+    /\ cache' = Blank(cache, m, NOCACHE)
+    /\ dead' = Blank(dead, m, FALSE)
+    /\ slabs' = Blank(slabs, m, NoSlabs)
+    /\ work' = Blank(work, m, IDLE)
+    /\ requeued' = Blank(requeued, m, FALSE)
+    /\ create_pending' = Blank(create_pending, m, FALSE)
+    /\ half_created' = Blank(half_created, m, FALSE)
+    /\ slot' = Blank(slot, m, FALSE)
+    /\ listed' = Blank(listed, m, FALSE)
+    /\ UNCHANGED root_alive
+
 (***************************************************************************)
 (* mem_cgroup_css_alloc + css_online + memcg_propagate_kmem (3.8).  A new  *)
 (* memcg takes its parent's use_hierarchy, and charges the parent's        *)
@@ -183,11 +199,12 @@ UserUncharge(m) ==
 Mkdir(m) ==
     LET p == ParentOf(m)
         inherit == use_hierarchy[p] /\ kmem_active[p]
+        fresh == lifecycle[m] = MEMCG_FREED
     IN  /\ \/ AdminIdle
            \/ /\ SecondAdmin
               /\ "activation_excludes_mkdir" \notin Fixes  \* 3.8: after cgroup_unlock
               /\ admin_pc \in {KEY_INC, SET_ACTIVE}
-        /\ lifecycle[m] = ABSENT
+        /\ lifecycle[m] \in {ABSENT, MEMCG_FREED}
         /\ lifecycle[p] = ONLINE
         /\ lifecycle' = [lifecycle EXCEPT ![m] = ONLINE]
         /\ use_hierarchy' = [use_hierarchy EXCEPT ![m] = use_hierarchy[p]]
@@ -197,7 +214,13 @@ Mkdir(m) ==
         /\ kmem_active' = [kmem_active EXCEPT ![m] = inherit]
         /\ kmemcg_id' = [kmemcg_id EXCEPT ![m] = IF inherit THEN LowestFreeId ELSE NONE]
         /\ static_key' = static_key + (IF inherit THEN 1 ELSE 0)
-        /\ UNCHANGED << admin_pc, admin_memcg, pageVars, taskVars, slabCacheVars >>
+        \* a new struct mem_cgroup: no DEAD bit, css_free not begun, no death put
+        /\ kmem_dead' = [kmem_dead EXCEPT ![m] = FALSE]
+        /\ destroy_pc' = [destroy_pc EXCEPT ![m] = CSS_LIVE]
+        /\ death_puts' = [death_puts EXCEPT ![m] = 0]
+        \* at a freed memcg's path none of its caches exist any more
+        /\ IF fresh /\ R > 0 THEN FreshCaches(m) ELSE UNCHANGED cacheVars
+        /\ UNCHANGED << admin_pc, admin_memcg, pageVars, taskVars, walkVars, error >>
 
 (***************************************************************************)
 (* cgroup_rmdir -> mem_cgroup_css_offline (3.8-3.10).  A memcg with a task *)
@@ -228,6 +251,7 @@ Rmdir(m) ==
                 /\ res' = [res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
                 /\ offline_memcg' = IF R > 0 THEN m ELSE NONE
                 /\ UNCHANGED << use_hierarchy, hier, kmem_active, kmemcg_id, kmem,
+                                deadVars, destroy_pc,
                                 kmem_pages, taskVars, adminVars, cacheVars,
                                 offline_done, rdestroy_root, rdestroy_next,
                                 rdestroy_step, shrinking, error >>
@@ -250,7 +274,7 @@ ForceEmpty(m) ==
                 moved == user_pages[m]
             IN  /\ user_pages' = [user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
                 /\ res' = [res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
-                /\ UNCHANGED << memcgVars, kmem, kmem_pages, taskVars, adminVars,
+                /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
                                 slabCacheVars >>
 
 (***************************************************************************)
@@ -287,7 +311,7 @@ UseHierarchyWrite(m, v) ==
         /\ use_hierarchy' = IF succeeds
                             THEN [use_hierarchy EXCEPT ![m] = (v = 1)]
                             ELSE use_hierarchy
-        /\ UNCHANGED << lifecycle, hier, kmem_active, kmemcg_id, counterVars,
+        /\ UNCHANGED << lifecycle, hier, kmem_active, kmemcg_id, destroy_pc, counterVars,
                         pageVars, taskVars, adminVars, slabCacheVars >>
 
 -----------------------------------------------------------------------------
@@ -304,7 +328,8 @@ LimitWrite(m, v) ==
     /\ AdminIdle
     /\ lifecycle[m] = ONLINE
     /\ res' = IF m = ROOT THEN res ELSE SetLimit(res, m, v)
-    /\ UNCHANGED << memcgVars, kmem, pageVars, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, kmem, deadVars, pageVars, taskVars, adminVars,
+                    slabCacheVars >>
 
 (***************************************************************************)
 (* memcg_update_kmem_limit under memcg_create_mutex + set_limit_mutex      *)
@@ -330,7 +355,8 @@ KmemLimitWrite(m, v) ==
           /\ kmem' = SetLimit(kmem, m, v)                          \* activation
           /\ admin_pc' = CACHE_SIZES
           /\ admin_memcg' = m
-    /\ UNCHANGED << memcgVars, res, pageVars, taskVars, static_key, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, res, deadVars, pageVars, taskVars, static_key,
+                    slabCacheVars >>
 
 \* memcg_update_cache_sizes: ida_simple_get kmemcg_id, grow caches (3.8).
 ActivateUpdateCacheSizes(m) ==
@@ -338,7 +364,7 @@ ActivateUpdateCacheSizes(m) ==
     /\ admin_memcg = m
     /\ kmemcg_id' = [kmemcg_id EXCEPT ![m] = LowestFreeId]
     /\ admin_pc' = IF "active_after_key" \in Fixes THEN KEY_INC ELSE SET_ACTIVE
-    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, counterVars,
+    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, destroy_pc, counterVars,
                     pageVars, taskVars, admin_memcg, static_key, slabCacheVars >>
 
 \* static_key_slow_inc(&memcg_kmem_enabled_key) (3.9, SB); the last step
@@ -371,7 +397,7 @@ ActivateSetActive(m) ==
             /\ admin_memcg' = NONE
        ELSE /\ admin_pc' = KEY_INC
             /\ UNCHANGED admin_memcg
-    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmemcg_id, counterVars,
+    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmemcg_id, destroy_pc, counterVars,
                     pageVars, taskVars, static_key, slabCacheVars >>
 
 \* mem_cgroup_reset(RES_MAX_USAGE): res_counter_reset_max (3.8).
@@ -383,7 +409,7 @@ MaxUsageReset(m, c) ==
             /\ UNCHANGED kmem
        ELSE /\ kmem' = [kmem EXCEPT ![m].max_usage = kmem[m].usage]
             /\ UNCHANGED res
-    /\ UNCHANGED << memcgVars, pageVars, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, deadVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 \* mem_cgroup_reset(RES_FAILCNT): res_counter_reset_failcnt (3.8).
 FailcntReset(m, c) ==
@@ -394,7 +420,7 @@ FailcntReset(m, c) ==
             /\ UNCHANGED kmem
        ELSE /\ kmem' = [kmem EXCEPT ![m].failcnt = 0]
             /\ UNCHANGED res
-    /\ UNCHANGED << memcgVars, pageVars, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, deadVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -425,8 +451,8 @@ Fork(t, m) ==
                 /\ task_stack' = IF ch.ok THEN [task_stack EXCEPT ![t] = m] ELSE task_stack
        ELSE /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
             /\ UNCHANGED << counterVars, task_stack >>
-    /\ UNCHANGED << memcgVars, pageVars, task_pc, task_charge, task_order, adminVars,
-                    slabCacheVars >>
+    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_pc, task_charge, task_order,
+                    adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* do_exit: the task leaves its cgroup; its stack stays charged (3.8).     *)

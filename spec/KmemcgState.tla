@@ -49,7 +49,7 @@ CONSTANTS
 
 VARIABLES
     \* per memcg
-    lifecycle,       \* ABSENT, ONLINE, or OFFLINE (removed by rmdir)
+    lifecycle,       \* ABSENT, ONLINE, OFFLINE (removed by rmdir) or MEMCG_FREED
     use_hierarchy,   \* memory.use_hierarchy
     hier,            \* its counters charge its parent's (res.parent != NULL)
     kmem_active,     \* KMEM_ACCOUNTED_ACTIVE (memcg_kmem_is_active)
@@ -87,18 +87,25 @@ VARIABLES
     rdestroy_next,   \* the memcg whose child cache root destruction is at
     rdestroy_step,   \* its step for that child: RD_MARK, RD_CANCEL, RD_WAIT, RD_DESTROY
     shrinking,       \* the cache an outside shrinker is inside, NONE when idle
-    error            \* the first error any step made (OK when none)
+    error,           \* the first error any step made (OK when none)
+    \* per memcg, its death (KmemcgDeath)
+    kmem_dead,       \* KMEM_ACCOUNTED_DEAD (memcg_kmem_mark_dead)
+    destroy_pc,      \* how far mem_cgroup_css_free -> kmem_cgroup_destroy has got
+    death_puts       \* ghost: how many times the death reference was put
 
 vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_order,
            task_stack, admin_pc, admin_memcg, static_key, root_alive, cache, dead, slabs,
            work, requeued, create_pending, half_created, slot, listed,
            offline_memcg, offline_done, rdestroy_root, rdestroy_next,
-           rdestroy_step, shrinking, error >>
+           rdestroy_step, shrinking, error, kmem_dead, destroy_pc, death_puts >>
 
 \* Groups of variables, so that each action's UNCHANGED stays short.
-memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id >>
-counterVars == << res, kmem >>
+memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destroy_pc >>
+\* The DEAD bit and the death puts change only with a kmem uncharge (or
+\* css_free), so they go with the counters.
+counterVars == << res, kmem, kmem_dead, death_puts >>
+deadVars    == << kmem_dead, death_puts >>
 pageVars    == << kmem_pages, user_pages >>
 taskVars    == << task_memcg, task_pc, task_charge, task_order, task_stack >>
 adminVars   == << admin_pc, admin_memcg, static_key >>
@@ -125,6 +132,13 @@ PAGE_SIZE == 4096
 ABSENT == 0
 ONLINE == 1
 OFFLINE == 2
+MEMCG_FREED == 3  \* __mem_cgroup_free has run; the path may be mkdir'ed again
+
+\* mem_cgroup_css_free -> kmem_cgroup_destroy, the step it takes next.
+CSS_LIVE == 0        \* not begun
+CSS_READ_USAGE == 1  \* memcg_kmem_mark_dead done, next: the kmem usage read
+CSS_TEST_DEAD == 2   \* usage read as 0, next: test_and_clear DEAD and the puts
+CSS_DONE == 3        \* the base reference put
 
 \* Where a task's kmem page allocation stands between
 \* memcg_kmem_newpage_charge and memcg_kmem_commit_charge (task_pc), and
@@ -180,7 +194,8 @@ ActionNames ==
       "destroy_work.destroy", "shrink.release", "shrink.done",
       "root_destroy.start", "root_destroy.clear_dead",
       "root_destroy.cancel_work", "root_destroy.flush_work",
-      "root_destroy.destroy_child" }
+      "root_destroy.destroy_child",
+      "css_free.mark_dead", "css_free.read_usage", "css_free.put", "mem_cgroup_free" }
 
 (***************************************************************************)
 (* The fixes.  Each is in force in the 3.8-3.10 controller as this model   *)
@@ -212,6 +227,9 @@ ActionNames ==
 (*                           flushes its creation works (4.18)             *)
 (*   root_destroy_cancels_work      root destruction cancels a child's     *)
 (*                           destroy work (v6)                             *)
+(*   uncharge_tests_dead_ancestors  memcg_uncharge_kmem tests DEAD on each *)
+(*                           ancestor it brought to 0, not only its own    *)
+(*                           memcg (W2; found here [I])                    *)
 (*   slot_before_list        creation publishes the slot with the list     *)
 (*                           entry (R5, 3.14)                              *)
 (***************************************************************************)
@@ -220,7 +238,8 @@ FixNames ==
       "destroy_returns_when_requeued", "last_page_schedules_destroy",
       "destroy_waits_for_shrinker", "offline_excludes_root_destroy",
       "create_checks_online", "root_dying_flush",
-      "root_destroy_cancels_work", "slot_before_list", "active_after_key",
+      "root_destroy_cancels_work", "uncharge_tests_dead_ancestors",
+      "slot_before_list", "active_after_key",
       "activation_excludes_mkdir", "activation_refuses_over_limit" }
 
 N == Len(Memcgs)
@@ -409,8 +428,23 @@ MemcgChargeKmem(m, n) ==
          res  |-> IF k.ok THEN r.counters ELSE res]
 
 \* memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last, through the
-\* walk of the memcg the pages were charged to.
+\* walk of the memcg the pages were charged to.  A level whose kmem usage is
+\* then 0 and whose DEAD bit is set has it cleared and its death reference
+\* put (memcg_kmem_test_and_clear_dead -> mem_cgroup_put).  The levels tested
+\* are m's own (res_counter_uncharge returns m's usage), or with
+\* uncharge_tests_dead_ancestors every level of the walk (W2).
+DeadTested(m) ==
+    IF "uncharge_tests_dead_ancestors" \in Fixes THEN Walk(m) ELSE << m >>
+
 MemcgUnchargeKmem(m, n) ==
-    /\ res' = Uncharge(res, Walk(m), n)
-    /\ kmem' = Uncharge(kmem, Walk(m), n)
+    LET w == Walk(m)
+        k == Uncharge(kmem, w, n)
+        t == DeadTested(m)
+        puts == { d \in MemcgIds : (\E i \in 1 .. Len(t) : t[i] = d)
+                                   /\ k[d].usage = 0 /\ kmem_dead[d] }
+    IN  /\ res' = Uncharge(res, w, n)
+        /\ kmem' = k
+        /\ kmem_dead' = [d \in MemcgIds |-> IF d \in puts THEN FALSE ELSE kmem_dead[d]]
+        /\ death_puts' = [d \in MemcgIds |-> IF d \in puts THEN death_puts[d] + 1
+                                                         ELSE death_puts[d]]
 =============================================================================

@@ -192,3 +192,16 @@ def test_replay_says_what_its_operations_exercised(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert ("coverage: 2 outcomes exercised: face: write memory.limit_in_bytes "
             "[minus-one-junk] = -EINVAL; mkdir = 0") in r.stdout
+
+
+@pytest.mark.parametrize("preset,window", [("death", "window W1"), ("death-hier", "window W2")])
+def test_death_windows_are_reached_and_covered(preset, window):
+    """With memcg death modelled, W1 (the last uncharge between css_free's
+    mark_dead and its usage read) is a window of death, and W2 (a dead
+    hierarchical parent still charged, uncharged through its child) one of
+    death-hier; the reference's every interleaving covers each."""
+    cov = coverage.for_steps(PRESETS[preset])
+    assert any(o.startswith(window) for o in cov.reachable), sorted(cov.reachable)
+    if preset == "death":  # death-hier's interleaving takes minutes
+        r = explore_impl(PRESETS[preset], coverage=cov)
+        assert r.problem is None and cov.uncovered == []

@@ -146,8 +146,9 @@ def test_the_modules_extend_one_another(modules):
     ext = {name: [e.operator if hasattr(e, "operator") else str(e) for e in mod.extendees]
            for name, mod in modules.items()}
     assert "KmemcgCounters" in ext["KmemcgState"]
-    assert ext["KmemcgAccounting"] == ["KmemcgState"] == ext["KmemcgCaches"]
-    assert ext[tla.MODULE] == ["KmemcgAccounting", "KmemcgCaches"]
+    assert ext["KmemcgAccounting"] == ["KmemcgState"] == ext["KmemcgCaches"] \
+        == ext["KmemcgDeath"]
+    assert ext[tla.MODULE] == ["KmemcgAccounting", "KmemcgCaches", "KmemcgDeath"]
     # only KmemcgState declares constants and variables
     for name, mod in modules.items():
         if name != "KmemcgState":
@@ -361,13 +362,17 @@ def test_every_cfg_is_to_cfg_of_its_json():
         assert ("SPECIFICATION FairSpec" in text) == bool(e["liveness"])
 
 
-def test_liveness_is_checked_where_there_are_caches_and_no_safety_failure():
+def test_liveness_is_checked_where_it_applies_and_no_safety_failure():
+    """L1 where there are caches, L2 where memcgs are freed."""
     by_name = {e["cfg"]: e for e in tla.load_index()}
+    l1, l2 = ["L1.dead_empty_cache_destroyed"], ["L2.offline_memcg_freed"]
     assert by_name["Kmemcg_Accounting.cfg"]["liveness"] == []
-    assert by_name["Kmemcg_Destruction.cfg"]["liveness"] == list(tla.LIVENESS)
-    assert by_name["Kmemcg_NoDestroyOnLastPage.cfg"]["liveness"] == list(tla.LIVENESS)
-    assert by_name["Kmemcg_TwoRoots.cfg"]["liveness"] == list(tla.LIVENESS)
+    assert by_name["Kmemcg_Destruction.cfg"]["liveness"] == l1
+    assert by_name["Kmemcg_NoDestroyOnLastPage.cfg"]["liveness"] == l1
+    assert by_name["Kmemcg_TwoRoots.cfg"]["liveness"] == l1
     assert by_name["Kmemcg_DestroyWhileRequeued.cfg"]["liveness"] == []
+    assert by_name["Kmemcg_Death.cfg"]["liveness"] == l2
+    assert by_name["Kmemcg_W2DeadParentLeak.cfg"]["liveness"] == l2
 
 
 def test_one_configuration_per_profile_on_its_preset():
@@ -432,7 +437,8 @@ def test_to_cfg_selects_actions_and_invariants():
     assert text.endswith("T_Root\n")
     live = tla.to_cfg(PRESETS["destruction"].validate(), liveness=tla.LIVENESS)
     assert "SPECIFICATION FairSpec" in live and "INIT Init" not in live
-    assert live.endswith("S_ActivationWhenEmpty\n    L1_DeadEmptyCacheDestroyed\n")
+    assert live.endswith("S_ActivationWhenEmpty\n    L1_DeadEmptyCacheDestroyed\n"
+                         "    L2_OfflineMemcgFreed\n")
 
 
 def test_index_is_json():
@@ -686,7 +692,8 @@ def test_comparison_judges_a_tlc_outcome_in_the_specs_terms():
     live = explore.explore(replace(PRESETS["destruction"], profile="no_destroy_on_last_page"))
     temporal = tlc.TlcOutcome("property", None, 1000, live.distinct, 0, 10, 5)
     ok = tlc.Comparison("live", "L1.dead_empty_cache_destroyed",
-                        tlc.TlcRun("m", "c", temporal, 1.0, 0, ""), live, tla.LIVENESS)
+                        tlc.TlcRun("m", "c", temporal, 1.0, 0, ""), live,
+                        ("L1.dead_empty_cache_destroyed",))
     assert ok.ok, ok.problems
     correct = explore.explore(PRESETS["destruction"])
     short = tlc.TlcOutcome("pass", None, 10, correct.distinct - 1, 0, 5, 0)

@@ -15,6 +15,7 @@ here; the order is the order the explorer tries them in.
 from kmemcg.model.actions import (
     cgroup,
     charge,
+    death,
     offline,
     root_destroy,
     shrinker,
@@ -24,4 +25,5 @@ from kmemcg.model.actions import (
 )
 
 ACTIONS = (*charge.ACTIONS, *cgroup.ACTIONS, *slab.ACTIONS, *tasks.ACTIONS,
-           *workers.ACTIONS, *offline.ACTIONS, *shrinker.ACTIONS, *root_destroy.ACTIONS)
+           *workers.ACTIONS, *offline.ACTIONS, *shrinker.ACTIONS, *root_destroy.ACTIONS,
+           *death.ACTIONS)

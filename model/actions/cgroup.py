@@ -27,12 +27,18 @@ from kmemcg.model.state import (
     ABSENT,
     ADMIN_IDLE,
     CACHE_SIZES,
+    CSS_LIVE,
     FRESH,
     KEY_INC,
+    MEMCG_FREED,
+    NOCACHE,
     OFFLINE,
     ONLINE,
     SET_ACTIVE,
+    WORK_IDLE,
     State,
+    memcg_caches,
+    no_slabs,
     replace_at,
 )
 
@@ -46,17 +52,34 @@ def _mkdir_guard(cfg, s, m):
     """memcg_create_mutex: css_online waits out an activation (3.9/3.10). 3.8
     held cgroup_lock only up to memcg_update_cache_sizes, so without
     ``activation_excludes_mkdir`` a second administrator's mkdir may run
-    between it and memcg_kmem_set_active."""
+    between it and memcg_kmem_set_active. The path is one never created, or
+    one whose memcg was freed (__mem_cgroup_free): the model keeps one memcg
+    per path, so a path whose removed memcg still lingers offline is not
+    re-created (the kernel would make a second object)."""
     p = cfg.parents[m]
     may = admin_idle(s)
     if cfg.second_admin and not cfg.has_fix("activation_excludes_mkdir"):
         may = Or(may, Eq(s.admin_pc, KEY_INC), Eq(s.admin_pc, SET_ACTIVE))
-    return And(may, Eq(s.lifecycle[m], ABSENT), Eq(s.lifecycle[p], ONLINE))
+    vacant = Or(Eq(s.lifecycle[m], ABSENT), Eq(s.lifecycle[m], MEMCG_FREED))
+    return And(may, vacant, Eq(s.lifecycle[p], ONLINE))
+
+
+def _fresh_caches(cfg, s: State, m: int) -> State:
+    """A new memcg at a freed memcg's path has none of its caches: the freed
+    ones' slots are blank again (a new struct mem_cgroup, new memcg_params)."""
+    for c in memcg_caches(cfg, m):
+        s = s._replace(**{f: replace_at(getattr(s, f), c, v) for f, v in (
+            ("cache", NOCACHE), ("dead", False), ("slabs", no_slabs(cfg)),
+            ("work", WORK_IDLE), ("requeued", False), ("create_pending", False),
+            ("half_created", False), ("slot", False), ("listed", False))})
+    return s
 
 
 def _mkdir(cfg, s, m):
     p = cfg.parents[m]
     inherit = And(s.use_hierarchy[p], s.kmem_active[p])
+    if cfg.roots:
+        s = If(Eq(s.lifecycle[m], MEMCG_FREED), _fresh_caches(cfg, s, m), s)
     post = s._replace(
         lifecycle=replace_at(s.lifecycle, m, ONLINE),
         use_hierarchy=replace_at(s.use_hierarchy, m, s.use_hierarchy[p]),
@@ -66,6 +89,10 @@ def _mkdir(cfg, s, m):
         kmem_active=replace_at(s.kmem_active, m, inherit),
         kmemcg_id=replace_at(s.kmemcg_id, m, If(inherit, lowest_free_id(cfg, s), NONE)),
         static_key=s.static_key + If(inherit, 1, 0),
+        # a new struct mem_cgroup: no DEAD bit, css_free not begun, no death put
+        kmem_dead=replace_at(s.kmem_dead, m, False),
+        destroy_pc=replace_at(s.destroy_pc, m, CSS_LIVE),
+        death_puts=replace_at(s.death_puts, m, 0),
     )
     return post, 0
 

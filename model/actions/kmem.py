@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from kmemcg.model import res_counter as rc
 from kmemcg.model.config import Config
-from kmemcg.model.dual import And, If
-from kmemcg.model.state import State
+from kmemcg.model.dual import And, Eq, If
+from kmemcg.model.state import State, replace_at
 
 
 def kmem_level_charge(cfg: Config, s: State, levels, nbytes):
@@ -35,7 +35,26 @@ def memcg_charge_kmem(cfg: Config, s: State, m: int, nbytes):
 
 
 def memcg_uncharge_kmem(cfg: Config, s: State, m: int, nbytes) -> State:
-    """memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last."""
+    """memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last; when the kmem
+    counter res_counter_uncharge returns is down to 0,
+    memcg_kmem_test_and_clear_dead and, if it was set, mem_cgroup_put (the
+    death reference). res_counter_uncharge returns the memcg's own counter
+    only, so 3.8-3.10 test ``m`` alone; with the ``uncharge_tests_dead_ancestors``
+    fix every hierarchical level the uncharge brought to 0 is tested (W2)."""
     levels = rc.chain(cfg, s, m)
-    return s._replace(res=rc.uncharge(s.res, levels, nbytes),
+    post = s._replace(res=rc.uncharge(s.res, levels, nbytes),
                       kmem=rc.uncharge(s.kmem, levels, nbytes))
+    tested = levels if cfg.has_fix("uncharge_tests_dead_ancestors") else levels[:1]
+    return put_dead_at_zero(cfg, post, tested)
+
+
+def put_dead_at_zero(cfg: Config, s: State, levels) -> State:
+    """For each level reached whose kmem usage is 0: test_and_clear_bit(DEAD)
+    and, if it was set, the death put (counted in the ghost ``death_puts``)."""
+    for i, present in levels:
+        put = And(present, Eq(s.kmem[i].usage, 0), s.kmem_dead[i])
+        s = s._replace(
+            kmem_dead=replace_at(s.kmem_dead, i, If(put, False, s.kmem_dead[i])),
+            death_puts=replace_at(s.death_puts, i, If(put, s.death_puts[i] + 1,
+                                                      s.death_puts[i])))
+    return s

@@ -7,9 +7,9 @@ here is the order the explorer reports a violated state's invariants in. A new
 invariant goes into the module of its concern.
 """
 
-from kmemcg.model.invariants import caches, counters, steps, structure
+from kmemcg.model.invariants import caches, counters, death, steps, structure
 
 INVARIANTS = (*counters.INVARIANTS, *structure.INVARIANTS, *steps.INVARIANTS,
-              *caches.INVARIANTS)
-LIVENESS = caches.LIVENESS
-FAIR_ACTIONS = caches.FAIR_ACTIONS
+              *caches.INVARIANTS, *death.INVARIANTS)
+LIVENESS = (*caches.LIVENESS, *death.LIVENESS)
+FAIR_ACTIONS = tuple(dict.fromkeys((*caches.FAIR_ACTIONS, *death.FAIR_ACTIONS)))

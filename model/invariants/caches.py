@@ -200,5 +200,6 @@ LIVENESS = (
         lambda cfg, s, c: s.cache[c] == FREED,
         FAIR_ACTIONS,
         "domain 6; P25 (mem_cgroup_destroy_cache), under weak fairness of the workers",
+        applies=lambda cfg: bool(cfg.roots),
     ),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kmemcg.model.core import Invariants
 from kmemcg.model.dual import And, Eq, Implies, Not
 from kmemcg.model.facts import has_children, tasks_in
+from kmemcg.model.state import MEMCG_FREED
 
 INVARIANTS = Invariants()
 
@@ -15,12 +16,14 @@ def _all_memcgs(cfg, fn):
 
 @INVARIANTS.add(
     "S.activation_monotone",
-    "kmem accounting, once active, is never deactivated",
-    "domain 3: no code path clears KMEM_ACCOUNTED_ACTIVE",
+    "kmem accounting, once active, is never deactivated while the memcg lives",
+    "domain 3: no code path clears KMEM_ACCOUNTED_ACTIVE (__mem_cgroup_free frees it)",
     kind="step",
 )
 def active_monotone(cfg, pre, post):
-    return _all_memcgs(cfg, lambda m: Implies(pre.kmem_active[m], post.kmem_active[m]))
+    return _all_memcgs(cfg, lambda m: Implies(And(pre.kmem_active[m],
+                                                  Not(Eq(post.lifecycle[m], MEMCG_FREED))),
+                                              post.kmem_active[m]))
 
 
 @INVARIANTS.add(

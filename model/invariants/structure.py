@@ -74,7 +74,7 @@ def tree_shape(cfg, s):
     def holds(m):
         p = cfg.parents[m]
         return And(
-            Or(*(Eq(s.lifecycle[m], v) for v in (0, 1, 2))),
+            Or(*(Eq(s.lifecycle[m], v) for v in (0, 1, 2, 3))),
             Implies(Not(Eq(s.lifecycle[m], ABSENT)), Not(Eq(s.lifecycle[p], ABSENT))),
             Implies(Eq(s.lifecycle[m], ONLINE), Eq(s.lifecycle[p], ONLINE)),
             Implies(
