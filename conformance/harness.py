@@ -510,7 +510,7 @@ def model_args(cfg: Config, paths, action: str, args: dict) -> tuple:
     for p in MODEL.actions[action].params:
         # a step without an order is of a single page (protocol 2 before orders)
         v = args.get(p, 0) if p == "order" else args[p]
-        if p == "task":
+        if p in ("task", "parent"):
             out.append(cfg.task_index(v))
         elif p == "memcg":
             out.append(cfg.memcgs.index(memcg_name(cfg, paths, v)))
