@@ -41,6 +41,9 @@ CACHE_FACES = ("kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem
 
 #: and on a scope where memcgs die: css_free, the RCU free, the memcg's state
 DEATH_FACES = ("css_free", "mem_cgroup_free", "memcg_state")
+#: and on a scope with tasks created and user memory: the task paths, the faults
+TASK_FACES = ("spawn", "fork", "exit", "put_task_struct")
+USER_MEMORY_FACES = ("fault_anon", "read_file")
 
 
 def dies(cfg) -> bool:
@@ -50,8 +53,16 @@ def dies(cfg) -> bool:
 
 def faces_for(cfg) -> tuple[str, ...]:
     """The faces a kernel must have to be driven over ``cfg``."""
-    return (KERNEL_FACES + (CACHE_FACES if cfg.roots or not cfg.boot_tasks else ())
-            + (DEATH_FACES if dies(cfg) else ()))
+    acts = set(cfg.actions) if cfg.actions is not None else None
+
+    def any_of(*names):
+        return acts is None or bool(acts & set(names))
+
+    return tuple(dict.fromkeys(
+        KERNEL_FACES + (CACHE_FACES if cfg.roots or not cfg.boot_tasks else ())
+        + (DEATH_FACES if dies(cfg) else ())
+        + (TASK_FACES if any_of("spawn", "fork") else ())
+        + (USER_MEMORY_FACES if any_of("anon.charge", "pagecache.charge") else ())))
 
 
 def load_factory(spec: str):
@@ -241,6 +252,8 @@ _CALLS = {
     "free_kmem": lambda s, a: s.free_kmem_page(a["task"], a["page"]),
     "alloc_user": lambda s, a: s.alloc_user_page(a["task"]),
     "free_user": lambda s, a: s.free_user_page(a["page"]),
+    "fault_anon": lambda s, a: s.fault_anon(a["task"]),
+    "read_file": lambda s, a: s.read_file(a["task"]),
     "spawn": lambda s, a: s.spawn(a["task"], a["path"]),
     "fork": lambda s, a: s.fork(a["task"], a["parent"], a.get("thread", False)),
     "exit": lambda s, a: s.exit(a["task"]),

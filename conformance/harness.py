@@ -248,9 +248,11 @@ class Harness:
                 raise ValueError(f"alloc_kmem of order {order}: the scope allocates orders "
                                  f"{list(self.cfg.orders)}")
             return None, None  # charge.bypass or charge.kmem; checked step by step
-        if op == "alloc_user":
+        if op in ("alloc_user", "fault_anon", "read_file"):
             t = self.cfg.task_index(a["task"])
-            return None, ("user.charge", (t, owner_memcg(self.cfg, s, t)))
+            action = {"alloc_user": "user.charge", "fault_anon": "anon.charge",
+                      "read_file": "pagecache.charge"}[op]
+            return None, (action, (t, owner_memcg(self.cfg, s, t)))
         if op in ("free_kmem", "free_user"):
             page = self.pages.get(a["page"])
             if page is None:
@@ -498,6 +500,10 @@ def abstract_state(cfg: Config, paths, snap) -> State:
                         "stack": memcg_name(cfg, paths, v.get("stack"))}
                     for t, v in snap["tasks"].items()}
     out["admin"] = {**snap["admin"], "memcg": memcg_name(cfg, paths, snap["admin"].get("memcg"))}
+    if "mms" in snap:  # each mm's anonymous pages by memcg path
+        out["mms"] = {k: {**v, "anon": {memcg_name(cfg, paths, p): n
+                                        for p, n in v.get("anon", {}).items()}}
+                      for k, v in snap["mms"].items()}
     offline = snap.get("offline")
     if offline is not None:
         out["offline"] = {**offline, "memcg": memcg_name(cfg, paths, offline.get("memcg"))}

@@ -121,6 +121,8 @@ ACTOR_OPERATIONS = {
                    lambda task, fail, order: {"task": task, "fail": fail,
                                               **({"order": order} if order else {})}),
     "alloc_user": (lambda task: task, lambda task: {"task": task}),
+    "fault_anon": (lambda task: task, lambda task: {"task": task}),
+    "read_file": (lambda task: task, lambda task: {"task": task}),
     "free_kmem": (lambda task, pfn: "kernel", lambda task, pfn: {"task": task, "page": pfn}),
     "free_user": (lambda pfn: "kernel", lambda pfn: {"page": pfn}),
 }
@@ -318,6 +320,10 @@ class _Run:
                 ops += [("alloc_kmem", (t, fail, o)) for o in cfg.orders for fail in fails]
             if _allowed(cfg, "user.charge"):
                 ops.append(("alloc_user", (t,)))
+            if _allowed(cfg, "anon.charge"):
+                ops.append(("fault_anon", (t,)))
+            if _allowed(cfg, "pagecache.charge"):
+                ops.append(("read_file", (t,)))
         # free one page of each kind and order per memcg: those are interchangeable
         seen = set()
         for pfn in sorted(self.pages):

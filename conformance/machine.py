@@ -248,6 +248,19 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
                                                    if v.kind == "user")))
             self._run("free_user", page=pfn)
 
+        if cfg.actions is None or "anon.charge" in cfg.actions:
+            @rule(t=tasks)
+            def fault_anon(self, t):
+                """An anonymous page of the task's mm (freed with the mm)."""
+                self._run("fault_anon", task=t)
+
+        if cfg.actions is None or "pagecache.charge" in cfg.actions:
+            @rule(t=tasks, n=st.integers(1, 3))
+            def read_file(self, t, n):
+                """A read of a few file pages into the page cache (reclaimable)."""
+                for _ in range(n):
+                    self._run("read_file", task=t)
+
         @rule(t=tasks, kthread=gen.rarely, fatal=gen.rarely, has_mm=st.just(True) | gen.rarely)
         def set_task(self, t, kthread, fatal, has_mm):
             self._run("set_task", task=t, kthread=kthread, fatal_signal=fatal, has_mm=has_mm)

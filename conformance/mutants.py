@@ -329,6 +329,16 @@ class _StackChargedToForkingThread(Kernel):
         return parent.memcg
 
 
+class _NoReclaimBeforeEnomemMC(MemoryController):
+    def mem_cgroup_try_charge(self, memcg, size):
+        ret, _ = memcg.res.charge(size)  # bug: -ENOMEM at U with page cache to reclaim
+        return ret
+
+
+class _NoReclaimBeforeEnomem(Kernel):
+    controller_class = _NoReclaimBeforeEnomemMC
+
+
 class _DoublePutAtDeathMC(MemoryController):
     def memcg_uncharge_kmem(self, memcg, size=PAGE_SIZE):
         memcg.res.uncharge(size)
@@ -408,6 +418,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("stack_charged_to_forking_thread", _StackChargedToForkingThread,
            "fork charges the stack to the forking thread's group, not its mm owner's",
            None, "tasks"),
+    Mutant("no_reclaim_before_enomem", _NoReclaimBeforeEnomem,
+           "a res charge at U fails -ENOMEM without reclaiming the page cache first",
+           "conformance", "page-cache"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
     Mutant("double_put_at_death", _DoublePutAtDeath,

@@ -53,7 +53,13 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        ``order`` (2**order pages; default 0, see below)
 ``free_kmem``          ``task``, ``page``
 ``alloc_user``         ``task``
-``free_user``          ``page``
+``free_user``          ``page`` (a pinned page, ``alloc_user``'s)
+``fault_anon``         ``task``: an anonymous page of the task's mm, charged to
+                       its mm owner's group with reclaim at U (step
+                       ``anon.charge``); freed with the mm's last user
+``read_file``          ``task``: a page cache page, charged likewise (step
+                       ``pagecache.charge``); it stays with the group until
+                       reclaim frees it
 ``set_task``           ``task``, ``kthread``, ``fatal_signal``, ``has_mm``
 ``spawn``              ``task``, ``path``: a new process in the memcg with an
                        mm of its own (its stack charged there)
@@ -75,6 +81,10 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
 ``mem_cgroup_free``    ``path``: the RCU callback of a memcg whose refcnt reached
                        0 (step ``mem_cgroup_free``); ``-ENOENT`` when none is due
 =====================  ====================================================
+
+A snapshot's memcg has ``page_cache`` (its page cache pages, a part of
+``user_pages``), and each of ``mms`` has ``anon``: its anonymous pages by memcg
+path (absent: none).
 
 A snapshot's task has ``mm`` (the name of the task that created the mm it uses;
 null once it exited), and ``mms`` maps each task name to the mm it created:
@@ -127,6 +137,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "free_kmem": ("task", "page"),
     "alloc_user": ("task",),
     "free_user": ("page",),
+    "fault_anon": ("task",),
+    "read_file": ("task",),
     "set_task": ("task", "kthread", "fatal_signal", "has_mm"),
     "spawn": ("task", "path"),
     "fork": ("task", "parent", "thread"),

@@ -130,7 +130,8 @@ class Kernel:
     #: the names of the kernel's paths (a subclass's override of one is a path too)
     PATHS = frozenset({
         "mkdir", "rmdir", "write", "attach", "alloc_kmem_page", "free_kmem_page",
-        "alloc_user_page", "free_user_page", "spawn", "fork", "exit", "put_task_struct",
+        "alloc_user_page", "free_user_page", "fault_anon", "read_file", "spawn", "fork", "exit",
+        "put_task_struct",
         "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
         "css_free", "mem_cgroup_free",
     })
@@ -169,6 +170,7 @@ class Kernel:
         self.memcgs: dict[str, MemCgroup] = {"/": root}
         self.memcg_list: list[MemCgroup] = [root]  # every memcg, in css order
         self.pages: dict[int, Page] = {}
+        self.mc.pages = self.pages  # the LRUs the controller's reclaim scans
         self._next_pfn = 0
         for name in roots:
             self.slab.kmem_cache_create(name, slab_order, objs_per_slab)
@@ -485,7 +487,18 @@ class Kernel:
                      if u is not None and u.mm is mm]
             mm.owner = users[0] if users else None
         if mm.mm_users == 0:
-            mm.owner = None  # mmput: __mmdrop
+            self.mmput(mm)
+
+    def mmput(self, mm) -> None:
+        """mmput's last reference (3.8): exit_mmap unmaps and frees the mm's
+        anonymous pages, each uncharged from the memcg it was charged to
+        (mem_cgroup_uncharge_page), then __mmdrop."""
+        for pfn, page in list(self.pages.items()):
+            if page.kind == "anon" and page.mm is mm:
+                del self.pages[pfn]
+                if page.pc.used:
+                    self.mc.mem_cgroup_uncharge_page(page)
+        mm.owner = None
 
     @kpath
     def put_task_struct(self, task: str):
@@ -569,10 +582,37 @@ class Kernel:
         return step.ret or page.pfn
 
     @kpath
+    def fault_anon(self, task: str):
+        """A write fault on an anonymous mapping of the task's mm: do_anonymous_page
+        -> mem_cgroup_newpage_charge, to the mm owner's memcg, with reclaim at U
+        (3.8). 0, or -ENOMEM; the page goes with the mm."""
+        return (yield from self._user_fault(task, "anon", "anon.charge"))
+
+    @kpath
+    def read_file(self, task: str):
+        """A read that brings a file page into the page cache:
+        add_to_page_cache_locked -> mem_cgroup_cache_charge, to the task's mm
+        owner's memcg, with reclaim at U (3.8). 0, or -ENOMEM; the page stays
+        with the group until reclaim frees it."""
+        return (yield from self._user_fault(task, "cache", "pagecache.charge"))
+
+    def _user_fault(self, task: str, kind: str, action: str):
+        t = self._live_task(task)
+        if t is None:
+            return -ESRCH
+        page = self._new_page(kmem=False, kind=kind, mm=t.mm if kind == "anon" else None)
+        step = self.mc.mem_cgroup_charge_common(page, t, action)
+        if step.ret:
+            del self.pages[page.pfn]
+        yield step
+        return step.ret
+
+    @kpath
     def free_user_page(self, pfn: int):
-        """A user page freed: mem_cgroup_uncharge_page (3.8)."""
+        """A pinned user page freed: mem_cgroup_uncharge_page (3.8). An anonymous
+        page goes with its mm, page cache by reclaim: -ENOENT for those."""
         page = self.pages.get(pfn)
-        if page is None or page.kmem:
+        if page is None or page.kind != "pinned":
             return -ENOENT
         del self.pages[pfn]
         yield self.mc.mem_cgroup_uncharge_page(page)
@@ -582,8 +622,8 @@ class Kernel:
         """The user pages in memory: what mem_cgroup_reparent_charges finds on LRUs."""
         return [p for p in self.pages.values() if not p.kmem]
 
-    def _new_page(self, kmem: bool, order: int = 0) -> Page:
-        page = Page(self._next_pfn, kmem, order)
+    def _new_page(self, kmem: bool, order: int = 0, kind: str = "pinned", mm=None) -> Page:
+        page = Page(self._next_pfn, kmem, order, kind, mm)
         self._next_pfn += 1 << order
         self.pages[page.pfn] = page
         return page
@@ -695,10 +735,17 @@ class Kernel:
         mc, slab = self.mc, self.slab
         kmem_pages: dict[MemCgroup, int] = {}
         user_pages: dict[MemCgroup, int] = {}
+        page_cache: dict[MemCgroup, int] = {}
+        anon: dict[tuple, int] = {}  # (mm name, memcg) -> anonymous pages
         for p in self.pages.values():
             if p.pc.used:
                 d = kmem_pages if p.kmem else user_pages
                 d[p.pc.mem_cgroup] = d.get(p.pc.mem_cgroup, 0) + (1 << p.order)
+                if p.kind == "cache":
+                    page_cache[p.pc.mem_cgroup] = page_cache.get(p.pc.mem_cgroup, 0) + 1
+                elif p.kind == "anon":
+                    key = (p.mm.name, p.pc.mem_cgroup)
+                    anon[key] = anon.get(key, 0) + 1
         memcgs = {}
         for path, m in self.memcgs.items():
             memcgs[path] = {
@@ -714,6 +761,7 @@ class Kernel:
                 "kmem_dead": bool(m.kmem_account_flags & KMEM_ACCOUNTED_DEAD),
                 "destroy": m.destroy_stage,
                 "death_puts": m.death_puts,
+                "page_cache": page_cache.get(m, 0),
             }
         tasks = {}
         for name in self.task_names:
@@ -730,7 +778,9 @@ class Kernel:
             }
         owners = {t.mm.name: t.mm.owner.name for t in self.tasks.values()
                   if t.mm is not None and t.mm.owner is not None}
-        mms = {name: {"owner": owners.get(name)} for name in self.task_names}
+        mms = {name: {"owner": owners.get(name),
+                      "anon": {m.path: n for (mm, m), n in anon.items() if mm == name}}
+               for name in self.task_names}
         out = {"memcgs": memcgs, "tasks": tasks, "mms": mms, "admin": self._admin_snapshot(),
                "static_key": mc.memcg_kmem_enabled_key}
         if slab.slab_caches:

@@ -118,15 +118,21 @@ class PageCgroup:
 
 class Page:
     """The head page of an allocation of ``1 << order`` pages (compound_order;
-    kmalloc_order asks for __GFP_COMP), with its page_cgroup."""
+    kmalloc_order asks for __GFP_COMP), with its page_cgroup. A user page is
+    ``"anon"`` (mapped by ``mm``, freed by its last mmput), ``"cache"`` (page
+    cache: reclaimable) or ``"pinned"`` (alloc_user_page's: mlocked, freed one
+    by one)."""
 
-    __slots__ = ("kmem", "order", "pc", "pfn")
+    __slots__ = ("kind", "kmem", "mm", "order", "pc", "pfn")
 
-    def __init__(self, pfn: int, kmem: bool, order: int = 0):
+    def __init__(self, pfn: int, kmem: bool, order: int = 0, kind: str = "pinned",
+                 mm: MmStruct | None = None):
         self.pfn = pfn
         self.pc = PageCgroup()
         self.kmem = kmem
         self.order = order
+        self.kind = "kmem" if kmem else kind
+        self.mm = mm
 
 
 # gfp flags the kmem charge looks at (__GFP_NOFAIL, __GFP_KMEMCG; Python mangles "__").
@@ -153,6 +159,8 @@ class MemoryController:
         self.set_limit_mutex = Mutex("set_limit_mutex")
         #: memcgs whose refcnt reached 0: their call_rcu(free_rcu) is pending
         self.rcu_freeing: list[MemCgroup] = []
+        #: the machine's pages by pfn (the kernel's, shared): the LRUs reclaim scans
+        self.pages: dict[int, Page] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -275,11 +283,42 @@ class MemoryController:
         memcg.parent.children.remove(memcg)
         self.mem_cgroup_reparent_charges(memcg, user_pages)
 
-    @staticmethod
-    def try_to_free_mem_cgroup_pages(memcg: MemCgroup) -> int:
-        """Reclaim from the memcg's LRU: the pages reclaimed. None are here: user
-        pages are anonymous and mlocked with no swap, and kmem is never reclaimed."""
-        return 0
+    def try_to_free_mem_cgroup_pages(self, memcg: MemCgroup) -> int:
+        """try_to_free_mem_cgroup_pages(memcg) (3.8 mm/vmscan.c): reclaim from the
+        LRUs of ``memcg``'s tree (mem_cgroup_iter): the pages freed. Only page
+        cache goes: anonymous pages have no swap to go to, the pinned ones are
+        mlocked, and kernel memory is on no LRU. The scopes hold fewer pages
+        than SWAP_CLUSTER_MAX, one pass's target, so a pass frees them all."""
+        tree = set(self.for_each_mem_cgroup_tree(memcg))
+        freed = 0
+        for pfn, page in list(self.pages.items()):
+            if page.kind == "cache" and page.pc.used and page.pc.mem_cgroup in tree:
+                del self.pages[pfn]  # __remove_mapping -> mem_cgroup_uncharge_cache_page
+                self.mem_cgroup_uncharge_page(page)
+                freed += 1
+        return freed
+
+    def mem_cgroup_from_res_counter(self, memcg: MemCgroup, counter) -> MemCgroup:
+        """mem_cgroup_from_res_counter(fail_res, res): the level of ``memcg``'s walk
+        whose res counter failed (mem_over_limit)."""
+        m = memcg
+        while m.res is not counter:
+            m = self.parent_mem_cgroup(m)
+        return m
+
+    def mem_cgroup_try_charge(self, memcg: MemCgroup, size: int) -> int:
+        """__mem_cgroup_try_charge -> mem_cgroup_do_charge (3.8) on the res
+        counters, without the per-cpu batch: a failure reclaims the failing
+        ancestor's tree (mem_cgroup_reclaim) and retries when that freed
+        something (CHARGE_RETRY); with nothing freed it is -ENOMEM, since no
+        OOM killer runs here. Each failed try counts in failcnt."""
+        while True:
+            ret, fail_at = memcg.res.charge(size)
+            if not ret:
+                return 0
+            over = self.mem_cgroup_from_res_counter(memcg, fail_at)
+            if not self.try_to_free_mem_cgroup_pages(over):
+                return ret
 
     def mem_cgroup_force_empty(self, memcg: MemCgroup, tasks, user_pages) -> int:
         """mem_cgroup_force_empty (3.8-3.10): -EBUSY with a task in the cgroup or a
@@ -441,7 +480,7 @@ class MemoryController:
         yield Step("charge.kmem", {"task": task.name, "memcg": memcg.path, "order": order}, ret)
         if ret:
             return False, None
-        ret, _ = memcg.res.charge(size)
+        ret = self.mem_cgroup_try_charge(memcg, size)  # may reclaim page cache at U
         if ret:
             self.memcg_charge_kmem_rollback(memcg, size)
         yield Step("charge.res", {"task": task.name, "memcg": memcg.path}, ret)
@@ -460,8 +499,8 @@ class MemoryController:
         the kmem charge given back when res fails. 0 or -ENOMEM."""
         ret, _ = memcg.kmem.charge(size)
         if ret:
-            return ret
-        ret, _ = memcg.res.charge(size)
+            return ret  # no reclaim: kmem is never reclaimed
+        ret = self.mem_cgroup_try_charge(memcg, size)  # may reclaim page cache at U
         if ret:
             self.memcg_charge_kmem_rollback(memcg, size)
         return ret
@@ -615,6 +654,20 @@ class MemoryController:
         page.pc.mem_cgroup = memcg
         page.pc.used = True
         return Step("user.charge", {"task": task.name, "memcg": memcg.path})
+
+    def mem_cgroup_charge_common(self, page: Page, task: TaskStruct, action: str) -> Step:
+        """mem_cgroup_newpage_charge (an anonymous page) or mem_cgroup_cache_charge
+        (page cache) with GFP_KERNEL (3.8): to the task's mm owner's memcg, with
+        reclaim at U (mem_cgroup_try_charge); the root memcg is never charged."""
+        memcg = task.mm_owner_memcg()
+        args = {"task": task.name, "memcg": memcg.path}
+        if not self.mem_cgroup_is_root(memcg):
+            ret = self.mem_cgroup_try_charge(memcg, PAGE_SIZE)
+            if ret:
+                return Step(action, args, ret)
+        page.pc.mem_cgroup = memcg
+        page.pc.used = True
+        return Step(action, args)
 
     def mem_cgroup_uncharge_page(self, page: Page) -> Step:
         """__mem_cgroup_uncharge_common: the root memcg's counter is never touched."""

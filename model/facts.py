@@ -165,3 +165,29 @@ def owner_memcg(cfg: Config, s: State, t: int):
         for u in range(n):
             out = If(And(Eq(s.task_mm[t], k), Eq(s.mm_owner[k], u)), s.task_memcg[u], out)
     return out
+
+
+# ---------------------------------------------------------------- user memory
+
+
+def reclaim_in_scope(cfg: Config) -> bool:
+    """Whether page cache can exist in the configuration's scope (``pagecache.charge``
+    in it): only then has a res charge anything to reclaim. Elsewhere it charges
+    or fails on the limits alone, as before user memory was reclaimable."""
+    return cfg.actions is None or "pagecache.charge" in cfg.actions
+
+
+def anon_in_scope(cfg: Config) -> bool:
+    """Whether an mm can hold anonymous pages in the scope (``anon.charge`` in it)."""
+    return cfg.actions is None or "anon.charge" in cfg.actions
+
+
+def pinned_user_pages(cfg: Config, s: State, m: int):
+    """The user pages of ``m`` that are neither an mm's anonymous pages nor page
+    cache: those ``user.charge`` pins, freed one by one (``user.uncharge``)."""
+    pages = s.user_pages[m]
+    if anon_in_scope(cfg):
+        pages = pages - Sum(s.mm_anon[k][m] for k in range(cfg.n_tasks))
+    if reclaim_in_scope(cfg):
+        pages = pages - s.page_cache[m]
+    return pages

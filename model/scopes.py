@@ -36,12 +36,13 @@ _NO_RESETS = (
 #: written (what each reference stands for, summed)
 _DEATH_ONLY = frozenset(_names(death.ACTIONS))
 _BUT_DEATH = tuple(n for n in MODEL.actions if n not in _DEATH_ONLY)
-#: what tasks sharing an mm add (fork of a thread or a process, with the mm
-#: owner's memcg charged): proved and explored on the tasks preset, and driven
-#: by the conformance machine; ``whole`` (the prover's default, with its BMC)
-#: leaves them out, since owner lookups over every task pair multiply its
-#: unrolling
-_MM_ONLY = frozenset({"fork"})
+#: what tasks sharing an mm and user memory add (fork of a thread or a
+#: process, with the mm owner's memcg charged; anonymous pages and page cache,
+#: with reclaim at U in every res charge): proved and explored on the tasks
+#: and page-cache presets, and driven by the conformance machine; ``whole``
+#: (the prover's default, with its BMC) leaves them out, since owner lookups
+#: over every task pair and reclaim's retries multiply its unrolling
+_MM_ONLY = frozenset({"fork", "anon.charge", "pagecache.charge"})
 _WHOLE = tuple(n for n in _BUT_DEATH if n not in _MM_ONLY)
 
 #: the page orders the whole-controller scopes allocate: a page, a thread
@@ -188,6 +189,20 @@ PRESETS["tasks"] = Config(
     tasks=("t1", "t2", "t3"), boot_tasks=False, boot_memcgs=True, kmem_limit=4 * PAGE_SIZE,
     max_pages=0, kmem_limits=(), res_limits=(),
     actions=(*_names(tasks.ACTIONS), "attach"),
+)
+
+#: user memory and reclaim: A active at boot (K of four pages), a task that
+#: attaches to it (or is spawned there) and faults anonymous pages and page
+#: cache, and the kernel page charge path; U written to two pages makes K >= U,
+#: where a kernel charge at U reclaims the page cache, and K written to one
+#: page makes K < U, where a kmem charge over K fails at once
+PRESETS["page-cache"] = Config(
+    name="page-cache", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    boot_memcgs=True, kmem_limit=4 * PAGE_SIZE, max_pages=3, kmem_limits=(PAGE_SIZE,),
+    res_limits=(2 * PAGE_SIZE,), max_failcnt=1,
+    actions=("pagecache.charge", "anon.charge", "charge.kmem", "charge.res", "charge.commit",
+             "free.uncharge", "limit.write", "kmem_limit.write", "attach", "exit", "spawn",
+             "put_task_struct"),
 )
 
 # the whole controller: a nested tree, two tasks, a root cache, every action

@@ -159,6 +159,12 @@ class State(NamedTuple):
     #: creator, then the next live user after mm_update_next_owner); NONE
     #: while mm k does not exist (its last user's mmput freed it).
     mm_owner: tuple
+    #: per mm, per memcg: its anonymous pages charged to that memcg (a part of
+    #: user_pages; they go with the mm's last mmput, never by reclaim: no swap).
+    mm_anon: tuple
+    #: per memcg: its page cache pages (a part of user_pages; reclaimable, and
+    #: they outlive the task that read them).
+    page_cache: tuple
 
 
 def initial(cfg: Config) -> State:
@@ -199,6 +205,7 @@ def initial(cfg: Config) -> State:
         # a task at boot is a process of its own: mm k is task k's, owned by it
         task_mm=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
         mm_owner=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
+        mm_anon=((0,) * n,) * t, page_cache=(0,) * n,
     )
 
 
@@ -319,6 +326,7 @@ def to_json(cfg: Config, s: State) -> dict:
             "kmem_dead": bool(s.kmem_dead[m]),
             "destroy": DESTROY_PC[s.destroy_pc[m]],
             "death_puts": s.death_puts[m],
+            "page_cache": s.page_cache[m],
         }
     tasks = {
         t: {
@@ -345,7 +353,9 @@ def to_json(cfg: Config, s: State) -> dict:
             }
     shrinking = s.shrinking
     # mm k, named after the task that created it: its owner (null: no such mm)
-    mms = {t: {"owner": _name(cfg.tasks, s.mm_owner[i])} for i, t in enumerate(cfg.tasks)}
+    mms = {t: {"owner": _name(cfg.tasks, s.mm_owner[i]),
+               "anon": {cfg.memcgs[m]: s.mm_anon[i][m] for m in range(cfg.n_memcgs)}}
+           for i, t in enumerate(cfg.tasks)}
     return {
         "memcgs": memcgs,
         "tasks": tasks,
@@ -438,6 +448,9 @@ def from_json(cfg: Config, d: dict) -> State:
         mm_owner=tuple(_index(cfg.tasks, mms[name]["owner"]) if mms is not None
                        else _index(cfg.tasks, name if t["memcg"] is not None else None)
                        for name, t in zip(cfg.tasks, ts, strict=True)),
+        mm_anon=tuple(tuple(int(mms[name].get("anon", {}).get(mn, 0)) if mms is not None else 0
+                            for mn in cfg.memcgs) for name in cfg.tasks),
+        page_cache=tuple(int(m.get("page_cache", 0)) for m in ms),
     )
     for c, x in enumerate(cs):
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:

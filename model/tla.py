@@ -81,6 +81,7 @@ ACTIONS = (
     "use_hierarchy.write",
     "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
     "activate.static_key_inc", "activate.set_active", "max_usage.reset", "failcnt.reset",
+    "anon.charge", "pagecache.charge",
     "alloc", "alloc.partial", "free.object", "free.release_pages", "spawn", "fork", "exit",
     "put_task_struct", "create_work.publish", "create_work.set_slot", "offline.mark_dead",
     "offline.done", "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
@@ -432,6 +433,8 @@ SHIPPED = (
     ("DeathHier", "death-hier", CORRECT, PASS),
     # tasks sharing an mm: a stack charged to the mm owner's group
     ("Tasks", "tasks", CORRECT, PASS),
+    # anonymous pages and page cache, reclaim at U, K < U and K >= U
+    ("PageCache", "page-cache", CORRECT, PASS),
     # every profile of the roster on its preset, with the verdict it expects
     *((tla_file_stem(p.name), p.preset, p.name, p.expect)
       for p in PROFILES.values() if p.preset is not None),

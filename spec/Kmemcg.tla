@@ -47,6 +47,8 @@ Init ==
     \* a task at boot is a process of its own: mm t is task t's, owned by it
     /\ task_mm = [t \in TaskIds |-> IF BootTasks THEN t ELSE NONE]
     /\ mm_owner = [k \in TaskIds |-> IF BootTasks THEN k ELSE NONE]
+    /\ mm_anon = [k \in TaskIds |-> [m \in MemcgIds |-> 0]]
+    /\ page_cache = [m \in MemcgIds |-> 0]
     /\ admin_pc = ADMIN_IDLE
     /\ admin_memcg = NONE
     /\ static_key = IF BootMemcgs THEN N - 1 ELSE 0
@@ -118,6 +120,10 @@ Next ==
        /\ \E m \in MemcgIds, c \in CounterIds : MaxUsageReset(m, c)
     \/ /\ "failcnt.reset" \in Actions
        /\ \E m \in MemcgIds, c \in CounterIds : FailcntReset(m, c)
+    \/ /\ "anon.charge" \in Actions
+       /\ \E t \in TaskIds, m \in MemcgIds : AnonCharge(t, m)
+    \/ /\ "pagecache.charge" \in Actions
+       /\ \E t \in TaskIds, m \in MemcgIds : PagecacheCharge(t, m)
     \/ /\ "alloc" \in Actions
        /\ \E c \in Caches : Alloc(c)
     \/ /\ "alloc.partial" \in Actions
@@ -347,6 +353,18 @@ I6_NoChargeLeak ==
 (***************************************************************************)
 
 \* The root memcg is online, unlimited, and never kmem-active.
+\* A memcg's user pages hold its page cache and every mm's anonymous pages
+\* charged to it (the rest are pinned); an mm that is gone holds none (and
+\* none exist, or no page cache, where the scope has none).
+I4_UserPagesOwned ==
+    /\ \A m \in MemcgIds :
+          /\ page_cache[m] >= 0
+          /\ \A k \in TaskIds : mm_anon[k][m] >= 0
+          /\ PinnedPages(m) >= 0
+    /\ \A k \in TaskIds, m \in MemcgIds :
+          (mm_owner[k] = NONE \/ ~AnonInScope) => mm_anon[k][m] = 0
+    /\ ~ReclaimInScope => \A m \in MemcgIds : page_cache[m] = 0
+
 T_Root ==
     /\ lifecycle[ROOT] = ONLINE
     /\ ~hier[ROOT]
@@ -621,6 +639,12 @@ S_ThreadStackToOwner ==
           /\ task_mm'[t] # NONE /\ mm_owner[task_mm'[t]] # NONE)
              => task_stack'[t] = task_memcg[mm_owner[task_mm'[t]]]]_vars
 
+\* An mm's anonymous pages are never reclaimed (no swap): their number falls
+\* only when the mm goes with its last user.
+AnonOf(a, k) == SumFrom(a[k], 0, N - 1)
+S_AnonOnlyAtMmput ==
+    [][\A k \in TaskIds : AnonOf(mm_anon', k) < AnonOf(mm_anon, k) => mm_owner'[k] = NONE]_vars
+
 (***************************************************************************)
 (* Liveness, under FairSpec.                                               *)
 (***************************************************************************)
@@ -671,6 +695,8 @@ TypeOK ==
     /\ task_stack \in [TaskIds -> MemcgOrNone]
     /\ task_mm \in [TaskIds -> TaskIds \cup {NONE}]
     /\ mm_owner \in [TaskIds -> TaskIds \cup {NONE}]
+    /\ mm_anon \in [TaskIds -> [MemcgIds -> Nat]]
+    /\ page_cache \in [MemcgIds -> Nat]
     /\ admin_pc \in {ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE}
     /\ admin_memcg \in MemcgOrNone
     /\ static_key \in Nat

@@ -61,20 +61,21 @@ ChargeKmem(t, m, o) ==
 
 (***************************************************************************)
 (* memcg_charge_kmem: __mem_cgroup_try_charge, then kmem uncharged on      *)
-(* -ENOMEM (3.8).  The res charge is modelled without reclaim or OOM: it   *)
-(* succeeds or fails on the limits alone.  On failure the kmem charge is   *)
-(* rolled back, unless the kmem_rollback fix is left out.                  *)
+(* -ENOMEM (3.8).  The res charge reclaims page cache at U (TryCharge),    *)
+(* never kernel memory, and has no OOM killer.  On failure the kmem charge *)
+(* is rolled back, unless the kmem_rollback fix is left out.               *)
 (***************************************************************************)
 ChargeRes(t, m) ==
     /\ task_pc[t] = KMEM_CHARGED
     /\ task_charge[t] = m
-    /\ LET r == Charge(res, Walk(m), InFlightBytes(t))
-       IN  /\ res' = r.counters
+    /\ LET r == TryCharge(m, InFlightBytes(t))
+       IN  /\ SetUserMem(r.u)
            /\ kmem' = IF r.ok \/ "kmem_rollback" \notin Fixes
                       THEN kmem
                       ELSE Uncharge(kmem, Walk(m), InFlightBytes(t))
            /\ IF r.ok THEN GoTo(t, RES_CHARGED, m, task_order[t]) ELSE GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_memcg, task_stack, mmVars, adminVars,
+    /\ UNCHANGED << memcgVars, deadVars, kmem_pages, mm_anon, task_memcg, task_stack, mmVars,
+                    adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -88,7 +89,8 @@ ChargeCommit(t, m) ==
     /\ static_key > 0
     /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ + 2 ^ task_order[t]]
     /\ GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, counterVars, user_pages, task_memcg, task_stack, mmVars,
+    /\ UNCHANGED << memcgVars, counterVars, user_pages, mm_anon, page_cache, task_memcg,
+                    task_stack, mmVars,
                     adminVars, slabCacheVars >>
 
 (***************************************************************************)
@@ -131,7 +133,8 @@ FreeUncharge(m, o) ==
     /\ kmem_pages[m] >= 2 ^ o
     /\ MemcgUnchargeKmem(m, PAGE_SIZE * 2 ^ o)
     /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ - 2 ^ o]
-    /\ UNCHANGED << memcgVars, user_pages, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, user_pages, mm_anon, page_cache, taskVars, adminVars,
+                    slabCacheVars >>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -153,14 +156,46 @@ UserCharge(t, m) ==
                 /\ user_pages' = IF r.ok
                                  THEN [user_pages EXCEPT ![m] = @ + 1]
                                  ELSE user_pages   \* -ENOMEM
-    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
-                    slabCacheVars >>
+    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, mm_anon, page_cache, taskVars,
+                    adminVars, slabCacheVars >>
 
 \* __mem_cgroup_uncharge_common: res_counter_uncharge unless root (3.8).
 UserUncharge(m) ==
-    /\ user_pages[m] > 0
+    /\ PinnedPages(m) > 0   \* a pinned page: anonymous pages go with their mm
     /\ user_pages' = [user_pages EXCEPT ![m] = @ - 1]
     /\ res' = IF m = ROOT THEN res ELSE Uncharge(res, Walk(m), PAGE_SIZE)
+    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, mm_anon, page_cache, taskVars,
+                    adminVars, slabCacheVars >>
+
+(***************************************************************************)
+(* Anonymous pages and page cache (model/actions/user_memory.py), charged  *)
+(* to the memcg of the task's mm owner with reclaim at U (TryCharge);      *)
+(* the root's counter is never charged.  An anonymous page belongs to the  *)
+(* task's mm until its last mmput; a page cache page to the group, until   *)
+(* reclaim frees it.  -ENOMEM when the charge fails.                       *)
+(***************************************************************************)
+UserMemCharge(t, m, isCache) ==   \* a page cache page, else an anonymous one
+    LET r == IF m = ROOT THEN [u |-> UserMem, ok |-> TRUE] ELSE TryCharge(m, PAGE_SIZE)
+    IN  /\ res' = r.u.res
+        /\ user_pages' = IF r.ok THEN [r.u.user_pages EXCEPT ![m] = @ + 1] ELSE r.u.user_pages
+        /\ page_cache' = IF r.ok /\ isCache THEN [r.u.page_cache EXCEPT ![m] = @ + 1]
+                         ELSE r.u.page_cache
+        /\ mm_anon' = IF r.ok /\ ~isCache THEN [mm_anon EXCEPT ![task_mm[t]][m] = @ + 1]
+                      ELSE mm_anon
+
+\* do_anonymous_page -> mem_cgroup_newpage_charge (3.8).
+AnonCharge(t, m) ==
+    /\ task_pc[t] = IDLE
+    /\ OwnerMemcg(t) = m
+    /\ UserMemCharge(t, m, FALSE)
+    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
+                    slabCacheVars >>
+
+\* add_to_page_cache_locked -> mem_cgroup_cache_charge (3.8).
+PagecacheCharge(t, m) ==
+    /\ task_pc[t] = IDLE
+    /\ OwnerMemcg(t) = m
+    /\ UserMemCharge(t, m, TRUE)
     /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
                     slabCacheVars >>
 
@@ -237,6 +272,16 @@ Mkdir(m) ==
 (* One offline walks at a time, and, with offline_excludes_root_destroy    *)
 (* (3.16's memcg_slab_mutex), not while a root cache is being destroyed.   *)
 (***************************************************************************)
+\* A row of per-memcg pages with memcg m's moved to heir.
+MovedTo(row, m, heir) ==
+    [d \in MemcgIds |-> IF d = m THEN 0 ELSE IF d = heir THEN row[d] + row[m] ELSE row[d]]
+
+\* mem_cgroup_reparent_charges keeps each page's kind: m's anonymous pages
+\* and page cache (pc, the page cache row it starts from) go to heir.
+ReparentKinds(m, heir, pc) ==
+    /\ mm_anon' = [k \in TaskIds |-> MovedTo(mm_anon[k], m, heir)]
+    /\ page_cache' = MovedTo(pc, m, heir)
+
 Rmdir(m) ==
     /\ AdminIdle
     /\ lifecycle[m] = ONLINE
@@ -249,6 +294,7 @@ Rmdir(m) ==
             IN  /\ lifecycle' = [lifecycle EXCEPT ![m] = OFFLINE]
                 /\ user_pages' = [user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
                 /\ res' = [res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ ReparentKinds(m, heir, page_cache)
                 /\ offline_memcg' = IF R > 0 THEN m ELSE NONE
                 /\ UNCHANGED << use_hierarchy, hier, kmem_active, kmemcg_id, kmem,
                                 deadVars, destroy_pc,
@@ -261,19 +307,22 @@ Rmdir(m) ==
 (* write to memory.force_empty, whose text is ignored (a trigger); the     *)
 (* root's -EINVAL takes no step (the face's, model/cgroupfs.py).  Busy as  *)
 (* for Rmdir (-EBUSY, nothing changes).  Otherwise the reclaim loop frees  *)
-(* nothing, since user pages here are not reclaimable and reclaim never    *)
-(* frees kmem, and mem_cgroup_reparent_charges moves the user pages as     *)
-(* Rmdir does.  The memcg stays online, its kmem still charged.            *)
+(* the memcg's page cache and nothing else (no swap for anonymous pages,   *)
+(* pinned pages are mlocked, reclaim never frees kmem), and                *)
+(* mem_cgroup_reparent_charges moves the rest of the user pages as Rmdir   *)
+(* does.  The memcg stays online, its kmem still charged.                  *)
 (***************************************************************************)
 ForceEmpty(m) ==
     /\ AdminIdle
     /\ lifecycle[m] = ONLINE
     /\ IF TasksIn(m) # {} \/ OnlineChildren(m) # {}
        THEN UNCHANGED vars   \* -EBUSY
-       ELSE LET heir == IF hier[m] THEN ParentOf(m) ELSE ROOT
-                moved == user_pages[m]
-            IN  /\ user_pages' = [user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
-                /\ res' = [res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+       ELSE LET e == IF ReclaimInScope THEN Reclaim(UserMem, m) ELSE UserMem
+                heir == IF hier[m] THEN ParentOf(m) ELSE ROOT
+                moved == e.user_pages[m]
+            IN  /\ user_pages' = [e.user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
+                /\ res' = [e.res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ ReparentKinds(m, heir, e.page_cache)
                 /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
                                 slabCacheVars >>
 
@@ -450,7 +499,7 @@ StackCharge(t, m, newMemcg, newMm, newOwner) ==
     IF m # NONE /\ m # ROOT /\ Accountable(m)
     THEN LET ch == MemcgChargeKmem(m, StackBytes)
          IN  /\ kmem' = ch.kmem
-             /\ res' = ch.res
+             /\ SetUserMem(ch.u)   \* the charge may reclaim page cache first
              /\ IF ch.ok
                 THEN /\ task_memcg' = newMemcg
                      /\ task_stack' = [task_stack EXCEPT ![t] = m]
@@ -460,7 +509,7 @@ StackCharge(t, m, newMemcg, newMm, newOwner) ==
     ELSE /\ task_memcg' = newMemcg
          /\ task_mm' = newMm
          /\ mm_owner' = newOwner
-         /\ UNCHANGED << counterVars, task_stack >>
+         /\ UNCHANGED << counterVars, user_pages, page_cache, task_stack >>
 
 (***************************************************************************)
 (* copy_process -> dup_task_struct -> alloc_thread_info_node (3.8), by a   *)
@@ -474,7 +523,7 @@ Spawn(t, m) ==
     /\ ~(~AdminIdle /\ admin_memcg = m)
     /\ StackCharge(t, m, [task_memcg EXCEPT ![t] = m], [task_mm EXCEPT ![t] = t],
                    [mm_owner EXCEPT ![t] = t])
-    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_pc, task_charge, task_order,
+    /\ UNCHANGED << memcgVars, deadVars, kmem_pages, mm_anon, task_pc, task_charge, task_order,
                     adminVars, slabCacheVars >>
 
 (***************************************************************************)
@@ -492,7 +541,7 @@ Fork(t, p, th) ==
     /\ StackCharge(t, OwnerMemcg(p), [task_memcg EXCEPT ![t] = task_memcg[p]],
                    [task_mm EXCEPT ![t] = IF th = 1 THEN task_mm[p] ELSE t],
                    IF th = 1 THEN mm_owner ELSE [mm_owner EXCEPT ![t] = t])
-    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_pc, task_charge, task_order,
+    /\ UNCHANGED << memcgVars, deadVars, kmem_pages, mm_anon, task_pc, task_charge, task_order,
                     adminVars, slabCacheVars >>
 
 (***************************************************************************)
@@ -513,6 +562,25 @@ ExitMm(t) ==
         THEN NextOwner(t, k) ELSE mm_owner[k]]
 
 (***************************************************************************)
+(* mmput by the last user of task t's mm (3.8): exit_mmap frees its        *)
+(* anonymous pages, each uncharged from the memcg it was charged to (the   *)
+(* root's counter is never touched).                                       *)
+(***************************************************************************)
+RECURSIVE UnchargeRow(_, _, _)
+UnchargeRow(c, row, d) ==
+    IF d >= N THEN c
+    ELSE UnchargeRow(IF d = ROOT THEN c ELSE Uncharge(c, Walk(d), PAGE_SIZE * row[d]),
+                     row, d + 1)
+
+Mmput(t) ==
+    LET k == task_mm[t]
+    IN  IF AnonInScope /\ Others(t, k) = {}
+        THEN /\ res' = UnchargeRow(res, mm_anon[k], 0)
+             /\ user_pages' = [d \in MemcgIds |-> user_pages[d] - mm_anon[k][d]]
+             /\ mm_anon' = [mm_anon EXCEPT ![k] = [d \in MemcgIds |-> 0]]
+        ELSE UNCHANGED << res, user_pages, mm_anon >>
+
+(***************************************************************************)
 (* do_exit: exit_mm (mm_update_next_owner, mmput), then cgroup_exit: the   *)
 (* task leaves its cgroup; its stack stays charged (3.8).  The task runs   *)
 (* do_exit itself, so it is not in the middle of one of its own page       *)
@@ -524,8 +592,9 @@ Exit(t) ==
     /\ task_memcg' = [task_memcg EXCEPT ![t] = NONE]
     /\ task_mm' = [task_mm EXCEPT ![t] = NONE]
     /\ mm_owner' = IF ThreadsInScope THEN ExitMm(t) ELSE [mm_owner EXCEPT ![t] = NONE]
-    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge, task_order,
-                    task_stack, adminVars, slabCacheVars >>
+    /\ Mmput(t)
+    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, page_cache, task_pc, task_charge,
+                    task_order, task_stack, adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* __put_task_struct -> free_task -> free_thread_info (3.8): the last      *)

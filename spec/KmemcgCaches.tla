@@ -141,18 +141,19 @@ Alloc(c) ==
         /\ ~(slot[c] /\ HasPartial(h))
         /\ IF ~slot[c] THEN
               /\ create_pending' = [create_pending EXCEPT ![c] = TRUE]
-              /\ UNCHANGED << counterVars, slabs, error >>
+              /\ UNCHANGED << counterVars, user_pages, page_cache, slabs, error >>
            ELSE IF h[0] > 0 THEN
               /\ slabs' = [slabs EXCEPT ![c][0] = @ - 1, ![c][1] = @ + 1]
               /\ error' = Fail(cache[c] = FREED, USE_AFTER_FREE)
-              /\ UNCHANGED << counterVars, create_pending >>
+              /\ UNCHANGED << counterVars, user_pages, page_cache, create_pending >>
            ELSE
               /\ kmem' = ch.kmem
-              /\ res' = ch.res
+              /\ SetUserMem(ch.u)   \* the res charge may reclaim page cache first
               /\ slabs' = IF ch.ok THEN [slabs EXCEPT ![c][1] = @ + 1] ELSE slabs
               /\ error' = Fail(cache[c] = FREED, USE_AFTER_FREE)
               /\ UNCHANGED create_pending
-        /\ UNCHANGED << accountingVars, deadVars, root_alive, cache, dead, work, requeued,
+        /\ UNCHANGED << memcgVars, kmem_pages, mm_anon, taskVars, adminVars, deadVars,
+                        root_alive, cache, dead, work, requeued,
                         half_created, slot, listed, walkVars >>
 
 (***************************************************************************)

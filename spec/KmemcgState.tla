@@ -95,7 +95,11 @@ VARIABLES
     \* per task, its mm (mm k is the one task k created; NONE once exited),
     \* and per mm, mm->owner: the task its charges follow (NONE: no mm k)
     task_mm,
-    mm_owner
+    mm_owner,
+    \* per mm, per memcg: its anonymous pages charged there; per memcg: its
+    \* page cache pages (both a part of user_pages)
+    mm_anon,
+    page_cache
 
 vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_order,
@@ -103,7 +107,7 @@ vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            work, requeued, create_pending, half_created, slot, listed,
            offline_memcg, offline_done, rdestroy_root, rdestroy_next,
            rdestroy_step, shrinking, error, kmem_dead, destroy_pc, death_puts,
-           task_mm, mm_owner >>
+           task_mm, mm_owner, mm_anon, page_cache >>
 
 \* Groups of variables, so that each action's UNCHANGED stays short.
 memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destroy_pc >>
@@ -111,7 +115,7 @@ memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destro
 \* css_free), so they go with the counters.
 counterVars == << res, kmem, kmem_dead, death_puts >>
 deadVars    == << kmem_dead, death_puts >>
-pageVars    == << kmem_pages, user_pages >>
+pageVars    == << kmem_pages, user_pages, mm_anon, page_cache >>
 taskVars    == << task_memcg, task_pc, task_charge, task_order, task_stack, task_mm,
                   mm_owner >>
 \* A task's mm and the mms' owners (in taskVars), for the actions that list
@@ -195,6 +199,7 @@ ActionNames ==
       "limit.write", "kmem_limit.write",
       "activate.update_cache_sizes", "activate.static_key_inc",
       "activate.set_active", "max_usage.reset", "failcnt.reset",
+      "anon.charge", "pagecache.charge",
       "alloc", "alloc.partial", "free.object", "free.release_pages",
       "spawn", "fork", "exit", "put_task_struct",
       "create_work.publish", "create_work.set_slot",
@@ -378,6 +383,73 @@ OwnerMemcg(t) ==
     ELSE IF task_mm[t] = NONE THEN NONE
     ELSE task_memcg[mm_owner[task_mm[t]]]
 
+(***************************************************************************)
+(* User memory and reclaim at U (model/actions/reclaim.py).  A res charge  *)
+(* that fails at a level (res_counter_charge's limit_fail_at, the failing  *)
+(* ancestor mem_over_limit) reclaims that level's subtree                  *)
+(* (try_to_free_mem_cgroup_pages over mem_cgroup_iter) and tries again     *)
+(* when that freed something; with nothing freed it fails -ENOMEM (no OOM  *)
+(* killer).  Only page cache is reclaimable: no swap for anonymous pages,  *)
+(* and never kernel memory.  The scopes hold fewer pages than one pass's   *)
+(* target (SWAP_CLUSTER_MAX), so a pass frees all of the subtree's page    *)
+(* cache.  A res charge and its reclaim change res, user_pages and         *)
+(* page_cache, kept together as a record.                                  *)
+(***************************************************************************)
+
+\* Page cache can exist in the scope, and so can anonymous pages.
+ReclaimInScope == "pagecache.charge" \in Actions
+AnonInScope == "anon.charge" \in Actions
+
+UserMem == [res |-> res, user_pages |-> user_pages, page_cache |-> page_cache]
+SetUserMem(u) ==
+    /\ res' = u.res
+    /\ user_pages' = u.user_pages
+    /\ page_cache' = u.page_cache
+
+\* The pinned user pages of m: neither an mm's anonymous pages nor page cache.
+PinnedPages(m) ==
+    user_pages[m] - SumFrom([k \in TaskIds |-> mm_anon[k][m]], 0, Len(Tasks) - 1)
+                  - page_cache[m]
+
+\* res_counter_charge's limit_fail_at: the first level of w over its limit.
+RECURSIVE FailAt(_, _, _)
+FailAt(c, w, n) ==
+    IF w = << >> THEN NONE
+    ELSE IF c[Head(w)].usage + n > c[Head(w)].limit THEN Head(w)
+    ELSE FailAt(c, Tail(w), n)
+
+\* The page cache of memcg d that reclaim at memcg over frees.
+Freed(u, over, d) == IF over # NONE /\ Reaches(d, over) THEN u.page_cache[d] ELSE 0
+
+\* Each freed page uncharged from its memcg's walk, memcg d up (the root's
+\* counter is never charged).
+RECURSIVE UnchargeFreed(_, _, _, _)
+UnchargeFreed(c, u, over, d) ==
+    IF d >= N THEN c
+    ELSE UnchargeFreed(IF d = ROOT \/ Freed(u, over, d) = 0 THEN c
+                       ELSE Uncharge(c, Walk(d), PAGE_SIZE * Freed(u, over, d)),
+                       u, over, d + 1)
+
+\* try_to_free_mem_cgroup_pages(over): over's subtree's page cache freed.
+Reclaim(u, over) ==
+    [res        |-> UnchargeFreed(u.res, u, over, 0),
+     user_pages |-> [d \in MemcgIds |-> u.user_pages[d] - Freed(u, over, d)],
+     page_cache |-> [d \in MemcgIds |-> u.page_cache[d] - Freed(u, over, d)]]
+
+RECURSIVE TryChargeFrom(_, _, _, _)
+TryChargeFrom(u, m, n, tries) ==
+    LET r == Charge(u.res, Walk(m), n)
+        tried == [u EXCEPT !.res = r.counters]
+        over == FailAt(u.res, Walk(m), n)
+    IN  IF \/ r.ok \/ tries = 0 \/ ~ReclaimInScope
+           \/ \A d \in MemcgIds : Freed(tried, over, d) = 0
+        THEN [u |-> tried, ok |-> r.ok]
+        ELSE TryChargeFrom(Reclaim(tried, over), m, n, tries - 1)
+
+\* __mem_cgroup_try_charge of n bytes to memcg m (3.8): one try per level of
+\* its walk, and the last (a failure higher up reclaims a bigger subtree).
+TryCharge(m, n) == TryChargeFrom(UserMem, m, n, Len(Walk(m)))
+
 \* The activation is inside static_key_slow_inc with ACTIVE already set
 \* (without active_after_key): jump_label_update has patched the charge site
 \* and not yet the commit and uncharge sites, and the count is still 0.
@@ -427,7 +499,8 @@ Fail(cond, code) == IF cond /\ error = OK THEN code ELSE error
 
 (***************************************************************************)
 (* memcg_charge_kmem(memcg, n) as the slab allocator and fork call it, in  *)
-(* one step: kmem through m's walk first, then res; a failed res charge    *)
+(* one step: kmem through m's walk first (no reclaim), then res with its   *)
+(* reclaim (TryCharge); a failed res charge                                *)
 (* uncharges the kmem one again (kmem_rollback).  The result is the new    *)
 (* counters and whether both charges stuck.  The charge path below takes   *)
 (* the same two charges in two steps (ChargeKmem, ChargeRes).              *)
@@ -440,12 +513,12 @@ KmemCharge(c, w, n) ==
 MemcgChargeKmem(m, n) ==
     LET w == Walk(m)
         k == KmemCharge(kmem, w, n)
-        r == Charge(res, w, n)
+        r == TryCharge(m, n)
     IN  [ok   |-> k.ok /\ r.ok,
          kmem |-> IF k.ok /\ ~r.ok /\ "kmem_rollback" \in Fixes
                   THEN Uncharge(k.counters, w, n)
                   ELSE k.counters,
-         res  |-> IF k.ok THEN r.counters ELSE res]
+         u    |-> IF k.ok THEN r.u ELSE UserMem]
 
 \* memcg_uncharge_kmem (3.8-3.10 order): res first, kmem last, through the
 \* walk of the memcg the pages were charged to.  A level whose kmem usage is

@@ -111,6 +111,12 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
         "propagates_without_hierarchy": [
             ("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
             ("alloc_user", {"task": "t1"})],
+        # /A at U with two page cache pages: the third read reclaims them
+        "no_reclaim_before_enomem": [
+            ("mkdir", {"path": "/A"}),
+            ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "8k"}),
+            ("attach", {"task": "t1", "path": "/A"}), ("read_file", {"task": "t1"}),
+            ("read_file", {"task": "t1"}), ("read_file", {"task": "t1"})],
     }
     # the mutants the sequential machine hunts; the rest need an interleaving
     assert set(scenarios) == {n for n, m in MUTANTS.items() if m.machine}

@@ -437,9 +437,11 @@ def test_to_cfg_selects_actions_and_invariants():
     assert text.endswith("T_Root\n")
     live = tla.to_cfg(PRESETS["destruction"].validate(), liveness=tla.LIVENESS)
     assert "SPECIFICATION FairSpec" in live and "INIT Init" not in live
-    assert live.endswith("S_ActivationWhenEmpty\n    S_ThreadStackToOwner\n"
-                         "    L1_DeadEmptyCacheDestroyed\n"
-                         "    L2_OfflineMemcgFreed\n")
+    # every step property in the model's order, then the leads-to ones
+    props = [*map(tla.tla_invariant_name, tla.STEP_PROPERTIES),
+             "L1_DeadEmptyCacheDestroyed", "L2_OfflineMemcgFreed"]
+    assert props[0] == "S_ActivationMonotone"
+    assert live.endswith("PROPERTIES\n" + "".join(f"    {n}\n" for n in props))
 
 
 def test_index_is_json():

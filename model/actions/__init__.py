@@ -21,9 +21,10 @@ from kmemcg.model.actions import (
     shrinker,
     slab,
     tasks,
+    user_memory,
     workers,
 )
 
 ACTIONS = (*charge.ACTIONS, *cgroup.ACTIONS, *slab.ACTIONS, *tasks.ACTIONS,
            *workers.ACTIONS, *offline.ACTIONS, *shrinker.ACTIONS, *root_destroy.ACTIONS,
-           *death.ACTIONS)
+           *death.ACTIONS, *user_memory.ACTIONS)

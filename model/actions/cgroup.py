@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from kmemcg.model import domains
 from kmemcg.model import res_counter as rc
+from kmemcg.model.actions.reclaim import try_to_free_mem_cgroup_pages
+from kmemcg.model.actions.user_memory import reparent_user_pages
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
 from kmemcg.model.facts import (
     admin_idle,
+    anon_in_scope,
     has_children,
     lowest_free_id,
     online_children,
+    reclaim_in_scope,
     tasks_in,
 )
 from kmemcg.model.res_counter import EBUSY, EINVAL
@@ -137,6 +141,8 @@ def mem_cgroup_reparent_charges(cfg, s: State, m: int) -> State:
     target_parent = replace_at(s.user_pages, p, s.user_pages[p] + moved)
     target_root = replace_at(s.user_pages, ROOT, s.user_pages[ROOT] + moved)
     user = If(s.hier[m], target_parent, target_root)
+    if anon_in_scope(cfg) or reclaim_in_scope(cfg):  # which kind each page is, kept
+        s = reparent_user_pages(cfg, s, m)
     return s._replace(
         user_pages=replace_at(user, m, 0),
         res=replace_at(s.res, m, s.res[m]._replace(usage=s.res[m].usage - moved * PAGE_SIZE)),
@@ -166,10 +172,12 @@ ACTIONS.add(
 def _force_empty(cfg, s, m):
     """The write to memory.force_empty, a trigger: the text is ignored, and the
     root's -EINVAL is the face's (model/cgroupfs.py). -EBUSY as for rmdir.
-    Otherwise 0: the reclaim loop frees nothing (user pages here are not
-    reclaimable, with no swap and mlocked, and reclaim never frees kmem), so it
-    is no step of its own, and mem_cgroup_reparent_charges moves the user pages
-    as rmdir does; the memcg stays online, its kmem and caches still charged.
+    Otherwise 0: the reclaim loop (try_to_free_mem_cgroup_pages until no
+    progress) frees the memcg's page cache and nothing else (anonymous pages
+    have no swap, the pinned user pages are mlocked, and reclaim never frees
+    kmem), in the same step, and mem_cgroup_reparent_charges moves the rest of
+    the user pages as rmdir does; the memcg stays online, its kmem and caches
+    still charged.
 
     One step, as rmdir is. The kernel's loop exit test, res.usage - kmem.usage
     > 0 in u64, wraps while a kmem charge to the memcg's counters stands between
@@ -178,7 +186,10 @@ def _force_empty(cfg, s, m):
     behaviours (the administrator goes on sooner) and removes none. A signal in
     the reclaim loop (-EINTR) is not modelled: the administrator gets none."""
     busy = _busy(cfg, s, m)
-    return If(busy, s, mem_cgroup_reparent_charges(cfg, s, m)), If(busy, -EBUSY, 0)
+    emptied = s
+    if reclaim_in_scope(cfg):  # the loop's try_to_free_mem_cgroup_pages: page cache goes
+        emptied, _ = try_to_free_mem_cgroup_pages(cfg, s, m)
+    return If(busy, s, mem_cgroup_reparent_charges(cfg, emptied, m)), If(busy, -EBUSY, 0)
 
 
 ACTIONS.add(

@@ -20,10 +20,11 @@ from __future__ import annotations
 from kmemcg.model import domains
 from kmemcg.model import res_counter as rc
 from kmemcg.model.actions.kmem import kmem_level_charge, memcg_uncharge_kmem
+from kmemcg.model.actions.reclaim import mem_cgroup_try_charge
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import newpage_charge_accounts, owner_memcg
+from kmemcg.model.facts import newpage_charge_accounts, owner_memcg, pinned_user_pages
 from kmemcg.model.res_counter import ENOMEM
 from kmemcg.model.state import (
     IDLE,
@@ -90,14 +91,16 @@ def _charge_res_guard(cfg, s, t, m):
 
 
 def _charge_res(cfg, s, t, m):
+    """__mem_cgroup_try_charge, reclaiming page cache at U before -ENOMEM
+    (model/actions/reclaim.py)."""
     levels = rc.chain(cfg, s, m)
     nbytes = _in_flight_bytes(cfg, s, t)
-    res, ok = rc.charge(s.res, levels, nbytes)
+    after, ok = mem_cgroup_try_charge(cfg, s, m, nbytes)
     rolled_back = (
         rc.uncharge(s.kmem, levels, nbytes) if cfg.has_fix("kmem_rollback") else s.kmem
     )
     post = _end_charge(
-        s._replace(res=res, kmem=If(ok, s.kmem, rolled_back)),
+        after._replace(kmem=If(ok, s.kmem, rolled_back)),
         t,
         If(ok, RES_CHARGED, IDLE),
         If(ok, m, NONE),
@@ -236,7 +239,8 @@ ACTIONS.add(
 
 
 def _user_uncharge_guard(cfg, s, m):
-    return s.user_pages[m] > 0
+    """A pinned page is freed (anonymous pages go with their mm, page cache by reclaim)."""
+    return pinned_user_pages(cfg, s, m) > 0
 
 
 def _user_uncharge(cfg, s, m):

@@ -10,6 +10,7 @@ with preemption points between (domain section 2).
 from __future__ import annotations
 
 from kmemcg.model import res_counter as rc
+from kmemcg.model.actions.reclaim import mem_cgroup_try_charge
 from kmemcg.model.config import Config
 from kmemcg.model.dual import And, Eq, If
 from kmemcg.model.state import State, replace_at
@@ -24,13 +25,16 @@ def kmem_level_charge(cfg: Config, s: State, levels, nbytes):
 
 
 def memcg_charge_kmem(cfg: Config, s: State, m: int, nbytes):
-    """memcg_charge_kmem (3.8) in one step: (state with both counters, ok)."""
+    """memcg_charge_kmem (3.8) in one step: (state with both counters, ok). The
+    kmem counter fails at once, with no reclaim; the res charge
+    (__mem_cgroup_try_charge) reclaims page cache at U first
+    (model/actions/reclaim.py), never kernel memory."""
     levels = rc.chain(cfg, s, m)
     kmem, kmem_ok = kmem_level_charge(cfg, s, levels, nbytes)
-    res, res_ok = rc.charge(s.res, levels, nbytes)
+    after, res_ok = mem_cgroup_try_charge(cfg, s, m, nbytes)
     given_back = rc.uncharge(kmem, levels, nbytes) if cfg.has_fix("kmem_rollback") else kmem
-    return (s._replace(kmem=If(kmem_ok, If(res_ok, kmem, given_back), kmem),
-                       res=If(kmem_ok, res, s.res)),
+    return (If(kmem_ok, after._replace(kmem=If(res_ok, kmem, given_back)),
+               s._replace(kmem=kmem)),
             And(kmem_ok, res_ok))
 
 

@@ -19,10 +19,17 @@ from __future__ import annotations
 
 from kmemcg.model import domains
 from kmemcg.model.actions.kmem import memcg_charge_kmem, memcg_uncharge_kmem
+from kmemcg.model.actions.user_memory import mmput
 from kmemcg.model.config import NONE, PAGE_SIZE
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import admin_idle, kmem_accounted, owner_memcg, threads_in_scope
+from kmemcg.model.facts import (
+    admin_idle,
+    anon_in_scope,
+    kmem_accounted,
+    owner_memcg,
+    threads_in_scope,
+)
 from kmemcg.model.res_counter import ENOMEM
 from kmemcg.model.state import IDLE, ONLINE, State, replace_at, thread_pages
 
@@ -47,9 +54,11 @@ def _stack_charge(cfg, s: State, t: int, m, born: State):
     for d in ((m,) if isinstance(m, int) else range(cfg.n_memcgs)):
         if d < 1:
             continue
+        # the charge may reclaim page cache first (model/actions/reclaim.py)
         charged, ok = memcg_charge_kmem(cfg, s, d, thread_pages(cfg) * PAGE_SIZE)
-        with_stack = born._replace(res=charged.res, kmem=charged.kmem,
-                                   task_stack=replace_at(s.task_stack, t, d))
+        with_stack = charged._replace(task_memcg=born.task_memcg, task_mm=born.task_mm,
+                                      mm_owner=born.mm_owner,
+                                      task_stack=replace_at(s.task_stack, t, d))
         here = And(Eq(m, d), kmem_accounted(s, d))
         post = If(here, If(ok, with_stack, charged), post)
         ret = If(And(here, Not(ok)), -ENOMEM, ret)
@@ -131,6 +140,8 @@ def mm_update_next_owner(cfg, s: State, t: int) -> State:
 
 def _exit(cfg, s, t):
     """do_exit: exit_mm (mm_update_next_owner, mmput), then cgroup_exit."""
+    if anon_in_scope(cfg):
+        s = mmput(cfg, s, t)
     if threads_in_scope(cfg):
         s = mm_update_next_owner(cfg, s, t)
     else:  # every live task owns its mm alone: mmput frees it

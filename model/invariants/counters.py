@@ -13,6 +13,7 @@ from kmemcg.model.core import Invariants
 from kmemcg.model.dual import And, Count, Eq, Implies, Not, Or, Sum
 from kmemcg.model.facts import (
     activation_key_offset,
+    anon_in_scope,
     can_account_kmem,
     has_children,
     in_flight_pages,
@@ -20,6 +21,7 @@ from kmemcg.model.facts import (
     kernel_pages,
     key_patching,
     per_memcg,
+    reclaim_in_scope,
     subtree_sum,
     tasks_in,
 )
@@ -232,3 +234,27 @@ def no_charge_leak(cfg, s):
                                  for m in range(1, cfg.n_memcgs)))
 
     return And(*(holds(t) for t in range(cfg.n_tasks)))
+
+
+@INVARIANTS.add(
+    "I4.user_pages_owned",
+    "a memcg's user pages hold its page cache and every mm's anonymous pages charged "
+    "to it (the rest are pinned pages, freed one by one); an mm that is gone holds no "
+    "anonymous page (and none exist, or no page cache, where the scope has none)",
+    "3.8 mem_cgroup_charge_common (MEM_CGROUP_CHARGE_TYPE_ANON / _CACHE), mmput -> "
+    "exit_mmap, mem_cgroup_reparent_charges",
+)
+def user_pages_owned(cfg, s):
+    n = cfg.n_tasks
+
+    def holds(m):
+        anon = Sum(s.mm_anon[k][m] for k in range(n))
+        return And(s.page_cache[m] >= 0, *(s.mm_anon[k][m] >= 0 for k in range(n)),
+                   anon + s.page_cache[m] <= s.user_pages[m])
+
+    # where the scope has no anonymous pages or no page cache, none exist
+    anon_here, cache_here = anon_in_scope(cfg), reclaim_in_scope(cfg)
+    gone = And(*(Implies(Or(Eq(s.mm_owner[k], NONE), not anon_here), Eq(s.mm_anon[k][m], 0))
+                 for k in range(n) for m in range(cfg.n_memcgs)),
+               *(Eq(s.page_cache[m], 0) for m in range(cfg.n_memcgs) if not cache_here))
+    return And(_all_memcgs(cfg, holds), gone)

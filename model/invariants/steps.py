@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kmemcg.model.config import NONE
 from kmemcg.model.core import Invariants
-from kmemcg.model.dual import And, Eq, Implies, Not
+from kmemcg.model.dual import And, Eq, Implies, Not, Sum
 from kmemcg.model.facts import has_children, tasks_in
 from kmemcg.model.state import MEMCG_FREED
 
@@ -62,3 +62,19 @@ def thread_stack_to_owner(cfg, pre, post):
                      for k in range(n) for u in range(n)))
 
     return And(*(holds(t) for t in range(n)))
+
+
+@INVARIANTS.add(
+    "S.anon_only_at_mmput",
+    "an mm's anonymous pages are never reclaimed (no swap): their number falls only "
+    "when the mm goes with its last user",
+    "3.8 shrink_page_list without swap; mmput -> exit_mmap",
+    kind="step",
+)
+def anon_only_at_mmput(cfg, pre, post):
+    def holds(k):
+        before = Sum(pre.mm_anon[k])
+        after = Sum(post.mm_anon[k])
+        return Implies(after < before, Eq(post.mm_owner[k], NONE))
+
+    return And(*(holds(k) for k in range(cfg.n_tasks)))
