@@ -169,6 +169,9 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
+    user_faults = tuple(op for op, action in (("fault_anon", "anon.charge"),
+                                              ("read_file", "pagecache.charge"))
+                        if cfg.actions is None or action in cfg.actions)
 
     class KmemMachine(_base(cfg, make_impl, oracle, stats, claim, coverage)):
         @rule(m=memcgs)
@@ -248,18 +251,13 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
                                                    if v.kind == "user")))
             self._run("free_user", page=pfn)
 
-        if cfg.actions is None or "anon.charge" in cfg.actions:
-            @rule(t=tasks)
-            def fault_anon(self, t):
-                """An anonymous page of the task's mm (freed with the mm)."""
-                self._run("fault_anon", task=t)
-
-        if cfg.actions is None or "pagecache.charge" in cfg.actions:
-            @rule(t=tasks, n=st.integers(1, 3))
-            def read_file(self, t, n):
-                """A read of a few file pages into the page cache (reclaimable)."""
+        if user_faults:
+            @rule(t=tasks, op=st.sampled_from(user_faults), n=st.integers(1, 3))
+            def user_fault(self, t, op, n):
+                """A few anonymous pages of the task's mm (freed with the mm), or file
+                pages read into the page cache (reclaimable)."""
                 for _ in range(n):
-                    self._run("read_file", task=t)
+                    self._run(op, task=t)
 
         @rule(t=tasks, kthread=gen.rarely, fatal=gen.rarely, has_mm=st.just(True) | gen.rarely)
         def set_task(self, t, kthread, fatal, has_mm):
