@@ -252,12 +252,11 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
             self._run("free_user", page=pfn)
 
         if user_faults:
-            @rule(t=tasks, op=st.sampled_from(user_faults), n=st.integers(1, 3))
-            def user_fault(self, t, op, n):
-                """A few anonymous pages of the task's mm (freed with the mm), or file
-                pages read into the page cache (reclaimable)."""
-                for _ in range(n):
-                    self._run(op, task=t)
+            @rule(t=tasks, op=st.sampled_from(user_faults))
+            def user_fault(self, t, op):
+                """An anonymous page of the task's mm (freed with the mm), or a file
+                page read into the page cache (reclaimable)."""
+                self._run(op, task=t)
 
         @rule(t=tasks, kthread=gen.rarely, fatal=gen.rarely, has_mm=st.just(True) | gen.rarely)
         def set_task(self, t, kthread, fatal, has_mm):
