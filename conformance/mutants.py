@@ -321,6 +321,13 @@ class _ForkIgnoresKmemLimit(Kernel):
         return 0
 
 
+class _InterruptCharged(Kernel):
+    def kmem_cache_alloc(self, root, path=None, fill=None, context=None, task=None):
+        if context == "interrupt":
+            context = None  # bug: in_interrupt() is not tested: the group's copy, charged
+        return (yield from Kernel.kmem_cache_alloc.fn(self, root, path, fill, context, task))
+
+
 class _DoublePutAtDeathMC(MemoryController):
     def memcg_uncharge_kmem(self, memcg, size=PAGE_SIZE):
         memcg.res.uncharge(size)
@@ -395,6 +402,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "put_task_struct frees the stack without uncharging it", *_CACHES),
     Mutant("fork_ignores_kmem_limit", _ForkIgnoresKmemLimit,
            "a thread stack is charged past the kmem limit", *_CACHES),
+    Mutant("interrupt_charged", _InterruptCharged,
+           "an allocation in interrupt context is charged to the group's copy, not "
+           "served from the root cache", None, "root-objects"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
     Mutant("double_put_at_death", _DoublePutAtDeath,
