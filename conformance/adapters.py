@@ -36,7 +36,7 @@ KERNEL_FACES = ("mkdir", "rmdir", "write", "attach", "alloc_kmem_page", "free_km
 #: and on a scope with root caches or forked tasks: the slab and task paths, the
 #: workqueue, /proc/slabinfo
 CACHE_FACES = ("kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
-               "fork", "exit", "put_task_struct", "wq.queue", "wq.take", "proc_slabinfo")
+               "spawn", "fork", "exit", "put_task_struct", "wq.queue", "wq.take", "proc_slabinfo")
 
 
 #: and on a scope where memcgs die: css_free, the RCU free, the memcg's state
@@ -241,7 +241,8 @@ _CALLS = {
     "free_kmem": lambda s, a: s.free_kmem_page(a["task"], a["page"]),
     "alloc_user": lambda s, a: s.alloc_user_page(a["task"]),
     "free_user": lambda s, a: s.free_user_page(a["page"]),
-    "fork": lambda s, a: s.fork(a["task"], a["path"]),
+    "spawn": lambda s, a: s.spawn(a["task"], a["path"]),
+    "fork": lambda s, a: s.fork(a["task"], a["parent"], a.get("thread", False)),
     "exit": lambda s, a: s.exit(a["task"]),
     "put_task_struct": lambda s, a: s.put_task_struct(a["task"]),
     # a context and the task named only when given: an implementation of the

@@ -27,6 +27,7 @@ from kmemcg.conformance.protocol import (
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import MAX_ORDER, NONE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
+from kmemcg.model.facts import owner_memcg
 from kmemcg.model.state import (
     ABSENT,
     CONTEXTS,
@@ -251,7 +252,7 @@ class Harness:
             return None, None  # charge.bypass or charge.kmem; checked step by step
         if op == "alloc_user":
             t = self.cfg.task_index(a["task"])
-            return None, ("user.charge", (t, s.task_memcg[t]))
+            return None, ("user.charge", (t, owner_memcg(self.cfg, s, t)))
         if op in ("free_kmem", "free_user"):
             page = self.pages.get(a["page"])
             if page is None:
@@ -512,7 +513,7 @@ def model_args(cfg: Config, paths, action: str, args: dict) -> tuple:
     for p in MODEL.actions[action].params:
         # a step without an order is of a single page (protocol 2 before orders)
         v = args.get(p, 0) if p == "order" else args[p]
-        if p == "task":
+        if p in ("task", "parent"):
             out.append(cfg.task_index(v))
         elif p == "memcg":
             out.append(cfg.memcgs.index(memcg_name(cfg, paths, v)))

@@ -36,14 +36,14 @@ class _NoKmemRollbackMC(MemoryController):
 
 class _ResChargesCurrentMemcgMC(MemoryController):
     def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt, order=0):
-        first = task.memcg  # what the kmem step charges
+        first = task.mm_owner_memcg()  # what the kmem step charges
         path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt, order)
         step = next(path)
         yield step
         if step.action != "charge.kmem" or step.ret:
             return (yield from path)
         path.close()
-        charged = task.memcg  # bug: the memcg is read again after a preemption point
+        charged = task.mm_owner_memcg()  # bug: the memcg is read again after a preemption point
         ret, _ = charged.res.charge(PAGE_SIZE << order)
         if ret:
             self.memcg_charge_kmem_rollback(first, PAGE_SIZE << order)
@@ -311,13 +311,13 @@ class _StackNeverUncharged(Kernel):
 
 
 class _ForkIgnoresKmemLimit(Kernel):
-    def fork(self, task, path):
+    def spawn(self, task, path):
         memcg = self._online(path)
         for counter in (memcg.kmem, memcg.res):  # bug: no limit check (__GFP_NOFAIL)
             counter.usage += self.thread_size
             counter.max_usage = max(counter.max_usage, counter.usage)
         self.tasks[task] = TaskStruct(task, memcg, memcg)
-        yield Step("fork", {"task": task, "memcg": memcg.path})
+        yield Step("spawn", {"task": task, "memcg": memcg.path})
         return 0
 
 
@@ -326,6 +326,14 @@ class _InterruptCharged(Kernel):
         if context == "interrupt":
             context = None  # bug: in_interrupt() is not tested: the group's copy, charged
         return (yield from Kernel.kmem_cache_alloc.fn(self, root, path, fill, context, task))
+
+
+class _StackChargedToForkingThread(Kernel):
+    @staticmethod
+    def _stack_memcg(parent):
+        # bug: the stack is charged to the forking thread's own group, not to
+        # its mm owner's (current's cgroup instead of current->mm->owner's)
+        return parent.memcg
 
 
 class _DoublePutAtDeathMC(MemoryController):
@@ -405,6 +413,11 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("interrupt_charged", _InterruptCharged,
            "an allocation in interrupt context is charged to the group's copy, not "
            "served from the root cache", None, "root-objects"),
+    # a thread moved away from its mm's owner forks: three tasks (the owner, the
+    # thread, the child) are more than the conformance machine has
+    Mutant("stack_charged_to_forking_thread", _StackChargedToForkingThread,
+           "fork charges the stack to the forking thread's group, not its mm owner's",
+           None, "tasks"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
     Mutant("double_put_at_death", _DoublePutAtDeath,

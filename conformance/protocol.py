@@ -55,7 +55,12 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
 ``alloc_user``         ``task``
 ``free_user``          ``page``
 ``set_task``           ``task``, ``kthread``, ``fatal_signal``, ``has_mm``
-``fork``               ``task``, ``path``
+``spawn``              ``task``, ``path``: a new process in the memcg with an
+                       mm of its own (its stack charged there)
+``fork``               ``task``, ``parent``, ``thread``: copy_process in task
+                       ``parent``; the child shares its mm with ``thread``
+                       (default false), and its stack is charged to the memcg
+                       of the parent's mm owner
 ``exit``               ``task``
 ``put_task_struct``    ``task``
 ``kmem_cache_alloc``   ``root``, ``path``, ``fill`` (the slab filled; null: a new one),
@@ -85,6 +90,11 @@ root's own slabs, which a snapshot's root shows as ``slabs`` (fills, as a
 cache's), and ``kmem_cache_free`` of the root memcg's path (``/``) frees one of
 them (its step names the cache by the root's name); without ``root_objects``
 the object is forgotten and there is no step.
+
+A snapshot's task has ``mm`` (the name of the task that created the mm it uses;
+null once it exited), and ``mms`` maps each task name to the mm it created:
+``{"owner": task or null}`` (mm->owner; null when that mm does not exist); a
+snapshot without them is read as every live task owning an mm of its own.
 
 A snapshot's memcg has ``kmem_dead`` (KMEM_ACCOUNTED_DEAD), ``destroy`` (how far
 css_free has got: ``none``, ``read_usage``, ``test_and_clear``, ``done``) and
@@ -133,7 +143,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "alloc_user": ("task",),
     "free_user": ("page",),
     "set_task": ("task", "kthread", "fatal_signal", "has_mm"),
-    "fork": ("task", "path"),
+    "spawn": ("task", "path"),
+    "fork": ("task", "parent", "thread"),
     "exit": ("task",),
     "put_task_struct": ("task",),
     "kmem_cache_alloc": ("root", "path", "fill", "context", "task"),
@@ -147,7 +158,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 
 #: the arguments an operation may leave out (their defaults: see the adapters)
 OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm",
-                           "fill", "release", "order", "context", "task"})
+                           "fill", "release", "order", "context", "task", "thread"})
 
 #: gfp flag names an allocation may carry.
 GFP_FLAGS = ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL")

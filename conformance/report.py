@@ -36,6 +36,8 @@ def describe(cfg: Config, action: str, args: tuple) -> str:
             if actions[action].thread != "admin":
                 continue  # the thread column names it
             v = cfg.tasks[v]
+        elif p == "parent":
+            v = cfg.tasks[v]
         elif p == "counter":
             v = ("res", "kmem")[v]
         elif p == "bytes" and v == (1 << 63) - 1:

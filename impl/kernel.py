@@ -130,7 +130,7 @@ class Kernel:
     #: the names of the kernel's paths (a subclass's override of one is a path too)
     PATHS = frozenset({
         "mkdir", "rmdir", "write", "attach", "alloc_kmem_page", "free_kmem_page",
-        "alloc_user_page", "free_user_page", "fork", "exit", "put_task_struct",
+        "alloc_user_page", "free_user_page", "spawn", "fork", "exit", "put_task_struct",
         "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
         "css_free", "mem_cgroup_free",
     })
@@ -390,37 +390,106 @@ class Kernel:
         return 0
 
     @kpath
-    def fork(self, task: str, path: str):
-        """copy_process by a task of the memcg at ``path``: dup_task_struct ->
-        alloc_thread_info_node with THREADINFO_GFP_ACCOUNTED charges the stack
-        (memcg_charge_kmem) when the memcg accounts kmem; -ENOMEM when it cannot
-        be charged (3.8)."""
+    def spawn(self, task: str, path: str):
+        """copy_process by a single-threaded process of the memcg at ``path``
+        that owns its mm, then exec: a new process there with an mm of its own.
+        dup_task_struct -> alloc_thread_info_node with THREADINFO_GFP_ACCOUNTED
+        charges the stack (memcg_charge_kmem) when the memcg accounts kmem;
+        -ENOMEM when it cannot be charged (3.8)."""
         memcg = self._online(path)
         if memcg is None:
             return -ENOENT
-        if task in self.tasks:
+        if self._pid_taken(task) or self._mm_in_use(task):
             return -EEXIST  # the pid is taken
-        stack = None
-        if self.mc.memcg_kmem_accounted(memcg):
-            ret = self.mc.memcg_charge_kmem(memcg, self.thread_size)
-            if ret:
-                yield Step("fork", {"task": task, "memcg": memcg.path}, ret)
-                return ret
-            stack = memcg
+        ret, stack = self._alloc_thread_info(memcg)
+        if ret:
+            yield Step("spawn", {"task": task, "memcg": memcg.path}, ret)
+            return ret
         self.tasks[task] = TaskStruct(task, memcg, stack)
-        yield Step("fork", {"task": task, "memcg": memcg.path})
+        yield Step("spawn", {"task": task, "memcg": memcg.path})
+        return 0
+
+    def _pid_taken(self, name: str) -> bool:
+        """A live task of that name, or a zombie whose stack is still charged (a
+        zombie with none holds nothing memcg sees: its last put is no step)."""
+        t = self.tasks.get(name)
+        return t is not None and (t.memcg is not None or t.stack_memcg is not None)
+
+    def _mm_in_use(self, name: str) -> bool:
+        """An mm named ``name`` (created by a task of that name) still has users."""
+        return any(t.mm is not None and t.mm.name == name for t in self.tasks.values())
+
+    def _alloc_thread_info(self, memcg: MemCgroup | None):
+        """alloc_thread_info_node(THREADINFO_GFP_ACCOUNTED), in a task whose mm
+        owner is in ``memcg``: (0 or -ENOMEM, the memcg charged or None)."""
+        if memcg is None or not self.mc.memcg_kmem_accounted(memcg):
+            return 0, None
+        ret = self.mc.memcg_charge_kmem(memcg, self.thread_size)
+        return ret, None if ret else memcg
+
+    @staticmethod
+    def _stack_memcg(parent: TaskStruct) -> MemCgroup | None:
+        """The memcg alloc_thread_info_node charges in copy_process by ``parent``:
+        memcg_kmem_newpage_charge -> try_get_mem_cgroup_from_mm(current->mm),
+        the parent's mm owner's (3.8)."""
+        return parent.mm_owner_memcg()
+
+    @kpath
+    def fork(self, task: str, parent: str, thread: bool = False):
+        """copy_process in task ``parent`` (3.8): dup_task_struct charges the
+        stack to the memcg of the parent's mm owner (memcg_kmem_newpage_charge
+        -> try_get_mem_cgroup_from_mm(current->mm)), not the parent's own
+        group; the child joins the parent's cgroup (cgroup_fork), sharing its
+        mm with ``thread`` (CLONE_VM | CLONE_THREAD), else with an mm of its
+        own (dup_mm: the COW pages stay charged where they are). -ENOMEM when
+        the stack cannot be charged, and nothing else changes."""
+        p = self._live_task(parent)
+        if p is None:
+            return -ESRCH
+        if not isinstance(thread, bool):
+            return -EINVAL
+        if self._pid_taken(task) or (not thread and self._mm_in_use(task)):
+            return -EEXIST  # the pid is taken
+        args = {"task": task, "parent": parent, "thread": int(thread)}
+        ret, stack = self._alloc_thread_info(self._stack_memcg(p))
+        if ret:
+            yield Step("fork", args, ret)
+            return ret
+        if thread:
+            mm = p.mm
+            mm.mm_users += 1
+            child = TaskStruct(task, p.memcg, stack, mm)
+        else:
+            child = TaskStruct(task, p.memcg, stack)
+        self.tasks[task] = child
+        yield Step("fork", args)
         return 0
 
     @kpath
     def exit(self, task: str):
-        """do_exit -> cgroup_exit: the task leaves its cgroup; its task_struct (and
-        stack) lives on until the last put_task_struct (3.8)."""
+        """do_exit -> exit_mm, then cgroup_exit: the task leaves its cgroup; its
+        task_struct (and stack) lives on until the last put_task_struct (3.8)."""
         t = self._live_task(task)
         if t is None:
             return -ESRCH
+        self.exit_mm(t)
         t.memcg = None
         yield Step("exit", {"task": task})
         return 0
+
+    def exit_mm(self, t: TaskStruct) -> None:
+        """exit_mm: mm_update_next_owner when the task owns its mm, then mmput
+        (3.8). The next owner is a live user of the mm: the kernel searches the
+        owner's children, its siblings, then every thread (for_each_process),
+        and here the first in pid order (the configuration's task order)."""
+        mm, t.mm = t.mm, None
+        mm.mm_users -= 1
+        if mm.owner is t:
+            users = [u for u in (self.tasks.get(n) for n in self.task_names)
+                     if u is not None and u.mm is mm]
+            mm.owner = users[0] if users else None
+        if mm.mm_users == 0:
+            mm.owner = None  # mmput: __mmdrop
 
     @kpath
     def put_task_struct(self, task: str):
@@ -467,7 +536,7 @@ class Kernel:
             while True:
                 step = next(path)
                 if step.action in ("charge.kmem", "charge.res") and step.ret == 0:
-                    t.charge_stage = (step.action, t.memcg if step.action == "charge.kmem"
+                    t.charge_stage = (step.action, t.mm_owner_memcg() if step.action == "charge.kmem"
                                       else t.charge_stage[1], order)
                 else:
                     t.charge_stage = None
@@ -693,8 +762,12 @@ class Kernel:
                 "charging": stage[1].path if stage else None,
                 "order": stage[2] if stage else 0,
                 "stack": t.stack_memcg.path if t is not None and t.stack_memcg else None,
+                "mm": t.mm.name if t is not None and t.mm is not None else None,
             }
-        out = {"memcgs": memcgs, "tasks": tasks, "admin": self._admin_snapshot(),
+        owners = {t.mm.name: t.mm.owner.name for t in self.tasks.values()
+                  if t.mm is not None and t.mm.owner is not None}
+        mms = {name: {"owner": owners.get(name)} for name in self.task_names}
+        out = {"memcgs": memcgs, "tasks": tasks, "mms": mms, "admin": self._admin_snapshot(),
                "static_key": mc.memcg_kmem_enabled_key}
         if slab.slab_caches:
             out.update(self._cache_snapshot())

@@ -66,23 +66,43 @@ class MemCgroup:
         return f"<mem_cgroup {self.path}>"
 
 
+class MmStruct:
+    """struct mm_struct, as far as memcg cares: ``owner`` (mm->owner, whose
+    memcg the mm's charges go to, CONFIG_MM_OWNER) and ``mm_users``. Named
+    after the task that created it."""
+
+    def __init__(self, name: str, owner: TaskStruct):
+        self.name = name
+        self.owner = owner
+        self.mm_users = 1
+
+
 class TaskStruct:
-    """struct task_struct, as far as memcg cares: its cgroup (mm->owner's memcg;
-    None once it has exited), the memcg its thread stack is charged to
-    (pc->mem_cgroup of the thread_info pages; None when uncharged), its flags.
-    No mm_struct: ``has_mm`` stands for current->mm."""
+    """struct task_struct, as far as memcg cares: its cgroup (None once it has
+    exited), its mm (None once exited: exit_mm), the memcg its thread stack
+    is charged to (pc->mem_cgroup of the thread_info pages; None when
+    uncharged), its flags. ``has_mm`` is the context a test may take away
+    (current->mm NULL for the charge's bypass test)."""
 
     PF_KTHREAD = 0x00200000
 
-    def __init__(self, name: str, memcg: MemCgroup | None, stack_memcg: MemCgroup | None = None):
+    def __init__(self, name: str, memcg: MemCgroup | None, stack_memcg: MemCgroup | None = None,
+                 mm: MmStruct | None = None):
         self.name = name
         self.memcg = memcg
         self.stack_memcg = stack_memcg
+        #: task->mm: a process of its own (mm_init_owner) unless one is given
+        self.mm = mm if mm is not None else MmStruct(name, self)
         self.flags = 0
         self.has_mm = True
         self.fatal_signal_pending = False
         #: ghost: where an in-flight page charge stands, (action, memcg, order) or None
         self.charge_stage: tuple | None = None
+
+    def mm_owner_memcg(self) -> MemCgroup | None:
+        """mem_cgroup_from_task(rcu_dereference(mm->owner)): the memcg
+        try_get_mem_cgroup_from_mm charges for this task (3.8)."""
+        return self.mm.owner.memcg if self.mm is not None else None
 
 
 
@@ -407,9 +427,10 @@ class MemoryController:
         gfp, PAGE_SIZE << order) (3.8): (ok, memcg or None).
 
         Yields charge.bypass when nothing is charged, else charge.kmem and, if
-        that succeeded, charge.res.
+        that succeeded, charge.res. The memcg is the task's mm owner's
+        (try_get_mem_cgroup_from_mm(current->mm)).
         """
-        memcg = task.memcg
+        memcg = task.mm_owner_memcg()
         flags = self._bypass_flags(task, gfp, in_interrupt)
         enabled = self.memcg_kmem_enabled(CHARGE_SITE)
         if flags or not enabled or not self.memcg_can_account_kmem(memcg):
@@ -584,8 +605,9 @@ class MemoryController:
     # ------------------------------------------------------------ user pages
 
     def mem_cgroup_newpage_charge(self, page: Page, task: TaskStruct) -> Step:
-        """mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8)."""
-        memcg = task.memcg
+        """mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8),
+        to the memcg of the task's mm owner (try_get_mem_cgroup_from_mm)."""
+        memcg = task.mm_owner_memcg()
         if not self.mem_cgroup_is_root(memcg):
             ret, _ = memcg.res.charge(PAGE_SIZE)
             if ret:

@@ -46,9 +46,17 @@ def memcgs_orders(cfg: Config):
 
 @cache
 def tasks_non_root(cfg: Config):
-    """Where fork may place a new task: the root memcg is never charged, so a
-    task forked there has nothing to do with kmem and is left out of scope."""
+    """Where spawn may place a new task: the root memcg is never charged, so a
+    task spawned there has nothing to do with kmem and is left out of scope."""
     return tuple((t, m) for t in range(cfg.n_tasks) for m in range(1, cfg.n_memcgs))
+
+
+@cache
+def tasks_parents(cfg: Config):
+    """fork's child slot, its parent, and whether it is a thread (1) or a
+    process (0); a task is never its own parent (the guard sees to it)."""
+    return tuple((t, p, th) for t in range(cfg.n_tasks) for p in range(cfg.n_tasks)
+                 for th in (0, 1))
 
 
 @cache

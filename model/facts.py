@@ -6,7 +6,7 @@ that computes it.
 
 from __future__ import annotations
 
-from kmemcg.model.config import ROOT, Config
+from kmemcg.model.config import NONE, ROOT, Config
 from kmemcg.model.dual import And, Count, Eq, If, Or, Sum
 from kmemcg.model.state import (
     ADMIN_IDLE,
@@ -134,3 +134,34 @@ def kernel_pages(cfg: Config, s: State, m: int):
     """Every kernel page charged to ``m`` itself: committed pages, slab pages
     of its caches, its tasks' thread stacks."""
     return s.kmem_pages[m] + cache_pages(cfg, s, m) + stack_pages(cfg, s, m)
+
+
+# ---------------------------------------------------------------- tasks and their mm
+
+
+def threads_in_scope(cfg: Config) -> bool:
+    """Whether two tasks can share an mm in the configuration's scope: ``fork``
+    of a thread is in it and there are two tasks. Elsewhere every live task is
+    a process that owns its mm (spawn), so the owner's memcg is its own and the
+    charge paths read ``task_memcg`` alone (a field a scope leaves out stays at
+    its boot value)."""
+    return cfg.n_tasks > 1 and (cfg.actions is None or "fork" in cfg.actions)
+
+
+def mm_users(cfg: Config, s: State, k: int):
+    """atomic_read(&mm->mm_users): the live tasks using mm ``k``."""
+    return Count(Eq(s.task_mm[t], k) for t in range(cfg.n_tasks))
+
+
+def owner_memcg(cfg: Config, s: State, t: int):
+    """mem_cgroup_from_task(rcu_dereference(task->mm->owner)), the memcg that
+    try_get_mem_cgroup_from_mm charges for task ``t`` (3.8): its mm owner's,
+    which for a thread moved away from its owner is not its own."""
+    if not threads_in_scope(cfg):
+        return s.task_memcg[t]
+    n = cfg.n_tasks
+    out = NONE
+    for k in range(n):
+        for u in range(n):
+            out = If(And(Eq(s.task_mm[t], k), Eq(s.mm_owner[k], u)), s.task_memcg[u], out)
+    return out

@@ -162,6 +162,13 @@ class State(NamedTuple):
     #: ghost, per memcg: how many times the death reference (the activation's
     #: mem_cgroup_get) was put since the memcg was created.
     death_puts: tuple
+    #: per task, its mm_struct (task->mm): mm k is the one task k created (by
+    #: spawn, or by a fork of a process); NONE once it exited (exit_mm).
+    task_mm: tuple
+    #: per mm, mm->owner: the task whose memcg the mm's charges go to (the
+    #: creator, then the next live user after mm_update_next_owner); NONE
+    #: while mm k does not exist (its last user's mmput freed it).
+    mm_owner: tuple
 
 
 def initial(cfg: Config) -> State:
@@ -199,6 +206,9 @@ def initial(cfg: Config) -> State:
         rdestroy_root=NONE, rdestroy_next=0, rdestroy_step=RD_MARK,
         shrinking=NONE, error=OK,
         kmem_dead=(False,) * n, destroy_pc=(CSS_LIVE,) * n, death_puts=(0,) * n,
+        # a task at boot is a process of its own: mm k is task k's, owned by it
+        task_mm=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
+        mm_owner=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
     )
 
 
@@ -333,6 +343,8 @@ def to_json(cfg: Config, s: State) -> dict:
             "charging": _name(cfg.memcgs, s.task_charge[i]),
             "order": s.task_order[i],
             "stack": _name(cfg.memcgs, s.task_stack[i]),
+            # an mm is named after the task that created it
+            "mm": _name(cfg.tasks, s.task_mm[i]),
         }
         for i, t in enumerate(cfg.tasks)
     }
@@ -348,9 +360,12 @@ def to_json(cfg: Config, s: State) -> dict:
                 "slot": bool(s.slot[c]), "listed": bool(s.listed[c]),
             }
     shrinking = s.shrinking
+    # mm k, named after the task that created it: its owner (null: no such mm)
+    mms = {t: {"owner": _name(cfg.tasks, s.mm_owner[i])} for i, t in enumerate(cfg.tasks)}
     return {
         "memcgs": memcgs,
         "tasks": tasks,
+        "mms": mms,
         "admin": {"pc": ADMIN_PC[s.admin_pc], "memcg": _name(cfg.memcgs, s.admin_memcg)},
         "static_key": s.static_key,
         "roots": {r: {"alive": bool(s.root_alive[i]),
@@ -391,6 +406,7 @@ def from_json(cfg: Config, d: dict) -> State:
     rd = d.get("root_destroy", {"root": None, "next_memcg": 0, "step": "mark"})
     offline = d.get("offline", {"memcg": None, "visited": []})
     shrinking = d.get("shrinking")
+    mms = d.get("mms")
 
     def memcg(x):
         return _index(cfg.memcgs, x)
@@ -436,6 +452,13 @@ def from_json(cfg: Config, d: dict) -> State:
         kmem_dead=tuple(bool(m.get("kmem_dead", False)) for m in ms),
         destroy_pc=tuple(DESTROY_PC.index(m.get("destroy", "none")) for m in ms),
         death_puts=tuple(int(m.get("death_puts", 0)) for m in ms),
+        # a snapshot from before mm_structs had none: each live task a process
+        # of its own (its own mm, which it owns)
+        task_mm=tuple(_index(cfg.tasks, t.get("mm", name if t["memcg"] is not None else None))
+                      for name, t in zip(cfg.tasks, ts, strict=True)),
+        mm_owner=tuple(_index(cfg.tasks, mms[name]["owner"]) if mms is not None
+                       else _index(cfg.tasks, name if t["memcg"] is not None else None)
+                       for name, t in zip(cfg.tasks, ts, strict=True)),
     )
     for c, x in enumerate(cs):
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:

@@ -81,7 +81,8 @@ ACTIONS = (
     "use_hierarchy.write",
     "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
     "activate.static_key_inc", "activate.set_active", "max_usage.reset", "failcnt.reset",
-    "alloc", "alloc.partial", "alloc.root", "free.object", "free.release_pages", "fork", "exit",
+    "alloc", "alloc.partial", "alloc.root", "free.object", "free.release_pages", "spawn", "fork",
+    "exit",
     "put_task_struct", "create_work.publish", "create_work.set_slot", "offline.mark_dead",
     "offline.done", "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
     "destroy_work.destroy", "shrink.release", "shrink.done", "root_destroy.start",
@@ -433,6 +434,8 @@ SHIPPED = (
     # memcg death: css_free against the last uncharge (W1), flat and hierarchical
     ("Death", "death", CORRECT, PASS),
     ("DeathHier", "death-hier", CORRECT, PASS),
+    # tasks sharing an mm: a stack charged to the mm owner's group
+    ("Tasks", "tasks", CORRECT, PASS),
     # every profile of the roster on its preset, with the verdict it expects
     *((tla_file_stem(p.name), p.preset, p.name, p.expect)
       for p in PROFILES.values() if p.preset is not None),

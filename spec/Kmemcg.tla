@@ -44,6 +44,9 @@ Init ==
     /\ task_charge = [t \in TaskIds |-> NONE]
     /\ task_order = [t \in TaskIds |-> 0]
     /\ task_stack = [t \in TaskIds |-> NONE]
+    \* a task at boot is a process of its own: mm t is task t's, owned by it
+    /\ task_mm = [t \in TaskIds |-> IF BootTasks THEN t ELSE NONE]
+    /\ mm_owner = [k \in TaskIds |-> IF BootTasks THEN k ELSE NONE]
     /\ admin_pc = ADMIN_IDLE
     /\ admin_memcg = NONE
     /\ static_key = IF BootMemcgs THEN N - 1 ELSE 0
@@ -125,8 +128,10 @@ Next ==
        /\ \E c \in SlabCaches, k \in UsedFills : FreeObject(c, k)
     \/ /\ "free.release_pages" \in Actions
        /\ \E c \in SlabCaches : FreeReleasePages(c)
+    \/ /\ "spawn" \in Actions
+       /\ \E t \in TaskIds, m \in NonRoot : Spawn(t, m)
     \/ /\ "fork" \in Actions
-       /\ \E t \in TaskIds, m \in NonRoot : Fork(t, m)
+       /\ \E t \in TaskIds, p \in TaskIds, th \in {0, 1} : Fork(t, p, th)
     \/ /\ "exit" \in Actions
        /\ \E t \in TaskIds : Exit(t)
     \/ /\ "put_task_struct" \in Actions
@@ -414,6 +419,17 @@ T_Links ==
               /\ (kmemcg_id[m] >= 0) <=> (admin_pc # CACHE_SIZES)
     /\ \A m \in MemcgIds : kmem_active[m] => lifecycle[m] # ABSENT
 
+\* A live task has an mm and an exited one none (its own where no thread can
+\* be forked); an mm that exists is owned by a live task using it, and one
+\* nobody uses does not exist.
+T_Mm ==
+    /\ \A t \in TaskIds : /\ task_mm[t] \in (IF ThreadsInScope THEN TaskIds ELSE {t}) \cup {NONE}
+                         /\ (task_memcg[t] = NONE) <=> (task_mm[t] = NONE)
+    /\ \A k \in TaskIds :
+          /\ mm_owner[k] \in TaskIds \cup {NONE}
+          /\ mm_owner[k] # NONE => task_mm[mm_owner[k]] = k
+          /\ (mm_owner[k] = NONE) <=> (\A t \in TaskIds : task_mm[t] # k)
+
 -----------------------------------------------------------------------------
 \* D1: a freed cache held no objects and no pages (__kmem_cache_shutdown
 \* fails with objects, and releases every empty slab).
@@ -608,6 +624,14 @@ S_ActivationWhenEmpty ==
          (~kmem_active[m] /\ kmem_active'[m])
              => ((SecondAdmin \/ TasksIn(m) = {}) /\ ~HasChildren(m))]_vars
 
+\* A new thread's stack is charged to the memcg its mm's owner was in, not
+\* to the forking thread's own (try_get_mem_cgroup_from_mm(current->mm)).
+S_ThreadStackToOwner ==
+    [][\A t \in TaskIds :
+         (/\ task_memcg[t] = NONE /\ task_memcg'[t] # NONE /\ task_stack'[t] # NONE
+          /\ task_mm'[t] # NONE /\ mm_owner[task_mm'[t]] # NONE)
+             => task_stack'[t] = task_memcg[mm_owner[task_mm'[t]]]]_vars
+
 (***************************************************************************)
 (* Liveness, under FairSpec.                                               *)
 (***************************************************************************)
@@ -656,6 +680,8 @@ TypeOK ==
     /\ task_charge \in [TaskIds -> MemcgOrNone]
     /\ task_order \in [TaskIds -> Nat]
     /\ task_stack \in [TaskIds -> MemcgOrNone]
+    /\ task_mm \in [TaskIds -> TaskIds \cup {NONE}]
+    /\ mm_owner \in [TaskIds -> TaskIds \cup {NONE}]
     /\ admin_pc \in {ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE}
     /\ admin_memcg \in MemcgOrNone
     /\ static_key \in Nat

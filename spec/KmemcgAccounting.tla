@@ -51,12 +51,12 @@ InFlightBytes(t) == PAGE_SIZE * 2 ^ task_order[t]
 (***************************************************************************)
 ChargeKmem(t, m, o) ==
     /\ task_pc[t] = IDLE
-    /\ task_memcg[t] = m
+    /\ OwnerMemcg(t) = m   \* try_get_mem_cgroup_from_mm(current->mm)
     /\ NewpageChargeAccounts(m)
     /\ LET r == KmemCharge(kmem, Walk(m), PAGE_SIZE * 2 ^ o)
        IN  /\ kmem' = r.counters
            /\ IF r.ok THEN GoTo(t, KMEM_CHARGED, m, o) ELSE GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, res, deadVars, pageVars, task_memcg, task_stack, adminVars,
+    /\ UNCHANGED << memcgVars, res, deadVars, pageVars, task_memcg, task_stack, mmVars, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -74,7 +74,7 @@ ChargeRes(t, m) ==
                       THEN kmem
                       ELSE Uncharge(kmem, Walk(m), InFlightBytes(t))
            /\ IF r.ok THEN GoTo(t, RES_CHARGED, m, task_order[t]) ELSE GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_memcg, task_stack, adminVars,
+    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_memcg, task_stack, mmVars, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -88,7 +88,7 @@ ChargeCommit(t, m) ==
     /\ static_key > 0
     /\ kmem_pages' = [kmem_pages EXCEPT ![m] = @ + 2 ^ task_order[t]]
     /\ GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, counterVars, user_pages, task_memcg, task_stack,
+    /\ UNCHANGED << memcgVars, counterVars, user_pages, task_memcg, task_stack, mmVars,
                     adminVars, slabCacheVars >>
 
 (***************************************************************************)
@@ -103,7 +103,7 @@ ChargeAbort(t, m) ==
     /\ static_key > 0
     /\ MemcgUnchargeKmem(m, InFlightBytes(t))
     /\ GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, adminVars,
+    /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_stack, mmVars, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -116,7 +116,7 @@ ChargeCommitUnpatched(t, m) ==
     /\ task_charge[t] = m
     /\ static_key = 0
     /\ GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_memcg, task_stack,
+    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_memcg, task_stack, mmVars,
                     adminVars, slabCacheVars >>
 
 (***************************************************************************)
@@ -144,7 +144,7 @@ FreeUncharge(m, o) ==
 (***************************************************************************)
 UserCharge(t, m) ==
     /\ task_pc[t] = IDLE
-    /\ task_memcg[t] = m
+    /\ OwnerMemcg(t) = m   \* try_get_mem_cgroup_from_mm(mm)
     /\ IF m = ROOT
        THEN /\ user_pages' = [user_pages EXCEPT ![m] = @ + 1]
             /\ UNCHANGED res
@@ -290,7 +290,7 @@ Attach(t, m) ==
     /\ task_memcg[t] # m
     /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
     /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge, task_order,
-                    task_stack, adminVars, slabCacheVars >>
+                    task_stack, mmVars, adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* mem_cgroup_hierarchy_write (3.8): echo v > memory.use_hierarchy.        *)
@@ -424,45 +424,106 @@ FailcntReset(m, c) ==
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
-(* Tasks and their thread stacks.  A task is forked into a memcg, exits,   *)
-(* and is reaped; its stack is kernel memory charged to the memcg it was   *)
-(* forked in, from the first to the last, wherever the task moves.         *)
-(* (Fork's own slab allocations, the task_struct, are left out.)           *)
+(* Tasks, their mm and their thread stacks.  A task is spawned into a      *)
+(* memcg or forked by another task, exits, and is reaped; its stack is     *)
+(* kernel memory charged to the memcg of the forking task's mm owner       *)
+(* (try_get_mem_cgroup_from_mm(current->mm)), from the first to the last,  *)
+(* wherever the task moves.  mm k is the one task k created; a thread      *)
+(* shares its parent's.  (Fork's own slab allocations, the task_struct,    *)
+(* are left out.)                                                          *)
 (***************************************************************************)
 
-(***************************************************************************)
-(* copy_process -> dup_task_struct -> alloc_thread_info_node (3.8), in a   *)
-(* task of online memcg m, into an empty task slot.  The stack is charged  *)
-(* (THREADINFO_GFP_ACCOUNTED) when m is kmem-accountable, kmem then res;   *)
-(* over a limit fork fails with -ENOMEM, counting the failure.  A stack    *)
-(* not charged is charged to no memcg (task_stack = NONE).                 *)
-(***************************************************************************)
-Fork(t, m) ==
+\* No task t (not forked, or exited and put), and for a new process no mm t.
+SlotFree(t, process) ==
     /\ task_memcg[t] = NONE
     /\ task_stack[t] = NONE
+    /\ process => mm_owner[t] = NONE
+
+(***************************************************************************)
+(* dup_task_struct's alloc_thread_info_node, charged to memcg m            *)
+(* (THREADINFO_GFP_ACCOUNTED) when m is kmem-accountable, kmem then res;   *)
+(* over a limit the fork fails with -ENOMEM, counting the failure, and no  *)
+(* task is born.  A stack not charged is charged to no memcg (task_stack   *)
+(* = NONE).  The new* are what the task and mm variables become.          *)
+(***************************************************************************)
+StackCharge(t, m, newMemcg, newMm, newOwner) ==
+    IF m # NONE /\ m # ROOT /\ Accountable(m)
+    THEN LET ch == MemcgChargeKmem(m, StackBytes)
+         IN  /\ kmem' = ch.kmem
+             /\ res' = ch.res
+             /\ IF ch.ok
+                THEN /\ task_memcg' = newMemcg
+                     /\ task_stack' = [task_stack EXCEPT ![t] = m]
+                     /\ task_mm' = newMm
+                     /\ mm_owner' = newOwner
+                ELSE UNCHANGED << task_memcg, task_stack, mmVars >>
+    ELSE /\ task_memcg' = newMemcg
+         /\ task_mm' = newMm
+         /\ mm_owner' = newOwner
+         /\ UNCHANGED << counterVars, task_stack >>
+
+(***************************************************************************)
+(* copy_process -> dup_task_struct -> alloc_thread_info_node (3.8), by a   *)
+(* single-threaded process of online memcg m that owns its mm, then exec:  *)
+(* a new process in m with an mm of its own, its stack charged to m.       *)
+(***************************************************************************)
+Spawn(t, m) ==
+    /\ SlotFree(t, TRUE)
     /\ lifecycle[m] = ONLINE
     \* the parent is a task of m, and activation runs only on a memcg with none
     /\ ~(~AdminIdle /\ admin_memcg = m)
-    /\ IF Accountable(m)
-       THEN LET ch == MemcgChargeKmem(m, StackBytes)
-            IN  /\ kmem' = ch.kmem
-                /\ res' = ch.res
-                /\ task_memcg' = IF ch.ok THEN [task_memcg EXCEPT ![t] = m] ELSE task_memcg
-                /\ task_stack' = IF ch.ok THEN [task_stack EXCEPT ![t] = m] ELSE task_stack
-       ELSE /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
-            /\ UNCHANGED << counterVars, task_stack >>
+    /\ StackCharge(t, m, [task_memcg EXCEPT ![t] = m], [task_mm EXCEPT ![t] = t],
+                   [mm_owner EXCEPT ![t] = t])
     /\ UNCHANGED << memcgVars, deadVars, pageVars, task_pc, task_charge, task_order,
                     adminVars, slabCacheVars >>
 
 (***************************************************************************)
-(* do_exit: the task leaves its cgroup; its stack stays charged (3.8).     *)
-(* The task runs do_exit itself, so it is not in the middle of one of its  *)
-(* own page charges.                                                       *)
+(* copy_process in live task p, not inside a charge of its own: the stack  *)
+(* is charged to p's mm owner's memcg, which for a thread moved away from  *)
+(* its owner is not p's own.  The child joins p's cgroup (cgroup_fork),    *)
+(* sharing p's mm (a thread, th = 1: CLONE_VM | CLONE_THREAD) or with one  *)
+(* of its own that it owns (a process, th = 0: dup_mm, whose COW pages     *)
+(* stay charged where they are).                                           *)
+(***************************************************************************)
+Fork(t, p, th) ==
+    /\ SlotFree(t, th = 0)
+    /\ task_memcg[p] # NONE
+    /\ task_pc[p] = IDLE
+    /\ StackCharge(t, OwnerMemcg(p), [task_memcg EXCEPT ![t] = task_memcg[p]],
+                   [task_mm EXCEPT ![t] = IF th = 1 THEN task_mm[p] ELSE t],
+                   IF th = 1 THEN mm_owner ELSE [mm_owner EXCEPT ![t] = t])
+    /\ UNCHANGED << memcgVars, deadVars, pageVars, task_pc, task_charge, task_order,
+                    adminVars, slabCacheVars >>
+
+(***************************************************************************)
+(* exit_mm -> mm_update_next_owner (3.8): an mm t owns passes to another   *)
+(* live user; the kernel searches children, siblings, then every thread,   *)
+(* and the model takes the first user in task order (pid order).  With no  *)
+(* user left, mmput frees the mm.                                          *)
+(***************************************************************************)
+Others(t, k) == { u \in TaskIds : u # t /\ task_mm[u] = k }
+RECURSIVE UserFrom(_, _, _)
+UserFrom(t, k, u) ==
+    IF u >= Len(Tasks) THEN NONE
+    ELSE IF u # t /\ task_mm[u] = k THEN u ELSE UserFrom(t, k, u + 1)
+NextOwner(t, k) == UserFrom(t, k, 0)
+ExitMm(t) ==
+    [k \in TaskIds |->
+        IF task_mm[t] = k /\ (mm_owner[k] = t \/ Others(t, k) = {})
+        THEN NextOwner(t, k) ELSE mm_owner[k]]
+
+(***************************************************************************)
+(* do_exit: exit_mm (mm_update_next_owner, mmput), then cgroup_exit: the   *)
+(* task leaves its cgroup; its stack stays charged (3.8).  The task runs   *)
+(* do_exit itself, so it is not in the middle of one of its own page       *)
+(* charges.                                                                *)
 (***************************************************************************)
 Exit(t) ==
     /\ task_memcg[t] # NONE
     /\ task_pc[t] = IDLE
     /\ task_memcg' = [task_memcg EXCEPT ![t] = NONE]
+    /\ task_mm' = [task_mm EXCEPT ![t] = NONE]
+    /\ mm_owner' = IF ThreadsInScope THEN ExitMm(t) ELSE [mm_owner EXCEPT ![t] = NONE]
     /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge, task_order,
                     task_stack, adminVars, slabCacheVars >>
 
@@ -477,5 +538,5 @@ PutTaskStruct(t) ==
     /\ MemcgUnchargeKmem(task_stack[t], StackBytes)
     /\ task_stack' = [task_stack EXCEPT ![t] = NONE]
     /\ UNCHANGED << memcgVars, pageVars, task_memcg, task_pc, task_charge, task_order,
-                    adminVars, slabCacheVars >>
+                    mmVars, adminVars, slabCacheVars >>
 =============================================================================

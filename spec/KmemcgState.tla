@@ -94,14 +94,19 @@ VARIABLES
     \* per memcg, its death (KmemcgDeath)
     kmem_dead,       \* KMEM_ACCOUNTED_DEAD (memcg_kmem_mark_dead)
     destroy_pc,      \* how far mem_cgroup_css_free -> kmem_cgroup_destroy has got
-    death_puts       \* ghost: how many times the death reference was put
+    death_puts,      \* ghost: how many times the death reference was put
+    \* per task, its mm (mm k is the one task k created; NONE once exited),
+    \* and per mm, mm->owner: the task its charges follow (NONE: no mm k)
+    task_mm,
+    mm_owner
 
 vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_order,
            task_stack, admin_pc, admin_memcg, static_key, root_alive, cache, dead, slabs,
            work, requeued, create_pending, half_created, slot, listed,
            offline_memcg, offline_done, rdestroy_root, rdestroy_next,
-           rdestroy_step, shrinking, error, kmem_dead, destroy_pc, death_puts >>
+           rdestroy_step, shrinking, error, kmem_dead, destroy_pc, death_puts,
+           task_mm, mm_owner >>
 
 \* Groups of variables, so that each action's UNCHANGED stays short.
 memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destroy_pc >>
@@ -110,7 +115,11 @@ memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destro
 counterVars == << res, kmem, kmem_dead, death_puts >>
 deadVars    == << kmem_dead, death_puts >>
 pageVars    == << kmem_pages, user_pages >>
-taskVars    == << task_memcg, task_pc, task_charge, task_order, task_stack >>
+taskVars    == << task_memcg, task_pc, task_charge, task_order, task_stack, task_mm,
+                  mm_owner >>
+\* A task's mm and the mms' owners (in taskVars), for the actions that list
+\* task variables one by one.
+mmVars      == << task_mm, mm_owner >>
 adminVars   == << admin_pc, admin_memcg, static_key >>
 cacheVars   == << root_alive, cache, dead, slabs, work, requeued,
                   create_pending, half_created, slot, listed >>
@@ -198,7 +207,7 @@ ActionNames ==
       "activate.update_cache_sizes", "activate.static_key_inc",
       "activate.set_active", "max_usage.reset", "failcnt.reset",
       "alloc", "alloc.partial", "alloc.root", "free.object", "free.release_pages",
-      "fork", "exit", "put_task_struct",
+      "spawn", "fork", "exit", "put_task_struct",
       "create_work.publish", "create_work.set_slot",
       "offline.mark_dead", "offline.done",
       "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
@@ -374,6 +383,17 @@ CanAccountKmem(m) == m # ROOT /\ kmem_active[m]
 \* memcg_kmem_enabled() && memcg_can_account_kmem: an allocation of a task
 \* of memcg m is charged to m (a slab page, a thread stack).
 Accountable(m) == static_key > 0 /\ CanAccountKmem(m)
+
+\* Two tasks can share an mm: fork is in scope, with two tasks.  Elsewhere
+\* every live task owns its mm (Spawn), and the owner's memcg is its own.
+ThreadsInScope == Len(Tasks) > 1 /\ "fork" \in Actions
+
+\* mem_cgroup_from_task(task->mm->owner): the memcg that
+\* try_get_mem_cgroup_from_mm charges for task t (3.8).
+OwnerMemcg(t) ==
+    IF ~ThreadsInScope THEN task_memcg[t]
+    ELSE IF task_mm[t] = NONE THEN NONE
+    ELSE task_memcg[mm_owner[task_mm[t]]]
 
 \* The activation is inside static_key_slow_inc with ACTIVE already set
 \* (without active_after_key): jump_label_update has patched the charge site

@@ -36,7 +36,7 @@ def _lingering(k: Kernel) -> Kernel:
     task gone but its task_struct not yet put, /A removed."""
     assert k.mkdir("/A") == 0
     assert k.write("/A", "memory.kmem.limit_in_bytes", "16K") == 0
-    assert k.fork("t1", "/A") == 0
+    assert k.spawn("t1", "/A") == 0
     assert k.exit("t1") == 0
     assert k.rmdir("/A") == 0
     return k
@@ -50,7 +50,7 @@ def test_rmdir_is_busy_with_a_task_or_an_online_child():
     k = Kernel(tasks=("t1",), memcgs=("root", "A", "B"), parents=(-1, 0, 1), boot_tasks=False)
     assert k.mkdir("/A") == 0 and k.mkdir("/A/B") == 0
     assert k.rmdir("/A") == -EBUSY  # an online child
-    assert k.fork("t1", "/A/B") == 0
+    assert k.spawn("t1", "/A/B") == 0
     assert k.rmdir("/A/B") == -EBUSY  # a task
     assert k.memcg_state("/A/B") == "online"
 
@@ -154,7 +154,7 @@ def test_w2_on_the_reference_kernel():
         assert k.write("/P", "memory.use_hierarchy", "1") == 0
         assert k.write("/P", "memory.kmem.limit_in_bytes", "16K") == 0
         assert k.mkdir("/P/C") == 0  # inherits the activation
-        assert k.fork("t1", "/P/C") == 0 and k.exit("t1") == 0
+        assert k.spawn("t1", "/P/C") == 0 and k.exit("t1") == 0
         assert k.rmdir("/P/C") == 0 and k.rmdir("/P") == 0
         assert k.css_free("/P") == -EBUSY  # the child's css_free comes first
         assert k.css_free("/P/C") == 0 and k.css_free("/P") == 0

@@ -190,7 +190,7 @@ def test_a_slab_or_a_stack_over_the_kmem_limit_fails_with_enomem():
     from kmemcg.impl.sched import Step, run
 
     k = _kernel(slab_order=1, objs_per_slab=2, kmem_limit=4 * 4096, tasks=("t1",))
-    (fork,) = _steps(k.steps.fork("t1", "/A"))
+    (fork,) = _steps(k.steps.spawn("t1", "/A"))
     assert fork.ret == 0 and _kmem(k)['usage'] == 2 * 4096  # an order-1 stack
     k.kmem_cache_alloc("dentry", "/A")
     k.flush_scheduled_work()
@@ -401,13 +401,13 @@ def test_a_thread_stack_is_thread_size_order_pages(tmp_path):
 
     cfg = replace(PRESETS["destruction-kmem"], name="big-stacks", thread_size_order=2)
     k = Kernel.for_config(cfg)
-    assert k.fork("t1", "/A") == 0
+    assert k.spawn("t1", "/A") == 0
     assert k.read("/A", "memory.kmem.usage_in_bytes").strip() == str(4 * 4096)
     assert k.read("/A", "memory.usage_in_bytes").strip() == str(4 * 4096)
     assert k.exit("t1") == 0 and k.put_task_struct("t1") == 0
     assert k.read("/A", "memory.kmem.usage_in_bytes").strip() == "0"
     small = replace(cfg, kmem_limit=2 * 4096)  # a 4-page stack over a 2-page kmem limit
-    assert Kernel.for_config(small).fork("t1", "/A") == -errno.ENOMEM
+    assert Kernel.for_config(small).spawn("t1", "/A") == -errno.ENOMEM
     r = explore_impl(cfg)
     assert r.problem is None and r.states == set(explore.explore(cfg, graph=False).states)
     path = tmp_path / "big.json"

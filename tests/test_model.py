@@ -34,10 +34,13 @@ def test_every_obligation_is_inductive():
 
 
 @pytest.mark.parametrize(("profile", "broken"), [
-    # fork charges its stack through memcg_charge_kmem too: the whole model has both
+    # spawn and fork charge a stack through memcg_charge_kmem too (one helper,
+    # tasks._stack_charge): the whole model has the bug at all three charges
     ("no_kmem_limit_check", {("charge.kmem", "I1.kmem_within_limit"),
+                             ("spawn", "I1.kmem_within_limit"),
                              ("fork", "I1.kmem_within_limit")}),
     ("no_kmem_rollback", {("charge.res", "I4.kmem_accounted"), ("charge.res", "I3.kmem_within_res"),
+                          ("spawn", "I4.kmem_accounted"), ("spawn", "I3.kmem_within_res"),
                           ("fork", "I4.kmem_accounted"), ("fork", "I3.kmem_within_res")}),
 ])
 def test_named_bugs_fail_induction_where_expected(profile, broken):
@@ -61,13 +64,13 @@ def test_explorer_finds_the_shortest_trace_of_a_named_bug():
 
 
 def test_in_the_whole_model_a_thread_stack_meets_the_bug_first():
-    # every action in scope: a task exits and is forked again into the limited
+    # every action in scope: a task exits and is spawned again into the limited
     # group, and its two-page stack overshoots the one-page limit at once
     r = explore.explore(replace(TINY, actions=None, profile="no_kmem_limit_check"))
     assert r.violation == "I1.kmem_within_limit"
     assert [s.action for s in r.trace][1:] == [
         "mkdir", "kmem_limit.write", "activate.update_cache_sizes", "activate.static_key_inc",
-        "activate.set_active", "exit", "fork"]
+        "activate.set_active", "exit", "spawn"]
 
 
 def test_correct_profile_explores_without_violation_or_deadlock():
@@ -130,6 +133,7 @@ def test_a_broken_pair_is_still_caught_while_others_are_skipped():
     cfg = replace(PRESETS["conformance"], profile="no_kmem_limit_check")
     r = prove.prove(cfg)
     assert {(o.action, o.invariant) for o in r.failed} == {("charge.kmem", "I1.kmem_within_limit"),
+                                                          ("spawn", "I1.kmem_within_limit"),
                                                           ("fork", "I1.kmem_within_limit")}
     assert r.by_frame and all(o.queries for o in r.failed)
     o = r.failed[0]

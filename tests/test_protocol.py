@@ -81,14 +81,14 @@ def test_the_server_boots_the_configuration_and_steps_a_path():
     cfg = PRESETS["destruction-kmem"].to_json()
     replies = talk({"method": "hello", "params": {"protocol": 2}},
                    {"method": "reset", "params": {"config": cfg}},
-                   {"method": "start", "params": {"op": "fork",
+                   {"method": "start", "params": {"op": "spawn",
                                                   "args": {"task": "t1", "path": "/A"}}},
                    {"method": "step", "params": {"thread": 1}},
                    {"method": "step", "params": {"thread": 1}},
                    {"method": "snapshot", "params": {}},
                    {"method": "start", "params": {"op": "fly", "args": {}}})
-    fork, done, snap, fly = (r.get("result", r.get("error")) for r in replies[3:])
-    assert fork == {"action": "fork", "args": {"task": "t1", "memcg": "/A"}, "ret": 0}
+    spawn, done, snap, fly = (r.get("result", r.get("error")) for r in replies[3:])
+    assert spawn == {"action": "spawn", "args": {"task": "t1", "memcg": "/A"}, "ret": 0}
     assert done == {"done": True, "result": 0}
     assert snap["tasks"]["t1"]["memcg"] == "/A" and snap["memcgs"]["/A"]["kmem"]["usage"] == 8192
     assert "unknown operation 'fly'" in fly

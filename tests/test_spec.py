@@ -443,7 +443,8 @@ def test_to_cfg_selects_actions_and_invariants():
     assert text.endswith("T_Root\n")
     live = tla.to_cfg(PRESETS["destruction"].validate(), liveness=tla.LIVENESS)
     assert "SPECIFICATION FairSpec" in live and "INIT Init" not in live
-    assert live.endswith("S_ActivationWhenEmpty\n    L1_DeadEmptyCacheDestroyed\n"
+    assert live.endswith("S_ActivationWhenEmpty\n    S_ThreadStackToOwner\n"
+                         "    L1_DeadEmptyCacheDestroyed\n"
                          "    L2_OfflineMemcgFreed\n")
 
 

@@ -23,7 +23,7 @@ from kmemcg.model.actions.kmem import kmem_level_charge, memcg_uncharge_kmem
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import newpage_charge_accounts
+from kmemcg.model.facts import newpage_charge_accounts, owner_memcg
 from kmemcg.model.res_counter import ENOMEM
 from kmemcg.model.state import (
     IDLE,
@@ -60,9 +60,10 @@ def _in_flight_bytes(cfg, s: State, t: int):
 
 
 def _charge_kmem_guard(cfg, s, t, m, o):
+    """``m`` is the memcg of the task's mm owner (try_get_mem_cgroup_from_mm)."""
     return And(
         Eq(s.task_pc[t], IDLE),
-        Eq(s.task_memcg[t], m),
+        Eq(owner_memcg(cfg, s, t), m),
         newpage_charge_accounts(cfg, s, m),
     )
 
@@ -168,7 +169,8 @@ ACTIONS.add(
 
 def _bypass_guard(cfg, s, t, m, flags):
     accounts = newpage_charge_accounts(cfg, s, m)
-    return And(Eq(s.task_pc[t], IDLE), Eq(s.task_memcg[t], m), Or(flags != 0, Not(accounts)))
+    return And(Eq(s.task_pc[t], IDLE), Eq(owner_memcg(cfg, s, t), m),
+               Or(flags != 0, Not(accounts)))
 
 
 ACTIONS.add(
@@ -212,7 +214,9 @@ ACTIONS.add(
 
 
 def _user_charge_guard(cfg, s, t, m):
-    return And(Eq(s.task_pc[t], IDLE), Eq(s.task_memcg[t], m))
+    """``m`` is the memcg of the task's mm owner (mem_cgroup_charge_common(page,
+    mm, ...) -> try_get_mem_cgroup_from_mm)."""
+    return And(Eq(s.task_pc[t], IDLE), Eq(owner_memcg(cfg, s, t), m))
 
 
 def _user_charge(cfg, s, t, m):

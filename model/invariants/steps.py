@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kmemcg.model.config import NONE
 from kmemcg.model.core import Invariants
 from kmemcg.model.dual import And, Eq, Implies, Not
 from kmemcg.model.facts import has_children, tasks_in
@@ -40,3 +41,24 @@ def activation_when_empty(cfg, pre, post):
         return Implies(turns, And(no_tasks, Not(has_children(cfg, pre, m))))
 
     return _all_memcgs(cfg, holds)
+
+
+@INVARIANTS.add(
+    "S.thread_stack_to_owner",
+    "a new thread's stack is charged to the memcg its mm's owner was in, not to the "
+    "forking thread's own",
+    "3.8 copy_process -> alloc_thread_info_node -> memcg_kmem_newpage_charge -> "
+    "try_get_mem_cgroup_from_mm(current->mm)",
+    kind="step",
+)
+def thread_stack_to_owner(cfg, pre, post):
+    n = cfg.n_tasks
+
+    def holds(t):
+        born = And(Eq(pre.task_memcg[t], NONE), Not(Eq(post.task_memcg[t], NONE)),
+                   Not(Eq(post.task_stack[t], NONE)))
+        return And(*(Implies(And(born, Eq(post.task_mm[t], k), Eq(pre.mm_owner[k], u)),
+                             Eq(post.task_stack[t], pre.task_memcg[u]))
+                     for k in range(n) for u in range(n)))
+
+    return And(*(holds(t) for t in range(n)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from kmemcg.model.config import NONE, ROOT, UNLIMITED
 from kmemcg.model.core import Invariants
 from kmemcg.model.dual import And, Eq, Implies, Not, Or
+from kmemcg.model.facts import threads_in_scope
 from kmemcg.model.state import (
     ABSENT,
     ADMIN_IDLE,
@@ -170,3 +171,33 @@ def links(cfg, s):
     )
     exist = And(*(Implies(s.kmem_active[m], Not(Eq(s.lifecycle[m], ABSENT))) for m in range(n)))
     return And(tasks, admin, exist)
+
+
+@INVARIANTS.add(
+    "T.mm",
+    "a live task has an mm and an exited one none (its own where no thread can be "
+    "forked); an mm that exists is owned by a live task using it, and one nobody uses "
+    "does not exist",
+    "3.8 kernel/fork.c (mm_init_owner), kernel/exit.c (exit_mm, mm_update_next_owner, "
+    "mmput)",
+    kind="type",
+)
+def mm_shape(cfg, s):
+    n = cfg.n_tasks
+
+    # without threads in scope (facts.threads_in_scope) each task's mm is its own
+    mms = range(n) if threads_in_scope(cfg) else None
+
+    def task(t):
+        mm = s.task_mm[t]
+        return And(Or(Eq(mm, NONE), *(Eq(mm, k) for k in (mms or (t,)))),
+                   Eq(Eq(s.task_memcg[t], NONE), Eq(mm, NONE)))
+
+    def mm(k):
+        owner = s.mm_owner[k]
+        used = Or(*(Eq(s.task_mm[t], k) for t in range(n)))
+        return And(Or(Eq(owner, NONE), *(And(Eq(owner, u), Eq(s.task_mm[u], k))
+                                         for u in range(n))),
+                   Eq(Eq(owner, NONE), Not(used)))
+
+    return And(*(task(t) for t in range(n)), *(mm(k) for k in range(n)))
