@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import z3
 
-from kmemcg.conformance import coverage, machine, report
+from kmemcg.conformance import coverage, granularity, machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.claims import Claim
@@ -682,11 +682,15 @@ def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None) ->
 
 
 def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
-    def record(status, found=None, files=None, **counts):
+    def record(status, found=None, files=None, text=None, grain=None, **counts):
         verdict.record("interleave", head, status, r.seconds,
-                       {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(status, status.name)
-                       if not r.problem else "VIOLATION", config=cfg.name, profile=cfg.profile,
-                       message=r.problem, counterexample=found, files=files or {},
+                       text or {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(
+                           status, status.name) if not r.problem else "VIOLATION",
+                       config=cfg.name, profile=cfg.profile,
+                       message=r.problem or (_different(grain) if grain is not None
+                                             and not grain.ok else None),
+                       counterexample=found, files=files or {},
+                       granularity=grain and granularity.to_json(cfg, grain),
                        counts={"implementation_states": len(r.states), "steps_checked": r.steps,
                                "known_bug_warnings": len(r.warnings), **counts})
 
@@ -707,20 +711,15 @@ def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
     if stopped is not None:
         record(stopped)
         return stopped
-    model = explorer.explore(cfg, graph=False, keep_going=claim is not None)
-    model_states = set(model.states)
-    same = r.states == model_states
-    pruned = f" ({len(model.broken)} broken by known bugs, not expanded)" if claim else ""
-    echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}"
-         f"{pruned}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
-         f"{r.seconds:.2f}s")
+    g = granularity.judge(cfg, r.states, r.splits, claim)
+    pruned = f" ({g.broken} broken by known bugs, not expanded)" if claim else ""
+    echo(f"{head}: implementation {len(r.states)} abstract states, model {g.model_states}"
+         f"{pruned}: {g.verdict}; {r.steps} steps checked, {r.seconds:.2f}s")
     _warnings(claim, r.warnings, echo)
-    if not same:
-        echo(f"  only the implementation: {len(r.states - model_states)}, "
-             f"only the model: {len(model_states - r.states)}")
-    record(Exit.OK if same else Exit.VIOLATION, model_states=len(model_states),
-           only_implementation=len(r.states - model_states),
-           only_model=len(model_states - r.states))
+    for line in granularity.lines(cfg, g):
+        echo(line)
+    status = Exit.OK if g.ok else Exit.VIOLATION
+    record(status, text=g.verdict, grain=g, **g.counts())
     if r.lock_orders is None:
         echo("lock order: not recorded by this implementation (only the reference reports "
              "its locks to lockdep)")
@@ -728,7 +727,15 @@ def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
         echo("lock order (lockdep): "
              + (", ".join(f"{a} -> {b}" for a, b in r.lock_orders) or "no nested locks")
              + "; no cycle")
-    return Exit.OK if same else Exit.VIOLATION
+    return status
+
+
+def _different(g) -> str:
+    """Why an interleaving's states are DIFFERENT, in one line."""
+    if g.outside:
+        return f"{len(g.outside)} states outside the model"
+    return (f"{len(g.missing)} states of the model restricted to the runs the implementation "
+            f"allows never reached")
 
 
 # ---------------------------------------------------------------- mutants
