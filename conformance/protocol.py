@@ -6,9 +6,18 @@ Version 2. One protocol covers everything the model covers, in-process
 configuration, driven through *operations*, each running as a thread of
 steps, and observed through its abstraction snapshot.
 
+Every requirement, with what an implementation need not provide, is in
+docs/protocol.md. Two paths: the minimal one (capability ``call``: whole
+operations and a snapshot, for ``conform``) and the stepping one (capability
+``steps``: the methods below, for race checking too).
+
 ``hello(protocol)``
-    the client's version; the server answers ``{"protocol": 2}``, or refuses a
+    the client's version; the server answers ``{"protocol": 2, "capabilities":
+    [...]}`` (``"steps"``, ``"call"``; left out: ``["steps"]``), or refuses a
     client that speaks another version (a version 1 client sends none).
+``call(op, args) -> result``
+    the minimal path: run an operation to completion (conformance/sequential.py
+    supplies its steps from the model).
 ``reset(config)``
     boot the machine the configuration describes (``Config.to_json``: its
     memcgs, tasks and root caches, what is online at boot, the fixes kept).
