@@ -279,6 +279,14 @@ def _immediate(value):
     yield  # pragma: no cover - makes this a generator
 
 
+class ErrorReply(ProtocolError):
+    """The program answered a request with an error reply."""
+
+    def __init__(self, message: str, reply):
+        super().__init__(message)
+        self.reply = reply
+
+
 class PipeAdapter:
     """Talk to an implementation in any language over JSON lines on stdin/stdout.
 
@@ -316,7 +324,11 @@ class PipeAdapter:
                 raise SetupError(f"{command}: speaks protocol {theirs!r}; this suite speaks "
                                  f"version {VERSION} (docs/protocol.md)")
             self.capabilities = capabilities(command, hello)
-            self.reset()
+            try:
+                self.reset()
+            except ErrorReply as e:  # it answered: this configuration is not one it has
+                raise SetupError(f"{command}: refuses the configuration {cfg.name!r}: "
+                                 f"{e.reply}") from None
         except ProtocolError:
             self.close()
             raise
@@ -344,7 +356,7 @@ class PipeAdapter:
         if not isinstance(msg, dict) or msg.get("id") != self._id:
             raise ProtocolError(f"{self.name}: reply {reply[:200]!r} does not answer id {self._id}")
         if "error" in msg:
-            raise ProtocolError(f"{self.name}: {method} failed: {msg['error']}")
+            raise ErrorReply(f"{self.name}: {method} failed: {msg['error']}", msg["error"])
         return msg.get("result")
 
     def _readline(self, method: str) -> str:
