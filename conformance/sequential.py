@@ -26,7 +26,7 @@ the activation state and the page counts are always the implementation's.
 
 from __future__ import annotations
 
-from errno import ENOENT
+from errno import EINVAL, ENOENT
 
 from kmemcg.conformance.alone import model_operation
 from kmemcg.conformance.harness import (
@@ -38,7 +38,7 @@ from kmemcg.conformance.harness import (
 )
 from kmemcg.conformance.harness import abstract_state as alpha
 from kmemcg.conformance.protocol import Done, ProtocolError, Step
-from kmemcg.model.config import ROOT, Config
+from kmemcg.model.config import MAX_ORDER, ROOT, Config
 from kmemcg.model.state import State, initial, to_json
 
 #: snapshot fields a sequential implementation may leave out, as the model has
@@ -97,6 +97,8 @@ class WholeOperations:
         self.replies: list = []
         self.snaps: list = []
         self._next = 0
+        self._snap = None  # the snapshot the harness asks for after the step just taken
+        self._pages_after: tuple = ()
         first = completed(inner.snapshot(), to_json(cfg, initial(cfg)), self._names)
         self.state = self._alpha(first)
         self._last = first
@@ -127,7 +129,7 @@ class WholeOperations:
         return reply
 
     def snapshot(self):
-        snap, self._snap = getattr(self, "_snap", None), None
+        snap, self._snap = self._snap, None
         return self._last if snap is None else snap
 
     def read(self, path: str, file: str):
@@ -176,6 +178,10 @@ class WholeOperations:
         if op == "set_task":
             return 0, [], s, ()
         a = dict(args)
+        order = a.get("order", 0)
+        if op == "alloc_kmem" and (not isinstance(order, int) or isinstance(order, bool)
+                                   or not 0 <= order < MAX_ORDER):
+            return -EINVAL, [], s, ()  # the protocol's: no such page order
         if op == "alloc_kmem" and asks_bypass(self.ctx[a["task"]], a):
             a["bypass"] = "context"
         if op in ("free_kmem", "free_user"):
