@@ -78,6 +78,11 @@ class Config:
     #: and mkdir's css_online waits on memcg_create_mutex only where the
     #: activation holds it (fix activation_excludes_mkdir)
     second_admin: bool = False
+    #: the objects a root cache serves itself (an allocation in a context the
+    #: kernel never charges, or the one that queues its memcg's cache) are kept
+    #: on the root's own slabs, and /proc/slabinfo counts them; False: they are
+    #: forgotten as they are served (the scopes before root-served objects)
+    root_objects: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -124,8 +129,9 @@ class Config:
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
-        if not isinstance(self.second_admin, bool):
-            raise ValueError("second_admin must be true or false")
+        for key in ("second_admin", "root_objects"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be true or false")
         for key in ("memcgs", "tasks", "roots"):
             names = getattr(self, key)
             if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
@@ -190,6 +196,7 @@ class Config:
             "kmem_limit": self.kmem_limit,
             "check_deadlock": self.check_deadlock,
             "second_admin": self.second_admin,
+            "root_objects": self.root_objects,
         }
 
     @classmethod
