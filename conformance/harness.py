@@ -553,6 +553,8 @@ def protocol_args(cfg: Config, paths, action: str, margs: tuple) -> dict:
             out[p] = cache_name(cfg, v)
         elif p == "root":
             out[p] = cfg.roots[v]
+        elif p == "context":
+            out[p] = CONTEXTS[v]
         else:
             out[p] = v
     return out
