@@ -74,7 +74,15 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        when none is removed, ``-EBUSY`` while pinned
 ``mem_cgroup_free``    ``path``: the RCU callback of a memcg whose refcnt reached
                        0 (step ``mem_cgroup_free``); ``-ENOENT`` when none is due
+``drain_stock``        ``cpu``: drain_local_stock on that cpu (step ``stock.drain``,
+                       none when its stock caches no memcg); ``-EINVAL`` for a
+                       cpu the scope has not (only scopes with ``percpu_stock``
+                       have cpus)
 =====================  ====================================================
+
+A snapshot on a scope with ``percpu_stock`` has ``stock``: per cpu,
+``{"memcg": path or null, "nr_pages": n}`` (memcg_stock's cached memcg and the
+res pages precharged to it).
 
 A snapshot's task has ``mm`` (the name of the task that created the mm it uses;
 null once it exited), and ``mms`` maps each task name to the mm it created:
@@ -139,6 +147,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "work": ("item",),
     "css_free": ("path",),
     "mem_cgroup_free": ("path",),
+    "drain_stock": ("cpu",),
 }
 
 #: the arguments an operation may leave out (their defaults: see the adapters)
