@@ -205,6 +205,16 @@ PRESETS["stock"] = Config(
              "user.charge", "user.uncharge", "attach", "force_empty", "limit.write",
              "stock.drain"),
 )
+# the stock's own race, small enough to interleave the implementation
+# exhaustively: one task on one cpu, its page charges against its stock, and the
+# cpu's drain work
+PRESETS["stock-race"] = Config(
+    name="stock-race", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    boot_memcgs=True, max_pages=1, kmem_limits=(), res_limits=(), max_failcnt=1,
+    percpu_stock=True, charge_batch=2, nr_cpus=1,
+    actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+             "user.charge", "user.uncharge", "attach", "stock.drain"),
+)
 
 # the whole controller: a nested tree, two tasks, a root cache, every action
 # force_empty included (the prover's scope; too big to explore), memcg death's

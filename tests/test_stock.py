@@ -14,8 +14,10 @@ import pytest
 
 from kmemcg.conformance.adapters import PythonAdapter
 from kmemcg.conformance.harness import Harness, Nonconformance
+from kmemcg.conformance.interleave import explore_impl
 from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.impl.kernel import Kernel
+from kmemcg.model import explore
 from kmemcg.model.config import CHARGE_BATCH, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.scopes import PRESETS
@@ -39,7 +41,7 @@ def k():
 def test_the_kernel_default_batch_is_32_pages_and_scopes_choose_a_small_one():
     assert CHARGE_BATCH == 32 and Config().charge_batch == 32
     assert (CFG.percpu_stock, CFG.charge_batch, CFG.nr_cpus) == (True, 2, 2)
-    assert not any(p.percpu_stock for n, p in PRESETS.items() if n != "stock")
+    assert {n for n, p in PRESETS.items() if p.percpu_stock} == {"stock", "stock-race"}
 
 
 def test_a_page_precharges_a_batch_and_the_next_one_is_served_from_the_stock(k):
@@ -134,3 +136,20 @@ def test_a_stock_scope_must_name_its_charging_tasks():
         replace(CFG, actions=None).validate()
     with pytest.raises(ValueError, match="at least 1"):
         replace(CFG, charge_batch=0).validate()
+
+
+def test_the_reference_interleaves_to_exactly_the_models_states_on_stock_race():
+    race = PRESETS["stock-race"]
+    r = explore_impl(race)
+    assert r.problem is None
+    assert r.states == set(explore.explore(race, graph=False).states)
+    assert len(r.states) == 284
+
+
+@pytest.mark.parametrize("name,step", [("drain_keeps_charge", "stock.drain"),
+                                       ("kmem_batched", "charge.kmem")])
+def test_every_interleaving_of_stock_race_kills_the_stock_mutants(name, step):
+    race = PRESETS[MUTANTS[name].interleave]
+    mutant = MUTANTS[name].kernel
+    r = explore_impl(race, make=lambda: PythonAdapter(mutant.for_config(race)))
+    assert r.problem is not None and step in r.problem
