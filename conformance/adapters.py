@@ -245,7 +245,11 @@ _CALLS = {
     "fork": lambda s, a: s.fork(a["task"], a["parent"], a.get("thread", False)),
     "exit": lambda s, a: s.exit(a["task"]),
     "put_task_struct": lambda s, a: s.put_task_struct(a["task"]),
-    "kmem_cache_alloc": lambda s, a: s.kmem_cache_alloc(a["root"], a["path"], a.get("fill")),
+    # a context and the task named only when given: an implementation of the
+    # protocol before root-served allocations takes neither
+    "kmem_cache_alloc": lambda s, a: s.kmem_cache_alloc(
+        a["root"], a["path"], a.get("fill"),
+        **{k: a[k] for k in ("context", "task") if a.get(k) is not None}),
     "kmem_cache_free": lambda s, a: s.kmem_cache_free(a["root"], a["path"], a["fill"],
                                                       bool(a.get("release"))),
     "kmem_cache_shrink": lambda s, a: s.kmem_cache_shrink(a["root"], a["path"]),

@@ -30,6 +30,7 @@ from kmemcg.model.controller import MODEL
 from kmemcg.model.facts import owner_memcg
 from kmemcg.model.state import (
     ABSENT,
+    CONTEXTS,
     LIFECYCLE,
     ONLINE,
     State,
@@ -38,6 +39,7 @@ from kmemcg.model.state import (
     initial,
     memcg_of,
     n_caches,
+    root_own,
 )
 
 MAX_STEPS = 64
@@ -532,6 +534,8 @@ def model_args(cfg: Config, paths, action: str, args: dict) -> tuple:
             out.append(cache_index(cfg, v))
         elif p == "root":
             out.append(cfg.roots.index(v))
+        elif p == "context":
+            out.append(CONTEXTS.index(v))
         else:
             out.append(int(v))
     return tuple(out)
@@ -539,7 +543,10 @@ def model_args(cfg: Config, paths, action: str, args: dict) -> tuple:
 
 @cache
 def _cache_names(cfg: Config) -> dict:
-    return {cache_name(cfg, c): c for c in range(n_caches(cfg)) if memcg_of(cfg, c)}
+    """A cache's name -> its number; with root_objects a root's own slabs are
+    named by the root's name (cache_show prints it)."""
+    own = {r: root_own(cfg, i) for i, r in enumerate(cfg.roots)} if cfg.root_objects else {}
+    return {**{cache_name(cfg, c): c for c in range(n_caches(cfg)) if memcg_of(cfg, c)}, **own}
 
 
 def cache_index(cfg: Config, name: str) -> int:

@@ -64,7 +64,16 @@ from kmemcg.impl.lockdep import Lockdep
 from kmemcg.model.config import UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.slabinfo import expect_memcg_slabinfo, expect_proc_slabinfo
-from kmemcg.model.state import ABSENT, LIFECYCLE, MEMCG_FREED, ONLINE, ROOT, memcg_of, root_of
+from kmemcg.model.state import (
+    ABSENT,
+    CONTEXTS,
+    LIFECYCLE,
+    MEMCG_FREED,
+    ONLINE,
+    ROOT,
+    memcg_of,
+    root_of,
+)
 
 
 def _cache(cfg, paths, c) -> dict:
@@ -90,6 +99,12 @@ OPERATIONS = {
     "alloc": lambda cfg, p, c: ("kmem_cache_alloc", _cache(cfg, p, c)),
     "alloc.partial": lambda cfg, p, c, fill: ("kmem_cache_alloc",
                                               {**_cache(cfg, p, c), "fill": fill}),
+    # a context the kernel never charges, on a task of the first group (while it
+    # is online: the same step in the root memcg's "unaccounted" context reaches
+    # the same states); "unaccounted": by a task of the root memcg
+    "alloc.root": lambda cfg, p, r, x: ("kmem_cache_alloc", {
+        "root": cfg.roots[r], **({"path": p[ROOT]} if CONTEXTS[x] == "unaccounted" else
+                                 {"path": p[1], "context": CONTEXTS[x]})}),
     "free.object": lambda cfg, p, c, fill: ("kmem_cache_free",
                                             {**_cache(cfg, p, c), "fill": fill,
                                              "release": False}),
@@ -213,6 +228,11 @@ class _Run:
         #: told of every step checked (a conformance.coverage.Coverage), or None
         self.coverage = None
         self._hidden = _UNKNOWN
+        #: guarded path thread key -> the model action (name, args) it was started
+        #: for, until its first model step (which must be that action)
+        self.first: dict[str, tuple] = {}
+        #: the action the last try's step had to be (its path's first), or None
+        self.expected: tuple | None = None
 
     def abstract(self) -> tuple:
         """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
@@ -367,6 +387,7 @@ class _Run:
                     return None
                 op, op_args = OPERATIONS[name](self.cfg, self.paths, *args)
                 thread = [self.impl.start(op, op_args), name, None, None]
+                self.first[key] = (name, tuple(args))
         elif kind == "step":
             key = choice[1]
             thread = self.threads.get(key)
@@ -378,8 +399,12 @@ class _Run:
                 return None
             thread = [self.impl.start("work", {"item": choice[1]}), "kworker", None, None]
         self.key = key  # the thread this try drives: a lane of a picture
+        self.expected = None
         y = self.impl.step(thread[0])
+        if type(y) is Step:
+            self.expected = self.first.pop(key, None)
         if type(y) is Done:
+            self.first.pop(key, None)
             self.threads.pop(key, None)
             if thread[3] is not None:  # a cgroupfs or page operation
                 self._returned(thread, y.result)
@@ -453,6 +478,10 @@ class _Run:
         except (KeyError, ValueError, StopIteration, TypeError, AlphaError) as e:
             return step, None, (f"{_named(choice)}: the step {step.action} {step.args} does not "
                                 f"name the model's parameters ({type(e).__name__}: {e})")
+        if self.expected is not None and self.expected != (step.action, margs):
+            name, args = self.expected
+            return step, None, (f"{_named(choice)}: the path started for {name}{args} took "
+                                f"{step.action}{margs} first")
         bad, self.known = judge_step(self.cfg, oracle, state, step.action, margs, step.ret,
                                      post, claim)
         if bad is None and self.coverage is not None:

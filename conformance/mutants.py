@@ -321,6 +321,13 @@ class _ForkIgnoresKmemLimit(Kernel):
         return 0
 
 
+class _InterruptCharged(Kernel):
+    def kmem_cache_alloc(self, root, path=None, fill=None, context=None, task=None):
+        if context == "interrupt":
+            context = None  # bug: in_interrupt() is not tested: the group's copy, charged
+        return (yield from Kernel.kmem_cache_alloc.fn(self, root, path, fill, context, task))
+
+
 class _StackChargedToForkingThread(Kernel):
     @staticmethod
     def _stack_memcg(parent):
@@ -433,6 +440,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "put_task_struct frees the stack without uncharging it", *_CACHES),
     Mutant("fork_ignores_kmem_limit", _ForkIgnoresKmemLimit,
            "a thread stack is charged past the kmem limit", *_CACHES),
+    Mutant("interrupt_charged", _InterruptCharged,
+           "an allocation in interrupt context is charged to the group's copy, not "
+           "served from the root cache", None, "root-objects"),
     # a thread moved away from its mm's owner forks: three tasks (the owner, the
     # thread, the child) are more than the conformance machine has
     Mutant("stack_charged_to_forking_thread", _StackChargedToForkingThread,

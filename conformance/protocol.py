@@ -63,7 +63,10 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        of the parent's mm owner
 ``exit``               ``task``
 ``put_task_struct``    ``task``
-``kmem_cache_alloc``   ``root``, ``path``, ``fill`` (the slab filled; null: a new one)
+``kmem_cache_alloc``   ``root``, ``path``, ``fill`` (the slab filled; null: a new one),
+                       ``context`` (one the kernel never charges: ``kthread``,
+                       ``interrupt``, ``nofail``, ``fatal_signal``; see below),
+                       ``task`` (on whose behalf; ``path`` must be its memcg)
 ``kmem_cache_free``    ``root``, ``path``, ``fill``, ``release``
 ``kmem_cache_shrink``  ``root``, ``path``
 ``kmem_cache_destroy`` ``root``
@@ -79,6 +82,18 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        cpu the scope has not (only scopes with ``percpu_stock``
                        have cpus)
 =====================  ====================================================
+
+An allocation in a context memcg_kmem_get_cache never charges (3.8
+memcontrol.h: ``__GFP_NOFAIL``, ``in_interrupt()``, ``!current->mm`` or
+``PF_KTHREAD``, ``fatal_signal_pending``), by a task marked so with
+``set_task``, or by a task of a memcg that cannot account kmem (the root memcg,
+a group never limited) is served from the root cache and queues nothing: with
+a configuration's ``root_objects`` its step is ``alloc.root`` with ``root`` and
+``context`` (``unaccounted`` for the last case), the object is kept on the
+root's own slabs, which a snapshot's root shows as ``slabs`` (fills, as a
+cache's), and ``kmem_cache_free`` of the root memcg's path (``/``) frees one of
+them (its step names the cache by the root's name); without ``root_objects``
+the object is forgotten and there is no step.
 
 A snapshot on a scope with ``percpu_stock`` has ``stock``: per cpu,
 ``{"memcg": path or null, "nr_pages": n}`` (memcg_stock's cached memcg and the
@@ -140,7 +155,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "fork": ("task", "parent", "thread"),
     "exit": ("task",),
     "put_task_struct": ("task",),
-    "kmem_cache_alloc": ("root", "path", "fill"),
+    "kmem_cache_alloc": ("root", "path", "fill", "context", "task"),
     "kmem_cache_free": ("root", "path", "fill", "release"),
     "kmem_cache_shrink": ("root", "path"),
     "kmem_cache_destroy": ("root",),
@@ -152,7 +167,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 
 #: the arguments an operation may leave out (their defaults: see the adapters)
 OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm",
-                           "fill", "release", "order", "thread"})
+                           "fill", "release", "order", "context", "task", "thread"})
 
 #: gfp flag names an allocation may carry.
 GFP_FLAGS = ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL")

@@ -148,19 +148,23 @@ class Kernel:
                  thread_size_order: int = THREAD_SIZE_ORDER, boot_memcgs: bool = False,
                  boot_tasks: bool = True, kmem_limit: int = RESOURCE_MAX,
                  fixes: frozenset[str] = FIXES, lockdep: Lockdep | None = None,
-                 nr_cpus: int = 0, charge_batch: int = CHARGE_BATCH):
+                 root_objects: bool = False, nr_cpus: int = 0,
+                 charge_batch: int = CHARGE_BATCH):
         """Boot: the root memcg, the root caches ``roots`` (kmem_cache_create of
         ``2**slab_order``-page slabs of ``objs_per_slab`` objects), the tasks
         (in the root memcg with ``boot_tasks``; else their pids are free until
         ``fork``), and with ``boot_memcgs`` every memcg of ``memcgs`` (names;
         ``parents`` their parents' indices) created and kmem-limited at
-        ``kmem_limit``, in order. With ``nr_cpus`` the res charges go through
-        that many cpus' memcg_stock, ``charge_batch`` pages at a time (task
-        ``tasks[k]`` runs on cpu ``k % nr_cpus``); without, res is exact."""
+        ``kmem_limit``, in order. With ``root_objects`` the objects a root cache
+        serves itself are kept on its own slabs, as the kernel keeps them (and
+        /proc/slabinfo counts them); without, they are forgotten as served. With
+        ``nr_cpus`` the res charges go through that many cpus' memcg_stock,
+        ``charge_batch`` pages at a time (task ``tasks[k]`` runs on cpu ``k %
+        nr_cpus``); without, res is exact."""
         self.mc = self.controller_class()
         if nr_cpus:
             self.mc.enable_percpu_stock(nr_cpus, charge_batch)
-        self.slab = self.slab_class(self.mc, fixes, lockdep)
+        self.slab = self.slab_class(self.mc, fixes, lockdep, root_objects)
         self.fixes = self.slab.fixes
         self.mc.fixes = self.fixes & CONTROLLER_FIXES
         self.lockdep = self.slab.lockdep
@@ -195,6 +199,7 @@ class Kernel:
                    thread_size_order=cfg.thread_size_order,
                    boot_memcgs=cfg.boot_memcgs, boot_tasks=cfg.boot_tasks,
                    kmem_limit=cfg.kmem_limit, fixes=cfg.fixes, lockdep=lockdep,
+                   root_objects=cfg.root_objects,
                    nr_cpus=cfg.nr_cpus if cfg.percpu_stock else 0,
                    charge_batch=cfg.charge_batch)
 
@@ -617,22 +622,54 @@ class Kernel:
     # ------------------------------------------------------------ kernel face: slab
 
     @kpath
-    def kmem_cache_alloc(self, root: str, path: str, fill: int | None = None):
-        """kmem_cache_alloc(root) by a task of the memcg at ``path`` (3.8-3.10);
-        ``fill``: the partial slab to take an object from, when the test names one."""
-        r, memcg = self._root(root), self._online(path)
+    def kmem_cache_alloc(self, root: str, path: str | None = None, fill: int | None = None,
+                         context: str | None = None, task: str | None = None):
+        """kmem_cache_alloc(root) on behalf of ``task`` (its memcg's copy), or by
+        some task of the memcg at ``path`` (3.8-3.10); ``fill``: the partial slab
+        to take an object from, when the test names one. ``context`` is one the
+        kernel never charges (SlabAllocator.CONTEXTS: "interrupt", "nofail",
+        "kthread", "fatal_signal"), as is a task marked a kernel thread, without
+        an mm or with a fatal signal (set_task_flags): memcg_kmem_get_cache keeps
+        the root cache, and nothing is queued. -EINVAL for an unknown context or
+        a path that is not the task's memcg."""
+        if context is not None and context not in self.slab.CONTEXTS[:4]:
+            return -EINVAL
+        t = self._live_task(task) if task is not None else None
+        if task is not None and t is None:
+            return -ESRCH
+        if t is not None and path is not None and self._online(path) is not t.memcg:
+            return -EINVAL
+        r = self._root(root)
+        memcg = t.memcg if t is not None else self._online(path or "/")
         if r is None or memcg is None:
             return -ENOENT
+        context = context or (t is not None and self._task_context(t)) or None
+        if context is not None:  # memcg_kmem_get_cache's own order of tests
+            yield from self.slab.kmem_cache_alloc_root(r, context)
+            return 0
         yield from self.slab.kmem_cache_alloc(r, memcg, fill)
         return 0
 
+    @staticmethod
+    def _task_context(t: TaskStruct) -> str | None:
+        """The context memcg_kmem_get_cache reads off current: !current->mm or
+        PF_KTHREAD, then fatal_signal_pending (3.8 memcontrol.h)."""
+        if not t.has_mm or t.flags & TaskStruct.PF_KTHREAD:
+            return "kthread"
+        return "fatal_signal" if t.fatal_signal_pending else None
+
     @kpath
     def kmem_cache_free(self, root: str, path: str, fill: int, release: bool = False):
-        """kmem_cache_free of an object of the memcg's copy of ``root`` on a slab
-        holding ``fill`` objects; ``release``: the slab empties and is given back."""
+        """kmem_cache_free of an object of the memcg's copy of ``root`` (of the
+        root cache's own, for the root memcg's path) on a slab holding ``fill``
+        objects; ``release``: the slab empties and is given back."""
         r, memcg = self.slab.root_index(root), self._lookup(path)
-        if r is None or memcg is None or (r, memcg) not in self.slab.caches:
+        own = memcg is self.mc.root_mem_cgroup
+        if r is None or memcg is None or ((r, memcg) not in self.slab.caches and not own):
             return -ENOENT
+        if not any(sl.inuse == fill for sl in (self.slab.slab_caches[r] if own else
+                                               self.slab.caches[(r, memcg)]).slabs):
+            return -ENOENT  # no object on a slab of that fill
         yield from self.slab.kmem_cache_free(r, memcg, fill, release)
         return 0
 
@@ -774,6 +811,14 @@ class Kernel:
         memcg, pc = self.mc.activation
         return {"pc": pc, "memcg": memcg.path}
 
+    @staticmethod
+    def _fills(cachep) -> list[int]:
+        """A cache's slabs by fill, the state's ``slabs`` of it."""
+        fills = [0] * (cachep.num + 1)
+        for sl in cachep.slabs:
+            fills[sl.inuse] += 1
+        return fills
+
     def _cache_snapshot(self) -> dict:
         slab = self.slab
         caches = {}
@@ -789,9 +834,7 @@ class Kernel:
                 else:
                     state = "pending" if queued else "idle"
                 alive = c is not None and not c.freed
-                fills = [0] * (root.num + 1)
-                for sl in c.slabs if c is not None else ():
-                    fills[sl.inuse] += 1
+                fills = self._fills(c) if c is not None else [0] * (root.num + 1)
                 caches[slab.cache_name(r, memcg)] = {
                     "cache": "none" if c is None else "freed" if c.freed else "alive",
                     "dead": bool(c is not None and c.memcg_params.dead),
@@ -808,7 +851,9 @@ class Kernel:
         om, rd = slab.offline_at, slab.rdestroy_at
         by_id = {m.kmemcg_id: m for m in self.memcg_list if m.kmemcg_id >= 0}
         return {
-            "roots": {r.name: {"alive": not r.freed} for r in slab.slab_caches},
+            "roots": {r.name: {"alive": not r.freed, **(
+                {"slabs": self._fills(r)} if slab.root_objects else {})}
+                for r in slab.slab_caches},
             "caches": caches,
             "offline": {"memcg": om[0].path if om else None,
                         "visited": [slab.slab_caches[r].name for r in sorted(om[1])]

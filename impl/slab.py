@@ -89,8 +89,12 @@ class SlabAllocator:
     COLUMNS = ("# name <active_objs> <num_objs> <objperslab> <pagesperslab> "
                ": slabdata <active_slabs> <num_slabs>")
 
+    #: the contexts memcg_kmem_get_cache never charges (3.8 memcontrol.h), in
+    #: the model's order (model/state.py CONTEXTS)
+    CONTEXTS = ("kthread", "interrupt", "nofail", "fatal_signal", "unaccounted")
+
     def __init__(self, mc: MemoryController, fixes: frozenset[str] = FIXES,
-                 lockdep: Lockdep | None = None):
+                 lockdep: Lockdep | None = None, root_objects: bool = False):
         unknown = set(fixes) - FIXES
         if unknown:
             raise ValueError(f"unknown fixes {sorted(unknown)}")
@@ -112,6 +116,10 @@ class SlabAllocator:
         self.half_created: set[tuple[int, MemCgroup]] = set()
         self.create_seq = 0
         self.memcg_cache_mutex = Mutex("memcg_cache_mutex")
+        #: keep the objects a root cache serves itself on its own slabs (the
+        #: kernel does); False forgets them as they are served, as the model's
+        #: scopes without root_objects do
+        self.root_objects = root_objects
 
     def has_fix(self, fix: str) -> bool:
         return fix in self.fixes
@@ -185,8 +193,12 @@ class SlabAllocator:
 
     def kmem_freepages(self, cachep: KmemCache, slab: Slab) -> None:
         """kmem_freepages: the release hook (memcg_release_pages), then the pages go
-        back, uncharged from the memcg they were charged to (free_memcg_kmem_pages)."""
+        back, uncharged from the memcg they were charged to (free_memcg_kmem_pages).
+        A root cache's pages were never charged (no __GFP_KMEMCG) and it has no
+        hook (is_root_cache): they just go."""
         cachep.slabs.remove(slab)
+        if cachep.memcg_params is None:
+            return
         self.memcg_release_pages(cachep, 1 << cachep.gfporder)
         self.mc.memcg_uncharge_kmem(cachep.memcg_params.memcg, PAGE_SIZE << cachep.gfporder)
 
@@ -195,7 +207,32 @@ class SlabAllocator:
         for slab in [sl for sl in cachep.slabs if sl.inuse == 0]:
             self.kmem_freepages(cachep, slab)
 
+    def root_serve(self, root: KmemCache) -> None:
+        """The root cache serves an object itself: kept on its own slabs with
+        ``root_objects`` (a partial slab, the fullest, as the model takes it;
+        else an empty one; else a new slab, its pages not charged), else
+        forgotten."""
+        if not self.root_objects:
+            return
+        partial = [sl for sl in root.slabs if 0 < sl.inuse < root.num]
+        slab = max(partial, key=lambda sl: sl.inuse, default=None) or next(
+            (sl for sl in root.slabs if sl.inuse == 0), None)
+        if slab is None:
+            slab = Slab(root)
+            root.slabs.append(slab)
+        slab.inuse += 1
+
     # ------------------------------------------------------------ task paths
+
+    def kmem_cache_alloc_root(self, r: int, context: str):
+        """kmem_cache_alloc(root) in a context memcg_kmem_get_cache never charges
+        (CONTEXTS): the root cache serves it and nothing is queued; a step only
+        where the root's objects are kept."""
+        root = self.slab_caches[r]
+        self._touch(root)
+        self.root_serve(root)
+        if self.root_objects:
+            yield Step("alloc.root", {"root": root.name, "context": context})
 
     def kmem_cache_alloc(self, r: int, memcg: MemCgroup, fill: int | None = None):
         """kmem_cache_alloc from root ``r`` by a task of ``memcg``
@@ -206,11 +243,15 @@ class SlabAllocator:
         for it, so /proc/slabinfo would differ from the model's by it."""
         root = self.slab_caches[r]
         if not self.mc.memcg_kmem_accounted(memcg):
-            return  # __memcg_kmem_get_cache: the root serves it, nothing accounted
+            # memcg_kmem_get_cache: the key off, or __memcg_kmem_get_cache's
+            # !memcg_can_account_kmem: the root serves it, nothing accounted
+            yield from self.kmem_cache_alloc_root(r, "unaccounted")
+            return
         cachep = root.memcg_caches.get(memcg.kmemcg_id)
         name = {"cache": self.cache_name(r, memcg)}
         if cachep is None:  # __memcg_kmem_get_cache: enqueue, serve from the root
             self.memcg_create_cache_enqueue(r, memcg)
+            self.root_serve(root)
             yield Step("alloc", name)
             return
         self._touch(cachep)
@@ -230,13 +271,16 @@ class SlabAllocator:
 
     def kmem_cache_free(self, r: int, memcg: MemCgroup, fill: int, release: bool):
         """kmem_cache_free(root, x) of an object of ``memcg``'s cache on a slab
-        holding ``fill`` objects; ``release``: that slab empties and the allocator
-        gives it back. The cache comes from the object's page (cache_from_obj)."""
-        slab = next(sl for sl in self.caches[(r, memcg)].slabs if sl.inuse == fill)  # x
+        holding ``fill`` objects (the root memcg's: an object the root cache
+        served itself); ``release``: that slab empties and the allocator gives
+        it back. The cache comes from the object's page (cache_from_obj)."""
+        own = memcg is self.mc.root_mem_cgroup
+        cache = self.slab_caches[r] if own else self.caches[(r, memcg)]
+        slab = next(sl for sl in cache.slabs if sl.inuse == fill)  # x
         cachep = slab.slab_cache  # virt_to_head_page(x)->slab_cache
         self._touch(cachep)
         slab.inuse -= 1
-        name = {"cache": self.cache_name(r, memcg)}
+        name = {"cache": cache.name if own else self.cache_name(r, memcg)}
         if release:
             self.kmem_freepages(cachep, slab)
             yield Step("free.release_pages", name)
@@ -377,6 +421,8 @@ class SlabAllocator:
         root = self.slab_caches[r]
         self.root_dying.add(r)
         self.rdestroy_at = (r, 0, 0)
+        if self.root_objects:  # its own slabs, all empty by now (see the model's
+            root.slabs.clear()  # root_destroy.start: released at the walk's start)
         yield Step("root_destroy.start", {"root": root.name})
         for i in range(nr_ids):
             while self.has_fix("root_dying_flush") and self._creating(r):

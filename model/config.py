@@ -84,6 +84,11 @@ class Config:
     #: and mkdir's css_online waits on memcg_create_mutex only where the
     #: activation holds it (fix activation_excludes_mkdir)
     second_admin: bool = False
+    #: the objects a root cache serves itself (an allocation in a context the
+    #: kernel never charges, or the one that queues its memcg's cache) are kept
+    #: on the root's own slabs, and /proc/slabinfo counts them; False: they are
+    #: forgotten as they are served (the scopes before root-served objects)
+    root_objects: bool = False
     #: the per-cpu charge stock (memcg_stock_pcp, 3.8): res charges go through
     #: consume_stock/refill_stock, charging up to ``charge_batch`` pages at once.
     #: Off: the exact-counter abstraction, res charged page for page.
@@ -144,10 +149,9 @@ class Config:
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
-        if not isinstance(self.second_admin, bool):
-            raise ValueError("second_admin must be true or false")
-        if not isinstance(self.percpu_stock, bool):
-            raise ValueError("percpu_stock must be true or false")
+        for key in ("second_admin", "root_objects", "percpu_stock"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be true or false")
         if self.charge_batch < 1 or self.nr_cpus < 1:
             raise ValueError("charge_batch and nr_cpus must be at least 1")
         if self.percpu_stock and (self.roots or self.actions is None
@@ -219,6 +223,7 @@ class Config:
             "kmem_limit": self.kmem_limit,
             "check_deadlock": self.check_deadlock,
             "second_admin": self.second_admin,
+            "root_objects": self.root_objects,
             "percpu_stock": self.percpu_stock,
             "charge_batch": self.charge_batch,
             "nr_cpus": self.nr_cpus,

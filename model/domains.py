@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 from kmemcg.model.config import Config
-from kmemcg.model.state import memcg_of, n_caches
+from kmemcg.model.state import CONTEXTS, memcg_of, n_caches, root_own
 
 
 @cache
@@ -76,9 +76,23 @@ def caches(cfg: Config):
 
 
 @cache
+def slab_caches(cfg: Config):
+    """The caches objects are freed from: the memcg caches, and with
+    ``root_objects`` each root cache's own slabs (root_own)."""
+    own = tuple((root_own(cfg, r),) for r in range(len(cfg.roots))) if cfg.root_objects else ()
+    return tuple(sorted(caches(cfg) + own))
+
+
+@cache
 def fills(cfg: Config):
     """A cache and the fill of the slab an object is freed from."""
-    return tuple((c, k) for (c,) in caches(cfg) for k in range(1, cfg.objs_per_slab + 1))
+    return tuple((c, k) for (c,) in slab_caches(cfg) for k in range(1, cfg.objs_per_slab + 1))
+
+
+@cache
+def roots_contexts(cfg: Config):
+    """A root cache and a context its allocation is never charged in."""
+    return tuple((r, x) for r in range(len(cfg.roots)) for x in range(len(CONTEXTS)))
 
 
 @cache

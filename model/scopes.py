@@ -113,6 +113,15 @@ PRESETS["destruction-2roots"] = Config(
     name="destruction-2roots", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=(),
     roots=("dentry", "inode"), max_pages=0, max_cache_pages=1, **_CACHE_RACES,
 )
+# the objects a root cache serves itself, kept on its own slabs (root_objects):
+# an allocation in a context the kernel never charges (alloc.root: a kernel
+# thread, an interrupt, __GFP_NOFAIL, a fatal signal) and the one that queues
+# A's copy, beside A's copy; frees of either, offline and root destruction.
+# /proc/slabinfo's root line counts the root's own objects and the copy's.
+PRESETS["root-objects"] = Config(
+    name="root-objects", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=(),
+    roots=("dentry",), max_pages=0, max_cache_pages=2, root_objects=True, **_CACHE_RACES,
+)
 
 # memory.force_empty in a nested tree: B's user pages go to A under hierarchy,
 # to the root without, and kmem stays charged where it was. No user.uncharge:

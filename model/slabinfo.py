@@ -17,11 +17,12 @@ What is and is not modelled:
   its column padding are not modelled (the configuration has no object size),
   so the column line names the columns that are printed.
 - /proc/slabinfo's line for a root cache is the root's own slabs plus those of
-  every per-memcg cache in its ``memcg_caches[]``. The root's own slabs are not
-  in the state: the objects a root cache serves (an allocation that bypasses
-  accounting, or the one that queues its memcg's cache) are forgotten as they
-  are served, so the model counts them as none, and the line counts the
-  per-memcg copies that exist.
+  every per-memcg cache in its ``memcg_caches[]``. The root's own slabs hold
+  the objects it serves itself (an allocation in a context the kernel never
+  charges, or the one that queues its memcg's cache): with a configuration's
+  ``root_objects`` the state keeps them (``root_own``) and the line counts
+  them; without, they are forgotten as they are served, and the line counts
+  the per-memcg copies alone.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from kmemcg.model.config import Config
-from kmemcg.model.state import ONLINE, State, cache_id, objects, slab_pages
+from kmemcg.model.state import ONLINE, State, cache_id, objects, root_own, slab_pages
 
 #: print_slabinfo_header's first line (without CONFIG_DEBUG_SLAB, which
 #: prints "2.1 (statistics)").
@@ -56,15 +57,16 @@ def print_slabinfo_header() -> list[str]:
 
 
 def get_slabinfo(s: State, c: int) -> Slabinfo:
-    """get_slabinfo of memcg cache ``c`` (mm/slab.c, 3.8): in-use objects, all
-    slabs, and the slabs holding at least one object."""
+    """get_slabinfo of cache ``c`` (mm/slab.c, 3.8), a memcg cache or a root's
+    own slabs: in-use objects, all slabs, and the slabs holding at least one
+    object."""
     return Slabinfo(objects(s, c), sum(s.slabs[c]), sum(s.slabs[c][1:]))
 
 
 def root_own_slabinfo(cfg: Config, s: State, r: int) -> Slabinfo:
-    """get_slabinfo of root cache ``r`` itself: none, as the state keeps no
-    object a root serves (see the module docstring)."""
-    return Slabinfo()
+    """get_slabinfo of root cache ``r`` itself: its own slabs (none in a scope
+    without ``root_objects``, which forgets what a root serves)."""
+    return get_slabinfo(s, root_own(cfg, r))
 
 
 def memcg_accumulate_slabinfo(cfg: Config, s: State, r: int) -> Slabinfo:

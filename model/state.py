@@ -11,7 +11,8 @@ its fields at their boot values, so they add no states. Names follow the
 kernel fields they abstract.
 
 Caches are numbered ``c = root * n_memcgs + memcg``; memcg 0, the root memcg,
-never owns caches. A slab is ``2**slab_order`` pages of ``objs_per_slab``
+never owns caches, and its number holds the root cache's own slabs (the
+objects the root serves itself, with a configuration's ``root_objects``). A slab is ``2**slab_order`` pages of ``objs_per_slab``
 objects, and a cache's slabs are counted by fill (``slabs[c][k]`` slabs hold k
 objects each).
 """
@@ -43,6 +44,14 @@ TASK_PC = ("idle", "kmem_charged", "res_charged")
 # the administrator's memcg_update_kmem_limit activation path: the step it takes next.
 ADMIN_IDLE, CACHE_SIZES, KEY_INC, SET_ACTIVE = 0, 1, 2, 3
 ADMIN_PC = ("idle", "update_cache_sizes", "static_key_inc", "set_active")
+
+# the contexts memcg_kmem_get_cache never charges (3.8 memcontrol.h): a kernel
+# thread (!current->mm, PF_KTHREAD), in_interrupt(), __GFP_NOFAIL,
+# fatal_signal_pending(current), and a task whose memcg does not account kmem
+# (the key off, or __memcg_kmem_get_cache's !memcg_can_account_kmem: the root
+# memcg, a group never limited); the root cache serves them, queueing nothing
+KTHREAD, INTERRUPT, NOFAIL, FATAL_SIGNAL, UNACCOUNTED = 0, 1, 2, 3, 4
+CONTEXTS = ("kthread", "interrupt", "nofail", "fatal_signal", "unaccounted")
 
 # kmem_cache lifecycle of a memcg cache
 NOCACHE, ALIVE, FREED = 0, 1, 2
@@ -116,7 +125,8 @@ class State(NamedTuple):
     cache: tuple
     dead: tuple
     #: per cache, its slabs by fill: slabs[c][k] slabs hold k objects each
-    #: (memcg_params->nr_pages and the object count follow from it).
+    #: (memcg_params->nr_pages and the object count follow from it); at the
+    #: root memcg's number, the root cache's own slabs (root_own).
     slabs: tuple
     #: per cache: the destroy work_struct (WORK), and whether it was queued
     #: again while running.
@@ -249,6 +259,12 @@ def cache_name(cfg: Config, c: int) -> str:
     return f"{cfg.roots[r]}({m}:{cfg.memcgs[m]})"
 
 
+def root_own(cfg: Config, r: int) -> int:
+    """The number holding root cache ``r``'s own slabs: the root memcg's, which
+    owns no copy (a root cache's pages are never charged: no __GFP_KMEMCG)."""
+    return cache_id(cfg, r, 0)
+
+
 def memcg_caches(cfg: Config, m: int) -> tuple[int, ...]:
     """The caches memcg ``m`` may own, one per root."""
     return tuple(cache_id(cfg, r, m) for r in range(len(cfg.roots))) if m else ()
@@ -357,7 +373,9 @@ def to_json(cfg: Config, s: State) -> dict:
         "mms": mms,
         "admin": {"pc": ADMIN_PC[s.admin_pc], "memcg": _name(cfg.memcgs, s.admin_memcg)},
         "static_key": s.static_key,
-        "roots": {r: {"alive": bool(s.root_alive[i])} for i, r in enumerate(cfg.roots)},
+        "roots": {r: {"alive": bool(s.root_alive[i]),
+                      **({"slabs": list(s.slabs[root_own(cfg, i)])} if cfg.root_objects else {})}
+                  for i, r in enumerate(cfg.roots)},
         "caches": caches,
         "offline": {"memcg": _name(cfg.memcgs, s.offline_memcg),
                     "visited": [r for i, r in enumerate(cfg.roots) if s.offline_done[i]]},
@@ -389,7 +407,10 @@ def from_json(cfg: Config, d: dict) -> State:
     n = n_caches(cfg)
     caches = d.get("caches", {})
     blank = {**_BLANK_CACHE, "slabs": list(no_slabs(cfg))}
-    cs = [caches.get(cache_name(cfg, c), blank) if memcg_of(cfg, c) else blank
+    roots = d.get("roots", {})
+    cs = [caches.get(cache_name(cfg, c), blank) if memcg_of(cfg, c) else
+          {**blank, "slabs": roots.get(cfg.roots[root_of(cfg, c)], {}).get("slabs", blank["slabs"])}
+          if cfg.root_objects else blank
           for c in range(n)]
     rd = d.get("root_destroy", {"root": None, "next_memcg": 0, "step": "mark"})
     offline = d.get("offline", {"memcg": None, "visited": []})
@@ -455,9 +476,10 @@ def from_json(cfg: Config, d: dict) -> State:
     )
     for c, x in enumerate(cs):
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:
-            raise ValueError(f"{cache_name(cfg, c)}: slabs must count fills 0..{cfg.objs_per_slab}")
+            what = cache_name(cfg, c) if memcg_of(cfg, c) else cfg.roots[root_of(cfg, c)]
+            raise ValueError(f"{what}: slabs must count fills 0..{cfg.objs_per_slab}")
         for key, want in (("nr_pages", nr_pages(cfg, s, c)), ("objects", objects(s, c))):
-            if x is blank or x.get(key) == want:
+            if x is blank or not memcg_of(cfg, c) or x.get(key) == want:
                 continue
             got = f"is {x[key]}" if key in x else "is missing"
             raise ValueError(f"{cache_name(cfg, c)}: {key} {got} but its slabs "

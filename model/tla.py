@@ -63,13 +63,13 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes",
-    "SecondAdmin", "PercpuStock", "ChargeBatch", "NrCpus",
+    "SecondAdmin", "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
 )
 #: Constants whose values are defined in the configuration's module: tuples, and
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
 _SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
 _NAMES = ("Memcgs", "Tasks", "Roots")
-_BOOLS = ("BootTasks", "BootMemcgs", "SecondAdmin", "PercpuStock")
+_BOOLS = ("BootTasks", "BootMemcgs", "SecondAdmin", "RootObjects", "PercpuStock")
 _COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab",
            "ThreadSizeOrder", "ChargeBatch", "NrCpus")
 _LIMIT_SETS = ("KmemLimits", "ResLimits")
@@ -81,7 +81,8 @@ ACTIONS = (
     "use_hierarchy.write",
     "limit.write", "kmem_limit.write", "activate.update_cache_sizes",
     "activate.static_key_inc", "activate.set_active", "max_usage.reset", "failcnt.reset",
-    "alloc", "alloc.partial", "free.object", "free.release_pages", "spawn", "fork", "exit",
+    "alloc", "alloc.partial", "alloc.root", "free.object", "free.release_pages", "spawn", "fork",
+    "exit",
     "put_task_struct", "create_work.publish", "create_work.set_slot", "offline.mark_dead",
     "offline.done", "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
     "destroy_work.destroy", "shrink.release", "shrink.done", "root_destroy.start",
@@ -134,6 +135,7 @@ def scope_constants(cfg: Config) -> dict:
                     else tuple(a.name for a in MODEL.enabled(cfg))),
         "Fixes": tuple(f for f in FIXES if cfg.has_fix(f)),
         "SecondAdmin": cfg.second_admin,
+        "RootObjects": cfg.root_objects,
         "PercpuStock": cfg.percpu_stock,
         "ChargeBatch": cfg.charge_batch,
         "NrCpus": cfg.nr_cpus,
@@ -426,6 +428,8 @@ SHIPPED = (
     ("TwoRoots", "destruction-2roots", CORRECT, PASS),
     # order-1 slabs of two objects, a task's stack, a kmem limit of 4 pages
     ("Kmem", "destruction-kmem", CORRECT, PASS),
+    # the objects a root cache serves itself, beside a memcg's copy (root_objects)
+    ("RootObjects", "root-objects", CORRECT, PASS),
     # the activation path against a second administrator and a task's charge
     ("ActivationKey", "activation-key", CORRECT, PASS),
     ("ActivationMkdir", "activation-mkdir", CORRECT, PASS),

@@ -53,7 +53,7 @@ Init ==
     /\ root_alive = [r \in RootIds |-> TRUE]
     /\ cache = [c \in Caches |-> NOCACHE]
     /\ dead = [c \in Caches |-> FALSE]
-    /\ slabs = [c \in Caches |-> NoSlabs]
+    /\ slabs = [c \in SlabCaches |-> NoSlabs]
     /\ work = [c \in Caches |-> IDLE]
     /\ requeued = [c \in Caches |-> FALSE]
     /\ create_pending = [c \in Caches |-> FALSE]
@@ -124,10 +124,12 @@ Next ==
        /\ \E c \in Caches : Alloc(c)
     \/ /\ "alloc.partial" \in Actions
        /\ \E c \in Caches, k \in PartialFills : AllocPartial(c, k)
+    \/ /\ "alloc.root" \in Actions
+       /\ \E r \in RootIds, x \in ContextIds : AllocRoot(r, x)
     \/ /\ "free.object" \in Actions
-       /\ \E c \in Caches, k \in UsedFills : FreeObject(c, k)
+       /\ \E c \in SlabCaches, k \in UsedFills : FreeObject(c, k)
     \/ /\ "free.release_pages" \in Actions
-       /\ \E c \in Caches : FreeReleasePages(c)
+       /\ \E c \in SlabCaches : FreeReleasePages(c)
     \/ /\ "spawn" \in Actions
        /\ \E t \in TaskIds, m \in NonRoot : Spawn(t, m)
     \/ /\ "fork" \in Actions
@@ -224,7 +226,7 @@ PagesFrom(m) == IF m >= N THEN 0 ELSE kmem_pages[m] + user_pages[m] + PagesFrom(
 
 StateConstraint ==
     /\ PagesFrom(0) <= MaxPages
-    /\ \A c \in Caches : NrPages(slabs[c]) <= MaxCachePages
+    /\ \A c \in SlabCaches : NrPages(slabs[c]) <= MaxCachePages
     /\ \A m \in MemcgIds : /\ res[m].failcnt <= MaxFailcnt
                            /\ kmem[m].failcnt <= MaxFailcnt
 
@@ -497,6 +499,15 @@ D6_OfflineCachesDead ==
             passed == offline_memcg = m /\ offline_done[r]
         IN  ((finished \/ passed) /\ cache[c] = ALIVE /\ rdestroy_root # r) => dead[c]
 
+\* D7: a root cache's own slabs (the objects it serves itself) exist only
+\* while it is loaded and not being destroyed, and only with RootObjects
+\* (without, the spec has no such slabs at all).
+D7_RootOwnSlabs ==
+    RootObjects =>
+        \A r \in RootIds :
+            /\ (~root_alive[r] \/ rdestroy_root = r) => slabs[RootOwn(r)] = NoSlabs
+            /\ \A k \in Fills : slabs[RootOwn(r)][k] >= 0
+
 \* Fields in range; only a live cache holds slabs; a stack is charged to a
 \* non-root memcg; a task that has not exited is in an online memcg (rmdir
 \* fails with -EBUSY while the cgroup has tasks); each kmem counter is sane
@@ -700,7 +711,7 @@ TypeOK ==
     /\ root_alive \in [RootIds -> BOOLEAN]
     /\ cache \in [Caches -> {NOCACHE, ALIVE, FREED}]
     /\ dead \in [Caches -> BOOLEAN]
-    /\ slabs \in [Caches -> [Fills -> Nat]]
+    /\ slabs \in [SlabCaches -> [Fills -> Nat]]
     /\ work \in [Caches -> {IDLE, PENDING, RUN_CHECK, RUN_SHRINK, RUN_DESTROY}]
     /\ requeued \in [Caches -> BOOLEAN]
     /\ create_pending \in [Caches -> BOOLEAN]

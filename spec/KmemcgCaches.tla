@@ -66,12 +66,18 @@ LastPageReinit == "destroy_skips_pending" \notin Fixes
 Gone(c, h) == NumSlabs(slabs[c]) - NumSlabs(h)
 Queues(c, h) == Gone(c, h) > 0 /\ NumSlabs(h) = 0 /\ LastPageQueues(c)
 
+\* A root cache's own slabs (RootOwn) were never charged (no __GFP_KMEMCG),
+\* and their dead bit is never set, so the hook queues nothing for them.
 ReleaseSlabs(c, h) ==
     /\ slabs' = [slabs EXCEPT ![c] = h]
-    /\ MemcgUnchargeKmem(MemcgOf(c), Gone(c, h) * SlabBytes)
+    /\ IF MemcgOf(c) = ROOT THEN UNCHANGED counterVars
+       ELSE MemcgUnchargeKmem(MemcgOf(c), Gone(c, h) * SlabBytes)
 
-\* The release hook's effect on c's work item, and the error it may make.
+\* The release hook's effect on c's work item, and the error it may make;
+\* a root cache's own slabs have no hook (is_root_cache).
 ReleaseHook(c, h) ==
+    IF MemcgOf(c) = ROOT THEN UNCHANGED << work, requeued, error >>
+    ELSE
     /\ work' = [work EXCEPT ![c] = IF Queues(c, h) THEN QueuedWork(c) ELSE @]
     /\ requeued' = [requeued EXCEPT ![c] = IF Queues(c, h) THEN QueuedAgain(c, LastPageReinit)
                                                             ELSE @]
@@ -125,10 +131,24 @@ AllocFrom(c) ==
     /\ Accountable(MemcgOf(c))
 
 (***************************************************************************)
+(* The root cache serves an object itself, on its own slabs h: a partial   *)
+(* slab (the fullest: which one the allocator's list yields is not kept),  *)
+(* else an empty one, else a new slab, whose pages are not charged.        *)
+(***************************************************************************)
+RECURSIVE FullestPartial(_, _)
+FullestPartial(h, k) == IF k < 1 THEN 0 ELSE IF h[k] > 0 THEN k ELSE FullestPartial(h, k - 1)
+RootServed(h) ==
+    LET k == FullestPartial(h, ObjsPerSlab - 1)
+    IN  IF k > 0 THEN [h EXCEPT ![k] = @ - 1, ![k + 1] = @ + 1]
+        ELSE IF h[0] > 0 THEN [h EXCEPT ![0] = @ - 1, ![1] = @ + 1]
+        ELSE [h EXCEPT ![1] = @ + 1]
+
+(***************************************************************************)
 (* __memcg_kmem_get_cache / memcg_create_cache_enqueue, memcg_charge_kmem  *)
 (* (3.8).  If the root's slot for the memcg is not yet published, the task *)
 (* queues the cache's creation and the object comes from the root cache,   *)
-(* uncharged, which this spec does not track.  Otherwise, when the cache   *)
+(* uncharged (kept on the root's own slabs with RootObjects, else not      *)
+(* tracked).  Otherwise, when the cache                                    *)
 (* has no partial slab (AllocPartial takes those), the object goes to an   *)
 (* empty slab, else to a new slab, whose pages are charged first, kmem     *)
 (* then res: over a limit the charge fails (failcnt + 1) and so does the   *)
@@ -141,7 +161,10 @@ Alloc(c) ==
         /\ ~(slot[c] /\ HasPartial(h))
         /\ IF ~slot[c] THEN
               /\ create_pending' = [create_pending EXCEPT ![c] = TRUE]
-              /\ UNCHANGED << counterVars, slabs, error >>
+              /\ slabs' = IF RootObjects
+                          THEN [slabs EXCEPT ![RootOwn(RootOf(c))] = RootServed(@)]
+                          ELSE slabs
+              /\ UNCHANGED << counterVars, error >>
            ELSE IF h[0] > 0 THEN
               /\ slabs' = [slabs EXCEPT ![c][0] = @ - 1, ![c][1] = @ + 1]
               /\ error' = Fail(cache[c] = FREED, USE_AFTER_FREE)
@@ -170,8 +193,24 @@ AllocPartial(c, k) ==
     /\ UNCHANGED << accountingVars, counterVars, root_alive, cache, dead, work,
                     requeued, create_pending, half_created, slot, listed, walkVars >>
 
+(***************************************************************************)
+(* memcg_kmem_get_cache keeps the root cache for an allocation in context  *)
+(* x, one the kernel never charges (a kernel thread, in_interrupt(),       *)
+(* __GFP_NOFAIL, a fatal signal pending; 3.8 memcontrol.h), whatever the   *)
+(* task's memcg: the root serves it and nothing is queued.  Only a scope   *)
+(* that keeps the root's objects (RootObjects) has the step.               *)
+(***************************************************************************)
+AllocRoot(r, x) ==
+    /\ RootObjects
+    /\ root_alive[r]
+    /\ rdestroy_root # r
+    /\ slabs' = [slabs EXCEPT ![RootOwn(r)] = RootServed(@)]
+    /\ UNCHANGED << accountingVars, counterVars, root_alive, cache, dead, work,
+                    requeued, create_pending, half_created, slot, listed, walkVars,
+                    error >>
+
 \* kmem_cache_free: the object leaves a slab holding k objects, which keeps
-\* its pages, even once empty (3.8).
+\* its pages, even once empty (3.8); c may be a root's own (RootOwn).
 FreeObject(c, k) ==
     /\ slabs[c][k] > 0
     /\ slabs' = [slabs EXCEPT ![c][k] = @ - 1, ![c][k - 1] = @ + 1]
@@ -398,11 +437,15 @@ RootDestroyStart(r) ==
     /\ root_alive[r]
     /\ rdestroy_root = NONE
     /\ \A m \in NonRoot : Objects(slabs[CacheOf(r, m)]) = 0
+    /\ RootObjects => Objects(slabs[RootOwn(r)]) = 0
     /\ "offline_excludes_root_destroy" \in Fixes => offline_memcg = NONE
     /\ rdestroy_root' = r
     /\ rdestroy_next' = 1
     /\ rdestroy_step' = RD_MARK
-    /\ UNCHANGED << accountingVars, counterVars, cacheVars, offline_memcg,
+    \* the root's own empty slabs go (__kmem_cache_shutdown; see the model)
+    /\ slabs' = IF RootObjects THEN [slabs EXCEPT ![RootOwn(r)] = NoSlabs] ELSE slabs
+    /\ UNCHANGED << accountingVars, counterVars, root_alive, cache, dead, work, requeued,
+                    create_pending, half_created, slot, listed, offline_memcg,
                     offline_done, shrinking, error >>
 
 \* Root destruction of r is at step of its current child,

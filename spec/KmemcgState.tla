@@ -38,6 +38,8 @@ CONSTANTS
     Fixes,          \* the fixes in force (see FixNames)
     SecondAdmin,    \* TRUE: a second administrator runs mkdir and attach while
                     \* the first is inside a kmem limit write
+    RootObjects,    \* TRUE: the objects a root cache serves itself are kept on
+                    \* its own slabs (slabs[RootOwn(r)]); FALSE: forgotten
     PercpuStock,    \* TRUE: res charges go through the per-cpu stock (memcg_stock)
     ChargeBatch,    \* CHARGE_BATCH, in pages (the kernel's 32)
     NrCpus          \* the cpus, each with a stock; task t runs on cpu t % NrCpus
@@ -77,6 +79,7 @@ VARIABLES
     cache,           \* NOCACHE, ALIVE or FREED
     dead,            \* memcg_params->dead
     slabs,           \* its slabs by fill: slabs[c][k] of them hold k objects
+                     \* (with RootObjects, also a root's own: slabs[RootOwn(r)])
     work,            \* the destroy work_struct: IDLE, PENDING or running (RUN_*)
     requeued,        \* queued again while it was running
     create_pending,  \* a creation work item is queued for it
@@ -185,6 +188,14 @@ NOCACHE == 0  \* never created (or creation has not run yet)
 ALIVE == 1
 FREED == 2    \* kmem_cache_destroy freed it
 
+\* The contexts memcg_kmem_get_cache never charges (3.8 memcontrol.h): the
+\* root cache serves them, and nothing is queued.
+KTHREAD == 0       \* !current->mm, PF_KTHREAD
+INTERRUPT == 1     \* in_interrupt()
+NOFAIL == 2        \* __GFP_NOFAIL
+FATAL_SIGNAL == 3  \* fatal_signal_pending(current)
+UNACCOUNTED == 4   \* the key off, or the task's memcg cannot account kmem
+
 \* What went wrong; only the first error is recorded (see Fail).
 OK == 0
 USE_AFTER_FREE == 1
@@ -204,7 +215,7 @@ ActionNames ==
       "limit.write", "kmem_limit.write",
       "activate.update_cache_sizes", "activate.static_key_inc",
       "activate.set_active", "max_usage.reset", "failcnt.reset",
-      "alloc", "alloc.partial", "free.object", "free.release_pages",
+      "alloc", "alloc.partial", "alloc.root", "free.object", "free.release_pages",
       "spawn", "fork", "exit", "put_task_struct",
       "create_work.publish", "create_work.set_slot",
       "offline.mark_dead", "offline.done",
@@ -275,6 +286,11 @@ CacheOf(r, m) == r * N + m
 
 \* The child caches: one per root cache and non-root memcg.
 Caches == { CacheOf(r, m) : r \in RootIds, m \in NonRoot }
+\* A root cache's own slabs are at the root memcg's number, which owns no
+\* child cache; with RootObjects they are kept, and objects freed from them.
+RootOwn(r) == CacheOf(r, ROOT)
+SlabCaches == Caches \cup (IF RootObjects THEN { RootOwn(r) : r \in RootIds } ELSE {})
+ContextIds == { KTHREAD, INTERRUPT, NOFAIL, FATAL_SIGNAL, UNACCOUNTED }
 
 \* How many objects a slab may hold, how many one an object can be freed
 \* from holds, and how many a partial slab (neither empty nor full) holds.
@@ -293,6 +309,7 @@ ASSUME ConstantsOK ==
     /\ BootTasks \in BOOLEAN
     /\ BootMemcgs \in BOOLEAN
     /\ SecondAdmin \in BOOLEAN
+    /\ RootObjects \in BOOLEAN
     /\ MaxPages \in Nat
     /\ MaxCachePages \in Nat
     /\ MaxFailcnt \in Nat

@@ -55,7 +55,7 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes", "SecondAdmin",
-    "PercpuStock", "ChargeBatch", "NrCpus",
+    "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
 )
 #: Each fix of the roster and the profiles that remove it.
 FIXES = {f: {p.name for p in PROFILES.values() if f in p.removes} for f in tla.FIXES}
@@ -108,6 +108,10 @@ def _set_value(node, cfg: Config) -> set:
         "NonRoot": set(range(1, n)),
         "RootIds": set(range(r)),
         "Caches": {q * n + m for q in range(r) for m in range(1, n)},
+        # with root_objects, each root's own slabs too (at the root memcg's number)
+        "SlabCaches": {q * n + m for q in range(r)
+                       for m in range(0 if cfg.root_objects else 1, n)},
+        "ContextIds": set(range(5)),
         "CounterIds": {0, 1},
         "ResLimits": set(cfg.res_limits),
         "KmemLimits": set(cfg.kmem_limits),  # Unlimited stands for UNLIMITED
@@ -208,7 +212,7 @@ WIDE_DESTRUCTION = Config(name="wide-caches", memcgs=("r", "A", "B"),
 
 @pytest.mark.parametrize("cfg", [DEFAULT, WIDE_ACCOUNTING, PRESETS["destruction"],
                                  PRESETS["destruction-2roots"], PRESETS["destruction-kmem"],
-                                 WIDE_DESTRUCTION],
+                                 PRESETS["root-objects"], WIDE_DESTRUCTION],
                          ids=lambda c: c.name)
 def test_action_parameters_range_over_the_model_domains(top, cfg):
     actions = _next_actions(top)
@@ -281,6 +285,7 @@ def test_named_numbers_are_the_models(defs):
         "DOUBLE_DESTROY": d.DOUBLE_DESTROY, "NULL_DEREF": d.NULL_DEREF,
         "RD_MARK": d.RD_MARK, "RD_CANCEL": d.RD_CANCEL, "RD_DESTROY": d.RD_DESTROY,
         "RD_WAIT": d.RD_WAIT,
+        **{name.upper(): i for i, name in enumerate(st.CONTEXTS)},
     }
     assert st.IDLE == d.WORK_IDLE  # one IDLE for a task's charge path and a work item
     assert {k: _int_value(defs[k].definiens) for k in expected} == expected

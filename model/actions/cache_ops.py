@@ -27,6 +27,7 @@ from kmemcg.model.state import (
     memcg_of,
     objects,
     replace_at,
+    root_own,
     slab_pages,
 )
 
@@ -67,11 +68,33 @@ def mem_cgroup_destroy_cache(cfg, s: State, c: int) -> State:
     return If(And(s.dead[c], Not(pending)), queue_destroy(s, c), s)
 
 
+def root_serve(cfg, s: State, r: int) -> State:
+    """Root cache ``r`` serves an object itself (kept on its own slabs,
+    root_own): a partial slab, else an empty one, else a new slab, whose pages
+    are not charged (a root cache has no __GFP_KMEMCG). Which partial slab the
+    allocator's list yields is not kept; the model takes the fullest, and so
+    does the reference (only with three objects a slab or more can it matter)."""
+    c = root_own(cfg, r)
+    hist = s.slabs[c]
+
+    def moved(frm, to):
+        out = replace_at(hist, frm, hist[frm] - 1)
+        return replace_at(out, to, out[to] + 1)
+
+    grown = If(hist[0] > 0, moved(0, 1), replace_at(hist, 1, hist[1] + 1))
+    for k in range(1, cfg.objs_per_slab):  # the fullest partial slab wins
+        grown = If(hist[k] > 0, moved(k, k + 1), grown)
+    return set_cache(s, c, slabs=grown)
+
+
 def release_slabs(cfg, s: State, c: int, hist: tuple) -> State:
     """Give the slabs missing from ``hist`` back to the page allocator: each is
     uncharged from the cache's memcg (__memcg_kmem_uncharge_pages), and the
     release hook (memcg_release_pages) calls mem_cgroup_destroy_cache when the
-    cache's last page goes."""
+    cache's last page goes. A root cache's own slabs (root_own) were never
+    charged and have no hook (is_root_cache): they just go."""
+    if memcg_of(cfg, c) == 0:
+        return set_cache(s, c, slabs=hist)
     gone = Sum(s.slabs[c]) - Sum(hist)
     s2 = memcg_uncharge_kmem(cfg, set_cache(s, c, slabs=hist), memcg_of(cfg, c),
                              gone * slab_pages(cfg) * PAGE_SIZE)

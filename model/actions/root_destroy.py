@@ -21,21 +21,32 @@ from kmemcg.model.state import (
     RD_WAIT,
     WORK_IDLE,
     cache_id,
+    no_slabs,
     objects,
     replace_at,
+    root_own,
 )
 
 ACTIONS = Actions("rmmod")
 
 
 def _rd_start_guard(cfg, s, r):
-    objects_gone = And(*(Eq(objects(s, cache_id(cfg, r, m)), 0) for m in range(1, cfg.n_memcgs)))
+    # every copy's objects, and with root_objects the root's own (root_own), are gone
+    first = 0 if cfg.root_objects else 1
+    objects_gone = And(*(Eq(objects(s, cache_id(cfg, r, m)), 0)
+                         for m in range(first, cfg.n_memcgs)))
     sync = Eq(s.offline_memcg, NONE) if cfg.has_fix("offline_excludes_root_destroy") else True
     return And(s.root_alive[r], Eq(s.rdestroy_root, NONE), objects_gone, sync)
 
 
 def _rd_start(cfg, s, r):
-    return s._replace(rdestroy_root=r, rdestroy_next=1, rdestroy_step=RD_MARK), 0
+    """The walk begins. With root_objects the root's own slabs, empty by the
+    guard, go now: the kernel's __kmem_cache_shutdown of the root comes after
+    the children, but nothing can allocate from a root being unloaded, so
+    only /proc/slabinfo's root line during the walk (no own slab instead of
+    its empty ones) tells the two apart."""
+    s2 = set_cache(s, root_own(cfg, r), slabs=no_slabs(cfg)) if cfg.root_objects else s
+    return s2._replace(rdestroy_root=r, rdestroy_next=1, rdestroy_step=RD_MARK), 0
 
 
 ACTIONS.add("root_destroy.start", ("root",), domains.roots,

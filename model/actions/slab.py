@@ -2,7 +2,12 @@
 
 A task of a kmem-accounted memcg allocates from a root cache: its memcg's cache
 if published (memcg_kmem_get_cache), else the creation is queued and the object
-is served from the root cache, uncharged. A new slab charges its pages
+is served from the root cache, uncharged. An allocation in a context the
+kernel never charges (a kernel thread, an interrupt, __GFP_NOFAIL, a fatal
+signal pending) is served from the root cache whatever the task's memcg, and
+queues nothing (``alloc.root``). With a configuration's ``root_objects`` the
+objects a root serves are kept on its own slabs (``root_own``), which are never
+charged; without, they are forgotten as they are served. A new slab charges its pages
 (memcg_charge_kmem); a slab given back uncharges them, and the last page's
 release hook may queue the cache's destruction. Kernel of record: 3.8
 ``mm/memcontrol.c``, ``mm/slab.c`` and ``mm/slub.c`` (domain sections 4, 5).
@@ -11,7 +16,7 @@ release hook may queue the cache's destruction. Kernel of record: 3.8
 from __future__ import annotations
 
 from kmemcg.model import domains
-from kmemcg.model.actions.cache_ops import record_error, release_slabs, set_cache
+from kmemcg.model.actions.cache_ops import record_error, release_slabs, root_serve, set_cache
 from kmemcg.model.actions.kmem import memcg_charge_kmem
 from kmemcg.model.config import PAGE_SIZE
 from kmemcg.model.core import Actions
@@ -65,6 +70,8 @@ def _alloc(cfg, s, c):
     fails = And(Eq(hist[0], 0), Not(ok))
     used = record_error(used, Eq(s.cache[c], FREED), USE_AFTER_FREE)
     queued = set_cache(s, c, create_pending=True)
+    if cfg.root_objects:  # the object the root serves meanwhile
+        queued = root_serve(cfg, queued, root_of(cfg, c))
     return If(s.slot[c], used, queued), If(And(s.slot[c], fails), -ENOMEM, 0)
 
 
@@ -90,6 +97,26 @@ ACTIONS.add("alloc.partial", ("cache", "fill"), domains.partial_fills,
     (_alloc_partial_guard, _alloc_partial))
 
 
+def _alloc_root_guard(cfg, s, r, x):
+    """The root is loaded and not being destroyed; the context ``x`` (CONTEXTS)
+    makes memcg_kmem_get_cache return the root cache whatever the task's memcg."""
+    if not cfg.root_objects:
+        return False  # a scope that forgets root-served objects has no such step
+    return And(s.root_alive[r], Not(Eq(s.rdestroy_root, r)))
+
+
+def _alloc_root(cfg, s, r, x):
+    """kmem_cache_alloc(root) in a context the kernel never charges: the root
+    cache serves it, no page is charged and no creation is queued."""
+    return root_serve(cfg, s, r), 0
+
+
+ACTIONS.add("alloc.root", ("root", "context"), domains.roots_contexts,
+       "memcg_kmem_get_cache: __GFP_NOFAIL, in_interrupt(), !current->mm / PF_KTHREAD, "
+       "fatal_signal_pending(current) keep the root cache (3.8 memcontrol.h)")(
+    (_alloc_root_guard, _alloc_root))
+
+
 def _free_guard(cfg, s, c, k):
     return s.slabs[c][k] > 0
 
@@ -99,7 +126,8 @@ def _free_keep(cfg, s, c, k):
 
 
 ACTIONS.add("free.object", ("cache", "fill"), domains.fills,
-       "kmem_cache_free: the slab keeps its pages, even once empty (3.8)")(
+       "kmem_cache_free: the slab keeps its pages, even once empty (3.8); a root "
+       "cache's own object too, with root_objects")(
     (_free_guard, _free_keep))
 
 
@@ -112,6 +140,6 @@ def _free_release(cfg, s, c):
     return release_slabs(cfg, s, c, replace_at(hist, 1, hist[1] - 1)), 0
 
 
-ACTIONS.add("free.release_pages", ("cache",), domains.caches,
+ACTIONS.add("free.release_pages", ("cache",), domains.slab_caches,
        "kmem_cache_free of a slab's last object; the allocator frees the slab: "
        "kmem_freepages -> memcg_release_pages (3.8)")((_last_object, _free_release))

@@ -35,6 +35,7 @@ from kmemcg.model.state import (
     nr_pages,
     objects,
     root_of,
+    root_own,
 )
 
 INVARIANTS = Invariants()
@@ -98,6 +99,23 @@ def offline_dead(cfg, s):
         return Implies(And(Or(finished, passed), Eq(s.cache[c], ALIVE), Not(by_root)), s.dead[c])
 
     return _all(cfg, holds)
+
+
+@INVARIANTS.add("D7.root_own_slabs",
+           "a root cache's own slabs (the objects it serves itself) exist only while it "
+           "is loaded and not being destroyed, and only in a scope that keeps them "
+           "(root_objects)",
+           "3.8 kmem_cache_destroy: __kmem_cache_shutdown; is_root_cache pages carry no "
+           "__GFP_KMEMCG (their charge is I-counters' to check)")
+def root_own_slabs(cfg, s):
+    def holds(r):
+        h = s.slabs[root_own(cfg, r)]
+        gone = Or(Not(s.root_alive[r]), Eq(s.rdestroy_root, r))
+        kept = Implies(gone, Eq(h, no_slabs(cfg))) if cfg.root_objects \
+            else Eq(h, no_slabs(cfg))
+        return And(kept, *(n >= 0 for n in h))
+
+    return And(*(holds(r) for r in range(len(cfg.roots))))
 
 
 @INVARIANTS.add("T.destruction_ranges",
