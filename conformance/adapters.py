@@ -274,6 +274,7 @@ _CALLS = {
     "kmem_cache_destroy": lambda s, a: s.kmem_cache_destroy(a["root"]),
     "css_free": lambda s, a: s.css_free(a["path"]),
     "mem_cgroup_free": lambda s, a: s.mem_cgroup_free(a["path"]),
+    "drain_stock": lambda s, a: s.drain_stock(a["cpu"]),
 }
 
 

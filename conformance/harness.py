@@ -272,6 +272,14 @@ class Harness:
             return None, ("user.uncharge", (page.memcg,))
         if op == "set_task":
             return 0, None
+        if op == "drain_stock":
+            cpu = a["cpu"]
+            if not isinstance(cpu, int) or isinstance(cpu, bool) \
+                    or not 0 <= cpu < self.cfg.cpus:
+                return -EINVAL, None
+            if s.stock_memcg[cpu] == NONE:
+                return 0, None  # an empty stock: drain_local_stock does nothing
+            return None, ("stock.drain", (cpu,))
         raise ValueError(f"unknown operation {op}")
 
     def _bypass_expected(self, a: dict) -> bool:
@@ -507,6 +515,9 @@ def abstract_state(cfg: Config, paths, snap) -> State:
                         "stack": memcg_name(cfg, paths, v.get("stack"))}
                     for t, v in snap["tasks"].items()}
     out["admin"] = {**snap["admin"], "memcg": memcg_name(cfg, paths, snap["admin"].get("memcg"))}
+    if "stock" in snap:
+        out["stock"] = [{**x, "memcg": memcg_name(cfg, paths, x.get("memcg"))}
+                        for x in snap["stock"]]
     offline = snap.get("offline")
     if offline is not None:
         out["offline"] = {**offline, "memcg": memcg_name(cfg, paths, offline.get("memcg"))}

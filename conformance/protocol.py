@@ -86,6 +86,10 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        when none is removed, ``-EBUSY`` while pinned
 ``mem_cgroup_free``    ``path``: the RCU callback of a memcg whose refcnt reached
                        0 (step ``mem_cgroup_free``); ``-ENOENT`` when none is due
+``drain_stock``        ``cpu``: drain_local_stock on that cpu (step ``stock.drain``,
+                       none when its stock caches no memcg); ``-EINVAL`` for a
+                       cpu the scope has not (only scopes with ``percpu_stock``
+                       have cpus)
 =====================  ====================================================
 
 An allocation in a context memcg_kmem_get_cache never charges (3.8
@@ -99,6 +103,10 @@ root's own slabs, which a snapshot's root shows as ``slabs`` (fills, as a
 cache's), and ``kmem_cache_free`` of the root memcg's path (``/``) frees one of
 them (its step names the cache by the root's name); without ``root_objects``
 the object is forgotten and there is no step.
+
+A snapshot on a scope with ``percpu_stock`` has ``stock``: per cpu,
+``{"memcg": path or null, "nr_pages": n}`` (memcg_stock's cached memcg and the
+res pages precharged to it).
 
 A snapshot's task has ``mm`` (the name of the task that created the mm it uses;
 null once it exited), and ``mms`` maps each task name to the mm it created:
@@ -163,6 +171,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "work": ("item",),
     "css_free": ("path",),
     "mem_cgroup_free": ("path",),
+    "drain_stock": ("cpu",),
 }
 
 #: the arguments an operation may leave out (their defaults: see the adapters)
