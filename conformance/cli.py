@@ -415,7 +415,8 @@ def explore(config_path, profile, max_states, itf, list_profiles, graph, picture
 # ---------------------------------------------------------------- conform
 
 
-def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: float):
+def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: float,
+                    steps_for: str | None = None):
     """``make()`` for the machines and the interleaver, on any scope: ``--impl
     MOD:FACTORY`` (called with the configuration), ``--pipe CMD`` (one server
     process, booted again with ``reset`` for each run), or None for the
@@ -435,16 +436,24 @@ def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: fl
 
             def make():
                 return PythonAdapter.booting(factory, cfg, impl, timeout)
-        make()
+        first = make()
     except SetupError as e:
         _usage(e)
+    if steps_for is not None and not getattr(first, "stepping", True):
+        # one line, the reason: race checking runs single steps, which a
+        # sequential implementation does not offer
+        click.echo(f"kmemcg: {steps_for} needs the 'steps' capability, and {pipe or impl} "
+                   f"offers only whole operations ('call'): race checking runs single steps "
+                   f"of threads (docs/protocol.md); check it with kmemcg conform", err=True)
+        first.close()
+        raise SystemExit(Exit.USAGE)
     return make
 
 
-def _started(cfg, impl, pipe, timeout, head: str):
+def _started(cfg, impl, pipe, timeout, head: str, steps_for: str | None = None):
     """:func:`_implementation`, a protocol break at start printed as a verdict."""
     try:
-        return _implementation(cfg, impl, pipe, timeout)
+        return _implementation(cfg, impl, pipe, timeout, steps_for)
     except ProtocolError as e:
         click.echo(f"{head} [{pipe or impl}]: NONCONFORMANCE at start: the implementation "
                    f"broke the protocol: {e}")
@@ -560,7 +569,10 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
             raise click.UsageError("--picture draws an interleaving: the race machine's "
                                    "(--race); the sequential machine runs whole operations "
                                    "one after another")
-    make = _started(cfg, impl, pipe, timeout, "race" if race else "conform")
+    make = _started(cfg, impl, pipe, timeout, "race" if race else "conform",
+                    steps_for=(f"the race machine (on {cfg.name}: root caches or forked tasks)"
+                               if not machine.fits(cfg) else "conform --race"
+                               if not profile else "conform --profile") if race else None)
     s = _seed(seed)
     budget = budget if cover else None
     if race:
@@ -649,7 +661,7 @@ def interleave(config_path, profile, kernel, impl, pipe, timeout, picture):
     """Every interleaving on the implementation; its states must equal the model's
     (under --kernel, the model's with the states its known bugs break pruned)."""
     cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
-    make = _started(cfg, impl, pipe, timeout, "interleave")
+    make = _started(cfg, impl, pipe, timeout, "interleave", steps_for="interleave")
     raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture))
 
 
@@ -869,7 +881,7 @@ def replay(file, impl, pipe, timeout, picture):
         raise click.UsageError(f"{file}: claims kernel {data['kernel']!r} but its configuration "
                                f"is of profile {cfg.profile!r}")
     if "schedule" in data:
-        make = _started(cfg, impl, pipe, timeout, "replay")
+        make = _started(cfg, impl, pipe, timeout, "replay", steps_for="replaying a race")
         raise SystemExit(_replay_schedule(file, data, cfg, make, claim, picture))
     if picture:
         raise click.UsageError(f"--picture draws an interleaving; {file} holds operations run "

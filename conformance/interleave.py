@@ -139,6 +139,8 @@ ACTOR_OPERATIONS = {
     "alloc_user": (lambda task: task, lambda task: {"task": task}),
     "free_kmem": (lambda task, pfn: "kernel", lambda task, pfn: {"task": task, "page": pfn}),
     "free_user": (lambda pfn: "kernel", lambda pfn: {"page": pfn}),
+    # a cpu's stock drain work, one step (drain_local_stock)
+    "drain_stock": (lambda cpu: "kernel", lambda cpu: {"cpu": cpu}),
 }
 
 
@@ -347,6 +349,8 @@ class _Run:
                 ops += [("alloc_kmem", (t, fail, o)) for o in cfg.orders for fail in fails]
             if _allowed(cfg, "user.charge"):
                 ops.append(("alloc_user", (t,)))
+        if _allowed(cfg, "stock.drain"):
+            ops += [("drain_stock", (c,)) for c in range(cfg.cpus) if s.stock_memcg[c] >= 0]
         # free one page of each kind and order per memcg: those are interchangeable
         seen = set()
         for pfn in sorted(self.pages):

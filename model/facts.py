@@ -165,3 +165,11 @@ def owner_memcg(cfg: Config, s: State, t: int):
         for u in range(n):
             out = If(And(Eq(s.task_mm[t], k), Eq(s.mm_owner[k], u)), s.task_memcg[u], out)
     return out
+
+
+def stock_held(cfg: Config, s: State, d: int):
+    """The res pages the stocks hold for memcg ``d`` itself."""
+    total = 0
+    for cpu in range(cfg.cpus):
+        total = total + If(Eq(s.stock_memcg[cpu], d), s.stock_pages[cpu], 0)
+    return total

@@ -169,6 +169,10 @@ class State(NamedTuple):
     #: creator, then the next live user after mm_update_next_owner); NONE
     #: while mm k does not exist (its last user's mmput freed it).
     mm_owner: tuple
+    #: per cpu, its memcg_stock_pcp: the memcg cached (NONE: none) and the
+    #: res pages precharged to it and not yet used (empty without the stock).
+    stock_memcg: tuple
+    stock_pages: tuple
 
 
 def initial(cfg: Config) -> State:
@@ -209,6 +213,7 @@ def initial(cfg: Config) -> State:
         # a task at boot is a process of its own: mm k is task k's, owned by it
         task_mm=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
         mm_owner=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
+        stock_memcg=(NONE,) * cfg.cpus, stock_pages=(0,) * cfg.cpus,
     )
 
 
@@ -380,6 +385,10 @@ def to_json(cfg: Config, s: State) -> dict:
         "shrinking": None if shrinking == NONE else cache_name(cfg, shrinking)
         if 0 <= shrinking < n_caches(cfg) else shrinking,
         "error": _name(ERRORS, s.error),
+        # memcg_stock per cpu, only where the scope has the stock
+        **({"stock": [{"memcg": _name(cfg.memcgs, m), "nr_pages": n}
+                      for m, n in zip(s.stock_memcg, s.stock_pages, strict=True)]}
+           if cfg.percpu_stock else {}),
     }
 
 
@@ -407,6 +416,9 @@ def from_json(cfg: Config, d: dict) -> State:
     offline = d.get("offline", {"memcg": None, "visited": []})
     shrinking = d.get("shrinking")
     mms = d.get("mms")
+    stock = d.get("stock", [{"memcg": None, "nr_pages": 0}] * cfg.cpus)
+    if len(stock) != cfg.cpus:
+        raise ValueError(f"stock must list {cfg.cpus} cpus, not {len(stock)}")
 
     def memcg(x):
         return _index(cfg.memcgs, x)
@@ -459,6 +471,8 @@ def from_json(cfg: Config, d: dict) -> State:
         mm_owner=tuple(_index(cfg.tasks, mms[name]["owner"]) if mms is not None
                        else _index(cfg.tasks, name if t["memcg"] is not None else None)
                        for name, t in zip(cfg.tasks, ts, strict=True)),
+        stock_memcg=tuple(memcg(x["memcg"]) for x in stock),
+        stock_pages=tuple(int(x["nr_pages"]) for x in stock),
     )
     for c, x in enumerate(cs):
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:

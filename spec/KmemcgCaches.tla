@@ -175,7 +175,7 @@ Alloc(c) ==
               /\ slabs' = IF ch.ok THEN [slabs EXCEPT ![c][1] = @ + 1] ELSE slabs
               /\ error' = Fail(cache[c] = FREED, USE_AFTER_FREE)
               /\ UNCHANGED create_pending
-        /\ UNCHANGED << accountingVars, deadVars, root_alive, cache, dead, work, requeued,
+        /\ UNCHANGED << accountingVars, deadVars, stockVars, root_alive, cache, dead, work, requeued,
                         half_created, slot, listed, walkVars >>
 
 (***************************************************************************)

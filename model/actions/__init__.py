@@ -20,10 +20,11 @@ from kmemcg.model.actions import (
     root_destroy,
     shrinker,
     slab,
+    stock,
     tasks,
     workers,
 )
 
 ACTIONS = (*charge.ACTIONS, *cgroup.ACTIONS, *slab.ACTIONS, *tasks.ACTIONS,
            *workers.ACTIONS, *offline.ACTIONS, *shrinker.ACTIONS, *root_destroy.ACTIONS,
-           *death.ACTIONS)
+           *death.ACTIONS, *stock.ACTIONS)
