@@ -798,6 +798,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout, line) -> bool:
             continue  # a charge-path or death race: cfg is a configuration with root caches
         if m.machine is not None and not sequential:
             continue
+        if m.needs and not sequential and not getattr(cfg, m.needs):
+            continue  # cfg leaves the bug's site out of its scope
         line.item(m.name)
         t = time.perf_counter()
         check = None

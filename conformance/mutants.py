@@ -391,6 +391,9 @@ class Mutant:
     bug: str
     machine: str | None
     interleave: str
+    #: the scope knob without which the bug's site is out of reach (a
+    #: configuration with it off cannot kill the mutant, so is not asked to)
+    needs: str | None = None
 
 
 _CHARGE_PATH = ("conformance", "race")
@@ -442,7 +445,7 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "a thread stack is charged past the kmem limit", *_CACHES),
     Mutant("interrupt_charged", _InterruptCharged,
            "an allocation in interrupt context is charged to the group's copy, not "
-           "served from the root cache", None, "root-objects"),
+           "served from the root cache", None, "root-objects", needs="root_objects"),
     # a thread moved away from its mm's owner forks: three tasks (the owner, the
     # thread, the child) are more than the conformance machine has
     Mutant("stack_charged_to_forking_thread", _StackChargedToForkingThread,
@@ -454,10 +457,10 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     # sequential machine's conformance preset has none
     Mutant("drain_keeps_charge", _DrainKeepsCharge,
            "a drained per-cpu stock forgets its precharged pages without uncharging res",
-           None, "stock-race"),
+           None, "stock-race", needs="percpu_stock"),
     Mutant("kmem_batched", _KmemBatched,
            "the kmem counter is charged a CHARGE_BATCH at a time, as res is", None,
-           "stock-race"),
+           "stock-race", needs="percpu_stock"),
     Mutant("double_put_at_death", _DoublePutAtDeath,
            "the last uncharge puts the death reference without test_and_clear: DEAD "
            "stays set, so css_free puts it again", None, "death"),
