@@ -25,6 +25,7 @@ from kmemcg.conformance.protocol import (
     decode,
     frozen,
 )
+from kmemcg.conformance.sequential import WholeOperations
 from kmemcg.impl.sched import Blocked, Step, Thread
 
 #: the reference implementation's factory, as ``--impl`` names one
@@ -44,6 +45,16 @@ DEATH_FACES = ("css_free", "mem_cgroup_free", "memcg_state")
 #: and on a scope with tasks created and user memory: the task paths, the faults
 TASK_FACES = ("spawn", "fork", "exit", "put_task_struct")
 USER_MEMORY_FACES = ("fault_anon", "read_file")
+
+
+#: what an implementation of whole operations needs (docs/protocol.md, the minimal path)
+WHOLE_FACES = ("call", "read", "snapshot")
+
+
+def whole(kernel) -> bool:
+    """Whether a Python implementation offers whole operations only: a ``call``
+    and no ``steps`` of its own (the reference and its mutants step)."""
+    return callable(getattr(kernel, "call", None)) and getattr(kernel, "steps", None) is None
 
 
 def dies(cfg) -> bool:
@@ -162,7 +173,14 @@ class PythonAdapter:
             raise SetupError(str(e)) from None
         except RAISED as e:
             raise SetupError(f"{name}: the factory raised {type(e).__name__}: {e}") from None
+        if whole(kernel):  # the minimal path: whole operations and a snapshot
+            return WholeOperations(cls(kernel, name=name, timeout=timeout, faces=WHOLE_FACES),
+                                   cfg, name)
         return cls(kernel, name=name, timeout=timeout, faces=faces_for(cfg))
+
+    def call(self, op: str, args: dict):
+        """A whole operation, on an implementation of the minimal path."""
+        return self._guard(op, self.kernel.call, op, args)
 
     def _guard(self, what, fn, *args, **kw):
         try:
@@ -269,6 +287,7 @@ _CALLS = {
     "kmem_cache_destroy": lambda s, a: s.kmem_cache_destroy(a["root"]),
     "css_free": lambda s, a: s.css_free(a["path"]),
     "mem_cgroup_free": lambda s, a: s.mem_cgroup_free(a["path"]),
+    "drain_stock": lambda s, a: s.drain_stock(a["cpu"]),
 }
 
 
@@ -276,6 +295,14 @@ def _immediate(value):
     """A path that returns at once (an operation with no step)."""
     return value
     yield  # pragma: no cover - makes this a generator
+
+
+class ErrorReply(ProtocolError):
+    """The program answered a request with an error reply."""
+
+    def __init__(self, message: str, reply):
+        super().__init__(message)
+        self.reply = reply
 
 
 class PipeAdapter:
@@ -313,8 +340,13 @@ class PipeAdapter:
             theirs = hello.get("protocol") if isinstance(hello, dict) else hello
             if theirs != VERSION:
                 raise SetupError(f"{command}: speaks protocol {theirs!r}; this suite speaks "
-                                 f"version {VERSION} (docs: kmemcg.conformance.protocol)")
-            self.reset()
+                                 f"version {VERSION} (docs/protocol.md)")
+            self.capabilities = capabilities(command, hello)
+            try:
+                self.reset()
+            except ErrorReply as e:  # it answered: this configuration is not one it has
+                raise SetupError(f"{command}: refuses the configuration {cfg.name!r}: "
+                                 f"{e.reply}") from None
         except ProtocolError:
             self.close()
             raise
@@ -342,7 +374,7 @@ class PipeAdapter:
         if not isinstance(msg, dict) or msg.get("id") != self._id:
             raise ProtocolError(f"{self.name}: reply {reply[:200]!r} does not answer id {self._id}")
         if "error" in msg:
-            raise ProtocolError(f"{self.name}: {method} failed: {msg['error']}")
+            raise ErrorReply(f"{self.name}: {method} failed: {msg['error']}", msg["error"])
         return msg.get("result")
 
     def _readline(self, method: str) -> str:
@@ -372,6 +404,14 @@ class PipeAdapter:
         except Exception:
             err = ""
         return f"status {self.proc.returncode}; stderr: {err[-500:]!r}"
+
+    @property
+    def stepping(self) -> bool:
+        return "steps" in self.capabilities
+
+    def call(self, op, args):
+        """A whole operation (the ``call`` capability): its result."""
+        return self._call("call", {"op": op, "args": args})
 
     def start(self, op, args):
         return self._call("start", {"op": op, "args": args})
@@ -407,17 +447,45 @@ class PipeAdapter:
         self.proc.wait()
 
 
+def capabilities(who: str, hello) -> frozenset[str]:
+    """What a ``hello`` reply says the implementation offers: ``steps`` (start,
+    step, queued, hidden: race checking), ``call`` (whole operations: the
+    minimal path), or both. A reply without ``capabilities`` is a server of
+    before the handshake said them, which steps."""
+    caps = hello.get("capabilities", ["steps"]) if isinstance(hello, dict) else ["steps"]
+    if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+        raise SetupError(f"{who}: hello's capabilities must be a list of names, got {caps!r}")
+    unknown = sorted(set(caps) - set(CAPABILITIES))
+    if unknown or not caps:
+        raise SetupError(f"{who}: hello's capabilities {caps!r}: each must be one of "
+                         f"{', '.join(CAPABILITIES)}, and at least one given")
+    return frozenset(caps)
+
+
+#: what an implementation may offer (docs/protocol.md)
+CAPABILITIES = ("steps", "call")
+
+
+def whole_or_stepping(adapter, cfg):
+    """An adapter as the suite drives it: one that steps as it is, one of whole
+    operations only behind :class:`~kmemcg.conformance.sequential.WholeOperations`."""
+    if getattr(adapter, "stepping", True):
+        return adapter
+    return WholeOperations(adapter, cfg, adapter.name)
+
+
 def pipe_factory(command: str, cfg, timeout: float = 10.0):
     """``make()`` over one server process: the first call starts it, each later
     call boots it again with ``reset`` (a server that has exited, or was killed
     for a late reply, is started anew)."""
     pipe: PipeAdapter | None = None
 
-    def make() -> PipeAdapter:
+    def make():
         nonlocal pipe
         if pipe is None or pipe.proc.poll() is not None:
             pipe = PipeAdapter(command, cfg, timeout)
-            return pipe
-        return pipe.reset()
+        else:
+            pipe.reset()
+        return whole_or_stepping(pipe, cfg)
 
     return make

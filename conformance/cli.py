@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import z3
 
-from kmemcg.conformance import coverage, machine, report
+from kmemcg.conformance import coverage, granularity, machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import sticky_interrupts
 from kmemcg.conformance.claims import Claim
@@ -415,7 +415,8 @@ def explore(config_path, profile, max_states, itf, list_profiles, graph, picture
 # ---------------------------------------------------------------- conform
 
 
-def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: float):
+def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: float,
+                    steps_for: str | None = None):
     """``make()`` for the machines and the interleaver, on any scope: ``--impl
     MOD:FACTORY`` (called with the configuration), ``--pipe CMD`` (one server
     process, booted again with ``reset`` for each run), or None for the
@@ -435,16 +436,24 @@ def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: fl
 
             def make():
                 return PythonAdapter.booting(factory, cfg, impl, timeout)
-        make()
+        first = make()
     except SetupError as e:
         _usage(e)
+    if steps_for is not None and not getattr(first, "stepping", True):
+        # one line, the reason: race checking runs single steps, which a
+        # sequential implementation does not offer
+        click.echo(f"kmemcg: {steps_for} needs the 'steps' capability, and {pipe or impl} "
+                   f"offers only whole operations ('call'): race checking runs single steps "
+                   f"of threads (docs/protocol.md); check it with kmemcg conform", err=True)
+        first.close()
+        raise SystemExit(Exit.USAGE)
     return make
 
 
-def _started(cfg, impl, pipe, timeout, head: str):
+def _started(cfg, impl, pipe, timeout, head: str, steps_for: str | None = None):
     """:func:`_implementation`, a protocol break at start printed as a verdict."""
     try:
-        return _implementation(cfg, impl, pipe, timeout)
+        return _implementation(cfg, impl, pipe, timeout, steps_for)
     except ProtocolError as e:
         click.echo(f"{head} [{pipe or impl}]: NONCONFORMANCE at start: the implementation "
                    f"broke the protocol: {e}")
@@ -560,7 +569,10 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
             raise click.UsageError("--picture draws an interleaving: the race machine's "
                                    "(--race); the sequential machine runs whole operations "
                                    "one after another")
-    make = _started(cfg, impl, pipe, timeout, "race" if race else "conform")
+    make = _started(cfg, impl, pipe, timeout, "race" if race else "conform",
+                    steps_for=(f"the race machine (on {cfg.name}: root caches or forked tasks)"
+                               if not machine.fits(cfg) else "conform --race"
+                               if not profile else "conform --profile") if race else None)
     s = _seed(seed)
     budget = budget if cover else None
     if race:
@@ -649,7 +661,7 @@ def interleave(config_path, profile, kernel, impl, pipe, timeout, picture):
     """Every interleaving on the implementation; its states must equal the model's
     (under --kernel, the model's with the states its known bugs break pruned)."""
     cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
-    make = _started(cfg, impl, pipe, timeout, "interleave")
+    make = _started(cfg, impl, pipe, timeout, "interleave", steps_for="interleave")
     raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture))
 
 
@@ -682,11 +694,15 @@ def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None) ->
 
 
 def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
-    def record(status, found=None, files=None, **counts):
+    def record(status, found=None, files=None, text=None, grain=None, **counts):
         verdict.record("interleave", head, status, r.seconds,
-                       {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(status, status.name)
-                       if not r.problem else "VIOLATION", config=cfg.name, profile=cfg.profile,
-                       message=r.problem, counterexample=found, files=files or {},
+                       text or {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(
+                           status, status.name) if not r.problem else "VIOLATION",
+                       config=cfg.name, profile=cfg.profile,
+                       message=r.problem or (_different(grain) if grain is not None
+                                             and not grain.ok else None),
+                       counterexample=found, files=files or {},
+                       granularity=grain and granularity.to_json(cfg, grain),
                        counts={"implementation_states": len(r.states), "steps_checked": r.steps,
                                "known_bug_warnings": len(r.warnings), **counts})
 
@@ -707,20 +723,15 @@ def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
     if stopped is not None:
         record(stopped)
         return stopped
-    model = explorer.explore(cfg, graph=False, keep_going=claim is not None)
-    model_states = set(model.states)
-    same = r.states == model_states
-    pruned = f" ({len(model.broken)} broken by known bugs, not expanded)" if claim else ""
-    echo(f"{head}: implementation {len(r.states)} abstract states, model {len(model_states)}"
-         f"{pruned}: {'equal' if same else 'DIFFERENT'}; {r.steps} steps checked, "
-         f"{r.seconds:.2f}s")
+    g = granularity.judge(cfg, r.states, r.splits, claim)
+    pruned = f" ({g.broken} broken by known bugs, not expanded)" if claim else ""
+    echo(f"{head}: implementation {len(r.states)} abstract states, model {g.model_states}"
+         f"{pruned}: {g.verdict}; {r.steps} steps checked, {r.seconds:.2f}s")
     _warnings(claim, r.warnings, echo)
-    if not same:
-        echo(f"  only the implementation: {len(r.states - model_states)}, "
-             f"only the model: {len(model_states - r.states)}")
-    record(Exit.OK if same else Exit.VIOLATION, model_states=len(model_states),
-           only_implementation=len(r.states - model_states),
-           only_model=len(model_states - r.states))
+    for line in granularity.lines(cfg, g):
+        echo(line)
+    status = Exit.OK if g.ok else Exit.VIOLATION
+    record(status, text=g.verdict, grain=g, **g.counts())
     if r.lock_orders is None:
         echo("lock order: not recorded by this implementation (only the reference reports "
              "its locks to lockdep)")
@@ -728,7 +739,15 @@ def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
         echo("lock order (lockdep): "
              + (", ".join(f"{a} -> {b}" for a, b in r.lock_orders) or "no nested locks")
              + "; no cycle")
-    return Exit.OK if same else Exit.VIOLATION
+    return status
+
+
+def _different(g) -> str:
+    """Why an interleaving's states are DIFFERENT, in one line."""
+    if g.outside:
+        return f"{len(g.outside)} states outside the model"
+    return (f"{len(g.missing)} states of the model restricted to the runs the implementation "
+            f"allows never reached")
 
 
 # ---------------------------------------------------------------- mutants
@@ -779,6 +798,8 @@ def _mutant_rows(cfg, seed, examples, steps, rows, timeout, line) -> bool:
             continue  # a charge-path or death race: cfg is a configuration with root caches
         if m.machine is not None and not sequential:
             continue
+        if m.needs and not sequential and not getattr(cfg, m.needs):
+            continue  # cfg leaves the bug's site out of its scope
         line.item(m.name)
         t = time.perf_counter()
         check = None
@@ -862,7 +883,7 @@ def replay(file, impl, pipe, timeout, picture):
         raise click.UsageError(f"{file}: claims kernel {data['kernel']!r} but its configuration "
                                f"is of profile {cfg.profile!r}")
     if "schedule" in data:
-        make = _started(cfg, impl, pipe, timeout, "replay")
+        make = _started(cfg, impl, pipe, timeout, "replay", steps_for="replaying a race")
         raise SystemExit(_replay_schedule(file, data, cfg, make, claim, picture))
     if picture:
         raise click.UsageError(f"--picture draws an interleaving; {file} holds operations run "

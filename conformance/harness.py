@@ -134,6 +134,14 @@ class TaskContext:
     has_mm: bool = True
 
 
+def asks_bypass(ctx: TaskContext, a: dict) -> bool:
+    """Whether an ``alloc_kmem`` with arguments ``a`` by a task in context ``ctx``
+    bypasses accounting: __memcg_kmem_newpage_charge's early returns (3.8)."""
+    gfp = set(a.get("gfp", ("GFP_KERNEL", "__GFP_KMEMCG")))
+    return bool("__GFP_KMEMCG" not in gfp or "__GFP_NOFAIL" in gfp or a.get("in_interrupt")
+                or not ctx.has_mm or ctx.kthread or ctx.fatal_signal)
+
+
 @dataclass
 class Harness:
     impl: object
@@ -266,13 +274,18 @@ class Harness:
             return None, ("user.uncharge", (page.memcg,))
         if op == "set_task":
             return 0, None
+        if op == "drain_stock":
+            cpu = a["cpu"]
+            if not isinstance(cpu, int) or isinstance(cpu, bool) \
+                    or not 0 <= cpu < self.cfg.cpus:
+                return -EINVAL, None
+            if s.stock_memcg[cpu] == NONE:
+                return 0, None  # an empty stock: drain_local_stock does nothing
+            return None, ("stock.drain", (cpu,))
         raise ValueError(f"unknown operation {op}")
 
     def _bypass_expected(self, a: dict) -> bool:
-        ctx = self.ctx[a["task"]]
-        gfp = set(a.get("gfp", ("GFP_KERNEL", "__GFP_KMEMCG")))
-        return bool("__GFP_KMEMCG" not in gfp or "__GFP_NOFAIL" in gfp or a.get("in_interrupt")
-                    or not ctx.has_mm or ctx.kthread or ctx.fatal_signal)
+        return asks_bypass(self.ctx[a["task"]], a)
 
     # ------------------------------------------------------------ running
 
@@ -352,6 +365,8 @@ class Harness:
             want = -ENOENT
         else:
             want = cgroupfs.expect_read(self.cfg, self.state, m, file)
+        if isinstance(got, str) and isinstance(want, str) and got + "\n" == want:
+            got = want  # a value read without its trailing newline is the same value
         if got != want:
             self.fail("read", f"read {path.rstrip('/')}/{file}: got {got!r}, the model says "
                               f"{want!r}")
@@ -506,6 +521,9 @@ def abstract_state(cfg: Config, paths, snap) -> State:
         out["mms"] = {k: {**v, "anon": {memcg_name(cfg, paths, p): n
                                         for p, n in v.get("anon", {}).items()}}
                       for k, v in snap["mms"].items()}
+    if "stock" in snap:
+        out["stock"] = [{**x, "memcg": memcg_name(cfg, paths, x.get("memcg"))}
+                        for x in snap["stock"]]
     offline = snap.get("offline")
     if offline is not None:
         out["offline"] = {**offline, "memcg": memcg_name(cfg, paths, offline.get("memcg"))}
@@ -534,6 +552,29 @@ def model_args(cfg: Config, paths, action: str, args: dict) -> tuple:
         else:
             out.append(int(v))
     return tuple(out)
+
+
+def protocol_args(cfg: Config, paths, action: str, margs: tuple) -> dict:
+    """The inverse of :func:`model_args`: a model action's parameters (indices)
+    -> the step's kernel-level arguments (paths, names), as an implementation
+    that steps reports them."""
+    out = {}
+    for p, v in zip(MODEL.actions[action].params, margs, strict=True):
+        if p in ("task", "parent"):
+            out[p] = cfg.tasks[v]
+        elif p == "memcg":
+            out[p] = paths[v]
+        elif p == "counter":
+            out[p] = ("res", "kmem")[v]
+        elif p == "cache":
+            out[p] = cache_name(cfg, v)
+        elif p == "root":
+            out[p] = cfg.roots[v]
+        elif p == "context":
+            out[p] = CONTEXTS[v]
+        else:
+            out[p] = v
+    return out
 
 
 @cache

@@ -63,6 +63,7 @@ from kmemcg.impl.kernel import Kernel
 from kmemcg.impl.lockdep import Lockdep
 from kmemcg.model.config import UNLIMITED, Config
 from kmemcg.model.controller import MODEL
+from kmemcg.model.serial import splits
 from kmemcg.model.slabinfo import expect_memcg_slabinfo, expect_proc_slabinfo
 from kmemcg.model.state import (
     ABSENT,
@@ -140,6 +141,8 @@ ACTOR_OPERATIONS = {
     "read_file": (lambda task: task, lambda task: {"task": task}),
     "free_kmem": (lambda task, pfn: "kernel", lambda task, pfn: {"task": task, "page": pfn}),
     "free_user": (lambda pfn: "kernel", lambda pfn: {"page": pfn}),
+    # a cpu's stock drain work, one step (drain_local_stock)
+    "drain_stock": (lambda cpu: "kernel", lambda cpu: {"cpu": cpu}),
 }
 
 
@@ -174,6 +177,9 @@ class InterleaveResult:
     #: (stored, not expanded), and each known bug seen
     broken: set = field(default_factory=set)
     warnings: list = field(default_factory=list)
+    #: the paths the implementation split: (path under way, the path of the step
+    #: taken in its middle), as model/serial.py names them
+    splits: set = field(default_factory=set)
 
 
 def problem_of(e: ProtocolError, during=None) -> str:
@@ -221,12 +227,17 @@ class _Run:
         self.result_problem: str | None = None
         #: the actor whose operation returned on the last try (a silent move)
         self.returned: str | None = None
+        #: the guarded kernel path that returned on the last try (a silent move
+        #: that matters only when it releases what another try waits for)
+        self.path_returned: str | None = None
         #: the thread the last try drove
         self.key: str | None = None
         #: the known bug of a claimed kernel the last try's step was (claims.py)
         self.known: KnownBug | None = None
         #: told of every step checked (a conformance.coverage.Coverage), or None
         self.coverage = None
+        #: the model's parameters of the last step checked
+        self.margs: tuple = ()
         self._hidden = _UNKNOWN
         #: guarded path thread key -> the model action (name, args) it was started
         #: for, until its first model step (which must be that action)
@@ -344,6 +355,8 @@ class _Run:
                 ops.append(("fault_anon", (t,)))
             if _allowed(cfg, "pagecache.charge"):
                 ops.append(("read_file", (t,)))
+        if _allowed(cfg, "stock.drain"):
+            ops += [("drain_stock", (c,)) for c in range(cfg.cpus) if s.stock_memcg[c] >= 0]
         # free one page of each kind and order per memcg: those are interchangeable
         seen = set()
         for pfn in sorted(self.pages):
@@ -375,6 +388,7 @@ class _Run:
         operation returned)."""
         self.waiting = None  # the lock the try found taken, if that is why it did not step
         self.returned = None
+        self.path_returned = None
         self._hidden = _UNKNOWN
         kind = choice[0]
         if kind == "start":
@@ -412,6 +426,8 @@ class _Run:
                 self._returned(thread, y.result)
                 if kind == "step":
                     self.returned = key
+            elif kind == "step":
+                self.path_returned = key
             return None
         self.threads[key] = thread
         if type(y) is Blocked:
@@ -480,6 +496,7 @@ class _Run:
         except (KeyError, ValueError, StopIteration, TypeError, AlphaError) as e:
             return step, None, (f"{_named(choice)}: the step {step.action} {step.args} does not "
                                 f"name the model's parameters ({type(e).__name__}: {e})")
+        self.margs = tuple(margs)
         if self.expected is not None and self.expected != (step.action, margs):
             name, args = self.expected
             return step, None, (f"{_named(choice)}: the path started for {name}{args} took "
@@ -579,6 +596,10 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
             key, prefix = queue.popleft()
             state = key[0]
             run = _replay(cfg, make, prefix)
+            # a kernel path that took its last step returns lazily; its return is
+            # closed over when it lets a try that waited here go on (it held the
+            # lock: a serial implementation's one lock), not in every state
+            waited, returns = [], []
             for n, choice in enumerate(run.choices(state)):
                 if n:  # the first try runs on the run that listed the choices
                     run = _replay(cfg, make, prefix)
@@ -602,24 +623,44 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                     res.trace = [*prefix, *tail]
                     return
                 if step is None:
+                    if run.waiting is not None:
+                        waited.append(choice)
                     if run.returned is not None:  # the same state, one actor free again
-                        busy = (key, frozenset(run.threads))
-                        if busy not in closed:
-                            closed.add(busy)
-                            queue.append((key, [*prefix, choice]))
+                        _close(key, run, [*prefix, choice], closed, queue)
+                    elif run.path_returned is not None:
+                        returns.append((run, [*prefix, choice]))
                     continue
                 res.steps += 1
+                res.splits |= splits(cfg, state, step.action, run.margs)
                 if not known and MODEL.in_constraint(cfg, post):
                     paths[new] = [*prefix, choice]
                     if broken:  # undefined from here on: the explorer stops too
                         res.broken.add(post)
                     else:
                         queue.append((new, paths[new]))
+            for returned, choices in returns:
+                if any(_unblocks(returned, c) for c in waited):
+                    _close(key, returned, choices, closed, queue)
             if progress is not None:
                 progress(len(paths), len(queue), res.steps)
         res.complete = not queue
     except ProtocolError as e:  # raised outside a checked try: a replay, hidden(), slabinfo
         res.problem, res.trace = problem_of(e), prefix
+
+
+def _close(key, run: _Run, choices: list, closed: set, queue: deque) -> None:
+    """Queue a silent move (a return: the same state, one thread fewer) once per
+    state and set of threads still running."""
+    busy = (key, frozenset(run.threads))
+    if busy not in closed:
+        closed.add(busy)
+        queue.append((key, choices))
+
+
+def _unblocks(run: _Run, choice) -> bool:
+    """Whether ``choice``, which waited, goes on in ``run`` (a thread has returned)."""
+    run.apply(choice)
+    return run.waiting is None
 
 
 def slabinfo_problems(cfg, run: _Run, state) -> list[str]:

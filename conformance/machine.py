@@ -262,6 +262,12 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         def set_task(self, t, kthread, fatal, has_mm):
             self._run("set_task", task=t, kthread=kthread, fatal_signal=fatal, has_mm=has_mm)
 
+        if cfg.cpus:
+            @rule(cpu=st.integers(0, cfg.cpus - 1))
+            def drain_stock(self, cpu):
+                """A cpu's stock drained (the drain work a reclaim queues, CPU_DEAD)."""
+                self._run("drain_stock", cpu=cpu)
+
     return KmemMachine
 
 

@@ -359,6 +359,36 @@ class _DoublePutAtDeath(Kernel):
     controller_class = _DoublePutAtDeathMC
 
 
+class _DrainKeepsChargeMC(MemoryController):
+    @staticmethod
+    def drain_stock(stock):
+        stock.nr_pages = 0  # bug: the stock's precharged pages are never uncharged
+        stock.cached = None
+
+
+class _DrainKeepsCharge(Kernel):
+    controller_class = _DrainKeepsChargeMC
+
+
+class _KmemBatchedMC(MemoryController):
+    def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt, order=0):
+        memcg = task.mm_owner_memcg()
+        path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt, order)
+        step = next(path)
+        if step.action == "charge.kmem" and not step.ret and self.memcg_stock:
+            # bug: the kmem counter is precharged a batch too, as res is
+            memcg.kmem.charge(PAGE_SIZE * (self.charge_batch - (1 << order)))
+        try:
+            while True:
+                step = path.send((yield step))
+        except StopIteration as e:
+            return e.value
+
+
+class _KmemBatched(Kernel):
+    controller_class = _KmemBatchedMC
+
+
 @dataclass(frozen=True)
 class Mutant:
     """One wrong kernel: booted with ``kernel.for_config(cfg)``. ``machine`` is the
@@ -371,6 +401,9 @@ class Mutant:
     bug: str
     machine: str | None
     interleave: str
+    #: the scope knob without which the bug's site is out of reach (a
+    #: configuration with it off cannot kill the mutant, so is not asked to)
+    needs: str | None = None
 
 
 _CHARGE_PATH = ("conformance", "race")
@@ -422,7 +455,7 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "a thread stack is charged past the kmem limit", *_CACHES),
     Mutant("interrupt_charged", _InterruptCharged,
            "an allocation in interrupt context is charged to the group's copy, not "
-           "served from the root cache", None, "root-objects"),
+           "served from the root cache", None, "root-objects", needs="root_objects"),
     # a thread moved away from its mm's owner forks: three tasks (the owner, the
     # thread, the child) are more than the conformance machine has
     Mutant("stack_charged_to_forking_thread", _StackChargedToForkingThread,
@@ -433,6 +466,14 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "conformance", "page-cache"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
+    # the per-cpu stock (a scope knob): only the stock scopes have cpus, and the
+    # sequential machine's conformance preset has none
+    Mutant("drain_keeps_charge", _DrainKeepsCharge,
+           "a drained per-cpu stock forgets its precharged pages without uncharging res",
+           None, "stock-race", needs="percpu_stock"),
+    Mutant("kmem_batched", _KmemBatched,
+           "the kmem counter is charged a CHARGE_BATCH at a time, as res is", None,
+           "stock-race", needs="percpu_stock"),
     Mutant("double_put_at_death", _DoublePutAtDeath,
            "the last uncharge puts the death reference without test_and_clear: DEAD "
            "stays set, so css_free puts it again", None, "death"),

@@ -6,9 +6,18 @@ Version 2. One protocol covers everything the model covers, in-process
 configuration, driven through *operations*, each running as a thread of
 steps, and observed through its abstraction snapshot.
 
+Every requirement, with what an implementation need not provide, is in
+docs/protocol.md. Two paths: the minimal one (capability ``call``: whole
+operations and a snapshot, for ``conform``) and the stepping one (capability
+``steps``: the methods below, for race checking too).
+
 ``hello(protocol)``
-    the client's version; the server answers ``{"protocol": 2}``, or refuses a
+    the client's version; the server answers ``{"protocol": 2, "capabilities":
+    [...]}`` (``"steps"``, ``"call"``; left out: ``["steps"]``), or refuses a
     client that speaks another version (a version 1 client sends none).
+``call(op, args) -> result``
+    the minimal path: run an operation to completion (conformance/sequential.py
+    supplies its steps from the model).
 ``reset(config)``
     boot the machine the configuration describes (``Config.to_json``: its
     memcgs, tasks and root caches, what is online at boot, the fixes kept).
@@ -83,6 +92,10 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        when none is removed, ``-EBUSY`` while pinned
 ``mem_cgroup_free``    ``path``: the RCU callback of a memcg whose refcnt reached
                        0 (step ``mem_cgroup_free``); ``-ENOENT`` when none is due
+``drain_stock``        ``cpu``: drain_local_stock on that cpu (step ``stock.drain``,
+                       none when its stock caches no memcg); ``-EINVAL`` for a
+                       cpu the scope has not (only scopes with ``percpu_stock``
+                       have cpus)
 =====================  ====================================================
 
 A snapshot's memcg has ``page_cache`` (its page cache pages, a part of
@@ -100,6 +113,10 @@ root's own slabs, which a snapshot's root shows as ``slabs`` (fills, as a
 cache's), and ``kmem_cache_free`` of the root memcg's path (``/``) frees one of
 them (its step names the cache by the root's name); without ``root_objects``
 the object is forgotten and there is no step.
+
+A snapshot on a scope with ``percpu_stock`` has ``stock``: per cpu,
+``{"memcg": path or null, "nr_pages": n}`` (memcg_stock's cached memcg and the
+res pages precharged to it).
 
 A snapshot's task has ``mm`` (the name of the task that created the mm it uses;
 null once it exited), and ``mms`` maps each task name to the mm it created:
@@ -166,6 +183,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "work": ("item",),
     "css_free": ("path",),
     "mem_cgroup_free": ("path",),
+    "drain_stock": ("cpu",),
 }
 
 #: the arguments an operation may leave out (their defaults: see the adapters)

@@ -14,7 +14,7 @@ import json
 import sys
 
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter
-from kmemcg.conformance.protocol import VERSION, ProtocolError, encode
+from kmemcg.conformance.protocol import VERSION, Blocked, Done, ProtocolError, encode
 from kmemcg.model.config import Config
 
 
@@ -37,7 +37,7 @@ class _Session:
                     f"the whole configuration (reset with 'config') and adds the kernel "
                     f"paths, the workqueue, slabinfo and hidden()")
             self.greeted = True
-            return {"protocol": VERSION}
+            return {"protocol": VERSION, "capabilities": ["steps", "call"]}
         if not self.greeted:
             raise ProtocolError(f"say hello with {{\"protocol\": {VERSION}}} first")
         if method == "reset":
@@ -57,6 +57,13 @@ class _Session:
             raise ProtocolError("reset first")
         if method == "start":
             return a.start(params["op"], params["args"])
+        if method == "call":  # a whole operation: its steps run here, unseen
+            thread = a.start(params["op"], params["args"])
+            while not isinstance(reply := a.step(thread), Done):
+                if isinstance(reply, Blocked):
+                    raise ProtocolError(f"call: {params['op']} blocked on {reply.lock}, "
+                                        f"with no other thread to run")
+            return reply.result
         if method == "step":
             return encode(a.step(params["thread"]))
         if method == "queued":

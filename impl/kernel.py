@@ -35,6 +35,7 @@ from typing import ClassVar
 from kmemcg.impl import cgroupfs as fs
 from kmemcg.impl.lockdep import Lockdep
 from kmemcg.impl.memcontrol import (
+    CHARGE_BATCH,
     CONTROLLER_FIXES,
     GFP_KERNEL,
     GFP_KMEMCG,
@@ -133,7 +134,7 @@ class Kernel:
         "alloc_user_page", "free_user_page", "fault_anon", "read_file", "spawn", "fork", "exit",
         "put_task_struct",
         "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
-        "css_free", "mem_cgroup_free",
+        "css_free", "mem_cgroup_free", "drain_stock",
     })
 
     def __init_subclass__(cls, **kw):
@@ -148,7 +149,8 @@ class Kernel:
                  thread_size_order: int = THREAD_SIZE_ORDER, boot_memcgs: bool = False,
                  boot_tasks: bool = True, kmem_limit: int = RESOURCE_MAX,
                  fixes: frozenset[str] = FIXES, lockdep: Lockdep | None = None,
-                 root_objects: bool = False):
+                 root_objects: bool = False, nr_cpus: int = 0,
+                 charge_batch: int = CHARGE_BATCH):
         """Boot: the root memcg, the root caches ``roots`` (kmem_cache_create of
         ``2**slab_order``-page slabs of ``objs_per_slab`` objects), the tasks
         (in the root memcg with ``boot_tasks``; else their pids are free until
@@ -156,8 +158,13 @@ class Kernel:
         ``parents`` their parents' indices) created and kmem-limited at
         ``kmem_limit``, in order. With ``root_objects`` the objects a root cache
         serves itself are kept on its own slabs, as the kernel keeps them (and
-        /proc/slabinfo counts them); without, they are forgotten as served."""
+        /proc/slabinfo counts them); without, they are forgotten as served. With
+        ``nr_cpus`` the res charges go through that many cpus' memcg_stock,
+        ``charge_batch`` pages at a time (task ``tasks[k]`` runs on cpu ``k %
+        nr_cpus``); without, res is exact."""
         self.mc = self.controller_class()
+        if nr_cpus:
+            self.mc.enable_percpu_stock(nr_cpus, charge_batch)
         self.slab = self.slab_class(self.mc, fixes, lockdep, root_objects)
         self.fixes = self.slab.fixes
         self.mc.fixes = self.fixes & CONTROLLER_FIXES
@@ -169,7 +176,8 @@ class Kernel:
         self.thread_size = PAGE_SIZE << thread_size_order
         root = self.mc.root_mem_cgroup
         self.tasks: dict[str, TaskStruct] = (
-            {name: TaskStruct(name, root) for name in tasks} if boot_tasks else {})
+            {name: self._task_on_cpu(TaskStruct(name, root)) for name in tasks}
+            if boot_tasks else {})
         self.memcgs: dict[str, MemCgroup] = {"/": root}
         self.memcg_list: list[MemCgroup] = [root]  # every memcg, in css order
         self.pages: dict[int, Page] = {}
@@ -193,10 +201,19 @@ class Kernel:
                    thread_size_order=cfg.thread_size_order,
                    boot_memcgs=cfg.boot_memcgs, boot_tasks=cfg.boot_tasks,
                    kmem_limit=cfg.kmem_limit, fixes=cfg.fixes, lockdep=lockdep,
-                   root_objects=cfg.root_objects)
+                   root_objects=cfg.root_objects,
+                   nr_cpus=cfg.nr_cpus if cfg.percpu_stock else 0,
+                   charge_batch=cfg.charge_batch)
 
     def has_fix(self, fix: str) -> bool:
         return fix in self.fixes
+
+    def _task_on_cpu(self, task: TaskStruct) -> TaskStruct:
+        """Place a new task on its cpu: task ``tasks[k]`` runs on cpu ``k % nr_cpus``
+        (the scheduler never migrates it)."""
+        if self.mc.memcg_stock and task.name in self.task_names:
+            task.cpu = self.task_names.index(task.name) % len(self.mc.memcg_stock)
+        return task
 
     # ------------------------------------------------------------ lookups
 
@@ -407,7 +424,7 @@ class Kernel:
         if ret:
             yield Step("spawn", {"task": task, "memcg": memcg.path}, ret)
             return ret
-        self.tasks[task] = TaskStruct(task, memcg, stack)
+        self.tasks[task] = self._task_on_cpu(TaskStruct(task, memcg, stack))
         yield Step("spawn", {"task": task, "memcg": memcg.path})
         return 0
 
@@ -463,7 +480,7 @@ class Kernel:
             child = TaskStruct(task, p.memcg, stack, mm)
         else:
             child = TaskStruct(task, p.memcg, stack)
-        self.tasks[task] = child
+        self.tasks[task] = self._task_on_cpu(child)
         yield Step("fork", args)
         return 0
 
@@ -610,6 +627,16 @@ class Kernel:
             del self.pages[page.pfn]
         yield step
         return step.ret
+
+    @kpath
+    def drain_stock(self, cpu: int):
+        """The cpu's stock drained: drain_local_stock, the work drain_all_stock
+        queues from a reclaim, or the CPU_DEAD notifier (3.8). -EINVAL for a cpu
+        the machine does not have."""
+        if not isinstance(cpu, int) or isinstance(cpu, bool) \
+                or not 0 <= cpu < len(self.mc.memcg_stock):
+            return -EINVAL
+        return (yield from self.mc.drain_local_stock(cpu))
 
     @kpath
     def free_user_page(self, pfn: int):
@@ -821,6 +848,9 @@ class Kernel:
                "static_key": mc.memcg_kmem_enabled_key}
         if slab.slab_caches:
             out.update(self._cache_snapshot())
+        if mc.memcg_stock:  # memcg_stock per cpu
+            out["stock"] = [{"memcg": s.cached.path if s.cached else None,
+                             "nr_pages": s.nr_pages} for s in mc.memcg_stock]
         return out
 
     def _admin_snapshot(self) -> dict:

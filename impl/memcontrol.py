@@ -22,6 +22,9 @@ KMEM_ACCOUNTED_ACTIVATED = 1 << 1
 KMEM_ACCOUNTED_DEAD = 1 << 2
 #: ida_simple_get(&kmem_limited_groups, 0, MEMCG_CACHES_MAX_SIZE).
 MEMCG_CACHES_MAX_SIZE = 65535
+#: CHARGE_BATCH (3.8): the pages __mem_cgroup_try_charge charges res at once when
+#: the per-cpu stock is on, the excess left in the cpu's memcg_stock.
+CHARGE_BATCH = 32
 #: The fixes the controller's code knows (the slab side's are impl/slab.py's);
 #: a historical kernel is built without some (the roster is model/profiles.py).
 CONTROLLER_FIXES = frozenset({
@@ -96,6 +99,8 @@ class TaskStruct:
         self.flags = 0
         self.has_mm = True
         self.fatal_signal_pending = False
+        #: task_cpu(p): the cpu it runs on, whose memcg_stock its charges meet
+        self.cpu = 0
         #: ghost: where an in-flight page charge stands, (action, memcg, order) or None
         self.charge_stage: tuple | None = None
 
@@ -141,6 +146,15 @@ GFP_KMEMCG = 0x100000
 GFP_KERNEL = 0xD0
 
 
+class MemcgStockPcp:
+    """struct memcg_stock_pcp (3.8): one cpu's stock, the memcg it caches and
+    the res pages precharged to it and not yet used."""
+
+    def __init__(self):
+        self.cached: MemCgroup | None = None
+        self.nr_pages = 0
+
+
 class MemoryController:
     """The memory controller of one machine: the root memcg and global state."""
 
@@ -161,6 +175,14 @@ class MemoryController:
         self.rcu_freeing: list[MemCgroup] = []
         #: the machine's pages by pfn (the kernel's, shared): the LRUs reclaim scans
         self.pages: dict[int, Page] = {}
+        #: the per-cpu memcg_stock, one per cpu; none: res is charged page for page
+        self.memcg_stock: list[MemcgStockPcp] = []
+        self.charge_batch = CHARGE_BATCH
+
+    def enable_percpu_stock(self, nr_cpus: int, charge_batch: int = CHARGE_BATCH) -> None:
+        """Boot with ``nr_cpus`` cpus, each with an empty memcg_stock."""
+        self.memcg_stock = [MemcgStockPcp() for _ in range(nr_cpus)]
+        self.charge_batch = charge_batch
 
     # ------------------------------------------------------------ helpers
 
@@ -270,11 +292,94 @@ class MemoryController:
         uncharged (__mem_cgroup_cancel_local_charge); kmem charges stay where
         they are, so the loop ends with res.usage - kmem.usage at 0 (P11).
         """
+        self.drain_all_stock_sync(memcg)
         parent = self.parent_mem_cgroup(memcg) or self.root_mem_cgroup
         for page in user_pages:
             if page.pc.used and page.pc.mem_cgroup is memcg:
                 page.pc.mem_cgroup = parent
                 memcg.res.uncharge_until(memcg.res.parent, PAGE_SIZE)
+
+    # ------------------------------------------------------------ the per-cpu stock
+
+    def consume_stock(self, memcg: MemCgroup, nr_pages: int, cpu: int) -> bool:
+        """consume_stock (3.8, V3-01): take ``nr_pages`` (at most CHARGE_BATCH)
+        from the cpu's stock if it caches ``memcg`` and holds enough."""
+        stock = self.memcg_stock[cpu]
+        if nr_pages > self.charge_batch or stock.cached is not memcg \
+                or stock.nr_pages < nr_pages:
+            return False
+        stock.nr_pages -= nr_pages
+        return True
+
+    @staticmethod
+    def drain_stock(stock: MemcgStockPcp) -> None:
+        """drain_stock (3.8): give the stock's pages back to its memcg's res."""
+        if stock.cached is not None and stock.nr_pages:
+            stock.cached.res.uncharge(PAGE_SIZE * stock.nr_pages)
+        stock.nr_pages = 0
+        stock.cached = None
+
+    def refill_stock(self, memcg: MemCgroup, nr_pages: int, cpu: int) -> None:
+        """refill_stock (3.8): a stock caching another memcg is drained first."""
+        stock = self.memcg_stock[cpu]
+        if stock.cached is not memcg:
+            self.drain_stock(stock)
+            stock.cached = memcg
+        stock.nr_pages += nr_pages
+
+    def drain_local_stock(self, cpu: int):
+        """drain_local_stock (3.8): the cpu's stock work (queued by
+        drain_all_stock, or the CPU_DEAD notifier's drain_stock). A path: one
+        step when the stock caches a memcg, none otherwise."""
+        stock = self.memcg_stock[cpu]
+        if stock.cached is None:
+            return 0
+        self.drain_stock(stock)
+        yield Step("stock.drain", {"cpu": cpu})
+        return 0
+
+    def mem_cgroup_same_or_subtree(self, root_memcg: MemCgroup, memcg: MemCgroup) -> bool:
+        """Whether ``memcg`` is ``root_memcg`` or charges its counters (3.8)."""
+        while memcg is not None:
+            if memcg is root_memcg:
+                return True
+            memcg = self.parent_mem_cgroup(memcg)
+        return False
+
+    def drain_all_stock_sync(self, root_memcg: MemCgroup) -> None:
+        """drain_all_stock_sync (3.8): every cpu's stock caching ``root_memcg``
+        or a memcg under it is drained, and the caller waits for them."""
+        for stock in self.memcg_stock:
+            if stock.cached is not None and \
+                    self.mem_cgroup_same_or_subtree(root_memcg, stock.cached):
+                self.drain_stock(stock)
+
+    def try_charge_res(self, memcg: MemCgroup, nr_pages: int, cpu: int,
+                       may_reclaim: bool = True) -> int:
+        """__mem_cgroup_try_charge's res side (3.8), as the model's charges run it:
+        0 or -ENOMEM. Without the stock, the exact charge, reclaiming page cache
+        at U (mem_cgroup_try_charge) unless ``may_reclaim`` is off. With the
+        stock: consume_stock, else a batch of max(CHARGE_BATCH, nr_pages) pages,
+        retried at nr_pages when it fails (mem_cgroup_do_charge's CHARGE_RETRY,
+        the batch's failcnt kept), the excess put in the cpu's stock; no reclaim,
+        as no scope with the stock has page cache (the model's Config.validate)."""
+        if not self.memcg_stock:
+            if may_reclaim:
+                return self.mem_cgroup_try_charge(memcg, PAGE_SIZE * nr_pages)
+            ret, _ = memcg.res.charge(PAGE_SIZE * nr_pages)
+            return ret
+        if self.consume_stock(memcg, nr_pages, cpu):
+            return 0
+        batch = max(self.charge_batch, nr_pages)
+        ret, _ = memcg.res.charge(PAGE_SIZE * batch)
+        if ret and batch > nr_pages:
+            batch = nr_pages
+            ret, _ = memcg.res.charge(PAGE_SIZE * batch)
+        if ret:
+            return ret
+        if batch > nr_pages:
+            self.refill_stock(memcg, batch - nr_pages, cpu)
+        return 0
 
     def mem_cgroup_css_offline(self, memcg: MemCgroup, user_pages) -> None:
         """cgroup_rmdir: the cgroup leaves its parent's list (cgroup_destroy_locked)
@@ -480,7 +585,7 @@ class MemoryController:
         yield Step("charge.kmem", {"task": task.name, "memcg": memcg.path, "order": order}, ret)
         if ret:
             return False, None
-        ret = self.mem_cgroup_try_charge(memcg, size)  # may reclaim page cache at U
+        ret = self.try_charge_res(memcg, 1 << order, task.cpu)  # may reclaim page cache at U
         if ret:
             self.memcg_charge_kmem_rollback(memcg, size)
         yield Step("charge.res", {"task": task.name, "memcg": memcg.path}, ret)
@@ -496,7 +601,9 @@ class MemoryController:
     def memcg_charge_kmem(self, memcg: MemCgroup, size: int) -> int:
         """memcg_charge_kmem (3.8) in one go, for the callers the model takes as
         one step (a new slab, a thread stack): kmem, then res, hierarchically;
-        the kmem charge given back when res fails. 0 or -ENOMEM."""
+        the kmem charge given back when res fails. 0 or -ENOMEM. Its charging
+        task is not named, so no cpu: res is charged exactly, not through the
+        per-cpu stock (the model's stock scopes leave these paths out)."""
         ret, _ = memcg.kmem.charge(size)
         if ret:
             return ret  # no reclaim: kmem is never reclaimed
@@ -648,7 +755,7 @@ class MemoryController:
         to the memcg of the task's mm owner (try_get_mem_cgroup_from_mm)."""
         memcg = task.mm_owner_memcg()
         if not self.mem_cgroup_is_root(memcg):
-            ret, _ = memcg.res.charge(PAGE_SIZE)
+            ret = self.try_charge_res(memcg, 1, task.cpu, may_reclaim=False)
             if ret:
                 return Step("user.charge", {"task": task.name, "memcg": memcg.path}, ret)
         page.pc.mem_cgroup = memcg

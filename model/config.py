@@ -24,6 +24,14 @@ ROOT = 0
 NONE = -1
 #: the buddy allocator's MAX_ORDER (x86_64, 3.8): an allocation is of order 0..10.
 MAX_ORDER = 11
+#: CHARGE_BATCH (mm/memcontrol.c, 3.8): the pages __mem_cgroup_try_charge charges
+#: res at once, the excess kept in the cpu's memcg_stock.
+CHARGE_BATCH = 32
+#: the actions whose charging task is not named (a slab allocation by some task of
+#: the memcg, spawn's parent): no cpu, so no per-cpu stock, is known for them
+_UNNAMED_CPU = ("spawn", "fork", "alloc")
+#: The user-memory faults (model/actions/user_memory.py), charged with reclaim.
+_USER_MEMORY = ("anon.charge", "pagecache.charge")
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,14 @@ class Config:
     #: on the root's own slabs, and /proc/slabinfo counts them; False: they are
     #: forgotten as they are served (the scopes before root-served objects)
     root_objects: bool = False
+    #: the per-cpu charge stock (memcg_stock_pcp, 3.8): res charges go through
+    #: consume_stock/refill_stock, charging up to ``charge_batch`` pages at once.
+    #: Off: the exact-counter abstraction, res charged page for page.
+    percpu_stock: bool = False
+    #: CHARGE_BATCH, in pages (the kernel's 32; small in a scope, to explore)
+    charge_batch: int = CHARGE_BATCH
+    #: the cpus, each with its stock; task t runs on cpu t % nr_cpus
+    nr_cpus: int = 2
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -105,6 +121,11 @@ class Config:
         """The fixes the kernel modelled has (model/profiles.py)."""
         return fixes_of(self.profile)
 
+    @property
+    def cpus(self) -> int:
+        """The per-cpu stocks the state holds: none without the stock."""
+        return self.nr_cpus if self.percpu_stock else 0
+
     def has_fix(self, fix: str) -> bool:
         """Whether the kernel modelled has ``fix`` (model/profiles.py)."""
         return fix not in PROFILES[self.profile].removes
@@ -125,13 +146,29 @@ class Config:
         ints = {"max_pages": self.max_pages, "max_cache_pages": self.max_cache_pages,
                 "max_failcnt": self.max_failcnt,
                 "slab_order": self.slab_order, "objs_per_slab": self.objs_per_slab,
-                "thread_size_order": self.thread_size_order, "kmem_limit": self.kmem_limit}
+                "thread_size_order": self.thread_size_order, "kmem_limit": self.kmem_limit,
+                "charge_batch": self.charge_batch, "nr_cpus": self.nr_cpus}
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
-        for key in ("second_admin", "root_objects"):
+        for key in ("second_admin", "root_objects", "percpu_stock"):
             if not isinstance(getattr(self, key), bool):
                 raise ValueError(f"{key} must be true or false")
+        if self.charge_batch < 1 or self.nr_cpus < 1:
+            raise ValueError("charge_batch and nr_cpus must be at least 1")
+        if self.percpu_stock and (self.roots or self.actions is None
+                                  or set(_UNNAMED_CPU) & set(self.actions)):
+            raise ValueError("the per-cpu stock is modelled where the charging task, so its "
+                             "cpu, is named: a scope with percpu_stock lists its actions, "
+                             f"none of {list(_UNNAMED_CPU)}, and has no root caches")
+        # the stock's batched charge is modelled without reclaim (CHARGE_RETRY
+        # with the exact size only); the user-memory faults charge exactly and
+        # reclaim page cache at U. Together they would need the stock drained
+        # by reclaim (drain_all_stock_async), which the model does not have
+        if self.percpu_stock and set(_USER_MEMORY) & set(self.actions):
+            raise ValueError("the per-cpu stock is modelled without reclaim: a scope with "
+                             f"percpu_stock has none of {list(_USER_MEMORY)} (page cache, "
+                             "anonymous pages)")
         for key in ("memcgs", "tasks", "roots"):
             names = getattr(self, key)
             if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
@@ -197,6 +234,9 @@ class Config:
             "check_deadlock": self.check_deadlock,
             "second_admin": self.second_admin,
             "root_objects": self.root_objects,
+            "percpu_stock": self.percpu_stock,
+            "charge_batch": self.charge_batch,
+            "nr_cpus": self.nr_cpus,
         }
 
     @classmethod

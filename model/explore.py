@@ -99,7 +99,7 @@ def successors(cfg: Config, s: State, steps=None):
 def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             check_deadlock: bool | None = None, progress=None,
             symmetry: bool = False, keep_going: bool = False,
-            progress_every: int = 20000) -> Result:
+            progress_every: int = 20000, allowed=None) -> Result:
     """Breadth-first search from the initial state of ``cfg``.
 
     A violation ends the search, as in TLC, unless ``keep_going``: then the
@@ -111,7 +111,11 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
     With ``symmetry``, a state is known once any permutation of it is (TLC's
     SYMMETRY): each orbit is stored once, as the first member reached, so traces
     stay real behaviours. As in TLC, liveness is then not checked: the property
-    names a cache, and a permutation moves it."""
+    names a cache, and a permutation moves it.
+
+    ``allowed(cfg, s, action, args)``, if given, restricts the successor
+    relation: a step it refuses is not taken (the runs of a coarser-grained
+    implementation, model/serial.py)."""
     t0 = time.perf_counter()
     sl = MODEL
     if symmetry and sl.symmetry is None:
@@ -167,7 +171,8 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
         s = states[sid]
         any_succ = False
         for name, args, guard, effect in steps:
-            if not guard(cfg, s, *args):
+            if not guard(cfg, s, *args) or (allowed is not None
+                                            and not allowed(cfg, s, name, args)):
                 continue
             post, ret = effect(cfg, s, *args)
             any_succ = True

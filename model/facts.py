@@ -167,6 +167,14 @@ def owner_memcg(cfg: Config, s: State, t: int):
     return out
 
 
+def stock_held(cfg: Config, s: State, d: int):
+    """The res pages the stocks hold for memcg ``d`` itself."""
+    total = 0
+    for cpu in range(cfg.cpus):
+        total = total + If(Eq(s.stock_memcg[cpu], d), s.stock_pages[cpu], 0)
+    return total
+
+
 # ---------------------------------------------------------------- user memory
 
 

@@ -214,6 +214,32 @@ PRESETS["page-cache"] = Config(
              "put_task_struct"),
 )
 
+#: the per-cpu charge stock (domain 9), a scope knob, not a profile: it is how
+#: the kernel charges res, and the other scopes keep the exact-counter
+#: abstraction. Two tasks on two cpus, a batch of 2 pages (the kernel's
+#: CHARGE_BATCH is 32), a res limit a batch does not fit beside a page: a
+#: page's charge precharges a second to its cpu's stock, a failed batch is
+#: retried with the page alone (its failcnt counted), a stock caching the other
+#: memcg is drained on refill, by its cpu's drain work, or by force_empty
+PRESETS["stock"] = Config(
+    name="stock", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1", "t2"),
+    boot_memcgs=True, max_pages=1, kmem_limits=(), res_limits=(2 * PAGE_SIZE,),
+    max_failcnt=1, percpu_stock=True, charge_batch=2, nr_cpus=2,
+    actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+             "user.charge", "user.uncharge", "attach", "force_empty", "limit.write",
+             "stock.drain"),
+)
+# the stock's own race, small enough to interleave the implementation
+# exhaustively: one task on one cpu, its page charges against its stock, and the
+# cpu's drain work
+PRESETS["stock-race"] = Config(
+    name="stock-race", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    boot_memcgs=True, max_pages=1, kmem_limits=(), res_limits=(), max_failcnt=1,
+    percpu_stock=True, charge_batch=2, nr_cpus=1,
+    actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
+             "user.charge", "user.uncharge", "attach", "stock.drain"),
+)
+
 # the whole controller: a nested tree, two tasks, a root cache, every action
 # force_empty included (the prover's scope; too big to explore), memcg death's
 # aside (see _DEATH_ONLY)

@@ -175,6 +175,10 @@ class State(NamedTuple):
     #: per memcg: its page cache pages (a part of user_pages; reclaimable, and
     #: they outlive the task that read them).
     page_cache: tuple
+    #: per cpu, its memcg_stock_pcp: the memcg cached (NONE: none) and the
+    #: res pages precharged to it and not yet used (empty without the stock).
+    stock_memcg: tuple
+    stock_pages: tuple
 
 
 def initial(cfg: Config) -> State:
@@ -216,6 +220,7 @@ def initial(cfg: Config) -> State:
         task_mm=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
         mm_owner=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
         mm_anon=((0,) * n,) * t, page_cache=(0,) * n,
+        stock_memcg=(NONE,) * cfg.cpus, stock_pages=(0,) * cfg.cpus,
     )
 
 
@@ -390,6 +395,10 @@ def to_json(cfg: Config, s: State) -> dict:
         "shrinking": None if shrinking == NONE else cache_name(cfg, shrinking)
         if 0 <= shrinking < n_caches(cfg) else shrinking,
         "error": _name(ERRORS, s.error),
+        # memcg_stock per cpu, only where the scope has the stock
+        **({"stock": [{"memcg": _name(cfg.memcgs, m), "nr_pages": n}
+                      for m, n in zip(s.stock_memcg, s.stock_pages, strict=True)]}
+           if cfg.percpu_stock else {}),
     }
 
 
@@ -417,6 +426,9 @@ def from_json(cfg: Config, d: dict) -> State:
     offline = d.get("offline", {"memcg": None, "visited": []})
     shrinking = d.get("shrinking")
     mms = d.get("mms")
+    stock = d.get("stock", [{"memcg": None, "nr_pages": 0}] * cfg.cpus)
+    if len(stock) != cfg.cpus:
+        raise ValueError(f"stock must list {cfg.cpus} cpus, not {len(stock)}")
 
     def memcg(x):
         return _index(cfg.memcgs, x)
@@ -472,6 +484,8 @@ def from_json(cfg: Config, d: dict) -> State:
         mm_anon=tuple(tuple(int(mms[name].get("anon", {}).get(mn, 0)) if mms is not None else 0
                             for mn in cfg.memcgs) for name in cfg.tasks),
         page_cache=tuple(int(m.get("page_cache", 0)) for m in ms),
+        stock_memcg=tuple(memcg(x["memcg"]) for x in stock),
+        stock_pages=tuple(int(x["nr_pages"]) for x in stock),
     )
     for c, x in enumerate(cs):
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:

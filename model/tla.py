@@ -63,15 +63,15 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes",
-    "SecondAdmin", "RootObjects",
+    "SecondAdmin", "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
 )
 #: Constants whose values are defined in the configuration's module: tuples, and
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
 _SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
 _NAMES = ("Memcgs", "Tasks", "Roots")
-_BOOLS = ("BootTasks", "BootMemcgs", "SecondAdmin", "RootObjects")
+_BOOLS = ("BootTasks", "BootMemcgs", "SecondAdmin", "RootObjects", "PercpuStock")
 _COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab",
-           "ThreadSizeOrder")
+           "ThreadSizeOrder", "ChargeBatch", "NrCpus")
 _LIMIT_SETS = ("KmemLimits", "ResLimits")
 
 #: The spec's actions (ActionNames in KmemcgState), in Next's order.
@@ -89,7 +89,7 @@ ACTIONS = (
     "destroy_work.destroy", "shrink.release", "shrink.done", "root_destroy.start",
     "root_destroy.clear_dead", "root_destroy.cancel_work", "root_destroy.flush_work",
     "root_destroy.destroy_child", "css_free.mark_dead", "css_free.read_usage", "css_free.put",
-    "mem_cgroup_free",
+    "mem_cgroup_free", "stock.drain",
 )
 #: The model's named stutter steps, which Next leaves out.
 STUTTERS = tuple(a.name for a in MODEL.actions.values() if not a.explored)
@@ -137,6 +137,9 @@ def scope_constants(cfg: Config) -> dict:
         "Fixes": tuple(f for f in FIXES if cfg.has_fix(f)),
         "SecondAdmin": cfg.second_admin,
         "RootObjects": cfg.root_objects,
+        "PercpuStock": cfg.percpu_stock,
+        "ChargeBatch": cfg.charge_batch,
+        "NrCpus": cfg.nr_cpus,
     }
 
 
@@ -439,6 +442,8 @@ SHIPPED = (
     ("Tasks", "tasks", CORRECT, PASS),
     # anonymous pages and page cache, reclaim at U, K < U and K >= U
     ("PageCache", "page-cache", CORRECT, PASS),
+    # the per-cpu charge stock: res batched, two cpus, a batch of 2 pages
+    ("Stock", "stock", CORRECT, PASS),
     # every profile of the roster on its preset, with the verdict it expects
     *((tla_file_stem(p.name), p.preset, p.name, p.expect)
       for p in PROFILES.values() if p.preset is not None),

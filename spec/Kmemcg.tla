@@ -72,6 +72,8 @@ Init ==
     /\ kmem_dead = [m \in MemcgIds |-> FALSE]
     /\ destroy_pc = [m \in MemcgIds |-> CSS_LIVE]
     /\ death_puts = [m \in MemcgIds |-> 0]
+    /\ stock_memcg = [cpu \in CpuIds |-> NONE]
+    /\ stock_pages = [cpu \in CpuIds |-> 0]
 
 (***************************************************************************)
 (* The next-state relation.  A configuration names the actions it takes in *)
@@ -180,6 +182,8 @@ Next ==
        /\ \E m \in NonRoot : CssFreePut(m)
     \/ /\ "mem_cgroup_free" \in Actions
        /\ \E m \in NonRoot : MemCgroupFree(m)
+    \/ /\ "stock.drain" \in Actions
+       /\ \E cpu \in CpuIds : StockDrain(cpu)
 
 Spec == Init /\ [][Next]_vars
 
@@ -276,10 +280,29 @@ I2_MaxUsageCoversUsage ==
 I4_KmemAccounted ==
     \A m \in MemcgIds : kmem[m].usage = PAGE_SIZE * SubtreeSum(m, KmemHeld)
 
-\* The same for res, of a non-root memcg, with user pages: the root's usage
-\* comes from statistics, not from its counter.
+\* The same for res, of a non-root memcg, with user pages and the pages the
+\* per-cpu stocks hold (none without PercpuStock): the root's usage comes
+\* from statistics, not from its counter.
+ResStocked(d) == ResHeld(d) + StockHeld(d)
 I4_ResAccounted ==
-    \A m \in NonRoot : res[m].usage = PAGE_SIZE * SubtreeSum(m, ResHeld)
+    \A m \in NonRoot : res[m].usage = PAGE_SIZE * SubtreeSum(m, ResStocked)
+
+\* memory.usage_in_bytes is the true total, or with the stock at most
+\* CHARGE_BATCH pages x cpus above it (domain section 9).
+I4_ResWithinStockBound ==
+    \A m \in NonRoot :
+        LET exact == PAGE_SIZE * SubtreeSum(m, ResHeld)
+        IN  /\ exact <= res[m].usage
+            /\ res[m].usage <= exact + PAGE_SIZE * ChargeBatch * Cardinality(CpuIds)
+
+\* A stock holds 0 to CHARGE_BATCH - 1 pages, and pages only for the non-root
+\* memcg it caches (refill_stock adds batch - nr_pages after consume_stock
+\* failed).
+I4_StockBelowBatch ==
+    \A cpu \in CpuIds :
+        /\ stock_pages[cpu] \in 0 .. ChargeBatch - 1
+        /\ stock_pages[cpu] > 0 => stock_memcg[cpu] > 0
+        /\ stock_memcg[cpu] = NONE \/ stock_memcg[cpu] > 0
 
 \* Kernel memory is part of the memory: an active memcg's kmem usage is at
 \* most its res usage, plus the charges between their kmem and res steps
@@ -731,4 +754,6 @@ TypeOK ==
     /\ kmem_dead \in [MemcgIds -> BOOLEAN]
     /\ destroy_pc \in [MemcgIds -> {CSS_LIVE, CSS_READ_USAGE, CSS_TEST_DEAD, CSS_DONE}]
     /\ death_puts \in [MemcgIds -> Nat]
+    /\ stock_memcg \in [CpuIds -> NonRootOrNone]
+    /\ stock_pages \in [CpuIds -> Nat]
 =============================================================================

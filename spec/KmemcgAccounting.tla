@@ -56,20 +56,23 @@ ChargeKmem(t, m, o) ==
     /\ LET r == KmemCharge(kmem, Walk(m), PAGE_SIZE * 2 ^ o)
        IN  /\ kmem' = r.counters
            /\ IF r.ok THEN GoTo(t, KMEM_CHARGED, m, o) ELSE GoTo(t, IDLE, NONE, 0)
-    /\ UNCHANGED << memcgVars, res, deadVars, pageVars, task_memcg, task_stack, mmVars, adminVars,
-                    slabCacheVars >>
+    /\ UNCHANGED << memcgVars, res, deadVars, stockVars, pageVars, task_memcg, task_stack,
+                    mmVars, adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* memcg_charge_kmem: __mem_cgroup_try_charge, then kmem uncharged on      *)
-(* -ENOMEM (3.8).  The res charge reclaims page cache at U (TryCharge),    *)
-(* never kernel memory, and has no OOM killer.  On failure the kmem charge *)
-(* is rolled back, unless the kmem_rollback fix is left out.               *)
+(* -ENOMEM (3.8).  The res charge reclaims page cache at U, never kernel   *)
+(* memory, and has no OOM killer; with PercpuStock it goes through the     *)
+(* cpu's stock instead, without reclaim (ResCharge).  On failure the kmem  *)
+(* charge is rolled back, unless the kmem_rollback fix is left out.        *)
 (***************************************************************************)
 ChargeRes(t, m) ==
     /\ task_pc[t] = KMEM_CHARGED
     /\ task_charge[t] = m
-    /\ LET r == TryCharge(m, InFlightBytes(t))
+    /\ LET r == ResCharge(m, 2 ^ task_order[t], CpuOf(t))
        IN  /\ SetUserMem(r.u)
+           /\ stock_memcg' = r.sm
+           /\ stock_pages' = r.sp
            /\ kmem' = IF r.ok \/ "kmem_rollback" \notin Fixes
                       THEN kmem
                       ELSE Uncharge(kmem, Walk(m), InFlightBytes(t))
@@ -150,9 +153,11 @@ UserCharge(t, m) ==
     /\ OwnerMemcg(t) = m   \* try_get_mem_cgroup_from_mm(mm)
     /\ IF m = ROOT
        THEN /\ user_pages' = [user_pages EXCEPT ![m] = @ + 1]
-            /\ UNCHANGED res
-       ELSE LET r == Charge(res, Walk(m), PAGE_SIZE)
-            IN  /\ res' = r.counters
+            /\ UNCHANGED << res, stockVars >>
+       ELSE LET r == StockCharge(m, 1, CpuOf(t))   \* no reclaim
+            IN  /\ res' = r.res
+                /\ stock_memcg' = r.sm
+                /\ stock_pages' = r.sp
                 /\ user_pages' = IF r.ok
                                  THEN [user_pages EXCEPT ![m] = @ + 1]
                                  ELSE user_pages   \* -ENOMEM
@@ -164,8 +169,8 @@ UserUncharge(m) ==
     /\ PinnedPages(m) > 0   \* a pinned page: anonymous pages go with their mm
     /\ user_pages' = [user_pages EXCEPT ![m] = @ - 1]
     /\ res' = IF m = ROOT THEN res ELSE Uncharge(res, Walk(m), PAGE_SIZE)
-    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, mm_anon, page_cache, taskVars,
-                    adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, mm_anon, page_cache,
+                    taskVars, adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* Anonymous pages and page cache (model/actions/user_memory.py), charged  *)
@@ -188,7 +193,7 @@ AnonCharge(t, m) ==
     /\ task_pc[t] = IDLE
     /\ OwnerMemcg(t) = m
     /\ UserMemCharge(t, m, FALSE)
-    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
+    /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, taskVars, adminVars,
                     slabCacheVars >>
 
 \* add_to_page_cache_locked -> mem_cgroup_cache_charge (3.8).
@@ -196,8 +201,20 @@ PagecacheCharge(t, m) ==
     /\ task_pc[t] = IDLE
     /\ OwnerMemcg(t) = m
     /\ UserMemCharge(t, m, TRUE)
-    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
+    /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, taskVars, adminVars,
                     slabCacheVars >>
+
+(***************************************************************************)
+(* drain_local_stock (3.8): the cpu's stock work, which drain_all_stock    *)
+(* queues from a reclaim, or the CPU_DEAD notifier's drain_stock: the      *)
+(* stock's pages are uncharged from its memcg's res, and it caches none.   *)
+(***************************************************************************)
+StockDrain(cpu) ==
+    /\ stock_memcg[cpu] # NONE
+    /\ res' = DrainedRes(res, cpu, stock_memcg, stock_pages)
+    /\ stock_memcg' = [stock_memcg EXCEPT ![cpu] = NONE]
+    /\ stock_pages' = [stock_pages EXCEPT ![cpu] = 0]
+    /\ UNCHANGED << memcgVars, kmem, deadVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -255,7 +272,7 @@ Mkdir(m) ==
         /\ death_puts' = [death_puts EXCEPT ![m] = 0]
         \* at a freed memcg's path none of its caches exist any more
         /\ IF fresh /\ R > 0 THEN FreshCaches(m) ELSE UNCHANGED cacheVars
-        /\ UNCHANGED << admin_pc, admin_memcg, pageVars, taskVars, walkVars, error >>
+        /\ UNCHANGED << admin_pc, admin_memcg, pageVars, taskVars, walkVars, error, stockVars >>
 
 (***************************************************************************)
 (* cgroup_rmdir -> mem_cgroup_css_offline (3.8-3.10).  A memcg with a task *)
@@ -291,9 +308,12 @@ Rmdir(m) ==
        THEN UNCHANGED vars   \* -EBUSY
        ELSE LET heir == IF hier[m] THEN ParentOf(m) ELSE ROOT
                 moved == user_pages[m]
+                drained == DrainAllStock(m)   \* drain_all_stock_sync, first
             IN  /\ lifecycle' = [lifecycle EXCEPT ![m] = OFFLINE]
                 /\ user_pages' = [user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
-                /\ res' = [res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ res' = [drained.res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ stock_memcg' = drained.sm
+                /\ stock_pages' = drained.sp
                 /\ ReparentKinds(m, heir, page_cache)
                 /\ offline_memcg' = IF R > 0 THEN m ELSE NONE
                 /\ UNCHANGED << use_hierarchy, hier, kmem_active, kmemcg_id, kmem,
@@ -320,8 +340,13 @@ ForceEmpty(m) ==
        ELSE LET e == IF ReclaimInScope THEN Reclaim(UserMem, m) ELSE UserMem
                 heir == IF hier[m] THEN ParentOf(m) ELSE ROOT
                 moved == e.user_pages[m]
+                \* the reclaim loop, then mem_cgroup_reparent_charges, which
+                \* first drains the stocks (drain_all_stock_sync)
+                drained == DrainAllFrom(m, 0, e.res, stock_memcg, stock_pages)
             IN  /\ user_pages' = [e.user_pages EXCEPT ![heir] = @ + moved, ![m] = 0]
-                /\ res' = [e.res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ res' = [drained.res EXCEPT ![m].usage = @ - moved * PAGE_SIZE]
+                /\ stock_memcg' = drained.sm
+                /\ stock_pages' = drained.sp
                 /\ ReparentKinds(m, heir, e.page_cache)
                 /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, taskVars, adminVars,
                                 slabCacheVars >>
@@ -377,7 +402,7 @@ LimitWrite(m, v) ==
     /\ AdminIdle
     /\ lifecycle[m] = ONLINE
     /\ res' = IF m = ROOT THEN res ELSE SetLimit(res, m, v)
-    /\ UNCHANGED << memcgVars, kmem, deadVars, pageVars, taskVars, adminVars,
+    /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, pageVars, taskVars, adminVars,
                     slabCacheVars >>
 
 (***************************************************************************)
@@ -404,7 +429,7 @@ KmemLimitWrite(m, v) ==
           /\ kmem' = SetLimit(kmem, m, v)                          \* activation
           /\ admin_pc' = CACHE_SIZES
           /\ admin_memcg' = m
-    /\ UNCHANGED << memcgVars, res, deadVars, pageVars, taskVars, static_key,
+    /\ UNCHANGED << memcgVars, res, deadVars, stockVars, pageVars, taskVars, static_key,
                     slabCacheVars >>
 
 \* memcg_update_cache_sizes: ida_simple_get kmemcg_id, grow caches (3.8).
@@ -458,7 +483,7 @@ MaxUsageReset(m, c) ==
             /\ UNCHANGED kmem
        ELSE /\ kmem' = [kmem EXCEPT ![m].max_usage = kmem[m].usage]
             /\ UNCHANGED res
-    /\ UNCHANGED << memcgVars, deadVars, pageVars, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, deadVars, stockVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 \* mem_cgroup_reset(RES_FAILCNT): res_counter_reset_failcnt (3.8).
 FailcntReset(m, c) ==
@@ -469,7 +494,7 @@ FailcntReset(m, c) ==
             /\ UNCHANGED kmem
        ELSE /\ kmem' = [kmem EXCEPT ![m].failcnt = 0]
             /\ UNCHANGED res
-    /\ UNCHANGED << memcgVars, deadVars, pageVars, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, deadVars, stockVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -523,8 +548,8 @@ Spawn(t, m) ==
     /\ ~(~AdminIdle /\ admin_memcg = m)
     /\ StackCharge(t, m, [task_memcg EXCEPT ![t] = m], [task_mm EXCEPT ![t] = t],
                    [mm_owner EXCEPT ![t] = t])
-    /\ UNCHANGED << memcgVars, deadVars, kmem_pages, mm_anon, task_pc, task_charge, task_order,
-                    adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, deadVars, stockVars, kmem_pages, mm_anon, task_pc, task_charge,
+                    task_order, adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* copy_process in live task p, not inside a charge of its own: the stack  *)
@@ -541,8 +566,8 @@ Fork(t, p, th) ==
     /\ StackCharge(t, OwnerMemcg(p), [task_memcg EXCEPT ![t] = task_memcg[p]],
                    [task_mm EXCEPT ![t] = IF th = 1 THEN task_mm[p] ELSE t],
                    IF th = 1 THEN mm_owner ELSE [mm_owner EXCEPT ![t] = t])
-    /\ UNCHANGED << memcgVars, deadVars, kmem_pages, mm_anon, task_pc, task_charge, task_order,
-                    adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, deadVars, stockVars, kmem_pages, mm_anon, task_pc, task_charge,
+                    task_order, adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* exit_mm -> mm_update_next_owner (3.8): an mm t owns passes to another   *)
@@ -593,8 +618,8 @@ Exit(t) ==
     /\ task_mm' = [task_mm EXCEPT ![t] = NONE]
     /\ mm_owner' = IF ThreadsInScope THEN ExitMm(t) ELSE [mm_owner EXCEPT ![t] = NONE]
     /\ Mmput(t)
-    /\ UNCHANGED << memcgVars, kmem, deadVars, kmem_pages, page_cache, task_pc, task_charge,
-                    task_order, task_stack, adminVars, slabCacheVars >>
+    /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, page_cache, task_pc,
+                    task_charge, task_order, task_stack, adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* __put_task_struct -> free_task -> free_thread_info (3.8): the last      *)

@@ -176,7 +176,7 @@ Alloc(c) ==
               /\ error' = Fail(cache[c] = FREED, USE_AFTER_FREE)
               /\ UNCHANGED create_pending
         /\ UNCHANGED << memcgVars, kmem_pages, mm_anon, taskVars, adminVars, deadVars,
-                        root_alive, cache, dead, work, requeued,
+                        stockVars, root_alive, cache, dead, work, requeued,
                         half_created, slot, listed, walkVars >>
 
 (***************************************************************************)

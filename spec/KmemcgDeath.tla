@@ -43,7 +43,7 @@ CssFreeMarkDead(m) ==
     /\ kmem_dead' = [kmem_dead EXCEPT ![m] = @ \/ kmem_active[m]]
     /\ destroy_pc' = [destroy_pc EXCEPT ![m] = CSS_READ_USAGE]
     /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
-                    death_puts, pageVars, taskVars, adminVars, slabCacheVars >>
+                    death_puts, stockVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 \* res_counter_read_u64(&memcg->kmem, RES_USAGE): not 0, and kmem_cgroup_destroy
 \* returns (the last uncharge will put) and css_free puts the base reference.
@@ -61,7 +61,7 @@ CssFreePut(m) ==
     /\ death_puts' = [death_puts EXCEPT ![m] = IF kmem_dead[m] THEN @ + 1 ELSE @]
     /\ destroy_pc' = [destroy_pc EXCEPT ![m] = CSS_DONE]
     /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
-                    pageVars, taskVars, adminVars, slabCacheVars >>
+                    stockVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 \* __mem_cgroup_free: disarm_kmem_keys (static_key_slow_dec, ida_simple_remove
 \* for an active memcg); the counters stay as they were, so M1 reads them.

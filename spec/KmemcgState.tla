@@ -38,8 +38,11 @@ CONSTANTS
     Fixes,          \* the fixes in force (see FixNames)
     SecondAdmin,    \* TRUE: a second administrator runs mkdir and attach while
                     \* the first is inside a kmem limit write
-    RootObjects     \* TRUE: the objects a root cache serves itself are kept on
+    RootObjects,    \* TRUE: the objects a root cache serves itself are kept on
                     \* its own slabs (slabs[RootOwn(r)]); FALSE: forgotten
+    PercpuStock,    \* TRUE: res charges go through the per-cpu stock (memcg_stock)
+    ChargeBatch,    \* CHARGE_BATCH, in pages (the kernel's 32)
+    NrCpus          \* the cpus, each with a stock; task t runs on cpu t % NrCpus
 
 (***************************************************************************)
 (* Unlimited stands for the kernel's RESOURCE_MAX (LLONG_MAX bytes), which *)
@@ -102,7 +105,11 @@ VARIABLES
     \* per mm, per memcg: its anonymous pages charged there; per memcg: its
     \* page cache pages (both a part of user_pages)
     mm_anon,
-    page_cache
+    page_cache,
+    \* per cpu, its memcg_stock: the memcg cached (NONE: none) and the res
+    \* pages precharged to it, not yet used (no cpus without PercpuStock)
+    stock_memcg,
+    stock_pages
 
 vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_order,
@@ -110,13 +117,15 @@ vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            work, requeued, create_pending, half_created, slot, listed,
            offline_memcg, offline_done, rdestroy_root, rdestroy_next,
            rdestroy_step, shrinking, error, kmem_dead, destroy_pc, death_puts,
-           task_mm, mm_owner, mm_anon, page_cache >>
+           task_mm, mm_owner, mm_anon, page_cache, stock_memcg, stock_pages >>
 
 \* Groups of variables, so that each action's UNCHANGED stays short.
 memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destroy_pc >>
 \* The DEAD bit and the death puts change only with a kmem uncharge (or
 \* css_free), so they go with the counters.
-counterVars == << res, kmem, kmem_dead, death_puts >>
+\* The per-cpu stock changes only with a res charge (or a drain of it).
+stockVars   == << stock_memcg, stock_pages >>
+counterVars == << res, kmem, kmem_dead, death_puts, stock_memcg, stock_pages >>
 deadVars    == << kmem_dead, death_puts >>
 pageVars    == << kmem_pages, user_pages, mm_anon, page_cache >>
 taskVars    == << task_memcg, task_pc, task_charge, task_order, task_stack, task_mm,
@@ -220,7 +229,8 @@ ActionNames ==
       "root_destroy.start", "root_destroy.clear_dead",
       "root_destroy.cancel_work", "root_destroy.flush_work",
       "root_destroy.destroy_child",
-      "css_free.mark_dead", "css_free.read_usage", "css_free.put", "mem_cgroup_free" }
+      "css_free.mark_dead", "css_free.read_usage", "css_free.put", "mem_cgroup_free",
+      "stock.drain" }
 
 (***************************************************************************)
 (* The fixes.  Each is in force in the 3.8-3.10 controller as this model   *)
@@ -316,6 +326,9 @@ ASSUME ConstantsOK ==
     /\ \A v \in KmemLimits \cup ResLimits \cup {KmemLimit} : v \in Nat /\ v <= Unlimited
     /\ Actions \subseteq ActionNames
     /\ Fixes \subseteq FixNames
+    /\ PercpuStock \in BOOLEAN
+    /\ ChargeBatch \in Nat /\ ChargeBatch >= 1
+    /\ NrCpus \in Nat /\ NrCpus >= 1
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -554,7 +567,84 @@ MemcgUnchargeKmem(m, n) ==
                                    /\ k[d].usage = 0 /\ kmem_dead[d] }
     IN  /\ res' = Uncharge(res, w, n)
         /\ kmem' = k
+        /\ UNCHANGED stockVars   \* uncharges never go through the stock
         /\ kmem_dead' = [d \in MemcgIds |-> IF d \in puts THEN FALSE ELSE kmem_dead[d]]
         /\ death_puts' = [d \in MemcgIds |-> IF d \in puts THEN death_puts[d] + 1
                                                          ELSE death_puts[d]]
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* The per-cpu charge stock (mm/memcontrol.c, 3.8; domain section 9).      *)
+(* __mem_cgroup_try_charge takes nr_pages from the cpu's stock when it     *)
+(* caches the memcg and holds enough (consume_stock, up to CHARGE_BATCH    *)
+(* pages); else it charges res max(CHARGE_BATCH, nr_pages) pages, retries  *)
+(* the exact nr_pages when that batch fails (CHARGE_RETRY: the batch's     *)
+(* failcnt stays counted), and puts what a batch charged over nr_pages in  *)
+(* the stock (refill_stock, which first drains a stock caching another     *)
+(* memcg).  kmem never goes through it.  Without PercpuStock there are no  *)
+(* cpus, and a res charge is one Charge of the pages, exact.  The model's  *)
+(* functions are model/actions/stock.py.                                   *)
+(***************************************************************************)
+CpuIds == IF PercpuStock THEN 0 .. NrCpus - 1 ELSE {}
+CpuOf(t) == t % NrCpus
+
+\* drain_stock: the stock's pages are uncharged from its memcg's res walk.
+DrainedRes(c, cpu, sm, sp) ==
+    IF sm[cpu] # NONE /\ sp[cpu] > 0 THEN Uncharge(c, Walk(sm[cpu]), PAGE_SIZE * sp[cpu])
+                                      ELSE c
+
+\* __mem_cgroup_try_charge's res side for n pages on cpu, with no reclaim:
+\* the new res, stock and whether the charge succeeded.  Without PercpuStock,
+\* one Charge of the pages (user.charge's __GFP_NORETRY).
+StockCharge(m, n, cpu) ==
+    IF ~PercpuStock
+    THEN LET r == Charge(res, Walk(m), PAGE_SIZE * n)
+         IN  [res |-> r.counters, sm |-> stock_memcg, sp |-> stock_pages, ok |-> r.ok]
+    ELSE IF n <= ChargeBatch /\ stock_memcg[cpu] = m /\ stock_pages[cpu] >= n
+    THEN [res |-> res, sm |-> stock_memcg,
+          sp |-> [stock_pages EXCEPT ![cpu] = @ - n], ok |-> TRUE]
+    ELSE LET batch == Max(ChargeBatch, n)
+             b == Charge(res, Walk(m), PAGE_SIZE * batch)
+             e == Charge(b.counters, Walk(m), PAGE_SIZE * n)
+             same == stock_memcg[cpu] = m
+         IN  IF b.ok /\ batch > n
+             THEN [res |-> IF same THEN b.counters
+                                   ELSE DrainedRes(b.counters, cpu, stock_memcg, stock_pages),
+                   sm |-> [stock_memcg EXCEPT ![cpu] = m],
+                   sp |-> [stock_pages EXCEPT ![cpu] = (IF same THEN @ ELSE 0) + batch - n],
+                   ok |-> TRUE]
+             ELSE IF b.ok
+             THEN [res |-> b.counters, sm |-> stock_memcg, sp |-> stock_pages, ok |-> TRUE]
+             ELSE IF batch > n
+             THEN [res |-> e.counters, sm |-> stock_memcg, sp |-> stock_pages, ok |-> e.ok]
+             ELSE [res |-> b.counters, sm |-> stock_memcg, sp |-> stock_pages, ok |-> FALSE]
+
+\* The pages the stocks hold for memcg d itself.
+StockHeld(d) ==
+    IF PercpuStock
+    THEN SumFrom([cpu \in CpuIds |-> IF stock_memcg[cpu] = d THEN stock_pages[cpu] ELSE 0],
+                 0, NrCpus - 1)
+    ELSE 0
+
+\* drain_all_stock_sync(m): every cpu whose stock caches m or a memcg whose
+\* counters charge m's (mem_cgroup_same_or_subtree) is drained, in cpu order.
+RECURSIVE DrainAllFrom(_, _, _, _, _)
+DrainAllFrom(m, cpu, c, sm, sp) ==
+    IF cpu \notin CpuIds THEN [res |-> c, sm |-> sm, sp |-> sp]
+    ELSE IF sm[cpu] # NONE /\ \E i \in 1 .. Len(Walk(sm[cpu])) : Walk(sm[cpu])[i] = m
+    THEN DrainAllFrom(m, cpu + 1, DrainedRes(c, cpu, sm, sp), [sm EXCEPT ![cpu] = NONE],
+                      [sp EXCEPT ![cpu] = 0])
+    ELSE DrainAllFrom(m, cpu + 1, c, sm, sp)
+DrainAllStock(m) == DrainAllFrom(m, 0, res, stock_memcg, stock_pages)
+
+\* __mem_cgroup_try_charge of n pages on cpu as the kernel page charge path
+\* takes it: through the stock with PercpuStock, with no reclaim (no scope
+\* with the stock has page cache: the model's Config.validate refuses one),
+\* else exact, reclaiming page cache at U (TryCharge).  The new user memory
+\* (res, user_pages, page_cache), stock, and whether the charge succeeded.
+ResCharge(m, n, cpu) ==
+    IF PercpuStock
+    THEN LET s == StockCharge(m, n, cpu)
+         IN  [u |-> [UserMem EXCEPT !.res = s.res], sm |-> s.sm, sp |-> s.sp, ok |-> s.ok]
+    ELSE LET e == TryCharge(m, PAGE_SIZE * n)
+         IN  [u |-> e.u, sm |-> stock_memcg, sp |-> stock_pages, ok |-> e.ok]
 =============================================================================

@@ -55,7 +55,7 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes", "SecondAdmin",
-    "RootObjects",
+    "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
 )
 #: Each fix of the roster and the profiles that remove it.
 FIXES = {f: {p.name for p in PROFILES.values() if f in p.removes} for f in tla.FIXES}
@@ -118,6 +118,7 @@ def _set_value(node, cfg: Config) -> set:
         "UsedFills": set(range(1, cfg.objs_per_slab + 1)),
         "PartialFills": set(range(1, cfg.objs_per_slab)),
         "Orders": set(cfg.orders),
+        "CpuIds": set(range(cfg.cpus)),
     }
     if _is(node, "OperatorApplication") and not node.arguments:
         return named[node.operator]

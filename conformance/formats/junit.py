@@ -27,13 +27,31 @@ def case(c: Check) -> TestCase:
     kind = _RESULT.get(c.status)
     if kind is not None:
         tc.result = [kind(c.message or c.verdict, type_=c.status.name.lower())]
+    lines = granularity(c.granularity) if c.granularity else []
     if c.counterexample is not None:
         ce = c.counterexample
-        lines = [s.get("text") or json.dumps(s) for s in ce["steps"]]
+        lines += [s.get("text") or json.dumps(s) for s in ce["steps"]]
         if ce.get("violation"):
             lines.append(f"violates {ce['violation']}")
+    if lines:
         tc.system_out = "\n".join(lines)
     return tc
+
+
+def granularity(g: dict) -> list[str]:
+    """An interleaving's verdict on granularity, as the lines of its case's output."""
+    out = [f"granularity: {g['verdict']}; implementation {g['implementation_states']} states, "
+           f"model {g['model_states']}" + (f", restricted model {g['restricted_model_states']}"
+                                           if g["restricted_model_states"] is not None else "")]
+    if g["never_reached"]["count"]:
+        out.append(f"model states never reached: {g['never_reached']['count']}, e.g. "
+                   + "; ".join(g["never_reached"]["examples"]))
+        if g["never_split"]:
+            out.append("paths never split: "
+                       + ", ".join(f"{s['path']} by {s['by']}" for s in g["never_split"]))
+    out += [f"outside the model: {s}" for s in g["outside_model"]]
+    out += [f"missing from the restricted model: {s}" for s in g["missing_from_restricted_model"]]
+    return out
 
 
 def xml(v: Verdict) -> JUnitXml:

@@ -48,9 +48,12 @@ class Check:
     counterexample: dict | None = None
     #: files the check wrote (a replay file, an ITF trace, a picture)
     files: dict = field(default_factory=dict)
+    #: an interleaving's states against the model's (conformance/granularity.py)
+    granularity: dict | None = None
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "status": self.status.name.lower(),
+        extra = {} if self.granularity is None else {"granularity": self.granularity}
+        return {**extra, "kind": self.kind, "name": self.name, "status": self.status.name.lower(),
                 "exit": int(self.status), "verdict": self.verdict,
                 "seconds": round(self.seconds, 3), "config": self.config,
                 "profile": self.profile, "message": self.message, "counts": self.counts,

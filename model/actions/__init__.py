@@ -20,6 +20,7 @@ from kmemcg.model.actions import (
     root_destroy,
     shrinker,
     slab,
+    stock,
     tasks,
     user_memory,
     workers,
@@ -27,4 +28,4 @@ from kmemcg.model.actions import (
 
 ACTIONS = (*charge.ACTIONS, *cgroup.ACTIONS, *slab.ACTIONS, *tasks.ACTIONS,
            *workers.ACTIONS, *offline.ACTIONS, *shrinker.ACTIONS, *root_destroy.ACTIONS,
-           *death.ACTIONS, *user_memory.ACTIONS)
+           *death.ACTIONS, *user_memory.ACTIONS, *stock.ACTIONS)

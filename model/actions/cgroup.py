@@ -13,6 +13,7 @@ from __future__ import annotations
 from kmemcg.model import domains
 from kmemcg.model import res_counter as rc
 from kmemcg.model.actions.reclaim import try_to_free_mem_cgroup_pages
+from kmemcg.model.actions.stock import drain_all_stock
 from kmemcg.model.actions.user_memory import reparent_user_pages
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED
 from kmemcg.model.core import Actions
@@ -135,7 +136,10 @@ def mem_cgroup_reparent_charges(cfg, s: State, m: int) -> State:
     the levels above were charged for it already, and a page moved to the root
     charges nothing there, the root being never charged directly). Kernel
     pages are not on an LRU and stay charged where they are: the loop ends once
-    res.usage - kmem.usage is 0 (P11), with kmem left."""
+    res.usage - kmem.usage is 0 (P11), with kmem left. Each turn of that loop
+    first drains the stocks of ``m``'s subtree (drain_all_stock_sync), or the
+    precharged pages would keep it from ending."""
+    s = drain_all_stock(cfg, s, m)
     p = cfg.parents[m]
     moved = s.user_pages[m]
     target_parent = replace_at(s.user_pages, p, s.user_pages[p] + moved)

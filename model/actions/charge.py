@@ -20,7 +20,7 @@ from __future__ import annotations
 from kmemcg.model import domains
 from kmemcg.model import res_counter as rc
 from kmemcg.model.actions.kmem import kmem_level_charge, memcg_uncharge_kmem
-from kmemcg.model.actions.reclaim import mem_cgroup_try_charge
+from kmemcg.model.actions.stock import cpu_of, try_charge
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
@@ -91,16 +91,17 @@ def _charge_res_guard(cfg, s, t, m):
 
 
 def _charge_res(cfg, s, t, m):
-    """__mem_cgroup_try_charge, reclaiming page cache at U before -ENOMEM
-    (model/actions/reclaim.py)."""
+    """__mem_cgroup_try_charge: through the cpu's stock where the scope has it
+    (model/actions/stock.py), else exact, reclaiming page cache at U before
+    -ENOMEM (model/actions/reclaim.py)."""
     levels = rc.chain(cfg, s, m)
     nbytes = _in_flight_bytes(cfg, s, t)
-    after, ok = mem_cgroup_try_charge(cfg, s, m, nbytes)
+    charged, ok = try_charge(cfg, s, m, order_pages(cfg, s.task_order[t]), cpu_of(cfg, t))
     rolled_back = (
         rc.uncharge(s.kmem, levels, nbytes) if cfg.has_fix("kmem_rollback") else s.kmem
     )
     post = _end_charge(
-        after._replace(kmem=If(ok, s.kmem, rolled_back)),
+        charged._replace(kmem=If(ok, s.kmem, rolled_back)),
         t,
         If(ok, RES_CHARGED, IDLE),
         If(ok, m, NONE),
@@ -113,7 +114,8 @@ ACTIONS.add(
     "charge.res",
     ("task", "memcg"),
     domains.tasks_memcgs,
-    "memcg_charge_kmem: __mem_cgroup_try_charge, then kmem uncharged on -ENOMEM (3.8)",
+    "memcg_charge_kmem: __mem_cgroup_try_charge (through the cpu's stock where the scope "
+    "has it), then kmem uncharged on -ENOMEM (3.8)",
 )((_charge_res_guard, _charge_res))
 
 
@@ -226,8 +228,9 @@ def _user_charge(cfg, s, t, m):
     more = replace_at(s.user_pages, m, s.user_pages[m] + 1)
     if m == ROOT:  # __mem_cgroup_try_charge: the root memcg is never charged
         return s._replace(user_pages=more), 0
-    res, ok = rc.charge(s.res, rc.chain(cfg, s, m), PAGE_SIZE)
-    return s._replace(res=res, user_pages=If(ok, more, s.user_pages)), If(ok, 0, -ENOMEM)
+    # __GFP_NORETRY: the page is charged or fails on the limits, no reclaim
+    charged, ok = try_charge(cfg, s, m, 1, cpu_of(cfg, t), may_reclaim=False)
+    return charged._replace(user_pages=If(ok, more, s.user_pages)), If(ok, 0, -ENOMEM)
 
 
 ACTIONS.add(

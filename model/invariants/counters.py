@@ -22,6 +22,7 @@ from kmemcg.model.facts import (
     key_patching,
     per_memcg,
     reclaim_in_scope,
+    stock_held,
     subtree_sum,
     tasks_in,
 )
@@ -84,14 +85,22 @@ def kmem_accounted(cfg, s):
     return _all_memcgs(cfg, lambda m: Eq(s.kmem[m].usage, PAGE_SIZE * subtree_sum(cfg, s, m, per)))
 
 
+def _res_exact_pages(cfg, s):
+    """Per memcg, the pages res accounts exactly: kernel + user pages + in-flight res."""
+    return per_memcg(cfg, lambda d: kernel_pages(cfg, s, d) + s.user_pages[d]
+                     + in_flight_pages(cfg, s, d, (RES_CHARGED,)))
+
+
 @INVARIANTS.add(
     "I4.res_accounted",
-    "res.usage of a non-root memcg = its subtree's kernel + user pages + in-flight res",
-    "domain 12 I2; root's usage comes from statistics, not the counter",
+    "res.usage of a non-root memcg = its subtree's kernel + user pages + in-flight res "
+    "+ the pages the per-cpu stocks hold for the subtree (none without the stock)",
+    "domain 12 I2 (res additionally holds per-cpu stock); root's usage comes from "
+    "statistics, not the counter",
 )
 def res_accounted(cfg, s):
-    per = per_memcg(cfg, lambda d: kernel_pages(cfg, s, d) + s.user_pages[d]
-                    + in_flight_pages(cfg, s, d, (RES_CHARGED,)))
+    exact = _res_exact_pages(cfg, s)
+    per = per_memcg(cfg, lambda d: exact[d] + stock_held(cfg, s, d)) if cfg.cpus else exact
 
     return And(
         *(
@@ -99,6 +108,40 @@ def res_accounted(cfg, s):
             for m in range(1, cfg.n_memcgs)
         )
     )
+
+
+@INVARIANTS.add(
+    "I4.res_within_stock_bound",
+    "memory.usage_in_bytes of a non-root memcg is at least its subtree's true total "
+    "(kernel + user pages + in-flight res) and at most CHARGE_BATCH pages x cpus above "
+    "it with the per-cpu stock; exactly the true total without it",
+    "domain 9: usage moves in steps of up to CHARGE_BATCH and includes unused stock",
+)
+def res_within_stock_bound(cfg, s):
+    exact = _res_exact_pages(cfg, s)
+    slack = PAGE_SIZE * cfg.charge_batch * cfg.cpus
+
+    def holds(m):
+        true = PAGE_SIZE * subtree_sum(cfg, s, m, exact)
+        return And(true <= s.res[m].usage, s.res[m].usage <= true + slack)
+
+    return And(*(holds(m) for m in range(1, cfg.n_memcgs)))
+
+
+@INVARIANTS.add(
+    "I4.stock_below_batch",
+    "each cpu's stock holds 0 to CHARGE_BATCH - 1 pages, and pages only for the "
+    "non-root memcg it caches",
+    "refill_stock adds batch - nr_pages only after consume_stock failed (3.8); the root "
+    "memcg is never charged",
+)
+def stock_below_batch(cfg, s):
+    def holds(cpu):
+        m, n = s.stock_memcg[cpu], s.stock_pages[cpu]
+        return And(n >= 0, n < cfg.charge_batch, Implies(n > 0, m > 0),
+                   Or(Eq(m, NONE), m > 0))
+
+    return And(*(holds(cpu) for cpu in range(cfg.cpus)))
 
 
 @INVARIANTS.add(

@@ -1,0 +1,226 @@
+"""The minimal path: an implementation of whole operations and a snapshot.
+
+An implementation without the ``steps`` capability (its ``hello`` lists only
+``call``) runs each operation to completion in one ``call(op, args) ->
+result`` and is observed through ``snapshot()`` and ``read``: nothing about
+preemption points, step records, threads, the workqueue or ``hidden()``.
+
+:class:`WholeOperations` presents such an implementation to the harness as one
+that steps. For each operation it runs the operation alone on the model
+(:func:`~kmemcg.conformance.coverage.model_operation`) from the state of the
+implementation's last snapshot, hands the harness the model's steps, and makes
+the implementation's own snapshot the post-state of the last one. So the
+harness's checks all apply to what a sequential implementation shows: the
+result and its errno, the state after the operation against the model's last
+action (the oracle), every invariant, every read. What is left out is what a
+whole operation has no way to show: the states between its steps, which are the
+model's by construction. An operation that must fail and change nothing (an
+errno with no step) must leave the snapshot as it was.
+
+Between whole operations every path is idle, so the bookkeeping fields of a
+snapshot (the positions of the administrator and the tasks, the static key's
+count, the walks in flight, the death ghosts) are taken from the model when the
+implementation leaves them out (:data:`BOOKKEEPING`); the counters, the tree,
+the activation state and the page counts are always the implementation's.
+"""
+
+from __future__ import annotations
+
+from errno import EINVAL, ENOENT
+
+from kmemcg.conformance.alone import model_operation
+from kmemcg.conformance.harness import (
+    TaskContext,
+    asks_bypass,
+    memcg_paths,
+    protocol_args,
+    reparents,
+)
+from kmemcg.conformance.harness import abstract_state as alpha
+from kmemcg.conformance.protocol import Done, ProtocolError, Step
+from kmemcg.model.config import MAX_ORDER, ROOT, Config
+from kmemcg.model.state import State, initial, to_json
+
+#: snapshot fields a sequential implementation may leave out, as the model has
+#: them between whole operations (top level; per task; per memcg)
+BOOKKEEPING = ("admin", "static_key", "mms", "roots", "offline", "root_destroy", "shrinking",
+               "error", "caches")
+TASK_BOOKKEEPING = ("pc", "charging", "order", "stack", "mm")
+MEMCG_BOOKKEEPING = ("kmem_dead", "destroy", "death_puts")
+
+#: the operations of the sequential machine: what a whole-operation implementation runs
+WHOLE_OPERATIONS = ("mkdir", "rmdir", "write", "attach", "alloc_kmem", "free_kmem",
+                    "alloc_user", "free_user", "set_task")
+
+
+def completed(snap, model: dict, names: dict):
+    """A sequential implementation's snapshot with the bookkeeping it left out
+    taken from ``model`` (``to_json`` of the model's state after the operation,
+    memcgs keyed by the configuration's names; ``names``: a snapshot's memcg key,
+    path or name, -> the configuration's name)."""
+    if not isinstance(snap, dict):
+        return snap  # the harness reports a malformed snapshot
+    out = dict(snap)
+    for k in BOOKKEEPING:
+        if k not in out:
+            out[k] = model[k]
+    tasks = out.get("tasks")
+    if isinstance(tasks, dict):
+        out["tasks"] = {t: ({**{k: model["tasks"][t][k] for k in TASK_BOOKKEEPING},
+                             **v} if isinstance(v, dict) and t in model["tasks"] else v)
+                        for t, v in tasks.items()}
+    memcgs = out.get("memcgs")
+    if isinstance(memcgs, dict):
+        out["memcgs"] = {p: ({**{k: model["memcgs"][name][k] for k in MEMCG_BOOKKEEPING}, **v}
+                             if isinstance(v, dict) and name is not None else v)
+                         for p, v, name in ((p, v, names.get(p)) for p, v in memcgs.items())}
+    return out
+
+
+class WholeOperations:
+    """An implementation of whole operations (``call``, ``snapshot``, ``read``),
+    driven as one that steps; see the module's docstring."""
+
+    stepping = False
+
+    def __init__(self, inner, cfg: Config, name: str = ""):
+        self.inner = inner
+        self.cfg = cfg
+        self.name = name or getattr(inner, "name", "implementation")
+        self.paths = memcg_paths(cfg)
+        self._names = {**{p: n for p, n in zip(self.paths, cfg.memcgs, strict=True)},
+                       **{n: n for n in cfg.memcgs}}
+        self.ctx = {t: TaskContext() for t in cfg.tasks}
+        #: page handle -> (kind, memcg or NONE, order), as the model charged it
+        self.pages: dict[int, tuple] = {}
+        self.threads: dict[int, tuple[str, dict]] = {}
+        self.replies: list = []
+        self.snaps: list = []
+        self._next = 0
+        self._snap = None  # the snapshot the harness asks for after the step just taken
+        self._pages_after: tuple = ()
+        first = completed(inner.snapshot(), to_json(cfg, initial(cfg)), self._names)
+        self.state = self._alpha(first)
+        self._last = first
+
+    def _alpha(self, snap) -> State | None:
+        try:
+            return alpha(self.cfg, self.paths, snap)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, StopIteration):
+            return None  # the harness, reading the same snapshot, says what is wrong
+
+    # ------------------------------------------------------------ the faces
+
+    def start(self, op: str, args: dict) -> int:
+        if op not in WHOLE_OPERATIONS:
+            raise ProtocolError(f"{op}: not an operation of the sequential path "
+                                f"({', '.join(WHOLE_OPERATIONS)})")
+        self._next += 1
+        self.threads[self._next] = (op, dict(args))
+        return self._next
+
+    def step(self, thread: int):
+        if thread in self.threads:
+            self._run(*self.threads.pop(thread))
+        if not self.replies:
+            raise ProtocolError(f"no thread {thread}")
+        reply = self.replies.pop(0)
+        self._snap = self.snaps.pop(0)
+        return reply
+
+    def snapshot(self):
+        snap, self._snap = self._snap, None
+        return self._last if snap is None else snap
+
+    def read(self, path: str, file: str):
+        return self.inner.read(path, file)
+
+    def slabinfo(self) -> str:
+        return self.inner.slabinfo()
+
+    def memcg_state(self, path: str):
+        return self.inner.memcg_state(path)
+
+    def queued(self) -> list[str]:
+        return []  # nothing runs between whole operations
+
+    def hidden(self):
+        return None
+
+    def close(self) -> None:
+        self.inner.close()
+
+    # ------------------------------------------------------------ the model's steps
+
+    def _run(self, op: str, args: dict) -> None:
+        """Call the operation whole; queue the model's steps with the
+        implementation's snapshot after the last, then its result."""
+        pre = self.state
+        if pre is None:
+            raise ProtocolError("the last snapshot was malformed")
+        pure, steps, post, _ = self._model(pre, op, args)
+        result = self.inner.call(op, args)
+        snap = completed(self.inner.snapshot(), to_json(self.cfg, post), self._names)
+        after = self._alpha(snap)
+        if pure is not None and after is not None and after != pre:
+            raise ProtocolError(
+                f"{op}({args}) returned {result}: the model fails it with {pure} and changes "
+                f"nothing, but the snapshot changed: {_diff(self.cfg, pre, after)}")
+        self.replies = [Step(a, protocol_args(self.cfg, self.paths, a, m), r)
+                        for _, a, m, r, _ in steps] + [Done(result)]
+        self.snaps = ([to_json(self.cfg, p) for *_, p in steps[:-1]] + [snap] * bool(steps)
+                      + [None])
+        self._last, self.state = snap, after
+        self._track(op, args, steps, result)
+
+    def _model(self, s: State, op: str, args: dict):
+        """The operation alone on the model: (pure errno or None, steps, post, pages)."""
+        if op == "set_task":
+            return 0, [], s, ()
+        a = dict(args)
+        order = a.get("order", 0)
+        if op == "alloc_kmem" and (not isinstance(order, int) or isinstance(order, bool)
+                                   or not 0 <= order < MAX_ORDER):
+            return -EINVAL, [], s, ()  # the protocol's: no such page order
+        if op == "alloc_kmem" and asks_bypass(self.ctx[a["task"]], a):
+            a["bypass"] = "context"
+        if op in ("free_kmem", "free_user"):
+            page = self.pages.get(a.get("page"))
+            if page is None:
+                return -ENOENT, [], s, ()
+            kind, m, order = page
+            a["page"] = {"kind": kind, "memcg": m, "order": order}
+            pages = (page,)
+        else:
+            pages = ()
+        pure, steps, post, after = model_operation(self.cfg, s, self.paths, pages, op, a)
+        if steps is None:
+            raise ProtocolError(f"{op}({args}): the model cannot run it alone here")
+        self._pages_after = after
+        return pure, steps, post, after
+
+    def _track(self, op: str, args: dict, steps, result) -> None:
+        """The page handles, as the harness tracks them (the set_task context too)."""
+        if op == "set_task":
+            ctx = self.ctx[args["task"]]
+            for k in ("kthread", "fatal_signal", "has_mm"):
+                if args.get(k) is not None:
+                    setattr(ctx, k, bool(args[k]))
+        elif op in ("alloc_kmem", "alloc_user") and self._pages_after \
+                and isinstance(result, int) and result >= 0:
+            self.pages[result] = self._pages_after[0]
+        elif op in ("free_kmem", "free_user") and steps:
+            self.pages.pop(args["page"], None)
+        for pre, action, margs, ret, _ in steps:
+            if reparents(action, ret):  # mem_cgroup_reparent_charges moved its user pages
+                m = margs[0]
+                target = self.cfg.parents[m] if pre.hier[m] else ROOT
+                self.pages = {h: (k, target if k == "user" and mm == m else mm, o)
+                              for h, (k, mm, o) in self.pages.items()}
+
+
+def _diff(cfg: Config, a: State, b: State) -> str:
+    """The fields two states differ in, briefly."""
+    out = [f"{f}: {x} -> {y}" for f, x, y in zip(a._fields, a, b, strict=True) if x != y]
+    return "; ".join(out)[:400] or "nothing"
+

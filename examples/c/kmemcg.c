@@ -1,0 +1,1003 @@
+/*
+ * A second implementation of the memcg kmem controller (Linux 3.8-3.10, the
+ * "correct" profile), written in C against docs/protocol.md's minimal path:
+ * whole operations ("call"), cgroupfs reads and a snapshot, over JSON lines on
+ * stdin/stdout. Nothing about steps: kmemcg supplies them from its model.
+ *
+ * It supports the scopes with tasks at boot and no root caches (conformance,
+ * accounting, hierarchy, race, large, force-empty) and refuses others at reset.
+ *
+ * Wrong variants, for the suite to kill (make bugs):
+ *   -DBUG_NO_KMEM_ROLLBACK  a failed res charge keeps the kmem charge
+ *                           (memcg_charge_kmem without its res_counter_uncharge)
+ *   -DBUG_LIMIT_ROUND_DOWN  a limit is rounded down to a page, not up
+ *                           (res_counter_memparse_write_strategy's PAGE_ALIGN)
+ *   -DBUG_ACTIVATE_WITH_TASKS  the first kmem limit activates a group that has
+ *                           tasks (memcg_update_kmem_limit's cgroup_task_count test)
+ *
+ * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_SIZE 4096ULL
+#define RESOURCE_MAX 0x7fffffffffffffffULL /* RES_COUNTER_MAX: "unlimited" */
+#define MAX_ORDER 11
+#define EINVAL 22
+#define ENOENT 2
+#define EEXIST 17
+#define EBUSY 16
+#define ENOMEM 12
+#define E2BIG 7
+#define EIO 5
+#define MAXM 16
+#define MAXT 16
+#define MAXPAGES 4096
+
+/* ------------------------------------------------------------------ JSON in */
+
+enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+typedef struct J {
+	int type;
+	long long num;          /* J_BOOL, J_NUM */
+	char *str;              /* J_STR (bytes, NUL-terminated), an object member's key */
+	int len;                /* J_STR's length in bytes */
+	struct J *kid, *next;   /* J_ARR, J_OBJ: the first member; the next sibling */
+	char *key;
+} J;
+
+static const char *in;          /* the line being parsed */
+static int bad;                 /* it did not parse */
+
+static J *jnew(int type)
+{
+	J *j = calloc(1, sizeof *j);
+	if (!j) {
+		perror("calloc");
+		exit(1);
+	}
+	j->type = type;
+	return j;
+}
+
+static void jfree(J *j)
+{
+	while (j) {
+		J *next = j->next;
+		jfree(j->kid);
+		free(j->str);
+		free(j->key);
+		free(j);
+		j = next;
+	}
+}
+
+static void ws(void)
+{
+	while (*in == ' ' || *in == '\t' || *in == '\r' || *in == '\n')
+		in++;
+}
+
+static void put_utf8(char *out, int *n, unsigned cp)
+{
+	if (cp < 0x80) {
+		out[(*n)++] = (char)cp;
+	} else if (cp < 0x800) {
+		out[(*n)++] = (char)(0xc0 | cp >> 6);
+		out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		out[(*n)++] = (char)(0xe0 | cp >> 12);
+		out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+	} else {
+		out[(*n)++] = (char)(0xf0 | cp >> 18);
+		out[(*n)++] = (char)(0x80 | (cp >> 12 & 0x3f));
+		out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+	}
+}
+
+static int hex4(const char *p, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		*v = *v << 4 | (unsigned)d;
+	}
+	return 0;
+}
+
+/* A string: the bytes the text stands for. The suite's texts are what a user
+ * writes to a cgroupfs file; a lone \udcXX (Python's surrogateescape) is the raw
+ * byte XX, as the model reads it. */
+static char *jstring(int *len)
+{
+	char *out = malloc(strlen(in) * 4 + 1);
+	int n = 0;
+	in++; /* the opening quote */
+	while (*in && *in != '"') {
+		if (*in != '\\') {
+			out[n++] = *in++;
+			continue;
+		}
+		in++;
+		char c = *in++;
+		unsigned cp, lo;
+		switch (c) {
+		case 'n': out[n++] = '\n'; break;
+		case 't': out[n++] = '\t'; break;
+		case 'r': out[n++] = '\r'; break;
+		case 'b': out[n++] = '\b'; break;
+		case 'f': out[n++] = '\f'; break;
+		case 'u':
+			if (hex4(in, &cp)) {
+				bad = 1;
+				break;
+			}
+			in += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && in[0] == '\\' && in[1] == 'u'
+			    && !hex4(in + 2, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+				in += 6;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			} else if (cp >= 0xdc80 && cp < 0xdd00) {
+				out[n++] = (char)(cp - 0xdc00);
+				break;
+			}
+			put_utf8(out, &n, cp);
+			break;
+		case 0: bad = 1; in--; break;
+		default: out[n++] = c; /* \" \\ \/ */
+		}
+	}
+	if (*in == '"')
+		in++;
+	else
+		bad = 1;
+	out[n] = 0;
+	*len = n;
+	return out;
+}
+
+static J *jparse(void)
+{
+	ws();
+	J *j;
+	if (*in == '{' || *in == '[') {
+		int obj = *in == '{';
+		char close = obj ? '}' : ']';
+		j = jnew(obj ? J_OBJ : J_ARR);
+		in++;
+		ws();
+		J **tail = &j->kid;
+		while (*in && *in != close && !bad) {
+			char *key = NULL;
+			if (obj) {
+				int len;
+				if (*in != '"') {
+					bad = 1;
+					break;
+				}
+				key = jstring(&len);
+				ws();
+				if (*in++ != ':') {
+					bad = 1;
+					free(key);
+					break;
+				}
+			}
+			J *kid = jparse();
+			kid->key = key;
+			*tail = kid;
+			tail = &kid->next;
+			ws();
+			if (*in == ',')
+				in++, ws();
+			else if (*in != close)
+				bad = 1;
+		}
+		if (*in == close)
+			in++;
+		else
+			bad = 1;
+	} else if (*in == '"') {
+		j = jnew(J_STR);
+		j->str = jstring(&j->len);
+	} else if (!strncmp(in, "true", 4) || !strncmp(in, "false", 5)) {
+		j = jnew(J_BOOL);
+		j->num = *in == 't';
+		in += j->num ? 4 : 5;
+	} else if (!strncmp(in, "null", 4)) {
+		j = jnew(J_NULL);
+		in += 4;
+	} else if (*in == '-' || (*in >= '0' && *in <= '9')) {
+		char *end;
+		j = jnew(J_NUM);
+		j->num = strtoll(in, &end, 10);
+		in = end;
+		if (*in == '.' || *in == 'e' || *in == 'E') { /* not an integer: no argument is one */
+			j->type = J_STR;
+			j->str = strdup("");
+			while (*in && strchr("+-.0123456789eE", *in))
+				in++;
+		}
+	} else {
+		bad = 1;
+		j = jnew(J_NULL);
+	}
+	return j;
+}
+
+static J *get(J *obj, const char *key)
+{
+	if (!obj || obj->type != J_OBJ)
+		return NULL;
+	for (J *k = obj->kid; k; k = k->next)
+		if (!strcmp(k->key, key))
+			return k;
+	return NULL;
+}
+
+static int truthy(J *j)
+{
+	return j && (j->type == J_BOOL || j->type == J_NUM) && j->num;
+}
+
+/* ------------------------------------------------------------------ JSON out */
+
+static char *out;
+static size_t out_len, out_cap;
+
+static void emit(const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(out + out_len, out_cap - out_len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < out_cap - out_len) {
+			out_len += (size_t)n;
+			return;
+		}
+		out_cap = out_cap * 2 + (size_t)n + 256;
+		out = realloc(out, out_cap);
+	}
+}
+
+static void emit_str(const char *s)
+{
+	emit("\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			emit("\\%c", c);
+		else if (c < 0x20)
+			emit("\\u%04x", c);
+		else
+			emit("%c", c);
+	}
+	emit("\"");
+}
+
+/* ------------------------------------------------------------------ the kernel */
+
+struct res_counter {
+	uint64_t usage, max_usage, limit, failcnt;
+};
+
+enum { ABSENT, ONLINE, OFFLINE };
+static const char *LIFECYCLE[] = {"absent", "online", "offline"};
+
+struct mem_cgroup {
+	char name[64], path[256];
+	int parent;                     /* -1: the root */
+	int lifecycle;
+	int use_hierarchy, hier;        /* hier: res_counter_init(&res, &parent->res) */
+	int kmem_active;                /* KMEM_ACCOUNTED_ACTIVE */
+	int kmemcg_id;
+	struct res_counter res, kmem;
+	long kmem_pages, user_pages;
+};
+
+struct task_struct {
+	char name[64];
+	int memcg;
+	int kthread, fatal_signal, has_mm;
+};
+
+struct page {
+	int used, user, memcg, order;   /* memcg -1: not accounted (a bypass) */
+};
+
+static struct mem_cgroup memcgs[MAXM];
+static struct task_struct tasks[MAXT];
+static struct page pages[MAXPAGES];
+static int n_memcgs, n_tasks, booted;
+static int memcg_kmem_enabled_key;  /* static_key count */
+
+static int memcg_by_path(const char *path)
+{
+	for (int m = 0; m < n_memcgs; m++)
+		if (!strcmp(memcgs[m].path, path))
+			return m;
+	return -1;
+}
+
+static int task_by_name(const char *name)
+{
+	for (int t = 0; t < n_tasks; t++)
+		if (!strcmp(tasks[t].name, name))
+			return t;
+	return -1;
+}
+
+static void res_counter_init(struct res_counter *c)
+{
+	c->usage = c->max_usage = c->failcnt = 0;
+	c->limit = RESOURCE_MAX;
+}
+
+#define COUNTER(m, kmem) ((kmem) ? &memcgs[m].kmem : &memcgs[m].res)
+
+/* res_counter_charge: every level up the hierarchy, or none. The first level
+ * over its limit counts a failure; the levels below it keep the max_usage
+ * they reached (kernel/res_counter.c). */
+static int res_counter_charge(int m, int kmem, uint64_t n)
+{
+	int levels[MAXM], k = 0;
+	for (int i = m; i >= 0; i = memcgs[i].hier ? memcgs[i].parent : -1)
+		levels[k++] = i;
+	for (int i = 0; i < k; i++) {
+		struct res_counter *c = COUNTER(levels[i], kmem);
+		if (c->usage + n > c->limit) {
+			c->failcnt++;
+			for (int j = 0; j < i; j++) {
+				struct res_counter *d = COUNTER(levels[j], kmem);
+				if (d->usage + n > d->max_usage)
+					d->max_usage = d->usage + n;
+			}
+			return -ENOMEM;
+		}
+	}
+	for (int i = 0; i < k; i++) {
+		struct res_counter *c = COUNTER(levels[i], kmem);
+		c->usage += n;
+		if (c->usage > c->max_usage)
+			c->max_usage = c->usage;
+	}
+	return 0;
+}
+
+static void res_counter_uncharge(int m, int kmem, uint64_t n)
+{
+	for (int i = m; i >= 0; i = memcgs[i].hier ? memcgs[i].parent : -1) {
+		struct res_counter *c = COUNTER(i, kmem);
+		c->usage = c->usage >= n ? c->usage - n : 0; /* WARN_ON and clamp */
+	}
+}
+
+static int online_children(int m)
+{
+	int n = 0;
+	for (int c = 0; c < n_memcgs; c++)
+		n += memcgs[c].parent == m && memcgs[c].lifecycle == ONLINE;
+	return n;
+}
+
+static int cgroup_task_count(int m)
+{
+	int n = 0;
+	for (int t = 0; t < n_tasks; t++)
+		n += tasks[t].memcg == m;
+	return n;
+}
+
+static int lowest_free_kmemcg_id(void)
+{
+	for (int id = 0;; id++) {
+		int used = 0;
+		for (int m = 0; m < n_memcgs; m++)
+			used |= memcgs[m].kmemcg_id == id;
+		if (!used)
+			return id;
+	}
+}
+
+/* mem_cgroup_reparent_charges: the user pages move to the parent (the root
+ * without hierarchy); only this level's res gives them up; kernel pages stay. */
+static void mem_cgroup_reparent_charges(int m)
+{
+	int target = memcgs[m].hier ? memcgs[m].parent : 0;
+	long moved = memcgs[m].user_pages;
+	memcgs[target].user_pages += moved;
+	memcgs[m].user_pages = 0;
+	memcgs[m].res.usage -= (uint64_t)moved * PAGE_SIZE;
+	for (int p = 0; p < MAXPAGES; p++)
+		if (pages[p].used && pages[p].user && pages[p].memcg == m)
+			pages[p].memcg = target;
+}
+
+static int mkdir_(int m)
+{
+	if (m < 0)
+		return -ENOENT;
+	struct mem_cgroup *memcg = &memcgs[m];
+	if (m == 0 || memcg->lifecycle != ABSENT)
+		return -EEXIST;
+	struct mem_cgroup *parent = &memcgs[memcg->parent];
+	if (parent->lifecycle != ONLINE)
+		return -ENOENT;
+	memcg->lifecycle = ONLINE;
+	memcg->use_hierarchy = memcg->hier = parent->use_hierarchy;
+	res_counter_init(&memcg->res);
+	res_counter_init(&memcg->kmem);
+	/* memcg_propagate_kmem: a hierarchical child of an active group is active */
+	memcg->kmem_active = parent->use_hierarchy && parent->kmem_active;
+	memcg->kmemcg_id = -1;
+	if (memcg->kmem_active) {
+		memcg->kmemcg_id = lowest_free_kmemcg_id();
+		memcg_kmem_enabled_key++;
+	}
+	return 0;
+}
+
+static int busy(int m)
+{
+	return cgroup_task_count(m) > 0 || online_children(m) > 0;
+}
+
+static int rmdir_(int m)
+{
+	if (m < 0 || memcgs[m].lifecycle != ONLINE)
+		return -ENOENT;
+	if (m == 0 || busy(m))
+		return -EBUSY;
+	mem_cgroup_reparent_charges(m);
+	memcgs[m].lifecycle = OFFLINE;
+	return 0;
+}
+
+/* ---------------------------------------------------------- cgroupfs parsing */
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0; /* the kernel's ctype */
+}
+
+/* simple_strtoull(text, base 0) modulo 2^64: the number's end in *rest */
+static uint64_t strtoull_0(const char *s, const char **rest)
+{
+	uint64_t v = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && strchr("0123456789abcdefABCDEF", s[2])
+	    && s[2]) {
+		for (s += 2; *s && strchr("0123456789abcdefABCDEF", *s); s++)
+			v = v * 16 + (uint64_t)(*s <= '9' ? *s - '0' : (*s | 0x20) - 'a' + 10);
+	} else if (s[0] == '0') {
+		for (s++; *s >= '0' && *s <= '7'; s++)
+			v = v * 8 + (uint64_t)(*s - '0');
+	} else {
+		for (; *s >= '0' && *s <= '9'; s++)
+			v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*rest = s;
+	return v;
+}
+
+/* res_counter_memparse_write_strategy: 0 and *bytes, or -EINVAL */
+static int memparse_limit(const char *s, uint64_t *bytes)
+{
+	if (s[0] == '-') { /* "-1" (and what is 1 modulo 2^64) is unlimited */
+		uint64_t v = 0;
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			v = v * 10 + (uint64_t)(*s - '0');
+		if (*s || v != 1)
+			return -EINVAL;
+		*bytes = RESOURCE_MAX;
+		return 0;
+	}
+	const char *rest;
+	uint64_t v = strtoull_0(s, &rest);
+	switch (*rest | 0x20) {
+	case 'k': v <<= 10; rest++; break;
+	case 'm': v <<= 20; rest++; break;
+	case 'g': v <<= 30; rest++; break;
+	}
+	if (*rest)
+		return -EINVAL;
+#ifdef BUG_LIMIT_ROUND_DOWN
+	*bytes = v / PAGE_SIZE * PAGE_SIZE;
+#else
+	*bytes = (v + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE; /* PAGE_ALIGN, wrapping as u64 */
+#endif
+	return 0;
+}
+
+/* the text, its ends stripped (strstrip); a NUL inside ends it, as in the kernel's buffer */
+static char *stripped(const char *text, int len, char *buf)
+{
+	int a = 0, b = len;
+	while (a < b && is_space((unsigned char)text[a]))
+		a++;
+	while (b > a && is_space((unsigned char)text[b - 1]))
+		b--;
+	memcpy(buf, text + a, (size_t)(b - a));
+	buf[b - a] = 0;
+	if ((int)strlen(buf) != b - a)
+		buf[0] = '\x01'; /* an embedded NUL: not a number */
+	return buf;
+}
+
+static int set_limit(struct res_counter *c, uint64_t limit)
+{
+	if (c->usage > limit)
+		return -EBUSY;
+	c->limit = limit;
+	return 0;
+}
+
+/* memcg_update_kmem_limit (3.9/3.10): the first limit other than unlimited
+ * activates the group, unless it has tasks or hierarchical children */
+static int kmem_limit_write(int m, uint64_t limit)
+{
+	struct mem_cgroup *memcg = &memcgs[m];
+	if (memcg->kmem_active || limit == RESOURCE_MAX)
+		return set_limit(&memcg->kmem, limit);
+#ifdef BUG_ACTIVATE_WITH_TASKS
+	if (memcg->use_hierarchy && online_children(m) > 0)
+#else
+	if (cgroup_task_count(m) > 0 || (memcg->use_hierarchy && online_children(m) > 0))
+#endif
+		return -EBUSY;
+	struct res_counter saved = memcg->kmem;
+	if (set_limit(&memcg->kmem, limit)) {
+		memcg->kmem = saved;
+		return -EBUSY;
+	}
+	memcg->kmemcg_id = lowest_free_kmemcg_id();
+	memcg_kmem_enabled_key++;
+	memcg->kmem_active = 1;
+	return 0;
+}
+
+static int hierarchy_write(int m, uint64_t v)
+{
+	struct mem_cgroup *memcg = &memcgs[m];
+	int parent_hier = memcg->parent >= 0 && memcgs[memcg->parent].use_hierarchy;
+	if (v <= 1 && (uint64_t)memcg->use_hierarchy == v)
+		return 0;
+	if (parent_hier || v > 1)
+		return -EINVAL;
+	if (online_children(m) > 0)
+		return -EBUSY;
+	memcg->use_hierarchy = (int)v;
+	return 0;
+}
+
+static const char *FILES[] = {"memory.limit_in_bytes", "memory.usage_in_bytes",
+	"memory.max_usage_in_bytes", "memory.failcnt", "memory.kmem.limit_in_bytes",
+	"memory.kmem.usage_in_bytes", "memory.kmem.max_usage_in_bytes", "memory.kmem.failcnt"};
+
+/* a counter file: its index in FILES (kmem ones 4..7), or -1 */
+static int counter_file(const char *file)
+{
+	for (int i = 0; i < 8; i++)
+		if (!strcmp(file, FILES[i]))
+			return i;
+	return -1;
+}
+
+static int write_(int m, const char *file, const char *text, int len)
+{
+	char buf[4096];
+	if (m < 0 || memcgs[m].lifecycle != ONLINE)
+		return -ENOENT;
+	if (!strcmp(file, "memory.kmem.slabinfo"))
+		return -EINVAL;
+	if (!strcmp(file, "memory.force_empty")) {
+		if (m == 0)
+			return -EINVAL;
+		if (busy(m))
+			return -EBUSY;
+		mem_cgroup_reparent_charges(m);
+		return 0;
+	}
+	if (!strcmp(file, "memory.use_hierarchy")) {
+		if (len >= 64)
+			return -E2BIG;
+		const char *rest;
+		uint64_t v = strtoull_0(stripped(text, len, buf), &rest);
+		return *rest ? -EINVAL : hierarchy_write(m, v);
+	}
+	int f = counter_file(file);
+	if (f < 0)
+		return -ENOENT;
+	struct res_counter *c = f >= 4 ? &memcgs[m].kmem : &memcgs[m].res;
+	switch (f % 4) {
+	case 2: c->max_usage = c->usage; return 0;  /* res_counter_reset_max */
+	case 3: c->failcnt = 0; return 0;           /* res_counter_reset_failcnt */
+	case 1: return -EINVAL;                     /* usage: no write handler */
+	}
+	if (m == 0)
+		return -EINVAL; /* "Can't set limit on root" */
+	if (len >= 63)
+		return -E2BIG;
+	uint64_t limit;
+	if (memparse_limit(stripped(text, len, buf), &limit))
+		return -EINVAL;
+	return f >= 4 ? kmem_limit_write(m, limit) : set_limit(c, limit);
+}
+
+static int attach(int t, int m)
+{
+	if (m < 0 || memcgs[m].lifecycle != ONLINE)
+		return -ENOENT;
+	tasks[t].memcg = m;
+	return 0;
+}
+
+static int new_page(int user, int memcg, int order)
+{
+	for (int p = 0; p < MAXPAGES; p++)
+		if (!pages[p].used) {
+			pages[p] = (struct page){1, user, memcg, order};
+			return p;
+		}
+	return -ENOMEM;
+}
+
+/* memcg_kmem_newpage_charge -> memcg_charge_kmem -> the page allocator ->
+ * memcg_kmem_commit_charge (3.8) */
+static int alloc_kmem(int t, int nokmemcg, int nofail, int in_interrupt, int fail, int order)
+{
+	struct task_struct *task = &tasks[t];
+	int m = task->memcg;
+	if (order < 0 || order >= MAX_ORDER)
+		return -EINVAL;
+	int bypass = nokmemcg || nofail || in_interrupt || !task->has_mm || task->kthread
+		|| task->fatal_signal;
+	if (bypass || !memcg_kmem_enabled_key || m == 0 || !memcgs[m].kmem_active)
+		return fail ? -ENOMEM : new_page(0, -1, order);
+	uint64_t size = PAGE_SIZE << order;
+	if (res_counter_charge(m, 1, size))
+		return -ENOMEM;
+	if (res_counter_charge(m, 0, size)) {
+#ifndef BUG_NO_KMEM_ROLLBACK
+		res_counter_uncharge(m, 1, size);
+#endif
+		return -ENOMEM;
+	}
+	if (fail) { /* memcg_kmem_commit_charge(NULL, ...): memcg_uncharge_kmem */
+		res_counter_uncharge(m, 0, size);
+		res_counter_uncharge(m, 1, size);
+		return -ENOMEM;
+	}
+	memcgs[m].kmem_pages += 1L << order;
+	return new_page(0, m, order);
+}
+
+static int free_kmem(int p)
+{
+	if (p < 0 || p >= MAXPAGES || !pages[p].used || pages[p].user)
+		return -ENOENT;
+	int m = pages[p].memcg, order = pages[p].order;
+	pages[p].used = 0;
+	if (m < 0)
+		return 0; /* no PageCgroupUsed: left alone */
+	res_counter_uncharge(m, 0, PAGE_SIZE << order);
+	res_counter_uncharge(m, 1, PAGE_SIZE << order);
+	memcgs[m].kmem_pages -= 1L << order;
+	return 0;
+}
+
+static int alloc_user(int t)
+{
+	int m = tasks[t].memcg;
+	if (m != 0 && res_counter_charge(m, 0, PAGE_SIZE)) /* the root is never charged */
+		return -ENOMEM;
+	memcgs[m].user_pages++;
+	return new_page(1, m, 0);
+}
+
+static int free_user(int p)
+{
+	if (p < 0 || p >= MAXPAGES || !pages[p].used || !pages[p].user)
+		return -ENOENT;
+	int m = pages[p].memcg;
+	pages[p].used = 0;
+	memcgs[m].user_pages--;
+	if (m != 0)
+		res_counter_uncharge(m, 0, PAGE_SIZE);
+	return 0;
+}
+
+/* mem_cgroup_usage: the root's is the user pages of its whole tree */
+static uint64_t mem_cgroup_usage(int m)
+{
+	if (m == 0) {
+		uint64_t pages_ = 0;
+		for (int d = 0; d < n_memcgs; d++)
+			if (d == 0 || memcgs[d].lifecycle == ONLINE)
+				pages_ += (uint64_t)memcgs[d].user_pages;
+		return pages_ * PAGE_SIZE;
+	}
+	return memcgs[m].res.usage;
+}
+
+/* ------------------------------------------------------------------ the faces */
+
+static void read_(J *params)
+{
+	J *path = get(params, "path"), *file = get(params, "file");
+	if (!path || path->type != J_STR || !file || file->type != J_STR) {
+		emit("\"error\": \"read wants a path and a file\"");
+		return;
+	}
+	int m = memcg_by_path(path->str);
+	const char *f = file->str;
+	if (m < 0 || memcgs[m].lifecycle != ONLINE) {
+		emit("\"result\": %d", -ENOENT);
+	} else if (!strcmp(f, "memory.use_hierarchy")) {
+		emit("\"result\": \"%d\\n\"", memcgs[m].use_hierarchy);
+	} else if (!strcmp(f, "memory.force_empty")) {
+		emit("\"result\": %d", -EINVAL);
+	} else if (!strcmp(f, "memory.kmem.slabinfo")) {
+		if (m == 0 || !memcgs[m].kmem_active)
+			emit("\"result\": %d", -EIO);
+		else /* no root caches in scope: the header alone */
+			emit("\"result\": \"slabinfo - version: 2.1\\n# name <active_objs> <num_objs> "
+			     "<objperslab> <pagesperslab> : slabdata <active_slabs> <num_slabs>\\n\"");
+	} else {
+		int i = counter_file(f);
+		if (i < 0) {
+			emit("\"result\": %d", -ENOENT);
+			return;
+		}
+		struct res_counter *c = i >= 4 ? &memcgs[m].kmem : &memcgs[m].res;
+		uint64_t v = i == 1 ? mem_cgroup_usage(m) : i == 5 ? c->usage : i % 4 == 0 ? c->limit
+			: i % 4 == 2 ? c->max_usage : i % 4 == 3 ? c->failcnt : c->usage;
+		emit("\"result\": \"%llu\"", (unsigned long long)v); /* the suite adds the \n */
+	}
+}
+
+static void emit_counter(const struct res_counter *c)
+{
+	emit("{\"usage\": %llu, \"max_usage\": %llu, \"limit\": ", (unsigned long long)c->usage,
+	     (unsigned long long)c->max_usage);
+	if (c->limit == RESOURCE_MAX)
+		emit("\"unlimited\"");
+	else
+		emit("%llu", (unsigned long long)c->limit);
+	emit(", \"failcnt\": %llu}", (unsigned long long)c->failcnt);
+}
+
+/* the abstract state: only what docs/protocol.md requires of the minimal path */
+static void snapshot(void)
+{
+	emit("\"result\": {\"memcgs\": {");
+	for (int m = 0; m < n_memcgs; m++) {
+		struct mem_cgroup *g = &memcgs[m];
+		emit("%s", m ? ", " : "");
+		emit_str(g->path);
+		emit(": {\"lifecycle\": \"%s\", \"use_hierarchy\": %s, \"hier\": %s, "
+		     "\"kmem_active\": %s, \"kmemcg_id\": %d, \"res\": ", LIFECYCLE[g->lifecycle],
+		     g->use_hierarchy ? "true" : "false", g->hier ? "true" : "false",
+		     g->kmem_active ? "true" : "false", g->kmemcg_id);
+		emit_counter(&g->res);
+		emit(", \"kmem\": ");
+		emit_counter(&g->kmem);
+		emit(", \"kmem_pages\": %ld, \"user_pages\": %ld}", g->kmem_pages, g->user_pages);
+	}
+	emit("}, \"tasks\": {");
+	for (int t = 0; t < n_tasks; t++) {
+		emit("%s", t ? ", " : "");
+		emit_str(tasks[t].name);
+		emit(": {\"memcg\": ");
+		emit_str(memcgs[tasks[t].memcg].path);
+		emit("}");
+	}
+	emit("}}");
+}
+
+static const char *reset(J *params)
+{
+	J *cfg = get(params, "config");
+	J *names = get(cfg, "memcgs"), *parents = get(cfg, "parents"), *ts = get(cfg, "tasks");
+	J *roots = get(cfg, "roots"), *profile = get(cfg, "profile");
+	if (!names || names->type != J_ARR || !parents || !ts || ts->type != J_ARR)
+		return "reset wants a configuration (memcgs, parents, tasks)";
+	if (roots && roots->kid)
+		return "root caches are not supported (the stepping path's scopes)";
+	if (!truthy(get(cfg, "boot_tasks")) || truthy(get(cfg, "boot_memcgs")))
+		return "only scopes with tasks at boot and no memcg at boot are supported";
+	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
+		return "only the correct profile is implemented";
+	memset(memcgs, 0, sizeof memcgs);
+	memset(tasks, 0, sizeof tasks);
+	memset(pages, 0, sizeof pages);
+	n_memcgs = n_tasks = 0;
+	memcg_kmem_enabled_key = 0;
+	J *p = parents->kid;
+	for (J *n = names->kid; n; n = n->next, p = p ? p->next : NULL) {
+		if (n_memcgs == MAXM || n->type != J_STR || !p || p->type != J_NUM
+		    || p->num >= n_memcgs || strlen(n->str) >= 64)
+			return "bad memcgs or parents";
+		struct mem_cgroup *g = &memcgs[n_memcgs];
+		snprintf(g->name, sizeof g->name, "%s", n->str);
+		g->parent = (int)p->num;
+		char up[256] = "";
+		if (g->parent > 0)
+			memcpy(up, memcgs[g->parent].path, sizeof up);
+		if (g->parent < 0)
+			snprintf(g->path, sizeof g->path, "/");
+		else if (snprintf(g->path, sizeof g->path, "%s/%s", up, n->str) >= 256)
+			return "path too long";
+		g->lifecycle = g->parent < 0 ? ONLINE : ABSENT;
+		g->kmemcg_id = -1;
+		res_counter_init(&g->res);
+		res_counter_init(&g->kmem);
+		n_memcgs++;
+	}
+	if (!n_memcgs || memcgs[0].parent != -1)
+		return "the first memcg must be the root";
+	for (J *t = ts->kid; t; t = t->next) {
+		if (n_tasks == MAXT || t->type != J_STR || strlen(t->str) >= 64)
+			return "bad tasks";
+		snprintf(tasks[n_tasks].name, 64, "%s", t->str);
+		tasks[n_tasks].has_mm = 1;
+		n_tasks++;
+	}
+	booted = 1;
+	return NULL;
+}
+
+static int flag(J *gfp, const char *name)
+{
+	for (J *f = gfp ? gfp->kid : NULL; f; f = f->next)
+		if (f->type == J_STR && !strcmp(f->str, name))
+			return 1;
+	return 0;
+}
+
+static int num(J *j, long long dflt)
+{
+	return j && j->type == J_NUM ? (int)j->num : (int)dflt;
+}
+
+/* a whole operation: its result, or an error text in *err */
+static long long call(J *params, const char **err)
+{
+	J *opj = get(params, "op"), *a = get(params, "args");
+	const char *op = opj && opj->type == J_STR ? opj->str : "";
+	J *path = get(a, "path"), *task = get(a, "task");
+	int m = path && path->type == J_STR ? memcg_by_path(path->str) : -1;
+	int t = task && task->type == J_STR ? task_by_name(task->str) : -1;
+	if (task && t < 0) {
+		*err = "no such task";
+		return 0;
+	}
+	if (!strcmp(op, "mkdir"))
+		return mkdir_(m);
+	if (!strcmp(op, "rmdir"))
+		return rmdir_(m);
+	if (!strcmp(op, "write")) {
+		J *file = get(a, "file"), *text = get(a, "text");
+		if (!file || file->type != J_STR || !text || text->type != J_STR) {
+			*err = "write wants a file and a text";
+			return 0;
+		}
+		return write_(m, file->str, text->str, text->len);
+	}
+	if (t < 0 && strcmp(op, "free_user")) {
+		*err = "the operation wants a task";
+		return 0;
+	}
+	if (!strcmp(op, "attach"))
+		return attach(t, m);
+	if (!strcmp(op, "alloc_kmem")) {
+		J *gfp = get(a, "gfp"), *order = get(a, "order");
+		int nokmemcg = gfp ? !flag(gfp, "__GFP_KMEMCG") : 0;
+		if (order && (order->type != J_NUM || order->num < 0 || order->num >= MAX_ORDER))
+			return -EINVAL; /* no such page order */
+		return alloc_kmem(t, nokmemcg, flag(gfp, "__GFP_NOFAIL"), truthy(get(a, "in_interrupt")),
+				  truthy(get(a, "fail")), num(order, 0));
+	}
+	if (!strcmp(op, "free_kmem"))
+		return free_kmem(num(get(a, "page"), -1));
+	if (!strcmp(op, "alloc_user"))
+		return alloc_user(t);
+	if (!strcmp(op, "free_user"))
+		return free_user(num(get(a, "page"), -1));
+	if (!strcmp(op, "set_task")) {
+		J *k = get(a, "kthread"), *f = get(a, "fatal_signal"), *mm = get(a, "has_mm");
+		if (k && k->type != J_NULL)
+			tasks[t].kthread = truthy(k);
+		if (f && f->type != J_NULL)
+			tasks[t].fatal_signal = truthy(f);
+		if (mm && mm->type != J_NULL)
+			tasks[t].has_mm = truthy(mm);
+		return 0;
+	}
+	*err = "not an operation of this implementation (the minimal path's alone)";
+	return 0;
+}
+
+static void answer(J *req)
+{
+	J *id = get(req, "id"), *method = get(req, "method"), *params = get(req, "params");
+	const char *mth = method && method->type == J_STR ? method->str : "";
+	emit("{\"id\": ");
+	if (id && id->type == J_NUM)
+		emit("%lld", id->num);
+	else
+		emit("null");
+	emit(", ");
+	if (!strcmp(mth, "hello")) {
+		J *v = get(params, "protocol");
+		if (!v || v->type != J_NUM || v->num != 2)
+			emit("\"error\": \"this server speaks kmemcg protocol 2\"");
+		else
+			emit("\"result\": {\"protocol\": 2, \"capabilities\": [\"call\"]}");
+	} else if (!strcmp(mth, "reset")) {
+		const char *err = reset(params);
+		if (err) {
+			booted = 0;
+			emit("\"error\": ");
+			emit_str(err);
+		} else {
+			emit("\"result\": null");
+		}
+	} else if (!booted) {
+		emit("\"error\": \"reset first\"");
+	} else if (!strcmp(mth, "call")) {
+		const char *err = NULL;
+		long long r = call(params, &err);
+		if (err) {
+			emit("\"error\": ");
+			emit_str(err);
+		} else {
+			emit("\"result\": %lld", r);
+		}
+	} else if (!strcmp(mth, "read")) {
+		read_(params);
+	} else if (!strcmp(mth, "snapshot")) {
+		snapshot();
+	} else {
+		emit("\"error\": ");
+		emit_str("unknown method (this implementation offers hello, reset, call, read, "
+			 "snapshot: the minimal path, no steps)");
+	}
+	emit("}\n");
+}
+
+int main(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		in = line;
+		bad = 0;
+		ws();
+		if (!*in)
+			continue;
+		J *req = jparse();
+		out_len = 0;
+		if (bad || req->type != J_OBJ)
+			emit("{\"id\": null, \"error\": \"bad request\"}\n");
+		else
+			answer(req);
+		jfree(req);
+		fwrite(out, 1, out_len, stdout);
+		fflush(stdout);
+	}
+	free(line);
+	free(out);
+	return 0;
+}

@@ -1,0 +1,77 @@
+"""The minimal path (docs/protocol.md): an implementation of whole operations and
+a snapshot, in process and over the pipe; the hello's capabilities; commands that
+need steps refuse it in one line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kmemcg.conformance.status import Exit
+from kmemcg.model.scopes import PRESETS
+from tests.cli import run
+
+KMEMCG = Path(sys.executable).parent / "kmemcg"
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(TESTS))
+
+
+def test_a_sequential_implementation_conforms_with_no_steps_of_its_own():
+    r = run("conform", "--impl", "whole:WholeKernel", "--seed", "3", "--examples", "10",
+            "--steps", "20", "--no-scenarios")
+    assert r.exit_code == Exit.OK, r.output
+    assert "conforms" in r.output
+
+
+def test_a_wrong_state_after_a_whole_operation_is_found_by_the_oracle(tmp_path):
+    r = run("conform", "--impl", "whole:ForceEmptyMovesKmem", "--seed", "1",
+            "--save", tmp_path / "r.json")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "force_empty" in r.output and "[oracle]" in r.output, r.output
+
+
+@pytest.mark.parametrize("args", [("interleave", "--config", "race"),
+                                  ("conform", "--race", "--config", "race"),
+                                  ("conform", "--config", "destruction")])
+def test_race_checking_refuses_an_implementation_without_steps_in_one_line(args):
+    r = subprocess.run([KMEMCG, *args, "--impl", "whole:WholeKernel"], capture_output=True,
+                       text=True, timeout=120, cwd=TESTS)
+    assert r.returncode == Exit.USAGE, r.stdout + r.stderr
+    assert r.stderr.count("\n") == 1 and "needs the 'steps' capability" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def _hello(*requests):
+    lines = "".join(json.dumps({"id": i, **q}) + "\n" for i, q in enumerate(requests, 1))
+    out = subprocess.run([KMEMCG, "serve"], input=lines, capture_output=True, text=True,
+                         timeout=60)
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_the_server_says_its_capabilities_and_runs_a_whole_operation():
+    hello, _, made, again = _hello(
+        {"method": "hello", "params": {"protocol": 2}},
+        {"method": "reset", "params": {"config": PRESETS["race"].to_json()}},
+        {"method": "call", "params": {"op": "mkdir", "args": {"path": "/A"}}},
+        {"method": "call", "params": {"op": "mkdir", "args": {"path": "/A"}}})
+    assert hello["result"] == {"protocol": 2, "capabilities": ["steps", "call"]}
+    assert made["result"] == 0 and again["result"] == -17  # -EEXIST
+
+
+def test_a_hello_with_unknown_capabilities_is_a_usage_error(tmp_path):
+    server = tmp_path / "odd.py"
+    server.write_text(
+        "import json, sys\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line)\n"
+        "    print(json.dumps({'id': req['id'], 'result': {'protocol': 2,"
+        " 'capabilities': ['teleport']}}), flush=True)\n")
+    r = run("conform", "--pipe", f"{sys.executable} {server}", "--examples", "1")
+    assert r.exit_code == Exit.USAGE, r.output
+    assert "teleport" in r.output and "steps, call" in r.output

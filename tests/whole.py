@@ -1,0 +1,45 @@
+"""Implementations of the minimal path (docs/protocol.md): whole operations and a
+snapshot, nothing about steps. The reference kernel, each operation run to
+completion inside ``call``, and a mutant of the zoo seen the same way. The tests
+drive them as ``whole:WholeKernel`` and ``whole:ForceEmptyMovesKmem``."""
+
+from kmemcg.conformance.adapters import PythonAdapter
+from kmemcg.conformance.mutants import _ForceEmptyMovesKmem
+from kmemcg.conformance.protocol import Done
+from kmemcg.impl.kernel import Kernel
+
+
+class WholeKernel:
+    """The reference, seen only through ``call``, ``read`` and ``snapshot``."""
+
+    kernel = Kernel
+
+    def __init__(self, cfg):
+        self.k = self.kernel.for_config(cfg)
+        self._drive = PythonAdapter(self.k, name="whole")
+
+    def call(self, op, args):
+        thread = self._drive.start(op, args)
+        while not isinstance(reply := self._drive.step(thread), Done):
+            pass
+        return reply.result
+
+    def read(self, path, file):
+        text = self.k.read(path, file)
+        return text.rstrip("\n") if isinstance(text, str) else text  # the suite adds it
+
+    def snapshot(self):
+        snap = self.k.snapshot()
+        # the bookkeeping a sequential implementation may leave out
+        for k in ("admin", "static_key", "mms"):
+            snap.pop(k, None)
+        for task in snap["tasks"].values():
+            for k in ("pc", "charging", "order", "mm"):
+                task.pop(k, None)
+        return snap
+
+
+class ForceEmptyMovesKmem(WholeKernel):
+    """force_empty reparents kernel pages too (a mutant of the zoo, seen whole)."""
+
+    kernel = _ForceEmptyMovesKmem
