@@ -165,6 +165,14 @@ def test_mutants_on_a_destruction_configuration_runs_the_destruction_mutants():
     assert r.exit_code == Exit.OK, r.output
     assert r.output.count("killed   interleave destruction-kmem") == 4
     assert "(reference)" not in r.output and "ExceptionGroup" not in r.output
+    assert "interrupt_charged" not in r.output  # destruction-kmem serves no root objects
+
+
+def test_mutants_on_a_scope_without_tasks_leave_the_stack_mutants_out():
+    r = run("mutants", "--config", "root-objects", "--seed", "1")
+    assert r.exit_code == Exit.OK, r.output
+    assert "interrupt_charged      killed" in r.output
+    assert "stack_never_uncharged" not in r.output and "fork_ignores_kmem_limit" not in r.output
 
 
 @pytest.mark.parametrize("pipe", ["", "   "])
