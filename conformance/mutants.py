@@ -401,8 +401,9 @@ class Mutant:
     bug: str
     machine: str | None
     interleave: str
-    #: the scope knob without which the bug's site is out of reach (a
-    #: configuration with it off cannot kill the mutant, so is not asked to)
+    #: the configuration field (a knob, or the tasks) without which the bug's
+    #: site is out of reach: a configuration where it is off or empty cannot
+    #: kill the mutant, so is not asked to
     needs: str | None = None
 
 
@@ -450,9 +451,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("nr_pages_counts_slabs", _NrPagesCountsSlabs,
            "nr_pages counts slabs, not 1 << order pages each", *_CACHES),
     Mutant("stack_never_uncharged", _StackNeverUncharged,
-           "put_task_struct frees the stack without uncharging it", *_CACHES),
+           "put_task_struct frees the stack without uncharging it", *_CACHES, needs="tasks"),
     Mutant("fork_ignores_kmem_limit", _ForkIgnoresKmemLimit,
-           "a thread stack is charged past the kmem limit", *_CACHES),
+           "a thread stack is charged past the kmem limit", *_CACHES, needs="tasks"),
     Mutant("interrupt_charged", _InterruptCharged,
            "an allocation in interrupt context is charged to the group's copy, not "
            "served from the root cache", None, "root-objects", needs="root_objects"),

@@ -165,6 +165,14 @@ def test_mutants_on_a_destruction_configuration_runs_the_destruction_mutants():
     assert r.exit_code == Exit.OK, r.output
     assert r.output.count("killed   interleave destruction-kmem") == 4
     assert "(reference)" not in r.output and "ExceptionGroup" not in r.output
+    assert "interrupt_charged" not in r.output  # destruction-kmem serves no root objects
+
+
+def test_mutants_on_a_scope_without_tasks_leave_the_stack_mutants_out():
+    r = run("mutants", "--config", "root-objects", "--seed", "1")
+    assert r.exit_code == Exit.OK, r.output
+    assert "interrupt_charged      killed" in r.output
+    assert "stack_never_uncharged" not in r.output and "fork_ignores_kmem_limit" not in r.output
 
 
 @pytest.mark.parametrize("pipe", ["", "   "])
@@ -185,6 +193,11 @@ def test_a_pipe_command_that_cannot_start_is_a_usage_error():
 # ---------------------------------------------------------------- implementations
 
 
+# A hang is infinite, so the timeout that catches it can be generous: a tight one
+# (0.05 s) also caught an honest step on a loaded 2-core machine.
+HANG = 0.5
+
+
 def test_a_hung_implementation_is_a_timeout_verdict_naming_the_call(tmp_path):
     t0 = time.monotonic()
     r = run("conform", "--impl", "misbehaving:SleepsInSnapshot", "--timeout", "0.1",
@@ -193,15 +206,15 @@ def test_a_hung_implementation_is_a_timeout_verdict_naming_the_call(tmp_path):
     assert "snapshot of the initial state" in r.output and "within 0.1s" in r.output
     for impl in ("HangsInAttach", "SwallowsTimeouts"):
         r = run("interleave", "--config", "race", "--impl", f"misbehaving:{impl}.for_config",
-                "--timeout", "0.05")
+                "--timeout", HANG)
         assert r.exit_code == Exit.VIOLATION
         assert "timeout: start attach t1 /: " in r.output
-        assert "did not return within 0.05s" in r.output
-    r = run("interleave", "--impl", "misbehaving:ShrinkHangs.for_config", "--timeout", "0.05")
+        assert f"did not return within {HANG}s" in r.output
+    r = run("interleave", "--impl", "misbehaving:ShrinkHangs.for_config", "--timeout", HANG)
     assert r.exit_code == Exit.VIOLATION and "timeout: start shrink.release 1" in r.output
     r = run("replay", replay_file(tmp_path / "h.json", [
         {"op": "attach", "args": {"task": "t1", "path": "/"}}]),
-        "--impl", "misbehaving:HangsInAttach", "--timeout", "0.05")
+        "--impl", "misbehaving:HangsInAttach", "--timeout", HANG)
     assert r.exit_code == Exit.VIOLATION and "[timeout]: step of attach" in r.output
     assert time.monotonic() - t0 < 10
 
