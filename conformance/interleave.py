@@ -628,7 +628,7 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                     if run.returned is not None:  # the same state, one actor free again
                         _close(key, run, [*prefix, choice], closed, queue)
                     elif run.path_returned is not None:
-                        returns.append((run, [*prefix, choice]))
+                        returns.append([*prefix, choice])
                     continue
                 res.steps += 1
                 res.splits |= splits(cfg, state, step.action, run.margs)
@@ -638,9 +638,12 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                         res.broken.add(post)
                     else:
                         queue.append((new, paths[new]))
-            for returned, choices in returns:
-                if any(_unblocks(returned, c) for c in waited):
-                    _close(key, returned, choices, closed, queue)
+            # replayed afresh: a run kept from an earlier try shares its
+            # implementation with every later replay when that is one server
+            # over a pipe, so by now it stands somewhere else
+            for choices in returns:
+                if any(_unblocks(_replay(cfg, make, choices), c) for c in waited):
+                    _close(key, _replay(cfg, make, choices), choices, closed, queue)
             if progress is not None:
                 progress(len(paths), len(queue), res.steps)
         res.complete = not queue
