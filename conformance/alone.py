@@ -17,6 +17,10 @@ from kmemcg.model.controller import MODEL
 from kmemcg.model.facts import kmem_accounted, owner_memcg
 from kmemcg.model.state import ADMIN_IDLE, ONLINE, State
 
+#: the user-page operations and the model action each is (no handle but a pinned page's)
+USER_CHARGES = {"alloc_user": "user.charge", "fault_anon": "anon.charge",
+                "read_file": "pagecache.charge"}
+
 
 def _admin_run(cfg, s, steps):
     """The activation steps memcg_update_kmem_limit takes after its write."""
@@ -98,10 +102,10 @@ def model_operation(cfg: Config, s: State, paths, pages: tuple, op: str, a: dict
             if not a.get("fail"):
                 pages = tuple(sorted((*pages, ("kmem", m, order))))
         return None, steps, s, pages
-    if op == "alloc_user":  # charged to the mm owner's group, as the harness expects
+    if op in USER_CHARGES:  # charged to the mm owner's group, as the harness expects
         m = owner_memcg(cfg, s, t)
-        s, ret = _take(cfg, s, steps, "user.charge", (t, m))
-        if ret == 0:
+        s, ret = _take(cfg, s, steps, USER_CHARGES[op], (t, m))
+        if ret == 0 and op == "alloc_user":  # only a pinned page has a handle
             pages = tuple(sorted((*pages, ("user", m, 0))))
         return None, steps, s, pages
     if op in ("free_kmem", "free_user"):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from functools import cache
 
+from kmemcg.conformance.alone import USER_CHARGES
 from kmemcg.conformance.claims import Claim, KnownBug
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
 from kmemcg.conformance.protocol import (
@@ -258,11 +259,9 @@ class Harness:
                 raise ValueError(f"alloc_kmem of order {order}: the scope allocates orders "
                                  f"{list(self.cfg.orders)}")
             return None, None  # charge.bypass or charge.kmem; checked step by step
-        if op in ("alloc_user", "fault_anon", "read_file"):
+        if op in USER_CHARGES:
             t = self.cfg.task_index(a["task"])
-            action = {"alloc_user": "user.charge", "fault_anon": "anon.charge",
-                      "read_file": "pagecache.charge"}[op]
-            return None, (action, (t, owner_memcg(self.cfg, s, t)))
+            return None, (USER_CHARGES[op], (t, owner_memcg(self.cfg, s, t)))
         if op in ("free_kmem", "free_user"):
             page = self.pages.get(a["page"])
             if page is None:

@@ -50,7 +50,7 @@ MEMCG_BOOKKEEPING = ("kmem_dead", "destroy", "death_puts")
 
 #: the operations of the sequential machine: what a whole-operation implementation runs
 WHOLE_OPERATIONS = ("mkdir", "rmdir", "write", "attach", "alloc_kmem", "free_kmem",
-                    "alloc_user", "free_user", "set_task")
+                    "alloc_user", "free_user", "fault_anon", "read_file", "set_task")
 
 
 def completed(snap, model: dict, names: dict):
