@@ -281,8 +281,11 @@ _CALLS = {
     "kmem_cache_alloc": lambda s, a: s.kmem_cache_alloc(
         a["root"], a["path"], a.get("fill"),
         **{k: a[k] for k in ("context", "task") if a.get(k) is not None}),
-    "kmem_cache_free": lambda s, a: s.kmem_cache_free(a["root"], a["path"], a["fill"],
-                                                      bool(a.get("release"))),
+    # by handle; the face before handles (root, path, fill) still works
+    "kmem_cache_free": lambda s, a: s.kmem_cache_free(
+        a.get("object"), a.get("task"), release=a.get("release"),
+        **({k: a.get(k) for k in ("root", "path", "fill")} if a.get("object") is None
+           else {})),
     "kmem_cache_shrink": lambda s, a: s.kmem_cache_shrink(a["root"], a["path"]),
     "kmem_cache_destroy": lambda s, a: s.kmem_cache_destroy(a["root"]),
     "css_free": lambda s, a: s.css_free(a["path"]),

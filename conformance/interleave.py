@@ -51,6 +51,7 @@ from kmemcg.conformance.harness import (
     model_args,
     reparents,
 )
+from kmemcg.conformance.objects import ALLOCS, FREES, SlabObjects
 from kmemcg.conformance.oracle import EvalOracle
 from kmemcg.conformance.protocol import (
     Blocked,
@@ -97,6 +98,9 @@ def _key(choice) -> str:
 #: action they begin with holds: the protocol operation that starts each, and
 #: its arguments, given the action's
 OPERATIONS = {
+    # the slab is the implementation's choice: ``fill`` is a hint the reference
+    # honours, so that every fill the model allows is reached on it; another
+    # implementation's own choice is accepted when the model allows it (_same_path)
     "alloc": lambda cfg, p, c: ("kmem_cache_alloc", _cache(cfg, p, c)),
     "alloc.partial": lambda cfg, p, c, fill: ("kmem_cache_alloc",
                                               {**_cache(cfg, p, c), "fill": fill}),
@@ -106,6 +110,11 @@ OPERATIONS = {
     "alloc.root": lambda cfg, p, r, x: ("kmem_cache_alloc", {
         "root": cfg.roots[r], **({"path": p[ROOT]} if CONTEXTS[x] == "unaccounted" else
                                  {"path": p[1], "context": CONTEXTS[x]})}),
+    # a free names an object on a slab of that fill (_Run.apply picks its handle,
+    # SlabObjects.handle_on), freed by the kernel (no task: an RCU callback, a
+    # kworker), so a free that uncharges the freeing task's group rather than
+    # the one recorded at the charge is seen; ``release`` is a hint, as ``fill``
+    # is; by (root, path, fill) for an implementation whose steps name no object
     "free.object": lambda cfg, p, c, fill: ("kmem_cache_free",
                                             {**_cache(cfg, p, c), "fill": fill,
                                              "release": False}),
@@ -244,6 +253,12 @@ class _Run:
         self.first: dict[str, tuple] = {}
         #: the action the last try's step had to be (its path's first), or None
         self.expected: tuple | None = None
+        #: the slab objects handed out (the ghost: handle -> cache and slab)
+        self.objects = SlabObjects(cfg)
+        #: guarded path thread key -> (protocol op, its args, the steps it took)
+        self.paths_run: dict[str, tuple[str, dict, list]] = {}
+        #: what the last try's step broke of the ghost of objects, if anything
+        self.ghost_problem: str | None = None
 
     def abstract(self) -> tuple:
         """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
@@ -378,10 +393,35 @@ class _Run:
         thread = self.threads.get(key)
         if thread is None:
             return True
-        if type(self.impl.step(thread[0])) is Done:
+        y = self.impl.step(thread[0])
+        if type(y) is Done:
             del self.threads[key]
+            self._path_returned(key, y.result)
             return True
         return False
+
+    def _observe(self, key: str, step: Step) -> None:
+        """A guarded path's step: the ghost of objects follows an allocation or
+        a free (what it breaks, ``ghost_problem``, the checked try reports)."""
+        _, op_args, steps = self.paths_run[key]
+        steps.append(step)
+        if step.action not in ALLOCS and step.action not in FREES:
+            return
+        try:
+            margs = model_args(self.cfg, self.paths, step.action, step.args)
+        except (KeyError, ValueError, StopIteration, TypeError, AlphaError):
+            return  # the checked try reports a step that names no model parameters
+        if step.action in ALLOCS:
+            self.ghost_problem = self.objects.allocated(step.action, margs, step.args, step.ret)
+        elif op_args.get("object") is not None:
+            self.ghost_problem = self.objects.freed(op_args["object"], step.action, margs)
+
+    def _path_returned(self, key: str, result) -> None:
+        """A guarded path returned: a slab path's result is checked against its
+        steps and the ghost of objects (``result_problem``)."""
+        op, op_args, steps = self.paths_run.pop(key, (None, None, None))
+        if op in ("kmem_cache_alloc", "kmem_cache_free"):
+            self.result_problem = self.objects.returned(op, op_args, steps, result)
 
     def apply(self, choice) -> Step | None:
         """Take one step; None when the choice cannot step (blocked, gone, or an
@@ -402,8 +442,13 @@ class _Run:
                 if key in self.threads and not self._retire(key):
                     return None
                 op, op_args = OPERATIONS[name](self.cfg, self.paths, *args)
+                if op == "kmem_cache_free":
+                    h = self.objects.handle_on(args[0], op_args["fill"])
+                    if h is not None:
+                        op_args = {"object": h, "release": op_args["release"]}
                 thread = [self.impl.start(op, op_args), name, None, None]
                 self.first[key] = (name, tuple(args))
+                self.paths_run[key] = (op, op_args, [])
         elif kind == "step":
             key = choice[1]
             thread = self.threads.get(key)
@@ -416,9 +461,12 @@ class _Run:
             thread = [self.impl.start("work", {"item": choice[1]}), "kworker", None, None]
         self.key = key  # the thread this try drives: a lane of a picture
         self.expected = None
+        self.ghost_problem = None
         y = self.impl.step(thread[0])
         if type(y) is Step:
             self.expected = self.first.pop(key, None)
+            if key in self.paths_run:
+                self._observe(key, y)
         if type(y) is Done:
             self.first.pop(key, None)
             self.threads.pop(key, None)
@@ -426,8 +474,10 @@ class _Run:
                 self._returned(thread, y.result)
                 if kind == "step":
                     self.returned = key
-            elif kind == "step":
-                self.path_returned = key
+            else:
+                self._path_returned(key, y.result)
+                if kind == "step":
+                    self.path_returned = key
             return None
         self.threads[key] = thread
         if type(y) is Blocked:
@@ -497,17 +547,32 @@ class _Run:
             return step, None, (f"{_named(choice)}: the step {step.action} {step.args} does not "
                                 f"name the model's parameters ({type(e).__name__}: {e})")
         self.margs = tuple(margs)
-        if self.expected is not None and self.expected != (step.action, margs):
+        if self.expected is not None and not _same_path(self.expected, (step.action, margs)):
             name, args = self.expected
             return step, None, (f"{_named(choice)}: the path started for {name}{args} took "
                                 f"{step.action}{margs} first")
         bad, self.known = judge_step(self.cfg, oracle, state, step.action, margs, step.ret,
                                      post, claim)
+        if bad is None and (self.ghost_problem or self.result_problem):
+            bad = ("objects", self.ghost_problem or self.result_problem)
         if bad is None and self.coverage is not None:
             self.coverage.step(state, step.action, margs, step.ret, post)
         if bad is None and reparents(step.action, step.ret):
             self._reparent(margs[0], post)
         return step, post, (f"[{bad[0]}] {step.action} {step.args}: {bad[1]}" if bad else None)
+
+
+def _same_path(expected: tuple, took: tuple) -> bool:
+    """Whether a guarded path's first step is the one it was started for: that
+    action, or, since the allocator chooses the slab and whether a slab a free
+    empties is released (the hints are the reference's to honour), another
+    allocation, or another free, of the same cache (the model must allow it:
+    judge_step, and the ghost of objects)."""
+    if expected == took:
+        return True
+    (want, wargs), (name, args) = expected, took
+    return any(want in family and name in family and wargs[0] == args[0]
+               for family in (ALLOCS - {"alloc.root"}, FREES))
 
 
 #: the steps after which an allocation's fail flag decides no further step

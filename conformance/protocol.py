@@ -78,11 +78,22 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        of the parent's mm owner
 ``exit``               ``task``
 ``put_task_struct``    ``task``
-``kmem_cache_alloc``   ``root``, ``path``, ``fill`` (the slab filled; null: a new one),
-                       ``context`` (one the kernel never charges: ``kthread``,
-                       ``interrupt``, ``nofail``, ``fatal_signal``; see below),
-                       ``task`` (on whose behalf; ``path`` must be its memcg)
-``kmem_cache_free``    ``root``, ``path``, ``fill``, ``release``
+``kmem_cache_alloc``   ``root``, ``path``, ``context`` (one the kernel never
+                       charges: ``kthread``, ``interrupt``, ``nofail``,
+                       ``fatal_signal``; see below), ``task`` (on whose behalf;
+                       ``path`` must be its memcg), ``fill`` (a hint: the fill of
+                       the partial slab to take); returns the object's handle
+                       (an integer >= 0 not in use) or -errno. The
+                       implementation chooses the slab, and its step names the
+                       ``object``, the ``slab`` (an integer naming it) and, for
+                       ``alloc.partial``, the ``fill`` it took
+``kmem_cache_free``    ``object`` (a handle), ``task`` (who frees it; left out:
+                       the kernel), ``release`` (a hint: release a slab the free
+                       empties); its step is ``free.object`` with the slab's
+                       ``fill``, or ``free.release_pages`` when the
+                       implementation released the emptied slab. The face
+                       before handles, ``root``, ``path`` and ``fill``, still
+                       works
 ``kmem_cache_shrink``  ``root``, ``path``
 ``kmem_cache_destroy`` ``root``
 ``work``               ``item`` (a name from ``queued``): a kworker runs it
@@ -176,8 +187,9 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "fork": ("task", "parent", "thread"),
     "exit": ("task",),
     "put_task_struct": ("task",),
-    "kmem_cache_alloc": ("root", "path", "fill", "context", "task"),
-    "kmem_cache_free": ("root", "path", "fill", "release"),
+    "kmem_cache_alloc": ("root", "path", "context", "task", "fill"),
+    # by handle; the face before handles (root, path, fill) is still served
+    "kmem_cache_free": ("object", "task", "release"),
     "kmem_cache_shrink": ("root", "path"),
     "kmem_cache_destroy": ("root",),
     "work": ("item",),
@@ -188,7 +200,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 
 #: the arguments an operation may leave out (their defaults: see the adapters)
 OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm",
-                           "fill", "release", "order", "context", "task", "thread"})
+                           "fill", "release", "order", "context", "task", "thread",
+                           "object"})
 
 #: gfp flag names an allocation may carry.
 GFP_FLAGS = ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL")

@@ -665,13 +665,17 @@ class Kernel:
     def kmem_cache_alloc(self, root: str, path: str | None = None, fill: int | None = None,
                          context: str | None = None, task: str | None = None):
         """kmem_cache_alloc(root) on behalf of ``task`` (its memcg's copy), or by
-        some task of the memcg at ``path`` (3.8-3.10); ``fill``: the partial slab
-        to take an object from, when the test names one. ``context`` is one the
-        kernel never charges (SlabAllocator.CONTEXTS: "interrupt", "nofail",
-        "kthread", "fatal_signal"), as is a task marked a kernel thread, without
-        an mm or with a fatal signal (set_task_flags): memcg_kmem_get_cache keeps
-        the root cache, and nothing is queued. -EINVAL for an unknown context or
-        a path that is not the task's memcg."""
+        some task of the memcg at ``path`` (3.8-3.10): the object's handle (an
+        integer >= 0 not in use), or -errno. The allocator chooses the slab
+        (its step reports the fill it took); ``fill`` is a hint, the partial
+        slab to take an object from, which this allocator honours when it
+        can. ``context`` is one the kernel never charges
+        (SlabAllocator.CONTEXTS: "interrupt", "nofail", "kthread",
+        "fatal_signal"), as is a task marked a kernel thread, without an mm or
+        with a fatal signal (set_task_flags): memcg_kmem_get_cache keeps the
+        root cache, and nothing is queued. -EINVAL for an unknown context or a
+        path that is not the task's memcg; -ENOMEM when a new slab cannot be
+        charged."""
         if context is not None and context not in self.slab.CONTEXTS[:4]:
             return -EINVAL
         t = self._live_task(task) if task is not None else None
@@ -685,10 +689,8 @@ class Kernel:
             return -ENOENT
         context = context or (t is not None and self._task_context(t)) or None
         if context is not None:  # memcg_kmem_get_cache's own order of tests
-            yield from self.slab.kmem_cache_alloc_root(r, context)
-            return 0
-        yield from self.slab.kmem_cache_alloc(r, memcg, fill)
-        return 0
+            return (yield from self.slab.kmem_cache_alloc_root(r, context))
+        return (yield from self.slab.kmem_cache_alloc(r, memcg, fill))
 
     @staticmethod
     def _task_context(t: TaskStruct) -> str | None:
@@ -699,19 +701,42 @@ class Kernel:
         return "fatal_signal" if t.fatal_signal_pending else None
 
     @kpath
-    def kmem_cache_free(self, root: str, path: str, fill: int, release: bool = False):
-        """kmem_cache_free of an object of the memcg's copy of ``root`` (of the
-        root cache's own, for the root memcg's path) on a slab holding ``fill``
-        objects; ``release``: the slab empties and is given back."""
-        r, memcg = self.slab.root_index(root), self._lookup(path)
-        own = memcg is self.mc.root_mem_cgroup
-        if r is None or memcg is None or ((r, memcg) not in self.slab.caches and not own):
+    def kmem_cache_free(self, obj: int | None = None, task: str | None = None, *,
+                        release: bool | None = None, root: str | None = None,
+                        path: str | None = None, fill: int | None = None):
+        """kmem_cache_free of the object ``obj`` (a handle kmem_cache_alloc
+        returned), by ``task`` (left out: the kernel, say an RCU callback): its
+        slab is the one it was allocated on, and a slab it empties is uncharged
+        from the memcg whose cache holds it (recorded at the charge), whatever
+        the freeing task's group is now. ``release`` is a hint: give back (or
+        keep) a slab the free empties. -ENOENT for a handle not in use, -ESRCH
+        for a task that does not exist. The face before handles, an object of
+        the memcg's copy of ``root`` (the root's own, for the root memcg's
+        path) on a slab holding ``fill`` objects, still works (``release``
+        then defaults to keeping the slab)."""
+        if task is not None and self._live_task(task) is None:
+            return -ESRCH
+        if obj is None:
+            obj = self._object_by_fill(root, path, fill)
+            release = bool(release)
+        if obj is None or obj not in self.slab.objects:
             return -ENOENT
-        if not any(sl.inuse == fill for sl in (self.slab.slab_caches[r] if own else
-                                               self.slab.caches[(r, memcg)]).slabs):
-            return -ENOENT  # no object on a slab of that fill
-        yield from self.slab.kmem_cache_free(r, memcg, fill, release)
+        yield from self.slab.kmem_cache_free(obj, release)
         return 0
+
+    def _object_by_fill(self, root: str | None, path: str | None,
+                        fill: int | None) -> int | None:
+        """The face before handles: an object of the memcg's copy of ``root``
+        (the root cache's own, for the root memcg's path) on a slab of ``fill``
+        objects, the lowest handle there; None when there is none."""
+        r, memcg = self.slab.root_index(root), self._lookup(path or "/")
+        if r is None or memcg is None:
+            return None
+        own = memcg is self.mc.root_mem_cgroup
+        cachep = self.slab.slab_caches[r] if own else self.slab.caches.get((r, memcg))
+        slab = next((sl for sl in cachep.slabs if sl.inuse == fill), None) \
+            if cachep is not None else None
+        return min(slab.objects) if slab is not None else None
 
     @kpath
     def kmem_cache_shrink(self, root: str, path: str):

@@ -50,12 +50,19 @@ class MemcgCacheParams:
 
 
 class Slab:
-    """struct slab: a 2**order page block and how many of its objects are in use;
-    its head page's ``slab_cache`` names the cache it belongs to."""
+    """struct slab: a 2**order page block and the objects in use on it (their
+    handles; ``inuse`` counts them); its head page's ``slab_cache`` names the
+    cache it belongs to, and ``ident`` is what a step names it by (any integer
+    unique among the slabs in memory: the head page's frame, in the kernel)."""
 
-    def __init__(self, cache: KmemCache):
-        self.inuse = 0
+    def __init__(self, cache: KmemCache, ident: int):
+        self.objects: set[int] = set()
         self.slab_cache = cache
+        self.ident = ident
+
+    @property
+    def inuse(self) -> int:
+        return len(self.objects)
 
 
 class KmemCache:
@@ -116,6 +123,12 @@ class SlabAllocator:
         self.half_created: set[tuple[int, MemCgroup]] = set()
         self.create_seq = 0
         self.memcg_cache_mutex = Mutex("memcg_cache_mutex")
+        #: every object allocated and not freed: its handle -> the slab it sits
+        #: on (virt_to_head_page(x)), or None for one the root served and this
+        #: allocator forgot (no ``root_objects``)
+        self.objects: dict[int, Slab | None] = {}
+        self._next_object = 0
+        self._next_slab = 0
         #: keep the objects a root cache serves itself on its own slabs (the
         #: kernel does); False forgets them as they are served, as the model's
         #: scopes without root_objects do
@@ -187,9 +200,24 @@ class SlabAllocator:
         if self.mc.memcg_charge_kmem(p.memcg, PAGE_SIZE << cachep.gfporder):
             return None
         p.nr_pages += 1 << cachep.gfporder
-        slab = Slab(cachep)
+        return self.new_slab(cachep)
+
+    def new_slab(self, cachep: KmemCache) -> Slab:
+        """A slab of fresh pages on the cache's list (cache_grow's list_add)."""
+        slab = Slab(cachep, self._next_slab)
+        self._next_slab += 1
         cachep.slabs.append(slab)
         return slab
+
+    def place(self, slab: Slab | None) -> int:
+        """Hand out an object of ``slab`` (None: one the root served and nobody
+        keeps): its handle, an integer not in use."""
+        handle = self._next_object
+        self._next_object += 1
+        self.objects[handle] = slab
+        if slab is not None:
+            slab.objects.add(handle)
+        return handle
 
     def kmem_freepages(self, cachep: KmemCache, slab: Slab) -> None:
         """kmem_freepages: the release hook (memcg_release_pages), then the pages go
@@ -207,85 +235,107 @@ class SlabAllocator:
         for slab in [sl for sl in cachep.slabs if sl.inuse == 0]:
             self.kmem_freepages(cachep, slab)
 
-    def root_serve(self, root: KmemCache) -> None:
+    def root_serve(self, root: KmemCache) -> tuple[int, dict]:
         """The root cache serves an object itself: kept on its own slabs with
         ``root_objects`` (a partial slab, the fullest, as the model takes it;
         else an empty one; else a new slab, its pages not charged), else
-        forgotten."""
+        forgotten. Its handle, and what its step says of it (the object, and
+        the slab when it is kept)."""
         if not self.root_objects:
-            return
+            handle = self.place(None)
+            return handle, {"object": handle}
         partial = [sl for sl in root.slabs if 0 < sl.inuse < root.num]
         slab = max(partial, key=lambda sl: sl.inuse, default=None) or next(
             (sl for sl in root.slabs if sl.inuse == 0), None)
         if slab is None:
-            slab = Slab(root)
-            root.slabs.append(slab)
-        slab.inuse += 1
+            slab = self.new_slab(root)
+        handle = self.place(slab)
+        return handle, {"object": handle, "slab": slab.ident}
 
     # ------------------------------------------------------------ task paths
 
     def kmem_cache_alloc_root(self, r: int, context: str):
         """kmem_cache_alloc(root) in a context memcg_kmem_get_cache never charges
         (CONTEXTS): the root cache serves it and nothing is queued; a step only
-        where the root's objects are kept."""
+        where the root's objects are kept. Returns the object's handle."""
         root = self.slab_caches[r]
         self._touch(root)
-        self.root_serve(root)
+        handle, placed = self.root_serve(root)
         if self.root_objects:
-            yield Step("alloc.root", {"root": root.name, "context": context})
+            yield Step("alloc.root", {"root": root.name, "context": context, **placed})
+        return handle
 
     def kmem_cache_alloc(self, r: int, memcg: MemCgroup, fill: int | None = None):
         """kmem_cache_alloc from root ``r`` by a task of ``memcg``
         (__memcg_kmem_get_cache, then cache_alloc_refill): a partial slab first
-        (the first holding ``fill`` objects, if given, else the first on the
-        list), else an empty one, else a new slab. An object the root cache
-        serves is not kept on the root's slabs: the abstract state has no place
-        for it, so /proc/slabinfo would differ from the model's by it."""
+        (the first on the list; the first holding ``fill`` objects when the
+        caller hints one, as the interleaver does to reach every choice the
+        model allows), else an empty one, else a new slab. Returns the object's
+        handle, or -ENOMEM; the step names the object and its slab. An object
+        the root cache serves is not kept on the root's slabs without
+        ``root_objects``: the abstract state has no place for it."""
         root = self.slab_caches[r]
         if not self.mc.memcg_kmem_accounted(memcg):
             # memcg_kmem_get_cache: the key off, or __memcg_kmem_get_cache's
             # !memcg_can_account_kmem: the root serves it, nothing accounted
-            yield from self.kmem_cache_alloc_root(r, "unaccounted")
-            return
+            return (yield from self.kmem_cache_alloc_root(r, "unaccounted"))
         cachep = root.memcg_caches.get(memcg.kmemcg_id)
         name = {"cache": self.cache_name(r, memcg)}
         if cachep is None:  # __memcg_kmem_get_cache: enqueue, serve from the root
             self.memcg_create_cache_enqueue(r, memcg)
-            self.root_serve(root)
-            yield Step("alloc", name)
-            return
+            handle, placed = self.root_serve(root)
+            yield Step("alloc", {**name, "root": root.name, **placed})
+            return handle
         self._touch(cachep)
-        partial = [sl for sl in cachep.slabs if 0 < sl.inuse < cachep.num
-                   and fill in (None, sl.inuse)]
+        partial = [sl for sl in cachep.slabs if 0 < sl.inuse < cachep.num]
+        hinted = [sl for sl in partial if sl.inuse == fill]
         if partial:
-            slab = partial[0]
-            slab.inuse += 1
-            yield Step("alloc.partial", {**name, "fill": slab.inuse - 1})
-            return
+            slab = (hinted or partial)[0]
+            took = slab.inuse
+            handle = self.place(slab)
+            yield Step("alloc.partial", {**name, "fill": took, "object": handle,
+                                         "slab": slab.ident})
+            return handle
         slab = next((sl for sl in cachep.slabs if sl.inuse == 0), None)
         if slab is None:
             slab = self.kmem_getpages(cachep)
-        if slab is not None:
-            slab.inuse += 1
-        yield Step("alloc", name, 0 if slab is not None else -ENOMEM)
+        if slab is None:
+            yield Step("alloc", name, -ENOMEM)
+            return -ENOMEM
+        handle = self.place(slab)
+        yield Step("alloc", {**name, "object": handle, "slab": slab.ident})
+        return handle
 
-    def kmem_cache_free(self, r: int, memcg: MemCgroup, fill: int, release: bool):
-        """kmem_cache_free(root, x) of an object of ``memcg``'s cache on a slab
-        holding ``fill`` objects (the root memcg's: an object the root cache
-        served itself); ``release``: that slab empties and the allocator gives
-        it back. The cache comes from the object's page (cache_from_obj)."""
-        own = memcg is self.mc.root_mem_cgroup
-        cache = self.slab_caches[r] if own else self.caches[(r, memcg)]
-        slab = next(sl for sl in cache.slabs if sl.inuse == fill)  # x
-        cachep = slab.slab_cache  # virt_to_head_page(x)->slab_cache
+    def object_slab(self, handle: int) -> Slab | None:
+        """The slab an object sits on (virt_to_head_page), None for one the root
+        served and nobody keeps; KeyError for a handle not in use."""
+        return self.objects[handle]
+
+    def kmem_cache_free(self, handle: int, release: bool | None = None):
+        """kmem_cache_free(s, x) of object ``handle``: the cache comes from the
+        object's page (cache_from_obj: virt_to_head_page(x)->slab_cache), so its
+        slab, the one it was allocated on, and the memcg a released slab is
+        uncharged from, are the ones recorded at the charge (the cache's
+        memcg_params->memcg), whoever frees it. A slab the free empties is
+        released (kmem_freepages) or kept by the allocator's policy: the
+        caller's ``release`` when it gives one (the interleaver, reaching both
+        choices the model allows), else released at once (SLAB frees an empty
+        slab once its node holds more than free_limit free objects, SLUB once
+        it holds more than min_partial partial slabs: the limit here is 0).
+        An object the root served and nobody keeps goes with no step."""
+        slab = self.objects.pop(handle)
+        if slab is None:
+            return
+        cachep = slab.slab_cache
         self._touch(cachep)
-        slab.inuse -= 1
-        name = {"cache": cache.name if own else self.cache_name(r, memcg)}
-        if release:
+        took = slab.inuse
+        slab.objects.discard(handle)
+        name = {"cache": cachep.name}  # a root's own object names the root
+        if took == 1 and (release is None or release):
             self.kmem_freepages(cachep, slab)
             yield Step("free.release_pages", name)
         else:
-            yield Step("free.object", {**name, "fill": fill})
+            yield Step("free.object", {**name, "fill": took})
 
     # ------------------------------------------------------------ creation
 

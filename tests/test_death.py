@@ -61,9 +61,10 @@ def test_lingering_group_with_kernel_objects_is_freed_after_the_last_free():
     assert k.mkdir("/A") == 0
     assert k.write("/A", "memory.kmem.limit_in_bytes", "1M") == 0
     assert k.attach("t1", "/A") == 0
-    assert k.kmem_cache_alloc("dentry", "/A") == 0  # queues A's copy, served by the root
+    assert k.kmem_cache_alloc("dentry", "/A") >= 0  # queues A's copy, served by the root
     k.flush_scheduled_work()
-    assert k.kmem_cache_alloc("dentry", "/A") == 0  # a slab charged to A
+    dentry = k.kmem_cache_alloc("dentry", "/A")  # a slab charged to A
+    assert dentry >= 0
     assert k.attach("t1", "/") == 0
     assert k.rmdir("/A") == 0  # kmem outstanding: offline all the same
     assert k.memcg_state("/A") == "offline"
@@ -72,7 +73,7 @@ def test_lingering_group_with_kernel_objects_is_freed_after_the_last_free():
     assert k.css_free("/A") == 0  # reads PAGE_SIZE: the last uncharge will put
     k.flush_scheduled_work()  # the dead cache's destroy work: it still has a page
     assert k.mem_cgroup_free("/A") == -ENOENT and k.memcg_state("/A") == "offline"
-    assert k.kmem_cache_free("dentry", "/A", fill=1, release=True) == 0
+    assert k.kmem_cache_free(dentry) == 0  # the emptied slab is released
     assert _memcg(k, "/A")["kmem"]["usage"] == 0
     assert _memcg(k, "/A")["death_puts"] == 1
     assert k.memcg_state("/A") == "offline"  # its cache still holds it

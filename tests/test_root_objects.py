@@ -46,10 +46,10 @@ def _fill(k, cfg=TWO_GROUPS):
     """A's copy gets 20 objects, B's 13: 33 in the copies; the first allocation
     of each group queues its copy and is served by the root: 2 on the root's own."""
     for path, n in (("/A", 20), ("/B", 13)):
-        assert k.kmem_cache_alloc("dentry", path) == 0  # the root serves it, queues the copy
+        assert k.kmem_cache_alloc("dentry", path) >= 0  # the root serves it, queues the copy
         k.flush_scheduled_work()
         for _ in range(n):
-            assert k.kmem_cache_alloc("dentry", path) == 0
+            assert k.kmem_cache_alloc("dentry", path) >= 0
     return k
 
 
@@ -83,14 +83,14 @@ def test_a_context_never_charged_is_served_by_the_root_and_queues_nothing(contex
     assert k.attach("t1", "/A") == 0
     steps = run(k.steps.kmem_cache_alloc("dentry", "/A", context=context, task="t1"))[1]
     assert [(s.action, s.args) for s in steps] == [
-        ("alloc.root", {"root": "dentry", "context": context})]
+        ("alloc.root", {"root": "dentry", "context": context, "object": 0, "slab": 0})]
     assert k.wq.queue == []  # no creation work: memcg_kmem_get_cache returned the root
     a = k.snapshot()["memcgs"]["/A"]
     assert a["kmem"]["usage"] == 0 and a["res"]["usage"] == 0
     assert _line(k.proc_slabinfo()) == "dentry 1 2 2 1 : slabdata 1 1"
     assert k.read("/A", "memory.kmem.slabinfo").splitlines()[2:] == []  # A has no copy
     # the same task in no such context queues A's copy (and the root serves that one too)
-    assert k.kmem_cache_alloc("dentry", task="t1") == 0 and len(k.wq.queue) == 1
+    assert k.kmem_cache_alloc("dentry", task="t1") == 1 and len(k.wq.queue) == 1
     assert _line(k.proc_slabinfo()) == "dentry 2 2 2 1 : slabdata 1 1"
     assert k.proc_slabinfo() == _model(k, TWO_GROUPS)[0]
 
@@ -124,14 +124,18 @@ def test_bad_contexts_and_tasks_are_refused_and_change_nothing():
 
 def test_a_root_object_is_freed_from_the_roots_own_slab_and_uncharges_nothing():
     k = Kernel.for_config(TWO_GROUPS)
-    for _ in range(3):
-        assert k.kmem_cache_alloc("dentry", "/A", context="interrupt") == 0
+    objects = [k.kmem_cache_alloc("dentry", "/A", context="interrupt") for _ in range(3)]
+    assert objects == [0, 1, 2]  # 0 and 1 fill the first slab, 2 starts a second
     assert _line(k.proc_slabinfo()) == "dentry 3 4 2 1 : slabdata 2 2"
-    assert k.kmem_cache_free("dentry", "/", fill=2) == 0  # the full slab keeps its page
+    assert k.kmem_cache_free(objects[0]) == 0  # the full slab keeps its page
     assert _line(k.proc_slabinfo()) == "dentry 2 4 2 1 : slabdata 2 2"
-    assert k.kmem_cache_free("dentry", "/", fill=1, release=True) == 0
+    assert k.kmem_cache_free(objects[2]) == 0  # its slab empties and is released
     assert _line(k.proc_slabinfo()) == "dentry 1 2 2 1 : slabdata 1 1"
-    assert k.kmem_cache_free("dentry", "/", fill=2) == -2  # no slab holds two now
+    assert k.kmem_cache_free(objects[2]) == -2  # no longer in use
+    # the face before handles: an object of the root's own on a slab of one
+    assert k.kmem_cache_free(root="dentry", path="/", fill=2) == -2  # no slab holds two
+    assert k.kmem_cache_free(root="dentry", path="/", fill=1, release=False) == 0
+    assert _line(k.proc_slabinfo()) == "dentry 0 2 2 1 : slabdata 0 1"
     assert k.proc_slabinfo() == _model(k, TWO_GROUPS)[0]
     assert all(m["kmem"]["usage"] == 0 for m in k.snapshot()["memcgs"].values())
 

@@ -103,17 +103,17 @@ def test_the_root_line_sums_every_per_memcg_copy():
 
 def test_an_empty_slab_still_counts_and_a_dead_copy_counts_until_it_is_destroyed():
     k = Kernel.for_config(TWO_GROUPS)
+    objects = {}
     for path, n in (("/A", 2), ("/B", 1)):
         k.kmem_cache_alloc("dentry", path)
         k.flush_scheduled_work()
-        for _ in range(n):
-            k.kmem_cache_alloc("dentry", path)
-    k.kmem_cache_free("dentry", "/A", fill=2)  # A's slab keeps its page, one object left
+        objects[path] = [k.kmem_cache_alloc("dentry", path) for _ in range(n)]
+    assert k.kmem_cache_free(objects["/A"][0]) == 0  # A's slab keeps its page, one object left
     assert k.rmdir("/B") == 0  # offline: B's copy is dead, its destroy work queued
     # A: 1 object, 1 slab in use; B's dead copy: 1 object, 1 slab, still in the slot
     assert _line(k.proc_slabinfo()) == "dentry 2 4 2 1 : slabdata 2 2"
     assert k.proc_slabinfo() == _model(k)[0]
-    k.kmem_cache_free("dentry", "/B", fill=1)  # B's slab empties and is kept
+    assert k.kmem_cache_free(objects["/B"][0], release=False) == 0  # B's slab empties, kept
     # an empty slab counts in <num_slabs> and <num_objs>, not in <active_slabs>
     assert _line(k.proc_slabinfo()) == "dentry 1 4 2 1 : slabdata 1 2"
     # the destroy work shrinks B's copy to no page, whose release queues the work
