@@ -303,6 +303,33 @@ class _NrPagesCountsSlabs(Kernel):
     slab_class = _NrPagesCountsSlabsSlab
 
 
+class _KfreeUnchargesCurrentMemcgSlab(SlabAllocator):
+    #: the memcg of the task the free runs in (current), while a free runs
+    current = None
+
+    def kmem_freepages(self, cachep, slab):
+        if self.current is None or cachep.memcg_params is None:
+            return super().kmem_freepages(cachep, slab)
+        cachep.slabs.remove(slab)
+        self.memcg_release_pages(cachep, 1 << cachep.gfporder)
+        # bug: uncharged from the freeing task's group, not the cache's memcg
+        # recorded at the charge (memcg_params->memcg)
+        self.mc.memcg_uncharge_kmem(self.current, PAGE_SIZE << cachep.gfporder)
+
+
+class _KfreeUnchargesCurrentMemcg(Kernel):
+    slab_class = _KfreeUnchargesCurrentMemcgSlab
+
+    def kmem_cache_free(self, obj=None, task=None, **hints):
+        t = self._live_task(task) if task is not None else None
+        # current: the task, or a kernel thread of the root memcg (an RCU callback)
+        self.slab.current = t.memcg if t is not None else self.mc.root_mem_cgroup
+        try:
+            return (yield from Kernel.kmem_cache_free.fn(self, obj, task, **hints))
+        finally:
+            self.slab.current = None
+
+
 class _StackNeverUncharged(Kernel):
     def put_task_struct(self, task):
         self.tasks.pop(task)  # bug: free_thread_info without __memcg_kmem_uncharge_pages
@@ -448,6 +475,11 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "the res step re-reads the task's memcg after preemption", None, "race"),
     Mutant("release_keeps_charge", _ReleaseKeepsCharge,
            "a released slab's pages stay charged to the memcg", *_CACHES),
+    # the interleaver frees as the kernel (no task), whose group is never the
+    # cache's; the README's moved task shows it with a task
+    Mutant("kfree_uncharges_current_memcg", _KfreeUnchargesCurrentMemcg,
+           "a freed object's emptied slab is uncharged from the freeing task's current "
+           "memcg, not the memcg recorded at the charge", *_CACHES),
     Mutant("nr_pages_counts_slabs", _NrPagesCountsSlabs,
            "nr_pages counts slabs, not 1 << order pages each", *_CACHES),
     Mutant("stack_never_uncharged", _StackNeverUncharged,
