@@ -42,7 +42,7 @@ _BUT_DEATH = tuple(n for n in MODEL.actions if n not in _DEATH_ONLY)
 #: and page-cache presets, and driven by the conformance machine; ``whole``
 #: (the prover's default, with its BMC) leaves them out, since owner lookups
 #: over every task pair and reclaim's retries multiply its unrolling
-_MM_ONLY = frozenset({"fork", "anon.charge", "pagecache.charge"})
+_MM_ONLY = frozenset({"fork", "anon.charge", "pagecache.charge", "move_charge.write"})
 _WHOLE = tuple(n for n in _BUT_DEATH if n not in _MM_ONLY)
 
 #: the page orders the whole-controller scopes allocate: a page, a thread
@@ -238,6 +238,20 @@ PRESETS["stock-race"] = Config(
     percpu_stock=True, charge_batch=2, nr_cpus=1,
     actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
              "user.charge", "user.uncharge", "attach", "stock.drain"),
+)
+
+#: memory.move_charge_at_immigrate: a process spawned into A (its stack charged
+#: there) faults anonymous pages, moves to the root and back, with the file's
+#: bit 0 set or not on either side, and forks a thread that moves without its
+#: mm's charges (not the owner). A res limit of three pages on A makes a move
+#: of two pages back fail: the precharge of both at once fails, then one at a
+#: time the second does (two failcnts), -ENOMEM, and the task stays. Stacks
+#: never move (kernel memory is mapped by no page table the walk reads)
+PRESETS["immigrate"] = Config(
+    name="immigrate", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1", "t2"),
+    boot_tasks=False, boot_memcgs=True, kmem_limit=4 * PAGE_SIZE, max_pages=2,
+    kmem_limits=(), res_limits=(3 * PAGE_SIZE,), max_failcnt=2,
+    actions=("spawn", "fork", "anon.charge", "attach", "move_charge.write", "limit.write"),
 )
 
 # the whole controller: a nested tree, two tasks, a root cache, every action
