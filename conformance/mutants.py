@@ -417,13 +417,14 @@ class _ImmigrateMovesStack(Kernel):
             return e.value
         to = self._online(path)
         if (step.action == "attach" and not step.ret and to.move_charge_at_immigrate & 1
-                and t.mm.owner is t and t.stack_memcg is frm and frm is not None
-                and not self.mc.mem_cgroup_is_root(to)):
-            # bug: the thread stack's kernel charge is moved with the task
+                and t.mm.owner is t and t.stack_memcg is frm and frm is not None):
+            # bug: the thread stack's kernel charge is moved with the task (to the
+            # root's never-charged counters, it is given up)
             self.mc.memcg_uncharge_kmem(frm, self.thread_size)
-            to.kmem.charge(self.thread_size)
-            to.res.charge(self.thread_size)
-            t.stack_memcg = to
+            if not self.mc.mem_cgroup_is_root(to):
+                to.kmem.charge(self.thread_size)
+                to.res.charge(self.thread_size)
+            t.stack_memcg = None if self.mc.mem_cgroup_is_root(to) else to
         yield step
         try:
             while True:
@@ -520,15 +521,14 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "the kmem counter is charged a CHARGE_BATCH at a time, as res is", None,
            "stock-race", needs="percpu_stock"),
     # memory.move_charge_at_immigrate: the conformance machine's tasks boot in the
-    # root with no stack charged, so only the immigrate scope's spawned tasks
-    # have a stack to move
+    # root with no stack charged, so only a spawned task has a stack to move
     Mutant("immigrate_without_precharge", _ImmigrateWithoutPrecharge,
            "an attach with move_charge_at_immigrate moves the anonymous pages without "
            "precharging the destination: charged past its limit, never -ENOMEM",
-           "conformance", "immigrate"),
+           "conformance", "immigrate-race"),
     Mutant("immigrate_moves_stack", _ImmigrateMovesStack,
            "an attach with move_charge_at_immigrate moves the task's thread stack charge "
-           "(kernel memory) too", None, "immigrate", needs="tasks"),
+           "(kernel memory) too", None, "immigrate-race", needs="tasks"),
     Mutant("double_put_at_death", _DoublePutAtDeath,
            "the last uncharge puts the death reference without test_and_clear: DEAD "
            "stays set, so css_free puts it again", None, "death"),

@@ -254,6 +254,17 @@ PRESETS["immigrate"] = Config(
     actions=("spawn", "fork", "anon.charge", "attach", "move_charge.write", "limit.write"),
 )
 
+# the move's own small scope, which the reference interleaves exhaustively (the
+# interleaver replays choice sequences, too slow for immigrate's states): one
+# process spawned into A (its stack charged), its page moved to the root and
+# back, a res limit of two pages that the stack fills (the precharge fails)
+PRESETS["immigrate-race"] = Config(
+    name="immigrate-race", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    boot_tasks=False, boot_memcgs=True, kmem_limit=4 * PAGE_SIZE, max_pages=1,
+    kmem_limits=(), res_limits=(2 * PAGE_SIZE,), max_failcnt=1,
+    actions=("spawn", "anon.charge", "attach", "move_charge.write", "limit.write"),
+)
+
 # the whole controller: a nested tree, two tasks, a root cache, every action
 # force_empty included (the prover's scope; too big to explore), memcg death's
 # aside (see _DEATH_ONLY)

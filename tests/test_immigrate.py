@@ -14,7 +14,7 @@ from kmemcg.conformance.harness import Harness
 from kmemcg.conformance.interleave import explore_impl
 from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.impl.kernel import Kernel
-from kmemcg.model import cgroupfs
+from kmemcg.model import cgroupfs, explore
 from kmemcg.model.controller import MODEL
 from kmemcg.model.scopes import PRESETS
 
@@ -169,9 +169,15 @@ def test_the_immigrate_scope_explores_from_the_command_line():
     assert "25312 distinct" in r.output
 
 
+def test_the_reference_interleaves_to_exactly_the_models_states():
+    r = explore_impl(PRESETS["immigrate-race"])
+    assert r.problem is None and r.complete
+    assert len(r.states) == 352 == explore.explore(PRESETS["immigrate-race"]).distinct
+
+
 @pytest.mark.parametrize("name", ["immigrate_moves_stack", "immigrate_without_precharge"])
 def test_the_immigrate_mutants_die_in_the_interleaving_of_their_scope(name):
-    cfg = PRESETS["immigrate"]
+    cfg = PRESETS["immigrate-race"]
     m = MUTANTS[name]
     r = explore_impl(cfg, make=lambda: PythonAdapter(m.kernel.for_config(cfg), name=name))
     assert r.problem is not None and "attach" in r.problem, (name, r.problem)

@@ -98,13 +98,12 @@ def _one_by_one(cfg: Config, s: State, to: int, n):
     level that has reclaimed frees nothing again, nor does one below it (its
     subtree is inside), so the failures that make progress climb the walk: one
     phase per level, and a last one, are every page's tries. The root's level
-    never fills (its limit cannot be set: T.root), so it is left out of the
-    room and of the phases."""
+    never fills (its limit cannot be set: T.root), so it has no phase or
+    reclaim of its own (a try that fails there fails the precharge)."""
     levels = rc.chain(cfg, s, to)
-    limited = [(i, present) for i, present in levels if i != ROOT]
     cur, left, done, ok = s, n, False, False
-    for _ in range(len(limited) + 1):
-        take = _min(left, _room(cur.res, limited))
+    for _ in range(sum(1 for i, _ in levels if i != ROOT) + 1):
+        take = _min(left, _room(cur.res, levels))
         res, _ = rc.charge(cur.res, levels, PAGE_SIZE * take)
         filled = cur._replace(res=res)
         rest = left - take
