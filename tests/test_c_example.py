@@ -2,6 +2,7 @@
 built here with the system compiler and judged over the pipe; its wrong variants
 (-DBUG_...) are killed. Small, seeded runs: the whole file stays well under a minute."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kmemcg.conformance import report
 from kmemcg.conformance.status import Exit
+from kmemcg.model.scopes import PRESETS
 from tests.cli import run
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "c"
@@ -17,6 +20,33 @@ KMEMCG = Path(sys.executable).parent / "kmemcg"
 CC = shutil.which("gcc") or shutil.which("cc")
 BUGS = {"NO_KMEM_ROLLBACK": "kmem.usage", "LIMIT_ROUND_DOWN": "kmem.limit",
         "ACTIVATE_WITH_TASKS": "kmem_active"}
+#: the variants a short seeded run does not reach, each with the field its
+#: scripted scenario finds wrong: reclaim needs a group at U holding page cache
+SCRIPTED_BUGS = {"NO_RECLAIM": "page_cache"}
+
+
+def _write(path, file, text):
+    return "write", {"path": path, "file": file, "text": text}
+
+
+T1 = {"task": "t1"}
+#: user memory in a hierarchy, /A at U (12k) over /A/B: reclaim of /A's tree
+#: from a kernel page's res step and from faults, an anonymous page that no
+#: reclaim frees (-ENOMEM), a limit write under the usage, force_empty and rmdir
+RECLAIM = [
+    _write("/", "memory.use_hierarchy", "1"), ("mkdir", {"path": "/A"}),
+    ("mkdir", {"path": "/A/B"}), _write("/A/B", "memory.kmem.limit_in_bytes", "16k"),
+    _write("/A", "memory.limit_in_bytes", "12k"), ("attach", {"task": "t1", "path": "/A/B"}),
+    ("read_file", T1), ("fault_anon", T1), ("read_file", T1),
+    ("alloc_kmem", T1),  # at U: B's two page cache pages reclaimed for it
+    ("read_file", T1), ("fault_anon", T1),  # at U: the third page cache page reclaimed
+    ("fault_anon", T1), ("alloc_kmem", T1),  # at U, nothing to reclaim: -ENOMEM
+    _write("/A", "memory.limit_in_bytes", "8k"),  # -EBUSY: no reclaim for a limit
+    _write("/A", "memory.limit_in_bytes", "-1"), ("read_file", T1),
+    ("attach", {"task": "t1", "path": "/A"}), _write("/A/B", "memory.force_empty", "0"),
+    ("read_file", T1), ("attach", {"task": "t1", "path": "/"}),
+    ("rmdir", {"path": "/A/B"}), ("rmdir", {"path": "/A"}),  # A's kinds kept, in the root
+]
 
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler on PATH")
 
@@ -29,7 +59,7 @@ def built(tmp_path_factory):
                               "-o", str(out / name), str(EXAMPLE / "kmemcg.c")],
                              stderr=subprocess.PIPE, text=True)
             for name, flags in [("kmemcg-c", [])]
-            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in BUGS]]
+            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *SCRIPTED_BUGS]]]
     for job in jobs:
         _, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
@@ -49,6 +79,31 @@ def test_each_wrong_variant_of_the_c_implementation_is_killed(built, bug, tmp_pa
             "--steps", "20", "--save", tmp_path / "r.json")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "NONCONFORMANCE" in r.output and BUGS[bug] in r.output, r.output
+
+
+@pytest.fixture(scope="module")
+def reclaim_replay(tmp_path_factory):
+    path = tmp_path_factory.mktemp("replay") / "reclaim.json"
+    path.write_text(json.dumps(report.replay_data(PRESETS["conformance"], None, {},
+                                                  ops=RECLAIM)))
+    return path
+
+
+def test_the_c_implementation_reclaims_page_cache_as_the_model_does(built, reclaim_replay):
+    r = run("replay", reclaim_replay, "--pipe", built / "kmemcg-c")
+    assert r.exit_code == Exit.OK, r.output
+    assert "conforms" in r.output
+    for outcome in ("anon.charge = -ENOMEM", "charge.res = 0 [hierarchical]",
+                    "limit.write = -EBUSY [below usage]", "force_empty = 0 [user pages moved]"):
+        assert outcome in r.output, r.output
+
+
+@pytest.mark.parametrize("bug", sorted(SCRIPTED_BUGS))
+def test_each_scripted_wrong_variant_of_the_c_implementation_is_killed(built, bug,
+                                                                      reclaim_replay):
+    r = run("replay", reclaim_replay, "--pipe", built / f"kmemcg-c-{bug}")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "nonconformance [oracle]" in r.output and SCRIPTED_BUGS[bug] in r.output, r.output
 
 
 def test_race_checking_says_in_one_line_why_the_c_implementation_cannot_be_interleaved(built):

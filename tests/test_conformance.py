@@ -117,12 +117,6 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
             ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "8k"}),
             ("attach", {"task": "t1", "path": "/A"}), ("read_file", {"task": "t1"}),
             ("read_file", {"task": "t1"}), ("read_file", {"task": "t1"})],
-        # /A at U: t1's page cannot be precharged there, so the attach fails
-        "immigrate_without_precharge": [
-            ("fault_anon", {"task": "t1"}), ("mkdir", {"path": "/A"}),
-            ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "0"}),
-            ("write", {"path": "/A", "file": "memory.move_charge_at_immigrate", "text": "1"}),
-            ("attach", {"task": "t1", "path": "/A"})],
     }
     # the mutants the sequential machine hunts; the rest need an interleaving
     assert set(scenarios) == {n for n, m in MUTANTS.items() if m.machine}

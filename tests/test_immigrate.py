@@ -9,17 +9,19 @@ import sys
 import pytest
 from cli import run
 
+from kmemcg.conformance import machine
 from kmemcg.conformance.adapters import PipeAdapter, PythonAdapter
-from kmemcg.conformance.harness import Harness
+from kmemcg.conformance.harness import Harness, Nonconformance
 from kmemcg.conformance.interleave import explore_impl
 from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.impl.kernel import Kernel
-from kmemcg.model import cgroupfs, explore
+from kmemcg.model import cgroupfs, explore, prove
 from kmemcg.model.controller import MODEL
 from kmemcg.model.scopes import PRESETS
 
 PAGE = 4096
-CFG = PRESETS["conformance"]
+#: conformance's scope with the file's write (conformance itself leaves it out)
+CFG = PRESETS["conformance-immigrate"]
 FILE = "memory.move_charge_at_immigrate"
 
 
@@ -181,3 +183,26 @@ def test_the_immigrate_mutants_die_in_the_interleaving_of_their_scope(name):
     m = MUTANTS[name]
     r = explore_impl(cfg, make=lambda: PythonAdapter(m.kernel.for_config(cfg), name=name))
     assert r.problem is not None and "attach" in r.problem, (name, r.problem)
+
+
+def test_the_sequential_machine_drives_the_file_and_the_reference_conforms():
+    stats = machine.run(CFG, lambda: PythonAdapter(Kernel.for_config(CFG)), seed_value=7,
+                        examples=30)
+    assert stats.failure is None, stats.failure
+    assert stats.steps > 300
+
+
+def test_a_move_without_precharge_is_caught_by_a_scripted_scenario():
+    """/A at U: t1's page cannot be precharged there, so the attach must fail."""
+    ops = [("fault_anon", {"task": "t1"}), ("mkdir", {"path": "/A"}),
+           _write("/A", "0", "memory.limit_in_bytes"), _write("/A", "1"),
+           ("attach", {"task": "t1", "path": "/A"})]
+    assert _run(_harness(), *ops)[-1] == -errno.ENOMEM
+    m = MUTANTS["immigrate_without_precharge"]
+    with pytest.raises(Nonconformance, match="the model returns -12"):
+        _run(_harness(impl=PythonAdapter(m.kernel.for_config(CFG))), *ops)
+
+
+def test_the_immigrate_scope_proves():
+    r = prove.prove(PRESETS["immigrate"])
+    assert r.ok, [(o.action, o.invariant) for o in r.failed]

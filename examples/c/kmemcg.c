@@ -6,6 +6,11 @@
  *
  * It supports the scopes with tasks at boot and no root caches (conformance,
  * accounting, hierarchy, race, large, force-empty) and refuses others at reset.
+ * User memory is the model's (model/actions/user_memory.py): pinned pages with
+ * a handle (alloc_user), anonymous pages of an mm (fault_anon) and page cache
+ * of a group (read_file), the last reclaimed at the res limit
+ * (model/actions/reclaim.py). Each task at boot is a process of its own: mm k
+ * is task k's, owned by it, and no task of these scopes exits, so no mmput.
  *
  * Wrong variants, for the suite to kill (make bugs):
  *   -DBUG_NO_KMEM_ROLLBACK  a failed res charge keeps the kmem charge
@@ -14,6 +19,8 @@
  *                           (res_counter_memparse_write_strategy's PAGE_ALIGN)
  *   -DBUG_ACTIVATE_WITH_TASKS  the first kmem limit activates a group that has
  *                           tasks (memcg_update_kmem_limit's cgroup_task_count test)
+ *   -DBUG_NO_RECLAIM        a res charge at U fails -ENOMEM at once, its page
+ *                           cache left (mem_cgroup_do_charge without mem_cgroup_reclaim)
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
@@ -303,13 +310,24 @@ struct mem_cgroup {
 	int kmem_active;                /* KMEM_ACCOUNTED_ACTIVE */
 	int kmemcg_id;
 	struct res_counter res, kmem;
-	long kmem_pages, user_pages;
+	long kmem_pages, user_pages;    /* user_pages: pinned, anonymous and page cache */
+	long page_cache;                /* its page cache pages: the group's, reclaimable */
 };
 
+/* has_mm is set_task's bypass context alone (__memcg_kmem_newpage_charge's
+ * !current->mm test): the model keeps the task's mm, and so does this */
 struct task_struct {
 	char name[64];
 	int memcg;
 	int kthread, fatal_signal, has_mm;
+	int mm;                         /* task->mm: an index into mms */
+};
+
+/* an mm_struct: its owner (whose memcg its charges go to) and its anonymous
+ * pages by the memcg each is charged to (they move with reparenting) */
+struct mm_struct {
+	int owner;
+	long anon[MAXM];
 };
 
 struct page {
@@ -318,6 +336,7 @@ struct page {
 
 static struct mem_cgroup memcgs[MAXM];
 static struct task_struct tasks[MAXT];
+static struct mm_struct mms[MAXT];
 static struct page pages[MAXPAGES];
 static int n_memcgs, n_tasks, booted;
 static int memcg_kmem_enabled_key;  /* static_key count */
@@ -347,9 +366,10 @@ static void res_counter_init(struct res_counter *c)
 #define COUNTER(m, kmem) ((kmem) ? &memcgs[m].kmem : &memcgs[m].res)
 
 /* res_counter_charge: every level up the hierarchy, or none. The first level
- * over its limit counts a failure; the levels below it keep the max_usage
- * they reached (kernel/res_counter.c). */
-static int res_counter_charge(int m, int kmem, uint64_t n)
+ * over its limit counts a failure and is *limit_fail_at (the memcg; it may be
+ * NULL); the levels below it keep the max_usage they reached
+ * (kernel/res_counter.c). */
+static int res_counter_charge(int m, int kmem, uint64_t n, int *limit_fail_at)
 {
 	int levels[MAXM], k = 0;
 	for (int i = m; i >= 0; i = memcgs[i].hier ? memcgs[i].parent : -1)
@@ -358,6 +378,8 @@ static int res_counter_charge(int m, int kmem, uint64_t n)
 		struct res_counter *c = COUNTER(levels[i], kmem);
 		if (c->usage + n > c->limit) {
 			c->failcnt++;
+			if (limit_fail_at)
+				*limit_fail_at = levels[i];
 			for (int j = 0; j < i; j++) {
 				struct res_counter *d = COUNTER(levels[j], kmem);
 				if (d->usage + n > d->max_usage)
@@ -410,8 +432,75 @@ static int lowest_free_kmemcg_id(void)
 	}
 }
 
+/* mem_cgroup_from_task(rcu_dereference(mm->owner)): the memcg
+ * try_get_mem_cgroup_from_mm charges for task t's pages (3.8) */
+static int mm_owner_memcg(int t)
+{
+	return tasks[mms[tasks[t].mm].owner].memcg;
+}
+
+/* ------------------------------------------------------------ reclaim at U */
+
+/* whether d's counters charge m's: d itself, or a path of hier links up to it
+ * (the memcgs mem_cgroup_iter walks under m, as the model's facts.reaches) */
+static int reaches(int d, int m)
+{
+	for (; d >= 0; d = memcgs[d].hier ? memcgs[d].parent : -1)
+		if (d == m)
+			return 1;
+	return 0;
+}
+
+/* try_to_free_mem_cgroup_pages(over) (3.8 mm/vmscan.c): the page cache of
+ * over's tree goes, each page uncharged from its memcg's res (the root's is
+ * never charged). Anonymous pages have no swap to go to, pinned ones are
+ * mlocked and kmem is on no LRU, so they stay. The scopes hold fewer pages
+ * than SWAP_CLUSTER_MAX, one pass's target: one pass frees them all. */
+static long try_to_free_mem_cgroup_pages(int over)
+{
+	long total = 0;
+	for (int d = 0; d < n_memcgs; d++) {
+		long freed = memcgs[d].page_cache;
+		if (!freed || !reaches(d, over))
+			continue;
+		if (d != 0)
+			res_counter_uncharge(d, 0, (uint64_t)freed * PAGE_SIZE);
+		memcgs[d].user_pages -= freed;
+		memcgs[d].page_cache = 0;
+		total += freed;
+	}
+	return total;
+}
+
+/* __mem_cgroup_try_charge -> mem_cgroup_do_charge (3.8) on memcg->res: a
+ * failed charge reclaims the tree of the level that failed (mem_over_limit,
+ * mem_cgroup_reclaim) and tries again (CHARGE_RETRY) while that freed
+ * something; with nothing freed it is -ENOMEM, as no OOM killer runs here.
+ * Each failed try counts in that level's failcnt. The model tries once per
+ * level of the walk and once more (a reclaim empties a whole tree, so a later
+ * failure is higher up); the same bound keeps the two at the same try. */
+static int mem_cgroup_try_charge(int m, uint64_t n)
+{
+	int levels = 0, over = -1;
+	for (int i = m; i >= 0; i = memcgs[i].parent)
+		levels++;
+	for (int attempt = 0;; attempt++) {
+		if (!res_counter_charge(m, 0, n, &over))
+			return 0;
+		if (attempt == levels)
+			return -ENOMEM;
+#ifndef BUG_NO_RECLAIM
+		if (try_to_free_mem_cgroup_pages(over))
+			continue;
+#endif
+		return -ENOMEM;
+	}
+}
+
 /* mem_cgroup_reparent_charges: the user pages move to the parent (the root
- * without hierarchy); only this level's res gives them up; kernel pages stay. */
+ * without hierarchy), each kind kept (an mm's anonymous pages stay the mm's,
+ * page cache becomes the target's); only this level's res gives them up, the
+ * levels above being charged for them already; kernel pages stay. */
 static void mem_cgroup_reparent_charges(int m)
 {
 	int target = memcgs[m].hier ? memcgs[m].parent : 0;
@@ -419,6 +508,12 @@ static void mem_cgroup_reparent_charges(int m)
 	memcgs[target].user_pages += moved;
 	memcgs[m].user_pages = 0;
 	memcgs[m].res.usage -= (uint64_t)moved * PAGE_SIZE;
+	memcgs[target].page_cache += memcgs[m].page_cache;
+	memcgs[m].page_cache = 0;
+	for (int k = 0; k < n_tasks; k++) {
+		mms[k].anon[target] += mms[k].anon[m];
+		mms[k].anon[m] = 0;
+	}
 	for (int p = 0; p < MAXPAGES; p++)
 		if (pages[p].used && pages[p].user && pages[p].memcg == m)
 			pages[p].memcg = target;
@@ -534,6 +629,9 @@ static char *stripped(const char *text, int len, char *buf)
 	return buf;
 }
 
+/* res_counter_set_limit: -EBUSY under the usage. A memory.limit_in_bytes write
+ * is this alone (the model's limit.write): page cache in the group is not
+ * reclaimed to make room */
 static int set_limit(struct res_counter *c, uint64_t limit)
 {
 	if (c->usage > limit)
@@ -605,6 +703,9 @@ static int write_(int m, const char *file, const char *text, int len)
 			return -EINVAL;
 		if (busy(m))
 			return -EBUSY;
+		/* mem_cgroup_force_empty: reclaim until no progress (one pass frees all
+		 * the page cache), then the anonymous and pinned pages move as rmdir's */
+		try_to_free_mem_cgroup_pages(m);
 		mem_cgroup_reparent_charges(m);
 		return 0;
 	}
@@ -657,7 +758,7 @@ static int new_page(int user, int memcg, int order)
 static int alloc_kmem(int t, int nokmemcg, int nofail, int in_interrupt, int fail, int order)
 {
 	struct task_struct *task = &tasks[t];
-	int m = task->memcg;
+	int m = mm_owner_memcg(t);
 	if (order < 0 || order >= MAX_ORDER)
 		return -EINVAL;
 	int bypass = nokmemcg || nofail || in_interrupt || !task->has_mm || task->kthread
@@ -665,9 +766,9 @@ static int alloc_kmem(int t, int nokmemcg, int nofail, int in_interrupt, int fai
 	if (bypass || !memcg_kmem_enabled_key || m == 0 || !memcgs[m].kmem_active)
 		return fail ? -ENOMEM : new_page(0, -1, order);
 	uint64_t size = PAGE_SIZE << order;
-	if (res_counter_charge(m, 1, size))
+	if (res_counter_charge(m, 1, size, NULL)) /* over K: at once, no reclaim */
 		return -ENOMEM;
-	if (res_counter_charge(m, 0, size)) {
+	if (mem_cgroup_try_charge(m, size)) { /* at U: page cache reclaimed first */
 #ifndef BUG_NO_KMEM_ROLLBACK
 		res_counter_uncharge(m, 1, size);
 #endif
@@ -696,13 +797,33 @@ static int free_kmem(int p)
 	return 0;
 }
 
+/* mem_cgroup_charge_common with __GFP_NORETRY (3.8): a pinned page, charged
+ * or failed on the limits alone, no reclaim (the model's user.charge) */
 static int alloc_user(int t)
 {
-	int m = tasks[t].memcg;
-	if (m != 0 && res_counter_charge(m, 0, PAGE_SIZE)) /* the root is never charged */
+	int m = mm_owner_memcg(t);
+	if (m != 0 && res_counter_charge(m, 0, PAGE_SIZE, NULL)) /* the root is never charged */
 		return -ENOMEM;
 	memcgs[m].user_pages++;
 	return new_page(1, m, 0);
+}
+
+/* do_anonymous_page -> mem_cgroup_newpage_charge, or add_to_page_cache_locked
+ * -> mem_cgroup_cache_charge, with GFP_KERNEL (3.8): one page to the mm
+ * owner's memcg, reclaiming at U; the root is never charged. An anonymous page
+ * is the mm's (it goes with the last mmput), page cache the group's; neither
+ * has a handle. 0 or -ENOMEM. */
+static int mem_cgroup_charge_common(int t, int cache)
+{
+	int m = mm_owner_memcg(t);
+	if (m != 0 && mem_cgroup_try_charge(m, PAGE_SIZE))
+		return -ENOMEM;
+	memcgs[m].user_pages++;
+	if (cache)
+		memcgs[m].page_cache++;
+	else
+		mms[tasks[t].mm].anon[m]++;
+	return 0;
 }
 
 static int free_user(int p)
@@ -792,7 +913,8 @@ static void snapshot(void)
 		emit_counter(&g->res);
 		emit(", \"kmem\": ");
 		emit_counter(&g->kmem);
-		emit(", \"kmem_pages\": %ld, \"user_pages\": %ld}", g->kmem_pages, g->user_pages);
+		emit(", \"kmem_pages\": %ld, \"user_pages\": %ld, \"page_cache\": %ld}",
+		     g->kmem_pages, g->user_pages, g->page_cache);
 	}
 	emit("}, \"tasks\": {");
 	for (int t = 0; t < n_tasks; t++) {
@@ -801,6 +923,22 @@ static void snapshot(void)
 		emit(": {\"memcg\": ");
 		emit_str(memcgs[tasks[t].memcg].path);
 		emit("}");
+	}
+	/* each mm, named after the task that created it: its owner and its
+	 * anonymous pages by memcg path */
+	emit("}, \"mms\": {");
+	for (int k = 0; k < n_tasks; k++) {
+		emit("%s", k ? ", " : "");
+		emit_str(tasks[k].name);
+		emit(": {\"owner\": ");
+		emit_str(tasks[mms[k].owner].name);
+		emit(", \"anon\": {");
+		for (int m = 0; m < n_memcgs; m++) {
+			emit("%s", m ? ", " : "");
+			emit_str(memcgs[m].path);
+			emit(": %ld", mms[k].anon[m]);
+		}
+		emit("}}");
 	}
 	emit("}}");
 }
@@ -820,6 +958,7 @@ static const char *reset(J *params)
 		return "only the correct profile is implemented";
 	memset(memcgs, 0, sizeof memcgs);
 	memset(tasks, 0, sizeof tasks);
+	memset(mms, 0, sizeof mms);
 	memset(pages, 0, sizeof pages);
 	n_memcgs = n_tasks = 0;
 	memcg_kmem_enabled_key = 0;
@@ -851,6 +990,9 @@ static const char *reset(J *params)
 			return "bad tasks";
 		snprintf(tasks[n_tasks].name, 64, "%s", t->str);
 		tasks[n_tasks].has_mm = 1;
+		/* a task at boot is a process of its own: mm k is task k's, owned by it */
+		tasks[n_tasks].mm = n_tasks;
+		mms[n_tasks].owner = n_tasks;
 		n_tasks++;
 	}
 	booted = 1;
@@ -912,6 +1054,10 @@ static long long call(J *params, const char **err)
 		return free_kmem(num(get(a, "page"), -1));
 	if (!strcmp(op, "alloc_user"))
 		return alloc_user(t);
+	if (!strcmp(op, "fault_anon"))
+		return mem_cgroup_charge_common(t, 0);
+	if (!strcmp(op, "read_file"))
+		return mem_cgroup_charge_common(t, 1);
 	if (!strcmp(op, "free_user"))
 		return free_user(num(get(a, "page"), -1));
 	if (!strcmp(op, "set_task")) {
