@@ -239,6 +239,16 @@ class _MaxUsageResetToZero(_ResetCounterBug):
         counter.max_usage = 0  # bug: res_counter_reset_max sets max_usage = usage
 
 
+class _KmemMaxUsageReadsUsage(Kernel):
+    """memory.kmem.max_usage_in_bytes read wrong (mem_cgroup_read's RES_MAX_USAGE
+    of _KMEM, 3.8): a read-only bug, no step differs."""
+
+    def read(self, path, file):
+        if file == "memory.kmem.max_usage_in_bytes":
+            file = "memory.kmem.usage_in_bytes"  # bug: the usage, not its high-water mark
+        return super().read(path, file)
+
+
 class _PropagatingCounter(ResCounter):
     """A flat group's counter that charges its parent's too."""
 
@@ -488,6 +498,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "resetting max_usage sets it to 0, not to the usage", *_CHARGE_PATH),
     Mutant("propagates_without_hierarchy", PropagatesWithoutHierarchy,
            "a group without use_hierarchy charges its parent's counters too", *_CHARGE_PATH),
+    Mutant("kmem_max_usage_reads_usage", _KmemMaxUsageReadsUsage,
+           "memory.kmem.max_usage_in_bytes reads the usage, not its high-water mark",
+           *_CHARGE_PATH),
     # only an interleaving shows this one
     Mutant("res_charges_current_memcg", ResChargesCurrentMemcg,
            "the res step re-reads the task's memcg after preemption", None, "race"),
