@@ -108,7 +108,7 @@ def test_a_kmalloc_large_has_no_slabinfo_line():
     /proc/slabinfo nor a cache of the memcg counts its pages."""
     k = Kernel.for_config(PRESETS["whole"])  # a root cache, dentry
     assert k.mkdir("/A") == 0 and k.write("/A", "memory.kmem.limit_in_bytes", "1M") == 0
-    assert k.attach("t1", "/A") == 0 and k.kmem_cache_alloc("dentry", "/A") == 0
+    assert k.attach("t1", "/A") == 0 and k.kmem_cache_alloc("dentry", "/A") >= 0
     before, caches = k.proc_slabinfo(), k.snapshot()["caches"]
     assert k.alloc_kmem_page("t1", order=ORDER) >= 0
     assert k.proc_slabinfo() == before and k.snapshot()["caches"] == caches
