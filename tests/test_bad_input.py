@@ -9,6 +9,7 @@ implementations are in ``tests/misbehaving.py``.
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,7 +172,7 @@ def test_mutants_on_a_destruction_configuration_runs_the_destruction_mutants():
 def test_mutants_on_a_scope_without_tasks_leave_the_stack_mutants_out():
     r = run("mutants", "--config", "root-objects", "--seed", "1")
     assert r.exit_code == Exit.OK, r.output
-    assert "interrupt_charged      killed" in r.output
+    assert re.search(r"interrupt_charged +killed", r.output)  # the name column's width varies
     assert "stack_never_uncharged" not in r.output and "fork_ignores_kmem_limit" not in r.output
 
 
