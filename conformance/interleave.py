@@ -345,6 +345,8 @@ class _Run:
                 writes += [("memory.failcnt", "0"), ("memory.kmem.failcnt", "0")]
             if _allowed(cfg, "force_empty"):  # the root's -EINVAL is a try with no step
                 writes.append(("memory.force_empty", "0"))
+            if _allowed(cfg, "move_charge.write"):  # the model's values: 0-3, and 4 refused
+                writes += [("memory.move_charge_at_immigrate", str(v)) for v in range(5)]
             ops += [("write", (path, f, t)) for f, t in writes]
             if _allowed(cfg, "attach"):
                 ops += [("attach", (t, path)) for i, t in enumerate(cfg.tasks)

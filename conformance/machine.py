@@ -42,6 +42,7 @@ from kmemcg.conformance.minimize import one_minimal
 from kmemcg.impl import kernel as kernel_module
 from kmemcg.model import config as config_module
 from kmemcg.model.config import Config
+from kmemcg.model.facts import immigrate_in_scope
 from kmemcg.model.state import OFFLINE, ONLINE
 
 
@@ -172,6 +173,9 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
+    # move_charge_at_immigrate where the scope has it: elsewhere a move of
+    # charges at attach is outside the model's scope (facts.immigrate_in_scope)
+    writes = gen.writes_with_move_charge if immigrate_in_scope(cfg) else gen.writes
     user_faults = tuple(op for op, action in (("fault_anon", "anon.charge"),
                                               ("read_file", "pagecache.charge"))
                         if cfg.actions is None or action in cfg.actions)
@@ -186,7 +190,7 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         def rmdir(self, m):
             self._run("rmdir", path=self.path(m))
 
-        @rule(m=memcgs, write=gen.writes)
+        @rule(m=memcgs, write=writes)
         def write(self, m, write):
             file, text = write
             self._run("write", path=self.path(m), file=file, text=text)
@@ -209,6 +213,15 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         @rule(t=tasks, m=memcgs)
         def attach(self, t, m):
             self._run("attach", task=t, path=self.path(m))
+
+        if immigrate_in_scope(cfg):
+            @rule(t=tasks, m=memcgs, text=st.sampled_from(["1", "3", "1", "2"]))
+            def move_with_charges(self, t, m, text):
+                """What a user does to take a task's memory along: set the
+                destination's move_charge_at_immigrate, then attach the task."""
+                self._run("write", path=self.path(m), file="memory.move_charge_at_immigrate",
+                          text=text)
+                self._run("attach", task=t, path=self.path(m))
 
         @rule(t=tasks, gfp=gen.gfp_sets, in_interrupt=gen.rarely, fail=gen.rarely,
               order=gen.page_orders(cfg.orders))
