@@ -30,6 +30,7 @@ from hypothesis.stateful import (
 )
 
 from kmemcg.conformance import strategies as gen
+from kmemcg.conformance.alone import user_faults
 from kmemcg.conformance.claims import Claim
 from kmemcg.conformance.harness import Harness, Nonconformance, failure_of
 from kmemcg.conformance.minimize import one_minimal
@@ -169,9 +170,7 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
-    user_faults = tuple(op for op, action in (("fault_anon", "anon.charge"),
-                                              ("read_file", "pagecache.charge"))
-                        if cfg.actions is None or action in cfg.actions)
+    faults = user_faults(cfg)
 
     class KmemMachine(_base(cfg, make_impl, oracle, stats, claim, coverage)):
         @rule(m=memcgs)
@@ -251,8 +250,8 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
                                                    if v.kind == "user")))
             self._run("free_user", page=pfn)
 
-        if user_faults:
-            @rule(t=tasks, op=st.sampled_from(user_faults))
+        if faults:
+            @rule(t=tasks, op=st.sampled_from(faults))
             def user_fault(self, t, op):
                 """An anonymous page of the task's mm (freed with the mm), or a file
                 page read into the page cache (reclaimable)."""
