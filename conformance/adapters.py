@@ -47,6 +47,9 @@ TASK_FACES = ("spawn", "fork", "exit", "put_task_struct")
 USER_MEMORY_FACES = ("fault_anon", "read_file")
 
 
+#: seconds a program over a pipe has to answer its first request, ``hello``
+STARTUP = 60.0
+
 #: what an implementation of whole operations needs (docs/protocol.md, the minimal path)
 WHOLE_FACES = ("call", "read", "snapshot")
 
@@ -318,6 +321,9 @@ class PipeAdapter:
     """
 
     def __init__(self, command: str, cfg, timeout: float = 10.0):
+        """``timeout`` bounds each reply; the first, ``hello``, is given
+        :data:`STARTUP` seconds at least, since it includes the program's start
+        (an interpreter's imports, a JVM), which a loaded machine stretches."""
         if not command.strip():
             raise SetupError("--pipe wants a command to run, got an empty one")
         self.command = command
@@ -336,7 +342,7 @@ class PipeAdapter:
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
         try:
-            hello = self._call("hello", {"protocol": VERSION})
+            hello = self._call("hello", {"protocol": VERSION}, max(timeout, STARTUP))
             theirs = hello.get("protocol") if isinstance(hello, dict) else hello
             if theirs != VERSION:
                 raise SetupError(f"{command}: speaks protocol {theirs!r}; this suite speaks "
@@ -357,7 +363,7 @@ class PipeAdapter:
         self._call("reset", {"config": self.cfg.to_json()})
         return self
 
-    def _call(self, method: str, params: dict):
+    def _call(self, method: str, params: dict, timeout: float | None = None):
         self._id += 1
         line = json.dumps({"id": self._id, "method": method, "params": params})
         try:
@@ -365,7 +371,7 @@ class PipeAdapter:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise ProtocolError(f"{self.name}: exited ({self._stderr_tail()})") from None
-        reply = self._readline(method)
+        reply = self._readline(method, self.timeout if timeout is None else timeout)
         try:
             msg = json.loads(reply)
         except json.JSONDecodeError:
@@ -377,17 +383,17 @@ class PipeAdapter:
             raise ErrorReply(f"{self.name}: {method} failed: {msg['error']}", msg["error"])
         return msg.get("result")
 
-    def _readline(self, method: str) -> str:
+    def _readline(self, method: str, timeout: float) -> str:
         """One reply line, read without blocking past the deadline: a program that
         writes half a line and then hangs is late, not a hang of the suite."""
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0 or not self._sel.select(timeout=left):
                 self.proc.kill()
                 raise ImplementationTimeout(f"{self.name}: no reply to {method} within "
-                                            f"{self.timeout:g}s")
+                                            f"{timeout:g}s")
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 if self._buf:

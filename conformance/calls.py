@@ -37,19 +37,24 @@ _armed = False
 _interrupted = False
 
 
+#: frames an exception raised in is only printed, traceback and all: a gc
+#: callback (Hypothesis installs one) and a finalizer (Z3's objects have them)
+_UNRAISABLE = frozenset({"gc_callback", "__del__"})
+
+
 def _on_sigint(signum, frame):
     global _interrupted
     _interrupted = True
-    if not _in_gc_callback(frame):
+    if not _unraisable(frame):
         raise KeyboardInterrupt
-    # raised there it would only be printed, traceback and all; the next call
-    # into the implementation raises it instead
+    # raised there it would only be printed; the next call into the
+    # implementation, or the end of sticky_interrupts, raises it instead
 
 
-def _in_gc_callback(frame) -> bool:
-    """Whether the signal arrived inside a gc callback (Hypothesis installs one)."""
+def _unraisable(frame) -> bool:
+    """Whether the signal arrived where a raised exception is only printed."""
     while frame is not None:
-        if frame.f_code.co_name == "gc_callback":
+        if frame.f_code.co_name in _UNRAISABLE:
             return True
         frame = frame.f_back
     return False
@@ -57,11 +62,13 @@ def _in_gc_callback(frame) -> bool:
 
 @contextmanager
 def sticky_interrupts() -> Iterator[None]:
-    """Ctrl-C that cannot be lost. Python only prints an exception raised inside
-    a gc callback (Hypothesis installs one), so a Ctrl-C landing there would
+    """Ctrl-C that cannot be lost or disguised. Python only prints an exception
+    raised inside a gc callback or a finalizer, so a Ctrl-C landing there would
     vanish, leaving a traceback on the terminal; this handler records it
     instead of raising it there, and the next call into the implementation
-    raises it."""
+    raises it. A Ctrl-C landing inside a ctypes call (Z3's, as the model is
+    made symbolic) comes out as a ``ctypes.ArgumentError``: whatever a block
+    raises after a Ctrl-C, or finishes with one pending, is the Ctrl-C."""
     global _interrupted
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -69,6 +76,12 @@ def sticky_interrupts() -> Iterator[None]:
     old = signal.signal(signal.SIGINT, _on_sigint)
     try:
         yield
+        if _interrupted:
+            raise KeyboardInterrupt
+    except Exception:
+        if _interrupted:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         signal.signal(signal.SIGINT, old)
         _interrupted = False

@@ -657,12 +657,17 @@ def _race_verdict(cfg, st, head, rate, examples, seed, save, echo, make, impl, p
 @pipe_option
 @timeout_option
 @picture_option
-def interleave(config_path, profile, kernel, impl, pipe, timeout, picture):
+@click.option("--save", type=click.Path(dir_okay=False), default=None, callback=_writable,
+              help="write a violation's replay file here: its tries, which kmemcg replay "
+                   "re-runs [default: none]")
+def interleave(config_path, profile, kernel, impl, pipe, timeout, picture, save):
     """Every interleaving on the implementation; its states must equal the model's
     (under --kernel, the model's with the states its known bugs break pruned)."""
     cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
     make = _started(cfg, impl, pipe, timeout, "interleave", steps_for="interleave")
-    raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture))
+    raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture,
+                                    save=save and {"path": save, "impl": impl, "pipe": pipe,
+                                                   "timeout": timeout}))
 
 
 def _interleave_stopped(r, head: str, echo) -> Exit | None:
@@ -678,22 +683,24 @@ def _interleave_stopped(r, head: str, echo) -> Exit | None:
     return None
 
 
-def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None) -> Exit:
+def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None,
+                   save=None) -> Exit:
     """The implementation's interleavings (``make``; None: the reference)
-    against the model's states."""
+    against the model's states; a violation's tries are written to
+    ``save["path"]``, if given, as a replay file."""
     cov = coverage.for_steps(cfg)
     with live.shown(f"interleave [{cfg.name}]") as shown:
         r = explore_impl(cfg, make=make, claim=claim, coverage=cov,
                          progress=shown.states if shown.enabled else None)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
     try:
-        return _interleave_verdict(cfg, r, head, make, claim, picture, echo)
+        return _interleave_verdict(cfg, r, head, make, claim, picture, echo, save)
     finally:  # what the run exercised, after its verdict
         for line in cov.lines():
             echo(line)
 
 
-def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
+def _interleave_verdict(cfg, r, head, make, claim, picture, echo, save=None) -> Exit:
     def record(status, found=None, files=None, text=None, grain=None, **counts):
         verdict.record("interleave", head, status, r.seconds,
                        text or {Exit.OK: "equal", Exit.VIOLATION: "DIFFERENT"}.get(
@@ -712,8 +719,16 @@ def _interleave_verdict(cfg, r, head, make, claim, picture, echo) -> Exit:
         tries = schedule_tries(cfg, r.trace, make)
         for line in describe_tries(tries):
             echo(f"  {line}")
-        record(Exit.VIOLATION, verdict.schedule(tries, r.problem),
-               _draw(picture, picture_format.from_tries(tries, r.problem, head), echo))
+        files = {}
+        if save:
+            data = report.replay_data(cfg, None, {"check": "interleave", "message": r.problem},
+                                      schedule=r.trace, impl=save["impl"], pipe=save["pipe"],
+                                      timeout=save["timeout"], kernel=claim and claim.kernel)
+            if _write(save["path"], data, "replay file", echo):
+                echo(f"replay file written to {save['path']}  (kmemcg replay {save['path']})")
+                files["replay"] = save["path"]
+        files |= _draw(picture, picture_format.from_tries(tries, r.problem, head), echo)
+        record(Exit.VIOLATION, verdict.schedule(tries, r.problem), files)
         return Exit.VIOLATION
     try:
         stopped = _interleave_stopped(r, head, echo)

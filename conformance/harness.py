@@ -359,16 +359,9 @@ class Harness:
         self.ops.append(("read", args))
         self.trace.append(TraceEntry(len(self.ops) - 1, "read", dict(args)))
         got = self._call(f"read {path}/{file}", self.impl.read, path, file)
-        m = self.paths.index(path)
-        if self.state.lifecycle[m] != ONLINE:
-            want = -ENOENT
-        else:
-            want = cgroupfs.expect_read(self.cfg, self.state, m, file)
-        if isinstance(got, str) and isinstance(want, str) and got + "\n" == want:
-            got = want  # a value read without its trailing newline is the same value
-        if got != want:
-            self.fail("read", f"read {path.rstrip('/')}/{file}: got {got!r}, the model says "
-                              f"{want!r}")
+        problem = read_problem(self.cfg, self.state, self.paths.index(path), path, file, got)
+        if problem:
+            self.fail("read", problem)
         return got
 
     def check_step(self, op_no, op, args, thread, action, sargs, margs, ret):
@@ -472,6 +465,53 @@ def reparents(action: str, ret: int) -> bool:
     that succeeded moved the memcg's user pages to its parent (the root without
     hierarchy), so a page handle now frees from there."""
     return action in ("rmdir", "force_empty") and ret == 0
+
+
+#: every file a cgroupfs read may name: the memory.* files with a read handler,
+#: a trigger without one (-EINVAL), and a file the controller does not have (-ENOENT)
+READ_FILES = (*cgroupfs.FILES, *cgroupfs.READ_ONLY, *cgroupfs.WRITE_ONLY, "memory.nosuch")
+
+
+def _read_lines(file: str, text):
+    """A read's text as compared: a value without its trailing newline is the same
+    value; memory.kmem.slabinfo's lines as a set (the order of a memcg's cache
+    list is not part of the abstract state)."""
+    if not isinstance(text, str):
+        return text
+    if file == "memory.kmem.slabinfo":
+        return sorted(text.splitlines())
+    return text if text.endswith("\n") else text + "\n"
+
+
+def read_problem(cfg: Config, s: State, m: int, path: str, file: str, got) -> str | None:
+    """The harness's read check: what ``got``, read from ``file`` of memcg ``m`` (at
+    ``path``) in ``s``, gets wrong against the face spec (model/cgroupfs.py;
+    -ENOENT unless the memcg is online), or None."""
+    want = cgroupfs.expect_read(cfg, s, m, file) if s.lifecycle[m] == ONLINE else -ENOENT
+    # None: the read would walk into a half-registered cache (a profile's bug), undefined
+    if want is None or _read_lines(file, got) == _read_lines(file, want):
+        return None
+    return f"read {path.rstrip('/')}/{file}: got {got!r}, the model says {want!r}"
+
+
+def every_read(s: State, paths):
+    """(memcg, path, file) of every cgroupfs read a user may make in ``s``: each
+    file of every online memcg, and one file of each other memcg (-ENOENT)."""
+    for m, path in enumerate(paths):
+        for file in READ_FILES if s.lifecycle[m] == ONLINE else READ_FILES[:1]:
+            yield m, path, file
+
+
+def read_problems(cfg: Config, s: State, paths, read) -> list[str]:
+    """:func:`every_read` in ``s`` (``read(path, file)``, the implementation's),
+    each checked as the harness checks a read: what the implementation shows a
+    user in ``s`` that the model does not."""
+    out = []
+    for m, path, file in every_read(s, paths):
+        problem = read_problem(cfg, s, m, path, file, read(path, file))
+        if problem:
+            out.append(problem)
+    return out
 
 
 class AlphaError(ValueError):

@@ -49,6 +49,7 @@ from kmemcg.conformance.harness import (
     memcg_name,
     memcg_paths,
     model_args,
+    read_problems,
     reparents,
 )
 from kmemcg.conformance.oracle import EvalOracle
@@ -64,7 +65,7 @@ from kmemcg.impl.lockdep import Lockdep
 from kmemcg.model.config import UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.serial import splits
-from kmemcg.model.slabinfo import expect_memcg_slabinfo, expect_proc_slabinfo
+from kmemcg.model.slabinfo import expect_proc_slabinfo
 from kmemcg.model.state import (
     ABSENT,
     CONTEXTS,
@@ -259,6 +260,13 @@ class _Run:
                 StopIteration) as e:
             return None, f"snapshot refused: {type(e).__name__}: {e}"
 
+    def read_problems(self, state) -> str | None:
+        """Every cgroupfs read of every online memcg, checked against ``state`` as
+        the harness checks a read (:func:`~kmemcg.conformance.harness.read_problems`):
+        the problem, or None."""
+        bad = read_problems(self.cfg, state, self.paths, self.impl.read)
+        return f"[read] {'; '.join(bad)}" if bad else None
+
     def hidden(self):
         """The implementation's ``hidden()`` state, asked once between two tries
         (each question is a round trip over a pipe)."""
@@ -337,6 +345,8 @@ class _Run:
                 writes += [("memory.failcnt", "0"), ("memory.kmem.failcnt", "0")]
             if _allowed(cfg, "force_empty"):  # the root's -EINVAL is a try with no step
                 writes.append(("memory.force_empty", "0"))
+            if _allowed(cfg, "move_charge.write"):  # the model's values: 0-3, and 4 refused
+                writes += [("memory.move_charge_at_immigrate", str(v)) for v in range(5)]
             ops += [("write", (path, f, t)) for f, t in writes]
             if _allowed(cfg, "attach"):
                 ops += [("attach", (t, path)) for i, t in enumerate(cfg.tasks)
@@ -468,13 +478,16 @@ class _Run:
             state, _ = self.abstract()
             self._reparent(model_args(self.cfg, self.paths, step.action, step.args)[0], state)
 
-    def take(self, choice, state, oracle, claim: Claim | None = None) -> tuple:
+    def take(self, choice, state, oracle, claim: Claim | None = None,
+             reads: bool = True) -> tuple:
         """Apply ``choice`` in ``state`` and check it: (step or None, post-state,
         problem or None); under a kernel ``claim``, ``known`` is the known bug the
         step was, if any.
         A try that cannot step must leave the abstract state alone; a step must
-        be one the model allows, into a state every invariant holds in; an
-        operation that returns must return what its steps say."""
+        be one the model allows, into a state every invariant holds in (and, with
+        ``reads``, where every cgroupfs read shows what the model says); an
+        operation that returns must return what its steps say. The interleaver
+        checks the reads itself, once per state it stores."""
         self.result_problem = None
         self.known = None
         try:
@@ -507,7 +520,17 @@ class _Run:
             self.coverage.step(state, step.action, margs, step.ret, post)
         if bad is None and reparents(step.action, step.ret):
             self._reparent(margs[0], post)
-        return step, post, (f"[{bad[0]}] {step.action} {step.args}: {bad[1]}" if bad else None)
+        if bad:
+            return step, post, f"[{bad[0]}] {step.action} {step.args}: {bad[1]}"
+        broken = self.known is not None and bool(self.known.broke)
+        if reads and not broken:  # undefined from a broken state on, as the machine stops
+            try:
+                problem = self.read_problems(post)
+            except ProtocolError as e:
+                return step, None, problem_of(e, f"{_named(choice)}: reading cgroupfs")
+            if problem:
+                return step, post, f"{problem} (after {step.action} {step.args})"
+        return step, post, None
 
 
 #: the steps after which an allocation's fail flag decides no further step
@@ -583,6 +606,9 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
         if init != MODEL.initial(cfg):
             res.problem = refused or "the implementation's initial state is not the model's Init"
             return
+        res.problem = first.read_problems(init)
+        if res.problem:
+            return
         # one run per abstract state *and* hidden state: what alpha forgets but the
         # kernel's next steps depend on (a memcg's cache-list order) must be kept
         # apart, and so must what the environment chose but the kernel has not yet
@@ -604,7 +630,7 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                 if n:  # the first try runs on the run that listed the choices
                     run = _replay(cfg, make, prefix)
                 run.coverage = coverage
-                step, post, problem = run.take(choice, state, oracle, claim)
+                step, post, problem = run.take(choice, state, oracle, claim, reads=False)
                 new = known = None
                 tail = [choice]
                 broken = run.known is not None and bool(run.known.broke)
@@ -614,7 +640,9 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
                     if known and step.action == "charge.bypass":
                         problem = run.returns_settled()
                         tail.append(("step", run.key))
-                    if not known and cfg.roots and not broken:
+                    if not known and not broken:
+                        problem = run.read_problems(post)
+                    if not known and problem is None and cfg.roots and not broken:
                         problem = "; ".join(slabinfo_problems(cfg, run, post)) or None
                     if not known and problem is None and dies(cfg) and not broken:
                         problem = "; ".join(state_problems(cfg, run, post)) or None
@@ -667,24 +695,17 @@ def _unblocks(run: _Run, choice) -> bool:
 
 
 def slabinfo_problems(cfg, run: _Run, state) -> list[str]:
-    """The slabinfo files read in ``state`` must show what the model says
-    (lines compared as sets: list order is not part of the abstract state)."""
+    """/proc/slabinfo read in ``state`` must show what the model says (lines
+    compared as sets: list order is not part of the abstract state); each memcg's
+    memory.kmem.slabinfo is one of the cgroupfs reads (:meth:`_Run.read_problems`)."""
 
     def lines(text):
         return sorted(text.splitlines()) if isinstance(text, str) else text
 
-    out = []
     got = run.impl.slabinfo()
     if lines(got) != lines(expect_proc_slabinfo(cfg, state)):
-        out.append(f"/proc/slabinfo: {got!r}, model {expect_proc_slabinfo(cfg, state)!r}")
-    for m in range(1, cfg.n_memcgs):
-        want = expect_memcg_slabinfo(cfg, state, m)
-        if want is None:
-            continue
-        got = run.impl.read(run.paths[m], "memory.kmem.slabinfo")
-        if lines(got) != lines(want):
-            out.append(f"{cfg.memcgs[m]}/memory.kmem.slabinfo: {got!r}, model {want!r}")
-    return out
+        return [f"/proc/slabinfo: {got!r}, model {expect_proc_slabinfo(cfg, state)!r}"]
+    return []
 
 
 def state_problems(cfg, run: _Run, state) -> list[str]:

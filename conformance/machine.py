@@ -32,15 +32,19 @@ from hypothesis.stateful import (
 from kmemcg.conformance import strategies as gen
 from kmemcg.conformance.alone import user_faults
 from kmemcg.conformance.claims import Claim
-from kmemcg.conformance.harness import Harness, Nonconformance, failure_of
+from kmemcg.conformance.harness import (
+    READ_FILES,
+    Harness,
+    Nonconformance,
+    every_read,
+    failure_of,
+)
 from kmemcg.conformance.minimize import one_minimal
 from kmemcg.impl import kernel as kernel_module
-from kmemcg.model import cgroupfs
 from kmemcg.model import config as config_module
 from kmemcg.model.config import Config
+from kmemcg.model.facts import immigrate_in_scope
 from kmemcg.model.state import OFFLINE, ONLINE
-
-READ_FILES = (*cgroupfs.FILES, *cgroupfs.READ_ONLY, *cgroupfs.WRITE_ONLY, "memory.nosuch")
 
 
 @dataclass
@@ -171,6 +175,9 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
     faults = user_faults(cfg)
+    # move_charge_at_immigrate where the scope has it: elsewhere a move of
+    # charges at attach is outside the model's scope (facts.immigrate_in_scope)
+    writes = gen.writes_with_move_charge if immigrate_in_scope(cfg) else gen.writes
 
     class KmemMachine(_base(cfg, make_impl, oracle, stats, claim, coverage)):
         @rule(m=memcgs)
@@ -182,7 +189,7 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         def rmdir(self, m):
             self._run("rmdir", path=self.path(m))
 
-        @rule(m=memcgs, write=gen.writes)
+        @rule(m=memcgs, write=writes)
         def write(self, m, write):
             file, text = write
             self._run("write", path=self.path(m), file=file, text=text)
@@ -205,6 +212,15 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         @rule(t=tasks, m=memcgs)
         def attach(self, t, m):
             self._run("attach", task=t, path=self.path(m))
+
+        if immigrate_in_scope(cfg):
+            @rule(t=tasks, m=memcgs, text=st.sampled_from(["1", "3", "1", "2"]))
+            def move_with_charges(self, t, m, text):
+                """What a user does to take a task's memory along: set the
+                destination's move_charge_at_immigrate, then attach the task."""
+                self._run("write", path=self.path(m), file="memory.move_charge_at_immigrate",
+                          text=text)
+                self._run("attach", task=t, path=self.path(m))
 
         @rule(t=tasks, gfp=gen.gfp_sets, in_interrupt=gen.rarely, fail=gen.rarely,
               order=gen.page_orders(cfg.orders))
@@ -400,9 +416,11 @@ def _page(h: Harness, ref: dict):
 
 def run_scenario(cfg: Config, make_impl, ops, *, oracle: str = "eval", coverage=None,
                  stats: Stats | None = None, claim: Claim | None = None) -> bool:
-    """Replay one scenario (operations, each checked) on a fresh implementation;
-    raises :class:`Nonconformance`. False when it does not fit: a page it frees
-    was never handed out (the implementation then already failed a check)."""
+    """Replay one scenario (operations, each checked) on a fresh implementation,
+    then read every cgroupfs file it reaches (a read-only bug shows where the
+    scenario left the counters, whatever the seed); raises
+    :class:`Nonconformance`. False when it does not fit: a page it frees was
+    never handed out (the implementation then already failed a check)."""
     h = Harness.started(make_impl, cfg, oracle_mode=oracle, coverage=coverage, claim=claim)
     try:
         for op, args in ops:
@@ -412,6 +430,9 @@ def run_scenario(cfg: Config, make_impl, ops, *, oracle: str = "eval", coverage=
                 if args["page"] is None:
                     return False
             h.run(op, args)
+        if h.verify:  # not past a known bug that broke an invariant: undefined there
+            for _, path, file in list(every_read(h.state, h.paths)):
+                h.read(path, file)
         return True
     finally:
         if stats is not None:
@@ -456,9 +477,9 @@ def run(cfg: Config, make_impl, *, seed_value: int, examples: int = 50, steps: i
             stats.failure, _ = run_machine(
                 machine, seed_value=seed_value, examples=examples, steps=steps,
                 shrink_seconds=shrink_seconds, failure=Nonconformance, database=database)
-            if stats.failure is not None:
-                stats.failure = shortest(cfg, make_impl, oracle, stats.failure,
-                                         shrink_seconds, claim)
+        if stats.failure is not None:  # a scenario's too: its reads, and steps it need not take
+            stats.failure = shortest(cfg, make_impl, oracle, stats.failure, shrink_seconds,
+                                     claim)
         stats.seconds = time.perf_counter() - t0
     except KeyboardInterrupt:
         stats.interrupted = True

@@ -239,6 +239,16 @@ class _MaxUsageResetToZero(_ResetCounterBug):
         counter.max_usage = 0  # bug: res_counter_reset_max sets max_usage = usage
 
 
+class _KmemMaxUsageReadsUsage(Kernel):
+    """memory.kmem.max_usage_in_bytes read wrong (mem_cgroup_read's RES_MAX_USAGE
+    of _KMEM, 3.8): a read-only bug, no step differs."""
+
+    def read(self, path, file):
+        if file == "memory.kmem.max_usage_in_bytes":
+            file = "memory.kmem.usage_in_bytes"  # bug: the usage, not its high-water mark
+        return super().read(path, file)
+
+
 class _PropagatingCounter(ResCounter):
     """A flat group's counter that charges its parent's too."""
 
@@ -389,6 +399,51 @@ class _KmemBatched(Kernel):
     controller_class = _KmemBatchedMC
 
 
+class _ImmigrateWithoutPrechargeMC(MemoryController):
+    def mem_cgroup_do_precharge(self, to, count):
+        # bug: the pages are taken along without a precharge: their charge lands
+        # on the destination whatever its limit (no -ENOMEM, no reclaim)
+        if not self.mem_cgroup_is_root(to):
+            c = to.res
+            while c is not None:
+                c.usage += PAGE_SIZE * count
+                c.max_usage = max(c.max_usage, c.usage)
+                c = c.parent
+        return 0, count
+
+
+class _ImmigrateWithoutPrecharge(Kernel):
+    controller_class = _ImmigrateWithoutPrechargeMC
+
+
+class _ImmigrateMovesStack(Kernel):
+    def attach(self, task, path):
+        t = self._live_task(task)
+        frm = t.memcg if t is not None else None
+        inner = Kernel.attach.fn(self, task, path)
+        try:
+            step = next(inner)
+        except StopIteration as e:
+            return e.value
+        to = self._online(path)
+        if (step.action == "attach" and not step.ret and to.move_charge_at_immigrate & 1
+                and t.mm.owner is t and t.stack_memcg is frm and frm is not None):
+            # bug: the thread stack's kernel charge is moved with the task (to the
+            # root's never-charged counters, it is given up)
+            self.mc.memcg_uncharge_kmem(frm, self.thread_size)
+            if not self.mc.mem_cgroup_is_root(to):
+                to.kmem.charge(self.thread_size)
+                to.res.charge(self.thread_size)
+            t.stack_memcg = None if self.mc.mem_cgroup_is_root(to) else to
+        yield step
+        try:
+            while True:
+                step = inner.send(None)
+                yield step
+        except StopIteration as e:
+            return e.value
+
+
 @dataclass(frozen=True)
 class Mutant:
     """One wrong kernel: booted with ``kernel.for_config(cfg)``. ``machine`` is the
@@ -443,6 +498,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "resetting max_usage sets it to 0, not to the usage", *_CHARGE_PATH),
     Mutant("propagates_without_hierarchy", PropagatesWithoutHierarchy,
            "a group without use_hierarchy charges its parent's counters too", *_CHARGE_PATH),
+    Mutant("kmem_max_usage_reads_usage", _KmemMaxUsageReadsUsage,
+           "memory.kmem.max_usage_in_bytes reads the usage, not its high-water mark",
+           *_CHARGE_PATH),
     # only an interleaving shows this one
     Mutant("res_charges_current_memcg", ResChargesCurrentMemcg,
            "the res step re-reads the task's memcg after preemption", None, "race"),
@@ -475,6 +533,17 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("kmem_batched", _KmemBatched,
            "the kmem counter is charged a CHARGE_BATCH at a time, as res is", None,
            "stock-race", needs="percpu_stock"),
+    # memory.move_charge_at_immigrate is outside conformance's scope (model/scopes.py):
+    # the sequential machine meets it on conformance-immigrate (tests/test_immigrate.py);
+    # its tasks boot in the root with no stack charged, so only a spawned task has a
+    # stack to move
+    Mutant("immigrate_without_precharge", _ImmigrateWithoutPrecharge,
+           "an attach with move_charge_at_immigrate moves the anonymous pages without "
+           "precharging the destination: charged past its limit, never -ENOMEM",
+           None, "immigrate-race"),
+    Mutant("immigrate_moves_stack", _ImmigrateMovesStack,
+           "an attach with move_charge_at_immigrate moves the task's thread stack charge "
+           "(kernel memory) too", None, "immigrate-race", needs="tasks"),
     Mutant("double_put_at_death", _DoublePutAtDeath,
            "the last uncharge puts the death reference without test_and_clear: DEAD "
            "stays set, so css_free puts it again", None, "death"),

@@ -62,6 +62,12 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
                 raise stats.saw(RaceFailure(problem_of(e), [])) from None
             if refused:
                 raise stats.saw(RaceFailure(f"initial state: {refused}", []))
+            try:
+                wrong = self.run.read_problems(self.state)
+            except ProtocolError as e:
+                raise stats.saw(RaceFailure(problem_of(e), [])) from None
+            if wrong:
+                raise stats.saw(RaceFailure(f"initial state: {wrong}", []))
 
         @rule(data=st.data())
         def act(self, data):
@@ -137,6 +143,12 @@ def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None) -
         return problem_of(e)
     if refused:
         return f"initial state: {refused}"
+    try:
+        wrong = r.read_problems(state)
+    except ProtocolError as e:
+        return problem_of(e)
+    if wrong:
+        return f"initial state: {wrong}"
     for i, choice in enumerate(schedule, 1):
         choice = tuple(choice)
         try:

@@ -48,6 +48,15 @@ limit_texts = st.one_of(
 hierarchy_texts = st.one_of(st.sampled_from(["0", "1", " 1\n", "2", "x", "", "01", "0x1"]),
                             st.integers(0, 3).map(str))
 
+#: what is written to memory.move_charge_at_immigrate: 0-3 in the spellings
+#: simple_strtoull takes, the first refused value (4), near misses, wrap-around
+#: at 2^64 (back to 1), and past cgroup_write_X64's buffer (-E2BIG).
+move_charge_texts = st.one_of(
+    st.integers(0, 4).map(str),
+    st.sampled_from([" 1\n", "03", "0x3", "0x", "1x", "-1", "", "8", str((1 << 64) + 1),
+                     "9" * 70]),
+)
+
 #: what is written to a trigger file (memory.force_empty): ignored, even past a
 #: limit file's buffer.
 trigger_texts = st.sampled_from(["0", "1", "", "x\n", "9" * 70])
@@ -66,6 +75,10 @@ writes = st.one_of(
               st.sampled_from(["0", "1", "x"])),
     st.tuples(st.just("memory.force_empty"), trigger_texts),
 )
+
+#: the writes of a scope with move_charge_at_immigrate (model/facts.immigrate_in_scope)
+writes_with_move_charge = st.one_of(
+    writes, st.tuples(st.just("memory.move_charge_at_immigrate"), move_charge_texts))
 
 #: gfp flag sets an allocation may carry (the kmem one by default).
 gfp_sets = st.sampled_from([["GFP_KERNEL", "__GFP_KMEMCG"]] * 4

@@ -301,6 +301,13 @@ class Kernel:
             ret = self.mc.mem_cgroup_hierarchy_write(memcg, val)
             yield Step("use_hierarchy.write", {"memcg": memcg.path, "value": val}, ret)
             return ret
+        if file == "memory.move_charge_at_immigrate":
+            ret, val = fs.cgroup_write_u64(data)
+            if ret:
+                return ret
+            ret = self.mc.mem_cgroup_move_charge_write(memcg, val)
+            yield Step("move_charge.write", {"memcg": memcg.path, "value": val}, ret)
+            return ret
         if file == "memory.kmem.slabinfo":
             return -22  # -EINVAL: read-only, no write handler
         if file == "memory.force_empty":  # a trigger: cgroup_file_write ignores the text
@@ -338,6 +345,8 @@ class Kernel:
             return -ENOENT
         if file == "memory.use_hierarchy":
             return f"{int(memcg.use_hierarchy)}\n"
+        if file == "memory.move_charge_at_immigrate":  # mem_cgroup_move_charge_read
+            return f"{memcg.move_charge_at_immigrate}\n"
         if file == "memory.force_empty":
             return -22  # -EINVAL: a trigger has no read handler (cgroup_file_read)
         if file == "memory.kmem.slabinfo":  # mem_cgroup_slabinfo_read (P26)
@@ -381,7 +390,10 @@ class Kernel:
     @kpath
     def attach(self, task: str, path: str):
         """cgroup_attach_task, under cgroup_mutex, which 3.9/3.10's
-        memcg_update_kmem_limit does not take: a move may land mid-activation."""
+        memcg_update_kmem_limit does not take: a move may land mid-activation.
+        mem_cgroup_can_attach may refuse it (-ENOMEM: the precharge of
+        move_charge_at_immigrate failed); mem_cgroup_move_task then moves the
+        charges it precharged for, never kernel ones."""
         t = self._live_task(task)
         if t is None:
             return -ESRCH
@@ -390,7 +402,12 @@ class Kernel:
             return -ENOENT
         if t.memcg is memcg:
             return 0  # cgroup_attach_task: nothing to do
-        t.memcg = memcg
+        ret, pages = self.mc.mem_cgroup_can_attach(t, memcg)
+        if ret:
+            yield Step("attach", {"task": task, "memcg": memcg.path}, ret)
+            return ret
+        frm, t.memcg = t.memcg, memcg
+        self.mc.mem_cgroup_move_task(frm, memcg, pages)
         yield Step("attach", {"task": task, "memcg": memcg.path})
         return 0
 
@@ -825,6 +842,7 @@ class Kernel:
                 "destroy": m.destroy_stage,
                 "death_puts": m.death_puts,
                 "page_cache": page_cache.get(m, 0),
+                "move_charge_at_immigrate": m.move_charge_at_immigrate,
             }
         tasks = {}
         for name in self.task_names:

@@ -31,6 +31,8 @@ CONTROLLER_FIXES = frozenset({
     "kmem_limit_check", "kmem_rollback", "active_after_key", "activation_excludes_mkdir",
     "activation_refuses_over_limit", "uncharge_tests_dead_ancestors",
 })
+#: enum move_type (3.8): the bits of move_charge_at_immigrate.
+MOVE_CHARGE_TYPE_ANON, MOVE_CHARGE_TYPE_FILE, NR_MOVE_TYPE = 0, 1, 2
 #: The call sites of memcg_kmem_enabled_key, in the order jump_label_update
 #: patches them (the order that exposes W11: the charge site first).
 CHARGE_SITE, COMMIT_SITE = "memcg_kmem_newpage_charge", "memcg_kmem_commit_charge"
@@ -64,6 +66,8 @@ class MemCgroup:
         #: the death reference was put
         self.destroy_stage = "none"
         self.death_puts = 0
+        #: memcg->move_charge_at_immigrate: 0 at mem_cgroup_css_alloc, not inherited
+        self.move_charge_at_immigrate = 0
 
     def __repr__(self) -> str:
         return f"<mem_cgroup {self.path}>"
@@ -461,6 +465,15 @@ class MemoryController:
             return 0
         return -EINVAL
 
+    @staticmethod
+    def mem_cgroup_move_charge_write(memcg: MemCgroup, val: int) -> int:
+        """mem_cgroup_move_charge_write (3.8): no lock, since can_attach reads the
+        value once; the root has the file too."""
+        if val >= 1 << NR_MOVE_TYPE:
+            return -EINVAL
+        memcg.move_charge_at_immigrate = val
+        return 0
+
     def mem_cgroup_resize_limit(self, memcg: MemCgroup, val: int) -> int:
         """mem_cgroup_resize_limit: user pages here are unreclaimable, so no retry helps."""
         return memcg.res.set_limit(val)
@@ -783,3 +796,67 @@ class MemoryController:
         if not self.mem_cgroup_is_root(memcg):
             memcg.res.uncharge(PAGE_SIZE)
         return Step("user.uncharge", {"memcg": memcg.path})
+
+    # ------------------------------------------------------------ moving charges at attach
+
+    def mem_cgroup_count_precharge(self, mm: MmStruct, frm: MemCgroup, flags: int) -> list:
+        """mem_cgroup_count_precharge's walk of the mm's page tables
+        (get_mctgt_type, 3.8): the pages to move. A present anonymous page with
+        MOVE_CHARGE_TYPE_ANON when its page_cgroup is Used and charged to
+        ``frm``. MOVE_CHARGE_TYPE_FILE looks at file ptes of vmas with vm_file
+        (mc_handle_file_pte); the page cache here is read, mapped by no vma, so
+        it finds none. Kernel pages are mapped by no user page table."""
+        if not flags >> MOVE_CHARGE_TYPE_ANON & 1:
+            return []
+        return [p for p in self.pages.values() if p.kind == "anon" and p.mm is mm
+                and p.pc.used and p.pc.mem_cgroup is frm]
+
+    def mem_cgroup_do_precharge(self, to: MemCgroup, count: int) -> tuple[int, int]:
+        """mem_cgroup_do_precharge (3.8): (0 or -ENOMEM, pages precharged). The
+        root takes them uncharged; more than one page is tried at once with
+        res_counter_charge (no reclaim), then one page at a time through
+        __mem_cgroup_try_charge, which reclaims at U (no OOM: oom is false)."""
+        if self.mem_cgroup_is_root(to):
+            return 0, count
+        if count > 1:
+            ret, _ = to.res.charge(PAGE_SIZE * count)
+            if not ret:
+                return 0, count
+        precharge = 0
+        while count:
+            count -= 1
+            ret = self.mem_cgroup_try_charge(to, PAGE_SIZE)
+            if ret:
+                return ret, precharge  # mem_cgroup_clear_mc() will uncharge them
+            precharge += 1
+        return 0, precharge
+
+    def mem_cgroup_cancel_charge(self, memcg: MemCgroup, nr_pages: int) -> None:
+        """__mem_cgroup_cancel_charge (3.8): the root's counter is never charged."""
+        if nr_pages and not self.mem_cgroup_is_root(memcg):
+            memcg.res.uncharge(PAGE_SIZE * nr_pages)
+
+    def mem_cgroup_can_attach(self, p: TaskStruct, memcg: MemCgroup) -> tuple[int, list]:
+        """mem_cgroup_can_attach (3.8), with the value of move_charge_at_immigrate
+        it commits to: (ret, the pages to move). Only when ``p`` owns its mm
+        (mm->owner == p) are its charges moved; a precharge that fails is
+        cancelled (mem_cgroup_clear_mc) and the attach fails."""
+        flags = memcg.move_charge_at_immigrate
+        mm = p.mm
+        if not flags or mm is None or mm.owner is not p:
+            return 0, []
+        pages = self.mem_cgroup_count_precharge(mm, p.memcg, flags)
+        ret, precharge = self.mem_cgroup_do_precharge(memcg, len(pages))
+        if ret:
+            self.mem_cgroup_cancel_charge(memcg, precharge)
+            return ret, []
+        return 0, pages
+
+    def mem_cgroup_move_task(self, frm: MemCgroup, to: MemCgroup, pages: list) -> None:
+        """mem_cgroup_move_task -> mem_cgroup_move_charge (3.8): each precharged
+        page's page_cgroup is moved (mem_cgroup_move_account: pc->mem_cgroup =
+        to), then mem_cgroup_clear_mc gives ``frm`` their charge up
+        (__mem_cgroup_cancel_charge(mc.from, mc.moved_charge))."""
+        for page in pages:
+            page.pc.mem_cgroup = to
+        self.mem_cgroup_cancel_charge(frm, len(pages))

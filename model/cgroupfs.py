@@ -30,7 +30,11 @@ COUNTER_FILES = {
     "memory.kmem.max_usage_in_bytes": ("kmem", "max_usage"),
     "memory.kmem.failcnt": ("kmem", "failcnt"),
 }
-FILES = (*COUNTER_FILES, "memory.use_hierarchy")
+#: files of cftype write_u64/read_u64 (cgroup_write_X64, cgroup_read_u64) and
+#: the model action a write takes
+U64_FILES = {"memory.use_hierarchy": "use_hierarchy.write",
+             "memory.move_charge_at_immigrate": "move_charge.write"}
+FILES = (*COUNTER_FILES, *U64_FILES)
 READ_ONLY = ("memory.kmem.slabinfo",)
 #: files with a trigger and no read handler: cgroup_file_read gives -EINVAL
 WRITE_ONLY = ("memory.force_empty",)
@@ -101,13 +105,13 @@ def expect_write(cfg: Config, s: State, m: int, file: str, text: str) -> Expect:
         return Expect(action="force_empty", args=(m,))
     if file not in FILES:
         return Expect(ENOENT)
-    if file == "memory.use_hierarchy":
+    if file in U64_FILES:  # cgroup_write_X64: a 64-byte buffer, strstrip, simple_strtoull
         if size >= 64:
             return Expect(E2BIG)
         value = parse_u64(_strip(text))
         if value is None:
             return Expect(EINVAL)
-        return Expect(action="use_hierarchy.write", args=(m, value))
+        return Expect(action=U64_FILES[file], args=(m, value))
     counter, field = COUNTER_FILES[file]
     if field in RESET_ACTION:  # a trigger: the text is ignored
         return Expect(action=RESET_ACTION[field], args=(m, ("res", "kmem").index(counter)))
@@ -127,6 +131,8 @@ def expect_read(cfg: Config, s: State, m: int, file: str) -> str | int:
     """The text a read returns, or -errno."""
     if file == "memory.use_hierarchy":
         return f"{int(bool(s.use_hierarchy[m]))}\n"
+    if file == "memory.move_charge_at_immigrate":  # mem_cgroup_move_charge_read
+        return f"{s.move_charge[m]}\n"
     if file in WRITE_ONLY:
         return -EINVAL
     if file == "memory.kmem.slabinfo":  # -EIO unless the group can account kmem

@@ -104,3 +104,11 @@ def partial_fills(cfg: Config):
 @cache
 def memcgs_roots(cfg: Config):
     return tuple((m, r) for (m,) in non_root(cfg) for (r,) in roots(cfg))
+
+
+@cache
+def memcgs_move_values(cfg: Config):
+    """A memcg (the root has the file too) and a value written to its
+    memory.move_charge_at_immigrate: each valid one, 0 to 3, and 4, the first
+    mem_cgroup_move_charge_write refuses."""
+    return tuple((m, v) for m in range(cfg.n_memcgs) for v in range(5))

@@ -17,6 +17,10 @@ from contextlib import contextmanager
 
 import z3
 
+# made now, not at first use: a Ctrl-C landing inside its constructor would
+# leave a half-made context whose finalizer then fails, traceback and all
+z3.main_ctx()
+
 _SYMBOLIC = False
 
 

@@ -11,6 +11,8 @@ from kmemcg.model.dual import And, Count, Eq, If, Or, Sum
 from kmemcg.model.state import (
     ADMIN_IDLE,
     KEY_INC,
+    MOVE_CHARGE_TYPE_ANON,
+    NR_MOVE_TYPE,
     ONLINE,
     SET_ACTIVE,
     State,
@@ -188,6 +190,28 @@ def reclaim_in_scope(cfg: Config) -> bool:
 def anon_in_scope(cfg: Config) -> bool:
     """Whether an mm can hold anonymous pages in the scope (``anon.charge`` in it)."""
     return cfg.actions is None or "anon.charge" in cfg.actions
+
+
+def immigrate_in_scope(cfg: Config) -> bool:
+    """Whether memory.move_charge_at_immigrate can be written in the scope
+    (``move_charge.write`` in it): only then may an attach move charges, and
+    elsewhere attach is a plain move of the task, as before the file existed."""
+    return cfg.actions is None or "move_charge.write" in cfg.actions
+
+
+def moves_anon(s: State, m: int):
+    """move_anon() for mc.to = ``m``: MOVE_CHARGE_TYPE_ANON set in its
+    move_charge_at_immigrate (3.8)."""
+    v = s.move_charge[m]
+    return Or(*(Eq(v, x) for x in range(1 << NR_MOVE_TYPE) if x >> MOVE_CHARGE_TYPE_ANON & 1))
+
+
+def owns_mm(cfg: Config, s: State, t: int):
+    """mm->owner == p, mem_cgroup_can_attach's test: in a scope without threads
+    every live task owns its mm."""
+    if not threads_in_scope(cfg):
+        return True
+    return Or(*(And(Eq(s.task_mm[t], k), Eq(s.mm_owner[k], t)) for k in range(cfg.n_tasks)))
 
 
 def pinned_user_pages(cfg: Config, s: State, m: int):

@@ -35,7 +35,13 @@ _NO_RESETS = (
 #: induction of M1.freed_is_empty needs a reference-counting invariant not yet
 #: written (what each reference stands for, summed)
 _DEATH_ONLY = frozenset(_names(death.ACTIONS))
-_BUT_DEATH = tuple(n for n in MODEL.actions if n not in _DEATH_ONLY)
+#: memory.move_charge_at_immigrate's write, so the charges an attach moves:
+#: explored, proved and driven on their own scopes (immigrate, immigrate-race,
+#: conformance-immigrate); conformance leaves it out, since its attach (the
+#: precharge's phases with reclaim, over every task and group) quadruples
+#: conformance's BMC, and examples/c, which conformance drives, has no such file
+_IMMIGRATE_ONLY = frozenset({"move_charge.write"})
+_BUT_DEATH = tuple(n for n in MODEL.actions if n not in _DEATH_ONLY | _IMMIGRATE_ONLY)
 #: what tasks sharing an mm and user memory add (fork of a thread or a
 #: process, with the mm owner's memcg charged; anonymous pages and page cache,
 #: with reclaim at U in every res charge): proved and explored on the tasks
@@ -69,6 +75,13 @@ PRESETS = {
         tasks=("t1", "t2"), max_pages=4, orders=_ORDERS, actions=_BUT_DEATH,
     ),
 }
+# what the sequential machine drives with memory.move_charge_at_immigrate: conformance's
+# scope and the file's writes (its Hypothesis rules: writes, a move with charges)
+PRESETS["conformance-immigrate"] = Config(
+    name="conformance-immigrate", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
+    tasks=("t1", "t2"), max_pages=4, orders=_ORDERS,
+    actions=(*_BUT_DEATH, *sorted(_IMMIGRATE_ONLY)),
+)
 # the attach-mid-charge window, small enough to interleave the implementation exhaustively
 PRESETS["race"] = Config(
     name="race", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",), max_pages=1,
@@ -238,6 +251,31 @@ PRESETS["stock-race"] = Config(
     percpu_stock=True, charge_batch=2, nr_cpus=1,
     actions=("charge.kmem", "charge.res", "charge.commit", "charge.abort", "free.uncharge",
              "user.charge", "user.uncharge", "attach", "stock.drain"),
+)
+
+#: memory.move_charge_at_immigrate: a process spawned into A (its stack charged
+#: there) faults anonymous pages, moves to the root and back, with the file's
+#: bit 0 set or not on either side, and forks a thread that moves without its
+#: mm's charges (not the owner). A res limit of three pages on A makes a move
+#: of two pages back fail: the precharge of both at once fails, then one at a
+#: time the second does (two failcnts), -ENOMEM, and the task stays. Stacks
+#: never move (kernel memory is mapped by no page table the walk reads)
+PRESETS["immigrate"] = Config(
+    name="immigrate", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1", "t2"),
+    boot_tasks=False, boot_memcgs=True, kmem_limit=4 * PAGE_SIZE, max_pages=2,
+    kmem_limits=(), res_limits=(3 * PAGE_SIZE,), max_failcnt=2,
+    actions=("spawn", "fork", "anon.charge", "attach", "move_charge.write", "limit.write"),
+)
+
+# the move's own small scope, which the reference interleaves exhaustively (the
+# interleaver replays choice sequences, too slow for immigrate's states): one
+# process spawned into A (its stack charged), its page moved to the root and
+# back, a res limit of two pages that the stack fills (the precharge fails)
+PRESETS["immigrate-race"] = Config(
+    name="immigrate-race", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=("t1",),
+    boot_tasks=False, boot_memcgs=True, kmem_limit=4 * PAGE_SIZE, max_pages=1,
+    kmem_limits=(), res_limits=(2 * PAGE_SIZE,), max_failcnt=1,
+    actions=("spawn", "anon.charge", "attach", "move_charge.write", "limit.write"),
 )
 
 # the whole controller: a nested tree, two tasks, a root cache, every action

@@ -53,6 +53,9 @@ ADMIN_PC = ("idle", "update_cache_sizes", "static_key_inc", "set_active")
 KTHREAD, INTERRUPT, NOFAIL, FATAL_SIGNAL, UNACCOUNTED = 0, 1, 2, 3, 4
 CONTEXTS = ("kthread", "interrupt", "nofail", "fatal_signal", "unaccounted")
 
+# enum move_type (3.8): the bits of memcg->move_charge_at_immigrate
+MOVE_CHARGE_TYPE_ANON, MOVE_CHARGE_TYPE_FILE, NR_MOVE_TYPE = 0, 1, 2
+
 # kmem_cache lifecycle of a memcg cache
 NOCACHE, ALIVE, FREED = 0, 1, 2
 CACHE = ("none", "alive", "freed")
@@ -179,6 +182,9 @@ class State(NamedTuple):
     #: res pages precharged to it and not yet used (empty without the stock).
     stock_memcg: tuple
     stock_pages: tuple
+    #: memcg->move_charge_at_immigrate per memcg (0-3: MOVE_CHARGE_TYPE_ANON is
+    #: bit 0, MOVE_CHARGE_TYPE_FILE bit 1); 0 at mem_cgroup_css_alloc.
+    move_charge: tuple
 
 
 def initial(cfg: Config) -> State:
@@ -221,6 +227,7 @@ def initial(cfg: Config) -> State:
         mm_owner=tuple(range(t)) if cfg.boot_tasks else (NONE,) * t,
         mm_anon=((0,) * n,) * t, page_cache=(0,) * n,
         stock_memcg=(NONE,) * cfg.cpus, stock_pages=(0,) * cfg.cpus,
+        move_charge=(0,) * n,
     )
 
 
@@ -348,6 +355,7 @@ def to_json(cfg: Config, s: State) -> dict:
             "destroy": DESTROY_PC[s.destroy_pc[m]],
             "death_puts": s.death_puts[m],
             "page_cache": s.page_cache[m],
+            "move_charge_at_immigrate": s.move_charge[m],
         }
     tasks = {
         t: {
@@ -486,6 +494,8 @@ def from_json(cfg: Config, d: dict) -> State:
         page_cache=tuple(int(m.get("page_cache", 0)) for m in ms),
         stock_memcg=tuple(memcg(x["memcg"]) for x in stock),
         stock_pages=tuple(int(x["nr_pages"]) for x in stock),
+        # a snapshot from before move_charge_at_immigrate had none: its boot value
+        move_charge=tuple(int(m.get("move_charge_at_immigrate", 0)) for m in ms),
     )
     for c, x in enumerate(cs):
         if len(s.slabs[c]) != cfg.objs_per_slab + 1:

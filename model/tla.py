@@ -89,7 +89,7 @@ ACTIONS = (
     "destroy_work.destroy", "shrink.release", "shrink.done", "root_destroy.start",
     "root_destroy.clear_dead", "root_destroy.cancel_work", "root_destroy.flush_work",
     "root_destroy.destroy_child", "css_free.mark_dead", "css_free.read_usage", "css_free.put",
-    "mem_cgroup_free", "stock.drain",
+    "mem_cgroup_free", "stock.drain", "move_charge.write",
 )
 #: The model's named stutter steps, which Next leaves out.
 STUTTERS = tuple(a.name for a in MODEL.actions.values() if not a.explored)
@@ -444,6 +444,9 @@ SHIPPED = (
     ("PageCache", "page-cache", CORRECT, PASS),
     # the per-cpu charge stock: res batched, two cpus, a batch of 2 pages
     ("Stock", "stock", CORRECT, PASS),
+    # memory.move_charge_at_immigrate: an attach moves the mm owner's anonymous
+    # pages after a precharge that may fail -ENOMEM; kernel charges stay
+    ("Immigrate", "immigrate", CORRECT, PASS),
     # every profile of the roster on its preset, with the verdict it expects
     *((tla_file_stem(p.name), p.preset, p.name, p.expect)
       for p in PROFILES.values() if p.preset is not None),

@@ -74,6 +74,7 @@ Init ==
     /\ death_puts = [m \in MemcgIds |-> 0]
     /\ stock_memcg = [cpu \in CpuIds |-> NONE]
     /\ stock_pages = [cpu \in CpuIds |-> 0]
+    /\ move_charge = [m \in MemcgIds |-> 0]
 
 (***************************************************************************)
 (* The next-state relation.  A configuration names the actions it takes in *)
@@ -184,6 +185,8 @@ Next ==
        /\ \E m \in NonRoot : MemCgroupFree(m)
     \/ /\ "stock.drain" \in Actions
        /\ \E cpu \in CpuIds : StockDrain(cpu)
+    \/ /\ "move_charge.write" \in Actions
+       /\ \E m \in MemcgIds, v \in {0, 1, 2, 3, 4} : MoveChargeWrite(m, v)
 
 Spec == Init /\ [][Next]_vars
 
@@ -411,6 +414,7 @@ T_AbsentIsBlank ==
             /\ kmem[m] = Fresh
             /\ kmem_pages[m] = 0
             /\ user_pages[m] = 0
+            /\ move_charge[m] = 0
 
 \* A created memcg's parent exists; an online memcg's parent is online; an
 \* online memcg that charges its parent has use_hierarchy, and so does its
@@ -436,6 +440,8 @@ T_Ranges ==
           /\ kmemcg_id[m] >= NONE
           /\ kmemcg_id[m] < N
           /\ kmemcg_id[m] >= 0 => (kmem_active[m] \/ admin_memcg = m)
+          \* move_charge_at_immigrate below 1 << NR_MOVE_TYPE
+          /\ move_charge[m] \in 0..3
     /\ \A t \in TaskIds :
           /\ task_memcg[t] \in MemcgOrNone
           /\ task_pc[t] \in {IDLE, KMEM_CHARGED, RES_CHARGED}
@@ -679,6 +685,24 @@ AnonOf(a, k) == SumFrom(a[k], 0, N - 1)
 S_AnonOnlyAtMmput ==
     [][\A k \in TaskIds : AnonOf(mm_anon', k) < AnonOf(mm_anon, k) => mm_owner'[k] = NONE]_vars
 
+\* A task's move between memcgs moves no kernel charge, and anonymous pages
+\* only where the destination's move_charge_at_immigrate has bit 0 and the
+\* task owns its mm: its mm's pages, from the old memcg to the new
+\* (mem_cgroup_can_attach, get_mctgt_type, mem_cgroup_move_account, 3.8).
+S_ImmigrateMovesOwnerAnon ==
+    [][\A t \in TaskIds :
+         LET src == task_memcg[t]
+             dst == task_memcg'[t]
+         IN  (src # NONE /\ dst # NONE /\ src # dst) =>
+               /\ \A m \in MemcgIds : /\ kmem'[m].usage = kmem[m].usage
+                                     /\ kmem_pages'[m] = kmem_pages[m]
+               /\ task_stack' = task_stack
+               /\ ImmigrateInScope =>
+                    \A k \in TaskIds, d \in MemcgIds :
+                       mm_anon'[k][d] # mm_anon[k][d] =>
+                          /\ MovesAnon(dst) /\ OwnsMm(t) /\ task_mm[t] = k
+                          /\ d \in {src, dst}]_vars
+
 (***************************************************************************)
 (* Liveness, under FairSpec.                                               *)
 (***************************************************************************)
@@ -756,4 +780,5 @@ TypeOK ==
     /\ death_puts \in [MemcgIds -> Nat]
     /\ stock_memcg \in [CpuIds -> NonRootOrNone]
     /\ stock_pages \in [CpuIds -> Nat]
+    /\ move_charge \in [MemcgIds -> 0..3]
 =============================================================================

@@ -270,6 +270,8 @@ Mkdir(m) ==
         /\ kmem_dead' = [kmem_dead EXCEPT ![m] = FALSE]
         /\ destroy_pc' = [destroy_pc EXCEPT ![m] = CSS_LIVE]
         /\ death_puts' = [death_puts EXCEPT ![m] = 0]
+        \* mem_cgroup_css_alloc: move_charge_at_immigrate 0, not inherited
+        /\ move_charge' = [move_charge EXCEPT ![m] = 0]
         \* at a freed memcg's path none of its caches exist any more
         /\ IF fresh /\ R > 0 THEN FreshCaches(m) ELSE UNCHANGED cacheVars
         /\ UNCHANGED << admin_pc, admin_memcg, pageVars, taskVars, walkVars, error, stockVars >>
@@ -316,7 +318,7 @@ Rmdir(m) ==
                 /\ stock_pages' = drained.sp
                 /\ ReparentKinds(m, heir, page_cache)
                 /\ offline_memcg' = IF R > 0 THEN m ELSE NONE
-                /\ UNCHANGED << use_hierarchy, hier, kmem_active, kmemcg_id, kmem,
+                /\ UNCHANGED << move_charge, use_hierarchy, hier, kmem_active, kmemcg_id, kmem,
                                 deadVars, destroy_pc,
                                 kmem_pages, taskVars, adminVars, cacheVars,
                                 offline_done, rdestroy_root, rdestroy_next,
@@ -352,19 +354,91 @@ ForceEmpty(m) ==
                                 slabCacheVars >>
 
 (***************************************************************************)
-(* cgroup_attach_task; kmem charges never move (mem_cgroup_move_charge,    *)
-(* 3.8).  A task may move with a charge in flight; the charge stays with   *)
-(* the memcg it was started for, and its stack stays charged to the memcg  *)
-(* it was forked in.                                                       *)
+(* memory.move_charge_at_immigrate (model/actions/move_charge.py).  A      *)
+(* write of 0-3 sets it, 4 and up is -EINVAL (mem_cgroup_move_charge_write,*)
+(* 3.8); the root has the file too.  An attach into a memcg with bit 0     *)
+(* (MOVE_CHARGE_TYPE_ANON) of a task that owns its mm precharges the       *)
+(* destination with the mm's anonymous pages charged to the task's old     *)
+(* memcg (mem_cgroup_can_attach -> mem_cgroup_precharge_mc): more than one *)
+(* page at once, with no reclaim, and else, or when that fails, a page at  *)
+(* a time with reclaim at U (mem_cgroup_do_precharge).  A failure cancels  *)
+(* what was precharged and the attach fails with -ENOMEM, the task left    *)
+(* where it was.  Otherwise the pages move (mem_cgroup_move_account) and   *)
+(* the old memcg gives their charge up (__mem_cgroup_cancel_charge).  Bit  *)
+(* 1 moves file pages mapped by the task; the page cache here is read,     *)
+(* mapped by no task, so it moves nothing.  Kernel pages are in no page    *)
+(* table the walk reads: they never move.                                  *)
+(***************************************************************************)
+ImmigrateInScope == "move_charge.write" \in Actions
+
+\* move_anon(): bit 0 of m's move_charge_at_immigrate.
+MovesAnon(m) == move_charge[m] \in {1, 3}
+
+\* mm->owner == p (every live task owns its mm where there are no threads).
+OwnsMm(t) == ~ThreadsInScope \/ (task_mm[t] # NONE /\ mm_owner[task_mm[t]] = t)
+
+\* mem_cgroup_do_precharge's one_by_one loop: n more pages, one at a time.
+RECURSIVE OneByOne(_, _, _, _)
+OneByOne(u, m, n, charged) ==
+    IF n = 0 THEN [u |-> u, ok |-> TRUE, charged |-> charged]
+    ELSE LET r == TryChargeFrom(u, m, PAGE_SIZE, Len(Walk(m)))
+         IN  IF r.ok THEN OneByOne(r.u, m, n - 1, charged + 1)
+             ELSE [u |-> r.u, ok |-> FALSE, charged |-> charged]
+
+\* mem_cgroup_do_precharge(n) to memcg m, then on failure mem_cgroup_clear_mc's
+\* cancel of what one_by_one charged: the user memory after, and whether it
+\* succeeded.  The root takes the pages uncharged.
+Precharge(m, n) ==
+    IF m = ROOT THEN [u |-> UserMem, ok |-> TRUE]
+    ELSE LET bulk == Charge(res, Walk(m), PAGE_SIZE * n)
+             start == IF n > 1 THEN [UserMem EXCEPT !.res = bulk.counters] ELSE UserMem
+             o == OneByOne(start, m, n, 0)
+         IN  IF n > 1 /\ bulk.ok THEN [u |-> start, ok |-> TRUE]
+             ELSE IF o.ok THEN [u |-> o.u, ok |-> TRUE]
+             ELSE [u |-> [o.u EXCEPT !.res = Uncharge(o.u.res, Walk(m), PAGE_SIZE * o.charged)],
+                   ok |-> FALSE]
+
+\* mem_cgroup_move_charge_write (3.8): no lock, as can_attach reads it once.
+MoveChargeWrite(m, v) ==
+    /\ AdminIdle
+    /\ lifecycle[m] = ONLINE
+    /\ move_charge' = IF v < 4 THEN [move_charge EXCEPT ![m] = v] ELSE move_charge
+    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destroy_pc,
+                    counterVars, pageVars, taskVars, adminVars, slabCacheVars >>
+
+(***************************************************************************)
+(* cgroup_attach_task -> mem_cgroup_can_attach, then the move and          *)
+(* mem_cgroup_move_task (3.8).  A task may move with a charge in flight;   *)
+(* the charge stays with the memcg it was started for, and its stack stays *)
+(* charged to the memcg it was forked in: kmem charges never move.         *)
 (***************************************************************************)
 Attach(t, m) ==
     /\ AdminIdle \/ SecondAdmin
     /\ lifecycle[m] = ONLINE
     /\ task_memcg[t] # NONE
     /\ task_memcg[t] # m
-    /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
-    /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge, task_order,
-                    task_stack, mmVars, adminVars, slabCacheVars >>
+    /\ LET from == task_memcg[t]
+           k == task_mm[t]
+           moving == ImmigrateInScope /\ MovesAnon(m) /\ OwnsMm(t)
+           n == IF moving THEN mm_anon[k][from] ELSE 0
+           p == Precharge(m, n)
+       IN  IF ~moving
+           THEN /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
+                /\ UNCHANGED << memcgVars, counterVars, pageVars, task_pc, task_charge,
+                                task_order, task_stack, mmVars, adminVars, slabCacheVars >>
+           ELSE IF ~p.ok
+           THEN /\ SetUserMem(p.u)   \* -ENOMEM
+                /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, mm_anon,
+                                taskVars, adminVars, slabCacheVars >>
+           ELSE /\ task_memcg' = [task_memcg EXCEPT ![t] = m]
+                /\ res' = IF from = ROOT THEN p.u.res
+                          ELSE Uncharge(p.u.res, Walk(from), PAGE_SIZE * n)
+                /\ user_pages' = [p.u.user_pages EXCEPT ![m] = @ + n, ![from] = @ - n]
+                /\ page_cache' = p.u.page_cache
+                /\ mm_anon' = [mm_anon EXCEPT ![k][m] = @ + n, ![k][from] = @ - n]
+                /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, task_pc,
+                                task_charge, task_order, task_stack, mmVars, adminVars,
+                                slabCacheVars >>
 
 (***************************************************************************)
 (* mem_cgroup_hierarchy_write (3.8): echo v > memory.use_hierarchy.        *)
@@ -385,8 +459,8 @@ UseHierarchyWrite(m, v) ==
         /\ use_hierarchy' = IF succeeds
                             THEN [use_hierarchy EXCEPT ![m] = (v = 1)]
                             ELSE use_hierarchy
-        /\ UNCHANGED << lifecycle, hier, kmem_active, kmemcg_id, destroy_pc, counterVars,
-                        pageVars, taskVars, adminVars, slabCacheVars >>
+        /\ UNCHANGED << move_charge, lifecycle, hier, kmem_active, kmemcg_id, destroy_pc,
+                        counterVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -438,8 +512,8 @@ ActivateUpdateCacheSizes(m) ==
     /\ admin_memcg = m
     /\ kmemcg_id' = [kmemcg_id EXCEPT ![m] = LowestFreeId]
     /\ admin_pc' = IF "active_after_key" \in Fixes THEN KEY_INC ELSE SET_ACTIVE
-    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, destroy_pc, counterVars,
-                    pageVars, taskVars, admin_memcg, static_key, slabCacheVars >>
+    /\ UNCHANGED << move_charge, lifecycle, use_hierarchy, hier, kmem_active, destroy_pc,
+                    counterVars, pageVars, taskVars, admin_memcg, static_key, slabCacheVars >>
 
 \* static_key_slow_inc(&memcg_kmem_enabled_key) (3.9, SB); the last step
 \* without active_after_key, where it patches the commit and uncharge sites.
@@ -471,7 +545,7 @@ ActivateSetActive(m) ==
             /\ admin_memcg' = NONE
        ELSE /\ admin_pc' = KEY_INC
             /\ UNCHANGED admin_memcg
-    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmemcg_id, destroy_pc, counterVars,
+    /\ UNCHANGED << move_charge, lifecycle, use_hierarchy, hier, kmemcg_id, destroy_pc, counterVars,
                     pageVars, taskVars, static_key, slabCacheVars >>
 
 \* mem_cgroup_reset(RES_MAX_USAGE): res_counter_reset_max (3.8).

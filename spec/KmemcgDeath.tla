@@ -42,7 +42,7 @@ CssFreeMarkDead(m) ==
     /\ CssFreeable(m)
     /\ kmem_dead' = [kmem_dead EXCEPT ![m] = @ \/ kmem_active[m]]
     /\ destroy_pc' = [destroy_pc EXCEPT ![m] = CSS_READ_USAGE]
-    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
+    /\ UNCHANGED << move_charge, lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
                     death_puts, stockVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 \* res_counter_read_u64(&memcg->kmem, RES_USAGE): not 0, and kmem_cgroup_destroy
@@ -51,8 +51,8 @@ CssFreeReadUsage(m) ==
     /\ destroy_pc[m] = CSS_READ_USAGE
     /\ destroy_pc' = [destroy_pc EXCEPT ![m] = IF kmem[m].usage = 0 THEN CSS_TEST_DEAD
                                                                    ELSE CSS_DONE]
-    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, counterVars,
-                    pageVars, taskVars, adminVars, slabCacheVars >>
+    /\ UNCHANGED << move_charge, lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id,
+                    counterVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 \* memcg_kmem_test_and_clear_dead -> mem_cgroup_put, then the base put.
 CssFreePut(m) ==
@@ -60,7 +60,7 @@ CssFreePut(m) ==
     /\ kmem_dead' = [kmem_dead EXCEPT ![m] = FALSE]
     /\ death_puts' = [death_puts EXCEPT ![m] = IF kmem_dead[m] THEN @ + 1 ELSE @]
     /\ destroy_pc' = [destroy_pc EXCEPT ![m] = CSS_DONE]
-    /\ UNCHANGED << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
+    /\ UNCHANGED << move_charge, lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
                     stockVars, pageVars, taskVars, adminVars, slabCacheVars >>
 
 \* __mem_cgroup_free: disarm_kmem_keys (static_key_slow_dec, ida_simple_remove
@@ -72,6 +72,6 @@ MemCgroupFree(m) ==
     /\ kmem_active' = [kmem_active EXCEPT ![m] = FALSE]
     /\ kmemcg_id' = [kmemcg_id EXCEPT ![m] = NONE]
     /\ static_key' = static_key - (IF kmem_active[m] THEN 1 ELSE 0)
-    /\ UNCHANGED << use_hierarchy, hier, destroy_pc, counterVars, pageVars, taskVars,
+    /\ UNCHANGED << move_charge, use_hierarchy, hier, destroy_pc, counterVars, pageVars, taskVars,
                     admin_pc, admin_memcg, slabCacheVars >>
 =============================================================================

@@ -109,7 +109,10 @@ VARIABLES
     \* per cpu, its memcg_stock: the memcg cached (NONE: none) and the res
     \* pages precharged to it, not yet used (no cpus without PercpuStock)
     stock_memcg,
-    stock_pages
+    stock_pages,
+    \* per memcg, memcg->move_charge_at_immigrate (0-3: bit 0 moves an attached
+    \* task's anonymous pages, bit 1 file pages, which none maps here)
+    move_charge
 
 vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            kmem_pages, user_pages, task_memcg, task_pc, task_charge, task_order,
@@ -117,10 +120,12 @@ vars == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, res, kmem,
            work, requeued, create_pending, half_created, slot, listed,
            offline_memcg, offline_done, rdestroy_root, rdestroy_next,
            rdestroy_step, shrinking, error, kmem_dead, destroy_pc, death_puts,
-           task_mm, mm_owner, mm_anon, page_cache, stock_memcg, stock_pages >>
+           task_mm, mm_owner, mm_anon, page_cache, stock_memcg, stock_pages,
+           move_charge >>
 
 \* Groups of variables, so that each action's UNCHANGED stays short.
-memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destroy_pc >>
+memcgVars   == << lifecycle, use_hierarchy, hier, kmem_active, kmemcg_id, destroy_pc,
+                  move_charge >>
 \* The DEAD bit and the death puts change only with a kmem uncharge (or
 \* css_free), so they go with the counters.
 \* The per-cpu stock changes only with a res charge (or a drain of it).
@@ -230,7 +235,7 @@ ActionNames ==
       "root_destroy.cancel_work", "root_destroy.flush_work",
       "root_destroy.destroy_child",
       "css_free.mark_dead", "css_free.read_usage", "css_free.put", "mem_cgroup_free",
-      "stock.drain" }
+      "stock.drain", "move_charge.write" }
 
 (***************************************************************************)
 (* The fixes.  Each is in force in the 3.8-3.10 controller as this model   *)

@@ -111,6 +111,10 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
         "propagates_without_hierarchy": [
             ("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
             ("alloc_user", {"task": "t1"})],
+        # kmem charged and rolled back: max_usage 4k above a usage of 0
+        "kmem_max_usage_reads_usage": [
+            *ACTIVE_A, ("alloc_kmem", {"task": "t1"}), ("alloc_kmem", {"task": "t1"}),
+            ("read", {"path": "/A", "file": "memory.kmem.max_usage_in_bytes"})],
         # /A at U with two page cache pages: the third read reclaims them
         "no_reclaim_before_enomem": [
             ("mkdir", {"path": "/A"}),

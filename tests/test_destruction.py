@@ -264,6 +264,7 @@ def test_cli_checks_another_destruction_implementation():
     assert race.exit_code == 1 and "FOUND" in race.output and "-> put_task_struct" in race.output
 
 
+@pytest.mark.slow  # minutes: every interleaving of destruction-2roots, twice
 def test_offline_walks_the_list_newest_first_an_order_the_state_forgets():
     """Two roots, no slabs: the implementation walks newest cache first; the
     model lets offline visit the caches in any order. Their states agree only

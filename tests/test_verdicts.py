@@ -93,3 +93,52 @@ def test_a_seed_finds_the_same_whatever_else_the_process_loaded(tmp_path):
             for extra in ("", "import kmemcg.conformance.cli, spec_ast; ")]
     assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
     assert runs[0].stdout == runs[1].stdout
+
+
+WRONG_READ = "kmemcg.conformance.mutants:_KmemMaxUsageReadsUsage"
+
+
+def assert_read_failure_replays(save: Path, kind: str):
+    """The replay file holds what leads to the wrong read, and replay shows it."""
+    data = json.loads(save.read_text())
+    assert data[kind], data  # the tries or the operations: never an empty list
+    r = run("replay", save)
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "[read]" in r.output and "max_usage_in_bytes" in r.output, r.output
+
+
+def test_a_wrong_read_is_found_by_the_race_machine_and_replays(tmp_path):
+    # a read-only bug takes no wrong step: the race machine must read every file
+    # of every online memcg after each step (it read none, and passed it)
+    save = tmp_path / "race.json"
+    r = run("conform", "--race", "--config", "race", "--impl", WRONG_READ, "--seed", "1",
+            "--examples", "300", "--save", save)
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "[read] read /A/memory.kmem.max_usage_in_bytes" in r.output
+    assert_read_failure_replays(save, "schedule")
+
+
+def test_a_wrong_read_is_found_by_the_interleaver_and_replays(tmp_path):
+    save = tmp_path / "interleave.json"
+    r = run("interleave", "--config", "race", "--impl", WRONG_READ, "--save", save)
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "[read] read /A/memory.kmem.max_usage_in_bytes" in r.output
+    assert_read_failure_replays(save, "schedule")
+    # the reference reads right in every state of the race preset
+    r = run("interleave", "--config", "race")
+    assert r.exit_code == Exit.OK and "equal" in r.output, r.output
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_read_only_bug_of_a_sequential_implementation_dies_in_the_scenarios(tmp_path, seed):
+    # each model scenario ends by reading every file: a wrong read dies before any
+    # random run, on every seed (one random run of seed 3 never read it)
+    save = tmp_path / "seq.json"
+    r = run("conform", "--impl", "whole:KmemMaxUsageReadsUsage", "--seed", seed,
+            "--examples", "1", "--save", save)
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "found by the model's scenario" in r.output and "[read]" in r.output, r.output
+    ops = saved_ops(save)
+    assert ops[-1] == ("read", {"path": "/A", "file": "memory.kmem.max_usage_in_bytes"}), ops
+    assert len(ops) <= 6, ops  # shrunk: the reads it does not need are dropped
+    assert_read_failure_replays(save, "ops")

@@ -4,7 +4,7 @@ completion inside ``call``, and a mutant of the zoo seen the same way. The tests
 drive them as ``whole:WholeKernel`` and ``whole:ForceEmptyMovesKmem``."""
 
 from kmemcg.conformance.adapters import PythonAdapter
-from kmemcg.conformance.mutants import _ForceEmptyMovesKmem
+from kmemcg.conformance.mutants import _ForceEmptyMovesKmem, _KmemMaxUsageReadsUsage
 from kmemcg.conformance.protocol import Done
 from kmemcg.impl.kernel import Kernel
 
@@ -43,3 +43,9 @@ class ForceEmptyMovesKmem(WholeKernel):
     """force_empty reparents kernel pages too (a mutant of the zoo, seen whole)."""
 
     kernel = _ForceEmptyMovesKmem
+
+
+class KmemMaxUsageReadsUsage(WholeKernel):
+    """memory.kmem.max_usage_in_bytes reads the usage: a read-only bug, seen whole."""
+
+    kernel = _KmemMaxUsageReadsUsage

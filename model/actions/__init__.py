@@ -16,6 +16,7 @@ from kmemcg.model.actions import (
     cgroup,
     charge,
     death,
+    move_charge,
     offline,
     root_destroy,
     shrinker,
@@ -28,4 +29,5 @@ from kmemcg.model.actions import (
 
 ACTIONS = (*charge.ACTIONS, *cgroup.ACTIONS, *slab.ACTIONS, *tasks.ACTIONS,
            *workers.ACTIONS, *offline.ACTIONS, *shrinker.ACTIONS, *root_destroy.ACTIONS,
-           *death.ACTIONS, *user_memory.ACTIONS, *stock.ACTIONS)
+           *death.ACTIONS, *user_memory.ACTIONS, *stock.ACTIONS,
+           *move_charge.ACTIONS)

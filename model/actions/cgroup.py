@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from kmemcg.model import domains
 from kmemcg.model import res_counter as rc
+from kmemcg.model.actions.move_charge import mem_cgroup_can_attach
 from kmemcg.model.actions.reclaim import try_to_free_mem_cgroup_pages
 from kmemcg.model.actions.stock import drain_all_stock
 from kmemcg.model.actions.user_memory import reparent_user_pages
@@ -98,6 +99,8 @@ def _mkdir(cfg, s, m):
         kmem_dead=replace_at(s.kmem_dead, m, False),
         destroy_pc=replace_at(s.destroy_pc, m, CSS_LIVE),
         death_puts=replace_at(s.death_puts, m, 0),
+        # mem_cgroup_css_alloc: move_charge_at_immigrate = 0, not inherited
+        move_charge=replace_at(s.move_charge, m, 0),
     )
     return post, 0
 
@@ -213,14 +216,21 @@ def _attach_guard(cfg, s, t, m):
 
 
 def _attach(cfg, s, t, m):
-    return s._replace(task_memcg=replace_at(s.task_memcg, t, m)), 0
+    """cgroup_attach_task: mem_cgroup_can_attach (which may fail -ENOMEM, the
+    task left where it was), the task's move, mem_cgroup_move_task; only the
+    anonymous pages move_charge_at_immigrate asks for go with it
+    (model/actions/move_charge.py), never kernel charges."""
+    post, ret = mem_cgroup_can_attach(cfg, s, t, m)
+    moved = post._replace(task_memcg=replace_at(s.task_memcg, t, m))
+    return If(Eq(ret, 0), moved, post), ret
 
 
 ACTIONS.add(
     "attach",
     ("task", "memcg"),
     domains.tasks_memcgs,
-    "cgroup_attach_task; kmem charges never move (mem_cgroup_move_charge, 3.8)",
+    "cgroup_attach_task -> mem_cgroup_can_attach, mem_cgroup_move_task; kmem charges "
+    "never move (mem_cgroup_move_charge, 3.8)",
 )((_attach_guard, _attach))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kmemcg.model.config import NONE
 from kmemcg.model.core import Invariants
-from kmemcg.model.dual import And, Eq, Implies, Not, Sum
-from kmemcg.model.facts import has_children, tasks_in
+from kmemcg.model.dual import And, Eq, Implies, Not, Or, Sum
+from kmemcg.model.facts import has_children, immigrate_in_scope, moves_anon, owns_mm, tasks_in
 from kmemcg.model.state import MEMCG_FREED
 
 INVARIANTS = Invariants()
@@ -78,3 +78,33 @@ def anon_only_at_mmput(cfg, pre, post):
         return Implies(after < before, Eq(post.mm_owner[k], NONE))
 
     return And(*(holds(k) for k in range(cfg.n_tasks)))
+
+
+@INVARIANTS.add(
+    "S.immigrate_moves_owner_anon",
+    "a task's move between groups moves no kernel charge (kmem counters, committed "
+    "pages, thread stacks), and anonymous pages only where the destination's "
+    "move_charge_at_immigrate has bit 0 and the task owns its mm: its mm's pages, "
+    "from the old group to the new",
+    "3.8 mem_cgroup_can_attach (mm->owner == p), get_mctgt_type (pc->mem_cgroup == "
+    "mc.from, mapped pages only), mem_cgroup_move_account",
+    kind="step",
+)
+def immigrate_moves_owner_anon(cfg, pre, post):
+    n_t, n_m = cfg.n_tasks, cfg.n_memcgs
+
+    def holds(t):
+        src, dst = pre.task_memcg[t], post.task_memcg[t]
+        moved = And(Not(Eq(src, NONE)), Not(Eq(dst, NONE)), Not(Eq(src, dst)))
+        kernel = And(*(Eq(post.kmem[m].usage, pre.kmem[m].usage) for m in range(n_m)),
+                     *(Eq(post.kmem_pages[m], pre.kmem_pages[m]) for m in range(n_m)),
+                     *(Eq(post.task_stack[u], pre.task_stack[u]) for u in range(n_t)))
+        if not immigrate_in_scope(cfg):
+            return Implies(moved, kernel)
+        may = [And(moves_anon(pre, m), owns_mm(cfg, pre, t), Eq(dst, m)) for m in range(n_m)]
+        anon = And(*(Implies(Not(Eq(post.mm_anon[k][d], pre.mm_anon[k][d])),
+                             And(Or(*may), Eq(pre.task_mm[t], k), Or(Eq(d, src), Eq(d, dst))))
+                     for k in range(n_t) for d in range(n_m)))
+        return Implies(moved, And(kernel, anon))
+
+    return And(*(holds(t) for t in range(n_t)))

@@ -56,6 +56,7 @@ def absent_blank(cfg, s):
                 Eq(s.kmem[m], FRESH),
                 Eq(s.kmem_pages[m], 0),
                 Eq(s.user_pages[m], 0),
+                Eq(s.move_charge[m], 0),
                 *(Eq(s.cache[c], NOCACHE) for c in memcg_caches(cfg, m)),
                 *(Not(Eq(s.task_stack[t], m)) for t in range(cfg.n_tasks)),
             ),
@@ -104,6 +105,9 @@ def ranges(cfg, s):
             s.kmemcg_id[m] >= NONE,
             s.kmemcg_id[m] < n,
             Implies(s.kmemcg_id[m] >= 0, Or(s.kmem_active[m], Eq(s.admin_memcg, m))),
+            # move_charge_at_immigrate below 1 << NR_MOVE_TYPE
+            s.move_charge[m] >= 0,
+            s.move_charge[m] < 4,
         )
 
     def task(t):
