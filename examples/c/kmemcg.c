@@ -866,6 +866,10 @@ static void read_(J *params)
 		emit("\"result\": %d", -ENOENT);
 	} else if (!strcmp(f, "memory.use_hierarchy")) {
 		emit("\"result\": \"%d\\n\"", memcgs[m].use_hierarchy);
+	} else if (!strcmp(f, "memory.move_charge_at_immigrate")) {
+		/* mem_cgroup_move_charge_read: the scopes claimed here never write it
+		 * (move_charge.write is out of them), so it reads its boot value */
+		emit("\"result\": \"0\\n\"");
 	} else if (!strcmp(f, "memory.force_empty")) {
 		emit("\"result\": %d", -EINVAL);
 	} else if (!strcmp(f, "memory.kmem.slabinfo")) {
@@ -954,6 +958,9 @@ static const char *reset(J *params)
 		return "root caches are not supported (the stepping path's scopes)";
 	if (!truthy(get(cfg, "boot_tasks")) || truthy(get(cfg, "boot_memcgs")))
 		return "only scopes with tasks at boot and no memcg at boot are supported";
+	for (J *a = get(cfg, "actions") ? get(cfg, "actions")->kid : NULL; a; a = a->next)
+		if (a->type == J_STR && !strcmp(a->str, "move_charge.write"))
+			return "memory.move_charge_at_immigrate writes are not supported";
 	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
 		return "only the correct profile is implemented";
 	memset(memcgs, 0, sizeof memcgs);
