@@ -867,8 +867,8 @@ static void read_(J *params)
 	} else if (!strcmp(f, "memory.use_hierarchy")) {
 		emit("\"result\": \"%d\\n\"", memcgs[m].use_hierarchy);
 	} else if (!strcmp(f, "memory.move_charge_at_immigrate")) {
-		/* mem_cgroup_move_charge_read: the scopes claimed here never write it
-		 * (move_charge.write is out of them), so it reads its boot value */
+		/* mem_cgroup_move_charge_read: never written here (reset refuses the
+		 * scopes that write it), so mem_cgroup_css_alloc's 0 */
 		emit("\"result\": \"0\\n\"");
 	} else if (!strcmp(f, "memory.force_empty")) {
 		emit("\"result\": %d", -EINVAL);
@@ -958,11 +958,11 @@ static const char *reset(J *params)
 		return "root caches are not supported (the stepping path's scopes)";
 	if (!truthy(get(cfg, "boot_tasks")) || truthy(get(cfg, "boot_memcgs")))
 		return "only scopes with tasks at boot and no memcg at boot are supported";
-	for (J *a = get(cfg, "actions") ? get(cfg, "actions")->kid : NULL; a; a = a->next)
-		if (a->type == J_STR && !strcmp(a->str, "move_charge.write"))
-			return "memory.move_charge_at_immigrate writes are not supported";
 	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
 		return "only the correct profile is implemented";
+	for (J *a = get(cfg, "actions") ? get(cfg, "actions")->kid : NULL; a; a = a->next)
+		if (a->type == J_STR && !strcmp(a->str, "move_charge.write"))
+			return "move_charge_at_immigrate writes are not supported (charges never move here)";
 	memset(memcgs, 0, sizeof memcgs);
 	memset(tasks, 0, sizeof tasks);
 	memset(mms, 0, sizeof mms);
