@@ -48,13 +48,13 @@ from pathlib import Path
 import kmemcg.model as model_package
 from kmemcg.conformance import machine
 from kmemcg.conformance import race as race_machine
-from kmemcg.conformance.alone import model_operation
+from kmemcg.conformance.alone import model_operation, user_faults
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
 from kmemcg.model import cgroupfs
 from kmemcg.model import explore as explorer
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.facts import has_children, tasks_in
+from kmemcg.model.facts import has_children, owner_memcg, tasks_in
 from kmemcg.model.profiles import FIXES
 from kmemcg.model.state import ADMIN_IDLE, CSS_READ_USAGE, OFFLINE, ONLINE, State
 
@@ -119,6 +119,11 @@ def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | Non
         p = cfg.parents[a[0]]
         return "inherits kmem" if s.use_hierarchy[p] and s.kmem_active[p] else None
     return None
+
+
+#: the res charges that reclaim page cache at U (__mem_cgroup_try_charge without
+#: __GFP_NORETRY, model/actions/reclaim.py)
+_RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge"})
 
 
 def _detail(cfg: Config, s: State, action: str, a: tuple) -> list[str]:
@@ -271,6 +276,8 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
     if branch:
         out.append(f"{head} [{branch}]")
     out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a)]
+    if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache):
+        out.append(f"{head} [reclaimed]")  # the charge met U and freed page cache
     out += bug_sites(cfg, s, action, a, ret, post)
     out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
     return out
@@ -468,6 +475,10 @@ def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
                 ops.append([("set_task", {"task": t, flag: on}), alloc,
                             ("set_task", {"task": t, flag: not on})])
         ops.append([("alloc_user", {"task": t})])
+        # a fault in the root charges nothing and reclaims nothing: only the
+        # states it adds, which would crowd others out of the bounded search
+        if owner_memcg(cfg, s, cfg.task_index(t)) != ROOT:
+            ops += [[(op, {"task": t})] for op in user_faults(cfg)]
     for kind, m, order in sorted(set(pages)):
         page = {"kind": kind, "memcg": m, "order": order}
         if kind == "kmem":  # any task may free kernel memory, in its memcg or not
