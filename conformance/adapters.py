@@ -323,9 +323,9 @@ class PipeAdapter:
     is kept for the report.
     """
 
-    def __init__(self, command: str, cfg, timeout: float = 10.0):
+    def __init__(self, command: str, cfg, timeout: float = 10.0, startup: float = STARTUP):
         """``timeout`` bounds each reply; the first, ``hello``, is given
-        :data:`STARTUP` seconds at least, since it includes the program's start
+        ``startup`` seconds at least, since it includes the program's start
         (an interpreter's imports, a JVM), which a loaded machine stretches."""
         if not command.strip():
             raise SetupError("--pipe wants a command to run, got an empty one")
@@ -345,7 +345,7 @@ class PipeAdapter:
         self._sel = selectors.DefaultSelector()
         self._sel.register(self.proc.stdout, selectors.EVENT_READ)
         try:
-            hello = self._call("hello", {"protocol": VERSION}, max(timeout, STARTUP))
+            hello = self._call("hello", {"protocol": VERSION}, max(timeout, startup))
             theirs = hello.get("protocol") if isinstance(hello, dict) else hello
             if theirs != VERSION:
                 raise SetupError(f"{command}: speaks protocol {theirs!r}; this suite speaks "

@@ -22,6 +22,13 @@ USER_CHARGES = {"alloc_user": "user.charge", "fault_anon": "anon.charge",
                 "read_file": "pagecache.charge"}
 
 
+def user_faults(cfg: Config) -> tuple[str, ...]:
+    """The user faults of the scope: ``fault_anon`` where ``anon.charge`` is in
+    it, ``read_file`` where ``pagecache.charge`` is."""
+    return tuple(op for op in ("fault_anon", "read_file")
+                 if cfg.actions is None or USER_CHARGES[op] in cfg.actions)
+
+
 def _admin_run(cfg, s, steps):
     """The activation steps memcg_update_kmem_limit takes after its write."""
     names = ("activate.update_cache_sizes", "activate.static_key_inc", "activate.set_active")

@@ -28,7 +28,7 @@ model's), and keeps for each outcome the shortest operation list that reaches
 it; :func:`scenarios` are those lists, which the sequential machine replays
 (``kmemcg conform --cover``). For the race scopes, whose interleavings the model
 explorer enumerates, :func:`reachable_steps` gives the step outcomes of every
-explored state.
+explored state (of the first states, on a scope too large to explore whole).
 """
 
 from __future__ import annotations
@@ -48,13 +48,13 @@ from pathlib import Path
 import kmemcg.model as model_package
 from kmemcg.conformance import machine
 from kmemcg.conformance import race as race_machine
-from kmemcg.conformance.alone import model_operation
+from kmemcg.conformance.alone import model_operation, user_faults
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
 from kmemcg.model import cgroupfs
 from kmemcg.model import explore as explorer
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.facts import has_children, tasks_in
+from kmemcg.model.facts import has_children, owner_memcg, tasks_in
 from kmemcg.model.profiles import FIXES
 from kmemcg.model.state import ADMIN_IDLE, CSS_READ_USAGE, OFFLINE, ONLINE, State
 
@@ -119,6 +119,11 @@ def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | Non
         p = cfg.parents[a[0]]
         return "inherits kmem" if s.use_hierarchy[p] and s.kmem_active[p] else None
     return None
+
+
+#: the res charges that reclaim page cache at U (__mem_cgroup_try_charge without
+#: __GFP_NORETRY, model/actions/reclaim.py)
+_RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge"})
 
 
 def _detail(cfg: Config, s: State, action: str, a: tuple) -> list[str]:
@@ -271,6 +276,8 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
     if branch:
         out.append(f"{head} [{branch}]")
     out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a)]
+    if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache):
+        out.append(f"{head} [reclaimed]")  # the charge met U and freed page cache
     out += bug_sites(cfg, s, action, a, ret, post)
     out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
     return out
@@ -468,6 +475,10 @@ def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
                 ops.append([("set_task", {"task": t, flag: on}), alloc,
                             ("set_task", {"task": t, flag: not on})])
         ops.append([("alloc_user", {"task": t})])
+        # a fault in the root charges nothing and reclaims nothing: only the
+        # states it adds, which would crowd others out of the bounded search
+        if owner_memcg(cfg, s, cfg.task_index(t)) != ROOT:
+            ops += [[(op, {"task": t})] for op in user_faults(cfg)]
     for kind, m, order in sorted(set(pages)):
         page = {"kind": kind, "memcg": m, "order": order}
         if kind == "kmem":  # any task may free kernel memory, in its memcg or not
@@ -524,37 +535,46 @@ def _model_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def _cache_file(cfg: Config, max_states: int) -> Path:
+def _cache_file(kind: str, cfg: Config, max_states: int) -> Path:
     key = hashlib.sha256(json.dumps([cfg.to_json(), max_states, _model_digest()],
                                     sort_keys=True).encode()).hexdigest()[:20]
     home = os.environ.get("KMEMCG_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kmemcg")
-    return Path(home) / f"reach-{cfg.name}-{key}.json"
+    return Path(home) / f"{kind}-{cfg.name}-{key}.json"
+
+
+def _disk_cached(kind: str, cfg: Config, max_states: int, compute, decode):
+    """``decode(compute())`` (``compute`` gives JSON data), cached on disk (under
+    ``$KMEMCG_CACHE``, else ``$XDG_CACHE_HOME/kmemcg``), keyed by the
+    configuration, the bound and the model's code. A cache that cannot be read,
+    decoded or written is computed again: it only saves time."""
+    path = _cache_file(kind, cfg, max_states)
+    try:
+        return decode(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    data = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return decode(data)
 
 
 @cache
 def reachable(cfg: Config, max_states: int = 3000) -> Reach:
-    """:func:`search`, cached per configuration: in memory, and on disk (under
-    ``$KMEMCG_CACHE``, else ``$XDG_CACHE_HOME/kmemcg``), keyed by the
-    configuration and the model's code. A cache that cannot be read or written
-    is searched again: it only saves time."""
-    path = _cache_file(cfg, max_states)
-    try:
-        data = json.loads(path.read_text())
-        return Reach({o: [(op, args) for op, args in ops] for o, ops in data["scenarios"]},
-                     data["complete"], data["states"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    reach = search(cfg, max_states)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"scenarios": list(reach.scenarios.items()),
-                                   "complete": reach.complete, "states": reach.states}))
-        tmp.replace(path)
-    except OSError:
-        pass
-    return reach
+    """:func:`search`, cached per configuration: in memory, and on disk."""
+    def compute():
+        reach = search(cfg, max_states)
+        return {"scenarios": list(reach.scenarios.items()), "complete": reach.complete,
+                "states": reach.states}
+
+    return _disk_cached("reach", cfg, max_states, compute, lambda data: Reach(
+        {o: [(op, args) for op, args in ops] for o, ops in data["scenarios"]},
+        data["complete"], data["states"]))
 
 
 def search(cfg: Config, max_states: int = 3000) -> Reach:
@@ -616,22 +636,28 @@ def _stutter_steps(cfg: Config) -> list:
 
 
 @cache
-def reachable_steps(cfg: Config) -> frozenset:
-    """The step outcomes of every state the model explorer stores in ``cfg`` (the
-    race scopes, explored whole): each enabled step's, and each held off. A state
-    that breaks an invariant (a profile's bug) is stored but not expanded, as the
-    interleaver does under a kernel claim."""
-    r = explorer.explore(cfg, graph=False, keep_going=True)
-    steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
-    out: set = set()
-    for sid, s in enumerate(r.states):
-        if sid in r.broken:
-            continue
-        for name, args, ret, post in explorer.successors(cfg, s, steps):
-            if through_face(name, args):
-                out.update(step_outcomes(cfg, s, name, args, ret, post))
-        out.update(held_off(cfg, s))
-    return frozenset(out)
+def reachable_steps(cfg: Config, max_states: int = 50_000) -> tuple[frozenset, bool]:
+    """(the step outcomes of every state the model explorer stores in ``cfg``
+    within ``max_states``: each enabled step's, and each held off; whether that
+    is every state). A state that breaks an invariant (a profile's bug) is stored
+    but not expanded, as the interleaver does under a kernel claim. A bounded
+    search's outcomes are each reachable, so they are the least the race
+    machine can be asked to cover. Cached in memory and on disk."""
+    def compute():
+        r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
+        steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
+        out: set = set()
+        for sid, s in enumerate(r.states):
+            if sid in r.broken:
+                continue
+            for name, args, ret, post in explorer.successors(cfg, s, steps):
+                if through_face(name, args):
+                    out.update(step_outcomes(cfg, s, name, args, ret, post))
+            out.update(held_off(cfg, s))
+        return {"outcomes": sorted(out), "complete": r.complete}
+
+    return _disk_cached("steps", cfg, max_states, compute,
+                        lambda data: (frozenset(data["outcomes"]), bool(data["complete"])))
 
 
 def scenario_ops(scenario) -> list:
@@ -652,11 +678,10 @@ def for_machine(cfg: Config) -> tuple[Coverage, dict]:
 
 def for_steps(cfg: Config, max_states: int = 50_000) -> Coverage:
     """A coverage of a race scope: the step outcomes of every state the model
-    explorer stores, or unknown when the scope is too large to explore."""
-    r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
-    if not r.complete:
-        return Coverage(cfg)
-    return Coverage(cfg, reachable=reachable_steps(cfg), complete=True)
+    explorer stores; of its first ``max_states`` states where the scope is too
+    large to explore whole (the summary then says "at least")."""
+    outcomes, complete = reachable_steps(cfg, max_states)
+    return Coverage(cfg, reachable=outcomes, complete=complete)
 
 
 def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: int,

@@ -30,6 +30,7 @@ from hypothesis.stateful import (
 )
 
 from kmemcg.conformance import strategies as gen
+from kmemcg.conformance.alone import user_faults
 from kmemcg.conformance.claims import Claim
 from kmemcg.conformance.harness import (
     READ_FILES,
@@ -173,12 +174,10 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
     memcgs = st.integers(0, cfg.n_memcgs - 1)
     tasks = st.sampled_from(cfg.tasks)
     large = gen.kmalloc_large_sizes(cfg.orders)
+    faults = user_faults(cfg)
     # move_charge_at_immigrate where the scope has it: elsewhere a move of
     # charges at attach is outside the model's scope (facts.immigrate_in_scope)
     writes = gen.writes_with_move_charge if immigrate_in_scope(cfg) else gen.writes
-    user_faults = tuple(op for op, action in (("fault_anon", "anon.charge"),
-                                              ("read_file", "pagecache.charge"))
-                        if cfg.actions is None or action in cfg.actions)
 
     class KmemMachine(_base(cfg, make_impl, oracle, stats, claim, coverage)):
         @rule(m=memcgs)
@@ -267,8 +266,8 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
                                                    if v.kind == "user")))
             self._run("free_user", page=pfn)
 
-        if user_faults:
-            @rule(t=tasks, op=st.sampled_from(user_faults))
+        if faults:
+            @rule(t=tasks, op=st.sampled_from(faults))
             def user_fault(self, t, op):
                 """An anonymous page of the task's mm (freed with the mm), or a file
                 page read into the page cache (reclaimable)."""

@@ -119,6 +119,14 @@ class Steps:
         return bound
 
 
+#: the files written through cgroup_write_X64 (a u64): (the mem_cgroup
+#: handler, the step it is)
+U64_FILES = {
+    "memory.use_hierarchy": ("mem_cgroup_hierarchy_write", "use_hierarchy.write"),
+    "memory.move_charge_at_immigrate": ("mem_cgroup_move_charge_write", "move_charge.write"),
+}
+
+
 class Kernel:
     """The reference implementation: one machine, both faces, one set of counters."""
 
@@ -294,19 +302,13 @@ class Kernel:
         if memcg is None:
             return -ENOENT
         data = text.encode("utf-8", "surrogateescape")
-        if file == "memory.use_hierarchy":
+        if file in U64_FILES:  # cgroup_write_X64, then the file's write_u64
             ret, val = fs.cgroup_write_u64(data)
             if ret:
                 return ret
-            ret = self.mc.mem_cgroup_hierarchy_write(memcg, val)
-            yield Step("use_hierarchy.write", {"memcg": memcg.path, "value": val}, ret)
-            return ret
-        if file == "memory.move_charge_at_immigrate":
-            ret, val = fs.cgroup_write_u64(data)
-            if ret:
-                return ret
-            ret = self.mc.mem_cgroup_move_charge_write(memcg, val)
-            yield Step("move_charge.write", {"memcg": memcg.path, "value": val}, ret)
+            handler, action = U64_FILES[file]
+            ret = getattr(self.mc, handler)(memcg, val)
+            yield Step(action, {"memcg": memcg.path, "value": val}, ret)
             return ret
         if file == "memory.kmem.slabinfo":
             return -22  # -EINVAL: read-only, no write handler

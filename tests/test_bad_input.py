@@ -409,6 +409,6 @@ def test_a_real_sigint_is_the_interrupted_status(delay):
     assert p.stdout.readline().startswith("seed: 1")
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
-    out = p.communicate(timeout=30)[0]
+    out = p.communicate(timeout=120)[0]  # a loaded machine is slow to report
     assert p.returncode == Exit.INTERRUPTED and "interrupted (Ctrl-C)" in out
     assert "Traceback" not in out and "internal error" not in out

@@ -19,10 +19,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "c"
 KMEMCG = Path(sys.executable).parent / "kmemcg"
 CC = shutil.which("gcc") or shutil.which("cc")
 BUGS = {"NO_KMEM_ROLLBACK": "kmem.usage", "LIMIT_ROUND_DOWN": "kmem.limit",
-        "ACTIVATE_WITH_TASKS": "kmem_active"}
-#: the variants a short seeded run does not reach, each with the field its
-#: scripted scenario finds wrong: reclaim needs a group at U holding page cache
-SCRIPTED_BUGS = {"NO_RECLAIM": "page_cache"}
+        "ACTIVATE_WITH_TASKS": "kmem_active", "NO_RECLAIM": "page_cache"}
 
 
 def _write(path, file, text):
@@ -59,7 +56,7 @@ def built(tmp_path_factory):
                               "-o", str(out / name), str(EXAMPLE / "kmemcg.c")],
                              stderr=subprocess.PIPE, text=True)
             for name, flags in [("kmemcg-c", [])]
-            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *SCRIPTED_BUGS]]]
+            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in BUGS]]
     for job in jobs:
         _, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
@@ -90,20 +87,14 @@ def reclaim_replay(tmp_path_factory):
 
 
 def test_the_c_implementation_reclaims_page_cache_as_the_model_does(built, reclaim_replay):
+    """Further than a short seeded run goes: reclaim of a hierarchy's tree,
+    force_empty and rmdir with page cache and anonymous pages in the group."""
     r = run("replay", reclaim_replay, "--pipe", built / "kmemcg-c")
     assert r.exit_code == Exit.OK, r.output
     assert "conforms" in r.output
-    for outcome in ("anon.charge = -ENOMEM", "charge.res = 0 [hierarchical]",
-                    "limit.write = -EBUSY [below usage]", "force_empty = 0 [user pages moved]"):
+    for outcome in ("anon.charge = -ENOMEM", "anon.charge = 0 [reclaimed]",
+                    "charge.res = 0 [reclaimed]", "face: write memory.force_empty"):
         assert outcome in r.output, r.output
-
-
-@pytest.mark.parametrize("bug", sorted(SCRIPTED_BUGS))
-def test_each_scripted_wrong_variant_of_the_c_implementation_is_killed(built, bug,
-                                                                      reclaim_replay):
-    r = run("replay", reclaim_replay, "--pipe", built / f"kmemcg-c-{bug}")
-    assert r.exit_code == Exit.VIOLATION, r.output
-    assert "nonconformance [oracle]" in r.output and SCRIPTED_BUGS[bug] in r.output, r.output
 
 
 def test_race_checking_says_in_one_line_why_the_c_implementation_cannot_be_interleaved(built):

@@ -146,7 +146,7 @@ def test_pipe_adapter_turns_a_broken_program_into_a_clear_error(tmp_path, progra
     script = tmp_path / "impl.py"
     script.write_text(textwrap.dedent(program))
     with pytest.raises(ProtocolError, match=message):
-        PipeAdapter(f"{sys.executable} {script}", CFG, timeout=1.0)
+        PipeAdapter(f"{sys.executable} {script}", CFG, timeout=1.0, startup=1.0)
 
 
 def test_an_implementation_that_raises_is_a_nonconformance_not_a_crash():

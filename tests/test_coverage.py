@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from serial import SerialKernel
 
-from kmemcg.conformance import coverage, machine, report
+from kmemcg.conformance import coverage, machine, race, report
 from kmemcg.conformance.adapters import PythonAdapter
 from kmemcg.conformance.interleave import explore_impl, reference
 from kmemcg.conformance.mutants import MUTANTS
@@ -205,3 +205,18 @@ def test_death_windows_are_reached_and_covered(preset, window):
     if preset == "death":  # death-hier's interleaving takes minutes
         r = explore_impl(PRESETS[preset], coverage=cov)
         assert r.problem is None and cov.uncovered == []
+
+
+def test_race_coverage_of_a_scope_too_large_to_explore_says_at_least():
+    """A race scope the explorer cannot finish (conformance): the step outcomes of
+    the states it stored are each reachable, so the race machine is asked to cover
+    them (it reported "reachable: unknown" and never what stayed uncovered)."""
+    cov = coverage.for_steps(CONFORMANCE, max_states=300)
+    assert cov.reachable and not cov.complete
+    assert "charge.bypass = 0" in cov.reachable and "mkdir = 0" in cov.reachable
+    st = race.run(CONFORMANCE, seed_value=1, examples=5, steps=10, coverage=cov)
+    assert st.failure is None
+    lines = cov.lines()
+    assert "(at least: the search was bounded)" in lines[0], lines
+    assert set(cov.seen) & cov.reachable and cov.uncovered
+    assert any(x.startswith("  uncovered: ") for x in lines), lines

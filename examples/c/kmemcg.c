@@ -866,6 +866,10 @@ static void read_(J *params)
 		emit("\"result\": %d", -ENOENT);
 	} else if (!strcmp(f, "memory.use_hierarchy")) {
 		emit("\"result\": \"%d\\n\"", memcgs[m].use_hierarchy);
+	} else if (!strcmp(f, "memory.move_charge_at_immigrate")) {
+		/* mem_cgroup_move_charge_read: never written here (reset refuses the
+		 * scopes that write it), so mem_cgroup_css_alloc's 0 */
+		emit("\"result\": \"0\\n\"");
 	} else if (!strcmp(f, "memory.force_empty")) {
 		emit("\"result\": %d", -EINVAL);
 	} else if (!strcmp(f, "memory.kmem.slabinfo")) {
@@ -956,6 +960,9 @@ static const char *reset(J *params)
 		return "only scopes with tasks at boot and no memcg at boot are supported";
 	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
 		return "only the correct profile is implemented";
+	for (J *a = get(cfg, "actions") ? get(cfg, "actions")->kid : NULL; a; a = a->next)
+		if (a->type == J_STR && !strcmp(a->str, "move_charge.write"))
+			return "move_charge_at_immigrate writes are not supported (charges never move here)";
 	memset(memcgs, 0, sizeof memcgs);
 	memset(tasks, 0, sizeof tasks);
 	memset(mms, 0, sizeof mms);
