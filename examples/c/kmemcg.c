@@ -960,7 +960,10 @@ static const char *reset(J *params)
 		return "only scopes with tasks at boot and no memcg at boot are supported";
 	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
 		return "only the correct profile is implemented";
-	for (J *a = get(cfg, "actions") ? get(cfg, "actions")->kid : NULL; a; a = a->next)
+	J *actions = get(cfg, "actions");
+	if (!actions || actions->type != J_ARR) /* null: every action, the write included */
+		return "move_charge_at_immigrate writes are not supported (a scope of every action)";
+	for (J *a = actions->kid; a; a = a->next)
 		if (a->type == J_STR && !strcmp(a->str, "move_charge.write"))
 			return "move_charge_at_immigrate writes are not supported (charges never move here)";
 	memset(memcgs, 0, sizeof memcgs);
