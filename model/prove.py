@@ -12,7 +12,9 @@ induction, rendered as two readable states.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -398,11 +400,21 @@ def read_trace(m: z3.ModelRef, states, labels) -> list:
 # ---------------------------------------------------------------- beside the induction
 
 
-def _bmc_child(cfg: Config, depth: int, conn) -> None:
+def _exit_when_orphaned(parent: int) -> None:
+    """A parent killed outright (SIGKILL, SIGTERM) cannot end its worker: the
+    worker ends itself once it is orphaned. Z3's calls release the GIL, so this
+    thread runs while a query does."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _bmc_child(cfg: Config, depth: int, conn, parent: int) -> None:
     """The worker process: BMC, its report sent back. Ctrl-C is the parent's to
     handle (it ends this process), so the worker never prints its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     z3.set_param("ctrl_c", False)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     try:
         conn.send(bmc(cfg, depth))
     except Exception as e:  # the parent reports it; a traceback here would be lost
@@ -426,7 +438,7 @@ class BackgroundBmc:
         ctx = multiprocessing.get_context("spawn")
         receive, send = ctx.Pipe(duplex=False)
         try:
-            self.process = ctx.Process(target=_bmc_child, args=(self.cfg, self.depth, send),
+            self.process = ctx.Process(target=_bmc_child, args=(self.cfg, self.depth, send, os.getpid()),
                                        daemon=True)
             self.process.start()
         except OSError:

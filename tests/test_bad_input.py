@@ -424,8 +424,11 @@ def test_a_sigint_during_the_proof_ends_its_bmc_worker_too(delay):
     p = subprocess.Popen([kmemcg, "prove", "--bmc", "30"], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env=env,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(delay)
-    p.send_signal(signal.SIGINT)
-    out = p.communicate(timeout=120)[0]  # BMC to depth 30 would take far longer
+    try:
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        out = p.communicate(timeout=120)[0]  # BMC to depth 30 would take far longer
+    finally:
+        p.kill()  # a worker left running ends itself once orphaned
     assert p.returncode == Exit.INTERRUPTED and "interrupted (Ctrl-C)" in out
     assert "Traceback" not in out and "internal error" not in out
