@@ -71,8 +71,10 @@ class Obligation:
     seconds: float
     #: counterexample to induction: (args, pre, post) as concrete states.
     cti: tuple | None = None
-    #: solver queries asked for this obligation, one per case (parameter
-    #: tuple) of the action that writes something the invariant reads.
+    #: the cases (parameter tuples) of the action the solver was asked about
+    #: for this invariant: those that write something it reads. A case's
+    #: obligations share one query, and have one each only when that one is
+    #: not unsat (ProofReport.queries counts the queries themselves).
     queries: int = 0
 
     @property
@@ -239,7 +241,6 @@ class Induction:
         t = time.perf_counter()
         verdict = self.query(self.onto(self.broken[inv.id], values, [inv]))
         o.seconds += time.perf_counter() - t
-        o.queries += 1
         if verdict == z3.sat:
             o.ok, o.cti = False, self.readable_cti(inv, args, guard, post)
         elif verdict != z3.unsat:
