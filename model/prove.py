@@ -23,7 +23,7 @@ import z3
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.core import symbolic_like
-from kmemcg.model.dual import And, Eq, symbolic
+from kmemcg.model.dual import And, symbolic
 from kmemcg.model.frame import as_term, constants, leaves, substitution, written
 
 
@@ -448,9 +448,13 @@ class BackgroundBmc:
         self.conn = receive
         return self
 
-    def result(self) -> BmcReport:
+    def result(self, between=None) -> BmcReport:
+        """The worker's report; ``between()`` is called every tenth of a second
+        while it is awaited (a caller's chance to act on a held-back Ctrl-C)."""
         if self.process is not None:
             try:
+                while between is not None and not self.conn.poll(0.1):
+                    between()
                 got = self.conn.recv()
             except EOFError:  # the worker died (killed, out of memory): BMC here
                 got = None

@@ -414,7 +414,7 @@ def test_a_real_sigint_is_the_interrupted_status(delay):
     assert "Traceback" not in out and "internal error" not in out
 
 
-@pytest.mark.parametrize("delay", [0.8, 2.0])
+@pytest.mark.parametrize("delay", [0.2, 0.8, 2.0])
 def test_a_sigint_during_the_proof_ends_its_bmc_worker_too(delay):
     """BMC runs in a process of its own beside the induction: a Ctrl-C is still
     the interrupted status, the worker prints no traceback of its own, and it
@@ -425,6 +425,8 @@ def test_a_sigint_during_the_proof_ends_its_bmc_worker_too(delay):
                          stderr=subprocess.STDOUT, text=True, env=env,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
+        first = p.stdout.readline()  # the worker starts right after this line
+        assert first.startswith("prove [whole]: ")
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         out = p.communicate(timeout=120)[0]  # BMC to depth 30 would take far longer

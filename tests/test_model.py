@@ -161,7 +161,8 @@ def test_a_broken_pair_is_still_caught_while_others_are_skipped():
 def test_the_whole_prove_keeps_its_verdict(preset):
     lines = []
     assert run_prove(PRESETS[preset], bmc_depth=6, echo=lines.append) == Exit.OK
-    assert "0 failed" in lines[0] and "discharged by frame reasoning" in lines[1]
+    assert lines[0].startswith(f"prove [{preset}]: ") and "BMC to depth 6 beside it" in lines[0]
+    assert "0 failed" in lines[1] and "discharged by frame reasoning" in lines[2]
     assert lines[-1].startswith("bmc: depth 6, no violation")
 
 
