@@ -50,7 +50,7 @@ from kmemcg.conformance import machine
 from kmemcg.conformance import race as race_machine
 from kmemcg.conformance.alone import model_operation, user_faults
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
-from kmemcg.model import cgroupfs
+from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model import explore as explorer
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
@@ -342,6 +342,10 @@ def operation_outcomes(cfg: Config, s: State, op: str, args: dict, paths, pure,
     if op == "write" and s.lifecycle[paths.index(args["path"])] == ONLINE:
         m = paths.index(args["path"])
         return [write_outcome(cfg, s, m, args["file"], args["text"], -(pure or 0))]
+    if op == "kmem_cache_create" and pure is not None:  # why kmem_cache_create refused it
+        why = slab_common.refusal(cfg, s, args.get("name"), args["size"],
+                                  args["objs_per_slab"], args.get("order", 0))
+        return [f"face: kmem_cache_create [{why}] = {ret_text(pure)}"]
     return [] if pure is None or op == "set_task" else [f"face: {op} = {ret_text(pure)}"]
 
 
