@@ -45,6 +45,8 @@ DEATH_FACES = ("css_free", "mem_cgroup_free", "memcg_state")
 #: and on a scope with tasks created and user memory: the task paths, the faults
 TASK_FACES = ("spawn", "fork", "exit", "put_task_struct")
 USER_MEMORY_FACES = ("fault_anon", "read_file")
+#: and on a scope that loads a root cache at run time: kmem_cache_create
+ROOT_CREATE_FACES = ("kmem_cache_create",)
 
 
 #: seconds a program over a pipe has to answer its first request, ``hello``
@@ -76,7 +78,8 @@ def faces_for(cfg) -> tuple[str, ...]:
         KERNEL_FACES + (CACHE_FACES if cfg.roots or not cfg.boot_tasks else ())
         + (DEATH_FACES if dies(cfg) else ())
         + (TASK_FACES if any_of("spawn", "fork") else ())
-        + (USER_MEMORY_FACES if any_of("anon.charge", "pagecache.charge") else ())))
+        + (USER_MEMORY_FACES if any_of("anon.charge", "pagecache.charge") else ())
+        + (ROOT_CREATE_FACES if cfg.roots and any_of("kmem_cache_create") else ())))
 
 
 def load_factory(spec: str):
@@ -291,6 +294,9 @@ _CALLS = {
            else {})),
     "kmem_cache_shrink": lambda s, a: s.kmem_cache_shrink(a["root"], a["path"]),
     "kmem_cache_destroy": lambda s, a: s.kmem_cache_destroy(a["root"]),
+    # a name left out is kmem_cache_create's NULL name
+    "kmem_cache_create": lambda s, a: s.kmem_cache_create(
+        a.get("name"), a["size"], a["objs_per_slab"], a.get("order", 0)),
     "css_free": lambda s, a: s.css_free(a["path"]),
     "mem_cgroup_free": lambda s, a: s.mem_cgroup_free(a["path"]),
     "drain_stock": lambda s, a: s.drain_stock(a["cpu"]),

@@ -50,7 +50,7 @@ from kmemcg.conformance import machine
 from kmemcg.conformance import race as race_machine
 from kmemcg.conformance.alone import model_operation, user_faults
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
-from kmemcg.model import cgroupfs
+from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model import explore as explorer
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
@@ -325,7 +325,7 @@ def write_outcome(cfg: Config, s: State, m: int, file: str, text: str, error: in
         return (f"face: write {file} [text {'0' if text.strip() == '0' else 'other'}, "
                 f"{'something to reset' if moves else 'nothing to reset'}]{res}")
     if file == "memory.use_hierarchy":
-        cls = "too long" if len(text) >= 64 else ("number" if cgroupfs.parse_u64(
+        cls = "too long" if len(text) >= 64 else "empty" if not text else ("number" if cgroupfs.parse_u64(
             text.strip(_SPACE)) is not None else "junk")
         return f"face: write {file} [{cls}]{res}"
     return f"face: write {file if file in cgroupfs.FILES or file in cgroupfs.WRITE_ONLY else '(no such file)'}{res}"
@@ -342,6 +342,10 @@ def operation_outcomes(cfg: Config, s: State, op: str, args: dict, paths, pure,
     if op == "write" and s.lifecycle[paths.index(args["path"])] == ONLINE:
         m = paths.index(args["path"])
         return [write_outcome(cfg, s, m, args["file"], args["text"], -(pure or 0))]
+    if op == "kmem_cache_create" and pure is not None:  # why kmem_cache_create refused it
+        why = slab_common.refusal(cfg, s, args.get("name"), args["size"],
+                                  args["objs_per_slab"], args.get("order", 0))
+        return [f"face: kmem_cache_create [{why}] = {ret_text(pure)}"]
     return [] if pure is None or op == "set_task" else [f"face: {op} = {ret_text(pure)}"]
 
 
@@ -417,7 +421,7 @@ class Coverage:
 FACE_LIMIT_TEXTS = ("-1", "-1x", "-18446744073709551617", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
                     "9" * 70)
 _RESET_TEXTS = ("0", "1")
-_HIERARCHY_TEXTS = ("0", "1", "2", "x")
+_HIERARCHY_TEXTS = ("0", "1", "2", "x", "")
 #: allocation contexts that must bypass accounting: the operations that set one
 #: up, allocate, and undo it
 BYPASSES = dict(zip(BYPASS_CONTEXT, (

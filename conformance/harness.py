@@ -25,7 +25,7 @@ from kmemcg.conformance.protocol import (
     ImplementationTimeout,
     ProtocolError,
 )
-from kmemcg.model import cgroupfs
+from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model.config import MAX_ORDER, NONE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.facts import owner_memcg
@@ -273,6 +273,10 @@ class Harness:
             return None, ("user.uncharge", (page.memcg,))
         if op == "set_task":
             return 0, None
+        if op == "kmem_cache_create":  # model/slab_common.py, as a write's cgroupfs
+            e = slab_common.expect_create(self.cfg, s, a.get("name"), a["size"],
+                                          a["objs_per_slab"], a.get("order", 0))
+            return (-e.error, None) if e.error else (None, (e.action, e.args))
         if op == "drain_stock":
             cpu = a["cpu"]
             if not isinstance(cpu, int) or isinstance(cpu, bool) \
@@ -429,6 +433,11 @@ class Harness:
             for k in ("kthread", "fatal_signal", "has_mm"):
                 if args.get(k) is not None:
                     setattr(ctx, k, bool(args[k]))
+            return
+        if op == "kmem_cache_create" and pure is None and actions:
+            if result != args.get("name"):  # the cache, named as the other paths name it
+                self.fail("errno", f"kmem_cache_create {args} returned {result!r}, not the "
+                                   f"cache ({args.get('name')!r})")
             return
         if not isinstance(result, int) or isinstance(result, bool):
             self.fail("protocol", f"{op} returned {result!r}, not an integer")

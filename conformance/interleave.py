@@ -38,7 +38,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from errno import ENOENT, ENOMEM
+from errno import EINVAL, ENOENT, ENOMEM
 
 from kmemcg.conformance.adapters import PythonAdapter, dies
 from kmemcg.conformance.claims import Claim, KnownBug
@@ -66,6 +66,7 @@ from kmemcg.impl.lockdep import Lockdep
 from kmemcg.model.config import UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.serial import splits
+from kmemcg.model.slab_common import object_size
 from kmemcg.model.slabinfo import expect_proc_slabinfo
 from kmemcg.model.state import (
     ABSENT,
@@ -153,6 +154,12 @@ ACTOR_OPERATIONS = {
     "free_user": (lambda pfn: "kernel", lambda pfn: {"page": pfn}),
     # a cpu's stock drain work, one step (drain_local_stock)
     "drain_stock": (lambda cpu: "kernel", lambda cpu: {"cpu": cpu}),
+    # a module load: the root cache of a slot, in the scope's geometry; also
+    # tried while one of that name is loaded (a duplicate: -EINVAL, no step)
+    "kmem_cache_create": (lambda name, size, num, order: "insmod",
+                          lambda name, size, num, order: {"name": name, "size": size,
+                                                          "objs_per_slab": num,
+                                                          "order": order}),
 }
 
 
@@ -382,6 +389,11 @@ class _Run:
                 ops.append(("read_file", (t,)))
         if _allowed(cfg, "stock.drain"):
             ops += [("drain_stock", (c,)) for c in range(cfg.cpus) if s.stock_memcg[c] >= 0]
+        if _allowed(cfg, "kmem_cache_create"):
+            create = MODEL.actions["kmem_cache_create"]
+            geometry = (object_size(cfg), cfg.objs_per_slab, cfg.slab_order)
+            ops += [("kmem_cache_create", (name, *geometry)) for r, name in enumerate(cfg.roots)
+                    if s.root_alive[r] or create.guard(cfg, s, r)]
         # free one page of each kind and order per memcg: those are interchangeable
         seen = set()
         for pfn in sorted(self.pages):
@@ -610,6 +622,9 @@ def _settled(steps) -> bool:
 
 def _result_problem(op, args, steps, result) -> str | None:
     """What the harness checks of a returned cgroupfs or page operation."""
+    if op == "kmem_cache_create":  # (name, size, objs_per_slab, order)
+        want = args[0] if steps else -EINVAL  # the cache, or a duplicate's -EINVAL
+        return None if result == want else f"{op} {args[0]!r} returned {result!r}, not {want!r}"
     if not isinstance(result, int) or isinstance(result, bool):
         return f"{op} returned {result!r}, not an integer"
     if not steps:

@@ -25,7 +25,7 @@ from kmemcg.impl.memcontrol import (
 )
 from kmemcg.impl.res_counter import ResCounter
 from kmemcg.impl.sched import Step
-from kmemcg.impl.slab import SlabAllocator
+from kmemcg.impl.slab import KMALLOC_MAX_SIZE, SIZEOF_VOID_P, SlabAllocator
 
 
 class _NoKmemRollbackMC(MemoryController):
@@ -358,6 +358,18 @@ class _ForkIgnoresKmemLimit(Kernel):
         return 0
 
 
+class _DuplicateRootCacheNameSlab(SlabAllocator):
+    def kmem_cache_sanity_check(self, name, size):
+        err = super().kmem_cache_sanity_check(name, size)
+        if err and name is not None and SIZEOF_VOID_P <= size <= KMALLOC_MAX_SIZE:
+            return 0  # bug: slab_caches is not searched for a cache of that name
+        return err
+
+
+class DuplicateRootCacheName(Kernel):
+    slab_class = _DuplicateRootCacheNameSlab
+
+
 class _InterruptCharged(Kernel):
     def kmem_cache_alloc(self, root, path=None, fill=None, context=None, task=None):
         if context == "interrupt":
@@ -576,6 +588,11 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("immigrate_moves_stack", _ImmigrateMovesStack,
            "an attach with move_charge_at_immigrate moves the task's thread stack charge "
            "(kernel memory) too", None, "immigrate-race", needs="tasks"),
+    # a root cache created at run time: only root-create loads one, and the
+    # sequential machine's scope has no root caches
+    Mutant("duplicate_root_cache_name", DuplicateRootCacheName,
+           "kmem_cache_create of a name already on slab_caches makes a second cache, not "
+           "-EINVAL", None, "root-create", needs="loads_roots"),
     Mutant("double_put_at_death", _DoublePutAtDeath,
            "the last uncharge puts the death reference without test_and_clear: DEAD "
            "stays set, so css_free puts it again", None, "death"),

@@ -96,6 +96,18 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
                        works
 ``kmem_cache_shrink``  ``root``, ``path``
 ``kmem_cache_destroy`` ``root``
+``kmem_cache_create``  ``name`` (left out or null: a NULL name), ``size``
+                       (bytes an object), ``objs_per_slab``, ``order``
+                       (2**order pages a slab): a root cache loaded at run
+                       time (one step, ``kmem_cache_create`` with ``root``);
+                       returns the cache, by its name, or -EINVAL (no step)
+                       for what kmem_cache_sanity_check refuses (a NULL name,
+                       a size below 8 or above KMALLOC_MAX_SIZE, 8 MiB, a
+                       root cache of that name still loaded or being
+                       unloaded) or a geometry no slab holds (``objs_per_slab
+                       * size`` above ``PAGE_SIZE << order``). The suite asks
+                       only for the configuration's root names and slab
+                       geometry
 ``work``               ``item`` (a name from ``queued``): a kworker runs it
 ``css_free``           ``path``: cgroup_free_fn's mem_cgroup_css_free of the
                        removed memcg, once due (its steps ``css_free.mark_dead``,
@@ -192,6 +204,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "kmem_cache_free": ("object", "task", "release"),
     "kmem_cache_shrink": ("root", "path"),
     "kmem_cache_destroy": ("root",),
+    "kmem_cache_create": ("name", "size", "objs_per_slab", "order"),
     "work": ("item",),
     "css_free": ("path",),
     "mem_cgroup_free": ("path",),
@@ -201,7 +214,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
 #: the arguments an operation may leave out (their defaults: see the adapters)
 OPTIONAL_ARGS = frozenset({"gfp", "in_interrupt", "fail", "kthread", "fatal_signal", "has_mm",
                            "fill", "release", "order", "context", "task", "thread",
-                           "object"})
+                           "object", "name"})
 
 #: gfp flag names an allocation may carry.
 GFP_FLAGS = ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOFAIL")

@@ -159,11 +159,30 @@ def check_ops(cfg: Config, ops) -> list[tuple[str, dict]]:
         if "task" in args and args["task"] not in cfg.tasks:
             raise ValueError(f"{where}: {op}: task {args['task']!r} is not in the "
                              f"configuration ({', '.join(cfg.tasks)})")
+        if op == "kmem_cache_create":
+            _check_create(cfg, where, args)
         if op == "alloc_kmem" and args.get("order", 0) not in cfg.orders:
             raise ValueError(f"{where}: {op}: order {args['order']!r} is not one the "
                              f"configuration allocates ({list(cfg.orders)})")
         out.append((op, args))
     return out
+
+
+def _check_create(cfg: Config, where: str, args: dict) -> None:
+    """A kmem_cache_create the configuration can judge: one of its root slots
+    (or a NULL name), integer sizes, and its own slab geometry."""
+    name = args.get("name")
+    if name is not None and name not in cfg.roots:
+        raise ValueError(f"{where}: kmem_cache_create: {name!r} is not one of the "
+                         f"configuration's root caches ({', '.join(cfg.roots) or 'none'})")
+    counts = [args.get("size"), args.get("objs_per_slab"), args.get("order", 0)]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts):
+        raise ValueError(f"{where}: kmem_cache_create: size, objs_per_slab and order must be "
+                         f"integers")
+    if (args.get("order", 0), args["objs_per_slab"]) != (cfg.slab_order, cfg.objs_per_slab):
+        raise ValueError(f"{where}: kmem_cache_create: the configuration's slabs are "
+                         f"2**{cfg.slab_order} pages of {cfg.objs_per_slab} objects "
+                         f"(order {cfg.slab_order}, objs_per_slab {cfg.objs_per_slab})")
 
 
 def write_json(path: str | Path, data: dict) -> None:

@@ -64,6 +64,13 @@ _COUNTER_FILES = {
 _WORK_STAGE = {None: "check", "check": "check", "shrink": "shrink", "destroy": "destroy"}
 
 
+def boot_object_size(order: int, num: int) -> int:
+    """The object size of a root cache created at boot: the largest that
+    ``num`` objects to a ``2**order``-page slab leaves (no configuration names
+    one; only /proc/slabinfo's geometry, which does not show it, depends on it)."""
+    return (PAGE_SIZE << order) // num
+
+
 class kpath:
     """A kernel path method: called plainly it runs to completion and returns
     the path's result; ``kernel.steps.<name>(...)`` returns the generator."""
@@ -142,7 +149,7 @@ class Kernel:
         "alloc_user_page", "free_user_page", "fault_anon", "read_file", "spawn", "fork", "exit",
         "put_task_struct",
         "kmem_cache_alloc", "kmem_cache_free", "kmem_cache_shrink", "kmem_cache_destroy",
-        "css_free", "mem_cgroup_free", "drain_stock",
+        "kmem_cache_create", "css_free", "mem_cgroup_free", "drain_stock",
     })
 
     def __init_subclass__(cls, **kw):
@@ -153,14 +160,15 @@ class Kernel:
                 setattr(cls, name, kpath(attr))
 
     def __init__(self, tasks=("t1", "t2"), *, memcgs=None, parents=None, roots=(),
-                 slab_order: int = 0, objs_per_slab: int = 1,
+                 boot_roots: bool = True, slab_order: int = 0, objs_per_slab: int = 1,
                  thread_size_order: int = THREAD_SIZE_ORDER, boot_memcgs: bool = False,
                  boot_tasks: bool = True, kmem_limit: int = RESOURCE_MAX,
                  fixes: frozenset[str] = FIXES, lockdep: Lockdep | None = None,
                  root_objects: bool = False, nr_cpus: int = 0,
                  charge_batch: int = CHARGE_BATCH):
         """Boot: the root memcg, the root caches ``roots`` (kmem_cache_create of
-        ``2**slab_order``-page slabs of ``objs_per_slab`` objects), the tasks
+        ``2**slab_order``-page slabs of ``objs_per_slab`` objects; with
+        ``boot_roots`` off none, and kmem_cache_create makes them later), the tasks
         (in the root memcg with ``boot_tasks``; else their pids are free until
         ``fork``), and with ``boot_memcgs`` every memcg of ``memcgs`` (names;
         ``parents`` their parents' indices) created and kmem-limited at
@@ -191,8 +199,12 @@ class Kernel:
         self.pages: dict[int, Page] = {}
         self.mc.pages = self.pages  # the LRUs the controller's reclaim scans
         self._next_pfn = 0
-        for name in roots:
-            self.slab.kmem_cache_create(name, slab_order, objs_per_slab)
+        #: the scope has root caches, loaded at boot or later: the snapshot
+        #: has their fields (the walks, the error) even while none is loaded
+        self.root_scope = bool(roots)
+        for name in roots if boot_roots else ():
+            self.slab.kmem_cache_create(name, boot_object_size(slab_order, objs_per_slab),
+                                        slab_order, objs_per_slab)
         if boot_memcgs:
             paths = ["/"]
             for m, name in enumerate(memcgs[1:], 1):
@@ -205,7 +217,7 @@ class Kernel:
         """The machine a model configuration describes (model/config.py) at boot,
         built with the fixes its profile keeps."""
         return cls(cfg.tasks, memcgs=cfg.memcgs, parents=cfg.parents, roots=cfg.roots,
-                   slab_order=cfg.slab_order, objs_per_slab=cfg.objs_per_slab,
+                   boot_roots=cfg.boot_roots, slab_order=cfg.slab_order, objs_per_slab=cfg.objs_per_slab,
                    thread_size_order=cfg.thread_size_order,
                    boot_memcgs=cfg.boot_memcgs, boot_tasks=cfg.boot_tasks,
                    kmem_limit=cfg.kmem_limit, fixes=cfg.fixes, lockdep=lockdep,
@@ -287,7 +299,7 @@ class Kernel:
             yield Step("rmdir", {"memcg": memcg.path}, -EBUSY)
             return -EBUSY
         self.mc.mem_cgroup_css_offline(memcg, self._user_pages())
-        if not self.slab.slab_caches:
+        if not self.slab.slab_caches and not self.root_scope:  # no walk in the scope
             yield Step("rmdir", {"memcg": memcg.path})
             return 0
         self.slab.offline_at = (memcg, set())  # the walk starts with the step
@@ -768,6 +780,26 @@ class Kernel:
         return 0
 
     @kpath
+    def kmem_cache_create(self, name: str | None, size: int, objs_per_slab: int, order: int):
+        """kmem_cache_create(name, size, ...) of a module being loaded (3.8-3.10):
+        a root cache whose ``2**order``-page slabs hold ``objs_per_slab``
+        objects of ``size`` bytes, in one step (its body runs under
+        slab_mutex). The cache (its name, as every other path names a root),
+        or -EINVAL: kmem_cache_sanity_check's NULL name, size below
+        sizeof(void *) or above KMALLOC_MAX_SIZE, a root cache of that name
+        still on slab_caches (one being unloaded included), or a geometry no
+        slab holds."""
+        if (name is not None and not isinstance(name, str)) or not all(
+                isinstance(v, int) and not isinstance(v, bool)
+                for v in (size, objs_per_slab, order)):
+            return -EINVAL
+        cachep = self.slab.kmem_cache_create(name, size, order, objs_per_slab)
+        if isinstance(cachep, int):
+            return cachep
+        yield Step("kmem_cache_create", {"root": name})
+        return name
+
+    @kpath
     def kmem_cache_destroy(self, root: str):
         """kmem_cache_destroy(root) -> kmem_cache_destroy_memcg_children (3.8)."""
         r = self._root(root)
@@ -891,7 +923,7 @@ class Kernel:
                for name in self.task_names}
         out = {"memcgs": memcgs, "tasks": tasks, "mms": mms, "admin": self._admin_snapshot(),
                "static_key": mc.memcg_kmem_enabled_key}
-        if slab.slab_caches:
+        if slab.slab_caches or self.root_scope:
             out.update(self._cache_snapshot())
         if mc.memcg_stock:  # memcg_stock per cpu
             out["stock"] = [{"memcg": s.cached.path if s.cached else None,

@@ -20,7 +20,7 @@ Historical kernels are this same code with fixes left out (see ``FIXES``).
 
 from __future__ import annotations
 
-from errno import ENOMEM
+from errno import EINVAL, ENOMEM
 
 from kmemcg.impl.lockdep import Lockdep
 from kmemcg.impl.memcontrol import CONTROLLER_FIXES, PAGE_SIZE, MemCgroup, MemoryController
@@ -36,6 +36,15 @@ FIXES = CONTROLLER_FIXES | frozenset({
     "destroy_waits_for_shrinker", "offline_excludes_root_destroy", "create_checks_online",
     "root_dying_flush", "root_destroy_cancels_work", "slot_before_list",
 })
+
+
+#: sizeof(void *) on x86_64: kmem_cache_sanity_check's smallest object (3.8-3.10)
+SIZEOF_VOID_P = 8
+#: MAX_ORDER (x86_64): a slab is of order 0..MAX_ORDER - 1
+MAX_ORDER = 11
+#: KMALLOC_MAX_SIZE, SLUB's 1 << KMALLOC_SHIFT_MAX = MAX_ORDER + PAGE_SHIFT (3.9-3.10,
+#: 8 MiB); 3.8's slab.h had 1 << (MAX_ORDER + PAGE_SHIFT - 1), 4 MiB
+KMALLOC_MAX_SIZE = PAGE_SIZE << MAX_ORDER
 
 
 class MemcgCacheParams:
@@ -79,6 +88,7 @@ class KmemCache:
         #: array's growth in memcg_update_all_caches is not modelled)
         self.memcg_caches: dict[int, KmemCache] | None = None
         self.memcg_params: MemcgCacheParams | None = None
+        self.object_size = 0  # s->object_size
         self.root = root
 
     @property
@@ -137,17 +147,57 @@ class SlabAllocator:
     def has_fix(self, fix: str) -> bool:
         return fix in self.fixes
 
-    def kmem_cache_create(self, name: str, order: int, num: int) -> KmemCache:
-        """kmem_cache_create of a root cache, with memcg_register_cache giving it
-        its memcg_caches[] (boot time here)."""
+    def kmem_cache_create(self, name: str | None, size: int, order: int,
+                          num: int) -> KmemCache | int:
+        """kmem_cache_create -> kmem_cache_create_memcg(NULL, name, size, ...)
+        (mm/slab_common.c, 3.8-3.10), all of it under slab_mutex: the sanity
+        checks, a new cache whose ``2**order``-page slabs hold ``num`` objects
+        of ``size`` bytes (__kmem_cache_create), memcg_register_cache, and the
+        list_add to slab_caches. The cache, or -EINVAL: kmem_cache_create
+        itself returns NULL, having printed why (the sanity check leaves
+        ``err`` at 0 in 3.8-3.10, so only its own pr_err says so)."""
+        err = self.kmem_cache_sanity_check(name, size)
+        if err:
+            return err
+        # __kmem_cache_create: SLUB's calculate_sizes finds no order that
+        # holds the objects (kmem_cache_open's -EINVAL)
+        if not 0 <= order < MAX_ORDER or num < 1 or num * size > PAGE_SIZE << order:
+            return -EINVAL
         root = KmemCache(name, order=order, num=num)
-        root.memcg_caches = {}
-        self.roots_by_name.setdefault(name, len(self.slab_caches))
-        self.slab_caches.append(root)
+        root.object_size = size
+        self.memcg_register_cache(root)
+        self.roots_by_name[name] = len(self.slab_caches)
+        self.slab_caches.append(root)  # list_add(&s->list, &slab_caches)
         return root
 
+    def kmem_cache_sanity_check(self, name: str | None, size: int) -> int:
+        """kmem_cache_sanity_check(NULL, name, size) (3.8-3.10, CONFIG_DEBUG_VM):
+        -EINVAL for a NULL name, a size below sizeof(void *) or above
+        KMALLOC_MAX_SIZE, or a root cache of that name on slab_caches (one
+        whose unload has not finished is still there). in_interrupt() is
+        never true here: no operation creates a cache from an interrupt."""
+        if name is None or not SIZEOF_VOID_P <= size <= KMALLOC_MAX_SIZE:
+            return -EINVAL
+        if self._live_root(name) is not None:
+            return -EINVAL  # "Cache name already exists."
+        return 0
+
+    def memcg_register_cache(self, root: KmemCache) -> None:
+        """memcg_register_cache(NULL, s, NULL) (3.8-3.10): a root's
+        memcg_params, with memcg_caches[] (a dict here, so room for every
+        kmemcg_id: the array's size, memcg_limited_groups_array_size at this
+        moment, and its growth in memcg_update_all_caches, which the same
+        slab_mutex serialises with this, are not kept)."""
+        root.memcg_caches = {}
+
+    def _live_root(self, name: str) -> int | None:
+        """The root cache of that name still on slab_caches (not yet freed)."""
+        r = self.roots_by_name.get(name)
+        return r if r is not None and not self.slab_caches[r].freed else None
+
     def root_index(self, name: str) -> int | None:
-        """The root cache of that name (slab_caches is walked under slab_mutex)."""
+        """The root cache of that name, its latest incarnation (slab_caches is
+        walked under slab_mutex)."""
         return self.roots_by_name.get(name)
 
     # ------------------------------------------------------------ helpers

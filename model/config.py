@@ -58,8 +58,12 @@ class Config:
     actions: tuple[str, ...] | None = None
     #: the kernel modelled: "correct", or a profile of model/profiles.py.
     profile: str = CORRECT
-    #: root slab caches (kmem_cache_create'd at boot).
+    #: root slab caches: the slots of kmem_cache_create'd root caches (at
+    #: boot, or at run time without ``boot_roots``).
     roots: tuple[str, ...] = ()
+    #: Init: every root cache is created at boot; False: each root slot starts
+    #: empty and ``kmem_cache_create`` (a module load) fills it.
+    boot_roots: bool = True
     #: a slab is 2**slab_order pages holding objs_per_slab objects.
     slab_order: int = 0
     objs_per_slab: int = 1
@@ -117,6 +121,11 @@ class Config:
         return _ancestors(self.parents, m)
 
     @property
+    def loads_roots(self) -> bool:
+        """Root caches are created at run time in this scope (kmem_cache_create)."""
+        return bool(self.roots) and (self.actions is None or "kmem_cache_create" in self.actions)
+
+    @property
     def fixes(self) -> frozenset[str]:
         """The fixes the kernel modelled has (model/profiles.py)."""
         return fixes_of(self.profile)
@@ -151,7 +160,7 @@ class Config:
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
-        for key in ("second_admin", "root_objects", "percpu_stock"):
+        for key in ("second_admin", "root_objects", "percpu_stock", "boot_roots"):
             if not isinstance(getattr(self, key), bool):
                 raise ValueError(f"{key} must be true or false")
         if self.charge_batch < 1 or self.nr_cpus < 1:
@@ -224,6 +233,7 @@ class Config:
             "actions": None if self.actions is None else list(self.actions),
             "profile": self.profile,
             "roots": list(self.roots),
+            "boot_roots": self.boot_roots,
             "slab_order": self.slab_order,
             "objs_per_slab": self.objs_per_slab,
             "thread_size_order": self.thread_size_order,

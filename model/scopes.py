@@ -40,7 +40,12 @@ _DEATH_ONLY = frozenset(_names(death.ACTIONS))
 #: precharge's phases with reclaim, over every task and group) quadruples
 #: conformance's BMC, and examples/c, which conformance drives, has no such file
 _IMMIGRATE_ONLY = frozenset({"move_charge.write"})
-_BUT_DEATH = tuple(n for n in MODEL.actions if n not in _DEATH_ONLY | _IMMIGRATE_ONLY)
+#: a root cache created at run time (a module load): explored and interleaved
+#: on its own scope (root-create); ``whole`` (the prover's default) and
+#: conformance (no root caches) keep their root caches from boot
+_RUNTIME_ROOTS_ONLY = frozenset({"kmem_cache_create"})
+_BUT_DEATH = tuple(n for n in MODEL.actions
+                   if n not in _DEATH_ONLY | _IMMIGRATE_ONLY | _RUNTIME_ROOTS_ONLY)
 #: what tasks sharing an mm and user memory add (fork of a thread or a
 #: process, with the mm owner's memcg charged; anonymous pages and page cache,
 #: with reclaim at U in every res charge): proved and explored on the tasks
@@ -134,6 +139,15 @@ PRESETS["destruction-2roots"] = Config(
 PRESETS["root-objects"] = Config(
     name="root-objects", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=(),
     roots=("dentry",), max_pages=0, max_cache_pages=2, root_objects=True, **_CACHE_RACES,
+)
+# a root cache created at run time (kmem_cache_create of a module being
+# loaded): the slot starts empty, A is online and kmem-active at boot, and the
+# cache races' paths run once it exists; after its unload has finished
+# (root destruction) the module may be loaded again, a fresh cache
+PRESETS["root-create"] = Config(
+    name="root-create", memcgs=("root", "A"), parents=(NONE, ROOT), tasks=(),
+    roots=("dentry",), boot_roots=False, max_pages=0, max_cache_pages=2,
+    **{**_CACHE_RACES, "actions": ("kmem_cache_create", *_CACHE_RACES["actions"])},
 )
 
 # memory.force_empty in a nested tree: B's user pages go to A under hierarchy,

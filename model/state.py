@@ -188,9 +188,10 @@ class State(NamedTuple):
 
 
 def initial(cfg: Config) -> State:
-    """Boot: the root memcg, the root caches, and the configuration's boot scope
-    (``boot_memcgs``: every memcg online and kmem-limited; ``boot_tasks``: every
-    task in the root memcg)."""
+    """Boot: the root memcg, the root caches (``boot_roots``; else their slots
+    are empty), and the configuration's boot scope (``boot_memcgs``: every
+    memcg online and kmem-limited; ``boot_tasks``: every task in the root
+    memcg)."""
     n, t, nr = cfg.n_memcgs, cfg.n_tasks, len(cfg.roots)
     nc = nr * n
     up = cfg.boot_memcgs
@@ -214,7 +215,7 @@ def initial(cfg: Config) -> State:
         admin_pc=ADMIN_IDLE,
         admin_memcg=NONE,
         static_key=others if up else 0,
-        root_alive=(True,) * nr,
+        root_alive=(cfg.boot_roots,) * nr,
         cache=(NOCACHE,) * nc, dead=(False,) * nc, slabs=(no_slabs(cfg),) * nc,
         work=(WORK_IDLE,) * nc, requeued=(False,) * nc, create_pending=(False,) * nc,
         half_created=(False,) * nc, slot=(False,) * nc, listed=(False,) * nc,
@@ -460,7 +461,8 @@ def from_json(cfg: Config, d: dict) -> State:
         admin_pc=ADMIN_PC.index(d["admin"]["pc"]),
         admin_memcg=memcg(d["admin"]["memcg"]),
         static_key=int(d["static_key"]),
-        root_alive=tuple(bool(d["roots"][r]["alive"]) for r in cfg.roots),
+        # a root the snapshot leaves out is not on slab_caches: not (yet) created
+        root_alive=tuple(bool(roots.get(r, {}).get("alive", False)) for r in cfg.roots),
         cache=tuple(CACHE.index(x["cache"]) for x in cs),
         dead=tuple(bool(x["dead"]) for x in cs),
         slabs=tuple(tuple(int(k) for k in x["slabs"]) for x in cs),

@@ -60,7 +60,7 @@ PASS = "pass"
 
 #: The constants Kmemcg declares, in its order.
 CONSTANTS = (
-    "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
+    "Memcgs", "Parents", "Tasks", "Roots", "BootRoots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes",
     "SecondAdmin", "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
@@ -69,7 +69,8 @@ CONSTANTS = (
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
 _SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
 _NAMES = ("Memcgs", "Tasks", "Roots")
-_BOOLS = ("BootTasks", "BootMemcgs", "SecondAdmin", "RootObjects", "PercpuStock")
+_BOOLS = ("BootRoots", "BootTasks", "BootMemcgs", "SecondAdmin", "RootObjects",
+          "PercpuStock")
 _COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab",
            "ThreadSizeOrder", "ChargeBatch", "NrCpus")
 _LIMIT_SETS = ("KmemLimits", "ResLimits")
@@ -88,7 +89,7 @@ ACTIONS = (
     "offline.done", "destroy_work.start", "destroy_work.check", "destroy_work.shrink",
     "destroy_work.destroy", "shrink.release", "shrink.done", "root_destroy.start",
     "root_destroy.clear_dead", "root_destroy.cancel_work", "root_destroy.flush_work",
-    "root_destroy.destroy_child", "css_free.mark_dead", "css_free.read_usage", "css_free.put",
+    "root_destroy.destroy_child", "kmem_cache_create", "css_free.mark_dead", "css_free.read_usage", "css_free.put",
     "mem_cgroup_free", "stock.drain", "move_charge.write",
 )
 #: The model's named stutter steps, which Next leaves out.
@@ -118,6 +119,7 @@ def scope_constants(cfg: Config) -> dict:
         "Parents": cfg.parents,
         "Tasks": cfg.tasks,
         "Roots": cfg.roots,
+        "BootRoots": cfg.boot_roots,
         "BootTasks": cfg.boot_tasks,
         "BootMemcgs": cfg.boot_memcgs,
         "KmemLimits": cfg.kmem_limits,
@@ -431,6 +433,8 @@ SHIPPED = (
     ("Kmem", "destruction-kmem", CORRECT, PASS),
     # the objects a root cache serves itself, beside a memcg's copy (root_objects)
     ("RootObjects", "root-objects", CORRECT, PASS),
+    # a root cache created at run time (kmem_cache_create), unloaded and loaded again
+    ("RootCreate", "root-create", CORRECT, PASS),
     # the activation path against a second administrator and a task's charge
     ("ActivationKey", "activation-key", CORRECT, PASS),
     ("ActivationMkdir", "activation-mkdir", CORRECT, PASS),

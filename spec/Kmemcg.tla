@@ -25,7 +25,8 @@ EXTENDS KmemcgAccounting, KmemcgCaches, KmemcgDeath
 (* online and every non-root one kmem-active with kmem limit KmemLimit,    *)
 (* kmemcg ids 0, 1, ... in memcg order, one static key reference each.     *)
 (* Every task is in the root memcg, or (~BootTasks) no task is forked yet. *)
-(* Every root cache is loaded, and no child cache exists.                  *)
+(* Every root cache is loaded (or, ~BootRoots, none is yet), and no child  *)
+(* cache exists.                                                           *)
 (***************************************************************************)
 Booted(m) == BootMemcgs /\ m # ROOT
 
@@ -52,7 +53,7 @@ Init ==
     /\ admin_pc = ADMIN_IDLE
     /\ admin_memcg = NONE
     /\ static_key = IF BootMemcgs THEN N - 1 ELSE 0
-    /\ root_alive = [r \in RootIds |-> TRUE]
+    /\ root_alive = [r \in RootIds |-> BootRoots]
     /\ cache = [c \in Caches |-> NOCACHE]
     /\ dead = [c \in Caches |-> FALSE]
     /\ slabs = [c \in SlabCaches |-> NoSlabs]
@@ -175,6 +176,8 @@ Next ==
        /\ \E r \in RootIds : RootDestroyFlushWork(r)
     \/ /\ "root_destroy.destroy_child" \in Actions
        /\ \E r \in RootIds : RootDestroyDestroyChild(r)
+    \/ /\ "kmem_cache_create" \in Actions
+       /\ \E r \in RootIds : KmemCacheCreate(r)
     \/ /\ "css_free.mark_dead" \in Actions
        /\ \E m \in NonRoot : CssFreeMarkDead(m)
     \/ /\ "css_free.read_usage" \in Actions

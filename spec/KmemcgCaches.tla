@@ -522,4 +522,33 @@ RootDestroyDestroyChild(r) ==
         /\ rdestroy_step' = RD_MARK
         /\ UNCHANGED << accountingVars, dead, create_pending, half_created,
                         offline_memcg, offline_done, shrinking >>
+
+(***************************************************************************)
+(* kmem_cache_create -> kmem_cache_create_memcg(NULL, ...) (3.8-3.10): a    *)
+(* module load creates root cache r in its empty slot, or again once its    *)
+(* unload has finished and nothing of the old cache is in flight.  One      *)
+(* step: its whole body runs under slab_mutex, as does the activation's     *)
+(* memcg_update_all_caches (model/actions/root_create.py).  The fresh       *)
+(* cache has no memcg copy and no slab.                                     *)
+(***************************************************************************)
+KmemCacheCreate(r) ==
+    /\ ~root_alive[r]
+    /\ rdestroy_root # r
+    /\ \A m \in NonRoot :
+          LET c == CacheOf(r, m) IN
+          /\ cache[c] # ALIVE
+          /\ work[c] = IDLE
+          /\ ~requeued[c]
+          /\ ~create_pending[c]
+          /\ ~half_created[c]
+          /\ shrinking # c
+    /\ root_alive' = [root_alive EXCEPT ![r] = TRUE]
+    /\ cache' = [c \in Caches |-> IF RootOf(c) = r THEN NOCACHE ELSE cache[c]]
+    /\ dead' = [c \in Caches |-> IF RootOf(c) = r THEN FALSE ELSE dead[c]]
+    /\ slabs' = [c \in SlabCaches |-> IF RootOf(c) = r THEN NoSlabs ELSE slabs[c]]
+    /\ slot' = [c \in Caches |-> IF RootOf(c) = r THEN FALSE ELSE slot[c]]
+    /\ listed' = [c \in Caches |-> IF RootOf(c) = r THEN FALSE ELSE listed[c]]
+    /\ UNCHANGED << accountingVars, counterVars, work, requeued, create_pending,
+                    half_created, offline_memcg, offline_done, rdestroy_root,
+                    rdestroy_next, rdestroy_step, shrinking, error >>
 =============================================================================

@@ -17,6 +17,8 @@ CONSTANTS
     Parents,        \* Parents[i + 1] is the parent of memcg i; NONE for the root
     Tasks,          \* the tasks' names: task t is Tasks[t + 1]
     Roots,          \* the root slab caches' names: root r is Roots[r + 1]
+    BootRoots,      \* TRUE: every root cache is created at boot; FALSE: every
+                    \* root slot starts empty and KmemCacheCreate fills it
     BootTasks,      \* TRUE: every task exists at boot, in the root memcg;
                     \* FALSE: every task slot starts empty and Fork fills it
     BootMemcgs,     \* TRUE: every memcg is online at boot and every non-root
@@ -233,7 +235,7 @@ ActionNames ==
       "destroy_work.destroy", "shrink.release", "shrink.done",
       "root_destroy.start", "root_destroy.clear_dead",
       "root_destroy.cancel_work", "root_destroy.flush_work",
-      "root_destroy.destroy_child",
+      "root_destroy.destroy_child", "kmem_cache_create",
       "css_free.mark_dead", "css_free.read_usage", "css_free.put", "mem_cgroup_free",
       "stock.drain", "move_charge.write" }
 
@@ -316,6 +318,7 @@ ASSUME ConstantsOK ==
     /\ Len(Parents) = N
     /\ ParentOf(ROOT) = NONE
     /\ \A m \in NonRoot : ParentOf(m) \in 0 .. m - 1   \* a tree, parents first
+    /\ BootRoots \in BOOLEAN
     /\ BootTasks \in BOOLEAN
     /\ BootMemcgs \in BOOLEAN
     /\ SecondAdmin \in BOOLEAN

@@ -52,7 +52,7 @@ SPEC = tla.SPEC_DIR
 VARIABLES = State._fields
 #: The scope constants, in the order the top module declares them.
 CONSTANTS = (
-    "Memcgs", "Parents", "Tasks", "Roots", "BootTasks", "BootMemcgs", "KmemLimits",
+    "Memcgs", "Parents", "Tasks", "Roots", "BootRoots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes", "SecondAdmin",
     "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",

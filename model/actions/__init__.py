@@ -18,6 +18,7 @@ from kmemcg.model.actions import (
     death,
     move_charge,
     offline,
+    root_create,
     root_destroy,
     shrinker,
     slab,
@@ -29,5 +30,6 @@ from kmemcg.model.actions import (
 
 ACTIONS = (*charge.ACTIONS, *cgroup.ACTIONS, *slab.ACTIONS, *tasks.ACTIONS,
            *workers.ACTIONS, *offline.ACTIONS, *shrinker.ACTIONS, *root_destroy.ACTIONS,
+           *root_create.ACTIONS,
            *death.ACTIONS, *user_memory.ACTIONS, *stock.ACTIONS,
            *move_charge.ACTIONS)
