@@ -121,6 +121,9 @@ def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | Non
     return None
 
 
+#: the charges that walk a hierarchy of counters (each level charged in turn)
+_CHARGES = frozenset({"charge.kmem", "charge.res", "user.charge", "anon.charge",
+                      "pagecache.charge"})
 #: the res charges that reclaim page cache at U (__mem_cgroup_try_charge without
 #: __GFP_NORETRY, model/actions/reclaim.py)
 _RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge"})
@@ -159,7 +162,7 @@ def _ancestor_refused(cfg: Config, s: State, action: str, a: tuple) -> bool:
     given back)."""
     t, m = a[0], a[1]
     counter = s.kmem if action == "charge.kmem" else s.res
-    order = a[2] if action == "charge.kmem" else s.task_order[t]
+    order = a[2] if action == "charge.kmem" else s.task_order[t] if action == "charge.res" else 0
     return s.hier[m] and counter[m].usage + (PAGE_SIZE << order) <= counter[m].limit
 
 
@@ -302,7 +305,7 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
     if branch:
         out.append(f"{head} [{branch}]")
     out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a, ret)]
-    if action in ("charge.kmem", "charge.res") and ret and _ancestor_refused(cfg, s, action, a):
+    if action in _CHARGES and ret and _ancestor_refused(cfg, s, action, a):
         out.append(f"{head} [an ancestor at its limit]")
     if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache):
         out.append(f"{head} [reclaimed]")  # the charge met U and freed page cache
