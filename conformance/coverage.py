@@ -150,9 +150,9 @@ def _detail(cfg: Config, s: State, action: str, a: tuple, ret: int) -> list[str]
         p = cfg.parents[a[0]]
         if s.kmem_active[p] and not s.use_hierarchy[p]:
             out.append("under an accounting parent, flat")  # inherits nothing
-    if action == "attach" and s.task_memcg[a[0]] not in (NONE, a[1]) \
-            and s.kmem_pages[s.task_memcg[a[0]]]:
-        out.append("kmem charged where it was")  # and it stays there
+    if action == "attach" and s.task_memcg[a[0]] not in (NONE, ROOT, a[1]) \
+            and a[1] != ROOT and s.kmem_pages[s.task_memcg[a[0]]]:
+        out.append("kmem charged where it was")  # it stays there: a group to a group
     return out
 
 
