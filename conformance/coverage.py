@@ -122,8 +122,9 @@ def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | Non
 
 
 #: the res charges that reclaim page cache at U (__mem_cgroup_try_charge without
-#: __GFP_NORETRY, model/actions/reclaim.py)
-_RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge"})
+#: __GFP_NORETRY, model/actions/reclaim.py), and the res limit write that
+#: reclaims before it gives -EBUSY (mem_cgroup_resize_limit)
+_RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge", "limit.write"})
 
 
 def _detail(cfg: Config, s: State, action: str, a: tuple) -> list[str]:
@@ -278,6 +279,8 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
     out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a)]
     if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache):
         out.append(f"{head} [reclaimed]")  # the charge met U and freed page cache
+    elif action == "limit.write" and ret == -EBUSY:
+        out.append(f"{head} [unreclaimable]")  # nothing the write could reclaim
     out += bug_sites(cfg, s, action, a, ret, post)
     out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
     return out

@@ -395,6 +395,15 @@ class _NoReclaimBeforeEnomem(Kernel):
     controller_class = _NoReclaimBeforeEnomemMC
 
 
+class _ResizeLimitWithoutReclaimMC(MemoryController):
+    def mem_cgroup_resize_limit(self, memcg, val):
+        return memcg.res.set_limit(val)  # bug: -EBUSY at once, the page cache left
+
+
+class _ResizeLimitWithoutReclaim(Kernel):
+    controller_class = _ResizeLimitWithoutReclaimMC
+
+
 class _DoublePutAtDeathMC(MemoryController):
     def memcg_uncharge_kmem(self, memcg, size=PAGE_SIZE):
         memcg.res.uncharge(size)
@@ -567,6 +576,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("no_reclaim_before_enomem", _NoReclaimBeforeEnomem,
            "a res charge at U fails -ENOMEM without reclaiming the page cache first",
            "conformance", "page-cache"),
+    Mutant("resize_limit_without_reclaim", _ResizeLimitWithoutReclaim,
+           "a memory.limit_in_bytes write below the usage is -EBUSY at once, without "
+           "reclaiming the group's page cache first", "conformance", "page-cache"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
     # the per-cpu stock (a scope knob): only the stock scopes have cpus, and the
