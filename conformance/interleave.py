@@ -490,7 +490,7 @@ class _Run:
             if key in self.paths_run:
                 self._observe(key, y)
         if type(y) is Done:
-            self.first.pop(key, None)
+            unstepped = self.first.pop(key, None)
             self.threads.pop(key, None)
             if thread[3] is not None:  # a cgroupfs or page operation
                 self._returned(thread, y.result)
@@ -498,6 +498,11 @@ class _Run:
                     self.returned = key
             else:
                 self._path_returned(key, y.result)
+                if unstepped is not None and self.result_problem is None:
+                    # started because the model's guard of its first action held
+                    self.result_problem = (f"the path started for {unstepped[0]}"
+                                           f"{unstepped[1]} returned {y.result!r} "
+                                           f"without taking it")
                 if kind == "step":
                     self.path_returned = key
             return None
