@@ -325,7 +325,7 @@ def write_outcome(cfg: Config, s: State, m: int, file: str, text: str, error: in
         return (f"face: write {file} [text {'0' if text.strip() == '0' else 'other'}, "
                 f"{'something to reset' if moves else 'nothing to reset'}]{res}")
     if file == "memory.use_hierarchy":
-        cls = "too long" if len(text) >= 64 else ("number" if cgroupfs.parse_u64(
+        cls = "too long" if len(text) >= 64 else "empty" if not text else ("number" if cgroupfs.parse_u64(
             text.strip(_SPACE)) is not None else "junk")
         return f"face: write {file} [{cls}]{res}"
     return f"face: write {file if file in cgroupfs.FILES or file in cgroupfs.WRITE_ONLY else '(no such file)'}{res}"
@@ -421,7 +421,7 @@ class Coverage:
 FACE_LIMIT_TEXTS = ("-1", "-1x", "-18446744073709551617", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
                     "9" * 70)
 _RESET_TEXTS = ("0", "1")
-_HIERARCHY_TEXTS = ("0", "1", "2", "x")
+_HIERARCHY_TEXTS = ("0", "1", "2", "x", "")
 #: allocation contexts that must bypass accounting: the operations that set one
 #: up, allocate, and undo it
 BYPASSES = dict(zip(BYPASS_CONTEXT, (

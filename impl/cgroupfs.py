@@ -96,7 +96,11 @@ def cgroup_write_string(data: bytes) -> tuple[int, bytes]:
 
 
 def cgroup_write_u64(data: bytes) -> tuple[int, int]:
-    """cgroup_write_X64 with write_u64."""
+    """cgroup_write_X64 with write_u64 (3.8 kernel/cgroup.c): a zero-byte write is
+    -EINVAL before anything is copied, where "\\n" strips to an empty string
+    that simple_strtoull reads as 0. cgroup_write_string has no such test."""
+    if not data:
+        return -EINVAL, 0
     if len(data) >= LOCAL_BUFFER:
         return -E2BIG, 0
     buf = strstrip(data)

@@ -106,6 +106,8 @@ def expect_write(cfg: Config, s: State, m: int, file: str, text: str) -> Expect:
     if file not in FILES:
         return Expect(ENOENT)
     if file in U64_FILES:  # cgroup_write_X64: a 64-byte buffer, strstrip, simple_strtoull
+        if size == 0:
+            return Expect(EINVAL)  # "if (!nbytes) return -EINVAL" (3.8), before the copy
         if size >= 64:
             return Expect(E2BIG)
         value = parse_u64(_strip(text))

@@ -1,6 +1,6 @@
 """Limit parsing: the C-shaped parser (impl) against the declarative spec (model)."""
 
-from errno import E2BIG
+from errno import E2BIG, EINVAL
 
 import pytest
 from hypothesis import given, settings
@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from kmemcg.conformance.strategies import limit_texts
 from kmemcg.impl import cgroupfs as c
+from kmemcg.impl.kernel import Kernel
 from kmemcg.model import cgroupfs as spec
 from kmemcg.model.config import RESOURCE_MAX
 
@@ -62,3 +63,28 @@ def test_impl_and_spec_agree_on_any_text(text):
         assert got in (None, -expected.error), (text, stripped)
     else:
         assert got == expected.args[1], text
+
+
+def test_zero_byte_write_to_a_u64_file_is_einval():
+    """cgroup_write_X64 (3.8) begins ``if (!nbytes) return -EINVAL``: a zero-byte
+    write to memory.use_hierarchy or memory.move_charge_at_immigrate is refused,
+    while "\\n" strips to the empty string, which simple_strtoull reads as 0. A
+    limit file (cgroup_write_string) has no such test: "" parses as 0."""
+    for file in ("memory.use_hierarchy", "memory.move_charge_at_immigrate"):
+        assert spec.expect_write(None, None, 1, file, "") == spec.Expect(EINVAL)
+        assert spec.expect_write(None, None, 1, file, "\n").args == (1, 0)
+    assert spec.expect_write(None, None, 1, "memory.limit_in_bytes", "").args == (1, 0)
+    k = Kernel(tasks=())
+    k.mkdir("/A")
+    assert k.write("/A", "memory.use_hierarchy", "1") == 0
+    assert k.write("/A", "memory.use_hierarchy", "") == -EINVAL
+    assert k.read("/A", "memory.use_hierarchy") == "1\n"  # unchanged
+    assert k.write("/A", "memory.use_hierarchy", "\n") == 0
+    assert k.read("/A", "memory.use_hierarchy") == "0\n"
+    assert k.write("/A", "memory.move_charge_at_immigrate", "3") == 0
+    assert k.write("/A", "memory.move_charge_at_immigrate", "") == -EINVAL
+    assert k.read("/A", "memory.move_charge_at_immigrate") == "3\n"
+    assert k.write("/A", "memory.move_charge_at_immigrate", "\n") == 0
+    assert k.read("/A", "memory.move_charge_at_immigrate") == "0\n"
+    assert k.write("/A", "memory.limit_in_bytes", "") == 0  # parsed as 0
+    assert k.read("/A", "memory.limit_in_bytes") == "0\n"

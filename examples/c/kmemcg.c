@@ -710,6 +710,8 @@ static int write_(int m, const char *file, const char *text, int len)
 		return 0;
 	}
 	if (!strcmp(file, "memory.use_hierarchy")) {
+		if (len == 0) /* cgroup_write_X64's "if (!nbytes)": "" is not 0 */
+			return -EINVAL;
 		if (len >= 64)
 			return -E2BIG;
 		const char *rest;
