@@ -87,6 +87,13 @@ def sticky_interrupts() -> Iterator[None]:
         _interrupted = False
 
 
+def interruption_point() -> None:
+    """Raise the Ctrl-C a finalizer or a gc callback had to hold back, if any: for
+    code that waits (on a worker, say) rather than calling an implementation."""
+    if _interrupted:
+        raise KeyboardInterrupt
+
+
 def _expire(signum, frame):
     if _armed:
         raise _Expired
@@ -100,8 +107,7 @@ def bounded(what: str, fn, *args, timeout: float | None = None, **kw):
     """``fn(*args, **kw)``, given at most ``timeout`` seconds (None: no limit);
     past it, :class:`ImplementationTimeout` naming ``what``."""
     global _armed
-    if _interrupted:
-        raise KeyboardInterrupt
+    interruption_point()
     if timeout is None or _armed or not _can_time():
         return fn(*args, **kw)  # unbounded, or already inside a bounded call
     old_handler = signal.signal(signal.SIGALRM, _expire)

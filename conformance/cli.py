@@ -21,7 +21,7 @@ import z3
 
 from kmemcg.conformance import coverage, granularity, machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
-from kmemcg.conformance.calls import sticky_interrupts
+from kmemcg.conformance.calls import interruption_point, sticky_interrupts
 from kmemcg.conformance.claims import Claim
 from kmemcg.conformance.claims import resolve as resolve_kernel
 from kmemcg.conformance.formats import graph as graph_format
@@ -231,7 +231,15 @@ def z3_leaves_ctrl_c_to_python() -> None:
 
 def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
     z3_leaves_ctrl_c_to_python()
-    r = prover.prove(cfg)
+    echo(f"prove [{cfg.name}]: {len(MODEL.scope(cfg))} actions x {len(MODEL.invariants)} "
+         f"invariants by induction" + (f", BMC to depth {bmc_depth} beside it" if bmc_depth
+                                       else ""))
+    with prover.BackgroundBmc(cfg, bmc_depth) as pending:
+        return _proved(cfg, prover.prove(cfg), pending if bmc_depth else None, echo)
+
+
+def _proved(cfg: Config, r, pending, echo) -> Exit:
+    """Report the induction, then the BMC that ran beside it (``pending``)."""
     ok = r.ok
     failed = [f"{o.action} does not preserve {o.invariant}" for o in r.failed]
     verdict.record("prove", f"prove: Z3 induction [{cfg.name}]", Exit.OK if ok else Exit.VIOLATION,
@@ -259,8 +267,9 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
             to_json = MODEL.to_json
             for path, a, b in diff_json(to_json(cfg, pre), to_json(cfg, post)):
                 echo(f"      {path}: {a} -> {b}")
-    if bmc_depth:
-        b = prover.bmc(cfg, bmc_depth)
+    if pending is not None:
+        bmc_depth = pending.depth
+        b = pending.result(between=interruption_point)
         bmc_status = Exit.INCOMPLETE if b.unknown else Exit.OK if b.ok else Exit.VIOLATION
         trace = [explorer.Step(a, args, 0, st) for (a, args), st in b.trace] if not b.ok else []
         verdict.record("bmc", f"bmc: depth {bmc_depth} [{cfg.name}]", bmc_status, b.seconds,

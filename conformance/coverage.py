@@ -54,7 +54,7 @@ from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model import explore as explorer
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.facts import has_children, owner_memcg, tasks_in
+from kmemcg.model.facts import has_children, kmem_accounted, owner_memcg, tasks_in
 from kmemcg.model.profiles import FIXES
 from kmemcg.model.state import ADMIN_IDLE, CSS_READ_USAGE, OFFLINE, ONLINE, State
 
@@ -121,20 +121,49 @@ def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | Non
     return None
 
 
+#: the charges that walk a hierarchy of counters (each level charged in turn)
+_CHARGES = frozenset({"charge.kmem", "charge.res", "user.charge", "anon.charge",
+                      "pagecache.charge"})
 #: the res charges that reclaim page cache at U (__mem_cgroup_try_charge without
 #: __GFP_NORETRY, model/actions/reclaim.py)
 _RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge"})
 
 
-def _detail(cfg: Config, s: State, action: str, a: tuple) -> list[str]:
+def _detail(cfg: Config, s: State, action: str, a: tuple, ret: int) -> list[str]:
     """Branches beside :func:`_branch`'s: the order of a page charge or uncharge
     (PAGE_SIZE << order bytes), and the kernel pages a reparenting leaves behind."""
     if action == "charge.kmem" or action == "free.uncharge":
         order = a[2] if action == "charge.kmem" else a[1]
         return [f"order {order}"] if len(cfg.orders) > 1 else []
-    if action in ("rmdir", "force_empty") and s.kmem_pages[a[0]]:
-        return ["kmem pages stay"]
-    return []
+    out = []
+    if action in ("rmdir", "force_empty"):
+        m = a[0]
+        if s.kmem_pages[m]:
+            out.append("kmem pages stay")
+        if s.page_cache[m] and ret == 0:
+            out.append("page cache")
+        if s.user_pages[m] and s.hier[m] and cfg.parents[m] != ROOT and ret == 0:
+            out.append("to a hierarchical parent")  # not to the root
+    if action == "charge.kmem" and ret and any(s.page_cache):
+        out.append("page cache stays")  # a kmem charge over K reclaims nothing
+    if action == "mkdir":
+        p = cfg.parents[a[0]]
+        if s.kmem_active[p] and not s.use_hierarchy[p]:
+            out.append("under an accounting parent, flat")  # inherits nothing
+    if action == "attach" and s.task_memcg[a[0]] not in (NONE, a[1]) \
+            and s.kmem_pages[s.task_memcg[a[0]]]:
+        out.append("kmem charged where it was")  # and it stays there
+    return out
+
+
+def _ancestor_refused(cfg: Config, s: State, action: str, a: tuple) -> bool:
+    """A charge refused above the memcg it charges: its own counter had room, a
+    hierarchical ancestor's had not (so the levels below were charged, then
+    given back)."""
+    t, m = a[0], a[1]
+    counter = s.kmem if action == "charge.kmem" else s.res
+    order = a[2] if action == "charge.kmem" else s.task_order[t] if action == "charge.res" else 0
+    return s.hier[m] and counter[m].usage + (PAGE_SIZE << order) <= counter[m].limit
 
 
 #: the steps that uncharge kernel memory (memcg_uncharge_kmem's callers)
@@ -275,9 +304,13 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
     branch = _branch(cfg, s, action, a, ret)
     if branch:
         out.append(f"{head} [{branch}]")
-    out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a)]
+    out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a, ret)]
+    if action in _CHARGES and ret and _ancestor_refused(cfg, s, action, a):
+        out.append(f"{head} [an ancestor at its limit]")
     if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache):
         out.append(f"{head} [reclaimed]")  # the charge met U and freed page cache
+        if any(post.page_cache[d] < s.page_cache[d] for d in range(cfg.n_memcgs) if d != a[1]):
+            out.append(f"{head} [reclaimed from another memcg]")  # the failing ancestor's subtree
     out += bug_sites(cfg, s, action, a, ret, post)
     out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
     return out
@@ -290,8 +323,8 @@ _SPACE = " \t\n\v\f\r\xa0"
 
 def limit_text_class(text: str) -> str:
     """The branch of res_counter_memparse_write_strategy a limit text takes."""
-    if len(text) >= 63:
-        return "too long"
+    if len(text) >= 63:  # cgroup_write_string's max_write_len: 63 bytes is the first refused
+        return "63 bytes" if len(text) == 63 else "too long"
     t = text.strip(_SPACE)
     if t.startswith("-"):
         if re.fullmatch(r"-[0-9]*", t):  # simple_strtoull wraps modulo 2^64
@@ -349,6 +382,16 @@ def operation_outcomes(cfg: Config, s: State, op: str, args: dict, paths, pure,
     return [] if pure is None or op == "set_task" else [f"face: {op} = {ret_text(pure)}"]
 
 
+def bypass_outcomes(reasons, s: State, m: int) -> list[str]:
+    """Why an allocation bypassed accounting, and for a context the kernel never
+    charges, whether the memcg would have been charged otherwise: only there does
+    a wrong context check show (elsewhere the memcg itself bypasses)."""
+    out = [f"face: charge.bypass [{r}]" for r in (reasons or ["not accounted"])]
+    if reasons and kmem_accounted(s, m):
+        out += [f"face: charge.bypass [{r}, accounting memcg]" for r in reasons]
+    return out
+
+
 @dataclass
 class Coverage:
     """The outcomes a run exercised (with how often), against those reachable."""
@@ -371,8 +414,9 @@ class Coverage:
     def face(self, s: State, op: str, args: dict, paths, pure, page_memcg=None) -> None:
         self.seen.update(operation_outcomes(self.cfg, s, op, args, paths, pure, page_memcg))
 
-    def bypass(self, reasons) -> None:
-        self.seen.update(f"face: charge.bypass [{r}]" for r in (reasons or ["not accounted"]))
+    def bypass(self, reasons, s: State, m: int) -> None:
+        """An allocation in memcg ``m`` (in ``s``) that bypassed accounting, and why."""
+        self.seen.update(bypass_outcomes(reasons, s, m))
 
     def add(self, outcomes) -> None:
         self.seen.update(outcomes)
@@ -419,9 +463,11 @@ class Coverage:
 
 #: limit texts the search writes beside the scope's values: one per parse branch
 FACE_LIMIT_TEXTS = ("-1", "-1x", "-18446744073709551617", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
-                    "9" * 70)
+                    "9" * 70, "9" * 63, "9" * 62)
 _RESET_TEXTS = ("0", "1")
 _HIERARCHY_TEXTS = ("0", "1", "2", "x", "")
+#: memory.move_charge_at_immigrate: off, anonymous pages, both bits, -EINVAL
+_IMMIGRATE_TEXTS = ("0", "1", "3", "4")
 #: allocation contexts that must bypass accounting: the operations that set one
 #: up, allocate, and undo it
 BYPASSES = dict(zip(BYPASS_CONTEXT, (
@@ -463,6 +509,8 @@ def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
                    for t in _RESET_TEXTS]
         writes += [("memory.force_empty", "0"), ("memory.usage_in_bytes", "0"),
                    ("memory.nosuch", "0")]
+        if cfg.actions is None or "move_charge.write" in cfg.actions:
+            writes += [("memory.move_charge_at_immigrate", t) for t in _IMMIGRATE_TEXTS]
         ops += [[("write", {"path": path, "file": f, "text": t})] for f, t in writes]
         ops += [[("attach", {"task": t, "path": path})] for t in cfg.tasks]
     for t in cfg.tasks:
@@ -520,7 +568,8 @@ def _operation_steps(cfg, s, paths, pages, item):
         charged = page["memcg"] if page and page["memcg"] != NONE else None
         out += operation_outcomes(cfg, s, op, args, paths, pure, charged)
         if op == "alloc_kmem" and steps and steps[0][1] == "charge.bypass":
-            out.append(f"face: charge.bypass [{args.get('bypass') or 'not accounted'}]")
+            pre, _, a, _, _ = steps[0]
+            out += bypass_outcomes([args["bypass"]] if args.get("bypass") else [], pre, a[1])
         for pre, action, a, ret, after in steps:
             out += step_outcomes(cfg, pre, action, a, ret, after)
             out += held_off(cfg, pre)

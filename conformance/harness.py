@@ -390,7 +390,8 @@ class Harness:
         if op == "alloc_kmem" and action == "charge.bypass":
             if self.coverage is not None:
                 self.coverage.bypass([n for n, on in zip(BYPASS_CONTEXT, self._context_bits(args),
-                                                         strict=True) if on])
+                                                         strict=True) if on],
+                                     self.state, margs[1])
             want = self._bypass_expected(args)
             if bool(margs[2]) != want:
                 ctx = [n for n, on in zip(BYPASS_CONTEXT, self._context_bits(args), strict=True) if on]

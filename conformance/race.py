@@ -44,6 +44,22 @@ class RaceStats(Stats):
     schedule: list = field(default_factory=list)
 
 
+def _kinds(choices) -> list:
+    """The operations the first state lets a run start, in the order offered."""
+    return list(dict.fromkeys(c[1] for c in choices if c[0] == "start"))
+
+
+def _in_swarm(choices, offered, swarm) -> list:
+    """Swarm testing (Groce et al., ISSTA 2012): a run starts only the operations
+    its swarm holds, so a run that leaves most out goes deep into the few it
+    keeps (a kmem limit's three activation steps, then allocations) rather than
+    spreading its tries over all. Steps of threads and kworkers always stay, and
+    an operation the first state did not offer is always allowed; where the
+    swarm leaves nothing, every choice is."""
+    kept = [c for c in choices if c[0] != "start" or c[1] in swarm or c[1] not in offered]
+    return kept or choices
+
+
 def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None,
                  coverage=None):
     oracle = EvalOracle(cfg)
@@ -54,6 +70,9 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
             self.schedule: list = []
             #: a known bug of the claimed kernel broke an invariant: undefined from here
             self.broken = False
+            #: (the operations the first state offered, those of them this run may
+            #: start): swarm testing, drawn at the first try
+            self.swarm = None
             try:
                 self.run = _Run(cfg, make)
                 self.run.coverage = coverage
@@ -77,7 +96,12 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
                 raise stats.saw(RaceFailure(problem_of(e), self.schedule)) from None
             if not choices or self.broken:
                 return
-            choice = data.draw(st.sampled_from(choices))
+            if self.swarm is None:
+                offered = _kinds(choices)
+                self.swarm = (frozenset(offered), data.draw(
+                    st.frozensets(st.sampled_from(offered), min_size=1) if offered
+                    else st.just(frozenset()), label="swarm"))
+            choice = data.draw(st.sampled_from(_in_swarm(choices, *self.swarm)))
             self.schedule.append(choice)  # even a blocked try can change the kernel
             step, post, problem = self.run.take(choice, self.state, oracle, claim)
             if problem:

@@ -337,11 +337,11 @@ class Kernel:
             return 0
         if name != "limit":
             return -22  # -EINVAL: no write handler for a read-only file
-        if memcg is self.mc.root_mem_cgroup:
-            return -22  # "Can't set limit on root"
-        ret, buf = fs.cgroup_write_string(data)
+        ret, buf = fs.cgroup_write_string(data)  # its -E2BIG comes before the handler's
         if ret:
             return ret
+        if memcg is self.mc.root_mem_cgroup:
+            return -22  # mem_cgroup_write: "Can't set limit on root"
         ret, val = self.write_strategy(buf)
         if ret:
             return ret

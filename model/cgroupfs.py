@@ -119,10 +119,10 @@ def expect_write(cfg: Config, s: State, m: int, file: str, text: str) -> Expect:
         return Expect(action=RESET_ACTION[field], args=(m, ("res", "kmem").index(counter)))
     if field != "limit":
         return Expect(EINVAL)  # read-only: no write handler
-    if m == ROOT:
-        return Expect(EINVAL)  # "Can't set limit on root"
-    if size >= 63:
+    if size >= 63:  # cgroup_write_string, before the file's handler runs
         return Expect(E2BIG)
+    if m == ROOT:
+        return Expect(EINVAL)  # mem_cgroup_write: "Can't set limit on root"
     value = parse_limit(_strip(text))
     if value is None:
         return Expect(EINVAL)

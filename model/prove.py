@@ -11,6 +11,10 @@ induction, rendered as two readable states.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +23,7 @@ import z3
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.core import symbolic_like
-from kmemcg.model.dual import And, Eq, symbolic
+from kmemcg.model.dual import And, symbolic
 from kmemcg.model.frame import as_term, constants, leaves, substitution, written
 
 
@@ -67,8 +71,10 @@ class Obligation:
     seconds: float
     #: counterexample to induction: (args, pre, post) as concrete states.
     cti: tuple | None = None
-    #: solver queries asked for this obligation, one per case (parameter
-    #: tuple) of the action that writes something the invariant reads.
+    #: the cases (parameter tuples) of the action the solver was asked about
+    #: for this invariant: those that write something it reads. A case's
+    #: obligations share one query, and have one each only when that one is
+    #: not unsat (ProofReport.queries counts the queries themselves).
     queries: int = 0
 
     @property
@@ -197,27 +203,49 @@ class Induction:
         return [obligations[i.id] for i in wanted]
 
     def case(self, a, args, post, todo, obligations) -> None:
+        """The obligations ``todo`` of one case, first all at once.
+
+        One query asks whether the case breaks any of them; unsat (the common
+        answer) discharges them all, each charged an equal share of its time.
+        Only a case that breaks something pays for one query per invariant,
+        which names the ones it breaks and their counterexamples.
+        """
         guard = a.guard(self.cfg, self.pre, *args)
         values = list(leaves(post))
         self.solver.push()
         self.solver.add(guard)
         try:
+            t = time.perf_counter()
+            verdict = self.query(self.onto(z3.Or(*(self.broken[i.id] for i in todo)),
+                                           values, todo))
+            share = (time.perf_counter() - t) / len(todo)
             for i in todo:
-                o = obligations[i.id]
-                t = time.perf_counter()
-                # only the leaves the invariant reads: z3's wrapper checks every pair
-                onto = [(self.post_leaves[p], as_term(values[p])) for p in self.reads_at[i.id]]
-                verdict = self.query(z3.substitute(self.broken[i.id], *onto) if onto
-                                     else self.broken[i.id])
-                o.seconds += time.perf_counter() - t
-                o.queries += 1
-                if verdict == z3.sat:
-                    o.ok, o.cti = False, self.readable_cti(i, args, guard, post)
-                elif verdict != z3.unsat:
-                    # undecided proves nothing: no verdict, never "holds"
-                    o.ok, o.cti = False, (args, None, None)
+                obligations[i.id].seconds += share
+                obligations[i.id].queries += 1
+            if verdict == z3.unsat:
+                return
+            for i in todo:
+                self.alone(i, a, args, guard, post, values, obligations[i.id])
         finally:
             self.solver.pop()
+
+    def onto(self, term, values, todo):
+        """``term`` over the case's post-state: only the leaves ``todo`` reads
+        are substituted, since z3's wrapper checks every pair it is given."""
+        at = sorted(set().union(*(self.reads_at[i.id] for i in todo)))
+        pairs = [(self.post_leaves[p], as_term(values[p])) for p in at]
+        return z3.substitute(term, *pairs) if pairs else term
+
+    def alone(self, inv, a, args, guard, post, values, o: Obligation) -> None:
+        """One obligation on its own, after its case's shared query was not unsat."""
+        t = time.perf_counter()
+        verdict = self.query(self.onto(self.broken[inv.id], values, [inv]))
+        o.seconds += time.perf_counter() - t
+        if verdict == z3.sat:
+            o.ok, o.cti = False, self.readable_cti(inv, args, guard, post)
+        elif verdict != z3.unsat:
+            # undecided proves nothing: no verdict, never "holds"
+            o.ok, o.cti = False, (args, None, None)
 
 
 def prove(cfg: Config, actions: list[str] | None = None,
@@ -340,8 +368,9 @@ def unroll(cfg: Config, sl, init, depth: int):
     step = Transition(cfg, sl)
     holds = as_term(And(*(i.check(cfg, step.pre) for i in sl.state_invariants())))
     s = z3.Solver()
-    states = [symbolic_state(cfg, "s0")]
-    s.add(Eq(states[0], init))
+    # Init stands in the first step as values, not as constants equated to
+    # them: simplified, that step's relation is each case's concrete successor
+    states = [init]
     labels = []
     for k in range(1, depth + 1):
         nxt = symbolic_state(cfg, f"s{k}")
@@ -367,3 +396,77 @@ def read_trace(m: z3.ModelRef, states, labels) -> list:
 
     return [(("Init", ()) if k == 0 else taken(k), concrete_state(m, st))
             for k, st in enumerate(states)]
+
+
+# ---------------------------------------------------------------- beside the induction
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A parent killed outright (SIGKILL, SIGTERM) cannot end its worker: the
+    worker ends itself once it is orphaned. Z3's calls release the GIL, so this
+    thread runs while a query does."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _bmc_child(cfg: Config, depth: int, conn, parent: int) -> None:
+    """The worker process: BMC, its report sent back. Ctrl-C is the parent's to
+    handle (it ends this process), so the worker never prints its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    z3.set_param("ctrl_c", False)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    try:
+        conn.send(bmc(cfg, depth))
+    except Exception as e:  # the parent reports it; a traceback here would be lost
+        conn.send(e)
+    finally:
+        conn.close()
+
+
+class BackgroundBmc:
+    """``bmc(cfg, depth)`` in a process of its own, while this one runs the
+    induction: the two share nothing, and on two cores the proof's wall time
+    is the longer of them rather than their sum. Leaving the block (a Ctrl-C,
+    an error) ends the process. Where no process can be started, :meth:`result`
+    runs BMC here instead."""
+
+    def __init__(self, cfg: Config, depth: int):
+        self.cfg, self.depth = cfg, depth
+        self.process = self.conn = None
+
+    def __enter__(self) -> BackgroundBmc:
+        ctx = multiprocessing.get_context("spawn")
+        receive, send = ctx.Pipe(duplex=False)
+        try:
+            self.process = ctx.Process(target=_bmc_child, args=(self.cfg, self.depth, send, os.getpid()),
+                                       daemon=True)
+            self.process.start()
+        except OSError:
+            self.process = None
+        send.close()
+        self.conn = receive
+        return self
+
+    def result(self, between=None) -> BmcReport:
+        """The worker's report; ``between()`` is called every tenth of a second
+        while it is awaited (a caller's chance to act on a held-back Ctrl-C)."""
+        if self.process is not None:
+            try:
+                while between is not None and not self.conn.poll(0.1):
+                    between()
+                got = self.conn.recv()
+            except EOFError:  # the worker died (killed, out of memory): BMC here
+                got = None
+            if isinstance(got, Exception):
+                raise got
+            if got is not None:
+                return got
+        return bmc(self.cfg, self.depth)
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+        if self.process is not None:
+            self.process.join()
+        self.conn.close()

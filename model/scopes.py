@@ -30,10 +30,9 @@ _NO_RESETS = (
     "activate.static_key_inc", "activate.set_active",
 )
 
-#: memcg death's actions (model/actions/death.py): explored on the death presets;
-#: the prover's and the conformance machine's scopes leave them out, since the
-#: induction of M1.freed_is_empty needs a reference-counting invariant not yet
-#: written (what each reference stands for, summed)
+#: memcg death's actions (model/actions/death.py): explored on the death presets
+#: and proved on ``whole``; the conformance machine's scope leaves them out
+#: (examples/c, which it drives, frees no memcg)
 _DEATH_ONLY = frozenset(_names(death.ACTIONS))
 #: memory.move_charge_at_immigrate's write, so the charges an attach moves:
 #: explored, proved and driven on their own scopes (immigrate, immigrate-race,
@@ -54,7 +53,7 @@ _BUT_DEATH = tuple(n for n in MODEL.actions
 #: (the prover's default, with its BMC) leaves them out, since owner lookups
 #: over every task pair and reclaim's retries multiply its unrolling
 _MM_ONLY = frozenset({"fork", "anon.charge", "pagecache.charge"})
-_WHOLE = tuple(n for n in _BUT_DEATH if n not in _MM_ONLY)
+_WHOLE = tuple(n for n in MODEL.actions if n not in _IMMIGRATE_ONLY | _MM_ONLY)
 
 #: the page orders the whole-controller scopes allocate: a page, a thread
 #: stack's order 1, kmalloc_large's orders 2 and 3 (SLUB, 3.8-3.10).
@@ -293,8 +292,8 @@ PRESETS["immigrate-race"] = Config(
 )
 
 # the whole controller: a nested tree, two tasks, a root cache, every action
-# force_empty included (the prover's scope; too big to explore), memcg death's
-# aside (see _DEATH_ONLY)
+# force_empty and memcg death included (the prover's scope; too big to explore),
+# tasks sharing an mm and immigration aside (see _MM_ONLY, _IMMIGRATE_ONLY)
 PRESETS["whole"] = Config(
     name="whole", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=("t1", "t2"),
     roots=("dentry",), max_pages=4, orders=_ORDERS, actions=_WHOLE,

@@ -658,6 +658,25 @@ T_DeathRefs ==
             /\ (begun /\ kmem_active[m]) => (kmem_dead[m] \/ death_puts[m] = 1)
             /\ death_puts[m] >= 1 => InFlightTo(m, {KMEM_CHARGED, RES_CHARGED}) = 0
 
+\* A memcg with kernel pages of its own, or a charge to it in flight, has not
+\* had its death put; once put, or once css_free read its kmem usage as 0, the
+\* usage is 0 and stays so: the activation reference goes only at usage 0.
+M3_ChargedHoldsActivationRef ==
+    \A m \in NonRoot :
+        /\ (\/ kmem_pages[m] + CachePagesOf(m) + StackPagesOf(m) > 0
+            \/ InFlightTo(m, {KMEM_CHARGED, RES_CHARGED}) > 0)
+               => death_puts[m] = 0
+        /\ (death_puts[m] >= 1 \/ destroy_pc[m] = CSS_TEST_DEAD) => kmem[m].usage = 0
+
+\* A removed memcg holds no user page (rmdir reparented them, and no task is
+\* left to charge it), and its offline walk is over once css_free began.
+T_RemovedHoldsNoUserPages ==
+    \A m \in NonRoot :
+        /\ lifecycle[m] \in {OFFLINE, MEMCG_FREED} =>
+              /\ user_pages[m] = 0 /\ page_cache[m] = 0
+              /\ \A k \in TaskIds : mm_anon[k][m] = 0
+        /\ destroy_pc[m] # CSS_LIVE => offline_memcg # m
+
 (***************************************************************************)
 (* Steps (checked by TLC as action properties).                            *)
 (***************************************************************************)

@@ -412,3 +412,25 @@ def test_a_real_sigint_is_the_interrupted_status(delay):
     out = p.communicate(timeout=120)[0]  # a loaded machine is slow to report
     assert p.returncode == Exit.INTERRUPTED and "interrupted (Ctrl-C)" in out
     assert "Traceback" not in out and "internal error" not in out
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.8, 2.0])
+def test_a_sigint_during_the_proof_ends_its_bmc_worker_too(delay):
+    """BMC runs in a process of its own beside the induction: a Ctrl-C is still
+    the interrupted status, the worker prints no traceback of its own, and it
+    ends with the proof (else it would hold the output open until its BMC ends)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    kmemcg = Path(sys.executable).parent / "kmemcg"
+    p = subprocess.Popen([kmemcg, "prove", "--bmc", "30"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        first = p.stdout.readline()  # the worker starts right after this line
+        assert first.startswith("prove [whole]: ")
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        out = p.communicate(timeout=120)[0]  # BMC to depth 30 would take far longer
+    finally:
+        p.kill()  # a worker left running ends itself once orphaned
+    assert p.returncode == Exit.INTERRUPTED and "interrupted (Ctrl-C)" in out
+    assert "Traceback" not in out and "internal error" not in out

@@ -42,6 +42,12 @@ def test_imports_run_one_way_with_no_cycle():
     assert wrong == [], "model and impl import neither each other nor conformance"
 
 
+#: the one deferred load: the console script catches a Ctrl-C that lands while
+#: the suite is still loading (conformance/console.py); it hides no cycle, since
+#: nothing imports console
+DEFERRED = {"kmemcg.conformance.console.main: kmemcg.conformance.cli"}
+
+
 def test_no_function_level_import_of_the_project():
     hidden = []
     for name, tree in _modules():
@@ -49,4 +55,7 @@ def test_no_function_level_import_of_the_project():
             if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 hidden += [f"{name}.{fn.name}: {t}" for node in ast.walk(fn)
                            for t in _imported(node)[:1] if t.startswith("kmemcg")]
-    assert hidden == []
+    assert set(hidden) <= DEFERRED, sorted(set(hidden) - DEFERRED)
+    importers = [name for name, tree in _modules() for node in ast.walk(tree)
+                 if "kmemcg.conformance.console" in _imported(node)]
+    assert importers == []

@@ -33,6 +33,18 @@ def test_every_obligation_is_inductive():
     assert len(r.obligations) == len(MODEL.scope(cfg)) * len(MODEL.invariants)
 
 
+@pytest.mark.parametrize("preset", ["whole", "death", "death-hier"])
+def test_memcg_death_is_proved_inductive(preset):
+    """css_free's steps and the free preserve every invariant, M1.freed_is_empty
+    included: it leans on M3 (the activation reference stays while kernel pages
+    remain) and on a removed memcg holding no user page."""
+    cfg = PRESETS[preset]
+    r = prove.prove(cfg)
+    assert r.ok, [(o.action, o.invariant) for o in r.failed]
+    death = {"css_free.mark_dead", "css_free.read_usage", "css_free.put", "mem_cgroup_free"}
+    assert death <= {o.action for o in r.obligations}
+
+
 @pytest.mark.parametrize(("profile", "broken"), [
     # spawn and fork charge a stack through memcg_charge_kmem too (one helper,
     # tasks._stack_charge): the whole model has the bug at all three charges
@@ -149,7 +161,8 @@ def test_a_broken_pair_is_still_caught_while_others_are_skipped():
 def test_the_whole_prove_keeps_its_verdict(preset):
     lines = []
     assert run_prove(PRESETS[preset], bmc_depth=6, echo=lines.append) == Exit.OK
-    assert "0 failed" in lines[0] and "discharged by frame reasoning" in lines[1]
+    assert lines[0].startswith(f"prove [{preset}]: ") and "BMC to depth 6 beside it" in lines[0]
+    assert "0 failed" in lines[1] and "discharged by frame reasoning" in lines[2]
     assert lines[-1].startswith("bmc: depth 6, no violation")
 
 

@@ -88,3 +88,15 @@ def test_zero_byte_write_to_a_u64_file_is_einval():
     assert k.read("/A", "memory.move_charge_at_immigrate") == "0\n"
     assert k.write("/A", "memory.limit_in_bytes", "") == 0  # parsed as 0
     assert k.read("/A", "memory.limit_in_bytes") == "0\n"
+
+
+def test_a_long_limit_text_is_e2big_on_the_root_too():
+    """cgroup_write_string refuses 63 bytes before mem_cgroup_write runs, and only
+    that handler refuses the root ("Can't set limit on root"): -E2BIG comes first."""
+    long, short = "9" * 63, "9" * 62
+    for file in ("memory.limit_in_bytes", "memory.kmem.limit_in_bytes"):
+        assert spec.expect_write(None, None, 0, file, long) == spec.Expect(E2BIG)
+        assert spec.expect_write(None, None, 0, file, short) == spec.Expect(EINVAL)
+        k = Kernel(tasks=())
+        assert k.write("/", file, long) == -E2BIG
+        assert k.write("/", file, short) == -EINVAL

@@ -727,10 +727,10 @@ static int write_(int m, const char *file, const char *text, int len)
 	case 3: c->failcnt = 0; return 0;           /* res_counter_reset_failcnt */
 	case 1: return -EINVAL;                     /* usage: no write handler */
 	}
+	if (len >= 63)
+		return -E2BIG;  /* cgroup_write_string, before mem_cgroup_write */
 	if (m == 0)
 		return -EINVAL; /* "Can't set limit on root" */
-	if (len >= 63)
-		return -E2BIG;
 	uint64_t limit;
 	if (memparse_limit(stripped(text, len, buf), &limit))
 		return -EINVAL;

@@ -14,12 +14,13 @@ from __future__ import annotations
 from kmemcg.model.config import NONE, Config
 from kmemcg.model.core import Invariants, LeadsTo
 from kmemcg.model.dual import And, Eq, Implies, Not, Or
-from kmemcg.model.facts import in_flight_to
+from kmemcg.model.facts import in_flight_to, kernel_pages
 from kmemcg.model.invariants.caches import FAIR_ACTIONS as CACHE_FAIR
 from kmemcg.model.state import (
     ALIVE,
     CSS_DONE,
     CSS_LIVE,
+    CSS_TEST_DEAD,
     KMEM_CHARGED,
     MEMCG_FREED,
     OFFLINE,
@@ -107,6 +108,38 @@ def death_refs(cfg, s):
                                  for c in cfg.children(m)))),
             Implies(And(begun, s.kmem_active[m]), Or(s.kmem_dead[m], Eq(puts, 1))),
             Implies(puts >= 1, Eq(in_flight_to(cfg, s, m, (KMEM_CHARGED, RES_CHARGED)), 0)))
+
+    return _memcgs(cfg, holds)
+
+
+@INVARIANTS.add("M3.charged_holds_activation_ref",
+                "a memcg with kernel pages of its own, or a charge to it in flight, has not "
+                "had its death put; once put, or once css_free read its kmem usage as 0, "
+                "the usage is 0 and stays so",
+                "memcg_uncharge_kmem and kmem_cgroup_destroy put the activation reference "
+                "only at kmem usage 0 (3.8-3.10, domain 7)")
+def charged_holds_activation_ref(cfg, s):
+    def holds(m):
+        charged = Or(kernel_pages(cfg, s, m) > 0,
+                     in_flight_to(cfg, s, m, (KMEM_CHARGED, RES_CHARGED)) > 0)
+        emptied = Or(s.death_puts[m] >= 1, Eq(s.destroy_pc[m], CSS_TEST_DEAD))
+        return And(Implies(charged, Eq(s.death_puts[m], 0)),
+                   Implies(emptied, Eq(s.kmem[m].usage, 0)))
+
+    return _memcgs(cfg, holds)
+
+
+@INVARIANTS.add("T.removed_holds_no_user_pages",
+                "a removed memcg holds no user page, and its offline walk is over once "
+                "css_free began",
+                "mem_cgroup_css_offline -> mem_cgroup_reparent_charges at rmdir; no task is "
+                "left to charge it (3.8-3.10)", kind="type")
+def removed_holds_no_user_pages(cfg, s):
+    def holds(m):
+        removed = Or(Eq(s.lifecycle[m], OFFLINE), Eq(s.lifecycle[m], MEMCG_FREED))
+        return And(Implies(removed, And(Eq(s.user_pages[m], 0), Eq(s.page_cache[m], 0),
+                                        *(Eq(s.mm_anon[k][m], 0) for k in range(cfg.n_tasks)))),
+                   Implies(Not(Eq(s.destroy_pc[m], CSS_LIVE)), Not(Eq(s.offline_memcg, m))))
 
     return _memcgs(cfg, holds)
 
