@@ -370,6 +370,26 @@ class DuplicateRootCacheName(Kernel):
     slab_class = _DuplicateRootCacheNameSlab
 
 
+class _CreatedRootWithoutSlotsSlab(SlabAllocator):
+    def memcg_register_cache(self, root):
+        super().memcg_register_cache(root)
+        # bug: the array is sized for no group, not memcg_limited_groups_array_size:
+        # the groups already kmem-limited have no slot in it
+        root.no_slot_for = set(self.mc.kmem_limited_groups)
+
+    def kmem_cache_alloc(self, r, memcg, fill=None):
+        root = self.slab_caches[r]
+        if memcg.kmemcg_id in getattr(root, "no_slot_for", ()) \
+                and self.mc.memcg_kmem_accounted(memcg):
+            # idx past the array: the root serves it, nothing is queued or charged
+            return (yield from self.kmem_cache_alloc_root(r, "unaccounted"))
+        return (yield from super().kmem_cache_alloc(r, memcg, fill))
+
+
+class CreatedRootWithoutSlots(Kernel):
+    slab_class = _CreatedRootWithoutSlotsSlab
+
+
 class _InterruptCharged(Kernel):
     def kmem_cache_alloc(self, root, path=None, fill=None, context=None, task=None):
         if context == "interrupt":
@@ -605,6 +625,10 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("duplicate_root_cache_name", DuplicateRootCacheName,
            "kmem_cache_create of a name already on slab_caches makes a second cache, not "
            "-EINVAL", None, "root-create", needs="loads_roots"),
+    Mutant("created_root_without_slots", CreatedRootWithoutSlots,
+           "a root cache created at run time gets memcg_caches[] for no group: a group "
+           "kmem-limited before the load is served by the root, never charged", None,
+           "root-create", needs="loads_roots"),
     Mutant("double_put_at_death", _DoublePutAtDeath,
            "the last uncharge puts the death reference without test_and_clear: DEAD "
            "stays set, so css_free puts it again", None, "death"),
