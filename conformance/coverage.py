@@ -125,8 +125,9 @@ def _branch(cfg: Config, s: State, action: str, a: tuple, ret: int) -> str | Non
 _CHARGES = frozenset({"charge.kmem", "charge.res", "user.charge", "anon.charge",
                       "pagecache.charge"})
 #: the res charges that reclaim page cache at U (__mem_cgroup_try_charge without
-#: __GFP_NORETRY, model/actions/reclaim.py)
-_RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge"})
+#: __GFP_NORETRY, model/actions/reclaim.py), and the res limit write that
+#: reclaims before it gives -EBUSY (mem_cgroup_resize_limit)
+_RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge", "limit.write"})
 
 
 def _detail(cfg: Config, s: State, action: str, a: tuple, ret: int) -> list[str]:
@@ -309,8 +310,11 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
         out.append(f"{head} [an ancestor at its limit]")
     if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache):
         out.append(f"{head} [reclaimed]")  # the charge met U and freed page cache
-        if any(post.page_cache[d] < s.page_cache[d] for d in range(cfg.n_memcgs) if d != a[1]):
-            out.append(f"{head} [reclaimed from another memcg]")  # the failing ancestor's subtree
+        m = a[0] if action == "limit.write" else a[1]  # the memcg written, or charged
+        if any(post.page_cache[d] < s.page_cache[d] for d in range(cfg.n_memcgs) if d != m):
+            out.append(f"{head} [reclaimed from another memcg]")  # a subtree's reclaim
+    elif action == "limit.write" and ret == -EBUSY:
+        out.append(f"{head} [unreclaimable]")  # nothing the write could reclaim
     out += bug_sites(cfg, s, action, a, ret, post)
     out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
     return out

@@ -490,7 +490,7 @@ class _Run:
             if key in self.paths_run:
                 self._observe(key, y)
         if type(y) is Done:
-            self.first.pop(key, None)
+            unstepped = self.first.pop(key, None)
             self.threads.pop(key, None)
             if thread[3] is not None:  # a cgroupfs or page operation
                 self._returned(thread, y.result)
@@ -498,6 +498,17 @@ class _Run:
                     self.returned = key
             else:
                 self._path_returned(key, y.result)
+                if unstepped is not None and unstepped[0] in ("alloc", "alloc.partial") \
+                        and self.result_problem is None and isinstance(y.result, int) \
+                        and y.result >= 0:
+                    # an object handed out with no step, where the model's guard of
+                    # the allocation held (the group accounts kmem): served from the
+                    # root and never charged. (Another path that returns an error
+                    # with no step is an implementation that lacks it, which the
+                    # granularity verdict judges by the states it reaches.)
+                    self.result_problem = (f"the allocation started for {unstepped[0]}"
+                                           f"{unstepped[1]} returned object {y.result} "
+                                           f"without taking it")
                 if kind == "step":
                     self.path_returned = key
             return None

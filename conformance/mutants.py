@@ -370,6 +370,26 @@ class DuplicateRootCacheName(Kernel):
     slab_class = _DuplicateRootCacheNameSlab
 
 
+class _CreatedRootWithoutSlotsSlab(SlabAllocator):
+    def memcg_register_cache(self, root):
+        super().memcg_register_cache(root)
+        # bug: the array is sized for no group, not memcg_limited_groups_array_size:
+        # the groups already kmem-limited have no slot in it
+        root.no_slot_for = set(self.mc.kmem_limited_groups)
+
+    def kmem_cache_alloc(self, r, memcg, fill=None):
+        root = self.slab_caches[r]
+        if memcg.kmemcg_id in getattr(root, "no_slot_for", ()) \
+                and self.mc.memcg_kmem_accounted(memcg):
+            # idx past the array: the root serves it, nothing is queued or charged
+            return (yield from self.kmem_cache_alloc_root(r, "unaccounted"))
+        return (yield from super().kmem_cache_alloc(r, memcg, fill))
+
+
+class CreatedRootWithoutSlots(Kernel):
+    slab_class = _CreatedRootWithoutSlotsSlab
+
+
 class _InterruptCharged(Kernel):
     def kmem_cache_alloc(self, root, path=None, fill=None, context=None, task=None):
         if context == "interrupt":
@@ -393,6 +413,15 @@ class _NoReclaimBeforeEnomemMC(MemoryController):
 
 class _NoReclaimBeforeEnomem(Kernel):
     controller_class = _NoReclaimBeforeEnomemMC
+
+
+class _ResizeLimitWithoutReclaimMC(MemoryController):
+    def mem_cgroup_resize_limit(self, memcg, val):
+        return memcg.res.set_limit(val)  # bug: -EBUSY at once, the page cache left
+
+
+class _ResizeLimitWithoutReclaim(Kernel):
+    controller_class = _ResizeLimitWithoutReclaimMC
 
 
 class _DoublePutAtDeathMC(MemoryController):
@@ -567,6 +596,9 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("no_reclaim_before_enomem", _NoReclaimBeforeEnomem,
            "a res charge at U fails -ENOMEM without reclaiming the page cache first",
            "conformance", "page-cache"),
+    Mutant("resize_limit_without_reclaim", _ResizeLimitWithoutReclaim,
+           "a memory.limit_in_bytes write below the usage is -EBUSY at once, without "
+           "reclaiming the group's page cache first", "conformance", "page-cache"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
     # the per-cpu stock (a scope knob): only the stock scopes have cpus, and the
@@ -593,6 +625,10 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("duplicate_root_cache_name", DuplicateRootCacheName,
            "kmem_cache_create of a name already on slab_caches makes a second cache, not "
            "-EINVAL", None, "root-create", needs="loads_roots"),
+    Mutant("created_root_without_slots", CreatedRootWithoutSlots,
+           "a root cache created at run time gets memcg_caches[] for no group: a group "
+           "kmem-limited before the load is served by the root, never charged", None,
+           "root-create", needs="loads_roots"),
     Mutant("double_put_at_death", _DoublePutAtDeath,
            "the last uncharge puts the death reference without test_and_clear: DEAD "
            "stays set, so css_free puts it again", None, "death"),

@@ -14,8 +14,11 @@ from kmemcg.impl.res_counter import RESOURCE_MAX, ResCounter
 from kmemcg.impl.sched import Mutex, Step
 
 PAGE_SIZE = 4096
-#: mem_cgroup_force_empty's rounds of reclaim without progress before it gives up.
+#: mem_cgroup_force_empty's rounds of reclaim without progress before it gives up;
+#: mem_cgroup_resize_limit's, times the memcgs of its tree (3.8).
 MEM_CGROUP_RECLAIM_RETRIES = 5
+#: mem_cgroup_reclaim's passes of try_to_free_mem_cgroup_pages at most (3.8).
+MEM_CGROUP_MAX_RECLAIM_LOOPS = 100
 #: memcg->kmem_account_flags bits.
 KMEM_ACCOUNTED_ACTIVE = 1 << 0
 KMEM_ACCOUNTED_ACTIVATED = 1 << 1
@@ -474,9 +477,60 @@ class MemoryController:
         memcg.move_charge_at_immigrate = val
         return 0
 
+    def mem_cgroup_count_children(self, memcg: MemCgroup) -> int:
+        """mem_cgroup_count_children (3.8): the memcgs of ``memcg``'s tree walk,
+        itself included."""
+        return sum(1 for _ in self.for_each_mem_cgroup_tree(memcg))
+
+    def mem_cgroup_margin(self, memcg: MemCgroup) -> int:
+        """mem_cgroup_margin (3.8, without swap accounting): what res can still
+        take before its limit, in pages."""
+        return max(memcg.res.limit - memcg.res.usage, 0) // PAGE_SIZE
+
+    def mem_cgroup_reclaim(self, memcg: MemCgroup, shrink: bool = False) -> int:
+        """mem_cgroup_reclaim(memcg, gfp, flags) (3.8-3.10): passes of
+        try_to_free_mem_cgroup_pages over ``memcg``'s tree until one frees
+        something (MEM_CGROUP_RECLAIM_SHRINK: a limit shrinker returns after
+        minimal progress), the group has a margin, or two passes freed nothing;
+        the pages freed. A pass after the first begins with
+        drain_all_stock_async, which only queues per-cpu work that runs after
+        the caller's step: left out here."""
+        total = 0
+        for loop in range(MEM_CGROUP_MAX_RECLAIM_LOOPS):
+            total += self.try_to_free_mem_cgroup_pages(memcg)
+            if total and shrink:
+                break
+            if self.mem_cgroup_margin(memcg):
+                break
+            if loop and not total:
+                break
+        return total
+
     def mem_cgroup_resize_limit(self, memcg: MemCgroup, val: int) -> int:
-        """mem_cgroup_resize_limit: user pages here are unreclaimable, so no retry helps."""
-        return memcg.res.set_limit(val)
+        """mem_cgroup_resize_limit (3.8-3.10 mm/memcontrol.c): res_counter_set_limit
+        (under set_limit_mutex, which the one administrator makes moot); on
+        -EBUSY, mem_cgroup_reclaim(MEM_CGROUP_RECLAIM_SHRINK) of the tree and
+        again, retry_count = MEM_CGROUP_RECLAIM_RETRIES x
+        mem_cgroup_count_children counting down each pass that left res usage
+        no lower than the lowest seen; at 0, set_limit's -EBUSY, the page cache
+        reclaimed meanwhile not given back. Left out: signal_pending's -EINTR
+        (the administrator gets no signal), memsw's check (no swap
+        accounting) and memcg_oom_recover on an enlarged limit (no OOM
+        killer)."""
+        retry_count = MEM_CGROUP_RECLAIM_RETRIES * self.mem_cgroup_count_children(memcg)
+        oldusage = memcg.res.usage
+        ret = 0
+        while retry_count:
+            ret = memcg.res.set_limit(val)
+            if not ret:
+                break
+            self.mem_cgroup_reclaim(memcg, shrink=True)
+            curusage = memcg.res.usage
+            if curusage >= oldusage:  # usage is not reduced: one try fewer
+                retry_count -= 1
+            else:
+                oldusage = curusage
+        return ret
 
     def memcg_update_kmem_limit(self, memcg: MemCgroup, val: int, tasks, owner):
         """memcg_update_kmem_limit (3.9/3.10): a preemptible path.

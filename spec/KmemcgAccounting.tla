@@ -468,16 +468,26 @@ UseHierarchyWrite(m, v) ==
 (***************************************************************************)
 
 (***************************************************************************)
-(* mem_cgroup_write(RES_LIMIT) -> mem_cgroup_resize_limit, no reclaimable  *)
-(* pages (3.8).  The root's limit cannot be set (-EINVAL); a limit below   *)
-(* the usage is refused (-EBUSY) since there is nothing to reclaim.        *)
+(* mem_cgroup_write(RES_LIMIT) -> mem_cgroup_resize_limit (3.8-3.10).  The *)
+(* root's limit cannot be set (-EINVAL).  A limit below the res usage      *)
+(* reclaims the page cache of m's subtree first (mem_cgroup_reclaim with   *)
+(* MEM_CGROUP_RECLAIM_SHRINK, retried while usage falls; one pass frees it *)
+(* all in these scopes) and is then set if the usage fits, else refused    *)
+(* (-EBUSY) with the page cache gone.  Kernel, anonymous and pinned pages  *)
+(* are never reclaimed.                                                    *)
 (***************************************************************************)
+ResizeLimit(m, v) ==
+    IF res[m].usage <= v \/ ~ReclaimInScope
+    THEN [UserMem EXCEPT !.res = SetLimit(res, m, v)]
+    ELSE LET e == Reclaim(UserMem, m) IN [e EXCEPT !.res = SetLimit(e.res, m, v)]
+
 LimitWrite(m, v) ==
     /\ AdminIdle
     /\ lifecycle[m] = ONLINE
-    /\ res' = IF m = ROOT THEN res ELSE SetLimit(res, m, v)
-    /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, pageVars, taskVars, adminVars,
-                    slabCacheVars >>
+    /\ IF m = ROOT THEN UNCHANGED << res, user_pages, page_cache >>
+       ELSE SetUserMem(ResizeLimit(m, v))
+    /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, mm_anon, taskVars,
+                    adminVars, slabCacheVars >>
 
 (***************************************************************************)
 (* memcg_update_kmem_limit under memcg_create_mutex + set_limit_mutex      *)

@@ -121,6 +121,11 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
             ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "8k"}),
             ("attach", {"task": "t1", "path": "/A"}), ("read_file", {"task": "t1"}),
             ("read_file", {"task": "t1"}), ("read_file", {"task": "t1"})],
+        # two page cache pages, then U written to one: the write reclaims them
+        "resize_limit_without_reclaim": [
+            ("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
+            ("read_file", {"task": "t1"}), ("read_file", {"task": "t1"}),
+            ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "4k"})],
     }
     # the mutants the sequential machine hunts; the rest need an interleaving
     assert set(scenarios) == {n for n, m in MUTANTS.items() if m.machine}

@@ -14,8 +14,12 @@ from dataclasses import replace
 
 import pytest
 
+from kmemcg.conformance.adapters import PythonAdapter
+from kmemcg.conformance.interleave import explore_impl
+from kmemcg.conformance.mutants import MUTANTS
 from kmemcg.conformance.status import Exit
 from kmemcg.impl.kernel import Kernel
+from kmemcg.model.config import Config
 from kmemcg.model.scopes import PRESETS
 from tests.cli import run
 
@@ -107,6 +111,12 @@ def test_every_interleaving_of_the_reference_reaches_the_model_states():
 def test_an_old_configuration_file_boots_its_roots():
     data = replace(PRESETS["destruction"], name="old").to_json()
     del data["boot_roots"]  # written before boot_roots existed
-    from kmemcg.model.config import Config
-
     assert Config.from_json(data).boot_roots is True
+
+
+@pytest.mark.parametrize("name", ["duplicate_root_cache_name", "created_root_without_slots"])
+def test_the_load_mutants_die_in_the_interleaving_and_the_reference_does_not(name):
+    m = MUTANTS[name]
+    r = explore_impl(CFG, make=lambda: PythonAdapter(m.kernel.for_config(CFG), name=name))
+    assert r.problem is not None and "kmem_cache_create" in " ".join(map(str, r.trace))
+    assert m.interleave == "root-create" and m.needs == "loads_roots"

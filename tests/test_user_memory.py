@@ -98,7 +98,7 @@ def test_force_empty_frees_page_cache_and_moves_anonymous_pages_to_the_parent():
 
 def test_the_page_cache_preset_explores_and_proves():
     r = explore.explore(PRESETS["page-cache"])
-    assert r.ok and r.distinct == 25348
+    assert r.ok and r.distinct == 29669  # 25,348 before the limit write reclaimed
     assert prove.prove(PRESETS["page-cache"]).ok
 
 
@@ -107,3 +107,44 @@ def test_no_reclaim_before_enomem_is_caught_by_the_interleaving():
     m = MUTANTS["no_reclaim_before_enomem"]
     r = explore_impl(cfg, make=lambda: PythonAdapter(m.kernel.for_config(cfg)))
     assert r.problem is not None and "-12" in r.problem, r.problem
+
+
+def test_a_limit_write_below_the_usage_reclaims_page_cache_then_sets_the_limit():
+    k = _group(k_text="1M")
+    assert [k.read_file("t1") for _ in range(3)] == [0, 0, 0]
+    assert k.write("/A", "memory.limit_in_bytes", "8k") == 0  # mem_cgroup_resize_limit
+    assert k.snapshot()["memcgs"]["/A"]["page_cache"] == 0  # one pass frees all three
+    assert _read(k, "memory.usage_in_bytes") == 0
+    assert _read(k, "memory.limit_in_bytes") == 2 * PAGE
+    assert _read(k, "memory.failcnt") == 0  # a limit write counts no failure
+
+
+def test_a_limit_write_below_unreclaimable_usage_is_ebusy_with_the_page_cache_gone():
+    k = _group(k_text="1M")
+    assert k.alloc_kmem_page("t1") >= 0 and k.fault_anon("t1") == 0  # never reclaimed
+    assert k.read_file("t1") == 0 and k.read_file("t1") == 0
+    assert _read(k, "memory.usage_in_bytes") == 4 * PAGE
+    assert k.write("/A", "memory.limit_in_bytes", "4k") == -errno.EBUSY
+    snap = k.snapshot()["memcgs"]["/A"]
+    assert snap["page_cache"] == 0 and snap["kmem_pages"] == 1  # reclaimed, not given back
+    assert _read(k, "memory.usage_in_bytes") == 2 * PAGE
+    assert _read(k, "memory.limit_in_bytes") == (1 << 63) - 1  # unchanged
+    assert k.write("/A", "memory.limit_in_bytes", "8k") == 0  # now it fits
+
+
+def test_a_limit_write_reclaims_the_hierarchy_below_the_group():
+    k = Kernel(("t1",))
+    assert k.mkdir("/P") == 0
+    assert k.write("/P", "memory.use_hierarchy", "1") == 0
+    assert k.mkdir("/P/C") == 0 and k.attach("t1", "/P/C") == 0
+    assert k.read_file("t1") == 0 and k.read_file("t1") == 0  # C's, charged to P too
+    assert k.write("/P", "memory.limit_in_bytes", "4k") == 0  # P's tree: C's page cache
+    assert k.snapshot()["memcgs"]["/P/C"]["page_cache"] == 0
+    assert _read(k, "memory.usage_in_bytes", "/P") == 0
+
+
+def test_resize_limit_without_reclaim_is_caught_by_the_interleaving():
+    cfg = PRESETS["page-cache"]
+    m = MUTANTS["resize_limit_without_reclaim"]
+    r = explore_impl(cfg, make=lambda: PythonAdapter(m.kernel.for_config(cfg)))
+    assert r.problem is not None and "limit.write" in r.problem, r.problem

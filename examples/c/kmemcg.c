@@ -629,15 +629,39 @@ static char *stripped(const char *text, int len, char *buf)
 	return buf;
 }
 
-/* res_counter_set_limit: -EBUSY under the usage. A memory.limit_in_bytes write
- * is this alone (the model's limit.write): page cache in the group is not
- * reclaimed to make room */
+/* res_counter_set_limit: -EBUSY under the usage */
 static int set_limit(struct res_counter *c, uint64_t limit)
 {
 	if (c->usage > limit)
 		return -EBUSY;
 	c->limit = limit;
 	return 0;
+}
+
+/* mem_cgroup_resize_limit (3.8-3.10), a memory.limit_in_bytes write: set the
+ * limit; under the usage, reclaim m's tree (mem_cgroup_reclaim with
+ * MEM_CGROUP_RECLAIM_SHRINK: one pass here frees all its page cache) and try
+ * again, MEM_CGROUP_RECLAIM_RETRIES (5) x the memcgs of the tree rounds that
+ * leave the usage no lower before -EBUSY, the reclaimed page cache kept gone */
+static int resize_limit(int m, uint64_t limit)
+{
+	struct res_counter *c = &memcgs[m].res;
+	int children = 0;
+	for (int d = 0; d < n_memcgs; d++)
+		children += memcgs[d].lifecycle == ONLINE && reaches(d, m);
+	int retry_count = 5 * children, ret = 0;
+	uint64_t oldusage = c->usage;
+	while (retry_count) {
+		ret = set_limit(c, limit);
+		if (!ret)
+			break;
+		try_to_free_mem_cgroup_pages(m);
+		if (c->usage >= oldusage)
+			retry_count--;
+		else
+			oldusage = c->usage;
+	}
+	return ret;
 }
 
 /* memcg_update_kmem_limit (3.9/3.10): the first limit other than unlimited
@@ -734,7 +758,7 @@ static int write_(int m, const char *file, const char *text, int len)
 	uint64_t limit;
 	if (memparse_limit(stripped(text, len, buf), &limit))
 		return -EINVAL;
-	return f >= 4 ? kmem_limit_write(m, limit) : set_limit(c, limit);
+	return f >= 4 ? kmem_limit_write(m, limit) : resize_limit(m, limit);
 }
 
 static int attach(int t, int m)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from kmemcg.model import domains
 from kmemcg.model import res_counter as rc
 from kmemcg.model.actions.move_charge import mem_cgroup_can_attach
-from kmemcg.model.actions.reclaim import try_to_free_mem_cgroup_pages
+from kmemcg.model.actions.reclaim import mem_cgroup_resize_limit, try_to_free_mem_cgroup_pages
 from kmemcg.model.actions.stock import drain_all_stock
 from kmemcg.model.actions.user_memory import reparent_user_pages
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED
@@ -260,17 +260,18 @@ ACTIONS.add(
 
 
 def _limit_write(cfg, s, m, v):
+    """The root's limit cannot be set (-EINVAL); otherwise the write below the
+    usage reclaims page cache first (model/actions/reclaim.py)."""
     if m == ROOT:
         return s, -EINVAL
-    res, ret = rc.set_limit(s.res, m, v)
-    return s._replace(res=res), ret
+    return mem_cgroup_resize_limit(cfg, s, m, v)
 
 
 ACTIONS.add(
     "limit.write",
     ("memcg", "bytes"),
     lambda cfg: [(m, v) for m in range(cfg.n_memcgs) for v in cfg.res_limits],
-    "mem_cgroup_write(RES_LIMIT) -> mem_cgroup_resize_limit, no reclaimable pages (3.8)",
+    "mem_cgroup_write(RES_LIMIT) -> mem_cgroup_resize_limit: reclaim, then -EBUSY (3.8)",
 )((_online_admin_guard, _limit_write))
 
 

@@ -1,4 +1,5 @@
-"""Reclaim at the res limit: the retry loop of __mem_cgroup_try_charge (3.8).
+"""Reclaim at the res limit: the retry loops of __mem_cgroup_try_charge and of
+mem_cgroup_resize_limit (3.8), mem_cgroup_reclaim's two callers.
 
 A res charge that fails at a level (res_counter_charge's ``limit_fail_at``, the
 failing ancestor ``mem_over_limit``) reclaims that level's subtree
@@ -11,16 +12,20 @@ section 2). The scopes hold far fewer pages than SWAP_CLUSTER_MAX (32), one
 reclaim pass's target, so a pass frees all of the subtree's page cache. Each
 failed try counts in the failing level's failcnt, as res_counter_charge does.
 
-The charge with its reclaim is one model step. Kernel of record: 3.8
-``mm/memcontrol.c`` (mem_cgroup_do_charge, mem_cgroup_reclaim) and
-``mm/vmscan.c`` (try_to_free_mem_cgroup_pages).
+A write of memory.limit_in_bytes below the res usage reclaims the memcg's own
+subtree the same way before it gives -EBUSY (mem_cgroup_resize_limit).
+
+The charge with its reclaim is one model step, and so is the limit write with
+its. Kernel of record: 3.8 ``mm/memcontrol.c`` (mem_cgroup_do_charge,
+mem_cgroup_resize_limit, mem_cgroup_reclaim) and ``mm/vmscan.c``
+(try_to_free_mem_cgroup_pages); the 3.10 code is the same.
 """
 
 from __future__ import annotations
 
 from kmemcg.model import res_counter as rc
 from kmemcg.model.config import PAGE_SIZE, ROOT, Config
-from kmemcg.model.dual import And, If, Not, Or
+from kmemcg.model.dual import And, Eq, If, Not, Or
 from kmemcg.model.facts import reaches, reclaim_in_scope
 from kmemcg.model.state import State, replace_at
 
@@ -88,3 +93,35 @@ def mem_cgroup_try_charge(cfg: Config, s: State, m: int, nbytes):
             break
     return cur, result
 
+
+
+def mem_cgroup_resize_limit(cfg: Config, s: State, m: int, limit):
+    """mem_cgroup_resize_limit(memcg ``m``, ``limit``) (3.8-3.10) on memcg->res:
+    (state, 0 or -EBUSY).
+
+    The kernel loops: res_counter_set_limit; on -EBUSY,
+    mem_cgroup_reclaim(memcg, MEM_CGROUP_RECLAIM_SHRINK), passes of
+    try_to_free_mem_cgroup_pages over ``m``'s subtree that stop at the first to
+    free anything, and again; retry_count = MEM_CGROUP_RECLAIM_RETRIES (5) x
+    mem_cgroup_count_children counts down each round that left res usage no
+    lower, and at 0 the write gives set_limit's -EBUSY. It never gives up while
+    usage falls. A pass targets SWAP_CLUSTER_MAX (32) pages and the scopes hold
+    fewer, so the first pass frees all of the subtree's page cache and the
+    retries find nothing more: the model reclaims all it can, as the retries
+    would, then sets the limit if the usage fits, else -EBUSY with the page
+    cache gone (the loop does not give back what it reclaimed). What stays is
+    what reclaim cannot free: kernel pages, anonymous pages (no swap), pinned
+    pages. Not modelled: signal_pending's -EINTR (the administrator gets no
+    signal), the memsw limit check (no swap accounting), and the
+    drain_all_stock_async of a pass after the first (it only queues work).
+    Without page cache in scope it is res_counter_set_limit alone."""
+    res, ret = rc.set_limit(s.res, m, limit)
+    tried = s._replace(res=res)
+    if not reclaim_in_scope(cfg):
+        return tried, ret
+    busy = Not(Eq(ret, 0))
+    if busy is False:
+        return tried, ret
+    freed, _ = try_to_free_mem_cgroup_pages(cfg, s, m)
+    res, ret_again = rc.set_limit(freed.res, m, limit)
+    return If(busy, freed._replace(res=res), tried), If(busy, ret_again, ret)

@@ -51,9 +51,10 @@ def _create_guard(cfg, s, r):
     that nothing of the old cache is still in flight (its copies destroyed or
     never made, no work queued or running on them, no outside shrink inside
     one). A fresh struct kmem_cache is what the kernel allocates; the model
-    reuses the slot, so it waits for the old one's remains to settle, which
-    in every kernel the roster has they do before anything else can happen
-    to them."""
+    reuses the slot, so it waits for the old one's remains to settle. With
+    every fix they have settled once the unload returns; a profile whose
+    unload leaves work on a freed copy (root_destroy_cancels_work removed)
+    has broken D3 by then, and its slot stays empty."""
     quiet = And(*(And(Not(Eq(s.cache[c], ALIVE)), Eq(s.work[c], WORK_IDLE), Not(s.requeued[c]),
                       Not(s.create_pending[c]), Not(s.half_created[c]),
                       Not(Eq(s.shrinking, c)))
