@@ -424,7 +424,9 @@ def run_scenario(cfg: Config, make_impl, ops, *, oracle: str = "eval", coverage=
     h = Harness.started(make_impl, cfg, oracle_mode=oracle, coverage=coverage, claim=claim)
     try:
         for op, args in ops:
-            args = dict(args)
+            # "bypass" is the search's note of why an allocation bypasses (the
+            # harness works it out from the context): never the implementation's
+            args = {k: v for k, v in args.items() if k != "bypass"}
             if isinstance(args.get("page"), dict):
                 args["page"] = _page(h, args["page"])
                 if args["page"] is None:

@@ -29,6 +29,14 @@ def test_a_sequential_implementation_conforms_with_no_steps_of_its_own():
     assert "conforms" in r.output
 
 
+def test_the_model_scenarios_pass_only_documented_arguments():
+    """The scenarios' bypass contexts reach the implementation as gfp, in_interrupt
+    and set_task, never as the search's own note of why (it once leaked as an
+    undocumented ``bypass`` argument of alloc_kmem)."""
+    r = run("conform", "--impl", "whole:DocumentedArgsOnly", "--seed", "1", "--examples", "1")
+    assert r.exit_code == Exit.OK, r.output
+
+
 def test_a_wrong_state_after_a_whole_operation_is_found_by_the_oracle(tmp_path):
     r = run("conform", "--impl", "whole:ForceEmptyMovesKmem", "--seed", "1",
             "--save", tmp_path / "r.json")

@@ -49,3 +49,17 @@ class KmemMaxUsageReadsUsage(WholeKernel):
     """memory.kmem.max_usage_in_bytes reads the usage: a read-only bug, seen whole."""
 
     kernel = _KmemMaxUsageReadsUsage
+
+
+#: alloc_kmem's arguments as docs/protocol.md lists them
+ALLOC_KMEM_ARGS = {"task", "gfp", "in_interrupt", "fail", "order"}
+
+
+class DocumentedArgsOnly(WholeKernel):
+    """Refuses an ``alloc_kmem`` with an argument docs/protocol.md does not list,
+    as an implementation written from the documentation alone may."""
+
+    def call(self, op, args):
+        if op == "alloc_kmem" and set(args) - ALLOC_KMEM_ARGS:
+            raise TypeError(f"alloc_kmem: undocumented {sorted(set(args) - ALLOC_KMEM_ARGS)}")
+        return super().call(op, args)
