@@ -56,6 +56,9 @@ class MemCgroup:
         self.use_hierarchy = False
         self.res = ResCounter()
         self.kmem = ResCounter()
+        #: memcg->memsw's limit: RESOURCE_MAX for good, with no swap accounting
+        #: (no memory.memsw.* file writes it); mem_cgroup_resize_limit checks it
+        self.memsw_limit = RESOURCE_MAX
         self.kmem_account_flags = 0
         self.kmemcg_id = -1
         #: memcg->memcg_slab_caches: the memcg_params of its caches, newest first
@@ -514,9 +517,12 @@ class MemoryController:
         mem_cgroup_count_children counting down each pass that left res usage
         no lower than the lowest seen; at 0, set_limit's -EBUSY, the page cache
         reclaimed meanwhile not given back. Left out: signal_pending's -EINTR
-        (the administrator gets no signal), memsw's check (no swap
-        accounting) and memcg_oom_recover on an enlarged limit (no OOM
+        (the administrator gets no signal), memsw's other uses (no swap
+        accounting: its limit stays RESOURCE_MAX, so its check refuses only
+        2^63) and memcg_oom_recover on an enlarged limit (no OOM
         killer)."""
+        if memcg.memsw_limit < val:  # memswlimit < val: -EINVAL (before the loop's first try)
+            return -EINVAL
         retry_count = MEM_CGROUP_RECLAIM_RETRIES * self.mem_cgroup_count_children(memcg)
         oldusage = memcg.res.usage
         ret = 0

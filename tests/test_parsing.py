@@ -100,3 +100,14 @@ def test_a_long_limit_text_is_e2big_on_the_root_too():
         k = Kernel(tasks=())
         assert k.write("/", file, long) == -E2BIG
         assert k.write("/", file, short) == -EINVAL
+
+
+def test_a_res_limit_past_the_memsw_limit_is_einval():
+    """mem_cgroup_resize_limit refuses a value above memsw's limit, which stays
+    RESOURCE_MAX without swap accounting: only 9223372036854775807, which
+    PAGE_ALIGN carries to 2^63. memory.kmem.limit_in_bytes has no such check."""
+    k = Kernel(tasks=())
+    k.mkdir("/A")
+    assert k.write("/A", "memory.limit_in_bytes", "9223372036854775807") == -EINVAL
+    assert k.write("/A", "memory.limit_in_bytes", "9223372036854771712") == 0
+    assert k.write("/A", "memory.kmem.limit_in_bytes", "9223372036854775807") == 0

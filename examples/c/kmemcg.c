@@ -646,6 +646,8 @@ static int set_limit(struct res_counter *c, uint64_t limit)
 static int resize_limit(int m, uint64_t limit)
 {
 	struct res_counter *c = &memcgs[m].res;
+	if (limit > RESOURCE_MAX)  /* memsw's limit, RESOURCE_MAX without swap accounting */
+		return -EINVAL;
 	int children = 0;
 	for (int d = 0; d < n_memcgs; d++)
 		children += memcgs[d].lifecycle == ONLINE && reaches(d, m);

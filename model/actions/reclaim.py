@@ -23,8 +23,10 @@ mem_cgroup_resize_limit, mem_cgroup_reclaim) and ``mm/vmscan.c``
 
 from __future__ import annotations
 
+from errno import EINVAL
+
 from kmemcg.model import res_counter as rc
-from kmemcg.model.config import PAGE_SIZE, ROOT, Config
+from kmemcg.model.config import PAGE_SIZE, RESOURCE_MAX, ROOT, Config
 from kmemcg.model.dual import And, Eq, If, Not, Or
 from kmemcg.model.facts import reaches, reclaim_in_scope
 from kmemcg.model.state import State, replace_at
@@ -114,7 +116,17 @@ def mem_cgroup_resize_limit(cfg: Config, s: State, m: int, limit):
     pages. Not modelled: signal_pending's -EINTR (the administrator gets no
     signal), the memsw limit check (no swap accounting), and the
     drain_all_stock_async of a pass after the first (it only queues work).
-    Without page cache in scope it is res_counter_set_limit alone."""
+    Without page cache in scope it is res_counter_set_limit alone. Before all
+    that, the memsw check: memsw's limit stays RESOURCE_MAX with no swap
+    accounting, so only a value PAGE_ALIGN carried past it (2^63, from the text
+    9223372036854775807) is -EINVAL."""
+    above = limit > RESOURCE_MAX
+    post, ret = _resize_limit(cfg, s, m, limit)
+    return If(above, s, post), If(above, -EINVAL, ret)
+
+
+def _resize_limit(cfg: Config, s: State, m: int, limit):
+    """mem_cgroup_resize_limit's loop, past the memsw check."""
     res, ret = rc.set_limit(s.res, m, limit)
     tried = s._replace(res=res)
     if not reclaim_in_scope(cfg):
