@@ -13,6 +13,7 @@ import os
 import random
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -234,8 +235,9 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
     echo(f"prove [{cfg.name}]: {len(MODEL.scope(cfg))} actions x {len(MODEL.invariants)} "
          f"invariants by induction" + (f", BMC to depth {bmc_depth} beside it" if bmc_depth
                                        else ""))
-    with prover.BackgroundBmc(cfg, bmc_depth) as pending:
-        return _proved(cfg, prover.prove(cfg), pending if bmc_depth else None, echo)
+    # --bmc 0 starts no worker at all
+    with prover.BackgroundBmc(cfg, bmc_depth) if bmc_depth else nullcontext() as pending:
+        return _proved(cfg, prover.prove(cfg), pending, echo)
 
 
 def _proved(cfg: Config, r, pending, echo) -> Exit:
