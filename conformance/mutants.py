@@ -424,6 +424,51 @@ class _ResizeLimitWithoutReclaim(Kernel):
     controller_class = _ResizeLimitWithoutReclaimMC
 
 
+class _ReparentsToRootMC(MemoryController):
+    def mem_cgroup_reparent_charges(self, memcg, user_pages):
+        self.drain_all_stock_sync(memcg)
+        for page in user_pages:
+            if page.pc.used and page.pc.mem_cgroup is memcg:
+                # bug: mem_cgroup_move_parent's target is always the root, and the
+                # whole hierarchical chain gives the pages up
+                page.pc.mem_cgroup = self.root_mem_cgroup
+                memcg.res.uncharge(PAGE_SIZE)
+
+
+class _ReparentsToRoot(Kernel):
+    controller_class = _ReparentsToRootMC
+
+
+class _ReclaimsChargingMemcgOnlyMC(MemoryController):
+    def mem_cgroup_try_charge(self, memcg, size):
+        while True:
+            ret, _ = memcg.res.charge(size)
+            if not ret:
+                return 0
+            # bug: reclaims the charging memcg's tree, not the failing ancestor's
+            if not self.try_to_free_mem_cgroup_pages(memcg):
+                return ret
+
+
+class _ReclaimsChargingMemcgOnly(Kernel):
+    controller_class = _ReclaimsChargingMemcgOnlyMC
+
+
+class _KmemFailureReclaimsMC(MemoryController):
+    def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt, order=0):
+        memcg = task.mm_owner_memcg()
+        path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt, order)
+        step = next(path)
+        if step.action == "charge.kmem" and step.ret:
+            self.try_to_free_mem_cgroup_pages(memcg)  # bug: a charge over K reclaims at U
+        yield step
+        return (yield from path)
+
+
+class _KmemFailureReclaims(Kernel):
+    controller_class = _KmemFailureReclaimsMC
+
+
 class _DoublePutAtDeathMC(MemoryController):
     def memcg_uncharge_kmem(self, memcg, size=PAGE_SIZE):
         memcg.res.uncharge(size)
@@ -599,6 +644,15 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("resize_limit_without_reclaim", _ResizeLimitWithoutReclaim,
            "a memory.limit_in_bytes write below the usage is -EBUSY at once, without "
            "reclaiming the group's page cache first", "conformance", "page-cache"),
+    Mutant("reparents_to_root", _ReparentsToRoot,
+           "rmdir and force_empty move a hierarchical group's user pages to the root, "
+           "not to its parent", "conformance", "page-cache"),
+    Mutant("reclaims_charging_memcg_only", _ReclaimsChargingMemcgOnly,
+           "a charge refused at an ancestor's U reclaims the charging group's page cache, "
+           "not the ancestor's tree", "conformance", "page-cache"),
+    Mutant("kmem_failure_reclaims", _KmemFailureReclaims,
+           "a kmem charge over K reclaims the group's page cache before failing",
+           "conformance", "page-cache"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
     # the per-cpu stock (a scope knob): only the stock scopes have cpus, and the

@@ -126,6 +126,25 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
             ("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
             ("read_file", {"task": "t1"}), ("read_file", {"task": "t1"}),
             ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "4k"})],
+        # the outside judge's survivors: /A/B's page cache goes to /A, charged there already
+        "reparents_to_root": [
+            ("write", {"path": "/", "file": "memory.use_hierarchy", "text": "1"}),
+            ("mkdir", {"path": "/A"}), ("mkdir", {"path": "/A/B"}),
+            ("attach", {"task": "t1", "path": "/A/B"}), ("read_file", {"task": "t1"}),
+            ("attach", {"task": "t1", "path": "/"}), ("rmdir", {"path": "/A/B"})],
+        # /A at U with its own page cache: /A/B's read reclaims it
+        "reclaims_charging_memcg_only": [
+            ("mkdir", {"path": "/A"}),
+            ("write", {"path": "/A", "file": "memory.use_hierarchy", "text": "1"}),
+            ("mkdir", {"path": "/A/B"}),
+            ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "4k"}),
+            ("attach", {"task": "t1", "path": "/A"}), ("read_file", {"task": "t1"}),
+            ("attach", {"task": "t1", "path": "/A/B"}), ("read_file", {"task": "t1"})],
+        # an order-1 allocation over K = 4k, beside a page of page cache that stays
+        "kmem_failure_reclaims": [
+            ("mkdir", {"path": "/A"}), kmem_a("4k"),
+            ("attach", {"task": "t1", "path": "/A"}), ("read_file", {"task": "t1"}),
+            ("alloc_kmem", {"task": "t1", "order": 1})],
     }
     # the mutants the sequential machine hunts; the rest need an interleaving
     assert set(scenarios) == {n for n, m in MUTANTS.items() if m.machine}
