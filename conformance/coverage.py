@@ -54,9 +54,19 @@ from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model import explore as explorer
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.facts import has_children, kmem_accounted, owner_memcg, tasks_in
+from kmemcg.model.facts import (
+    has_children,
+    immigrate_in_scope,
+    kmem_accounted,
+    moves_anon,
+    owner_memcg,
+    owns_mm,
+    reaches,
+    tasks_in,
+)
 from kmemcg.model.profiles import FIXES
 from kmemcg.model.state import ADMIN_IDLE, CSS_READ_USAGE, OFFLINE, ONLINE, State
+from kmemcg.model.state import Counter as ResCounter
 
 # ---------------------------------------------------------------- vocabulary
 
@@ -133,10 +143,10 @@ _RECLAIMING = frozenset({"charge.res", "anon.charge", "pagecache.charge", "limit
 def _detail(cfg: Config, s: State, action: str, a: tuple, ret: int) -> list[str]:
     """Branches beside :func:`_branch`'s: the order of a page charge or uncharge
     (PAGE_SIZE << order bytes), and the kernel pages a reparenting leaves behind."""
+    out = []
     if action == "charge.kmem" or action == "free.uncharge":
         order = a[2] if action == "charge.kmem" else a[1]
-        return [f"order {order}"] if len(cfg.orders) > 1 else []
-    out = []
+        out += [f"order {order}"] if len(cfg.orders) > 1 else []
     if action in ("rmdir", "force_empty"):
         m = a[0]
         if s.kmem_pages[m]:
@@ -145,8 +155,11 @@ def _detail(cfg: Config, s: State, action: str, a: tuple, ret: int) -> list[str]
             out.append("page cache")
         if s.user_pages[m] and s.hier[m] and cfg.parents[m] != ROOT and ret == 0:
             out.append("to a hierarchical parent")  # not to the root
-    if action == "charge.kmem" and ret and any(s.page_cache):
-        out.append("page cache stays")  # a kmem charge over K reclaims nothing
+    if action == "charge.kmem" and ret and any(
+            s.page_cache[d] and reaches(cfg, s, d, a[1]) for d in range(cfg.n_memcgs)):
+        # a kmem charge over K reclaims nothing, not even the page cache its own
+        # subtree holds (which a charge over U would reclaim)
+        out.append("page cache stays")
     if action == "mkdir":
         p = cfg.parents[a[0]]
         if s.kmem_active[p] and not s.use_hierarchy[p]:
@@ -154,7 +167,22 @@ def _detail(cfg: Config, s: State, action: str, a: tuple, ret: int) -> list[str]
     if action == "attach" and s.task_memcg[a[0]] not in (NONE, ROOT, a[1]) \
             and a[1] != ROOT and s.kmem_pages[s.task_memcg[a[0]]]:
         out.append("kmem charged where it was")  # it stays there: a group to a group
+    if action == "attach":
+        out += _immigration(cfg, s, *a)
     return out
+
+
+def _immigration(cfg: Config, s: State, t: int, m: int) -> list[str]:
+    """What an attach with move_charge_at_immigrate precharges and moves: the
+    mm's anonymous pages in the old group (mem_cgroup_precharge_mc), and
+    whether there are several (the all-at-once try before one by one)."""
+    k, frm = s.task_mm[t], s.task_memcg[t]
+    if not (immigrate_in_scope(cfg) and k != NONE and frm not in (NONE, m)
+            and moves_anon(s, m) and owns_mm(cfg, s, t)):
+        return []
+    n = s.mm_anon[k][frm]
+    return ["moves anonymous pages"] + (["moves several anonymous pages"] if n > 1 else []) \
+        if n else []
 
 
 def _ancestor_refused(cfg: Config, s: State, action: str, a: tuple) -> bool:
@@ -488,11 +516,35 @@ def _limit_text(v: int) -> str:
     return "-1" if v == UNLIMITED else str(v)
 
 
-def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
+#: files whose writes move no state a guard reads (a reset, a refusal): the deep
+#: search leaves them to the shallow one
+_SHALLOW_FILES = frozenset({
+    "memory.max_usage_in_bytes", "memory.kmem.max_usage_in_bytes", "memory.failcnt",
+    "memory.kmem.failcnt", "memory.usage_in_bytes", "memory.nosuch"})
+
+
+def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool, deep: bool = False) -> list:
     """The operations the search tries in ``s``: one scenario list item each, a
     list of (op, args) run in a row (a bypass context is set up and undone).
     The parse branches of a limit text do not depend on the state, so their
-    texts are tried (``faces``) only near the start."""
+    texts are tried (``faces``) only near the start. The ``deep`` menu keeps
+    only what moves the state toward a deeper outcome: no reset or refused
+    write, no bypassing or aborted allocation (their outcomes lie near the
+    start, where the shallow search finds them)."""
+    ops = _full_menu(cfg, s, paths, pages, faces and not deep)
+    if not deep:
+        return ops
+    return [item for item in ops if len(item) == 1 and not _shallow(*item[0])]
+
+
+def _shallow(op: str, args: dict) -> bool:
+    if op == "write":
+        return args["file"] in _SHALLOW_FILES or (
+            args["file"] == "memory.use_hierarchy" and args["text"] not in ("0", "1"))
+    return bool(args.get("bypass") or args.get("fail"))
+
+
+def _full_menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
     ops: list = []
     for m, path in enumerate(paths):
         if s.lifecycle[m] != OFFLINE:  # the model never creates a memcg again
@@ -532,8 +584,9 @@ def _menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
                             ("set_task", {"task": t, flag: not on})])
         ops.append([("alloc_user", {"task": t})])
         # a fault in the root charges nothing and reclaims nothing: only the
-        # states it adds, which would crowd others out of the bounded search
-        if owner_memcg(cfg, s, cfg.task_index(t)) != ROOT:
+        # states it adds, which would crowd others out of the bounded search;
+        # but an attach with move_charge_at_immigrate moves them out of the root
+        if owner_memcg(cfg, s, cfg.task_index(t)) != ROOT or immigrate_in_scope(cfg):
             ops += [[(op, {"task": t})] for op in user_faults(cfg)]
     for kind, m, order in sorted(set(pages)):
         page = {"kind": kind, "memcg": m, "order": order}
@@ -551,7 +604,11 @@ class Reach:
 
     scenarios: dict = field(default_factory=dict)
     complete: bool = True
+    #: the states the shallow search stored, and the shapes the deep one did
     states: int = 0
+    shapes: int = 0
+    #: the search's scenario of each state (or shape) it stored, while it runs
+    prefix: dict = field(default_factory=dict, repr=False)
 
     @property
     def outcomes(self) -> frozenset:
@@ -627,46 +684,88 @@ def reachable(cfg: Config, max_states: int = 3000) -> Reach:
     def compute():
         reach = search(cfg, max_states)
         return {"scenarios": list(reach.scenarios.items()), "complete": reach.complete,
-                "states": reach.states}
+                "states": reach.states, "shapes": reach.shapes}
 
     return _disk_cached("reach", cfg, max_states, compute, lambda data: Reach(
         {o: [(op, args) for op, args in ops] for o, ops in data["scenarios"]},
-        data["complete"], data["states"]))
+        data["complete"], data["states"], data["shapes"]))
 
 
-def search(cfg: Config, max_states: int = 3000) -> Reach:
-    """Breadth first over the model, whole operations alone (the sequential
-    machine's moves): every outcome within ``max_states`` idle states, each with
-    the shortest list of operations that reaches it."""
-    paths = memcg_paths(cfg)
-    init = MODEL.initial(cfg)
-    start = (init, ())
+def search(cfg: Config, max_states: int = 3000, deep_states: int = 8000) -> Reach:
+    """Every outcome the model reaches within the bounds, each with a scenario.
+
+    Two breadth-first searches over whole operations alone (the sequential
+    machine's moves). The shallow one tells states apart exactly, so each
+    outcome it finds within ``max_states`` states comes with its shortest
+    scenario. Where that bound cut it short, the deep one goes on from the
+    start over :func:`_shape` (what a guard or an outcome can tell apart) with
+    the :func:`_menu`'s deep operations, for ``deep_states`` shapes: outcomes
+    six to nine operations in (a reparenting to a hierarchical parent, reclaim
+    from an ancestor's other child), which the exact search would need some
+    10^5 states to reach."""
     reach = Reach()
-    prefix = {start: []}
-    queue = deque([start])
+    _breadth_first(cfg, reach, max_states, key=lambda s, pages: (s, pages), deep=False)
+    reach.states = len(reach.prefix)
+    if not reach.complete and deep_states:
+        _breadth_first(cfg, reach, deep_states, key=lambda s, pages: _shape(cfg, s, pages),
+                       deep=True)
+        reach.shapes = len(reach.prefix)
+    reach.prefix = {}
+    return reach
+
+
+def _breadth_first(cfg: Config, reach: Reach, max_states: int, key, deep: bool) -> None:
+    """One search of :func:`search`'s: states told apart by ``key``; outcomes
+    ``reach`` has already are kept with their scenario."""
+    paths = memcg_paths(cfg)
+    init = (MODEL.initial(cfg), ())
+    reach.prefix = {key(*init): []}
+    queue = deque([init])
     while queue:
-        key = queue.popleft()
-        s, pages = key
-        for item in _menu(cfg, s, paths, pages, faces=len(prefix[key]) <= 4):
+        s, pages = queue.popleft()
+        prefix = reach.prefix[key(s, pages)]
+        for item in _menu(cfg, s, paths, pages, faces=len(prefix) <= 4, deep=deep):
             got = _operation_steps(cfg, s, paths, pages, item)
             if got is None:
                 continue
             outcomes, post, after = got
-            scenario = None
             for o in outcomes:
                 if o not in reach.scenarios:
-                    scenario = scenario or [*prefix[key], *item]
-                    reach.scenarios[o] = scenario
-            nxt = (post, after)
-            if nxt in prefix or not MODEL.in_constraint(cfg, post) or post.error:
+                    reach.scenarios[o] = [*prefix, *item]
+            if not MODEL.in_constraint(cfg, post) or post.error:
                 continue
-            if len(prefix) >= max_states:
+            nxt = key(post, after)
+            if nxt in reach.prefix:
+                continue
+            if len(reach.prefix) >= max_states:
                 reach.complete = False
                 continue
-            prefix[nxt] = [*prefix[key], *item]
-            queue.append(nxt)
-    reach.states = len(prefix)
-    return reach
+            reach.prefix[nxt] = [*prefix, *item]
+            queue.append((post, after))
+
+
+def _shape(cfg: Config, s: State, pages: tuple):
+    """What the deep search tells apart: a counter by whether it is charged and
+    how many pages it has room for (so which orders fit), a count by 0, 1 or
+    more, the pages held by kind and memcg, whether each memcg has a task; not
+    the ids and references that follow from the rest."""
+    most = 1 << max(cfg.orders)
+
+    def shape(v):
+        if isinstance(v, ResCounter):
+            return v.usage > 0, min(max(v.limit - v.usage, 0) // PAGE_SIZE, most)
+        if isinstance(v, tuple):
+            return tuple(map(shape, v))
+        return min(v, 2) if type(v) is int else v
+
+    return (tuple(shape(v) for f, v in zip(s._fields, s, strict=True) if f not in _UNSHAPED),
+            frozenset((kind, m) for kind, m, _ in pages),
+            tuple(tasks_in(cfg, s, m) > 0 for m in range(cfg.n_memcgs)))
+
+
+#: State fields :func:`_shape` leaves out: they follow from the others (an id
+#: and the key from activation) or only count (the death puts)
+_UNSHAPED = frozenset({"kmemcg_id", "static_key", "death_puts"})
 
 
 def through_face(action: str, args: tuple) -> bool:
