@@ -336,7 +336,9 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
     out += [f"{head} [{b}]" for b in _detail(cfg, s, action, a, ret)]
     if action in _CHARGES and ret and _ancestor_refused(cfg, s, action, a):
         out.append(f"{head} [an ancestor at its limit]")
-    if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache):
+    # a page cache charge adds the page it charged: reclaim shows only net of it
+    added = 1 if action == "pagecache.charge" and ret == 0 else 0
+    if action in _RECLAIMING and sum(post.page_cache) < sum(s.page_cache) + added:
         out.append(f"{head} [reclaimed]")  # the charge met U and freed page cache
         m = a[0] if action == "limit.write" else a[1]  # the memcg written, or charged
         if any(post.page_cache[d] < s.page_cache[d] for d in range(cfg.n_memcgs) if d != m):
@@ -494,7 +496,7 @@ class Coverage:
 # ---------------------------------------------------------------- the model's reach
 
 #: limit texts the search writes beside the scope's values: one per parse branch
-FACE_LIMIT_TEXTS = ("-1", "-1x", "-18446744073709551617", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
+FACE_LIMIT_TEXTS = ("-1", "-1x", "-x", "-18446744073709551617", "-2", "-", "4k", "0x1000", "010000", "4097", " 8192\n", "abc",
                     "9" * 70, "9" * 63, "9" * 62)
 _RESET_TEXTS = ("0", "1")
 _HIERARCHY_TEXTS = ("0", "1", "2", "x", "")

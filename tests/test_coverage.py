@@ -104,6 +104,15 @@ def test_the_model_reaches_the_gaps_each_with_a_scenario():
     assert ops.count("write") >= 2 and "alloc_kmem" in ops
 
 
+def test_what_random_runs_saw_outside_the_search_is_inside_it():
+    """`conform --cover --no-scenarios --seed 3` saw both outside the search: a read
+    that reclaimed page cache (net of the page it adds, the count stays) and a limit
+    text "-x" (no text of the search had that parse branch)."""
+    reach = coverage.reachable(CONFORMANCE)
+    assert "pagecache.charge = 0 [reclaimed]" in reach.scenarios
+    assert "face: write memory.kmem.limit_in_bytes [minus-junk] = -EINVAL" in reach.scenarios
+
+
 def test_every_scenario_exercises_its_outcome_on_the_reference():
     """The search runs operations on the model as the harness expects them: each
     scenario, replayed on the reference with every step checked, conforms and
