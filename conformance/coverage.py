@@ -33,6 +33,7 @@ explored state (of the first states, on a scope too large to explore whole).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import inspect
 import json
@@ -40,6 +41,7 @@ import os
 import re
 import time
 from collections import Counter, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from errno import EBUSY, EINVAL, errorcode
 from functools import cache, lru_cache
@@ -662,22 +664,40 @@ def _cache_file(kind: str, cfg: Config, max_states: int) -> Path:
 def _disk_cached(kind: str, cfg: Config, max_states: int, compute, decode):
     """``decode(compute())`` (``compute`` gives JSON data), cached on disk (under
     ``$KMEMCG_CACHE``, else ``$XDG_CACHE_HOME/kmemcg``), keyed by the
-    configuration, the bound and the model's code. A cache that cannot be read,
-    decoded or written is computed again: it only saves time."""
+    configuration, the bound and the model's code. Processes that want the same
+    entry at once (pytest's workers) take turns on a lock file, so one computes
+    it and the others read it. A cache that cannot be read, decoded, locked or
+    written is computed again: it only saves time."""
     path = _cache_file(kind, cfg, max_states)
-    try:
-        return decode(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    data = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(path)
-    except OSError:
-        pass
+    with _locked(path.with_suffix(".lock")):
+        try:
+            return decode(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        data = compute()
+        try:
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(path)
+        except OSError:
+            pass
     return decode(data)
+
+
+@contextmanager
+def _locked(lock: Path):
+    """An exclusive flock on ``lock`` while the block runs; none if it cannot be had."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "a")
+        fcntl.flock(f, fcntl.LOCK_EX)
+    except OSError:
+        f = None
+    try:
+        yield
+    finally:
+        if f is not None:
+            f.close()  # closing releases the lock
 
 
 @cache
