@@ -454,15 +454,30 @@ class _ReclaimsChargingMemcgOnly(Kernel):
     controller_class = _ReclaimsChargingMemcgOnlyMC
 
 
-class _KmemFailureReclaimsMC(MemoryController):
+class _AfterKmemStepMC(MemoryController):
+    """memcg_kmem_newpage_charge with one wrong deed right after its charge.kmem step:
+    :meth:`after_kmem_step` (the charged memcg, the step's ret, the order)."""
+
     def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt, order=0):
         memcg = task.mm_owner_memcg()
         path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt, order)
         step = next(path)
-        if step.action == "charge.kmem" and step.ret:
+        if step.action == "charge.kmem":
+            self.after_kmem_step(memcg, step.ret, order)
+        try:
+            while True:
+                step = path.send((yield step))
+        except StopIteration as e:
+            return e.value
+
+    def after_kmem_step(self, memcg, ret, order):
+        raise NotImplementedError
+
+
+class _KmemFailureReclaimsMC(_AfterKmemStepMC):
+    def after_kmem_step(self, memcg, ret, order):
+        if ret:
             self.try_to_free_mem_cgroup_pages(memcg)  # bug: a charge over K reclaims at U
-        yield step
-        return (yield from path)
 
 
 class _KmemFailureReclaims(Kernel):
@@ -493,19 +508,11 @@ class _DrainKeepsCharge(Kernel):
     controller_class = _DrainKeepsChargeMC
 
 
-class _KmemBatchedMC(MemoryController):
-    def memcg_kmem_newpage_charge(self, task, gfp, in_interrupt, order=0):
-        memcg = task.mm_owner_memcg()
-        path = super().memcg_kmem_newpage_charge(task, gfp, in_interrupt, order)
-        step = next(path)
-        if step.action == "charge.kmem" and not step.ret and self.memcg_stock:
+class _KmemBatchedMC(_AfterKmemStepMC):
+    def after_kmem_step(self, memcg, ret, order):
+        if not ret and self.memcg_stock:
             # bug: the kmem counter is precharged a batch too, as res is
             memcg.kmem.charge(PAGE_SIZE * (self.charge_batch - (1 << order)))
-        try:
-            while True:
-                step = path.send((yield step))
-        except StopIteration as e:
-            return e.value
 
 
 class _KmemBatched(Kernel):
