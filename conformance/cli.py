@@ -675,7 +675,11 @@ def interleave(config_path, profile, kernel, impl, pipe, timeout, picture, save)
     """Every interleaving on the implementation; its states must equal the model's
     (under --kernel, the model's with the states its known bugs break pruned)."""
     cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
-    make = _started(cfg, impl, pipe, timeout, "interleave", steps_for="interleave")
+    # an implementation of whole operations is interleaved too, an operation at a
+    # time (conformance/sequential.py), on the scopes the sequential path covers
+    make = _started(cfg, impl, pipe, timeout, "interleave",
+                    steps_for=None if machine.fits(cfg) else
+                    f"interleave on {cfg.name} (root caches or forked tasks)")
     raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture,
                                     save=save and {"path": save, "impl": impl, "pipe": pipe,
                                                    "timeout": timeout}))
@@ -909,7 +913,9 @@ def replay(file, impl, pipe, timeout, picture):
         raise click.UsageError(f"{file}: claims kernel {data['kernel']!r} but its configuration "
                                f"is of profile {cfg.profile!r}")
     if "schedule" in data:
-        make = _started(cfg, impl, pipe, timeout, "replay", steps_for="replaying a race")
+        make = _started(cfg, impl, pipe, timeout, "replay",
+                        steps_for=None if machine.fits(cfg) else
+                        f"replaying a race on {cfg.name} (root caches or forked tasks)")
         raise SystemExit(_replay_schedule(file, data, cfg, make, claim, picture))
     if picture:
         raise click.UsageError(f"--picture draws an interleaving; {file} holds operations run "

@@ -459,6 +459,10 @@ class _Run:
             if actor is not None:
                 key = actor_of(self.cfg, name, args)
                 thread = [self.impl.start(name, actor[1](*args)), name, args, []]
+                if name in ("free_kmem", "free_user"):
+                    # the page is gone once freed, before the free returns: an
+                    # implementation may hand its number out again meanwhile
+                    self.pages.pop(args[-1], None)
             else:
                 key = _key(choice)
                 if key in self.threads and not self._retire(key):
@@ -532,8 +536,6 @@ class _Run:
                         memcg_name(self.cfg, self.paths, st.args["memcg"]))
             order = args[2] if op == "alloc_kmem" else 0
             self.pages[result] = ("kmem" if op == "alloc_kmem" else "user", charged, order)
-        elif op in ("free_kmem", "free_user") and result == 0:
-            self.pages.pop(args[-1], None)
 
     def _reparent(self, m: int, state) -> None:
         """rmdir or force_empty moved memcg ``m``'s user pages to its parent (the

@@ -17,6 +17,12 @@ whole operation has no way to show: the states between its steps, which are the
 model's by construction. An operation that must fail and change nothing (an
 errno with no step) must leave the snapshot as it was.
 
+The interleaver drives the same presentation: an operation runs whole on its
+first step, and until its last model step is handed out every other thread is
+``Blocked`` on it (a big lock), so the runs it allows are the model's serial runs
+(model/serial.py), and the verdict is the granularity's (coarser-grained when its
+states are those of the serial runs).
+
 Between whole operations every path is idle, so the bookkeeping fields of a
 snapshot (the positions of the administrator and the tasks, the static key's
 count, the walks in flight, the death ghosts) are taken from the model when the
@@ -32,12 +38,13 @@ from kmemcg.conformance.alone import model_operation
 from kmemcg.conformance.harness import (
     TaskContext,
     asks_bypass,
+    expect_read,
     memcg_paths,
     protocol_args,
     reparents,
 )
 from kmemcg.conformance.harness import abstract_state as alpha
-from kmemcg.conformance.protocol import Done, ProtocolError, Step
+from kmemcg.conformance.protocol import Blocked, Done, ProtocolError, Step
 from kmemcg.model.config import MAX_ORDER, ROOT, Config
 from kmemcg.model.state import State, initial, to_json
 
@@ -93,15 +100,22 @@ class WholeOperations:
         self.ctx = {t: TaskContext() for t in cfg.tasks}
         #: page handle -> (kind, memcg or NONE, order), as the model charged it
         self.pages: dict[int, tuple] = {}
+        #: thread id -> (op, args), started and not yet run
         self.threads: dict[int, tuple[str, dict]] = {}
-        self.replies: list = []
-        self.snaps: list = []
+        #: thread id -> [(reply, the model state after it, or None after the last)]
+        #: still to hand out
+        self.replies: dict[int, list] = {}
+        #: the thread whose model steps are being handed out: the others wait on it
+        self.running: int | None = None
         self._next = 0
-        self._snap = None  # the snapshot the harness asks for after the step just taken
         self._pages_after: tuple = ()
         first = completed(inner.snapshot(), to_json(cfg, initial(cfg)), self._names)
         self.state = self._alpha(first)
+        #: the implementation's snapshot after its last whole operation
         self._last = first
+        #: the model's state between two steps of the operation being handed out,
+        #: shown in its place (None: the implementation's is shown)
+        self._between: State | None = None
 
     def _alpha(self, snap) -> State | None:
         try:
@@ -120,19 +134,30 @@ class WholeOperations:
         return self._next
 
     def step(self, thread: int):
+        if self.running is not None and thread in self.threads:
+            # one operation at a time; a thread whose operation is over may return
+            return Blocked(f"the whole operation of thread {self.running}")
         if thread in self.threads:
-            self._run(*self.threads.pop(thread))
-        if not self.replies:
+            self._run(thread, *self.threads.pop(thread))
+        queue = self.replies.get(thread)
+        if not queue:
             raise ProtocolError(f"no thread {thread}")
-        reply = self.replies.pop(0)
-        self._snap = self.snaps.pop(0)
+        reply, between = queue.pop(0)
+        if type(reply) is not Done:  # another's return leaves the operation under way shown
+            self._between = between
+        if thread == self.running and len(queue) <= 1:  # only its return is left
+            self.running = None
+        if not queue:
+            del self.replies[thread]
         return reply
 
     def snapshot(self):
-        snap, self._snap = self._snap, None
-        return self._last if snap is None else snap
+        return self._last if self._between is None else to_json(self.cfg, self._between)
 
     def read(self, path: str, file: str):
+        if self._between is not None and path in self.paths:
+            # between two steps of an operation the implementation ran whole
+            return expect_read(self.cfg, self._between, self.paths.index(path), file)
         return self.inner.read(path, file)
 
     def slabinfo(self) -> str:
@@ -152,8 +177,8 @@ class WholeOperations:
 
     # ------------------------------------------------------------ the model's steps
 
-    def _run(self, op: str, args: dict) -> None:
-        """Call the operation whole; queue the model's steps with the
+    def _run(self, thread: int, op: str, args: dict) -> None:
+        """Call the operation whole; queue the model's steps, the
         implementation's snapshot after the last, then its result."""
         pre = self.state
         if pre is None:
@@ -166,10 +191,13 @@ class WholeOperations:
             raise ProtocolError(
                 f"{op}({args}) returned {result}: the model fails it with {pure} and changes "
                 f"nothing, but the snapshot changed: {_diff(self.cfg, pre, after)}")
-        self.replies = [Step(a, protocol_args(self.cfg, self.paths, a, m), r)
-                        for _, a, m, r, _ in steps] + [Done(result)]
-        self.snaps = ([to_json(self.cfg, p) for *_, p in steps[:-1]] + [snap] * bool(steps)
-                      + [None])
+        # shown after each step: the model's post-state, but the implementation's after the last
+        between = [*(p for *_, p in steps[:-1]), None] if steps else []
+        self.replies[thread] = (
+            [(Step(a, protocol_args(self.cfg, self.paths, a, m), r), shown)
+             for (_, a, m, r, _), shown in zip(steps, between, strict=True)]
+            + [(Done(result), None)])
+        self.running = thread
         self._last, self.state = snap, after
         self._track(op, args, steps, result)
 

@@ -44,7 +44,7 @@ def test_a_wrong_state_after_a_whole_operation_is_found_by_the_oracle(tmp_path):
     assert "force_empty" in r.output and "[oracle]" in r.output, r.output
 
 
-@pytest.mark.parametrize("args", [("interleave", "--config", "race"),
+@pytest.mark.parametrize("args", [("interleave", "--config", "destruction"),
                                   ("conform", "--race", "--config", "race"),
                                   ("conform", "--config", "destruction")])
 def test_race_checking_refuses_an_implementation_without_steps_in_one_line(args):
