@@ -1,7 +1,8 @@
 """One operation run alone on the model, as the harness expects it.
 
 The sequential path of an operation (a cgroupfs write with the activation it
-starts, a page charge with its three steps, a free) taken from a state where
+starts, a page charge with its three steps, a free, rmdir with its offline walk, a
+task's fork, exit or last put, css_free's three steps) taken from a state where
 nothing else runs: what the coverage search replays to find each outcome's
 shortest scenario, and the steps the suite supplies for an implementation of
 whole operations (conformance/sequential.py).
@@ -15,7 +16,8 @@ from kmemcg.model import cgroupfs
 from kmemcg.model.config import NONE, ROOT, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.facts import kmem_accounted, owner_memcg
-from kmemcg.model.state import ADMIN_IDLE, ONLINE, State
+from kmemcg.model.serial import BEGINS, CONTINUES, continues, under_way
+from kmemcg.model.state import ONLINE, State
 
 #: the user-page operations and the model action each is (no handle but a pinned page's)
 USER_CHARGES = {"alloc_user": "user.charge", "fault_anon": "anon.charge",
@@ -29,21 +31,45 @@ def user_faults(cfg: Config) -> tuple[str, ...]:
                  if cfg.actions is None or USER_CHARGES[op] in cfg.actions)
 
 
-def _admin_run(cfg, s, steps):
-    """The activation steps memcg_update_kmem_limit takes after its write."""
-    names = ("activate.update_cache_sizes", "activate.static_key_inc", "activate.set_active")
-    while s.admin_pc != ADMIN_IDLE:
-        m = s.admin_memcg
-        for name in names:
-            act = MODEL.actions[name]
-            if act.guard(cfg, s, m):
-                post, ret = act.effect(cfg, s, m)
-                steps.append((s, name, (m,), ret, post))
-                s = post
-                break
-        else:
-            raise AssertionError(f"the administrator is stuck at {s.admin_pc}")
-    return s
+#: the kernel paths started on their own thread (as the interleaver starts them) that
+#: a sequential implementation runs whole: the protocol's operation -> its first model
+#: action and that action's arguments, given the operation's
+KERNEL_PATHS = {
+    "spawn": lambda cfg, paths, a: ("spawn", (cfg.task_index(a["task"]),
+                                              paths.index(a["path"]))),
+    "fork": lambda cfg, paths, a: ("fork", (cfg.task_index(a["task"]),
+                                            cfg.task_index(a["parent"]),
+                                            int(bool(a.get("thread", False))))),
+    "exit": lambda cfg, paths, a: ("exit", (cfg.task_index(a["task"]),)),
+    "put_task_struct": lambda cfg, paths, a: ("put_task_struct", (cfg.task_index(a["task"]),)),
+    "css_free": lambda cfg, paths, a: ("css_free.mark_dead", (paths.index(a["path"]),)),
+    "mem_cgroup_free": lambda cfg, paths, a: ("mem_cgroup_free", (paths.index(a["path"]),)),
+}
+
+
+def _run_to_end(cfg, s, steps, name, args):
+    """Take ``name(args)`` and then, while the path it begins is under way, the one
+    continuation of that path that is enabled: the path run to its end with
+    nothing else running (model/serial.py names the paths and their steps)."""
+    s, ret = _take(cfg, s, steps, name, args)
+    if name not in BEGINS:
+        return s, ret
+    path, inst = BEGINS[name][0], _instance(name, args)
+    nexts = [(n, a) for n, (p, _) in CONTINUES.items()
+             if p == path and (cfg.actions is None or n in cfg.actions)
+             for a in MODEL.actions[n].domain(cfg) if continues(cfg, n, a) == (path, inst)]
+    while (path, inst) in under_way(cfg, s):
+        enabled = [(n, a) for n, a in nexts if MODEL.actions[n].guard(cfg, s, *a)]
+        if not enabled:
+            raise AssertionError(f"the {path} path begun by {name}{args} is stuck")
+        s, _ = _take(cfg, s, steps, *enabled[0])
+    return s, ret
+
+
+def _instance(name: str, args: tuple):
+    """The instance of the path ``name(args)`` begins (None: one runs at a time)."""
+    param = BEGINS[name][1]
+    return None if param is None else args[MODEL.actions[name].params.index(param)]
 
 
 def _take(cfg, s, steps, name, args):
@@ -86,12 +112,17 @@ def model_operation(cfg: Config, s: State, paths, pages: tuple, op: str, a: dict
         if not MODEL.actions[first[0]].guard(cfg, s, *first[1]):
             return None, None, s, pages  # not alone here (the harness drives it alone)
         pre = s
-        s, ret = _take(cfg, s, steps, *first)
-        s = _admin_run(cfg, s, steps)
+        s, ret = _run_to_end(cfg, s, steps, *first)
         if first[0] in ("rmdir", "force_empty") and ret == 0:
             target = cfg.parents[first[1][0]] if pre.hier[first[1][0]] else ROOT
             pages = tuple(sorted((k, target if k == "user" and mm == first[1][0] else mm, o)
                                  for k, mm, o in pages))
+        return None, steps, s, pages
+    if op in KERNEL_PATHS:  # started where the model's guard of its first action holds
+        first = KERNEL_PATHS[op](cfg, paths, a)
+        if not MODEL.actions[first[0]].guard(cfg, s, *first[1]):
+            return None, None, s, pages
+        s, _ = _run_to_end(cfg, s, steps, *first)
         return None, steps, s, pages
     t = cfg.task_index(a["task"]) if "task" in a else None
     if op == "alloc_kmem":

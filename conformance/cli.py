@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import z3
 
-from kmemcg.conformance import coverage, granularity, machine, report
+from kmemcg.conformance import coverage, granularity, machine, report, sequential
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import interruption_point, sticky_interrupts
 from kmemcg.conformance.claims import Claim
@@ -580,10 +580,11 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
             raise click.UsageError("--picture draws an interleaving: the race machine's "
                                    "(--race); the sequential machine runs whole operations "
                                    "one after another")
+    # an implementation of whole operations is raced too, an operation at a time
+    # (its serial runs: conformance/sequential.py), on a scope without root caches
     make = _started(cfg, impl, pipe, timeout, "race" if race else "conform",
-                    steps_for=(f"the race machine (on {cfg.name}: root caches or forked tasks)"
-                               if not machine.fits(cfg) else "conform --race"
-                               if not profile else "conform --profile") if race else None)
+                    steps_for=None if not race or sequential.covers(cfg) else
+                    f"the race machine on {cfg.name} (root caches)")
     s = _seed(seed)
     budget = budget if cover else None
     if race:
@@ -676,10 +677,10 @@ def interleave(config_path, profile, kernel, impl, pipe, timeout, picture, save)
     (under --kernel, the model's with the states its known bugs break pruned)."""
     cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
     # an implementation of whole operations is interleaved too, an operation at a
-    # time (conformance/sequential.py), on the scopes the sequential path covers
+    # time (conformance/sequential.py), on a scope without root caches
     make = _started(cfg, impl, pipe, timeout, "interleave",
-                    steps_for=None if machine.fits(cfg) else
-                    f"interleave on {cfg.name} (root caches or forked tasks)")
+                    steps_for=None if sequential.covers(cfg) else
+                    f"interleave on {cfg.name} (root caches)")
     raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture,
                                     save=save and {"path": save, "impl": impl, "pipe": pipe,
                                                    "timeout": timeout}))
@@ -914,8 +915,8 @@ def replay(file, impl, pipe, timeout, picture):
                                f"is of profile {cfg.profile!r}")
     if "schedule" in data:
         make = _started(cfg, impl, pipe, timeout, "replay",
-                        steps_for=None if machine.fits(cfg) else
-                        f"replaying a race on {cfg.name} (root caches or forked tasks)")
+                        steps_for=None if sequential.covers(cfg) else
+                        f"replaying a race on {cfg.name} (root caches)")
         raise SystemExit(_replay_schedule(file, data, cfg, make, claim, picture))
     if picture:
         raise click.UsageError(f"--picture draws an interleaving; {file} holds operations run "

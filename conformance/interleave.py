@@ -331,7 +331,10 @@ class _Run:
                 continue
             action = MODEL.actions[name]
             for args in action.domain(cfg):
-                if action.guard(cfg, state, *args):
+                # a path started and waiting for its first step goes on by a step
+                # of its thread, not by a second start of it
+                if action.guard(cfg, state, *args) \
+                        and _key(("start", name, *args)) not in self.first:
                     out.append(("start", name, *args))
         busy = set(self.threads)
         out += [("start", op, *args) for op, args in self._actor_operations(state)
@@ -396,13 +399,16 @@ class _Run:
                     if s.root_alive[r] or create.guard(cfg, s, r)]
         # free one page of each kind and order per memcg: those are interchangeable
         seen = set()
+        # a kernel page is freed in the name of a task that exists (the free
+        # uncharges the memcg recorded at the charge, whoever frees it)
+        freer = next((t for i, t in enumerate(cfg.tasks) if s.task_memcg[i] >= 0), None)
         for pfn in sorted(self.pages):
             kind, memcg, order = self.pages[pfn]
             if (kind, memcg, order) in seen or memcg is None:
                 continue
             seen.add((kind, memcg, order))
-            if kind == "kmem" and _allowed(cfg, "free.uncharge") and cfg.tasks:
-                ops.append(("free_kmem", (cfg.tasks[0], pfn)))
+            if kind == "kmem" and _allowed(cfg, "free.uncharge") and freer is not None:
+                ops.append(("free_kmem", (freer, pfn)))
             if kind == "user" and _allowed(cfg, "user.uncharge"):
                 ops.append(("free_user", (pfn,)))
         return ops

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from errno import EINVAL, ENOENT
 
-from kmemcg.conformance.alone import model_operation
+from kmemcg.conformance.alone import KERNEL_PATHS, model_operation
 from kmemcg.conformance.harness import (
     TaskContext,
     asks_bypass,
@@ -55,9 +55,19 @@ BOOKKEEPING = ("admin", "static_key", "mms", "roots", "offline", "root_destroy",
 TASK_BOOKKEEPING = ("pc", "charging", "order", "stack", "mm")
 MEMCG_BOOKKEEPING = ("kmem_dead", "destroy", "death_puts")
 
-#: the operations of the sequential machine: what a whole-operation implementation runs
+#: what a whole-operation implementation runs: the sequential machine's operations,
+#: and the kernel paths without root caches that the interleaver and the race machine
+#: start (tasks, memcg death)
 WHOLE_OPERATIONS = ("mkdir", "rmdir", "write", "attach", "alloc_kmem", "free_kmem",
-                    "alloc_user", "free_user", "fault_anon", "read_file", "set_task")
+                    "alloc_user", "free_user", "fault_anon", "read_file", "set_task",
+                    *KERNEL_PATHS)
+
+
+def covers(cfg: Config) -> bool:
+    """Whether an implementation of whole operations can be driven on ``cfg``: every
+    operation of a scope without root caches is one (slab caches and their kworkers
+    run between operations, which a sequential implementation does not show)."""
+    return not cfg.roots
 
 
 def completed(snap, model: dict, names: dict):
@@ -164,7 +174,13 @@ class WholeOperations:
         return self.inner.slabinfo()
 
     def memcg_state(self, path: str):
-        return self.inner.memcg_state(path)
+        """The snapshot's lifecycle of the memcg at ``path``: not asked of a
+        sequential implementation, whose snapshot says it."""
+        memcgs = self.snapshot().get("memcgs", {})
+        entry = memcgs.get(path, memcgs.get(self._names.get(path)))
+        if not isinstance(entry, dict) or entry.get("lifecycle") in (None, "absent"):
+            return -ENOENT
+        return entry["lifecycle"]
 
     def queued(self) -> list[str]:
         return []  # nothing runs between whole operations
@@ -223,7 +239,11 @@ class WholeOperations:
             pages = ()
         pure, steps, post, after = model_operation(self.cfg, s, self.paths, pages, op, a)
         if steps is None:
-            raise ProtocolError(f"{op}({args}): the model cannot run it alone here")
+            # started while another ran, and by its turn no longer one the model
+            # takes (an attach of a task that exited meanwhile): as on the stepping
+            # path, it may fail and must change nothing
+            self._pages_after = ()
+            return "no model step here", [], s, ()
         self._pages_after = after
         return pure, steps, post, after
 

@@ -44,8 +44,26 @@ def test_a_wrong_state_after_a_whole_operation_is_found_by_the_oracle(tmp_path):
     assert "force_empty" in r.output and "[oracle]" in r.output, r.output
 
 
+def test_every_serial_run_of_a_sequential_implementation_is_the_models():
+    """Forks, exits, the last put and memcg death run whole too: interleaved an
+    operation at a time, death's states are the model's serial ones (98 of 164).
+    Once the interleaver freed a kernel page in the name of a task already reaped
+    (-ESRCH), which the model does not know of: a failure of a valid implementation."""
+    r = run("interleave", "--config", "death", "--impl", "whole:WholeKernel")
+    assert r.exit_code == Exit.OK, r.output
+    assert "98 abstract states, model 164: coarser-grained" in r.output, r.output
+    assert "has 98 states: equal" in r.output, r.output
+
+
+def test_the_race_machine_drives_a_sequential_implementation_an_operation_at_a_time():
+    r = run("conform", "--config", "death", "--impl", "whole:WholeKernel", "--seed", "2",
+            "--examples", "30")
+    assert r.exit_code == Exit.OK, r.output
+    assert "conforms" in r.output, r.output
+
+
 @pytest.mark.parametrize("args", [("interleave", "--config", "destruction"),
-                                  ("conform", "--race", "--config", "race"),
+                                  ("conform", "--race", "--config", "destruction-kmem"),
                                   ("conform", "--config", "destruction")])
 def test_race_checking_refuses_an_implementation_without_steps_in_one_line(args):
     r = subprocess.run([KMEMCG, *args, "--impl", "whole:WholeKernel"], capture_output=True,
