@@ -42,6 +42,14 @@ class RaceStats(Stats):
     claim, each known bug seen (a warning)."""
 
     schedule: list = field(default_factory=list)
+    #: the model's scenarios (schedules of tries) replayed before the random
+    #: runs; those that did not fit the implementation (skipped, no verdict);
+    #: those with no schedule (the guided replay found no try for a step); the
+    #: outcome whose scenario showed the failure (None: a random run, or none)
+    scenarios: int = 0
+    unfit: int = 0
+    untranslated: int = 0
+    killed_by: str | None = None
 
 
 def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None,
@@ -94,18 +102,25 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
 
 def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
         shrink_seconds: float = 20.0, make=None, claim: Claim | None = None,
-        database: str | None = None, progress=None, coverage=None) -> RaceStats:
+        database: str | None = None, progress=None, coverage=None,
+        scenarios: dict | None = None) -> RaceStats:
     """Run the race machine; a race found is shrunk, minimised and returned in the
-    stats; under a kernel ``claim`` its known bugs are warnings. Ctrl-C returns
-    the stats so far, ``interrupted`` set."""
+    stats; under a kernel ``claim`` its known bugs are warnings. ``scenarios``
+    (outcome -> a schedule of tries, the model's) run first, seed-independent.
+    Ctrl-C returns the stats so far, ``interrupted`` set."""
     make = make or reference(cfg)
     stats = RaceStats(progress=progress)
     t0 = time.perf_counter()
     try:
-        stats.failure, stats.seconds = run_machine(
-            race_machine(cfg, make, stats, claim, coverage), seed_value=seed_value, examples=examples,
-            steps=steps, shrink_seconds=shrink_seconds, failure=RaceFailure, database=database)
-        if stats.failure:
+        if scenarios:
+            run_scenarios(cfg, make, scenarios, stats, claim=claim, coverage=coverage)
+        if stats.failure is None:
+            stats.failure, _ = run_machine(
+                race_machine(cfg, make, stats, claim, coverage), seed_value=seed_value,
+                examples=examples, steps=steps, shrink_seconds=shrink_seconds,
+                failure=RaceFailure, database=database)
+        stats.seconds = time.perf_counter() - t0
+        if stats.failure:  # a scenario's too: tries it need not take
             stats.schedule = minimize(cfg, stats.failure.schedule, make)
     except KeyboardInterrupt:
         stats.interrupted = True
@@ -114,6 +129,29 @@ def run(cfg: Config, *, seed_value: int, examples: int = 200, steps: int = 60,
         stats.seconds = time.perf_counter() - t0
     stats.warnings = claim.warnings() if claim is not None else []
     return stats
+
+
+def run_scenarios(cfg: Config, make, scenarios: dict, stats: RaceStats, *,
+                  claim: Claim | None = None, coverage=None) -> None:
+    """Each outcome's schedule, in order, with the checks of a machine run,
+    skipping an outcome a schedule already run has exercised; a schedule that
+    does not fit the implementation (a try it does not offer) is counted and
+    skipped, not a verdict; the first failure stops, with the outcome named."""
+    for outcome, schedule in scenarios.items():
+        if schedule is None:
+            stats.untranslated += 1
+            continue
+        if coverage is not None and outcome in coverage.seen:
+            continue
+        stats.scenarios += 1
+        try:
+            problem = replay(cfg, schedule, make, claim, coverage=coverage, stats=stats)
+        except ValueError:
+            stats.unfit += 1
+            continue
+        if problem:
+            stats.failure, stats.killed_by = RaceFailure(problem, schedule), outcome
+            return
 
 
 def minimize(cfg: Config, schedule: list, make=None) -> list:
@@ -130,14 +168,17 @@ def minimize(cfg: Config, schedule: list, make=None) -> list:
     return one_minimal([tuple(c) for c in schedule], same)
 
 
-def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None) -> str | None:
+def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None,
+           coverage=None, stats: RaceStats | None = None) -> str | None:
     """Re-run a schedule with the checks of the search (under ``claim`` if the
     run had one); the problem it shows, or None. A schedule that does not fit the
-    implementation is an error."""
+    implementation is an error. ``coverage`` is told of every step checked, and
+    ``stats`` counts them."""
     make = make or reference(cfg)
     oracle = EvalOracle(cfg)
     try:
         r = _Run(cfg, make)
+        r.coverage = coverage
         state, refused = r.abstract()
     except ProtocolError as e:
         return problem_of(e)
@@ -158,7 +199,9 @@ def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None) -
         if choice not in possible:
             raise ValueError(f"schedule try {i} {choice} is not possible here: the schedule "
                              f"does not fit this implementation or configuration")
-        _, state, problem = r.take(choice, state, oracle, claim)
+        step, state, problem = r.take(choice, state, oracle, claim)
+        if stats is not None:
+            stats.steps += step is not None
         if problem:
             return problem
         if r.known is not None and r.known.broke:
