@@ -840,6 +840,23 @@ def _first_reached(cfg: Config, max_states: int):
 
 
 @cache
+def _explored(cfg: Config, max_states: int) -> dict:
+    """:func:`_first_reached` as JSON data, cached in memory and on disk: the
+    outcomes, whether the search was complete, and the model's shortest trace
+    (action, args) to each outcome and to each invariant broken."""
+    def compute():
+        r, out, first = _first_reached(cfg, max_states)
+        traces = {VIOLATION.format(inv): trace[1:] for inv, trace in r.violations.items()}
+        for o, (sid, step) in first.items():
+            traces[o] = [*explorer.trace_to(r, sid)[1:], step]
+        return {"outcomes": sorted(out), "complete": r.complete,
+                "traces": {o: [[st.action, list(st.args)] for st in trace]
+                           for o, trace in traces.items()}}
+
+    return _disk_cached("steps", cfg, max_states, compute, lambda data: data)
+
+
+@cache
 def reachable_steps(cfg: Config, max_states: int = 50_000) -> tuple[frozenset, bool]:
     """(the step outcomes of every state the model explorer stores in ``cfg``
     within ``max_states``: each enabled step's, and each held off; whether that
@@ -847,16 +864,23 @@ def reachable_steps(cfg: Config, max_states: int = 50_000) -> tuple[frozenset, b
     but not expanded, as the interleaver does under a kernel claim. A bounded
     search's outcomes are each reachable, so they are the least the race
     machine can be asked to cover. Cached in memory and on disk."""
-    def compute():
-        r, out, _ = _first_reached(cfg, max_states)
-        return {"outcomes": sorted(out), "complete": r.complete}
-
-    return _disk_cached("steps", cfg, max_states, compute,
-                        lambda data: (frozenset(data["outcomes"]), bool(data["complete"])))
+    data = _explored(cfg, max_states)
+    return frozenset(data["outcomes"]), bool(data["complete"])
 
 
 #: the outcome a race scenario names for an invariant the configured kernel breaks
 VIOLATION = "violation {}"
+
+
+def model_trace(cfg: Config, actions) -> list:
+    """A trace of (action, args) as the explorer's Steps, Init first: each
+    action's effect in turn (the model is deterministic given the arguments)."""
+    s = MODEL.initial(cfg)
+    out = [explorer.Step("Init", (), 0, s)]
+    for name, args in actions:
+        s, ret = MODEL.actions[name].effect(cfg, s, *args)
+        out.append(explorer.Step(name, tuple(args), ret, s))
+    return out
 
 
 @cache
@@ -868,12 +892,8 @@ def race_scenarios(cfg: Config, max_states: int = 50_000) -> dict:
     the reference booted as ``cfg`` says), shortest first; None where no
     schedule takes the trace. Cached in memory and on disk."""
     def compute():
-        r, _, first = _first_reached(cfg, max_states)
-        traces = {VIOLATION.format(inv): trace for inv, trace in r.violations.items()}
-        for o, (sid, step) in first.items():
-            traces[o] = [*explorer.trace_to(r, sid), step]
-        ordered = sorted(traces.items(), key=lambda kv: len(kv[1]))
-        return [[o, guided.schedule_of(cfg, trace)] for o, trace in ordered]
+        traces = sorted(_explored(cfg, max_states)["traces"].items(), key=lambda kv: len(kv[1]))
+        return [[o, guided.schedule_of(cfg, model_trace(cfg, trace))] for o, trace in traces]
 
     return _disk_cached("race-scenarios", cfg, max_states, compute, lambda data: {
         o: None if tries is None else [tuple(c) for c in tries] for o, tries in data},
