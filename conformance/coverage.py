@@ -49,7 +49,7 @@ from pathlib import Path
 
 import kmemcg.impl as impl_package
 import kmemcg.model as model_package
-from kmemcg.conformance import guided, machine
+from kmemcg.conformance import guided, machine, settle
 from kmemcg.conformance import race as race_machine
 from kmemcg.conformance.alone import model_operation, user_faults
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
@@ -847,6 +847,7 @@ def _explored(cfg: Config, max_states: int) -> dict:
     def compute():
         r, out, first = _first_reached(cfg, max_states)
         traces = {VIOLATION.format(inv): trace[1:] for inv, trace in r.violations.items()}
+        traces |= {VIOLATION.format(prop): trace[1:] for prop, trace in _lassos(cfg, max_states)}
         for o, (sid, step) in first.items():
             traces[o] = [*explorer.trace_to(r, sid)[1:], step]
         return {"outcomes": sorted(out), "complete": r.complete,
@@ -854,6 +855,18 @@ def _explored(cfg: Config, max_states: int) -> dict:
                            for o, trace in traces.items()}}
 
     return _disk_cached("steps", cfg, max_states, compute, lambda data: data)
+
+
+def _lassos(cfg: Config, max_states: int) -> list:
+    """For each leads-to property the configured kernel's model breaks (W2's
+    L2), the shortest trace to the state its counterexample stays in (the
+    lasso's stem: the race machine's end-of-run check, conformance/settle.py,
+    lets the fair actions run from there). Only for a profile's kernel (the
+    default one passes them), on a scope the explorer finishes."""
+    if cfg.profile in (None, "correct") or not settle.properties(cfg):
+        return []
+    r = explorer.explore(cfg, graph=True, max_states=max_states, keep_going=False)
+    return [(prop, explorer.trace_to(r, ids[-1])) for prop, _, ids in r.liveness]
 
 
 @cache

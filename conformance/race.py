@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
+from kmemcg.conformance import settle
 from kmemcg.conformance.claims import Claim
 from kmemcg.conformance.interleave import _Run, problem_of, reference
 from kmemcg.conformance.machine import Stats, run_machine
@@ -62,6 +63,8 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
             self.schedule: list = []
             #: a known bug of the claimed kernel broke an invariant: undefined from here
             self.broken = False
+            #: a try failed: the run ends there, with no end-of-run check
+            self.failed = False
             try:
                 self.run = _Run(cfg, make)
                 self.run.coverage = coverage
@@ -89,6 +92,7 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
             self.schedule.append(choice)  # even a blocked try can change the kernel
             step, post, problem = self.run.take(choice, self.state, oracle, claim)
             if problem:
+                self.failed = True
                 raise stats.saw(RaceFailure(problem, self.schedule))
             self.broken = self.run.known is not None and bool(self.run.known.broke)
             stats.steps += step is not None
@@ -96,6 +100,14 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
 
         def teardown(self):
             stats.ran()
+            if self.failed or self.broken:
+                return
+            try:
+                problem = ended(cfg, self.run, self.state, oracle, claim, self.schedule)
+            except ProtocolError as e:
+                problem = problem_of(e)
+            if problem:
+                raise stats.saw(RaceFailure(problem, self.schedule))
 
     return RaceMachine
 
@@ -206,4 +218,16 @@ def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None,
             return problem
         if r.known is not None and r.known.broke:
             return None  # undefined from here, as the machine stopped
-    return None
+    try:
+        return ended(cfg, r, state, oracle, claim, list(schedule))
+    except ProtocolError as e:
+        return problem_of(e)
+
+
+def ended(cfg: Config, run: _Run, state, oracle, claim, schedule: list) -> str | None:
+    """A run's end: the fair tries alone (:func:`settle.settle`, appended to
+    ``schedule``), then the leads-to properties on where they left it."""
+    state, problem = settle.settle(cfg, run, state, oracle, claim, schedule)
+    if problem or (run.known is not None and run.known.broke):
+        return problem
+    return settle.liveness_problem(cfg, state)

@@ -4,6 +4,7 @@ as the interleaver's tries before the random runs. Through the command line."""
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from kmemcg.conformance.cli import main
@@ -47,3 +48,23 @@ def test_a_scenario_that_does_not_fit_the_implementation_is_skipped_not_a_verdic
             "--seed", "1", "--examples", "5")
     assert r.exit_code == Exit.OK, r.output
     assert "skipped: they do not fit the implementation" in r.output
+
+
+@pytest.mark.parametrize("profile,prop", [("w2_dead_parent_leak", "L2.offline_memcg_freed"),
+                                          ("no_destroy_on_last_page",
+                                           "L1.dead_empty_cache_destroyed")])
+def test_a_liveness_bug_is_found_at_the_end_of_its_lasso_stem(profile, prop, tmp_path):
+    # the stem is the explorer's shortest trace to the state the lasso stays in;
+    # at its end only the fair actions run, and none is left to free or destroy
+    save = tmp_path / "r.json"
+    r = run("conform", "--profile", profile, "--seed", "1", "--examples", "20",
+            "--save", str(save))
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert f"[liveness] {prop}" in r.output
+    again = run("replay", str(save))
+    assert again.exit_code == Exit.VIOLATION and f"[liveness] {prop}" in again.output
+
+
+def test_the_fixed_kernel_frees_the_dead_parent_at_every_run_end():
+    r = run("conform", "--config", "death-hier", "--race", "--seed", "1", "--examples", "30")
+    assert r.exit_code == Exit.OK, r.output
