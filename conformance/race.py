@@ -23,6 +23,7 @@ from kmemcg.conformance.minimize import one_minimal
 from kmemcg.conformance.oracle import EvalOracle
 from kmemcg.conformance.protocol import ProtocolError
 from kmemcg.model.config import Config
+from kmemcg.model.profiles import CORRECT
 
 
 class RaceFailure(Exception):
@@ -230,4 +231,11 @@ def ended(cfg: Config, run: _Run, state, oracle, claim, schedule: list) -> str |
     state, problem = settle.settle(cfg, run, state, oracle, claim, schedule)
     if problem or (run.known is not None and run.known.broke):
         return problem
-    return settle.liveness_problem(cfg, state)
+    trap = settle.trapped(cfg, state)
+    if trap is None:
+        return None
+    prop, key = trap
+    if claim is not None and claim.kernel != CORRECT:  # the claimed kernel's model is trapped too
+        claim.known_liveness(prop.id, f"the end of the run ({settle.problem(cfg, prop, key)})")
+        return None
+    return settle.problem(cfg, prop, key)

@@ -74,18 +74,23 @@ def settle(cfg: Config, run, state, oracle, claim, schedule: list) -> tuple:
     return state, None
 
 
-def liveness_problem(cfg: Config, s) -> str | None:
-    """A property whose premise holds and goal does not in ``s``, where no fair
-    action of the model moves ``s``: the fair runs stay there forever."""
+def trapped(cfg: Config, s) -> tuple | None:
+    """(a property, its key) whose premise holds and goal does not in ``s``,
+    where no fair action of the model moves ``s``: the fair runs stay there
+    forever. None if there is none."""
     for prop in properties(cfg):
         fair = [(name, args) for name in _fair(cfg, prop)
                 for args in MODEL.actions[name].domain(cfg)]
         for key in prop.premise(cfg, s):
-            if prop.goal(cfg, s, key) or any(_moves(cfg, s, a) for a in fair):
-                continue
-            return (f"[liveness] {prop.id} ({_named(cfg, prop, key)}): {prop.meaning}; "
-                    f"no fair step is left to take")
+            if not prop.goal(cfg, s, key) and not any(_moves(cfg, s, a) for a in fair):
+                return prop, key
     return None
+
+
+def problem(cfg: Config, prop, key) -> str:
+    """A trapped property as a verdict line."""
+    return (f"[liveness] {prop.id} ({_named(cfg, prop, key)}): {prop.meaning}; "
+            f"no fair step is left to take")
 
 
 def _moves(cfg: Config, s, action) -> bool:
