@@ -104,7 +104,7 @@ def race_machine(cfg: Config, make, stats: RaceStats, claim: Claim | None = None
             if self.failed or self.broken:
                 return
             try:
-                problem = ended(cfg, self.run, self.state, oracle, claim, self.schedule)
+                problem = ended(cfg, self.run, self.state, oracle, claim, self.schedule, stats)
             except ProtocolError as e:
                 problem = problem_of(e)
             if problem:
@@ -220,15 +220,16 @@ def replay(cfg: Config, schedule: list, make=None, claim: Claim | None = None,
         if r.known is not None and r.known.broke:
             return None  # undefined from here, as the machine stopped
     try:
-        return ended(cfg, r, state, oracle, claim, list(schedule))
+        return ended(cfg, r, state, oracle, claim, list(schedule), stats)
     except ProtocolError as e:
         return problem_of(e)
 
 
-def ended(cfg: Config, run: _Run, state, oracle, claim, schedule: list) -> str | None:
+def ended(cfg: Config, run: _Run, state, oracle, claim, schedule: list,
+          stats: RaceStats | None = None) -> str | None:
     """A run's end: the fair tries alone (:func:`settle.settle`, appended to
     ``schedule``), then the leads-to properties on where they left it."""
-    state, problem = settle.settle(cfg, run, state, oracle, claim, schedule)
+    state, problem = settle.settle(cfg, run, state, oracle, claim, schedule, stats)
     if problem or (run.known is not None and run.known.broke):
         return problem
     trap = settle.trapped(cfg, state)

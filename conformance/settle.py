@@ -50,9 +50,10 @@ def _fair_try(run, choice, fair: frozenset) -> bool:
     return name in fair or (bool(following) and all(a in fair for a in following))
 
 
-def settle(cfg: Config, run, state, oracle, claim, schedule: list) -> tuple:
+def settle(cfg: Config, run, state, oracle, claim, schedule: list, stats=None) -> tuple:
     """Take fair tries until none steps (at most :data:`BOUND`), each checked
-    and appended to ``schedule``: (the state, the problem or None)."""
+    and appended to ``schedule`` (``stats`` counts the steps): (the state, the
+    problem or None)."""
     fair = _fair(cfg)
     if not fair:
         return state, None
@@ -68,6 +69,8 @@ def settle(cfg: Config, run, state, oracle, claim, schedule: list) -> tuple:
                 return post, None  # undefined from here on
             if step is not None:
                 state = post
+                if stats is not None:
+                    stats.steps += 1
                 break
         else:
             break
