@@ -819,8 +819,9 @@ def _first_reached(cfg: Config, max_states: int):
     """The explorer's states in ``cfg`` (within ``max_states``; a state that breaks
     an invariant stored, not expanded), every step outcome of theirs (each enabled
     step's, and each held off), and for each outcome the first (state id, step
-    from it) that shows it: breadth-first, so on a shortest path. A held-off
-    outcome is shown by any step from its state (Coverage.step counts it there)."""
+    from it, or None for any step) that shows it: breadth-first, so on a
+    shortest path. A held-off outcome is shown by any step from its state
+    (Coverage.step counts it there)."""
     r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
     steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
     out: set = set()
@@ -830,11 +831,13 @@ def _first_reached(cfg: Config, max_states: int):
             continue
         held = held_off(cfg, s)
         out.update(held)
+        for o in held:
+            first.setdefault(o, (sid, None))
         for name, args, ret, post in explorer.successors(cfg, s, steps):
             if through_face(name, args):
                 here = step_outcomes(cfg, s, name, args, ret, post)
                 out.update(here)
-                for o in (*here, *held):
+                for o in here:
                     first.setdefault(o, (sid, explorer.Step(name, args, ret, post)))
     return r, out, first
 
@@ -849,7 +852,7 @@ def _explored(cfg: Config, max_states: int) -> dict:
         traces = {VIOLATION.format(inv): trace[1:] for inv, trace in r.violations.items()}
         traces |= {VIOLATION.format(prop): trace[1:] for prop, trace in _lassos(cfg, max_states)}
         for o, (sid, step) in first.items():
-            traces[o] = [*explorer.trace_to(r, sid)[1:], step]
+            traces[o] = [*explorer.trace_to(r, sid)[1:], step or ANY_STEP]
         return {"outcomes": sorted(out), "complete": r.complete,
                 "traces": {o: [[st.action, list(st.args)] for st in trace]
                            for o, trace in traces.items()}}
@@ -883,6 +886,8 @@ def reachable_steps(cfg: Config, max_states: int = 50_000) -> tuple[frozenset, b
 
 #: the outcome a race scenario names for an invariant the configured kernel breaks
 VIOLATION = "violation {}"
+#: a trace's last step where any step will do (a held-off outcome's: its state is what counts)
+ANY_STEP = explorer.Step("(any step)", (), 0, None)
 
 
 def model_trace(cfg: Config, actions) -> list:
@@ -906,7 +911,12 @@ def race_scenarios(cfg: Config, max_states: int = 50_000) -> dict:
     schedule takes the trace. Cached in memory and on disk."""
     def compute():
         traces = sorted(_explored(cfg, max_states)["traces"].items(), key=lambda kv: len(kv[1]))
-        return [[o, guided.schedule_of(cfg, model_trace(cfg, trace))] for o, trace in traces]
+        out = []
+        for o, trace in traces:
+            anything = trace[-1][0] == ANY_STEP.action
+            trace = model_trace(cfg, trace[:-1] if anything else trace)
+            out.append([o, guided.schedule_of(cfg, trace, then_any_step=anything)])
+        return out
 
     return _disk_cached("race-scenarios", cfg, max_states, compute, lambda data: {
         o: None if tries is None else [tuple(c) for c in tries] for o, tries in data},

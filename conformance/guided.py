@@ -37,10 +37,12 @@ _FIRST_OF = {
 _ENDS = {"charge.commit": False, "charge.commit_unpatched": False, "charge.abort": True}
 
 
-def schedule_of(cfg: Config, trace: list, make=None, silent: int = 2) -> list | None:
+def schedule_of(cfg: Config, trace: list, make=None, silent: int = 2,
+                then_any_step: bool = False) -> list | None:
     """The tries that take the model ``trace`` (explorer Steps, Init first) on
-    ``make()`` (the reference as ``cfg`` says by default), or None where no try
-    takes one of its actions within ``silent`` returns before it."""
+    ``make()`` (the reference as ``cfg`` says by default), and with
+    ``then_any_step`` a last try that takes some step from where it ends; None
+    where no try takes one of its actions within ``silent`` returns before it."""
     make = make or reference(cfg)
     try:
         run = _Run(cfg, make)
@@ -56,7 +58,25 @@ def schedule_of(cfg: Config, trace: list, make=None, silent: int = 2) -> list | 
             return None
         run, tries = found
         schedule += tries
+    if then_any_step:
+        last = _any_step(cfg, make, run, schedule)
+        return None if last is None else [*schedule, last]
     return schedule
+
+
+def _any_step(cfg, make, run: _Run, schedule: list):
+    """A try that takes a model step after ``schedule``, or None."""
+    try:
+        choices = run.choices(run.abstract()[0])
+    except ProtocolError:
+        return None
+    for choice in choices:
+        try:
+            if _replay(cfg, make, schedule).replay(choice) is not None:
+                return choice
+        except ProtocolError:
+            continue
+    return None
 
 
 def _reach(cfg, make, run: _Run, schedule: list, step, rest, silent: int):
