@@ -106,11 +106,19 @@ class Claim:
         else:
             bugs = tuple(n for n, o in self._suspects.items()
                          if o.check(pre, action, margs, ret, post).ok)
-        bug = KnownBug(bugs, step, tuple(broke))
-        seen = self.seen.setdefault(bugs, Sighting(bug))
+        return self._sighted(KnownBug(bugs, step, tuple(broke)))
+
+    def _sighted(self, bug: KnownBug) -> KnownBug:
+        seen = self.seen.setdefault(bug.bugs, Sighting(bug))
         seen.count += 1
-        seen.broke.update(broke)
+        seen.broke.update(bug.broke)
         return bug
+
+    def known_liveness(self, prop: str, where: str) -> KnownBug:
+        """A leads-to property the claimed kernel's model fails too, failed at
+        ``where`` (the race machine's end-of-run check): its known bug."""
+        bugs = tuple(n for n in self._suspects if PROFILES[n].expect == prop)
+        return self._sighted(KnownBug(bugs, where, (prop,)))
 
     def warnings(self) -> list[str]:
         """Each known bug seen, once: what it broke, how often, where first."""

@@ -562,7 +562,7 @@ def run_conform(cfg, make_impl, seed, examples, steps, oracle, save=None, impl_n
               help="seconds --cover may spend after the first runs")
 @click.option("--scenarios/--no-scenarios", default=True, show_default=True,
               help="replay the model's shortest scenario to each outcome before the random "
-                   "runs (the sequential machine)")
+                   "runs (for the race machine, the explorer's trace as tries)")
 def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, race, profile,
             kernel, save, database, picture, cover, budget, scenarios):
     """Drive an implementation with a Hypothesis machine; check every step.
@@ -591,7 +591,7 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
         raise SystemExit(run_race(cfg, s, 1000 if examples is None else examples,
                                   60 if steps is None else steps, save, make=make, impl=impl,
                                   pipe=pipe, timeout=timeout, claim=claim, database=database,
-                                  picture=picture, budget=budget))
+                                  picture=picture, budget=budget, scenarios=scenarios))
     raise SystemExit(run_conform(cfg, make, s, 200 if examples is None else examples,
                                  40 if steps is None else steps, oracle, save,
                                  pipe or impl or "reference", impl=impl, pipe=pipe,
@@ -601,24 +601,36 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
 
 def run_race(cfg, seed, examples, steps, save=None, echo=click.echo, make=None, impl=None,
              pipe=None, timeout=None, claim=None, database=None, picture=None,
-             budget=None) -> Exit:
+             budget=None, scenarios=True) -> Exit:
     with live.shown(f"race [{cfg.name}]") as shown:
         st, cov = coverage.race(cfg, make or reference(cfg), seed_value=seed,
                                 examples=examples, steps=steps, budget=budget, claim=claim,
-                                database=database,
+                                database=database, scenarios=scenarios,
                                 progress=lambda runs, n: shown.runs(runs, n, examples))
     rate = st.steps / st.seconds if st.seconds else 0.0
     head = f"race [{cfg.name}, profile {cfg.profile}]"
+    runs = f"{examples} runs"
+    if scenarios:
+        runs = f"{_race_scenarios(st)} + {runs}"
     try:
-        return _race_verdict(cfg, st, head, rate, examples, seed, save, echo, make, impl,
-                             pipe, timeout, claim, picture)
+        return _race_verdict(cfg, st, head, rate, runs, seed, save, echo, make, impl,
+                             pipe, timeout, claim, picture, examples)
     finally:  # what the run exercised, after its verdict
         for line in cov.lines():
             echo(line)
 
 
-def _race_verdict(cfg, st, head, rate, examples, seed, save, echo, make, impl, pipe, timeout,
-                  claim, picture) -> Exit:
+def _race_scenarios(st) -> str:
+    """How many of the model's scenarios ran, fitted the implementation, and
+    had no schedule of tries."""
+    fitted = st.scenarios - st.unfit
+    skipped = f", {st.unfit} skipped: they do not fit the implementation" if st.unfit else ""
+    lost = f", {st.untranslated} with no schedule of tries" if st.untranslated else ""
+    return f"{st.scenarios} model scenarios ({fitted} fitted{skipped}{lost})"
+
+
+def _race_verdict(cfg, st, head, rate, runs, seed, save, echo, make, impl, pipe, timeout,
+                  claim, picture, examples) -> Exit:
     def record(status, found=None, files=None):
         verdict.record("race", head, status, st.seconds,
                        "conforms" if status == Exit.OK else status.name, config=cfg.name,
@@ -632,12 +644,14 @@ def _race_verdict(cfg, st, head, rate, examples, seed, save, echo, make, impl, p
         record(Exit.INTERRUPTED if st.interrupted else Exit.OK)
         if st.interrupted:
             raise KeyboardInterrupt
-        echo(f"{head}: {examples} runs, {st.steps} steps checked, {st.seconds:.2f}s "
+        echo(f"{head}: {runs}, {st.steps} steps checked, {st.seconds:.2f}s "
              f"({rate:,.0f} steps/s): conforms")
         _warnings(claim, st.warnings, echo)
         return Exit.OK
     when = " (before Ctrl-C, not minimised)" if st.interrupted else ""
     echo(f"{head}: FOUND{when} after {st.seconds:.2f}s: {st.failure.message}")
+    if st.killed_by:  # the outcome whose scenario showed it: seed-independent
+        echo(f"found by the model's scenario for: {st.killed_by}")
     echo(f"shrunk schedule ({len(st.schedule)} tries):")
     tries = schedule_tries(cfg, st.schedule, make)
     for line in describe_tries(tries):

@@ -47,8 +47,9 @@ from errno import EBUSY, EINVAL, errorcode
 from functools import cache, lru_cache
 from pathlib import Path
 
+import kmemcg.impl as impl_package
 import kmemcg.model as model_package
-from kmemcg.conformance import machine
+from kmemcg.conformance import guided, machine, settle
 from kmemcg.conformance import race as race_machine
 from kmemcg.conformance.alone import model_operation, user_faults
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
@@ -642,33 +643,34 @@ def _operation_steps(cfg, s, paths, pages, item):
     return out, s, pages
 
 
-def _model_digest() -> str:
-    """A digest of the model's and this module's code: a cached search is stale
-    once either changes."""
+def _model_digest(code: tuple = ()) -> str:
+    """A digest of the model's and this module's code, and of the folders or
+    files ``code`` names besides: a cached search is stale once any changes."""
     h = hashlib.sha256()
     roots = [Path(model_package.__file__).parent, Path(__file__),
-             *(Path(__file__).with_name(f) for f in ("harness.py", "alone.py"))]
+             *(Path(__file__).with_name(f) for f in ("harness.py", "alone.py")), *code]
     for f in sorted(p for r in roots for p in ([r] if r.is_file() else r.rglob("*.py"))):
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
-def _cache_file(kind: str, cfg: Config, max_states: int) -> Path:
-    key = hashlib.sha256(json.dumps([cfg.to_json(), max_states, _model_digest()],
+def _cache_file(kind: str, cfg: Config, max_states: int, code: tuple = ()) -> Path:
+    key = hashlib.sha256(json.dumps([cfg.to_json(), max_states, _model_digest(code)],
                                     sort_keys=True).encode()).hexdigest()[:20]
     home = os.environ.get("KMEMCG_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kmemcg")
     return Path(home) / f"{kind}-{cfg.name}-{key}.json"
 
 
-def _disk_cached(kind: str, cfg: Config, max_states: int, compute, decode):
+def _disk_cached(kind: str, cfg: Config, max_states: int, compute, decode, code: tuple = ()):
     """``decode(compute())`` (``compute`` gives JSON data), cached on disk (under
     ``$KMEMCG_CACHE``, else ``$XDG_CACHE_HOME/kmemcg``), keyed by the
     configuration, the bound and the model's code. Processes that want the same
     entry at once (pytest's workers) take turns on a lock file, so one computes
     it and the others read it. A cache that cannot be read, decoded, locked or
-    written is computed again: it only saves time."""
-    path = _cache_file(kind, cfg, max_states)
+    written is computed again: it only saves time. ``code``: what else the entry
+    depends on (:func:`_model_digest`)."""
+    path = _cache_file(kind, cfg, max_states, code)
     with _locked(path.with_suffix(".lock")):
         try:
             return decode(json.loads(path.read_text()))
@@ -813,6 +815,63 @@ def _stutter_steps(cfg: Config) -> list:
     return out
 
 
+def _first_reached(cfg: Config, max_states: int):
+    """The explorer's states in ``cfg`` (within ``max_states``; a state that breaks
+    an invariant stored, not expanded), every step outcome of theirs (each enabled
+    step's, and each held off), and for each outcome the first (state id, step
+    from it, or None for any step) that shows it: breadth-first, so on a
+    shortest path. A held-off outcome is shown by any step from its state
+    (Coverage.step counts it there)."""
+    r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
+    steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
+    out: set = set()
+    first: dict = {}
+    for sid, s in enumerate(r.states):
+        if sid in r.broken:
+            continue
+        held = held_off(cfg, s)
+        out.update(held)
+        for o in held:
+            first.setdefault(o, (sid, None))
+        for name, args, ret, post in explorer.successors(cfg, s, steps):
+            if through_face(name, args):
+                here = step_outcomes(cfg, s, name, args, ret, post)
+                out.update(here)
+                for o in here:
+                    first.setdefault(o, (sid, explorer.Step(name, args, ret, post)))
+    return r, out, first
+
+
+@cache
+def _explored(cfg: Config, max_states: int) -> dict:
+    """:func:`_first_reached` as JSON data, cached in memory and on disk: the
+    outcomes, whether the search was complete, and the model's shortest trace
+    (action, args) to each outcome and to each invariant broken."""
+    def compute():
+        r, out, first = _first_reached(cfg, max_states)
+        traces = {VIOLATION.format(inv): trace[1:] for inv, trace in r.violations.items()}
+        traces |= {VIOLATION.format(prop): trace[1:] for prop, trace in _lassos(cfg, max_states)}
+        for o, (sid, step) in first.items():
+            traces[o] = [*explorer.trace_to(r, sid)[1:], step or ANY_STEP]
+        return {"outcomes": sorted(out), "complete": r.complete,
+                "traces": {o: [[st.action, list(st.args)] for st in trace]
+                           for o, trace in traces.items()}}
+
+    return _disk_cached("steps", cfg, max_states, compute, lambda data: data)
+
+
+def _lassos(cfg: Config, max_states: int) -> list:
+    """For each leads-to property the configured kernel's model breaks (W2's
+    L2), the shortest trace to the state its counterexample stays in (the
+    lasso's stem: the race machine's end-of-run check, conformance/settle.py,
+    lets the fair actions run from there). Only for a profile's kernel (the
+    default one passes them), on a scope the explorer finishes."""
+    if cfg.profile in (None, "correct") or not settle.properties(cfg):
+        return []
+    r = explorer.explore(cfg, graph=True, max_states=max_states, keep_going=False)
+    return [(prop, explorer.trace_to(r, ids[-1])) for prop, _, ids in r.liveness]
+
+
 @cache
 def reachable_steps(cfg: Config, max_states: int = 50_000) -> tuple[frozenset, bool]:
     """(the step outcomes of every state the model explorer stores in ``cfg``
@@ -821,21 +880,53 @@ def reachable_steps(cfg: Config, max_states: int = 50_000) -> tuple[frozenset, b
     but not expanded, as the interleaver does under a kernel claim. A bounded
     search's outcomes are each reachable, so they are the least the race
     machine can be asked to cover. Cached in memory and on disk."""
-    def compute():
-        r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
-        steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
-        out: set = set()
-        for sid, s in enumerate(r.states):
-            if sid in r.broken:
-                continue
-            for name, args, ret, post in explorer.successors(cfg, s, steps):
-                if through_face(name, args):
-                    out.update(step_outcomes(cfg, s, name, args, ret, post))
-            out.update(held_off(cfg, s))
-        return {"outcomes": sorted(out), "complete": r.complete}
+    data = _explored(cfg, max_states)
+    return frozenset(data["outcomes"]), bool(data["complete"])
 
-    return _disk_cached("steps", cfg, max_states, compute,
-                        lambda data: (frozenset(data["outcomes"]), bool(data["complete"])))
+
+#: the outcome a race scenario names for an invariant the configured kernel breaks
+VIOLATION = "violation {}"
+#: a trace's last step where any step will do (a held-off outcome's: its state is what counts)
+ANY_STEP = explorer.Step("(any step)", (), 0, None)
+
+
+def model_trace(cfg: Config, actions) -> list:
+    """A trace of (action, args) as the explorer's Steps, Init first: each
+    action's effect in turn (the model is deterministic given the arguments)."""
+    s = MODEL.initial(cfg)
+    out = [explorer.Step("Init", (), 0, s)]
+    for name, args in actions:
+        s, ret = MODEL.actions[name].effect(cfg, s, *args)
+        out.append(explorer.Step(name, tuple(args), ret, s))
+    return out
+
+
+@cache
+def race_scenarios(cfg: Config, max_states: int = 50_000) -> dict:
+    """The race machine's scenarios: for each step outcome the explorer reaches
+    (as :func:`reachable_steps` bounds it), and each invariant the configured
+    kernel's model breaks (``violation I6...``, a profile's bug), the explorer's
+    shortest trace to it as a schedule of tries (:func:`guided.schedule_of`, on
+    the reference booted as ``cfg`` says), shortest first; None where no
+    schedule takes the trace. Cached in memory and on disk."""
+    def compute():
+        traces = sorted(_explored(cfg, max_states)["traces"].items(), key=lambda kv: len(kv[1]))
+        out = []
+        for o, trace in traces:
+            anything = trace[-1][0] == ANY_STEP.action
+            trace = model_trace(cfg, trace[:-1] if anything else trace)
+            out.append([o, guided.schedule_of(cfg, trace, then_any_step=anything)])
+        return out
+
+    return _disk_cached("race-scenarios", cfg, max_states, compute, lambda data: {
+        o: None if tries is None else [tuple(c) for c in tries] for o, tries in data},
+        code=_TRANSLATION_CODE)
+
+
+#: what a race scenario's tries depend on beside the model: the reference they
+#: were found on, the interleaver's choices, the guided replay
+_TRANSLATION_CODE = (Path(impl_package.__file__).parent, Path(__file__).with_name("interleave.py"),
+                     Path(__file__).with_name("guided.py"))
 
 
 def scenario_ops(scenario) -> list:
@@ -893,13 +984,15 @@ def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: in
 
 
 def race(cfg: Config, make, *, seed_value: int, examples: int, steps: int,
-         budget: float | None = None, **kw):
-    """The race machine with its coverage; with a ``budget`` (seconds), more runs on
-    the next seeds until every step outcome the model explorer reaches is
-    covered. (the run's stats, its Coverage)."""
+         budget: float | None = None, scenarios: bool = True, **kw):
+    """The race machine with its coverage: the model's scenarios first (unless
+    ``scenarios`` is False: :func:`race_scenarios`), then ``examples`` random runs;
+    with a ``budget`` (seconds), more runs on the next seeds until every step
+    outcome the model explorer reaches is covered. (the run's stats, its Coverage)."""
     cov = for_steps(cfg)
     stats = race_machine.run(cfg, seed_value=seed_value, examples=examples, steps=steps,
-                             make=make, coverage=cov, **kw)
+                             make=make, coverage=cov,
+                             scenarios=race_scenarios(cfg) if scenarios else None, **kw)
     t0, seed_now = time.perf_counter(), seed_value
     while (budget is not None and cov.uncovered and stats.failure is None
            and not stats.interrupted and time.perf_counter() - t0 < budget):

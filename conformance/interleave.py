@@ -551,13 +551,15 @@ class _Run:
             if kind == "user" and memcg == m:
                 self.pages[pfn] = (kind, target, order)
 
-    def replay(self, choice) -> None:
-        """Apply an already checked choice, keeping the page records."""
+    def replay(self, choice) -> Step | None:
+        """Apply an already checked choice, keeping the page records; the step
+        it took, if any."""
         step = self.apply(choice)
         if step is not None and reparents(step.action, step.ret) and any(
                 kind == "user" for kind, _, _ in self.pages.values()):
             state, _ = self.abstract()
             self._reparent(model_args(self.cfg, self.paths, step.action, step.args)[0], state)
+        return step
 
     def take(self, choice, state, oracle, claim: Claim | None = None,
              reads: bool = True) -> tuple:

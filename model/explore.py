@@ -58,6 +58,9 @@ class Result:
     violations: dict = field(default_factory=dict)
     #: with ``keep_going``: the ids of the states that break one (stored, not expanded)
     broken: set = field(default_factory=set)
+    #: by state id: (the id of the state it was first reached from, action, args,
+    #: ret), None for Init; the breadth-first tree :func:`trace_to` walks
+    parent: list = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -157,7 +160,7 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
     for i in state_inv:
         if not i.check(cfg, init):
             fail(i.id, 0)
-            return _finish(res, t0, states, depth, g)
+            return _finish(res, t0, states, depth, g, parent)
     # past Init, a step can break only an invariant that reads a leaf its action
     # writes (model/frame.py): the state it leaves holds every invariant
     checked = {name: affected(sl, cfg, name) for name in {step[0] for step in steps}}
@@ -183,14 +186,14 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             if bad is not None:
                 fail(bad, sid, Step(name, args, ret, post))
                 if not keep_going:
-                    return _finish(res, t0, states, depth, g)
+                    return _finish(res, t0, states, depth, g, parent)
             key = orbit(post)
             known = ids.get(key)
             if known is None:
                 bad = bad or next((i.id for i in state_of[name] if not i.check(cfg, post)), None)
                 if bad is not None and not keep_going:
                     fail(bad, sid, Step(name, args, ret, post))
-                    return _finish(res, t0, states, depth, g)
+                    return _finish(res, t0, states, depth, g, parent)
                 if not constraint(cfg, post):
                     continue
                 known = len(states)
@@ -218,11 +221,12 @@ def explore(cfg: Config, *, graph: bool = True, max_states: int | None = None,
             res.deadlocks += 1
             if res.violation is None:
                 fail("Deadlock", sid)
-    return _finish(res, t0, states, depth, g)
+    return _finish(res, t0, states, depth, g, parent)
 
 
-def _finish(res: Result, t0: float, states, depth, g) -> Result:
+def _finish(res: Result, t0: float, states, depth, g, parent) -> Result:
     res.states = states
+    res.parent = parent
     res.graph = g
     if g is not None and res.violation is None and res.complete and not res.symmetry:
         res.liveness = check_all(res)
@@ -231,6 +235,12 @@ def _finish(res: Result, t0: float, states, depth, g) -> Result:
     res.seconds = time.perf_counter() - t0
     res.graph = g
     return res
+
+
+def trace_to(res: Result, sid: int) -> list[Step]:
+    """The shortest trace from Init to stored state ``sid`` (breadth-first: its
+    first parent is on a shortest path), Init first."""
+    return _trace(res.states, res.parent, sid)
 
 
 def _trace(states, parent, sid) -> list[Step]:

@@ -161,3 +161,19 @@ class MkdirExistingSucceeds(Kernel):
         if self._online(self._norm(path)) is not None:
             return 0  # bug
         return (yield from Kernel.mkdir.fn(self, path))
+
+
+def renamed_work(cfg):
+    """A conforming kernel whose workqueue names its items otherwise (the name
+    is the implementation's: the protocol's ``queued()`` reports it), so the
+    reference's schedules that let a kworker pick up an item do not fit it."""
+    k = Kernel.for_config(cfg)
+    queue_work = k.wq.queue_work
+
+    def renamed(work):
+        if not work.name.startswith("renamed "):
+            work.name = f"renamed {work.name}"
+        return queue_work(work)
+
+    k.wq.queue_work = renamed
+    return k
