@@ -169,6 +169,17 @@ def owner_memcg(cfg: Config, s: State, t: int):
     return out
 
 
+def user_charge_memcg(cfg: Config, s: State, t: int, m: int):
+    """Whether __mem_cgroup_try_charge may commit task ``t``'s user page to
+    memcg ``m`` (3.8): its mm owner's (try_get_mem_cgroup_from_mm), or, with a
+    scope's ``fatal_signals``, the root, where a task with TIF_MEMDIE or a
+    fatal signal pending goes by the early ``goto bypass`` (``*ptr =
+    root_mem_cgroup``, -EINTR), before the stock and reclaim; the model holds
+    no signals, so which one a given charge takes is the harness's to check."""
+    owner = Eq(owner_memcg(cfg, s, t), m)
+    return Or(owner, m == ROOT) if cfg.fatal_signals else owner
+
+
 def stock_held(cfg: Config, s: State, d: int):
     """The res pages the stocks hold for memcg ``d`` itself."""
     total = 0

@@ -24,7 +24,12 @@ from kmemcg.model.actions.stock import cpu_of, try_charge
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import newpage_charge_accounts, owner_memcg, pinned_user_pages
+from kmemcg.model.facts import (
+    newpage_charge_accounts,
+    owner_memcg,
+    pinned_user_pages,
+    user_charge_memcg,
+)
 from kmemcg.model.res_counter import ENOMEM
 from kmemcg.model.state import (
     IDLE,
@@ -220,8 +225,9 @@ ACTIONS.add(
 
 def _user_charge_guard(cfg, s, t, m):
     """``m`` is the memcg of the task's mm owner (mem_cgroup_charge_common(page,
-    mm, ...) -> try_get_mem_cgroup_from_mm)."""
-    return And(Eq(s.task_pc[t], IDLE), Eq(owner_memcg(cfg, s, t), m))
+    mm, ...) -> try_get_mem_cgroup_from_mm), or the root a fatal signal
+    bypasses to."""
+    return And(Eq(s.task_pc[t], IDLE), user_charge_memcg(cfg, s, t, m))
 
 
 def _user_charge(cfg, s, t, m):

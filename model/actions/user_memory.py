@@ -4,6 +4,10 @@ An anonymous page (do_anonymous_page -> mem_cgroup_newpage_charge) and a page
 cache page (add_to_page_cache_locked -> mem_cgroup_cache_charge) are charged to
 the memcg of the faulting task's mm owner (try_get_mem_cgroup_from_mm), with
 reclaim at U (model/actions/reclaim.py); the root memcg is never charged.
+A task with a fatal signal pending (TIF_MEMDIE too) charges the root instead:
+__mem_cgroup_try_charge tests it first and bypasses to root_mem_cgroup
+(-EINTR), which mem_cgroup_charge_common (and so mem_cgroup_cache_charge)
+commits the page to, returning 0; a scope's ``fatal_signals`` lets it happen.
 Anonymous pages stay until their mm's last user's mmput uncharges them (no
 swap: reclaim never takes them); page cache stays with its group, whatever
 becomes of the task, until reclaim frees it. Both are user (LRU) pages, so they
@@ -19,7 +23,7 @@ from kmemcg.model.actions.reclaim import mem_cgroup_try_charge
 from kmemcg.model.config import PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import owner_memcg
+from kmemcg.model.facts import user_charge_memcg
 from kmemcg.model.res_counter import ENOMEM
 from kmemcg.model.state import IDLE, State, replace_at
 
@@ -27,9 +31,10 @@ ACTIONS = Actions("task")
 
 
 def _charge_guard(cfg, s, t, m):
-    """``m`` is the memcg of the task's mm owner; the task faults itself, so it
-    is at no kernel page charge of its own."""
-    return And(Eq(s.task_pc[t], IDLE), Eq(owner_memcg(cfg, s, t), m))
+    """``m`` is the memcg of the task's mm owner (or the root a fatal signal
+    bypasses to); the task faults itself, so it is at no kernel page charge of
+    its own."""
+    return And(Eq(s.task_pc[t], IDLE), user_charge_memcg(cfg, s, t, m))
 
 
 def _user_charge(cfg, s: State, m: int, add):
