@@ -55,7 +55,7 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootRoots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes", "SecondAdmin",
-    "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
+    "RootObjects", "FatalSignals", "PercpuStock", "ChargeBatch", "NrCpus",
 )
 #: Each fix of the roster and the profiles that remove it.
 FIXES = {f: {p.name for p in PROFILES.values() if f in p.removes} for f in tla.FIXES}
