@@ -427,7 +427,9 @@ OwnerMemcg(t) ==
 \* The memcg a user page of task t may be committed to (3.8): its mm owner's,
 \* or, with FatalSignals, the root: a task with TIF_MEMDIE or a fatal signal
 \* pending takes __mem_cgroup_try_charge's early bypass to root_mem_cgroup.
-UserChargeMemcg(t, m) == OwnerMemcg(t) = m \/ (FatalSignals /\ m = ROOT)
+UserChargeMemcg(t, m) ==
+    \/ OwnerMemcg(t) = m
+    \/ FatalSignals /\ m = ROOT /\ OwnerMemcg(t) # NONE   \* a live task with an mm
 
 (***************************************************************************)
 (* User memory and reclaim at U (model/actions/reclaim.py).  A res charge  *)
