@@ -15,6 +15,8 @@ import pytest
 from kmemcg.conformance import report
 from kmemcg.conformance.adapters import PipeAdapter
 from kmemcg.conformance.status import Exit
+from kmemcg.impl.kernel import Kernel
+from kmemcg.impl.memcontrol import MemoryController
 from kmemcg.model.scopes import PRESETS
 from tests.cli import run
 
@@ -90,3 +92,32 @@ def test_a_kernel_that_charges_the_group_despite_the_signal_is_rejected(dying_re
             "kmemcg.conformance.mutants:_FatalSignalChargesGroup")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "first step must be anon.charge(0, 0)" in r.output, r.output
+
+
+class _RootAlwaysMC(MemoryController):
+    def try_charge_memcg(self, task):
+        return self.root_mem_cgroup  # wrong: the bypass taken with no signal pending
+
+
+class RootAlways(Kernel):
+    """Every user page to the root, dying or not."""
+
+    controller_class = _RootAlwaysMC
+
+
+def test_a_kernel_that_sends_a_live_tasks_pages_to_the_root_is_rejected(tmp_path):
+    path = tmp_path / "alive.json"
+    path.write_text(json.dumps(report.replay_data(CFG, None, {}, ops=[
+        ("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
+        ("read_file", T1)])))
+    assert run("replay", path).exit_code == Exit.OK
+    r = run("replay", path, "--impl", "tests.test_fatal_signal:RootAlways")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "first step must be pagecache.charge(0, 1)" in r.output, r.output
+
+
+def test_the_interleaver_rejects_it_in_a_scope_without_fatal_signals():
+    """race leaves fatal_signals off: the model's guard itself refuses the root."""
+    r = run("interleave", "--config", "race", "--impl", "tests.test_fatal_signal:RootAlways")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "user.charge(0, 0) is not enabled" in r.output, r.output
