@@ -647,8 +647,8 @@ class Kernel:
         """A read that brings a file page into the page cache:
         add_to_page_cache_locked -> mem_cgroup_cache_charge, to the task's mm
         owner's memcg (the root with a fatal signal pending), with reclaim at U
-        (3.8). 0, or -ENOMEM; the page stays
-        with the group until reclaim frees it."""
+        (3.8). 0, or -ENOMEM; the page stays with the group until reclaim frees
+        it."""
         return (yield from self._user_fault(task, "cache", "pagecache.charge"))
 
     def _user_fault(self, task: str, kind: str, action: str):

@@ -223,10 +223,11 @@ ACTIONS.add(
 # ---------------------------------------------------------------- user pages
 
 
-def _user_charge_guard(cfg, s, t, m):
+def user_charge_guard(cfg, s, t, m):
     """``m`` is the memcg of the task's mm owner (mem_cgroup_charge_common(page,
     mm, ...) -> try_get_mem_cgroup_from_mm), or the root a fatal signal
-    bypasses to."""
+    bypasses to; the task charges its own page, so it is at no kernel page
+    charge of its own. Every user page's guard (the faults' too)."""
     return And(Eq(s.task_pc[t], IDLE), user_charge_memcg(cfg, s, t, m))
 
 
@@ -244,7 +245,7 @@ ACTIONS.add(
     ("task", "memcg"),
     domains.tasks_memcgs,
     "mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8)",
-)((_user_charge_guard, _user_charge))
+)((user_charge_guard, _user_charge))
 
 
 def _user_uncharge_guard(cfg, s, m):
