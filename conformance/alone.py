@@ -24,6 +24,13 @@ USER_CHARGES = {"alloc_user": "user.charge", "fault_anon": "anon.charge",
                 "read_file": "pagecache.charge"}
 
 
+def user_charge_target(cfg: Config, s: State, t: int, fatal_signal: bool) -> int:
+    """The memcg a user page of task ``t`` must be committed to: the root when a
+    fatal signal is pending (__mem_cgroup_try_charge's bypass, 3.8), else its mm
+    owner's (try_get_mem_cgroup_from_mm)."""
+    return ROOT if fatal_signal else owner_memcg(cfg, s, t)
+
+
 def user_faults(cfg: Config) -> tuple[str, ...]:
     """The user faults of the scope: ``fault_anon`` where ``anon.charge`` is in
     it, ``read_file`` where ``pagecache.charge`` is."""
@@ -140,8 +147,8 @@ def model_operation(cfg: Config, s: State, paths, pages: tuple, op: str, a: dict
             if not a.get("fail"):
                 pages = tuple(sorted((*pages, ("kmem", m, order))))
         return None, steps, s, pages
-    if op in USER_CHARGES:  # charged to the mm owner's group, as the harness expects
-        m = owner_memcg(cfg, s, t)
+    if op in USER_CHARGES:  # the mm owner's group, or the root a fatal signal bypasses to
+        m = user_charge_target(cfg, s, t, a.get("bypass") == "fatal_signal")
         s, ret = _take(cfg, s, steps, USER_CHARGES[op], (t, m))
         if ret == 0 and op == "alloc_user":  # only a pinned page has a handle
             pages = tuple(sorted((*pages, ("user", m, 0))))

@@ -429,6 +429,13 @@ def bypass_outcomes(reasons, s: State, m: int) -> list[str]:
     return out
 
 
+def fatal_signal_outcomes(cfg: Config, s: State, op: str, t: int) -> list[str]:
+    """A user page of task ``t`` with a fatal signal pending, which goes to the
+    root (__mem_cgroup_try_charge's bypass): named where the mm owner's group is
+    not the root, the only place a charge to the group would differ."""
+    return [f"face: {op} [fatal_signal]"] if owner_memcg(cfg, s, t) != ROOT else []
+
+
 @dataclass
 class Coverage:
     """The outcomes a run exercised (with how often), against those reachable."""
@@ -454,6 +461,10 @@ class Coverage:
     def bypass(self, reasons, s: State, m: int) -> None:
         """An allocation in memcg ``m`` (in ``s``) that bypassed accounting, and why."""
         self.seen.update(bypass_outcomes(reasons, s, m))
+
+    def fatal_signal(self, s: State, op: str, t: int) -> None:
+        """A user page charged (in ``s``) by task ``t`` with a fatal signal pending."""
+        self.seen.update(fatal_signal_outcomes(self.cfg, s, op, t))
 
     def add(self, outcomes) -> None:
         self.seen.update(outcomes)
@@ -588,6 +599,12 @@ def _full_menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
                 ops.append([("set_task", {"task": t, flag: on}), alloc,
                             ("set_task", {"task": t, flag: not on})])
         ops.append([("alloc_user", {"task": t})])
+        if cfg.fatal_signals and owner_memcg(cfg, s, cfg.task_index(t)) != ROOT:
+            # a dying task's user pages bypass to the root: set up and undone
+            ops += [[("set_task", {"task": t, "fatal_signal": True}),
+                     (op, {"task": t, "bypass": "fatal_signal"}),
+                     ("set_task", {"task": t, "fatal_signal": False})]
+                    for op in ("alloc_user", *user_faults(cfg))]
         # a fault in the root charges nothing and reclaims nothing: only the
         # states it adds, which would crowd others out of the bounded search;
         # but an attach with move_charge_at_immigrate moves them out of the root
@@ -633,6 +650,8 @@ def _operation_steps(cfg, s, paths, pages, item):
         page = args.get("page")
         charged = page["memcg"] if page and page["memcg"] != NONE else None
         out += operation_outcomes(cfg, s, op, args, paths, pure, charged)
+        if args.get("bypass") == "fatal_signal":
+            out += fatal_signal_outcomes(cfg, s, op, cfg.task_index(args["task"]))
         if op == "alloc_kmem" and steps and steps[0][1] == "charge.bypass":
             pre, _, a, _, _ = steps[0]
             out += bypass_outcomes([args["bypass"]] if args.get("bypass") else [], pre, a[1])

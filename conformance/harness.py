@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from functools import cache
 
-from kmemcg.conformance.alone import USER_CHARGES
+from kmemcg.conformance.alone import USER_CHARGES, user_charge_target
 from kmemcg.conformance.claims import Claim, KnownBug
 from kmemcg.conformance.oracle import invariant_problems, make_oracle
 from kmemcg.conformance.protocol import (
@@ -28,7 +28,6 @@ from kmemcg.conformance.protocol import (
 from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model.config import MAX_ORDER, NONE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
-from kmemcg.model.facts import owner_memcg
 from kmemcg.model.state import (
     ABSENT,
     CONTEXTS,
@@ -130,6 +129,8 @@ class Page:
 
 @dataclass
 class TaskContext:
+    """What set_task marked a task with: the kmem bypass context, and a fatal
+    signal, which also sends the task's user pages to the root."""
     kthread: bool = False
     fatal_signal: bool = False
     has_mm: bool = True
@@ -261,7 +262,8 @@ class Harness:
             return None, None  # charge.bypass or charge.kmem; checked step by step
         if op in USER_CHARGES:
             t = self.cfg.task_index(a["task"])
-            return None, (USER_CHARGES[op], (t, owner_memcg(self.cfg, s, t)))
+            fatal = self.ctx[a["task"]].fatal_signal
+            return None, (USER_CHARGES[op], (t, user_charge_target(self.cfg, s, t, fatal)))
         if op in ("free_kmem", "free_user"):
             page = self.pages.get(a["page"])
             if page is None:
@@ -330,6 +332,8 @@ class Harness:
                 page = self.pages.get(args.get("page"))
                 self.coverage.face(self.state, op, args, self.paths, r.expect[0],
                                    page.memcg if page is not None else None)
+                if op in USER_CHARGES and self.ctx[args["task"]].fatal_signal:
+                    self.coverage.fatal_signal(self.state, op, self.cfg.task_index(args["task"]))
         pure, first = r.expect
         if type(reply) is Done:
             self.in_flight.remove(r)

@@ -454,6 +454,17 @@ class _ReclaimsChargingMemcgOnly(Kernel):
     controller_class = _ReclaimsChargingMemcgOnlyMC
 
 
+class _FatalSignalChargesGroupMC(MemoryController):
+    def try_charge_memcg(self, task):
+        # bug: no early bypass for a dying task, its user page charged to the
+        # mm owner's group (limits, reclaim) instead of going to the root
+        return task.mm_owner_memcg()
+
+
+class _FatalSignalChargesGroup(Kernel):
+    controller_class = _FatalSignalChargesGroupMC
+
+
 class _AfterKmemStepMC(MemoryController):
     """memcg_kmem_newpage_charge with one wrong deed right after its charge.kmem step:
     :meth:`after_kmem_step` (the charged memcg, the step's ret, the order)."""
@@ -660,6 +671,11 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("kmem_failure_reclaims", _KmemFailureReclaims,
            "a kmem charge over K reclaims the group's page cache before failing",
            "conformance", "page-cache"),
+    # set_task's fatal signal is the sequential machine's alone: no interleaving
+    # sets one, so race stands for "no interleaving shows it"
+    Mutant("fatal_signal_charges_group", _FatalSignalChargesGroup,
+           "a user page of a task with a fatal signal pending is charged to its mm "
+           "owner's group, not bypassed to the root", "conformance", "race"),
     # W1's order (b): the last uncharge puts between mark_dead and the read, which
     # reads 0 and puts again; only css_free's steps, interleaved, show it
     # the per-cpu stock (a scope knob): only the stock scopes have cpus, and the

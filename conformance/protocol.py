@@ -69,7 +69,11 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
 ``read_file``          ``task``: a page cache page, charged likewise (step
                        ``pagecache.charge``); it stays with the group until
                        reclaim frees it
-``set_task``           ``task``, ``kthread``, ``fatal_signal``, ``has_mm``
+``set_task``           ``task``, ``kthread``, ``fatal_signal``, ``has_mm``; a
+                       fatal signal also sends the task's user pages
+                       (``alloc_user``, ``fault_anon``, ``read_file``) to the
+                       root: __mem_cgroup_try_charge's bypass (3.8), the step
+                       naming ``/``
 ``spawn``              ``task``, ``path``: a new process in the memcg with an
                        mm of its own (its stack charged there)
 ``fork``               ``task``, ``parent``, ``thread``: copy_process in task

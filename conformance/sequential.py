@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from errno import EINVAL, ENOENT
 
-from kmemcg.conformance.alone import KERNEL_PATHS, model_operation
+from kmemcg.conformance.alone import KERNEL_PATHS, USER_CHARGES, model_operation
 from kmemcg.conformance.harness import (
     TaskContext,
     asks_bypass,
@@ -228,6 +228,8 @@ class WholeOperations:
             return -EINVAL, [], s, ()  # the protocol's: no such page order
         if op == "alloc_kmem" and asks_bypass(self.ctx[a["task"]], a):
             a["bypass"] = "context"
+        if op in USER_CHARGES and self.ctx[a["task"]].fatal_signal:
+            a["bypass"] = "fatal_signal"
         if op in ("free_kmem", "free_user"):
             page = self.pages.get(a.get("page"))
             if page is None:

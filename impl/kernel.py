@@ -426,7 +426,8 @@ class Kernel:
         return 0
 
     def set_task_flags(self, task: str, *, kthread=None, fatal_signal=None, has_mm=None) -> int:
-        """The context memcg_kmem_newpage_charge tests: PF_KTHREAD, a fatal signal, an mm."""
+        """The context memcg_kmem_newpage_charge tests: PF_KTHREAD, a fatal signal, an mm
+        (the fatal signal also sends a user page to the root: __mem_cgroup_try_charge)."""
         t = self._live_task(task)
         if t is None:
             return -ESRCH
@@ -636,16 +637,18 @@ class Kernel:
     @kpath
     def fault_anon(self, task: str):
         """A write fault on an anonymous mapping of the task's mm: do_anonymous_page
-        -> mem_cgroup_newpage_charge, to the mm owner's memcg, with reclaim at U
-        (3.8). 0, or -ENOMEM; the page goes with the mm."""
+        -> mem_cgroup_newpage_charge, to the mm owner's memcg (the root with a
+        fatal signal pending), with reclaim at U (3.8). 0, or -ENOMEM; the page
+        goes with the mm."""
         return (yield from self._user_fault(task, "anon", "anon.charge"))
 
     @kpath
     def read_file(self, task: str):
         """A read that brings a file page into the page cache:
         add_to_page_cache_locked -> mem_cgroup_cache_charge, to the task's mm
-        owner's memcg, with reclaim at U (3.8). 0, or -ENOMEM; the page stays
-        with the group until reclaim frees it."""
+        owner's memcg (the root with a fatal signal pending), with reclaim at U
+        (3.8). 0, or -ENOMEM; the page stays with the group until reclaim frees
+        it."""
         return (yield from self._user_fault(task, "cache", "pagecache.charge"))
 
     def _user_fault(self, task: str, kind: str, action: str):

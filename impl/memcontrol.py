@@ -823,10 +823,19 @@ class MemoryController:
 
     # ------------------------------------------------------------ user pages
 
+    def try_charge_memcg(self, task: TaskStruct) -> MemCgroup:
+        """The memcg __mem_cgroup_try_charge commits a user page to (3.8): with
+        TIF_MEMDIE or a fatal signal pending it bypasses at once (``*ptr =
+        root_mem_cgroup``, -EINTR, which mem_cgroup_charge_common commits as
+        success), before the stock and reclaim; else the mm owner's memcg."""
+        if task.fatal_signal_pending:
+            return self.root_mem_cgroup
+        return task.mm_owner_memcg()
+
     def mem_cgroup_newpage_charge(self, page: Page, task: TaskStruct) -> Step:
         """mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8),
         to the memcg of the task's mm owner (try_get_mem_cgroup_from_mm)."""
-        memcg = task.mm_owner_memcg()
+        memcg = self.try_charge_memcg(task)
         if not self.mem_cgroup_is_root(memcg):
             ret = self.try_charge_res(memcg, 1, task.cpu, may_reclaim=False)
             if ret:
@@ -839,7 +848,7 @@ class MemoryController:
         """mem_cgroup_newpage_charge (an anonymous page) or mem_cgroup_cache_charge
         (page cache) with GFP_KERNEL (3.8): to the task's mm owner's memcg, with
         reclaim at U (mem_cgroup_try_charge); the root memcg is never charged."""
-        memcg = task.mm_owner_memcg()
+        memcg = self.try_charge_memcg(task)
         args = {"task": task.name, "memcg": memcg.path}
         if not self.mem_cgroup_is_root(memcg):
             ret = self.mem_cgroup_try_charge(memcg, PAGE_SIZE)

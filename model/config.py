@@ -95,6 +95,12 @@ class Config:
     #: on the root's own slabs, and /proc/slabinfo counts them; False: they are
     #: forgotten as they are served (the scopes before root-served objects)
     root_objects: bool = False
+    #: a task may charge a user page with a fatal signal pending (or TIF_MEMDIE):
+    #: __mem_cgroup_try_charge's early bypass then hands the page to the root
+    #: memcg, never res-charged (3.8). Off: every user page goes to the mm
+    #: owner's group, as in the scopes the explorer and TLC count, whose
+    #: faulting tasks have no signal context
+    fatal_signals: bool = False
     #: the per-cpu charge stock (memcg_stock_pcp, 3.8): res charges go through
     #: consume_stock/refill_stock, charging up to ``charge_batch`` pages at once.
     #: Off: the exact-counter abstraction, res charged page for page.
@@ -160,7 +166,8 @@ class Config:
         for key, v in ints.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ValueError(f"{key} must be an integer, not {v!r}")
-        for key in ("second_admin", "root_objects", "percpu_stock", "boot_roots"):
+        for key in ("second_admin", "root_objects", "fatal_signals", "percpu_stock",
+                    "boot_roots"):
             if not isinstance(getattr(self, key), bool):
                 raise ValueError(f"{key} must be true or false")
         if self.charge_batch < 1 or self.nr_cpus < 1:
@@ -244,6 +251,7 @@ class Config:
             "check_deadlock": self.check_deadlock,
             "second_admin": self.second_admin,
             "root_objects": self.root_objects,
+            "fatal_signals": self.fatal_signals,
             "percpu_stock": self.percpu_stock,
             "charge_batch": self.charge_batch,
             "nr_cpus": self.nr_cpus,

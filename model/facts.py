@@ -7,7 +7,7 @@ that computes it.
 from __future__ import annotations
 
 from kmemcg.model.config import NONE, ROOT, Config
-from kmemcg.model.dual import And, Count, Eq, If, Or, Sum
+from kmemcg.model.dual import And, Count, Eq, If, Not, Or, Sum
 from kmemcg.model.state import (
     ADMIN_IDLE,
     KEY_INC,
@@ -167,6 +167,21 @@ def owner_memcg(cfg: Config, s: State, t: int):
         for u in range(n):
             out = If(And(Eq(s.task_mm[t], k), Eq(s.mm_owner[k], u)), s.task_memcg[u], out)
     return out
+
+
+def user_charge_memcg(cfg: Config, s: State, t: int, m: int):
+    """Whether __mem_cgroup_try_charge may commit task ``t``'s user page to
+    memcg ``m`` (3.8): its mm owner's (try_get_mem_cgroup_from_mm), or, with a
+    scope's ``fatal_signals``, the root, where a task with TIF_MEMDIE or a
+    fatal signal pending goes by the early ``goto bypass`` (``*ptr =
+    root_mem_cgroup``, -EINTR), before the stock and reclaim; the model holds
+    no signals, so which one a given charge takes is the harness's to check.
+    Either way the task is alive, with an mm (an owner's memcg)."""
+    owner = owner_memcg(cfg, s, t)
+    mine = Eq(owner, m)
+    if not cfg.fatal_signals:
+        return mine
+    return Or(mine, And(m == ROOT, Not(Eq(owner, NONE))))
 
 
 def stock_held(cfg: Config, s: State, d: int):

@@ -74,9 +74,12 @@ PRESETS = {
     ),
     # what the conformance machine drives: every action, no exploration bounds;
     # pages of orders 0-3 (order 2 and 3: kmalloc_large of 8 KiB + 1 to 32 KiB)
+    # (fatal_signals: its machine sets a task's signal context, so a user page may
+    # go to the root)
     "conformance": Config(
         name="conformance", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
         tasks=("t1", "t2"), max_pages=4, orders=_ORDERS, actions=_BUT_DEATH,
+        fatal_signals=True,
     ),
 }
 # what the sequential machine drives with memory.move_charge_at_immigrate: conformance's
@@ -84,7 +87,7 @@ PRESETS = {
 PRESETS["conformance-immigrate"] = Config(
     name="conformance-immigrate", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1),
     tasks=("t1", "t2"), max_pages=4, orders=_ORDERS,
-    actions=(*_BUT_DEATH, *sorted(_IMMIGRATE_ONLY)),
+    actions=(*_BUT_DEATH, *sorted(_IMMIGRATE_ONLY)), fatal_signals=True,
 )
 # the attach-mid-charge window, small enough to interleave the implementation exhaustively
 PRESETS["race"] = Config(
@@ -293,10 +296,11 @@ PRESETS["immigrate-race"] = Config(
 
 # the whole controller: a nested tree, two tasks, a root cache, every action
 # force_empty and memcg death included (the prover's scope; too big to explore),
+# a pinned user page of a task with a fatal signal going to the root (fatal_signals),
 # tasks sharing an mm and immigration aside (see _MM_ONLY, _IMMIGRATE_ONLY)
 PRESETS["whole"] = Config(
     name="whole", memcgs=("root", "A", "B"), parents=(NONE, ROOT, 1), tasks=("t1", "t2"),
-    roots=("dentry",), max_pages=4, orders=_ORDERS, actions=_WHOLE,
+    roots=("dentry",), max_pages=4, orders=_ORDERS, actions=_WHOLE, fatal_signals=True,
 )
 
 DEFAULT = PRESETS["accounting"].validate()

@@ -63,14 +63,14 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootRoots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes",
-    "SecondAdmin", "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
+    "SecondAdmin", "RootObjects", "FatalSignals", "PercpuStock", "ChargeBatch", "NrCpus",
 )
 #: Constants whose values are defined in the configuration's module: tuples, and
 #: limits, which may name Unlimited. The others are assigned in the .cfg.
 _SUBSTITUTED = ("Memcgs", "Parents", "Tasks", "Roots", "KmemLimits", "ResLimits", "KmemLimit")
 _NAMES = ("Memcgs", "Tasks", "Roots")
 _BOOLS = ("BootRoots", "BootTasks", "BootMemcgs", "SecondAdmin", "RootObjects",
-          "PercpuStock")
+          "FatalSignals", "PercpuStock")
 _COUNTS = ("MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder", "ObjsPerSlab",
            "ThreadSizeOrder", "ChargeBatch", "NrCpus")
 _LIMIT_SETS = ("KmemLimits", "ResLimits")
@@ -139,6 +139,7 @@ def scope_constants(cfg: Config) -> dict:
         "Fixes": tuple(f for f in FIXES if cfg.has_fix(f)),
         "SecondAdmin": cfg.second_admin,
         "RootObjects": cfg.root_objects,
+        "FatalSignals": cfg.fatal_signals,
         "PercpuStock": cfg.percpu_stock,
         "ChargeBatch": cfg.charge_batch,
         "NrCpus": cfg.nr_cpus,

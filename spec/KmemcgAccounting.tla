@@ -150,7 +150,7 @@ FreeUncharge(m, o) ==
 (***************************************************************************)
 UserCharge(t, m) ==
     /\ task_pc[t] = IDLE
-    /\ OwnerMemcg(t) = m   \* try_get_mem_cgroup_from_mm(mm)
+    /\ UserChargeMemcg(t, m)   \* try_get_mem_cgroup_from_mm(mm), or the bypass
     /\ IF m = ROOT
        THEN /\ user_pages' = [user_pages EXCEPT ![m] = @ + 1]
             /\ UNCHANGED << res, stockVars >>
@@ -191,7 +191,7 @@ UserMemCharge(t, m, isCache) ==   \* a page cache page, else an anonymous one
 \* do_anonymous_page -> mem_cgroup_newpage_charge (3.8).
 AnonCharge(t, m) ==
     /\ task_pc[t] = IDLE
-    /\ OwnerMemcg(t) = m
+    /\ UserChargeMemcg(t, m)
     /\ UserMemCharge(t, m, FALSE)
     /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, taskVars, adminVars,
                     slabCacheVars >>
@@ -199,7 +199,7 @@ AnonCharge(t, m) ==
 \* add_to_page_cache_locked -> mem_cgroup_cache_charge (3.8).
 PagecacheCharge(t, m) ==
     /\ task_pc[t] = IDLE
-    /\ OwnerMemcg(t) = m
+    /\ UserChargeMemcg(t, m)
     /\ UserMemCharge(t, m, TRUE)
     /\ UNCHANGED << memcgVars, kmem, deadVars, stockVars, kmem_pages, taskVars, adminVars,
                     slabCacheVars >>

@@ -42,6 +42,8 @@ CONSTANTS
                     \* the first is inside a kmem limit write
     RootObjects,    \* TRUE: the objects a root cache serves itself are kept on
                     \* its own slabs (slabs[RootOwn(r)]); FALSE: forgotten
+    FatalSignals,   \* TRUE: a task may charge a user page with a fatal signal
+                    \* pending, which __mem_cgroup_try_charge bypasses to the root
     PercpuStock,    \* TRUE: res charges go through the per-cpu stock (memcg_stock)
     ChargeBatch,    \* CHARGE_BATCH, in pages (the kernel's 32)
     NrCpus          \* the cpus, each with a stock; task t runs on cpu t % NrCpus
@@ -323,6 +325,7 @@ ASSUME ConstantsOK ==
     /\ BootMemcgs \in BOOLEAN
     /\ SecondAdmin \in BOOLEAN
     /\ RootObjects \in BOOLEAN
+    /\ FatalSignals \in BOOLEAN
     /\ MaxPages \in Nat
     /\ MaxCachePages \in Nat
     /\ MaxFailcnt \in Nat
@@ -420,6 +423,13 @@ OwnerMemcg(t) ==
     IF ~ThreadsInScope THEN task_memcg[t]
     ELSE IF task_mm[t] = NONE THEN NONE
     ELSE task_memcg[mm_owner[task_mm[t]]]
+
+\* The memcg a user page of task t may be committed to (3.8): its mm owner's,
+\* or, with FatalSignals, the root: a task with TIF_MEMDIE or a fatal signal
+\* pending takes __mem_cgroup_try_charge's early bypass to root_mem_cgroup.
+UserChargeMemcg(t, m) ==
+    \/ OwnerMemcg(t) = m
+    \/ FatalSignals /\ m = ROOT /\ OwnerMemcg(t) # NONE   \* a live task with an mm
 
 (***************************************************************************)
 (* User memory and reclaim at U (model/actions/reclaim.py).  A res charge  *)

@@ -19,7 +19,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "c"
 KMEMCG = Path(sys.executable).parent / "kmemcg"
 CC = shutil.which("gcc") or shutil.which("cc")
 BUGS = {"NO_KMEM_ROLLBACK": "kmem.usage", "LIMIT_ROUND_DOWN": "kmem.limit",
-        "ACTIVATE_WITH_TASKS": "kmem_active", "NO_RECLAIM": "page_cache"}
+        "ACTIVATE_WITH_TASKS": "kmem_active", "NO_RECLAIM": "page_cache",
+        "FATAL_TO_GROUP": "user_pages"}
 
 
 def _write(path, file, text):

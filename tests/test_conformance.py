@@ -140,6 +140,10 @@ def test_each_mutant_is_caught_by_a_scripted_scenario():
             ("write", {"path": "/A", "file": "memory.limit_in_bytes", "text": "4k"}),
             ("attach", {"task": "t1", "path": "/A"}), ("read_file", {"task": "t1"}),
             ("attach", {"task": "t1", "path": "/A/B"}), ("read_file", {"task": "t1"})],
+        # a dying task in /A faults a page: the root's, not /A's
+        "fatal_signal_charges_group": [
+            ("mkdir", {"path": "/A"}), ("attach", {"task": "t1", "path": "/A"}),
+            ("set_task", {"task": "t1", "fatal_signal": True}), ("fault_anon", {"task": "t1"})],
         # an order-1 allocation over K = 4k, beside a page of page cache that stays
         "kmem_failure_reclaims": [
             ("mkdir", {"path": "/A"}), kmem_a("4k"),

@@ -55,7 +55,7 @@ CONSTANTS = (
     "Memcgs", "Parents", "Tasks", "Roots", "BootRoots", "BootTasks", "BootMemcgs", "KmemLimits",
     "ResLimits", "KmemLimit", "MaxPages", "MaxCachePages", "MaxFailcnt", "SlabOrder",
     "ObjsPerSlab", "ThreadSizeOrder", "Orders", "Unlimited", "Actions", "Fixes", "SecondAdmin",
-    "RootObjects", "PercpuStock", "ChargeBatch", "NrCpus",
+    "RootObjects", "FatalSignals", "PercpuStock", "ChargeBatch", "NrCpus",
 )
 #: Each fix of the roster and the profiles that remove it.
 FIXES = {f: {p.name for p in PROFILES.values() if f in p.removes} for f in tla.FIXES}
@@ -678,9 +678,11 @@ def test_tlc_agrees_with_the_explorer(entry):
 
 
 #: scopes no shipped configuration has: force_empty (in Next, in no shipped
-#: configuration) and 16 KiB stacks (ThreadSizeOrder as thread_size_order)
+#: configuration), 16 KiB stacks (ThreadSizeOrder as thread_size_order) and a
+#: dying task's anonymous pages going to the root (FatalSignals)
 UNSHIPPED = [PRESETS["force-empty"],
-             replace(PRESETS["destruction-kmem"], name="big-stacks", thread_size_order=2)]
+             replace(PRESETS["destruction-kmem"], name="big-stacks", thread_size_order=2),
+             replace(PRESETS["immigrate-race"], name="fatal-signals", fatal_signals=True)]
 
 
 @pytest.mark.skipif(NO_TLC is not None, reason=str(NO_TLC))

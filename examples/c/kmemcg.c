@@ -9,7 +9,8 @@
  * User memory is the model's (model/actions/user_memory.py): pinned pages with
  * a handle (alloc_user), anonymous pages of an mm (fault_anon) and page cache
  * of a group (read_file), the last reclaimed at the res limit
- * (model/actions/reclaim.py). Each task at boot is a process of its own: mm k
+ * (model/actions/reclaim.py); a task marked with set_task's fatal_signal
+ * charges them to the root. Each task at boot is a process of its own: mm k
  * is task k's, owned by it, and no task of these scopes exits, so no mmput.
  *
  * Wrong variants, for the suite to kill (make bugs):
@@ -21,6 +22,9 @@
  *                           tasks (memcg_update_kmem_limit's cgroup_task_count test)
  *   -DBUG_NO_RECLAIM        a res charge at U fails -ENOMEM at once, its page
  *                           cache left (mem_cgroup_do_charge without mem_cgroup_reclaim)
+ *   -DBUG_FATAL_TO_GROUP    a user page of a task with a fatal signal pending is
+ *                           charged to its group (__mem_cgroup_try_charge without
+ *                           its early bypass to the root)
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
@@ -439,6 +443,18 @@ static int mm_owner_memcg(int t)
 	return tasks[mms[tasks[t].mm].owner].memcg;
 }
 
+/* __mem_cgroup_try_charge's memcg for task t's user page (3.8): a fatal signal
+ * pending (or TIF_MEMDIE) bypasses at once to root_mem_cgroup, before the
+ * stock and reclaim, and mem_cgroup_charge_common commits the page there */
+static int try_charge_memcg(int t)
+{
+#ifdef BUG_FATAL_TO_GROUP
+	return mm_owner_memcg(t);
+#else
+	return tasks[t].fatal_signal ? 0 : mm_owner_memcg(t);
+#endif
+}
+
 /* ------------------------------------------------------------ reclaim at U */
 
 /* whether d's counters charge m's: d itself, or a path of hier links up to it
@@ -829,7 +845,7 @@ static int free_kmem(int p)
  * or failed on the limits alone, no reclaim (the model's user.charge) */
 static int alloc_user(int t)
 {
-	int m = mm_owner_memcg(t);
+	int m = try_charge_memcg(t);
 	if (m != 0 && res_counter_charge(m, 0, PAGE_SIZE, NULL)) /* the root is never charged */
 		return -ENOMEM;
 	memcgs[m].user_pages++;
@@ -838,12 +854,13 @@ static int alloc_user(int t)
 
 /* do_anonymous_page -> mem_cgroup_newpage_charge, or add_to_page_cache_locked
  * -> mem_cgroup_cache_charge, with GFP_KERNEL (3.8): one page to the mm
- * owner's memcg, reclaiming at U; the root is never charged. An anonymous page
+ * owner's memcg (the root with a fatal signal), reclaiming at U; the root is
+ * never charged. An anonymous page
  * is the mm's (it goes with the last mmput), page cache the group's; neither
  * has a handle. 0 or -ENOMEM. */
 static int mem_cgroup_charge_common(int t, int cache)
 {
-	int m = mm_owner_memcg(t);
+	int m = try_charge_memcg(t);
 	if (m != 0 && mem_cgroup_try_charge(m, PAGE_SIZE))
 		return -ENOMEM;
 	memcgs[m].user_pages++;

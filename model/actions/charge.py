@@ -24,7 +24,12 @@ from kmemcg.model.actions.stock import cpu_of, try_charge
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import newpage_charge_accounts, owner_memcg, pinned_user_pages
+from kmemcg.model.facts import (
+    newpage_charge_accounts,
+    owner_memcg,
+    pinned_user_pages,
+    user_charge_memcg,
+)
 from kmemcg.model.res_counter import ENOMEM
 from kmemcg.model.state import (
     IDLE,
@@ -218,10 +223,12 @@ ACTIONS.add(
 # ---------------------------------------------------------------- user pages
 
 
-def _user_charge_guard(cfg, s, t, m):
+def user_charge_guard(cfg, s, t, m):
     """``m`` is the memcg of the task's mm owner (mem_cgroup_charge_common(page,
-    mm, ...) -> try_get_mem_cgroup_from_mm)."""
-    return And(Eq(s.task_pc[t], IDLE), Eq(owner_memcg(cfg, s, t), m))
+    mm, ...) -> try_get_mem_cgroup_from_mm), or the root a fatal signal
+    bypasses to; the task charges its own page, so it is at no kernel page
+    charge of its own. Every user page's guard (the faults' too)."""
+    return And(Eq(s.task_pc[t], IDLE), user_charge_memcg(cfg, s, t, m))
 
 
 def _user_charge(cfg, s, t, m):
@@ -238,7 +245,7 @@ ACTIONS.add(
     ("task", "memcg"),
     domains.tasks_memcgs,
     "mem_cgroup_charge_common with __GFP_NORETRY: no reclaim, no OOM (3.8)",
-)((_user_charge_guard, _user_charge))
+)((user_charge_guard, _user_charge))
 
 
 def _user_uncharge_guard(cfg, s, m):

@@ -4,6 +4,10 @@ An anonymous page (do_anonymous_page -> mem_cgroup_newpage_charge) and a page
 cache page (add_to_page_cache_locked -> mem_cgroup_cache_charge) are charged to
 the memcg of the faulting task's mm owner (try_get_mem_cgroup_from_mm), with
 reclaim at U (model/actions/reclaim.py); the root memcg is never charged.
+A task with a fatal signal pending (TIF_MEMDIE too) charges the root instead:
+__mem_cgroup_try_charge tests it first and bypasses to root_mem_cgroup
+(-EINTR), which mem_cgroup_charge_common (and so mem_cgroup_cache_charge)
+commits the page to, returning 0; a scope's ``fatal_signals`` lets it happen.
 Anonymous pages stay until their mm's last user's mmput uncharges them (no
 swap: reclaim never takes them); page cache stays with its group, whatever
 becomes of the task, until reclaim frees it. Both are user (LRU) pages, so they
@@ -15,21 +19,15 @@ from __future__ import annotations
 
 from kmemcg.model import domains
 from kmemcg.model import res_counter as rc
+from kmemcg.model.actions.charge import user_charge_guard
 from kmemcg.model.actions.reclaim import mem_cgroup_try_charge
 from kmemcg.model.config import PAGE_SIZE, ROOT
 from kmemcg.model.core import Actions
 from kmemcg.model.dual import And, Eq, If, Not, Or
-from kmemcg.model.facts import owner_memcg
 from kmemcg.model.res_counter import ENOMEM
-from kmemcg.model.state import IDLE, State, replace_at
+from kmemcg.model.state import State, replace_at
 
 ACTIONS = Actions("task")
-
-
-def _charge_guard(cfg, s, t, m):
-    """``m`` is the memcg of the task's mm owner; the task faults itself, so it
-    is at no kernel page charge of its own."""
-    return And(Eq(s.task_pc[t], IDLE), Eq(owner_memcg(cfg, s, t), m))
 
 
 def _user_charge(cfg, s: State, m: int, add):
@@ -54,7 +52,7 @@ def _anon_charge(cfg, s, t, m):
 
 ACTIONS.add("anon.charge", ("task", "memcg"), domains.tasks_memcgs,
             "do_anonymous_page -> mem_cgroup_newpage_charge -> __mem_cgroup_try_charge, "
-            "reclaim at U (3.8)")((_charge_guard, _anon_charge))
+            "reclaim at U (3.8)")((user_charge_guard, _anon_charge))
 
 
 def _pagecache_charge(cfg, s, t, m):
@@ -68,7 +66,7 @@ def _pagecache_charge(cfg, s, t, m):
 
 ACTIONS.add("pagecache.charge", ("task", "memcg"), domains.tasks_memcgs,
             "add_to_page_cache_locked -> mem_cgroup_cache_charge -> __mem_cgroup_try_charge, "
-            "reclaim at U (3.8)")((_charge_guard, _pagecache_charge))
+            "reclaim at U (3.8)")((user_charge_guard, _pagecache_charge))
 
 
 def mmput(cfg, s: State, t: int) -> State:
