@@ -451,11 +451,12 @@ def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: fl
     except SetupError as e:
         _usage(e)
     if steps_for is not None and not getattr(first, "stepping", True):
-        # one line, the reason: race checking runs single steps, which a
-        # sequential implementation does not offer
+        # one line, the reason: the kworkers of root caches run between the steps
+        # of operations, which a sequential implementation does not show
         click.echo(f"kmemcg: {steps_for} needs the 'steps' capability, and {pipe or impl} "
-                   f"offers only whole operations ('call'): race checking runs single steps "
-                   f"of threads (docs/protocol.md); check it with kmemcg conform", err=True)
+                   f"offers only whole operations ('call'): slab caches' kworkers run between "
+                   f"single steps of threads (docs/protocol.md); a scope without root caches "
+                   f"judges it whole", err=True)
         first.close()
         raise SystemExit(Exit.USAGE)
     return make
