@@ -132,6 +132,8 @@ def model_operation(cfg: Config, s: State, paths, pages: tuple, op: str, a: dict
         s, _ = _run_to_end(cfg, s, steps, *first)
         return None, steps, s, pages
     t = cfg.task_index(a["task"]) if "task" in a else None
+    if t is not None and s.task_memcg[t] < 0 and op not in ("free_kmem", "free_user"):
+        return None, None, s, pages  # no such task (not forked yet, or exited)
     if op == "alloc_kmem":
         m, order = s.task_memcg[t], a.get("order", 0)
         bypass = a.get("bypass")
