@@ -4,14 +4,23 @@
  * whole operations ("call"), cgroupfs reads and a snapshot, over JSON lines on
  * stdin/stdout. Nothing about steps: kmemcg supplies them from its model.
  *
- * It supports the scopes with tasks at boot and no root caches (conformance,
- * accounting, hierarchy, race, large, force-empty) and refuses others at reset.
+ * It supports the scopes without root caches and without move_charge_at_immigrate
+ * writes: with tasks at boot (conformance, accounting, hierarchy, race, large,
+ * force-empty) and with tasks spawned and memcgs at boot (tasks, death,
+ * death-hier), and refuses others at reset (immigrate and immigrate-race write
+ * memory.move_charge_at_immigrate, which is not implemented).
  * User memory is the model's (model/actions/user_memory.py): pinned pages with
  * a handle (alloc_user), anonymous pages of an mm (fault_anon) and page cache
  * of a group (read_file), the last reclaimed at the res limit
  * (model/actions/reclaim.py); a task marked with set_task's fatal_signal
  * charges them to the root. Each task at boot is a process of its own: mm k
- * is task k's, owned by it, and no task of these scopes exits, so no mmput.
+ * is task k's, owned by it. Tasks not at boot exist once spawned (spawn, fork:
+ * a THREAD_SIZE stack charged as kmem to the memcg of the forking task's mm
+ * owner), exit (the mm's owner handed to its next live user, the last user's
+ * mmput uncharging its anonymous pages) and are put (put_task_struct: the stack
+ * uncharged from where it was charged). A removed memcg lingers offline until
+ * css_free (kmem_cgroup_destroy's death reference, domain section 7) and
+ * mem_cgroup_free (its derived refcount 0) free it.
  *
  * Wrong variants, for the suite to kill (make bugs):
  *   -DBUG_NO_KMEM_ROLLBACK  a failed res charge keeps the kmem charge
@@ -25,6 +34,9 @@
  *   -DBUG_FATAL_TO_GROUP    a user page of a task with a fatal signal pending is
  *                           charged to its group (__mem_cgroup_try_charge without
  *                           its early bypass to the root)
+ *   -DBUG_STACK_TO_FORKER   a fork's stack is charged to the forking thread's own
+ *                           group, not its mm owner's (mem_cgroup_from_task(current)
+ *                           for try_get_mem_cgroup_from_mm(current->mm))
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
