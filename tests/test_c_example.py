@@ -21,6 +21,8 @@ CC = shutil.which("gcc") or shutil.which("cc")
 BUGS = {"NO_KMEM_ROLLBACK": "kmem.usage", "LIMIT_ROUND_DOWN": "kmem.limit",
         "ACTIVATE_WITH_TASKS": "kmem_active", "NO_RECLAIM": "page_cache",
         "FATAL_TO_GROUP": "user_pages"}
+#: variants a scope with tasks at boot cannot kill (no fork there): judged on FORKS
+TASK_BUGS = ("STACK_TO_FORKER",)
 
 
 def _write(path, file, text):
@@ -57,7 +59,7 @@ def built(tmp_path_factory):
                               "-o", str(out / name), str(EXAMPLE / "kmemcg.c")],
                              stderr=subprocess.PIPE, text=True)
             for name, flags in [("kmemcg-c", [])]
-            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in BUGS]]
+            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS]]]
     for job in jobs:
         _, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
@@ -122,3 +124,36 @@ def test_the_c_implementation_refuses_a_scope_it_does_not_implement(built):
     assert r.exit_code == Exit.USAGE, r.output
     assert "refuses the configuration 'destruction'" in r.output
     assert "root caches are not supported" in r.output
+
+
+def test_every_serial_run_of_the_c_implementation_is_the_models_as_memcgs_die(built):
+    """Spawn, fork, exit, the last put, rmdir with kmem charged, css_free and
+    mem_cgroup_free run whole: death's serial runs are the model's 98."""
+    r = run("interleave", "--config", "death", "--pipe", built / "kmemcg-c")
+    assert r.exit_code == Exit.OK, r.output
+    assert "coarser-grained" in r.output, r.output
+    assert "the model restricted to the runs it allows has 98 states: equal" in r.output, r.output
+
+
+@pytest.fixture(scope="module")
+def forks(tmp_path_factory):
+    """tasks without exit and put_task_struct: the forks of threads moved away
+    from their mm's owner, small enough to interleave in seconds."""
+    cfg = PRESETS["tasks"].to_json() | {"name": "forks", "actions": ["spawn", "fork", "attach"]}
+    path = tmp_path_factory.mktemp("forks") / "forks.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_the_c_implementation_charges_a_stack_to_the_mm_owner(built, forks):
+    r = run("interleave", "--config", forks, "--pipe", built / "kmemcg-c")
+    assert r.exit_code == Exit.OK, r.output
+    assert "implementation 655 abstract states, model 655: equal" in r.output, r.output
+
+
+def test_a_stack_charged_to_the_forking_thread_is_killed_by_interleave(built, forks):
+    """A thread moved to the root forks: its stack goes to its mm owner's /A,
+    not to the root (BUG_STACK_TO_FORKER: mem_cgroup_from_task(current))."""
+    r = run("interleave", "--config", forks, "--pipe", built / "kmemcg-c-STACK_TO_FORKER")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "fork" in r.output and "kmem" in r.output, r.output

@@ -4,14 +4,23 @@
  * whole operations ("call"), cgroupfs reads and a snapshot, over JSON lines on
  * stdin/stdout. Nothing about steps: kmemcg supplies them from its model.
  *
- * It supports the scopes with tasks at boot and no root caches (conformance,
- * accounting, hierarchy, race, large, force-empty) and refuses others at reset.
+ * It supports the scopes without root caches and without move_charge_at_immigrate
+ * writes: with tasks at boot (conformance, accounting, hierarchy, race, large,
+ * force-empty) and with tasks spawned and memcgs at boot (tasks, death,
+ * death-hier), and refuses others at reset (immigrate and immigrate-race write
+ * memory.move_charge_at_immigrate, which is not implemented).
  * User memory is the model's (model/actions/user_memory.py): pinned pages with
  * a handle (alloc_user), anonymous pages of an mm (fault_anon) and page cache
  * of a group (read_file), the last reclaimed at the res limit
  * (model/actions/reclaim.py); a task marked with set_task's fatal_signal
  * charges them to the root. Each task at boot is a process of its own: mm k
- * is task k's, owned by it, and no task of these scopes exits, so no mmput.
+ * is task k's, owned by it. Tasks not at boot exist once spawned (spawn, fork:
+ * a THREAD_SIZE stack charged as kmem to the memcg of the forking task's mm
+ * owner), exit (the mm's owner handed to its next live user, the last user's
+ * mmput uncharging its anonymous pages) and are put (put_task_struct: the stack
+ * uncharged from where it was charged). A removed memcg lingers offline until
+ * css_free (kmem_cgroup_destroy's death reference, domain section 7) and
+ * mem_cgroup_free (its derived refcount 0) free it.
  *
  * Wrong variants, for the suite to kill (make bugs):
  *   -DBUG_NO_KMEM_ROLLBACK  a failed res charge keeps the kmem charge
@@ -25,6 +34,9 @@
  *   -DBUG_FATAL_TO_GROUP    a user page of a task with a fatal signal pending is
  *                           charged to its group (__mem_cgroup_try_charge without
  *                           its early bypass to the root)
+ *   -DBUG_STACK_TO_FORKER   a fork's stack is charged to the forking thread's own
+ *                           group, not its mm owner's (mem_cgroup_from_task(current)
+ *                           for try_get_mem_cgroup_from_mm(current->mm))
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
@@ -44,6 +56,7 @@
 #define ENOMEM 12
 #define E2BIG 7
 #define EIO 5
+#define ESRCH 3
 #define MAXM 16
 #define MAXT 16
 #define MAXPAGES 4096
@@ -303,8 +316,12 @@ struct res_counter {
 	uint64_t usage, max_usage, limit, failcnt;
 };
 
-enum { ABSENT, ONLINE, OFFLINE };
-static const char *LIFECYCLE[] = {"absent", "online", "offline"};
+enum { ABSENT, ONLINE, OFFLINE, FREED };
+static const char *LIFECYCLE[] = {"absent", "online", "offline", "freed"};
+
+/* how far mem_cgroup_css_free has gone (the model's destroy_pc): not begun, or
+ * done (kmem_cgroup_destroy's three steps run whole here) */
+enum { CSS_LIVE, CSS_DONE };
 
 struct mem_cgroup {
 	char name[64], path[256];
@@ -316,21 +333,25 @@ struct mem_cgroup {
 	struct res_counter res, kmem;
 	long kmem_pages, user_pages;    /* user_pages: pinned, anonymous and page cache */
 	long page_cache;                /* its page cache pages: the group's, reclaimable */
+	int kmem_dead;                  /* KMEM_ACCOUNTED_DEAD */
+	int destroy;                    /* CSS_LIVE or CSS_DONE */
+	int death_puts;                 /* the death reference put (0 or 1) */
 };
 
 /* has_mm is set_task's bypass context alone (__memcg_kmem_newpage_charge's
  * !current->mm test): the model keeps the task's mm, and so does this */
 struct task_struct {
 	char name[64];
-	int memcg;
+	int memcg;                      /* -1: not forked, or exited (cgroup_exit) */
 	int kthread, fatal_signal, has_mm;
-	int mm;                         /* task->mm: an index into mms */
+	int mm;                         /* task->mm: an index into mms; -1 after exit_mm */
+	int stack;                      /* the memcg its stack is charged to, or -1 */
 };
 
 /* an mm_struct: its owner (whose memcg its charges go to) and its anonymous
  * pages by the memcg each is charged to (they move with reparenting) */
 struct mm_struct {
-	int owner;
+	int owner;                      /* -1: no mm (never created, or mmput's last) */
 	long anon[MAXM];
 };
 
@@ -343,6 +364,7 @@ static struct task_struct tasks[MAXT];
 static struct mm_struct mms[MAXT];
 static struct page pages[MAXPAGES];
 static int n_memcgs, n_tasks, booted;
+static int thread_size_order;       /* THREAD_SIZE_ORDER, the configuration's */
 static int memcg_kmem_enabled_key;  /* static_key count */
 
 static int memcg_by_path(const char *path)
@@ -540,11 +562,15 @@ static int mkdir_(int m)
 	if (m < 0)
 		return -ENOENT;
 	struct mem_cgroup *memcg = &memcgs[m];
-	if (m == 0 || memcg->lifecycle != ABSENT)
-		return -EEXIST;
+	if (m == 0 || (memcg->lifecycle != ABSENT && memcg->lifecycle != FREED))
+		return -EEXIST; /* online, or removed and lingering offline */
 	struct mem_cgroup *parent = &memcgs[memcg->parent];
 	if (parent->lifecycle != ONLINE)
 		return -ENOENT;
+	/* mem_cgroup_css_alloc: a new struct mem_cgroup where a freed one was */
+	memcg->kmem_pages = memcg->user_pages = memcg->page_cache = 0;
+	memcg->kmem_dead = memcg->death_puts = 0;
+	memcg->destroy = CSS_LIVE;
 	memcg->lifecycle = ONLINE;
 	memcg->use_hierarchy = memcg->hier = parent->use_hierarchy;
 	res_counter_init(&memcg->res);
@@ -781,6 +807,8 @@ static int write_(int m, const char *file, const char *text, int len)
 
 static int attach(int t, int m)
 {
+	if (tasks[t].memcg < 0)
+		return -ESRCH; /* find_task_by_vpid: no such task */
 	if (m < 0 || memcgs[m].lifecycle != ONLINE)
 		return -ENOENT;
 	tasks[t].memcg = m;
@@ -797,6 +825,37 @@ static int new_page(int user, int memcg, int order)
 	return -ENOMEM;
 }
 
+/* memcg_charge_kmem (3.8): kmem first, failing at once over K with no reclaim,
+ * then res, reclaiming page cache at U; a failed res charge gives the kmem
+ * charge back. 0 or -ENOMEM. */
+static int memcg_charge_kmem(int m, uint64_t size)
+{
+	if (res_counter_charge(m, 1, size, NULL)) /* over K: at once, no reclaim */
+		return -ENOMEM;
+	if (mem_cgroup_try_charge(m, size)) { /* at U: page cache reclaimed first */
+#ifndef BUG_NO_KMEM_ROLLBACK
+		res_counter_uncharge(m, 1, size);
+#endif
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* memcg_uncharge_kmem (3.8-3.10): res, then kmem; a level whose kmem usage
+ * that brings to 0 and that is DEAD (memcg_kmem_test_and_clear_dead) has its
+ * death reference put. 3.8-3.10 test the memcg itself only; the correct
+ * profile tests every hierarchical level (uncharge_tests_dead_ancestors, W2). */
+static void memcg_uncharge_kmem(int m, uint64_t size)
+{
+	res_counter_uncharge(m, 0, size);
+	res_counter_uncharge(m, 1, size);
+	for (int i = m; i >= 0; i = memcgs[i].hier ? memcgs[i].parent : -1)
+		if (memcgs[i].kmem.usage == 0 && memcgs[i].kmem_dead) {
+			memcgs[i].kmem_dead = 0;
+			memcgs[i].death_puts++;
+		}
+}
+
 /* memcg_kmem_newpage_charge -> memcg_charge_kmem -> the page allocator ->
  * memcg_kmem_commit_charge (3.8) */
 static int alloc_kmem(int t, int nokmemcg, int nofail, int in_interrupt, int fail, int order)
@@ -810,17 +869,10 @@ static int alloc_kmem(int t, int nokmemcg, int nofail, int in_interrupt, int fai
 	if (bypass || !memcg_kmem_enabled_key || m == 0 || !memcgs[m].kmem_active)
 		return fail ? -ENOMEM : new_page(0, -1, order);
 	uint64_t size = PAGE_SIZE << order;
-	if (res_counter_charge(m, 1, size, NULL)) /* over K: at once, no reclaim */
+	if (memcg_charge_kmem(m, size))
 		return -ENOMEM;
-	if (mem_cgroup_try_charge(m, size)) { /* at U: page cache reclaimed first */
-#ifndef BUG_NO_KMEM_ROLLBACK
-		res_counter_uncharge(m, 1, size);
-#endif
-		return -ENOMEM;
-	}
 	if (fail) { /* memcg_kmem_commit_charge(NULL, ...): memcg_uncharge_kmem */
-		res_counter_uncharge(m, 0, size);
-		res_counter_uncharge(m, 1, size);
+		memcg_uncharge_kmem(m, size);
 		return -ENOMEM;
 	}
 	memcgs[m].kmem_pages += 1L << order;
@@ -835,8 +887,7 @@ static int free_kmem(int p)
 	pages[p].used = 0;
 	if (m < 0)
 		return 0; /* no PageCgroupUsed: left alone */
-	res_counter_uncharge(m, 0, PAGE_SIZE << order);
-	res_counter_uncharge(m, 1, PAGE_SIZE << order);
+	memcg_uncharge_kmem(m, PAGE_SIZE << order);
 	memcgs[m].kmem_pages -= 1L << order;
 	return 0;
 }
@@ -880,6 +931,203 @@ static int free_user(int p)
 	memcgs[m].user_pages--;
 	if (m != 0)
 		res_counter_uncharge(m, 0, PAGE_SIZE);
+	return 0;
+}
+
+/* ------------------------------------------------------------ tasks and mms */
+
+/* a pid taken: a live task of that name, or a zombie whose stack is still
+ * charged (one with none holds nothing memcg sees: its last put is no step) */
+static int pid_taken(int t)
+{
+	return tasks[t].memcg >= 0 || tasks[t].stack >= 0;
+}
+
+/* mm k (the one task k created) still has users */
+static int mm_in_use(int k)
+{
+	for (int u = 0; u < n_tasks; u++)
+		if (tasks[u].mm == k)
+			return 1;
+	return 0;
+}
+
+/* dup_task_struct -> alloc_thread_info_node(THREADINFO_GFP_ACCOUNTED) in a task
+ * whose mm owner is in memcg m (3.8): the stack (THREAD_SIZE) charged as a kmem
+ * page when m accounts kmem: *stack the memcg charged, or -1. 0 or -ENOMEM, and
+ * on -ENOMEM nothing changed but the failcnt (and page cache reclaimed at U). */
+static int alloc_thread_info_node(int m, int *stack)
+{
+	*stack = -1;
+	if (!memcg_kmem_enabled_key || m <= 0 || !memcgs[m].kmem_active)
+		return 0; /* memcg_kmem_enabled() && memcg_can_account_kmem() */
+	if (memcg_charge_kmem(m, PAGE_SIZE << thread_size_order))
+		return -ENOMEM;
+	*stack = m;
+	return 0;
+}
+
+/* copy_process's new task_struct: in memcg m (cgroup_fork), with mm k */
+static void new_task(int t, int m, int mm, int stack)
+{
+	struct task_struct *task = &tasks[t];
+	task->memcg = m;
+	task->mm = mm;
+	task->stack = stack;
+	task->kthread = task->fatal_signal = 0;
+	task->has_mm = 1;
+}
+
+/* copy_process by a single-threaded process of memcg m that owns its mm, then
+ * exec (3.8): a new process in m with an mm of its own, its stack charged to m */
+static int spawn(int t, int m)
+{
+	if (m < 0 || memcgs[m].lifecycle != ONLINE)
+		return -ENOENT;
+	if (pid_taken(t) || mm_in_use(t))
+		return -EEXIST;
+	int stack, ret = alloc_thread_info_node(m, &stack);
+	if (ret)
+		return ret;
+	new_task(t, m, t, stack);
+	mms[t].owner = t; /* mm_init_owner */
+	memset(mms[t].anon, 0, sizeof mms[t].anon);
+	return 0;
+}
+
+/* copy_process(CLONE_VM | CLONE_THREAD if a thread) in task parent (3.8): the
+ * stack charged to current->mm->owner's memcg (memcg_kmem_newpage_charge ->
+ * try_get_mem_cgroup_from_mm), the child in the parent's cgroup (cgroup_fork),
+ * sharing its mm or with one of its own (dup_mm: the COW pages stay where
+ * they are charged) */
+static int fork_(int t, int parent, int thread)
+{
+	if (tasks[parent].memcg < 0)
+		return -ESRCH;
+	if (pid_taken(t) || (!thread && mm_in_use(t)))
+		return -EEXIST;
+#ifdef BUG_STACK_TO_FORKER
+	int charged = tasks[parent].memcg; /* mem_cgroup_from_task(current) */
+#else
+	int charged = mm_owner_memcg(parent);
+#endif
+	int stack, ret = alloc_thread_info_node(charged, &stack);
+	if (ret)
+		return ret;
+	new_task(t, tasks[parent].memcg, thread ? tasks[parent].mm : t, stack);
+	if (!thread) {
+		mms[t].owner = t;
+		memset(mms[t].anon, 0, sizeof mms[t].anon);
+	}
+	return 0;
+}
+
+/* mmput's last reference (3.8): exit_mmap frees the mm's anonymous pages, each
+ * uncharged from the memcg it is charged to (the root's counter never is) */
+static void mmput(int k)
+{
+	for (int d = 0; d < n_memcgs; d++) {
+		long n = mms[k].anon[d];
+		if (n && d != 0)
+			res_counter_uncharge(d, 0, (uint64_t)n * PAGE_SIZE);
+		memcgs[d].user_pages -= n;
+		mms[k].anon[d] = 0;
+	}
+	mms[k].owner = -1;
+}
+
+/* exit_mm (3.8): mm_update_next_owner when the task owns its mm (the next
+ * owner is a live user: the first in pid order, the configuration's task
+ * order), then mmput */
+static void exit_mm(int t)
+{
+	int k = tasks[t].mm;
+	tasks[t].mm = -1;
+	if (k < 0)
+		return;
+	int next = -1;
+	for (int u = 0; u < n_tasks && next < 0; u++)
+		if (tasks[u].mm == k)
+			next = u;
+	if (mms[k].owner == t)
+		mms[k].owner = next;
+	if (next < 0)
+		mmput(k);
+}
+
+/* do_exit -> exit_mm, then cgroup_exit (3.8): the task leaves its cgroup; its
+ * task_struct and stack stay until the last put_task_struct */
+static int exit_(int t)
+{
+	if (tasks[t].memcg < 0)
+		return -ESRCH;
+	exit_mm(t);
+	tasks[t].memcg = -1;
+	return 0;
+}
+
+/* __put_task_struct -> free_task -> free_thread_info -> free_memcg_kmem_pages
+ * (3.8): the stack uncharged from the memcg it was charged to, online or not */
+static int put_task_struct(int t)
+{
+	if (tasks[t].memcg >= 0 || tasks[t].stack < 0)
+		return -ESRCH; /* no zombie of that name holding a charge */
+	memcg_uncharge_kmem(tasks[t].stack, PAGE_SIZE << thread_size_order);
+	tasks[t].stack = -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ memcg death */
+
+/* mem_cgroup_css_free (3.8-3.10), once cgroup_free_fn may run it: the memcg is
+ * offline, and every child's css_free has run (a child holds its parent's
+ * dentry until cgroup_free_fn's dput, 3.9+). kmem_cgroup_destroy:
+ * memcg_kmem_mark_dead, the read of the kmem usage and, if 0,
+ * memcg_kmem_test_and_clear_dead with the death put; then the base put. */
+static int css_free(int m)
+{
+	if (m <= 0 || memcgs[m].lifecycle != OFFLINE || memcgs[m].destroy != CSS_LIVE)
+		return -ENOENT;
+	for (int c = 0; c < n_memcgs; c++)
+		if (memcgs[c].parent == m && memcgs[c].lifecycle != ABSENT
+		    && memcgs[c].lifecycle != FREED && memcgs[c].destroy != CSS_DONE)
+			return -EBUSY;
+	struct mem_cgroup *memcg = &memcgs[m];
+	if (memcg->kmem_active)
+		memcg->kmem_dead = 1; /* memcg_kmem_mark_dead */
+	if (memcg->kmem.usage == 0 && memcg->kmem_dead) { /* else the last uncharge puts */
+		memcg->kmem_dead = 0;
+		memcg->death_puts++;
+	}
+	memcg->destroy = CSS_DONE; /* mem_cgroup_put of the base reference */
+	return 0;
+}
+
+/* memcg->refcnt (3.8-3.10), derived: the base reference until css_free's put,
+ * the activation's until the death put, one per hierarchical child not freed
+ * (css_online's mem_cgroup_get(parent)) */
+static int memcg_refs(int m)
+{
+	int refs = (memcgs[m].destroy != CSS_DONE) + (memcgs[m].kmem_active ? 1 - memcgs[m].death_puts : 0);
+	for (int c = 0; c < n_memcgs; c++)
+		refs += memcgs[c].parent == m && memcgs[c].hier && memcgs[c].lifecycle != FREED
+			&& memcgs[c].lifecycle != ABSENT;
+	return refs;
+}
+
+/* __mem_cgroup_put's last put -> call_rcu(free_rcu) -> free_work ->
+ * __mem_cgroup_free (3.8-3.10): disarm_kmem_keys (static_key_slow_dec,
+ * ida_simple_remove); the counters are left as they were */
+static int mem_cgroup_free(int m)
+{
+	if (m <= 0 || memcgs[m].lifecycle != OFFLINE || memcg_refs(m) > 0)
+		return -ENOENT;
+	struct mem_cgroup *memcg = &memcgs[m];
+	memcg->lifecycle = FREED;
+	if (memcg->kmem_active)
+		memcg_kmem_enabled_key--;
+	memcg->kmem_active = 0;
+	memcg->kmemcg_id = -1;
 	return 0;
 }
 
@@ -970,7 +1218,10 @@ static void snapshot(void)
 		emit("%s", t ? ", " : "");
 		emit_str(tasks[t].name);
 		emit(": {\"memcg\": ");
-		emit_str(memcgs[tasks[t].memcg].path);
+		if (tasks[t].memcg < 0)
+			emit("null"); /* not forked, or exited */
+		else
+			emit_str(memcgs[tasks[t].memcg].path);
 		emit("}");
 	}
 	/* each mm, named after the task that created it: its owner and its
@@ -980,7 +1231,10 @@ static void snapshot(void)
 		emit("%s", k ? ", " : "");
 		emit_str(tasks[k].name);
 		emit(": {\"owner\": ");
-		emit_str(tasks[mms[k].owner].name);
+		if (mms[k].owner < 0)
+			emit("null"); /* no such mm */
+		else
+			emit_str(tasks[mms[k].owner].name);
 		emit(", \"anon\": {");
 		for (int m = 0; m < n_memcgs; m++) {
 			emit("%s", m ? ", " : "");
@@ -1001,8 +1255,10 @@ static const char *reset(J *params)
 		return "reset wants a configuration (memcgs, parents, tasks)";
 	if (roots && roots->kid)
 		return "root caches are not supported (the stepping path's scopes)";
-	if (!truthy(get(cfg, "boot_tasks")) || truthy(get(cfg, "boot_memcgs")))
-		return "only scopes with tasks at boot and no memcg at boot are supported";
+	int boot_tasks = truthy(get(cfg, "boot_tasks")), boot_memcgs = truthy(get(cfg, "boot_memcgs"));
+	J *kmem_limit = get(cfg, "kmem_limit"), *tso = get(cfg, "thread_size_order");
+	if (boot_memcgs && (!kmem_limit || kmem_limit->type != J_NUM || kmem_limit->num <= 0))
+		return "memcgs at boot want a kmem_limit";
 	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
 		return "only the correct profile is implemented";
 	J *actions = get(cfg, "actions");
@@ -1017,6 +1273,7 @@ static const char *reset(J *params)
 	memset(pages, 0, sizeof pages);
 	n_memcgs = n_tasks = 0;
 	memcg_kmem_enabled_key = 0;
+	thread_size_order = tso && tso->type == J_NUM ? (int)tso->num : 1;
 	J *p = parents->kid;
 	for (J *n = names->kid; n; n = n->next, p = p ? p->next : NULL) {
 		if (n_memcgs == MAXM || n->type != J_STR || !p || p->type != J_NUM
@@ -1040,14 +1297,27 @@ static const char *reset(J *params)
 	}
 	if (!n_memcgs || memcgs[0].parent != -1)
 		return "the first memcg must be the root";
+	/* memcgs at boot: each made (the root's use_hierarchy 0: none charges its
+	 * parent) and kmem-limited to kmem_limit, so active, in the
+	 * configuration's order (memcg_update_kmem_limit: the lowest free id) */
+	for (int m = 1; boot_memcgs && m < n_memcgs; m++) {
+		memcgs[m].lifecycle = ONLINE;
+		memcgs[m].kmem.limit = (uint64_t)kmem_limit->num;
+		memcgs[m].kmemcg_id = lowest_free_kmemcg_id();
+		memcgs[m].kmem_active = 1;
+		memcg_kmem_enabled_key++;
+	}
 	for (J *t = ts->kid; t; t = t->next) {
 		if (n_tasks == MAXT || t->type != J_STR || strlen(t->str) >= 64)
 			return "bad tasks";
 		snprintf(tasks[n_tasks].name, 64, "%s", t->str);
 		tasks[n_tasks].has_mm = 1;
-		/* a task at boot is a process of its own: mm k is task k's, owned by it */
-		tasks[n_tasks].mm = n_tasks;
-		mms[n_tasks].owner = n_tasks;
+		tasks[n_tasks].stack = -1; /* the boot tasks' stacks are the root's: never charged */
+		/* a task at boot is a process of its own in the root: mm k is task k's,
+		 * owned by it; without, no task nor mm exists until spawned */
+		tasks[n_tasks].memcg = boot_tasks ? 0 : -1;
+		tasks[n_tasks].mm = boot_tasks ? n_tasks : -1;
+		mms[n_tasks].owner = boot_tasks ? n_tasks : -1;
 		n_tasks++;
 	}
 	booted = 1;
@@ -1091,12 +1361,35 @@ static long long call(J *params, const char **err)
 		}
 		return write_(m, file->str, text->str, text->len);
 	}
+	if (!strcmp(op, "css_free"))
+		return css_free(m);
+	if (!strcmp(op, "mem_cgroup_free"))
+		return mem_cgroup_free(m);
+	if (!strcmp(op, "fork")) {
+		J *parent = get(a, "parent"), *thread = get(a, "thread");
+		int p = parent && parent->type == J_STR ? task_by_name(parent->str) : -1;
+		if (t < 0 || p < 0) {
+			*err = "fork wants a task and a parent";
+			return 0;
+		}
+		if (thread && thread->type != J_BOOL && thread->type != J_NULL)
+			return -EINVAL;
+		return fork_(t, p, truthy(thread));
+	}
 	if (t < 0 && strcmp(op, "free_user")) {
 		*err = "the operation wants a task";
 		return 0;
 	}
+	if (!strcmp(op, "spawn"))
+		return spawn(t, m);
+	if (!strcmp(op, "put_task_struct"))
+		return put_task_struct(t);
+	if (t >= 0 && tasks[t].memcg < 0)
+		return -ESRCH; /* find_task_by_vpid: not forked, or exited */
 	if (!strcmp(op, "attach"))
 		return attach(t, m);
+	if (!strcmp(op, "exit"))
+		return exit_(t);
 	if (!strcmp(op, "alloc_kmem")) {
 		J *gfp = get(a, "gfp"), *order = get(a, "order");
 		int nokmemcg = gfp ? !flag(gfp, "__GFP_KMEMCG") : 0;
