@@ -176,7 +176,9 @@ class WholeOperations:
     def memcg_state(self, path: str):
         """The snapshot's lifecycle of the memcg at ``path``: not asked of a
         sequential implementation, whose snapshot says it."""
-        memcgs = self.snapshot().get("memcgs", {})
+        snap = self.snapshot()
+        memcgs = snap.get("memcgs") if isinstance(snap, dict) else None
+        memcgs = memcgs if isinstance(memcgs, dict) else {}  # the harness says what is wrong
         entry = memcgs.get(path, memcgs.get(self._names.get(path)))
         if not isinstance(entry, dict) or entry.get("lifecycle") in (None, "absent"):
             return -ENOENT
