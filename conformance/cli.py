@@ -69,6 +69,9 @@ class Kmemcg(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
+            # the interrupt may have landed inside a library object's __init__ (Z3's
+            # AstRef, say): its finaliser then fails at teardown, which is no news
+            sys.unraisablehook = lambda unraisable: None
             click.echo("interrupted (Ctrl-C): what was checked so far is above", err=True)
             ctx.exit(Exit.INTERRUPTED)
         except BrokenPipeError:
