@@ -23,6 +23,8 @@ BUGS = {"NO_KMEM_ROLLBACK": "kmem.usage", "LIMIT_ROUND_DOWN": "kmem.limit",
         "FATAL_TO_GROUP": "user_pages"}
 #: variants a scope with tasks at boot cannot kill (no fork there): judged on FORKS
 TASK_BUGS = ("STACK_TO_FORKER",)
+#: variants no scope without move_charge_at_immigrate writes can kill: judged on immigrate
+IMMIGRATE_BUGS = ("IMMIGRATE_FROM_SOURCE",)
 
 
 def _write(path, file, text):
@@ -59,7 +61,7 @@ def built(tmp_path_factory):
                               "-o", str(out / name), str(EXAMPLE / "kmemcg.c")],
                              stderr=subprocess.PIPE, text=True)
             for name, flags in [("kmemcg-c", [])]
-            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS]]]
+            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS, *IMMIGRATE_BUGS]]]
     for job in jobs:
         _, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
@@ -157,3 +159,23 @@ def test_a_stack_charged_to_the_forking_thread_is_killed_by_interleave(built, fo
     r = run("interleave", "--config", forks, "--pipe", built / "kmemcg-c-STACK_TO_FORKER")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "fork" in r.output and "kmem" in r.output, r.output
+
+
+def test_the_c_implementation_moves_charges_at_immigrate(built):
+    """memory.move_charge_at_immigrate: the model's scenarios on immigrate (a
+    move of anonymous pages to the root and back, a precharge that fails
+    -ENOMEM, a thread that is not the mm's owner) and a few seeded runs."""
+    r = run("conform", "--config", "immigrate", "--pipe", built / "kmemcg-c", "--seed", "1",
+            "--examples", "10", "--steps", "20")
+    assert r.exit_code == Exit.OK, r.output
+    assert "conforms" in r.output and "0 uncovered" in r.output, r.output
+
+
+def test_an_attach_that_reads_the_source_groups_value_is_killed(built, tmp_path):
+    """BUG_IMMIGRATE_FROM_SOURCE: a move out of a group with bit 0 set into one
+    without takes the charges along; mem_cgroup_can_attach reads mc.to's value."""
+    r = run("conform", "--config", "immigrate", "--pipe",
+            built / "kmemcg-c-IMMIGRATE_FROM_SOURCE", "--seed", "1", "--examples", "10",
+            "--steps", "20", "--save", tmp_path / "r.json")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "FOUND" in r.output and "mms.t1.anon" in r.output, r.output

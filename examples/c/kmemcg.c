@@ -4,11 +4,14 @@
  * whole operations ("call"), cgroupfs reads and a snapshot, over JSON lines on
  * stdin/stdout. Nothing about steps: kmemcg supplies them from its model.
  *
- * It supports the scopes without root caches and without move_charge_at_immigrate
- * writes: with tasks at boot (conformance, accounting, hierarchy, race, large,
- * force-empty) and with tasks spawned and memcgs at boot (tasks, death,
- * death-hier), and refuses others at reset (immigrate and immigrate-race write
- * memory.move_charge_at_immigrate, which is not implemented).
+ * It supports the scopes without root caches: with tasks at boot (conformance,
+ * accounting, hierarchy, race, large, force-empty, conformance-immigrate) and
+ * with tasks spawned and memcgs at boot (tasks, death, death-hier, immigrate,
+ * immigrate-race), and refuses others at reset (root caches, another profile).
+ * memory.move_charge_at_immigrate is the model's (model/actions/move_charge.py):
+ * an attach into a group with bit 0 set moves the anonymous pages of the mm it
+ * owns that are charged to its old group, precharging the new one first (which
+ * may fail -ENOMEM, the task staying); kernel charges never move.
  * User memory is the model's (model/actions/user_memory.py): pinned pages with
  * a handle (alloc_user), anonymous pages of an mm (fault_anon) and page cache
  * of a group (read_file), the last reclaimed at the res limit
@@ -37,6 +40,9 @@
  *   -DBUG_STACK_TO_FORKER   a fork's stack is charged to the forking thread's own
  *                           group, not its mm owner's (mem_cgroup_from_task(current)
  *                           for try_get_mem_cgroup_from_mm(current->mm))
+ *   -DBUG_IMMIGRATE_FROM_SOURCE  an attach consults the old group's
+ *                           move_charge_at_immigrate, not the destination's
+ *                           (mem_cgroup_can_attach reads mc.to's: move_anon())
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
@@ -887,10 +893,8 @@ static void mem_cgroup_move_charge(int t, int from, int to, long count)
 	mms[k].anon[to] += count;
 	memcgs[from].user_pages -= count;
 	memcgs[to].user_pages += count;
-#ifndef BUG_IMMIGRATE_NO_UNCHARGE
 	if (from != 0)
 		res_counter_uncharge(from, 0, (uint64_t)count * PAGE_SIZE);
-#endif
 }
 
 /* cgroup_attach_task (3.8): mem_cgroup_can_attach, which may refuse the move,
