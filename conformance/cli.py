@@ -44,6 +44,7 @@ from kmemcg.model import explore as explorer
 from kmemcg.model import prove as prover
 from kmemcg.model import tla
 from kmemcg.model import tlc as tlc_runner
+from kmemcg.model.background import Background
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.profiles import PROFILES
@@ -239,7 +240,7 @@ def run_prove(cfg: Config, bmc_depth: int, echo=click.echo) -> Exit:
          f"invariants by induction" + (f", BMC to depth {bmc_depth} beside it" if bmc_depth
                                        else ""))
     # --bmc 0 starts no worker at all
-    with prover.BackgroundBmc(cfg, bmc_depth) if bmc_depth else nullcontext() as pending:
+    with Background(prover.bmc, cfg, bmc_depth) if bmc_depth else nullcontext() as pending:
         return _proved(cfg, prover.prove(cfg), pending, echo)
 
 
@@ -273,8 +274,8 @@ def _proved(cfg: Config, r, pending, echo) -> Exit:
             for path, a, b in diff_json(to_json(cfg, pre), to_json(cfg, post)):
                 echo(f"      {path}: {a} -> {b}")
     if pending is not None:
-        bmc_depth = pending.depth
         b = pending.result(between=interruption_point)
+        bmc_depth = b.depth
         bmc_status = Exit.INCOMPLETE if b.unknown else Exit.OK if b.ok else Exit.VIOLATION
         trace = [explorer.Step(a, args, 0, st) for (a, args), st in b.trace] if not b.ok else []
         verdict.record("bmc", f"bmc: depth {bmc_depth} [{cfg.name}]", bmc_status, b.seconds,

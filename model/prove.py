@@ -11,10 +11,6 @@ induction, rendered as two readable states.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -396,77 +392,3 @@ def read_trace(m: z3.ModelRef, states, labels) -> list:
 
     return [(("Init", ()) if k == 0 else taken(k), concrete_state(m, st))
             for k, st in enumerate(states)]
-
-
-# ---------------------------------------------------------------- beside the induction
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    """A parent killed outright (SIGKILL, SIGTERM) cannot end its worker: the
-    worker ends itself once it is orphaned. Z3's calls release the GIL, so this
-    thread runs while a query does."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
-
-
-def _bmc_child(cfg: Config, depth: int, conn, parent: int) -> None:
-    """The worker process: BMC, its report sent back. Ctrl-C is the parent's to
-    handle (it ends this process), so the worker never prints its own."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    z3.set_param("ctrl_c", False)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-    try:
-        conn.send(bmc(cfg, depth))
-    except Exception as e:  # the parent reports it; a traceback here would be lost
-        conn.send(e)
-    finally:
-        conn.close()
-
-
-class BackgroundBmc:
-    """``bmc(cfg, depth)`` in a process of its own, while this one runs the
-    induction: the two share nothing, and on two cores the proof's wall time
-    is the longer of them rather than their sum. Leaving the block (a Ctrl-C,
-    an error) ends the process. Where no process can be started, :meth:`result`
-    runs BMC here instead."""
-
-    def __init__(self, cfg: Config, depth: int):
-        self.cfg, self.depth = cfg, depth
-        self.process = self.conn = None
-
-    def __enter__(self) -> BackgroundBmc:
-        ctx = multiprocessing.get_context("spawn")
-        receive, send = ctx.Pipe(duplex=False)
-        try:
-            self.process = ctx.Process(target=_bmc_child, args=(self.cfg, self.depth, send, os.getpid()),
-                                       daemon=True)
-            self.process.start()
-        except OSError:
-            self.process = None
-        send.close()
-        self.conn = receive
-        return self
-
-    def result(self, between=None) -> BmcReport:
-        """The worker's report; ``between()`` is called every tenth of a second
-        while it is awaited (a caller's chance to act on a held-back Ctrl-C)."""
-        if self.process is not None:
-            try:
-                while between is not None and not self.conn.poll(0.1):
-                    between()
-                got = self.conn.recv()
-            except EOFError:  # the worker died (killed, out of memory): BMC here
-                got = None
-            if isinstance(got, Exception):
-                raise got
-            if got is not None:
-                return got
-        return bmc(self.cfg, self.depth)
-
-    def __exit__(self, *exc) -> None:
-        if self.process is not None and self.process.is_alive():
-            self.process.kill()
-        if self.process is not None:
-            self.process.join()
-        self.conn.close()
