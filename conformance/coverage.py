@@ -242,18 +242,22 @@ UNMODELLED = {
 }
 
 
-class _Without:
-    """A configuration that lacks one fix: the kernel the fix's profile would be
-    where only this fix is taken away."""
+class _Asking:
+    """The configuration, noting each fix the model asks it about; with
+    ``without``, a configuration that lacks that one fix: the kernel the fix's
+    profile would be where only this fix is taken away."""
 
-    def __init__(self, cfg: Config, fix: str):
-        self._cfg, self._fix = cfg, fix
+    def __init__(self, cfg: Config, without: str | None = None):
+        self._cfg, self._without, self.asked = cfg, without, set()
 
     def has_fix(self, fix: str) -> bool:
-        return fix != self._fix and self._cfg.has_fix(fix)
+        self.asked.add(fix)
+        return fix != self._without and self._cfg.has_fix(fix)
 
     def __getattr__(self, name):
-        return getattr(self._cfg, name)
+        value = getattr(self._cfg, name)
+        self.__dict__[name] = value  # asked again and again in the searches' hot loops
+        return value
 
 
 _HAS_FIX = re.compile(r"has_fix\(\"([a-z_]+)\"\)")
@@ -282,17 +286,29 @@ def _fixes_of(action: str) -> tuple[str, ...]:
 
 @cache
 def _unfixed(cfg: Config) -> dict:
-    return {f: _Without(cfg, f) for f in FIXES if cfg.has_fix(f)}
+    return {f: _Asking(cfg, without=f) for f in FIXES if cfg.has_fix(f)}
+
+
+@cache
+def _asking(cfg: Config) -> _Asking:
+    return _Asking(cfg)
 
 
 def bug_sites(cfg: Config, s: State, action: str, a: tuple, ret: int, post: State) -> list[str]:
     """The fixes this step exercises: without the fix, the model takes another
-    step here (another result or state), or none."""
-    out, unfixed, act = [], _unfixed(cfg), MODEL.actions[action]
-    for fix in _fixes_of(action):
-        other = unfixed.get(fix)
-        if other is None:
-            continue
+    step here (another result or state), or none. Only a fix the step's guard
+    or effect asks about can change it (until it is asked, the run without the
+    fix is the same run), so the step is taken once more to see which are asked."""
+    unfixed, act = _unfixed(cfg), MODEL.actions[action]
+    if not any(f in unfixed for f in _fixes_of(action)):
+        return []
+    asking = _asking(cfg)
+    asking.asked = set()
+    act.guard(asking, s, *a)
+    act.effect(asking, s, *a)
+    out = []
+    for fix in sorted(asking.asked & unfixed.keys()):
+        other = unfixed[fix]
         if not act.guard(other, s, *a) or act.effect(other, s, *a) != (post, ret):
             out.append(f"fix {fix}: {action}")
     return out
@@ -331,6 +347,14 @@ def held_off(cfg: Config, s: State) -> tuple[str, ...]:
 def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
                   post: State) -> list[str]:
     """Every outcome one checked step (s, action(a) = ret, post) exercises."""
+    return list(_step_outcomes(cfg, s, action, a, ret, post))
+
+
+# the search meets each step about twice (from the exact states, then again from
+# the shapes), and the bug sites' unfixed guards and effects are its dearest part
+@lru_cache(maxsize=1 << 18)
+def _step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
+                   post: State) -> tuple[str, ...]:
     head = f"{action} = {ret_text(ret)}"
     out = [head]
     branch = _branch(cfg, s, action, a, ret)
@@ -350,7 +374,7 @@ def step_outcomes(cfg: Config, s: State, action: str, a: tuple, ret: int,
         out.append(f"{head} [unreclaimable]")  # nothing the write could reclaim
     out += bug_sites(cfg, s, action, a, ret, post)
     out += [f"window {w}" for w, hit in WINDOWS.items() if hit(cfg, s, action, a)]
-    return out
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- the face
@@ -754,6 +778,8 @@ def search(cfg: Config, max_states: int = 3000, deep_states: int = 8000) -> Reac
                        deep=True)
         reach.shapes = len(reach.prefix)
     reach.prefix = {}
+    _step_outcomes.cache_clear()  # they hold some 10^5 states: the search's alone
+    _shape.cache_clear()
     return reach
 
 
@@ -787,6 +813,7 @@ def _breadth_first(cfg: Config, reach: Reach, max_states: int, key, deep: bool) 
             queue.append((post, after))
 
 
+@lru_cache(maxsize=1 << 17)  # a state's shape is asked for once per way into it
 def _shape(cfg: Config, s: State, pages: tuple):
     """What the deep search tells apart: a counter by whether it is charged and
     how many pages it has room for (so which orders fit), a count by 0, 1 or
