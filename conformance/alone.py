@@ -17,6 +17,7 @@ implementation's snapshot says which it took.
 from __future__ import annotations
 
 from errno import EBUSY, EEXIST, EINVAL, ENOENT
+from functools import cache
 
 from kmemcg.model import cgroupfs
 from kmemcg.model.config import NONE, ROOT, Config
@@ -169,9 +170,7 @@ def _runs_to_end(cfg, s, name, args) -> list[tuple[list, State]]:
     if name not in BEGINS:
         return [(first, post)]
     path, inst = BEGINS[name][0], _instance(name, args)
-    nexts = [(n, a) for n, (p, _) in CONTINUES.items()
-             if p == path and (cfg.actions is None or n in cfg.actions)
-             for a in MODEL.actions[n].domain(cfg) if continues(cfg, n, a) == (path, inst)]
+    nexts = _continuations(cfg, path, inst)
     ends: dict[State, list] = {}
     todo = [(first, post)]
     while todo:
@@ -193,6 +192,14 @@ def _runs_to_end(cfg, s, name, args) -> list[tuple[list, State]]:
         for more, after in reversed(ways):  # the first continuation's run comes first
             todo.append(([*steps, *more], after))
     return [(steps, end) for end, steps in ends.items()]
+
+
+@cache
+def _continuations(cfg: Config, path: str, inst) -> tuple:
+    """The steps of the scope that continue that instance of the path."""
+    return tuple((n, a) for n, (p, _) in CONTINUES.items()
+                 if p == path and (cfg.actions is None or n in cfg.actions)
+                 for a in MODEL.actions[n].domain(cfg) if continues(cfg, n, a) == (path, inst))
 
 
 def _instance(name: str, args: tuple):
