@@ -4,11 +4,24 @@
  * whole operations ("call"), cgroupfs reads and a snapshot, over JSON lines on
  * stdin/stdout. Nothing about steps: kmemcg supplies them from its model.
  *
- * It supports the scopes without root caches and without move_charge_at_immigrate
- * writes: with tasks at boot (conformance, accounting, hierarchy, race, large,
- * force-empty) and with tasks spawned and memcgs at boot (tasks, death,
- * death-hier), and refuses others at reset (immigrate and immigrate-race write
- * memory.move_charge_at_immigrate, which is not implemented).
+ * It supports the scopes without move_charge_at_immigrate writes: with tasks
+ * at boot (conformance, accounting, hierarchy, race, large, force-empty), with
+ * tasks spawned and memcgs at boot (tasks, death, death-hier), and with root
+ * caches (destruction, destruction-kmem, destruction-2roots, root-objects,
+ * root-create), and refuses others at reset (immigrate and immigrate-race
+ * write memory.move_charge_at_immigrate, which is not implemented; a profile
+ * other than correct).
+ * Slab caches are the model's (model/actions/slab.py, workers.py, offline.py,
+ * root_destroy.py, root_create.py): a kmem-active memcg's first allocation
+ * from a root queues the creation of its copy and is served by the root; the
+ * work item ("create CACHE", run by call "work") publishes the copy, whose new
+ * slabs are charged (memcg_charge_kmem) and, given back, uncharged from the
+ * copy's memcg whoever frees. rmdir marks the memcg's copies dead and queues
+ * their destruction ("destroy CACHE"), which shrinks a copy still holding pages
+ * (the last page's release queues it again) and destroys an empty one; a copy
+ * holds a reference on its memcg. kmem_cache_destroy of a root flushes its
+ * creation works and destroys its copies; kmem_cache_create loads a root of
+ * the configuration again. Whole operations only: kworkers run between them.
  * User memory is the model's (model/actions/user_memory.py): pinned pages with
  * a handle (alloc_user), anonymous pages of an mm (fault_anon) and page cache
  * of a group (read_file), the last reclaimed at the res limit
@@ -37,6 +50,10 @@
  *   -DBUG_STACK_TO_FORKER   a fork's stack is charged to the forking thread's own
  *                           group, not its mm owner's (mem_cgroup_from_task(current)
  *                           for try_get_mem_cgroup_from_mm(current->mm))
+ *   -DBUG_DESTROY_NOT_EMPTY a dead cache's destroy work frees it at once, slabs
+ *                           with objects left behind (kmem_cache_destroy_work_func
+ *                           without its nr_pages test and __kmem_cache_shutdown's
+ *                           refusal)
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
@@ -1188,8 +1205,7 @@ struct kmem_cache {
 					 * memcg's list: one store here) or CACHE_FREED */
 	int dead;                       /* memcg_params->dead */
 	long nr_pages;                  /* memcg_params->nr_pages */
-	int work_pending, work_running; /* the destroy work_struct's PENDING bit, and a
-					 * kworker inside it (a queue_work then re-queues) */
+	int work_pending;               /* the destroy work_struct's PENDING bit */
 	int create_pending;             /* a memcg_create_cache_enqueue'd work */
 };
 
@@ -1514,12 +1530,15 @@ static void kmem_cache_destroy_work_func(int c)
 {
 	struct kmem_cache *cachep = &caches[c];
 	cachep->work_pending = 0; /* process_one_work clears PENDING, then runs it */
-	cachep->work_running = 1;
+#ifdef BUG_DESTROY_NOT_EMPTY
+	kmem_cache_shrink_pages(c);
+	cachep->state = CACHE_FREED; /* slabs with objects left behind */
+#else
 	if (cachep->nr_pages != 0)
 		kmem_cache_shrink_pages(c);
 	else if (!cachep->work_pending)
 		kmem_cache_destroy_memcg_copy(c);
-	cachep->work_running = 0;
+#endif
 }
 
 /* mem_cgroup_destroy_all_caches (3.10), from css_offline: each cache on the
