@@ -1610,7 +1610,7 @@ static int kmem_cache_create(J *name, J *size, J *objs, J *order, const char **e
 		return -EINVAL;
 	if (r >= 0 && roots[r].alive)
 		return -EINVAL; /* "Cache name already exists." */
-	if (o < 0 || o >= MAX_ORDER || n < 1 || (unsigned long long)(n * sz) > PAGE_SIZE << o)
+	if (o < 0 || o >= MAX_ORDER || n < 1 || (unsigned long long)n > (PAGE_SIZE << o) / (unsigned long long)sz)
 		return -EINVAL;
 	if (r < 0 || o != slab_order || n != objs_per_slab) {
 		*err = "kmem_cache_create of a cache the configuration has no slot for";
