@@ -255,7 +255,10 @@ class PythonAdapter:
         return self._guard("memcg_state", self.kernel.memcg_state, path)
 
     def slabinfo(self) -> str:
-        return self._guard("/proc/slabinfo", self.kernel.proc_slabinfo)
+        # the protocol's name (an implementation of whole operations), else the
+        # reference kernel's, after the procfs file
+        face = getattr(self.kernel, "slabinfo", None) or self.kernel.proc_slabinfo
+        return self._guard("/proc/slabinfo", face)
 
     def snapshot(self) -> dict:
         return self._guard("snapshot", self.kernel.snapshot)

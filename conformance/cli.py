@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import z3
 
-from kmemcg.conformance import coverage, granularity, machine, report, sequential
+from kmemcg.conformance import coverage, granularity, machine, report
 from kmemcg.conformance.adapters import REFERENCE, PythonAdapter, load_factory, pipe_factory
 from kmemcg.conformance.calls import interruption_point, sticky_interrupts
 from kmemcg.conformance.claims import Claim
@@ -429,8 +429,7 @@ def explore(config_path, profile, max_states, itf, list_profiles, graph, picture
 # ---------------------------------------------------------------- conform
 
 
-def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: float,
-                    steps_for: str | None = None):
+def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: float):
     """``make()`` for the machines and the interleaver, on any scope: ``--impl
     MOD:FACTORY`` (called with the configuration), ``--pipe CMD`` (one server
     process, booted again with ``reset`` for each run), or None for the
@@ -450,25 +449,16 @@ def _implementation(cfg: Config, impl: str | None, pipe: str | None, timeout: fl
 
             def make():
                 return PythonAdapter.booting(factory, cfg, impl, timeout)
-        first = make()
+        make()  # set up once now: what cannot be set up is a usage error
     except SetupError as e:
         _usage(e)
-    if steps_for is not None and not getattr(first, "stepping", True):
-        # one line, the reason: the kworkers of root caches run between the steps
-        # of operations, which a sequential implementation does not show
-        click.echo(f"kmemcg: {steps_for} needs the 'steps' capability, and {pipe or impl} "
-                   f"offers only whole operations ('call'): slab caches' kworkers run between "
-                   f"single steps of threads (docs/protocol.md); a scope without root caches "
-                   f"judges it whole", err=True)
-        first.close()
-        raise SystemExit(Exit.USAGE)
     return make
 
 
-def _started(cfg, impl, pipe, timeout, head: str, steps_for: str | None = None):
+def _started(cfg, impl, pipe, timeout, head: str):
     """:func:`_implementation`, a protocol break at start printed as a verdict."""
     try:
-        return _implementation(cfg, impl, pipe, timeout, steps_for)
+        return _implementation(cfg, impl, pipe, timeout)
     except ProtocolError as e:
         click.echo(f"{head} [{pipe or impl}]: NONCONFORMANCE at start: the implementation "
                    f"broke the protocol: {e}")
@@ -585,10 +575,8 @@ def conform(config_path, impl, pipe, seed, examples, steps, oracle, timeout, rac
                                    "(--race); the sequential machine runs whole operations "
                                    "one after another")
     # an implementation of whole operations is raced too, an operation at a time
-    # (its serial runs: conformance/sequential.py), on a scope without root caches
-    make = _started(cfg, impl, pipe, timeout, "race" if race else "conform",
-                    steps_for=None if not race or sequential.covers(cfg) else
-                    f"the race machine on {cfg.name} (root caches)")
+    # (its serial runs: conformance/sequential.py)
+    make = _started(cfg, impl, pipe, timeout, "race" if race else "conform")
     s = _seed(seed)
     budget = budget if cover else None
     if race:
@@ -695,10 +683,8 @@ def interleave(config_path, profile, kernel, impl, pipe, timeout, picture, save)
     (under --kernel, the model's with the states its known bugs break pruned)."""
     cfg, claim = _claimed(_config(config_path, profile, PRESETS["destruction"]), kernel, profile)
     # an implementation of whole operations is interleaved too, an operation at a
-    # time (conformance/sequential.py), on a scope without root caches
-    make = _started(cfg, impl, pipe, timeout, "interleave",
-                    steps_for=None if sequential.covers(cfg) else
-                    f"interleave on {cfg.name} (root caches)")
+    # time (conformance/sequential.py)
+    make = _started(cfg, impl, pipe, timeout, "interleave")
     raise SystemExit(run_interleave(cfg, make, claim=claim, picture=picture,
                                     save=save and {"path": save, "impl": impl, "pipe": pipe,
                                                    "timeout": timeout}))
@@ -772,10 +758,11 @@ def _interleave_verdict(cfg, r, head, make, claim, picture, echo, save=None) -> 
     if stopped is not None:
         record(stopped)
         return stopped
-    g = granularity.judge(cfg, r.states, r.splits, claim)
+    g = granularity.judge(cfg, r.states, r.splits, claim, between_operations=r.whole)
     pruned = f" ({g.broken} broken by known bugs, not expanded)" if claim else ""
-    echo(f"{head}: implementation {len(r.states)} abstract states, model {g.model_states}"
-         f"{pruned}: {g.verdict}; {r.steps} steps checked, {r.seconds:.2f}s")
+    between = " between whole operations" if r.whole else ""
+    echo(f"{head}: implementation {g.implementation_states} abstract states{between}, model "
+         f"{g.model_states}{pruned}: {g.verdict}; {r.steps} steps checked, {r.seconds:.2f}s")
     _warnings(claim, r.warnings, echo)
     for line in granularity.lines(cfg, g):
         echo(line)
@@ -932,9 +919,7 @@ def replay(file, impl, pipe, timeout, picture):
         raise click.UsageError(f"{file}: claims kernel {data['kernel']!r} but its configuration "
                                f"is of profile {cfg.profile!r}")
     if "schedule" in data:
-        make = _started(cfg, impl, pipe, timeout, "replay",
-                        steps_for=None if sequential.covers(cfg) else
-                        f"replaying a race on {cfg.name} (root caches)")
+        make = _started(cfg, impl, pipe, timeout, "replay")
         raise SystemExit(_replay_schedule(file, data, cfg, make, claim, picture))
     if picture:
         raise click.UsageError(f"--picture draws an interleaving; {file} holds operations run "

@@ -12,6 +12,11 @@ a serial implementation, none: the model's serial runs).
   model states never reached and the paths never split (by which other path);
 - ``DIFFERENT``: a state outside the model, or one of the restricted model that
   the implementation never reached.
+
+An implementation of whole operations shows no state between two steps of one
+operation (the suite shows the model's there, along one of the ways the
+operation could go), so its verdict compares the states between operations:
+those where no path is under way, of the implementation and of the model alike.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass, field
 from kmemcg.model import explore as explorer
 from kmemcg.model.config import UNLIMITED
 from kmemcg.model.controller import MODEL
-from kmemcg.model.serial import restricted, splits, splitting
+from kmemcg.model.serial import restricted, splits, splitting, under_way
 from kmemcg.model.state import Counter
 
 EQUAL, COARSER, DIFFERENT = "equal", "coarser-grained", "DIFFERENT"
@@ -49,6 +54,8 @@ class Granularity:
     taken: list = field(default_factory=list)
     #: states the model's known bugs broke (under a kernel claim)
     broken: int = 0
+    #: only the states between operations were compared (whole operations)
+    between_operations: bool = False
 
     @property
     def ok(self) -> bool:
@@ -62,9 +69,15 @@ class Granularity:
                 "never_split": len(self.never_split), "granularity": self.verdict}
 
 
-def judge(cfg, states: set, impl_splits: set, claim=None) -> Granularity:
+def judge(cfg, states: set, impl_splits: set, claim=None,
+          between_operations: bool = False) -> Granularity:
     """The verdict on the states an interleaving of the implementation reached
-    (``states``), having split the paths ``impl_splits`` (InterleaveResult.splits)."""
+    (``states``), having split the paths ``impl_splits`` (InterleaveResult.splits);
+    ``between_operations``: compare only the states where no path is under way."""
+    def kept(xs) -> set:
+        return {s for s in xs if not under_way(cfg, s)} if between_operations else set(xs)
+
+    states = kept(states)
     model_splits: set = set()
 
     def observe(cfg, s, name, args):  # every model step: which paths it splits
@@ -73,9 +86,9 @@ def judge(cfg, states: set, impl_splits: set, claim=None) -> Granularity:
 
     keep = claim is not None
     model = explorer.explore(cfg, graph=False, keep_going=keep, allowed=observe)
-    model_states = set(model.states)
+    model_states = kept(model.states)
     g = Granularity(EQUAL, len(model_states), len(states), taken=sorted(impl_splits),
-                    broken=len(model.broken))
+                    broken=len(model.broken), between_operations=between_operations)
     g.outside = sorted(states - model_states, key=repr)
     g.unreached = sorted(model_states - states, key=repr)
     g.never_split = sorted(model_splits - impl_splits)
@@ -84,8 +97,8 @@ def judge(cfg, states: set, impl_splits: set, claim=None) -> Granularity:
     if g.outside:
         g.verdict = DIFFERENT
         return g
-    narrow = set(restricted(cfg, allowed=splitting(impl_splits), graph=False,
-                            keep_going=keep).states)
+    narrow = kept(restricted(cfg, allowed=splitting(impl_splits), graph=False,
+                             keep_going=keep).states)
     g.restricted_states = len(narrow)
     g.missing = sorted(narrow - states, key=repr)
     g.verdict = COARSER if narrow == states else DIFFERENT
@@ -108,6 +121,7 @@ def lines(cfg, g: Granularity) -> list[str]:
                f"(path, splitting path) pairs")
         out.append(f"  the implementation {how}: the model restricted to the runs it "
                    f"allows has {g.restricted_states} states"
+                   + (" between operations" if g.between_operations else "")
                    + (f", {len(g.missing)} of them never reached" if g.missing else
                       ": equal"))
         for s in g.missing[:EXAMPLES]:
@@ -141,6 +155,7 @@ def _state_text(cfg, s) -> str:
 def to_json(cfg, g: Granularity) -> dict:
     """The verdict's detail for --json: counts, a few examples, the splits never taken."""
     return {"verdict": g.verdict, "model_states": g.model_states,
+            "between_operations": g.between_operations,
             "implementation_states": g.implementation_states,
             "restricted_model_states": g.restricted_states,
             "outside_model": [_state_text(cfg, s) for s in g.outside[:EXAMPLES]],

@@ -39,6 +39,7 @@ from kmemcg.model.state import (
     initial,
     memcg_of,
     n_caches,
+    root_of,
     root_own,
 )
 
@@ -627,8 +628,8 @@ def protocol_args(cfg: Config, paths, action: str, margs: tuple) -> dict:
             out[p] = paths[v]
         elif p == "counter":
             out[p] = ("res", "kmem")[v]
-        elif p == "cache":
-            out[p] = cache_name(cfg, v)
+        elif p == "cache":  # a root's own slabs by the root's name (cache_index's inverse)
+            out[p] = cache_name(cfg, v) if memcg_of(cfg, v) else cfg.roots[root_of(cfg, v)]
         elif p == "root":
             out[p] = cfg.roots[v]
         elif p == "context":

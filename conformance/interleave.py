@@ -197,6 +197,9 @@ class InterleaveResult:
     #: the paths the implementation split: (path under way, the path of the step
     #: taken in its middle), as model/serial.py names them
     splits: set = field(default_factory=set)
+    #: the implementation runs whole operations (conformance/sequential.py): the
+    #: states between two steps of one operation are the model's, shown for it
+    whole: bool = False
 
 
 def problem_of(e: ProtocolError, during=None) -> str:
@@ -703,6 +706,7 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
     prefix: list = []
     try:
         first = _Run(cfg, make)
+        res.whole = getattr(first.impl, "stepping", True) is False
         init, refused = first.abstract()
         if init != MODEL.initial(cfg):
             res.problem = refused or "the implementation's initial state is not the model's Init"

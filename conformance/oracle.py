@@ -16,7 +16,7 @@ import z3
 from kmemcg.model.config import Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.dual import And, Eq, symbolic
-from kmemcg.model.frame import affected
+from kmemcg.model.frame import affected, leaves
 from kmemcg.model.prove import symbolic_state
 from kmemcg.model.state import State, diff_json
 
@@ -80,15 +80,15 @@ class Z3Oracle:
                                self.ret == want_ret)
             s = z3.Solver()
             s.add(relation)
-            self._solvers[key] = (s, _leaves(self.pre), _leaves(self.post))
+            self._solvers[key] = (s, list(leaves(self.pre)), list(leaves(self.post)))
         return self._solvers[key]
 
     def check(self, pre: State, action: str, args: tuple, ret: int, post: State) -> Verdict:
         if action not in MODEL.actions:
             return Verdict(False, f"unknown action {action!r}")
         s, pre_vars, post_vars = self._solver(action, args)
-        eqs = [v == _z3val(x) for v, x in zip(pre_vars, _leaves(pre), strict=True)]
-        eqs += [v == _z3val(x) for v, x in zip(post_vars, _leaves(post), strict=True)]
+        eqs = [v == _z3val(x) for v, x in zip(pre_vars, leaves(pre), strict=True)]
+        eqs += [v == _z3val(x) for v, x in zip(post_vars, leaves(post), strict=True)]
         eqs.append(self.ret == ret)
         if s.check(*eqs) == z3.sat:
             return Verdict(True)
@@ -97,15 +97,6 @@ class Z3Oracle:
         if v.ok:
             return Verdict(False, "Z3 rejects a step the concrete model accepts (a model bug)")
         return v
-
-
-def _leaves(x) -> list:
-    if isinstance(x, tuple):
-        out = []
-        for y in x:
-            out += _leaves(y)
-        return out
-    return [x]
 
 
 def _z3val(x):

@@ -808,8 +808,11 @@ class Kernel:
         r = self._root(root)
         if r is None:
             return -ENOENT
+        # every slot of memcg_caches[], not the ids in use: a freed memcg's slot
+        # is walked too (once /A was freed, counting ids in use left the root
+        # loaded forever)
         yield from self.slab.kmem_cache_destroy_memcg_children(
-            r, len(self.mc.kmem_limited_groups))
+            r, self.mc.memcg_limited_groups_array_size)
         return 0
 
     # ------------------------------------------------------------ kernel face: memcg death

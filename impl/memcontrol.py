@@ -179,6 +179,9 @@ class MemoryController:
         #: ghost: the memcg memcg_update_kmem_limit activates and the step it takes next
         self.activation: tuple[MemCgroup, str] | None = None
         self.kmem_limited_groups: set[int] = set()  # the ida
+        #: memcg_limited_groups_array_size (3.8): the root caches' memcg_caches[]
+        #: length, which only grows (memcg_update_cache_sizes), never as ids free
+        self.memcg_limited_groups_array_size = 0
         self.memcg_create_mutex = Mutex("memcg_create_mutex")
         self.set_limit_mutex = Mutex("set_limit_mutex")
         #: memcgs whose refcnt reached 0: their call_rcu(free_rcu) is pending
@@ -260,6 +263,8 @@ class MemoryController:
         for i in range(MEMCG_CACHES_MAX_SIZE):
             if i not in self.kmem_limited_groups:
                 self.kmem_limited_groups.add(i)
+                self.memcg_limited_groups_array_size = max(
+                    self.memcg_limited_groups_array_size, i + 1)
                 return i
         return -28  # -ENOSPC
 

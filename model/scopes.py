@@ -38,7 +38,7 @@ _DEATH_ONLY = frozenset(_names(death.ACTIONS))
 #: explored, proved and driven on their own scopes (immigrate, immigrate-race,
 #: conformance-immigrate); conformance leaves it out, since its attach (the
 #: precharge's phases with reclaim, over every task and group) quadruples
-#: conformance's BMC, and examples/c, which conformance drives, has no such file
+#: conformance's BMC
 _IMMIGRATE_ONLY = frozenset({"move_charge.write"})
 #: a root cache created at run time (a module load): explored and interleaved
 #: on its own scope (root-create); ``whole`` (the prover's default) and

@@ -12,8 +12,10 @@ import pytest
 
 from kmemcg.conformance import report
 from kmemcg.conformance.status import Exit
+from kmemcg.model.config import Config
 from kmemcg.model.scopes import PRESETS
 from tests.cli import run
+from tests.serial_states import between_operations
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "c"
 KMEMCG = Path(sys.executable).parent / "kmemcg"
@@ -23,6 +25,8 @@ BUGS = {"NO_KMEM_ROLLBACK": "kmem.usage", "LIMIT_ROUND_DOWN": "kmem.limit",
         "FATAL_TO_GROUP": "user_pages"}
 #: variants a scope with tasks at boot cannot kill (no fork there): judged on FORKS
 TASK_BUGS = ("STACK_TO_FORKER",)
+#: variants no scope without move_charge_at_immigrate writes can kill: judged on immigrate
+IMMIGRATE_BUGS = ("IMMIGRATE_FROM_SOURCE",)
 
 
 def _write(path, file, text):
@@ -59,7 +63,7 @@ def built(tmp_path_factory):
                               "-o", str(out / name), str(EXAMPLE / "kmemcg.c")],
                              stderr=subprocess.PIPE, text=True)
             for name, flags in [("kmemcg-c", [])]
-            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS]]]
+            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS, *IMMIGRATE_BUGS]]]
     for job in jobs:
         _, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
@@ -102,14 +106,14 @@ def test_the_c_implementation_reclaims_page_cache_as_the_model_does(built, recla
 
 def test_every_serial_run_of_the_c_implementation_is_the_models(built):
     """interleave drives whole operations one at a time: the states must be the
-    model's serial runs (model/serial.py), all 255 of them on race. The C example
-    hands a freed page's number out again at once, which the interleaver once
-    took for the old page's when the free returned later (231 states: DIFFERENT)."""
+    model's serial runs (model/serial.py), every one between operations on race.
+    The C example hands a freed page's number out again at once, which the
+    interleaver once took for the old page's when the free returned later."""
     r = run("interleave", "--config", "race", "--pipe", built / "kmemcg-c")
     assert r.exit_code == Exit.OK, r.output
-    assert "coarser-grained" in r.output, r.output
-    assert "splits no path (serial): the model restricted to the runs it allows has 255 " \
-           "states: equal" in r.output, r.output
+    n = between_operations(PRESETS["race"])
+    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
+        r.output
 
 
 def test_a_wrong_variant_of_the_c_implementation_is_killed_by_interleave(built):
@@ -131,11 +135,14 @@ def test_the_c_implementation_refuses_a_scope_it_does_not_implement(built, tmp_p
 
 def test_every_serial_run_of_the_c_implementation_is_the_models_as_memcgs_die(built):
     """Spawn, fork, exit, the last put, rmdir with kmem charged, css_free and
-    mem_cgroup_free run whole: death's serial runs are the model's 98."""
+    mem_cgroup_free run whole: death's serial runs are the model's, between
+    operations (an exit's deferred put may be preempted in the model)."""
     r = run("interleave", "--config", "death", "--pipe", built / "kmemcg-c")
     assert r.exit_code == Exit.OK, r.output
     assert "coarser-grained" in r.output, r.output
-    assert "the model restricted to the runs it allows has 98 states: equal" in r.output, r.output
+    n = between_operations(PRESETS["death"])
+    assert f"the model restricted to the runs it allows has {n} states between operations: " \
+           "equal" in r.output, r.output
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +158,9 @@ def forks(tmp_path_factory):
 def test_the_c_implementation_charges_a_stack_to_the_mm_owner(built, forks):
     r = run("interleave", "--config", forks, "--pipe", built / "kmemcg-c")
     assert r.exit_code == Exit.OK, r.output
-    assert "implementation 655 abstract states, model 655: equal" in r.output, r.output
+    n = between_operations(Config.load(forks))
+    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
+        r.output
 
 
 def test_a_stack_charged_to_the_forking_thread_is_killed_by_interleave(built, forks):
@@ -160,3 +169,23 @@ def test_a_stack_charged_to_the_forking_thread_is_killed_by_interleave(built, fo
     r = run("interleave", "--config", forks, "--pipe", built / "kmemcg-c-STACK_TO_FORKER")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "fork" in r.output and "kmem" in r.output, r.output
+
+
+def test_the_c_implementation_moves_charges_at_immigrate(built):
+    """memory.move_charge_at_immigrate: the model's scenarios on immigrate (a
+    move of anonymous pages to the root and back, a precharge that fails
+    -ENOMEM, a thread that is not the mm's owner) and a few seeded runs."""
+    r = run("conform", "--config", "immigrate", "--pipe", built / "kmemcg-c", "--seed", "1",
+            "--examples", "10", "--steps", "20")
+    assert r.exit_code == Exit.OK, r.output
+    assert "conforms" in r.output and "0 uncovered" in r.output, r.output
+
+
+def test_an_attach_that_reads_the_source_groups_value_is_killed(built, tmp_path):
+    """BUG_IMMIGRATE_FROM_SOURCE: a move out of a group with bit 0 set into one
+    without takes the charges along; mem_cgroup_can_attach reads mc.to's value."""
+    r = run("conform", "--config", "immigrate", "--pipe",
+            built / "kmemcg-c-IMMIGRATE_FROM_SOURCE", "--seed", "1", "--examples", "10",
+            "--steps", "20", "--save", tmp_path / "r.json")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "FOUND" in r.output and "mms.t1.anon" in r.output, r.output

@@ -415,3 +415,17 @@ def test_a_thread_stack_is_thread_size_order_pages(tmp_path):
     path.write_text(json.dumps(cfg.to_json()))
     out = CliRunner().invoke(main, ["interleave", "--config", str(path)])
     assert out.exit_code == 0 and ": equal;" in out.output
+
+
+def test_a_root_destroyed_after_its_only_group_was_freed_is_unloaded():
+    """kmem_cache_destroy_memcg_children walks memcg_limited_groups_array_size
+    slots, a size that never shrinks (3.8): once /A's kmemcg_id was freed, counting
+    the ids in use walked none, and the root stayed loaded forever."""
+    k = Kernel(tasks=("t1",), memcgs=("root", "A"), parents=(-1, 0), roots=("dentry",),
+               boot_tasks=False)
+    assert k.mkdir("/A") == 0 and k.write("/A", "memory.kmem.limit_in_bytes", "16K") == 0
+    assert k.rmdir("/A") == 0 and k.css_free("/A") == 0 and k.mem_cgroup_free("/A") == 0
+    assert k.memcg_state("/A") == "freed"
+    assert k.kmem_cache_destroy("dentry") == 0
+    assert k.snapshot()["roots"]["dentry"]["alive"] is False
+    assert "dentry" not in k.proc_slabinfo()

@@ -140,6 +140,7 @@ def test_the_verdict_says_coarser_grained_in_text_json_and_junit(tmp_path):
     (check,) = data["checks"]
     g = check["granularity"]
     assert check["verdict"] == g["verdict"] == "coarser-grained" and check["status"] == "ok"
+    assert g["between_operations"] is False
     assert (g["model_states"], g["implementation_states"], g["restricted_model_states"]) == \
         (441, 157, 157)
     assert g["never_reached"]["count"] == 284 and len(g["never_reached"]["examples"]) == 3

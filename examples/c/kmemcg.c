@@ -4,13 +4,16 @@
  * whole operations ("call"), cgroupfs reads and a snapshot, over JSON lines on
  * stdin/stdout. Nothing about steps: kmemcg supplies them from its model.
  *
- * It supports the scopes without move_charge_at_immigrate writes: with tasks
- * at boot (conformance, accounting, hierarchy, race, large, force-empty), with
- * tasks spawned and memcgs at boot (tasks, death, death-hier), and with root
- * caches (destruction, destruction-kmem, destruction-2roots, root-objects,
- * root-create), and refuses others at reset (immigrate and immigrate-race
- * write memory.move_charge_at_immigrate, which is not implemented; a profile
- * other than correct).
+ * It supports the scopes with tasks at boot (conformance, accounting,
+ * hierarchy, race, large, force-empty, conformance-immigrate), with tasks
+ * spawned and memcgs at boot (tasks, death, death-hier, immigrate,
+ * immigrate-race), and with root caches (destruction, destruction-kmem,
+ * destruction-2roots, root-objects, root-create), and refuses others at reset
+ * (a profile other than correct).
+ * memory.move_charge_at_immigrate is the model's (model/actions/move_charge.py):
+ * an attach into a group with bit 0 set moves the anonymous pages of the mm it
+ * owns that are charged to its old group, precharging the new one first (which
+ * may fail -ENOMEM, the task staying); kernel charges never move.
  * Slab caches are the model's (model/actions/slab.py, workers.py, offline.py,
  * root_destroy.py, root_create.py): a kmem-active memcg's first allocation
  * from a root queues the creation of its copy and is served by the root; the
@@ -54,6 +57,9 @@
  *                           with objects left behind (kmem_cache_destroy_work_func
  *                           without its nr_pages test and __kmem_cache_shutdown's
  *                           refusal)
+ *   -DBUG_IMMIGRATE_FROM_SOURCE  an attach consults the old group's
+ *                           move_charge_at_immigrate, not the destination's
+ *                           (mem_cgroup_can_attach reads mc.to's: move_anon())
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
@@ -77,6 +83,8 @@
 #define MAXM 16
 #define MAXT 16
 #define MAXPAGES 4096
+#define MOVE_CHARGE_TYPE_ANON 0   /* memory.move_charge_at_immigrate's bits (3.8) */
+#define NR_MOVE_TYPE 2
 
 /* ------------------------------------------------------------------ JSON in */
 
@@ -353,6 +361,7 @@ struct mem_cgroup {
 	int kmem_dead;                  /* KMEM_ACCOUNTED_DEAD */
 	int destroy;                    /* CSS_LIVE or CSS_DONE */
 	int death_puts;                 /* the death reference put (0 or 1) */
+	int move_charge_at_immigrate;   /* 0-3; read by an attach into this group */
 };
 
 /* has_mm is set_task's bypass context alone (__memcg_kmem_newpage_charge's
@@ -596,6 +605,7 @@ static int mkdir_(int m)
 	memcg->kmem_pages = memcg->user_pages = memcg->page_cache = 0;
 	memcg->kmem_dead = memcg->death_puts = 0;
 	memcg->destroy = CSS_LIVE;
+	memcg->move_charge_at_immigrate = 0; /* mem_cgroup_css_alloc: not inherited */
 	memcg->lifecycle = ONLINE;
 	memcg->use_hierarchy = memcg->hier = parent->use_hierarchy;
 	res_counter_init(&memcg->res);
@@ -772,6 +782,16 @@ static int hierarchy_write(int m, uint64_t v)
 	return 0;
 }
 
+/* mem_cgroup_move_charge_write (3.8): no lock, as mem_cgroup_can_attach reads
+ * the value once; the root has the file too (no CFTYPE_NOT_ON_ROOT) */
+static int mem_cgroup_move_charge_write(int m, uint64_t v)
+{
+	if (v >= 1 << NR_MOVE_TYPE)
+		return -EINVAL;
+	memcgs[m].move_charge_at_immigrate = (int)v;
+	return 0;
+}
+
 static const char *FILES[] = {"memory.limit_in_bytes", "memory.usage_in_bytes",
 	"memory.max_usage_in_bytes", "memory.failcnt", "memory.kmem.limit_in_bytes",
 	"memory.kmem.usage_in_bytes", "memory.kmem.max_usage_in_bytes", "memory.kmem.failcnt"};
@@ -803,14 +823,17 @@ static int write_(int m, const char *file, const char *text, int len)
 		mem_cgroup_reparent_charges(m);
 		return 0;
 	}
-	if (!strcmp(file, "memory.use_hierarchy")) {
+	int hier_file = !strcmp(file, "memory.use_hierarchy");
+	if (hier_file || !strcmp(file, "memory.move_charge_at_immigrate")) {
 		if (len == 0) /* cgroup_write_X64's "if (!nbytes)": "" is not 0 */
 			return -EINVAL;
 		if (len >= 64)
 			return -E2BIG;
 		const char *rest;
 		uint64_t v = strtoull_0(stripped(text, len, buf), &rest);
-		return *rest ? -EINVAL : hierarchy_write(m, v);
+		if (*rest)
+			return -EINVAL;
+		return hier_file ? hierarchy_write(m, v) : mem_cgroup_move_charge_write(m, v);
 	}
 	int f = counter_file(file);
 	if (f < 0)
@@ -831,13 +854,92 @@ static int write_(int m, const char *file, const char *text, int len)
 	return f >= 4 ? kmem_limit_write(m, limit) : resize_limit(m, limit);
 }
 
+/* mem_cgroup_do_precharge (3.8): count pages charged to mc.to, all at once
+ * when more than one (res_counter_charge: no reclaim, a failure counted), else
+ * or then one at a time through __mem_cgroup_try_charge, which reclaims at U.
+ * *precharged: the pages standing charged, which mem_cgroup_clear_mc cancels
+ * on failure. The root takes them uncharged (mem_cgroup_is_root(mc.to)). */
+static int mem_cgroup_do_precharge(int to, long count, long *precharged)
+{
+	*precharged = 0;
+	if (to == 0)
+		return 0;
+	if (count > 1 && !res_counter_charge(to, 0, (uint64_t)count * PAGE_SIZE, NULL)) {
+		*precharged = count;
+		return 0;
+	}
+	for (; count > 0; count--) { /* one_by_one */
+		if (mem_cgroup_try_charge(to, PAGE_SIZE))
+			return -ENOMEM;
+		++*precharged;
+	}
+	return 0;
+}
+
+/* mem_cgroup_can_attach (3.8): the destination's move_charge_at_immigrate is
+ * mc.to's, the one move_anon() reads; only the mm's owner takes charges along
+ * (mm->owner == p), and of its mm's pages only the anonymous ones charged to
+ * the old group (mem_cgroup_count_precharge: kernel pages are in no page
+ * table, and the page cache here is mapped by no vma, so bit 1 finds none).
+ * A failed precharge is -ENOMEM, what it charged given back
+ * (mem_cgroup_clear_mc); its failcnt, max_usage and reclaimed page cache stay.
+ * *count: the pages mem_cgroup_move_charge is to move. */
+static int mem_cgroup_can_attach(int t, int to, long *count)
+{
+	int from = tasks[t].memcg, k = tasks[t].mm;
+#ifdef BUG_IMMIGRATE_FROM_SOURCE
+	int move = memcgs[from].move_charge_at_immigrate;
+#else
+	int move = memcgs[to].move_charge_at_immigrate;
+#endif
+	*count = 0;
+	if (!(move >> MOVE_CHARGE_TYPE_ANON & 1) || k < 0 || mms[k].owner != t)
+		return 0;
+	long precharged, n = mms[k].anon[from];
+	if (mem_cgroup_do_precharge(to, n, &precharged)) {
+		if (to != 0)
+			res_counter_uncharge(to, 0, (uint64_t)precharged * PAGE_SIZE);
+		return -ENOMEM;
+	}
+	*count = n;
+	return 0;
+}
+
+/* mem_cgroup_move_charge (3.8), from mem_cgroup_move_task once the task has
+ * moved: each page's pc->mem_cgroup becomes mc.to (mem_cgroup_move_account),
+ * whose precharge already holds their charge, so the old group gives it up
+ * (__mem_cgroup_clear_mc -> __mem_cgroup_cancel_charge(mc.from)); the root's
+ * counter was never charged for them */
+static void mem_cgroup_move_charge(int t, int from, int to, long count)
+{
+	int k = tasks[t].mm;
+	if (!count)
+		return;
+	mms[k].anon[from] -= count;
+	mms[k].anon[to] += count;
+	memcgs[from].user_pages -= count;
+	memcgs[to].user_pages += count;
+	if (from != 0)
+		res_counter_uncharge(from, 0, (uint64_t)count * PAGE_SIZE);
+}
+
+/* cgroup_attach_task (3.8): mem_cgroup_can_attach, which may refuse the move,
+ * the task's move, then mem_cgroup_move_task */
 static int attach(int t, int m)
 {
 	if (tasks[t].memcg < 0)
 		return -ESRCH; /* find_task_by_vpid: no such task */
 	if (m < 0 || memcgs[m].lifecycle != ONLINE)
 		return -ENOENT;
+	int from = tasks[t].memcg;
+	if (from == m)
+		return 0; /* "Nothing to do if the task is already in that cgroup" */
+	long count;
+	int ret = mem_cgroup_can_attach(t, m, &count);
+	if (ret)
+		return ret;
 	tasks[t].memcg = m;
+	mem_cgroup_move_charge(t, from, m, count);
 	return 0;
 }
 
@@ -1855,10 +1957,8 @@ static void read_(J *params)
 		emit("\"result\": %d", -ENOENT);
 	} else if (!strcmp(f, "memory.use_hierarchy")) {
 		emit("\"result\": \"%d\\n\"", memcgs[m].use_hierarchy);
-	} else if (!strcmp(f, "memory.move_charge_at_immigrate")) {
-		/* mem_cgroup_move_charge_read: never written here (reset refuses the
-		 * scopes that write it), so mem_cgroup_css_alloc's 0 */
-		emit("\"result\": \"0\\n\"");
+	} else if (!strcmp(f, "memory.move_charge_at_immigrate")) { /* mem_cgroup_move_charge_read */
+		emit("\"result\": \"%d\\n\"", memcgs[m].move_charge_at_immigrate);
 	} else if (!strcmp(f, "memory.force_empty")) {
 		emit("\"result\": %d", -EINVAL);
 	} else if (!strcmp(f, "memory.kmem.slabinfo")) {
@@ -1905,8 +2005,9 @@ static void snapshot(void)
 		emit_counter(&g->res);
 		emit(", \"kmem\": ");
 		emit_counter(&g->kmem);
-		emit(", \"kmem_pages\": %ld, \"user_pages\": %ld, \"page_cache\": %ld}",
-		     g->kmem_pages, g->user_pages, g->page_cache);
+		emit(", \"kmem_pages\": %ld, \"user_pages\": %ld, \"page_cache\": %ld, "
+		     "\"move_charge_at_immigrate\": %d}", g->kmem_pages, g->user_pages, g->page_cache,
+		     g->move_charge_at_immigrate);
 	}
 	emit("}, \"tasks\": {");
 	for (int t = 0; t < n_tasks; t++) {
@@ -1957,12 +2058,6 @@ static const char *reset(J *params)
 		return "memcgs at boot want a kmem_limit";
 	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
 		return "only the correct profile is implemented";
-	J *actions = get(cfg, "actions");
-	if (!actions || actions->type != J_ARR) /* null: every action, the write included */
-		return "move_charge_at_immigrate writes are not supported (a scope of every action)";
-	for (J *a = actions->kid; a; a = a->next)
-		if (a->type == J_STR && !strcmp(a->str, "move_charge.write"))
-			return "move_charge_at_immigrate writes are not supported (charges never move here)";
 	memset(memcgs, 0, sizeof memcgs);
 	memset(tasks, 0, sizeof tasks);
 	memset(mms, 0, sizeof mms);
