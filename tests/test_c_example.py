@@ -122,12 +122,15 @@ def test_a_wrong_variant_of_the_c_implementation_is_killed_by_interleave(built):
     assert "kmem.usage" in r.output, r.output
 
 
-def test_the_c_implementation_refuses_a_scope_it_does_not_implement(built):
-    r = run("conform", "--config", "destruction", "--pipe", built / "kmemcg-c",
-            "--examples", "1")
+def test_the_c_implementation_refuses_a_scope_it_does_not_implement(built, tmp_path):
+    """A kernel other than the correct one (a profile whose fixes are removed)."""
+    cfg = PRESETS["accounting"].to_json() | {"name": "rollback", "profile": "no_kmem_rollback"}
+    path = tmp_path / "rollback.json"
+    path.write_text(json.dumps(cfg))
+    r = run("conform", "--config", path, "--pipe", built / "kmemcg-c", "--examples", "1")
     assert r.exit_code == Exit.USAGE, r.output
-    assert "refuses the configuration 'destruction'" in r.output
-    assert "root caches are not supported" in r.output
+    assert "refuses the configuration 'rollback'" in r.output, r.output
+    assert "only the correct profile is implemented" in r.output, r.output
 
 
 def test_every_serial_run_of_the_c_implementation_is_the_models_as_memcgs_die(built):

@@ -4,14 +4,27 @@
  * whole operations ("call"), cgroupfs reads and a snapshot, over JSON lines on
  * stdin/stdout. Nothing about steps: kmemcg supplies them from its model.
  *
- * It supports the scopes without root caches: with tasks at boot (conformance,
- * accounting, hierarchy, race, large, force-empty, conformance-immigrate) and
- * with tasks spawned and memcgs at boot (tasks, death, death-hier, immigrate,
- * immigrate-race), and refuses others at reset (root caches, another profile).
+ * It supports the scopes with tasks at boot (conformance, accounting,
+ * hierarchy, race, large, force-empty, conformance-immigrate), with tasks
+ * spawned and memcgs at boot (tasks, death, death-hier, immigrate,
+ * immigrate-race), and with root caches (destruction, destruction-kmem,
+ * destruction-2roots, root-objects, root-create), and refuses others at reset
+ * (a profile other than correct).
  * memory.move_charge_at_immigrate is the model's (model/actions/move_charge.py):
  * an attach into a group with bit 0 set moves the anonymous pages of the mm it
  * owns that are charged to its old group, precharging the new one first (which
  * may fail -ENOMEM, the task staying); kernel charges never move.
+ * Slab caches are the model's (model/actions/slab.py, workers.py, offline.py,
+ * root_destroy.py, root_create.py): a kmem-active memcg's first allocation
+ * from a root queues the creation of its copy and is served by the root; the
+ * work item ("create CACHE", run by call "work") publishes the copy, whose new
+ * slabs are charged (memcg_charge_kmem) and, given back, uncharged from the
+ * copy's memcg whoever frees. rmdir marks the memcg's copies dead and queues
+ * their destruction ("destroy CACHE"), which shrinks a copy still holding pages
+ * (the last page's release queues it again) and destroys an empty one; a copy
+ * holds a reference on its memcg. kmem_cache_destroy of a root flushes its
+ * creation works and destroys its copies; kmem_cache_create loads a root of
+ * the configuration again. Whole operations only: kworkers run between them.
  * User memory is the model's (model/actions/user_memory.py): pinned pages with
  * a handle (alloc_user), anonymous pages of an mm (fault_anon) and page cache
  * of a group (read_file), the last reclaimed at the res limit
@@ -40,6 +53,10 @@
  *   -DBUG_STACK_TO_FORKER   a fork's stack is charged to the forking thread's own
  *                           group, not its mm owner's (mem_cgroup_from_task(current)
  *                           for try_get_mem_cgroup_from_mm(current->mm))
+ *   -DBUG_DESTROY_NOT_EMPTY a dead cache's destroy work frees it at once, slabs
+ *                           with objects left behind (kmem_cache_destroy_work_func
+ *                           without its nr_pages test and __kmem_cache_shutdown's
+ *                           refusal)
  *   -DBUG_IMMIGRATE_FROM_SOURCE  an attach consults the old group's
  *                           move_charge_at_immigrate, not the destination's
  *                           (mem_cgroup_can_attach reads mc.to's: move_anon())
@@ -566,6 +583,12 @@ static void mem_cgroup_reparent_charges(int m)
 			pages[p].memcg = target;
 }
 
+/* the slab caches' hooks into the memcg paths (the slab caches section) */
+static void memcg_fresh_caches(int m);
+static void mem_cgroup_destroy_all_caches(int m);
+static int memcg_cache_refs(int m);
+static int memcg_create_pinned(int m);
+
 static int mkdir_(int m)
 {
 	if (m < 0)
@@ -577,6 +600,8 @@ static int mkdir_(int m)
 	if (parent->lifecycle != ONLINE)
 		return -ENOENT;
 	/* mem_cgroup_css_alloc: a new struct mem_cgroup where a freed one was */
+	if (memcg->lifecycle == FREED)
+		memcg_fresh_caches(m);
 	memcg->kmem_pages = memcg->user_pages = memcg->page_cache = 0;
 	memcg->kmem_dead = memcg->death_puts = 0;
 	memcg->destroy = CSS_LIVE;
@@ -608,6 +633,7 @@ static int rmdir_(int m)
 		return -EBUSY;
 	mem_cgroup_reparent_charges(m);
 	memcgs[m].lifecycle = OFFLINE;
+	mem_cgroup_destroy_all_caches(m);
 	return 0;
 }
 
@@ -1194,6 +1220,8 @@ static int css_free(int m)
 		if (memcgs[c].parent == m && memcgs[c].lifecycle != ABSENT
 		    && memcgs[c].lifecycle != FREED && memcgs[c].destroy != CSS_DONE)
 			return -EBUSY;
+	if (memcg_create_pinned(m))
+		return -EBUSY;
 	struct mem_cgroup *memcg = &memcgs[m];
 	if (memcg->kmem_active)
 		memcg->kmem_dead = 1; /* memcg_kmem_mark_dead */
@@ -1207,10 +1235,11 @@ static int css_free(int m)
 
 /* memcg->refcnt (3.8-3.10), derived: the base reference until css_free's put,
  * the activation's until the death put, one per hierarchical child not freed
- * (css_online's mem_cgroup_get(parent)) */
+ * (css_online's mem_cgroup_get(parent)), one per live slab cache copy */
 static int memcg_refs(int m)
 {
-	int refs = (memcgs[m].destroy != CSS_DONE) + (memcgs[m].kmem_active ? 1 - memcgs[m].death_puts : 0);
+	int refs = (memcgs[m].destroy != CSS_DONE) + (memcgs[m].kmem_active ? 1 - memcgs[m].death_puts : 0)
+		+ memcg_cache_refs(m);
 	for (int c = 0; c < n_memcgs; c++)
 		refs += memcgs[c].parent == m && memcgs[c].hier && memcgs[c].lifecycle != FREED
 			&& memcgs[c].lifecycle != ABSENT;
@@ -1246,6 +1275,673 @@ static uint64_t mem_cgroup_usage(int m)
 	return memcgs[m].res.usage;
 }
 
+/* ------------------------------------------------------------ slab caches */
+
+/*
+ * Root caches from the configuration and their per-memcg copies (domain
+ * sections 5 and 6). Cache c = root * n_memcgs + memcg, as the model numbers
+ * them; c with memcg 0 holds the root cache's own slabs (root_objects), since
+ * the root memcg owns no copy. A slab is 2**slab_order pages of objs_per_slab
+ * objects and remembers the cache it belongs to (its head page's slab_cache),
+ * so a free finds the cache and memcg it was charged to, whoever frees.
+ */
+#define MAXR 4
+#define MAXC (MAXR * MAXM)
+#define MAXSLABS 1024
+#define MAXOBJ 4096
+#define MAXFILL 64
+#define KMALLOC_MAX_SIZE (PAGE_SIZE << MAX_ORDER)
+
+enum { NOCACHE, ALIVE, CACHE_FREED };
+static const char *CACHE_STATE[] = {"none", "alive", "freed"};
+
+struct kmem_cache_root {
+	char name[64];
+	int alive;                      /* on slab_caches: loaded, not yet destroyed */
+};
+
+/* a memcg copy's kmem_cache and memcg_params (dead, nr_pages, the destroy
+ * work_struct), and the creation work queued for it */
+struct kmem_cache {
+	int state;                      /* NOCACHE, ALIVE (in memcg_caches[] and on the
+					 * memcg's list: one store here) or CACHE_FREED */
+	int dead;                       /* memcg_params->dead */
+	long nr_pages;                  /* memcg_params->nr_pages */
+	int work_pending;               /* the destroy work_struct's PENDING bit */
+	int create_pending;             /* a memcg_create_cache_enqueue'd work */
+};
+
+struct slab {
+	int used, cache, inuse;
+};
+
+/* each object handle: the slab it sits on, FORGOTTEN for one a root served in
+ * a scope without root_objects, or NO_OBJECT */
+enum { NO_OBJECT = -2, FORGOTTEN = -1 };
+
+static struct kmem_cache_root roots[MAXR];
+static struct kmem_cache caches[MAXC];
+static struct slab slabs[MAXSLABS];
+static int objects_[MAXOBJ];
+static int n_roots, objs_per_slab, slab_order, root_objects, boot_roots;
+
+/* what the last call hands back besides its integer: an object's slab, or a name */
+static int call_slab = -1;
+static const char *call_name;
+
+static int cache_id(int r, int m) { return r * n_memcgs + m; }
+static int root_of(int c) { return c / n_memcgs; }
+static int memcg_of(int c) { return c % n_memcgs; }
+
+static int root_by_name(const char *name)
+{
+	for (int r = 0; r < n_roots; r++)
+		if (!strcmp(roots[r].name, name))
+			return r;
+	return -1;
+}
+
+/* kmem_cache_dup's name of a memcg copy, root(id:group) (3.8); the id is the
+ * memcg's index in the configuration, as the model names caches */
+static void cache_name(int c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s(%d:%s)", roots[root_of(c)].name, memcg_of(c),
+		 memcgs[memcg_of(c)].name);
+}
+
+static void slabs_reset(void)
+{
+	memset(caches, 0, sizeof caches);
+	memset(slabs, 0, sizeof slabs);
+	for (int h = 0; h < MAXOBJ; h++)
+		objects_[h] = NO_OBJECT;
+}
+
+/* memcg_kmem_enabled() && memcg_can_account_kmem(memcg) (3.8) */
+static int memcg_kmem_accounted(int m)
+{
+	return memcg_kmem_enabled_key > 0 && m > 0 && memcgs[m].kmem_active;
+}
+
+/* memcg_refs' share: each live copy holds a reference on its memcg
+ * (memcg_register_cache's mem_cgroup_get, put in memcg_release_cache) */
+static int memcg_cache_refs(int m)
+{
+	int refs = 0;
+	for (int r = 0; m > 0 && r < n_roots; r++)
+		refs += caches[cache_id(r, m)].state == ALIVE;
+	return refs;
+}
+
+/* css_tryget in memcg_create_cache_enqueue, put by the worker: a creation
+ * queued for one of m's caches keeps cgroup_free_fn from running css_free */
+static int memcg_create_pinned(int m)
+{
+	for (int r = 0; m > 0 && r < n_roots; r++)
+		if (caches[cache_id(r, m)].create_pending)
+			return 1;
+	return 0;
+}
+
+/* a new struct mem_cgroup at a freed one's path has new memcg_params: none of
+ * the freed one's copies (mem_cgroup_css_alloc) */
+static void memcg_fresh_caches(int m)
+{
+	for (int r = 0; m > 0 && r < n_roots; r++)
+		memset(&caches[cache_id(r, m)], 0, sizeof caches[0]);
+}
+
+static int slab_fill_count(int c, int fill)
+{
+	int n = 0;
+	for (int s = 0; s < MAXSLABS; s++)
+		n += slabs[s].used && slabs[s].cache == c && slabs[s].inuse == fill;
+	return n;
+}
+
+static long cache_objects(int c)
+{
+	long n = 0;
+	for (int s = 0; s < MAXSLABS; s++)
+		if (slabs[s].used && slabs[s].cache == c)
+			n += slabs[s].inuse;
+	return n;
+}
+
+/* schedule_work(&cachep->memcg_params->destroy): a no-op while PENDING; an
+ * item a kworker is running is queued again (process_one_work cleared PENDING) */
+static void schedule_destroy_work(int c)
+{
+	caches[c].work_pending = 1;
+}
+
+/* mem_cgroup_destroy_cache (3.10 with the v6 fix): the last page went; a dead
+ * cache is destroyed later, from a work item, unless one is pending already */
+static void mem_cgroup_destroy_cache(int c)
+{
+	if (caches[c].dead && !caches[c].work_pending)
+		schedule_destroy_work(c);
+}
+
+/* memcg_release_pages (3.8): atomic_sub_and_test of nr_pages; at 0 the
+ * release hook */
+static void memcg_release_pages(int c, long pages)
+{
+	caches[c].nr_pages -= pages;
+	if (caches[c].nr_pages == 0)
+		mem_cgroup_destroy_cache(c);
+}
+
+/* kmem_freepages (3.8 mm/slab.c): the release hook, then the pages go back,
+ * uncharged from the memcg whose cache holds the slab (free_memcg_kmem_pages).
+ * A root cache's pages were never charged and it has no hook (is_root_cache). */
+static void kmem_freepages(int s)
+{
+	int c = slabs[s].cache, m = memcg_of(c);
+	slabs[s].used = 0;
+	if (m == 0)
+		return;
+	memcg_release_pages(c, 1L << slab_order);
+	memcg_uncharge_kmem(m, PAGE_SIZE << slab_order);
+}
+
+/* kmem_getpages (3.8): the new slab's pages charged to the cache's memcg
+ * (__memcg_kmem_newpage_charge -> memcg_charge_kmem), then memcg_bind_pages.
+ * The slab's index, or -ENOMEM. A root's own slab is never charged. */
+static int kmem_getpages(int c)
+{
+	int m = memcg_of(c), s;
+	for (s = 0; s < MAXSLABS && slabs[s].used; s++)
+		;
+	if (s == MAXSLABS)
+		return -ENOMEM; /* no page frame left here: the page allocator fails */
+	if (m > 0) {
+		if (memcg_charge_kmem(m, PAGE_SIZE << slab_order))
+			return -ENOMEM;
+		caches[c].nr_pages += 1L << slab_order;
+	}
+	slabs[s] = (struct slab){1, c, 0};
+	return s;
+}
+
+/* __kmem_cache_shrink (3.8): every empty slab released */
+static void kmem_cache_shrink_pages(int c)
+{
+	for (int s = 0; s < MAXSLABS; s++)
+		if (slabs[s].used && slabs[s].cache == c && slabs[s].inuse == 0)
+			kmem_freepages(s);
+}
+
+/* an object placed on slab s (FORGOTTEN: none): its handle, the lowest not in use */
+static int place_object(int s)
+{
+	for (int h = 0; h < MAXOBJ; h++)
+		if (objects_[h] == NO_OBJECT) {
+			objects_[h] = s;
+			if (s >= 0)
+				slabs[s].inuse++;
+			return h;
+		}
+	return -ENOMEM;
+}
+
+/* cache_alloc_refill's choice of slab (3.8 mm/slab.c): a partial slab (one
+ * holding `fill` objects when the caller hints it and there is one; else
+ * `fullest` picks the fullest, else the first), else an empty one; -1: none */
+static int pick_slab(int c, int fill, int fullest)
+{
+	int partial = -1, hinted = -1, empty = -1;
+	for (int s = 0; s < MAXSLABS; s++) {
+		if (!slabs[s].used || slabs[s].cache != c)
+			continue;
+		int k = slabs[s].inuse;
+		if (k > 0 && k < objs_per_slab) {
+			if (k == fill && hinted < 0)
+				hinted = s;
+			if (partial < 0 || (fullest && k > slabs[partial].inuse))
+				partial = s;
+		} else if (k == 0 && empty < 0) {
+			empty = s;
+		}
+	}
+	return hinted >= 0 ? hinted : partial >= 0 ? partial : empty;
+}
+
+/* the root cache serves the object itself (memcg_kmem_get_cache kept it, or
+ * the copy is not yet created): kept on the root's own slabs with
+ * root_objects (the fullest partial slab, as the model takes it), else
+ * forgotten as served. Its handle; call_slab the slab when kept. */
+static int root_serve(int r)
+{
+	if (!root_objects)
+		return place_object(FORGOTTEN);
+	int c = cache_id(r, 0), s = pick_slab(c, -1, 1);
+	if (s < 0 && (s = kmem_getpages(c)) < 0)
+		return s;
+	int h = place_object(s);
+	if (h >= 0)
+		call_slab = s;
+	return h;
+}
+
+/* memcg_create_cache_enqueue (3.8): css_tryget, a creation work queued; one
+ * per (root, memcg) here, the worker re-checking the slot anyway */
+static void memcg_create_cache_enqueue(int c)
+{
+	caches[c].create_pending = 1;
+}
+
+/* __memcg_kmem_get_cache (3.8): the memcg's copy if published; else its
+ * creation queued and the root cache serves this object, uncharged. -1: the root. */
+static int __memcg_kmem_get_cache(int r, int m)
+{
+	int c = cache_id(r, m);
+	if (caches[c].state == ALIVE)
+		return c;
+	memcg_create_cache_enqueue(c);
+	return -1;
+}
+
+/* memcg_kmem_get_cache (3.8 memcontrol.h): a context the kernel never charges
+ * (given, or current's: PF_KTHREAD or no mm, a fatal signal pending) or a
+ * memcg that cannot account kmem keeps the root cache and queues nothing */
+static int memcg_kmem_get_cache(int r, int m, int bypass)
+{
+	if (bypass || !memcg_kmem_accounted(m))
+		return -1;
+	return __memcg_kmem_get_cache(r, m);
+}
+
+/* kmem_cache_alloc(root) by a task of memcg m (3.8): the object's handle
+ * (call_slab its slab, when one keeps it) or -ENOMEM */
+static int kmem_cache_alloc(int r, int m, int bypass, int fill)
+{
+	int c = memcg_kmem_get_cache(r, m, bypass);
+	if (c < 0)
+		return root_serve(r);
+	int s = pick_slab(c, fill, 0);
+	if (s < 0 && (s = kmem_getpages(c)) < 0)
+		return s;
+	int h = place_object(s);
+	if (h >= 0)
+		call_slab = s;
+	return h;
+}
+
+/* kmem_cache_free(s, x) (3.8): the cache is the object's page's
+ * (cache_from_obj); a slab the free empties is released (kmem_freepages) or
+ * kept as the caller's hint says, released at once without one (SLUB's
+ * min_partial of 0) */
+static int kmem_cache_free(int h, int release)
+{
+	if (h < 0 || h >= MAXOBJ || objects_[h] == NO_OBJECT)
+		return -ENOENT;
+	int s = objects_[h];
+	objects_[h] = NO_OBJECT;
+	if (s == FORGOTTEN)
+		return 0;
+	if (--slabs[s].inuse == 0 && release)
+		kmem_freepages(s);
+	return 0;
+}
+
+/* kmem_cache_shrink (3.8 mm/slab_common.c) of a memcg copy from outside the
+ * worker (vmscan, /sys/kernel/slab): its empty slabs released */
+static int kmem_cache_shrink(int r, int m)
+{
+	int c = cache_id(r, m);
+	if (r < 0 || m <= 0 || caches[c].state != ALIVE)
+		return -ENOENT;
+	kmem_cache_shrink_pages(c);
+	return 0;
+}
+
+/* memcg_create_kmem_cache (3.10) run by the creation work: under
+ * memcg_cache_mutex the slot re-checked, then kmem_cache_dup (which
+ * mem_cgroup_get's the memcg), memcg_cache_list_add and the slot store; none
+ * for a memcg already offline, nor for a root being destroyed (its creation
+ * works flushed first) */
+static void memcg_create_cache_work_func(int c)
+{
+	struct kmem_cache *cachep = &caches[c];
+	cachep->create_pending = 0; /* the work is freed; its css reference put */
+	if (cachep->state == ALIVE || !roots[root_of(c)].alive
+	    || memcgs[memcg_of(c)].lifecycle != ONLINE)
+		return;
+	*cachep = (struct kmem_cache){.state = ALIVE};
+}
+
+/* kmem_cache_destroy(c) of a memcg copy (3.8 mm/slab_common.c):
+ * __kmem_cache_shutdown releases the empty slabs and fails while objects
+ * remain ("Slab cache still has objects"); then memcg_release_cache clears
+ * the slot, takes it off the memcg's list and puts the memcg */
+static void kmem_cache_destroy_memcg_copy(int c)
+{
+	if (caches[c].state != ALIVE)
+		return;
+	kmem_cache_shrink_pages(c);
+	if (cache_objects(c))
+		return;
+	caches[c].state = CACHE_FREED;
+}
+
+/* kmem_cache_destroy_work_func (3.10, with the fixed return when the work was
+ * queued again while it ran): shrink a cache that still has pages (at 0 the
+ * release hook has queued us again), else destroy it */
+static void kmem_cache_destroy_work_func(int c)
+{
+	struct kmem_cache *cachep = &caches[c];
+	cachep->work_pending = 0; /* process_one_work clears PENDING, then runs it */
+#ifdef BUG_DESTROY_NOT_EMPTY
+	kmem_cache_shrink_pages(c);
+	cachep->state = CACHE_FREED; /* slabs with objects left behind */
+#else
+	if (cachep->nr_pages != 0)
+		kmem_cache_shrink_pages(c);
+	else if (!cachep->work_pending)
+		kmem_cache_destroy_memcg_copy(c);
+#endif
+}
+
+/* mem_cgroup_destroy_all_caches (3.10), from css_offline: each cache on the
+ * memcg's list marked dead, its destruction queued */
+static void mem_cgroup_destroy_all_caches(int m)
+{
+	for (int r = 0; r < n_roots; r++) {
+		int c = cache_id(r, m);
+		if (caches[c].state != ALIVE)
+			continue;
+		caches[c].dead = 1;
+		schedule_destroy_work(c);
+	}
+}
+
+/* kmem_cache_destroy_memcg_children (3.8), with 4.18's flush_memcg_workqueue:
+ * the root's creation works run first (each finds the root dying and creates
+ * nothing), then each copy: dead cleared (the shrink inside destroy must not
+ * queue the worker again), its destroy work cancelled (cancel_work_sync; none
+ * runs between whole operations), and destroyed */
+static void kmem_cache_destroy_memcg_children(int r)
+{
+	for (int m = 1; m < n_memcgs; m++)
+		caches[cache_id(r, m)].create_pending = 0;
+	for (int m = 1; m < n_memcgs; m++) {
+		struct kmem_cache *cachep = &caches[cache_id(r, m)];
+		if (cachep->state == ALIVE)
+			cachep->dead = 0;
+		cachep->work_pending = 0;
+		kmem_cache_destroy_memcg_copy(cache_id(r, m));
+	}
+}
+
+/* kmem_cache_destroy(root) of a module being unloaded (3.8): its copies, then
+ * the root's own slabs (all empty: the model takes the unload only once every
+ * object is gone, so -EBUSY, changing nothing, before then) and the root */
+static int kmem_cache_destroy(int r)
+{
+	if (r < 0 || !roots[r].alive)
+		return -ENOENT;
+	for (int m = root_objects ? 0 : 1; m < n_memcgs; m++)
+		if (cache_objects(cache_id(r, m)))
+			return -EBUSY;
+	kmem_cache_destroy_memcg_children(r);
+	for (int s = 0; s < MAXSLABS; s++)
+		if (slabs[s].used && slabs[s].cache == cache_id(r, 0))
+			slabs[s].used = 0;
+	roots[r].alive = 0;
+	return 0;
+}
+
+/* kmem_cache_create -> kmem_cache_create_memcg(NULL, ...) (3.8-3.10), whole
+ * under slab_mutex: kmem_cache_sanity_check (a NULL name, a size out of
+ * bounds, a root of that name on slab_caches), __kmem_cache_create's geometry,
+ * then memcg_register_cache (no copy yet) and the list_add. 0 or -EINVAL;
+ * *err for a cache the configuration has no slot for. */
+static int kmem_cache_create(J *name, J *size, J *objs, J *order, const char **err)
+{
+	if (!name || name->type == J_NULL)
+		return -EINVAL;
+	if (name->type != J_STR || !size || size->type != J_NUM || !objs || objs->type != J_NUM
+	    || (order && order->type != J_NUM)) {
+		*err = "kmem_cache_create wants a name and integer size, objs_per_slab and order";
+		return 0;
+	}
+	long long sz = size->num, n = objs->num, o = order ? order->num : 0;
+	int r = root_by_name(name->str);
+	if (sz < 8 || (unsigned long long)sz > KMALLOC_MAX_SIZE)
+		return -EINVAL;
+	if (r >= 0 && roots[r].alive)
+		return -EINVAL; /* "Cache name already exists." */
+	if (o < 0 || o >= MAX_ORDER || n < 1 || (unsigned long long)n > (PAGE_SIZE << o) / (unsigned long long)sz)
+		return -EINVAL;
+	if (r < 0 || o != slab_order || n != objs_per_slab) {
+		*err = "kmem_cache_create of a cache the configuration has no slot for";
+		return 0;
+	}
+	for (int m = 1; m < n_memcgs; m++)
+		memset(&caches[cache_id(r, m)], 0, sizeof caches[0]);
+	roots[r].alive = 1;
+	call_name = roots[r].name;
+	return 0;
+}
+
+/* a "work" call: the queued work item of that name run to completion by a kworker */
+static int run_work_item(const char *item)
+{
+	char buf[160];
+	int create = !strncmp(item, "create ", 7), destroy = !strncmp(item, "destroy ", 8);
+	if (!create && !destroy)
+		return -ENOENT;
+	const char *name = item + (create ? 7 : 8);
+	for (int r = 0; r < n_roots; r++)
+		for (int m = 1; m < n_memcgs; m++) {
+			int c = cache_id(r, m);
+			cache_name(c, buf, sizeof buf);
+			if (strcmp(buf, name))
+				continue;
+			if (create && caches[c].create_pending) {
+				memcg_create_cache_work_func(c);
+				return 0;
+			}
+			if (destroy && caches[c].work_pending) {
+				kmem_cache_destroy_work_func(c);
+				return 0;
+			}
+			return -ENOENT;
+		}
+	return -ENOENT;
+}
+
+static const char *CONTEXTS[] = {"kthread", "interrupt", "nofail", "fatal_signal"};
+
+/* the slab operations of "call": kmem_cache_{alloc,free,shrink,destroy,create}, work */
+static long long slab_call(const char *op, J *a, int t, const char **err)
+{
+	J *root = get(a, "root"), *path = get(a, "path");
+	int r = root && root->type == J_STR ? root_by_name(root->str) : -1;
+	if (path && path->type == J_NULL)
+		path = NULL;
+	if (!strcmp(op, "work")) {
+		J *item = get(a, "item");
+		if (!item || item->type != J_STR) {
+			*err = "work wants an item";
+			return 0;
+		}
+		return run_work_item(item->str);
+	}
+	if (!strcmp(op, "kmem_cache_create"))
+		return kmem_cache_create(get(a, "name"), get(a, "size"), get(a, "objs_per_slab"),
+					 get(a, "order"), err);
+	if (!strcmp(op, "kmem_cache_free")) {
+		J *obj = get(a, "object"), *release = get(a, "release");
+		if (!obj || obj->type != J_NUM) {
+			*err = "kmem_cache_free wants an object (a handle)";
+			return 0;
+		}
+		if (t >= 0 && tasks[t].memcg < 0)
+			return -ESRCH;
+		return kmem_cache_free(obj->num < 0 || obj->num >= MAXOBJ ? -1 : (int)obj->num,
+				       !release || release->type == J_NULL || truthy(release));
+	}
+	if (!root || root->type != J_STR) {
+		*err = "the operation wants a root (a name)";
+		return 0;
+	}
+	if (!strcmp(op, "kmem_cache_destroy"))
+		return kmem_cache_destroy(r);
+	int m = path && path->type == J_STR ? memcg_by_path(path->str) : path ? -1 : 0;
+	if (!strcmp(op, "kmem_cache_shrink"))
+		return path ? kmem_cache_shrink(r, m) : -ENOENT;
+	if (strcmp(op, "kmem_cache_alloc")) {
+		*err = "not an operation of this implementation (the minimal path's alone)";
+		return 0;
+	}
+	J *context = get(a, "context"), *fill = get(a, "fill");
+	int bypass = 0;
+	if (context && context->type != J_NULL) {
+		for (int i = 0; i < 4; i++)
+			bypass |= context->type == J_STR && !strcmp(context->str, CONTEXTS[i]);
+		if (!bypass)
+			return -EINVAL;
+	}
+	if (t >= 0) {
+		if (tasks[t].memcg < 0)
+			return -ESRCH;
+		if (path && m != tasks[t].memcg)
+			return -EINVAL;
+		m = tasks[t].memcg;
+		bypass |= tasks[t].kthread || !tasks[t].has_mm || tasks[t].fatal_signal;
+	}
+	if (r < 0 || !roots[r].alive || m < 0 || memcgs[m].lifecycle != ONLINE)
+		return -ENOENT;
+	return kmem_cache_alloc(r, m, bypass, fill && fill->type == J_NUM ? (int)fill->num : -1);
+}
+
+/* get_slabinfo (3.8 mm/slab.c) summed over caches cs: cache_show's line
+ * (mm/slab_common.c), in the columns the model renders */
+static void cache_show(const char *name, const int *cs, int n)
+{
+	long active = 0, num = 0, active_slabs = 0;
+	for (int s = 0; s < MAXSLABS; s++)
+		for (int i = 0; i < n; i++)
+			if (slabs[s].used && slabs[s].cache == cs[i]) {
+				active += slabs[s].inuse;
+				num++;
+				active_slabs += slabs[s].inuse > 0;
+			}
+	char line[256];
+	snprintf(line, sizeof line, "%s %ld %ld %d %d : slabdata %ld %ld\\n", name, active,
+		 num * objs_per_slab, objs_per_slab, 1 << slab_order, active_slabs, num);
+	emit("%s", line);
+}
+
+static void print_slabinfo_header(void)
+{
+	emit("slabinfo - version: 2.1\\n# name <active_objs> <num_objs> <objperslab> "
+	     "<pagesperslab> : slabdata <active_slabs> <num_slabs>\\n");
+}
+
+/* /proc/slabinfo (s_show, 3.8-3.10): each live root, its own slabs plus those
+ * of every copy in its memcg_caches[] (memcg_accumulate_slabinfo) */
+static void proc_slabinfo(void)
+{
+	emit("\"result\": \"");
+	print_slabinfo_header();
+	for (int r = 0; r < n_roots; r++) {
+		if (!roots[r].alive)
+			continue;
+		int cs[MAXM], n = 0;
+		for (int m = 0; m < n_memcgs; m++)
+			if (m == 0 || caches[cache_id(r, m)].state == ALIVE)
+				cs[n++] = cache_id(r, m);
+		cache_show(roots[r].name, cs, n);
+	}
+	emit("\"");
+}
+
+/* mem_cgroup_slabinfo_read (3.8-3.10), of a kmem-active memcg: the header,
+ * then each cache on its list, under its root's name */
+static void mem_cgroup_slabinfo_read(int m)
+{
+	emit("\"result\": \"");
+	print_slabinfo_header();
+	for (int r = 0; r < n_roots; r++) {
+		int c = cache_id(r, m);
+		if (caches[c].state == ALIVE)
+			cache_show(roots[r].name, &c, 1);
+	}
+	emit("\"");
+}
+
+static void emit_fills(int c)
+{
+	emit("[");
+	for (int k = 0; k <= objs_per_slab; k++)
+		emit("%s%d", k ? ", " : "", slab_fill_count(c, k));
+	emit("]");
+}
+
+/* the snapshot's roots and caches (model/state.py to_json) */
+static void slab_snapshot(void)
+{
+	char buf[160];
+	emit(", \"roots\": {");
+	for (int r = 0; r < n_roots; r++) {
+		emit("%s", r ? ", " : "");
+		emit_str(roots[r].name);
+		emit(": {\"alive\": %s", roots[r].alive ? "true" : "false");
+		if (root_objects) {
+			emit(", \"slabs\": ");
+			emit_fills(cache_id(r, 0));
+		}
+		emit("}");
+	}
+	emit("}, \"caches\": {");
+	int first = 1;
+	for (int r = 0; r < n_roots; r++)
+		for (int m = 1; m < n_memcgs; m++) {
+			int c = cache_id(r, m);
+			struct kmem_cache *cachep = &caches[c];
+			emit("%s", first ? "" : ", ");
+			first = 0;
+			cache_name(c, buf, sizeof buf);
+			emit_str(buf);
+			emit(": {\"cache\": \"%s\", \"dead\": %s, \"slabs\": ", CACHE_STATE[cachep->state],
+			     cachep->dead ? "true" : "false");
+			emit_fills(c);
+			emit(", \"nr_pages\": %ld, \"objects\": %ld, \"work\": \"%s\", "
+			     "\"create_pending\": %s}", cachep->nr_pages, cache_objects(c),
+			     cachep->work_pending ? "pending" : "idle",
+			     cachep->create_pending ? "true" : "false");
+		}
+	emit("}");
+}
+
+/* reset's share: the root caches of the configuration, loaded at boot with
+ * boot_roots. NULL, or what is wrong with it. */
+static const char *slab_reset(J *cfg)
+{
+	J *rs = get(cfg, "roots"), *ops = get(cfg, "objs_per_slab"), *so = get(cfg, "slab_order");
+	J *br = get(cfg, "boot_roots");
+	n_roots = 0;
+	memset(roots, 0, sizeof roots);
+	slabs_reset();
+	objs_per_slab = ops && ops->type == J_NUM ? (int)ops->num : 1;
+	slab_order = so && so->type == J_NUM ? (int)so->num : 0;
+	root_objects = truthy(get(cfg, "root_objects"));
+	boot_roots = !br || br->type == J_NULL || truthy(br);
+	if (objs_per_slab < 1 || objs_per_slab > MAXFILL || slab_order < 0 || slab_order >= MAX_ORDER)
+		return "bad objs_per_slab or slab_order";
+	for (J *r = rs && rs->type == J_ARR ? rs->kid : NULL; r; r = r->next) {
+		if (n_roots == MAXR || r->type != J_STR || strlen(r->str) >= 64)
+			return "bad roots (at most 4 names)";
+		snprintf(roots[n_roots].name, 64, "%s", r->str);
+		roots[n_roots].alive = boot_roots;
+		n_roots++;
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ the faces */
 
 static void read_(J *params)
@@ -1268,9 +1964,8 @@ static void read_(J *params)
 	} else if (!strcmp(f, "memory.kmem.slabinfo")) {
 		if (m == 0 || !memcgs[m].kmem_active)
 			emit("\"result\": %d", -EIO);
-		else /* no root caches in scope: the header alone */
-			emit("\"result\": \"slabinfo - version: 2.1\\n# name <active_objs> <num_objs> "
-			     "<objperslab> <pagesperslab> : slabdata <active_slabs> <num_slabs>\\n\"");
+		else
+			mem_cgroup_slabinfo_read(m);
 	} else {
 		int i = counter_file(f);
 		if (i < 0) {
@@ -1344,27 +2039,25 @@ static void snapshot(void)
 		}
 		emit("}}");
 	}
-	emit("}}");
+	emit("}");
+	if (n_roots)
+		slab_snapshot();
+	emit("}");
 }
 
 static const char *reset(J *params)
 {
 	J *cfg = get(params, "config");
 	J *names = get(cfg, "memcgs"), *parents = get(cfg, "parents"), *ts = get(cfg, "tasks");
-	J *roots = get(cfg, "roots"), *profile = get(cfg, "profile");
+	J *profile = get(cfg, "profile");
 	if (!names || names->type != J_ARR || !parents || !ts || ts->type != J_ARR)
 		return "reset wants a configuration (memcgs, parents, tasks)";
-	if (roots && roots->kid)
-		return "root caches are not supported (the stepping path's scopes)";
 	int boot_tasks = truthy(get(cfg, "boot_tasks")), boot_memcgs = truthy(get(cfg, "boot_memcgs"));
 	J *kmem_limit = get(cfg, "kmem_limit"), *tso = get(cfg, "thread_size_order");
 	if (boot_memcgs && (!kmem_limit || kmem_limit->type != J_NUM || kmem_limit->num <= 0))
 		return "memcgs at boot want a kmem_limit";
 	if (profile && profile->type == J_STR && strcmp(profile->str, "correct"))
 		return "only the correct profile is implemented";
-	J *actions = get(cfg, "actions");
-	if (!actions || actions->type != J_ARR) /* null: every action, kmem_cache_create's too */
-		return "a scope of every action is not supported (kmem_cache_create: root caches)";
 	memset(memcgs, 0, sizeof memcgs);
 	memset(tasks, 0, sizeof tasks);
 	memset(mms, 0, sizeof mms);
@@ -1418,6 +2111,9 @@ static const char *reset(J *params)
 		mms[n_tasks].owner = boot_tasks ? n_tasks : -1;
 		n_tasks++;
 	}
+	const char *err = slab_reset(cfg);
+	if (err)
+		return err;
 	booted = 1;
 	return NULL;
 }
@@ -1443,7 +2139,9 @@ static long long call(J *params, const char **err)
 	J *path = get(a, "path"), *task = get(a, "task");
 	int m = path && path->type == J_STR ? memcg_by_path(path->str) : -1;
 	int t = task && task->type == J_STR ? task_by_name(task->str) : -1;
-	if (task && t < 0) {
+	call_slab = -1;
+	call_name = NULL;
+	if (task && task->type != J_NULL && t < 0) {
 		*err = "no such task";
 		return 0;
 	}
@@ -1474,6 +2172,8 @@ static long long call(J *params, const char **err)
 			return -EINVAL;
 		return fork_(t, p, truthy(thread));
 	}
+	if (!strncmp(op, "kmem_cache_", 11) || !strcmp(op, "work"))
+		return slab_call(op, a, t, err);
 	if (t < 0 && strcmp(op, "free_user")) {
 		*err = "the operation wants a task";
 		return 0;
@@ -1553,9 +2253,16 @@ static void answer(J *req)
 		if (err) {
 			emit("\"error\": ");
 			emit_str(err);
+		} else if (r == 0 && call_name) {
+			emit("\"result\": ");
+			emit_str(call_name); /* kmem_cache_create's cache, by its name */
+		} else if (r >= 0 && call_slab >= 0) {
+			emit("\"result\": {\"object\": %lld, \"slab\": %d}", r, call_slab);
 		} else {
 			emit("\"result\": %lld", r);
 		}
+	} else if (!strcmp(mth, "slabinfo")) {
+		proc_slabinfo();
 	} else if (!strcmp(mth, "read")) {
 		read_(params);
 	} else if (!strcmp(mth, "snapshot")) {
@@ -1563,7 +2270,7 @@ static void answer(J *req)
 	} else {
 		emit("\"error\": ");
 		emit_str("unknown method (this implementation offers hello, reset, call, read, "
-			 "snapshot: the minimal path, no steps)");
+			 "snapshot, slabinfo: the minimal path, no steps)");
 	}
 	emit("}\n");
 }
