@@ -27,6 +27,8 @@ BUGS = {"NO_KMEM_ROLLBACK": "kmem.usage", "LIMIT_ROUND_DOWN": "kmem.limit",
 TASK_BUGS = ("STACK_TO_FORKER",)
 #: variants no scope without move_charge_at_immigrate writes can kill: judged on immigrate
 IMMIGRATE_BUGS = ("IMMIGRATE_FROM_SOURCE",)
+#: variants only a scope with root caches can kill: judged on destruction
+SLAB_BUGS = ("DESTROY_NOT_EMPTY",)
 
 
 def _write(path, file, text):
@@ -63,7 +65,7 @@ def built(tmp_path_factory):
                               "-o", str(out / name), str(EXAMPLE / "kmemcg.c")],
                              stderr=subprocess.PIPE, text=True)
             for name, flags in [("kmemcg-c", [])]
-            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS, *IMMIGRATE_BUGS]]]
+            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS, *IMMIGRATE_BUGS, *SLAB_BUGS]]]
     for job in jobs:
         _, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
@@ -189,3 +191,23 @@ def test_an_attach_that_reads_the_source_groups_value_is_killed(built, tmp_path)
             "--steps", "20", "--save", tmp_path / "r.json")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "FOUND" in r.output and "mms.t1.anon" in r.output, r.output
+
+
+def test_the_c_implementations_slab_caches_are_the_models_between_operations(built):
+    """Root caches, their per-memcg copies created by a work item, and their
+    destruction by another once emptied and dead, all run whole: every serial
+    state of destruction between operations, the works called by name."""
+    r = run("interleave", "--config", "destruction", "--pipe", built / "kmemcg-c")
+    assert r.exit_code == Exit.OK, r.output
+    n = between_operations(PRESETS["destruction"])
+    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
+        r.output
+
+
+def test_a_destroy_work_that_frees_a_cache_with_objects_is_killed(built):
+    """BUG_DESTROY_NOT_EMPTY: kmem_cache_destroy_work_func frees a dead copy
+    that still holds objects (the kernel shrinks it and frees it only if empty)."""
+    r = run("interleave", "--config", "destruction", "--pipe",
+            built / "kmemcg-c-DESTROY_NOT_EMPTY")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "destroy" in r.output, r.output
