@@ -106,14 +106,17 @@ def test_the_c_implementation_reclaims_page_cache_as_the_model_does(built, recla
         assert outcome in r.output, r.output
 
 
-def test_every_serial_run_of_the_c_implementation_is_the_models(built):
-    """interleave drives whole operations one at a time: the states must be the
-    model's serial runs (model/serial.py), every one between operations on race.
-    The C example hands a freed page's number out again at once, which the
-    interleaver once took for the old page's when the free returned later."""
-    r = run("interleave", "--config", "race", "--pipe", built / "kmemcg-c")
+@pytest.mark.parametrize("config", ["race", "destruction"])
+def test_every_serial_run_of_the_c_implementation_is_the_models(built, config):
+    """interleave drives whole operations one at a time: the states between
+    operations must be every one of the model's serial runs (model/serial.py).
+    On destruction, root caches, their per-memcg copies created by a work item
+    and their destruction by another once emptied and dead run whole, the works
+    called by name. The C example hands a freed page's number out again at once,
+    which the interleaver once took for the old page's when the free returned."""
+    r = run("interleave", "--config", config, "--pipe", built / "kmemcg-c")
     assert r.exit_code == Exit.OK, r.output
-    n = between_operations(PRESETS["race"])
+    n = between_operations(PRESETS[config])
     assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
         r.output
 
@@ -191,17 +194,6 @@ def test_an_attach_that_reads_the_source_groups_value_is_killed(built, tmp_path)
             "--steps", "20", "--save", tmp_path / "r.json")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "FOUND" in r.output and "mms.t1.anon" in r.output, r.output
-
-
-def test_the_c_implementations_slab_caches_are_the_models_between_operations(built):
-    """Root caches, their per-memcg copies created by a work item, and their
-    destruction by another once emptied and dead, all run whole: every serial
-    state of destruction between operations, the works called by name."""
-    r = run("interleave", "--config", "destruction", "--pipe", built / "kmemcg-c")
-    assert r.exit_code == Exit.OK, r.output
-    n = between_operations(PRESETS["destruction"])
-    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
-        r.output
 
 
 def test_a_destroy_work_that_frees_a_cache_with_objects_is_killed(built):

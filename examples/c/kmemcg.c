@@ -1507,6 +1507,18 @@ static int pick_slab(int c, int fill, int fullest)
 	return hinted >= 0 ? hinted : partial >= 0 ? partial : empty;
 }
 
+/* an object of cache c on slab s, a new slab when s < 0 (kmem_getpages
+ * charges it): its handle, call_slab its slab; or -ENOMEM */
+static int place_on(int c, int s)
+{
+	if (s < 0 && (s = kmem_getpages(c)) < 0)
+		return s;
+	int h = place_object(s);
+	if (h >= 0)
+		call_slab = s;
+	return h;
+}
+
 /* the root cache serves the object itself (memcg_kmem_get_cache kept it, or
  * the copy is not yet created): kept on the root's own slabs with
  * root_objects (the fullest partial slab, as the model takes it), else
@@ -1515,13 +1527,8 @@ static int root_serve(int r)
 {
 	if (!root_objects)
 		return place_object(FORGOTTEN);
-	int c = cache_id(r, 0), s = pick_slab(c, -1, 1);
-	if (s < 0 && (s = kmem_getpages(c)) < 0)
-		return s;
-	int h = place_object(s);
-	if (h >= 0)
-		call_slab = s;
-	return h;
+	int c = cache_id(r, 0);
+	return place_on(c, pick_slab(c, -1, 1));
 }
 
 /* memcg_create_cache_enqueue (3.8): css_tryget, a creation work queued; one
@@ -1559,13 +1566,7 @@ static int kmem_cache_alloc(int r, int m, int bypass, int fill)
 	int c = memcg_kmem_get_cache(r, m, bypass);
 	if (c < 0)
 		return root_serve(r);
-	int s = pick_slab(c, fill, 0);
-	if (s < 0 && (s = kmem_getpages(c)) < 0)
-		return s;
-	int h = place_object(s);
-	if (h >= 0)
-		call_slab = s;
-	return h;
+	return place_on(c, pick_slab(c, fill, 0));
 }
 
 /* kmem_cache_free(s, x) (3.8): the cache is the object's page's
