@@ -81,9 +81,10 @@ WHOLE_OPERATIONS = ("mkdir", "rmdir", "write", "attach", "alloc_kmem", "free_kme
 
 #: an operation the model does not take where it is run (its "errno")
 NOT_TAKEN = "no model step here"
-#: the kernel paths the environment starts once due (KERNEL_PATHS but a task's slab
-#: allocation and free and a module's cache creation, whose errors are the kernel
-#: face's): one that is no longer due by its turn is not called
+#: the kernel paths the interleaver starts only once due (a task's spawn, fork, exit
+#: and last put, memcg death, the shrinker, a module's unload, a kworker's work, a
+#: stock's drain: KERNEL_PATHS but slab allocation, free and cache creation, whose
+#: errors are the kernel face's): one no longer due by its turn is not called
 WITHDRAWN = frozenset(KERNEL_PATHS) - {"kmem_cache_alloc", "kmem_cache_free", "kmem_cache_create"}
 
 
