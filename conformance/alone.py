@@ -116,6 +116,14 @@ def _kmem_cache_create(cfg, s, paths, a):
 WORK_ITEMS = {"create": "create_work.publish", "destroy": "destroy_work.start"}
 
 
+def minimal_work_name(name: str) -> str:
+    """The minimal path's name for a work item as the reference names it: the
+    reference counts each creation work it kmallocs (``create dentry(1:A) #2``),
+    which a sequential implementation need not."""
+    kind, _, count = name.rpartition(" #")
+    return kind if kind and count.isdigit() else name
+
+
 def queued_work(cfg: Config, s: State) -> list[str]:
     """The work items queued and not running in ``s``, by those names: a pending
     creation, and a destruction pending (or queued again while it runs)."""

@@ -51,7 +51,7 @@ import kmemcg.impl as impl_package
 import kmemcg.model as model_package
 from kmemcg.conformance import guided, machine, settle
 from kmemcg.conformance import race as race_machine
-from kmemcg.conformance.alone import model_operation, user_faults
+from kmemcg.conformance.alone import minimal_work_name, model_operation, user_faults
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
 from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model import explore as explorer
@@ -68,6 +68,7 @@ from kmemcg.model.facts import (
     tasks_in,
 )
 from kmemcg.model.profiles import FIXES
+from kmemcg.model.serial import serial as serial_step
 from kmemcg.model.state import ADMIN_IDLE, CSS_READ_USAGE, OFFLINE, ONLINE, State
 from kmemcg.model.state import Counter as ResCounter
 
@@ -470,6 +471,9 @@ class Coverage:
     reachable: frozenset | None = None
     #: whether ``reachable`` is every outcome of the scope (False: a bounded search's)
     complete: bool = False
+    #: reachable outcomes the model shows only where a path is split by another:
+    #: out of reach of an implementation of whole operations (:func:`serial_outcomes`)
+    split_only: frozenset = frozenset()
     _states: set = field(default_factory=set)
 
     def step(self, s: State, action: str, a: tuple, ret: int, post: State) -> None:
@@ -512,8 +516,12 @@ class Coverage:
     def lines(self, limit: int = 40) -> list[str]:
         """The summary, what stayed uncovered, and the windows left unmodelled."""
         out = [self.summary()]
-        for head, items in (("uncovered", self.uncovered), ("seen outside the search",
-                                                              self.outside)):
+        split = [o for o in self.uncovered if o in self.split_only]
+        for head, items in (
+                ("uncovered", [o for o in self.uncovered if o not in self.split_only]),
+                ("uncovered where only a split path goes (the implementation runs whole "
+                 "operations)", split),
+                ("seen outside the search", self.outside)):
             if items:
                 out.append(f"  {head}: " + "; ".join(items[:limit])
                            + (f"; ... {len(items) - limit} more" if len(items) > limit else ""))
@@ -861,14 +869,17 @@ def _stutter_steps(cfg: Config) -> list:
     return out
 
 
-def _first_reached(cfg: Config, max_states: int):
+def _first_reached(cfg: Config, max_states: int, whole: bool = False):
     """The explorer's states in ``cfg`` (within ``max_states``; a state that breaks
     an invariant stored, not expanded), every step outcome of theirs (each enabled
     step's, and each held off), and for each outcome the first (state id, step
     from it, or None for any step) that shows it: breadth-first, so on a
     shortest path. A held-off outcome is shown by any step from its state
-    (Coverage.step counts it there)."""
-    r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True)
+    (Coverage.step counts it there). ``whole``: the model's serial runs only
+    (model/serial.py), those an implementation of whole operations can take."""
+    allowed = serial_step if whole else None
+    r = explorer.explore(cfg, graph=False, max_states=max_states, keep_going=True,
+                         allowed=allowed, check_deadlock=False if whole else None)
     steps = explorer.enabled_steps(cfg) + _stutter_steps(cfg)
     out: set = set()
     first: dict = {}
@@ -880,7 +891,7 @@ def _first_reached(cfg: Config, max_states: int):
         for o in held:
             first.setdefault(o, (sid, None))
         for name, args, ret, post in explorer.successors(cfg, s, steps):
-            if through_face(name, args):
+            if through_face(name, args) and (allowed is None or allowed(cfg, s, name, args)):
                 here = step_outcomes(cfg, s, name, args, ret, post)
                 out.update(here)
                 for o in here:
@@ -889,12 +900,12 @@ def _first_reached(cfg: Config, max_states: int):
 
 
 @cache
-def _explored(cfg: Config, max_states: int) -> dict:
+def _explored(cfg: Config, max_states: int, whole: bool = False) -> dict:
     """:func:`_first_reached` as JSON data, cached in memory and on disk: the
     outcomes, whether the search was complete, and the model's shortest trace
     (action, args) to each outcome and to each invariant broken."""
     def compute():
-        r, out, first = _first_reached(cfg, max_states)
+        r, out, first = _first_reached(cfg, max_states, whole)
         traces = {VIOLATION.format(inv): trace[1:] for inv, trace in r.violations.items()}
         traces |= {VIOLATION.format(prop): trace[1:] for prop, trace in _lassos(cfg, max_states)}
         for o, (sid, step) in first.items():
@@ -903,7 +914,8 @@ def _explored(cfg: Config, max_states: int) -> dict:
                 "traces": {o: [[st.action, list(st.args)] for st in trace]
                            for o, trace in traces.items()}}
 
-    return _disk_cached("steps", cfg, max_states, compute, lambda data: data)
+    return _disk_cached("steps-serial" if whole else "steps", cfg, max_states, compute,
+                        lambda data: data)
 
 
 def _lassos(cfg: Config, max_states: int) -> list:
@@ -948,23 +960,31 @@ def model_trace(cfg: Config, actions) -> list:
 
 
 @cache
-def race_scenarios(cfg: Config, max_states: int = 50_000) -> dict:
+def race_scenarios(cfg: Config, max_states: int = 50_000, whole: bool = False) -> dict:
     """The race machine's scenarios: for each step outcome the explorer reaches
     (as :func:`reachable_steps` bounds it), and each invariant the configured
     kernel's model breaks (``violation I6...``, a profile's bug), the explorer's
     shortest trace to it as a schedule of tries (:func:`guided.schedule_of`, on
     the reference booted as ``cfg`` says), shortest first; None where no
-    schedule takes the trace. Cached in memory and on disk."""
+    schedule takes the trace. ``whole``: the shortest serial trace, which an
+    implementation of whole operations can take (a trace that splits a path
+    does not fit one). Cached in memory and on disk."""
     def compute():
-        traces = sorted(_explored(cfg, max_states)["traces"].items(), key=lambda kv: len(kv[1]))
+        traces = sorted(_explored(cfg, max_states, whole)["traces"].items(),
+                        key=lambda kv: len(kv[1]))
         out = []
         for o, trace in traces:
             anything = trace[-1][0] == ANY_STEP.action
             trace = model_trace(cfg, trace[:-1] if anything else trace)
-            out.append([o, guided.schedule_of(cfg, trace, then_any_step=anything)])
+            tries = guided.schedule_of(cfg, trace, then_any_step=anything)
+            if whole and tries is not None:  # the works by the minimal path's names
+                tries = [(c[0], minimal_work_name(c[1]), *c[2:]) if c[0] == "work" else c
+                         for c in tries]
+            out.append([o, tries])
         return out
 
-    return _disk_cached("race-scenarios", cfg, max_states, compute, lambda data: {
+    return _disk_cached("race-scenarios-serial" if whole else "race-scenarios", cfg,
+                        max_states, compute, lambda data: {
         o: None if tries is None else [tuple(c) for c in tries] for o, tries in data},
         code=_TRANSLATION_CODE)
 
@@ -1029,6 +1049,22 @@ def conform(cfg: Config, make_impl, *, seed_value: int, examples: int, steps: in
     return stats, cov
 
 
+def serial_outcomes(cfg: Config, max_states: int = 50_000) -> frozenset:
+    """The step outcomes of the model's serial runs (model/serial.py): those an
+    implementation of whole operations can show. Cached in memory and on disk."""
+    return frozenset(_explored(cfg, max_states, whole=True)["outcomes"])
+
+
+def _runs_whole(make) -> bool:
+    """Whether the implementation ``make`` boots runs whole operations only (the
+    minimal path: conformance/sequential.py)."""
+    impl = make()
+    try:
+        return getattr(impl, "stepping", True) is False
+    finally:
+        impl.close()
+
+
 def race(cfg: Config, make, *, seed_value: int, examples: int, steps: int,
          budget: float | None = None, scenarios: bool = True, **kw):
     """The race machine with its coverage: the model's scenarios first (unless
@@ -1036,9 +1072,13 @@ def race(cfg: Config, make, *, seed_value: int, examples: int, steps: int,
     with a ``budget`` (seconds), more runs on the next seeds until every step
     outcome the model explorer reaches is covered. (the run's stats, its Coverage)."""
     cov = for_steps(cfg)
+    whole = _runs_whole(make)
+    if whole:
+        cov.split_only = cov.reachable - serial_outcomes(cfg)
     stats = race_machine.run(cfg, seed_value=seed_value, examples=examples, steps=steps,
                              make=make, coverage=cov,
-                             scenarios=race_scenarios(cfg) if scenarios else None, **kw)
+                             scenarios=race_scenarios(cfg, whole=whole) if scenarios else None,
+                             **kw)
     t0, seed_now = time.perf_counter(), seed_value
     while (budget is not None and cov.uncovered and stats.failure is None
            and not stats.interrupted and time.perf_counter() - t0 < budget):
