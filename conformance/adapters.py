@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import traceback
+import weakref
 from errno import ENOENT
 from typing import ClassVar
 
@@ -342,6 +343,8 @@ class PipeAdapter:
         self.cfg = cfg
         self.timeout = timeout
         self.name = command
+        #: a run's close leaves the process for the next ``reset`` (pipe_factory's)
+        self.shared = False
         try:
             self.proc = subprocess.Popen(
                 shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -460,6 +463,12 @@ class PipeAdapter:
         return frozen(self._call("hidden", {}))
 
     def close(self):
+        if self.shared and self.proc.poll() is None:
+            return  # booted again by the next run's reset, or ended with its factory
+        self.end()
+
+    def end(self):
+        """End the program's process."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -495,15 +504,23 @@ def whole_or_stepping(adapter, cfg):
 def pipe_factory(command: str, cfg, timeout: float = 10.0):
     """``make()`` over one server process: the first call starts it, each later
     call boots it again with ``reset`` (a server that has exited, or was killed
-    for a late reply, is started anew)."""
-    pipe: PipeAdapter | None = None
+    for a late reply, is started anew). A run's close leaves the process running,
+    since starting an interpreter per run (a scenario, an example) cost more than
+    the run; it is ended once ``make`` is no longer referenced."""
+    held: list[PipeAdapter] = []
 
     def make():
-        nonlocal pipe
-        if pipe is None or pipe.proc.poll() is not None:
-            pipe = PipeAdapter(command, cfg, timeout)
+        if not held or held[0].proc.poll() is not None:
+            held[:] = [PipeAdapter(command, cfg, timeout)]
+            held[0].shared = True
         else:
-            pipe.reset()
-        return whole_or_stepping(pipe, cfg)
+            held[0].reset()
+        return whole_or_stepping(held[0], cfg)
 
+    weakref.finalize(make, _end_all, held)
     return make
+
+
+def _end_all(held: list) -> None:
+    for pipe in held:
+        pipe.end()
