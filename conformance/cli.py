@@ -715,7 +715,7 @@ def run_interleave(cfg, make=None, echo=click.echo, claim=None, picture=None,
                          progress=shown.states if shown.enabled else None)
     head = f"interleave [{cfg.name}, profile {cfg.profile}]"
     if r.whole:
-        cov.split_only = cov.reachable - coverage.serial_outcomes(cfg)
+        cov.of_whole_operations()
     try:
         return _interleave_verdict(cfg, r, head, make, claim, picture, echo, save)
     finally:  # what the run exercised, after its verdict

@@ -497,6 +497,11 @@ class Coverage:
     def add(self, outcomes) -> None:
         self.seen.update(outcomes)
 
+    def of_whole_operations(self) -> None:
+        """The implementation runs whole operations: the outcomes only a split
+        path reaches are out of its reach, and reported apart."""
+        self.split_only = (self.reachable or frozenset()) - serial_outcomes(self.cfg)
+
     @property
     def uncovered(self) -> list[str]:
         return sorted((self.reachable or frozenset()) - set(self.seen))
@@ -1074,7 +1079,7 @@ def race(cfg: Config, make, *, seed_value: int, examples: int, steps: int,
     cov = for_steps(cfg)
     whole = _runs_whole(make)
     if whole:
-        cov.split_only = cov.reachable - serial_outcomes(cfg)
+        cov.of_whole_operations()
     stats = race_machine.run(cfg, seed_value=seed_value, examples=examples, steps=steps,
                              make=make, coverage=cov,
                              scenarios=race_scenarios(cfg, whole=whole) if scenarios else None,
