@@ -7,9 +7,19 @@
  * It supports the scopes with tasks at boot (conformance, accounting,
  * hierarchy, race, large, force-empty, conformance-immigrate), with tasks
  * spawned and memcgs at boot (tasks, death, death-hier, immigrate,
- * immigrate-race), and with root caches (destruction, destruction-kmem,
- * destruction-2roots, root-objects, root-create), and refuses others at reset
- * (a profile other than correct).
+ * immigrate-race), with root caches (destruction, destruction-kmem,
+ * destruction-2roots, root-objects, root-create) and with the per-cpu stock
+ * (stock, stock-race), and refuses others at reset (a profile other than
+ * correct).
+ * The per-cpu stock is the model's (model/actions/stock.py): with the
+ * configuration's percpu_stock, each of nr_cpus cpus has a memcg_stock, task k
+ * runs on cpu k % nr_cpus, and a task's kernel page (its res side) and pinned
+ * user page are charged through its cpu's stock: consume_stock, else a batch
+ * of max(charge_batch, nr_pages) pages, retried at nr_pages when it fails
+ * (the failed batch counted in failcnt), the excess left in the stock by
+ * refill_stock, which drains a stock caching another memcg. kmem stays exact;
+ * uncharges never meet the stock; rmdir and force_empty drain the subtree's
+ * stocks (drain_all_stock_sync), call drain_stock one cpu's.
  * memory.move_charge_at_immigrate is the model's (model/actions/move_charge.py):
  * an attach into a group with bit 0 set moves the anonymous pages of the mm it
  * owns that are charged to its old group, precharging the new one first (which
@@ -60,6 +70,10 @@
  *   -DBUG_IMMIGRATE_FROM_SOURCE  an attach consults the old group's
  *                           move_charge_at_immigrate, not the destination's
  *                           (mem_cgroup_can_attach reads mc.to's: move_anon())
+ *   -DBUG_NO_STOCK_DRAIN    rmdir and force_empty leave the subtree's per-cpu
+ *                           stocks holding their precharged pages
+ *                           (mem_cgroup_reparent_charges without its
+ *                           drain_all_stock_sync)
  *
  * gcc only: cc -O2 -Wall -o kmemcg-c kmemcg.c
  */
@@ -83,6 +97,8 @@
 #define MAXM 16
 #define MAXT 16
 #define MAXPAGES 4096
+#define MAXCPUS 16
+#define CHARGE_BATCH 32             /* the kernel's (3.8); a scope gives its own */
 #define MOVE_CHARGE_TYPE_ANON 0   /* memory.move_charge_at_immigrate's bits (3.8) */
 #define NR_MOVE_TYPE 2
 
@@ -561,12 +577,119 @@ static int mem_cgroup_try_charge(int m, uint64_t n)
 	}
 }
 
+/* ------------------------------------------------------------ the per-cpu stock */
+
+/* struct memcg_stock_pcp (3.8): one cpu's stock, the memcg it caches and the
+ * res pages precharged to it and not yet used. Only memcg->res is stocked:
+ * memcg_charge_kmem charges kmem with res_counter_charge itself. */
+struct memcg_stock_pcp {
+	int cached;                     /* -1: none */
+	long nr_pages;
+};
+
+static struct memcg_stock_pcp memcg_stock[MAXCPUS];
+static int nr_cpus;                 /* 0: no stock, res charged page for page */
+static long charge_batch;           /* CHARGE_BATCH, the configuration's */
+
+/* raw_smp_processor_id() in task t's charge: task k runs on cpu k % nr_cpus
+ * (the model migrates no task); -1 without the stock */
+static int task_cpu(int t)
+{
+	return nr_cpus ? t % nr_cpus : -1;
+}
+
+/* consume_stock (3.8, with V3-01's nr_pages): take nr_pages, at most
+ * CHARGE_BATCH, from the cpu's stock if it caches m and holds enough */
+static int consume_stock(int m, long nr_pages, int cpu)
+{
+	struct memcg_stock_pcp *stock = &memcg_stock[cpu];
+	if (nr_pages > charge_batch || stock->cached != m || stock->nr_pages < nr_pages)
+		return 0;
+	stock->nr_pages -= nr_pages;
+	return 1;
+}
+
+/* drain_stock (3.8): the stock's pages given back to its memcg's res, up the
+ * hierarchy; it caches no memcg */
+static void drain_stock(struct memcg_stock_pcp *stock)
+{
+	if (stock->cached >= 0 && stock->nr_pages)
+		res_counter_uncharge(stock->cached, 0, (uint64_t)stock->nr_pages * PAGE_SIZE);
+	stock->nr_pages = 0;
+	stock->cached = -1;
+}
+
+/* refill_stock (3.8): a stock caching another memcg is drained first */
+static void refill_stock(int m, long nr_pages, int cpu)
+{
+	struct memcg_stock_pcp *stock = &memcg_stock[cpu];
+	if (stock->cached != m) {
+		drain_stock(stock);
+		stock->cached = m;
+	}
+	stock->nr_pages += nr_pages;
+}
+
+/* drain_local_stock (3.8): the cpu's stock work, queued by drain_all_stock
+ * from a reclaim, or the CPU_DEAD notifier's drain_stock. -EINVAL for a cpu
+ * the machine has not. */
+static int drain_local_stock(int cpu)
+{
+	if (cpu < 0 || cpu >= nr_cpus)
+		return -EINVAL;
+	drain_stock(&memcg_stock[cpu]);
+	return 0;
+}
+
+/* drain_all_stock_sync(root_memcg) (3.8): every cpu's stock caching root_memcg
+ * or a memcg charging its counters (mem_cgroup_same_or_subtree) drained, and
+ * the caller waits for them */
+static void drain_all_stock_sync(int root_memcg)
+{
+#ifdef BUG_NO_STOCK_DRAIN
+	return; /* the subtree's stocks left holding their precharged pages */
+#endif
+	for (int cpu = 0; cpu < nr_cpus; cpu++)
+		if (memcg_stock[cpu].cached >= 0 && reaches(memcg_stock[cpu].cached, root_memcg))
+			drain_stock(&memcg_stock[cpu]);
+}
+
+/* __mem_cgroup_try_charge's res side for nr_pages pages on cpu (3.8): 0 or
+ * -ENOMEM. Without the stock (or with no cpu known: a slab's or a stack's
+ * charge, whose charging task the model does not name) the exact charge,
+ * reclaiming page cache at U unless may_reclaim is off. With it:
+ * consume_stock, else a batch of max(CHARGE_BATCH, nr_pages) pages, retried
+ * at nr_pages when it fails (mem_cgroup_do_charge's CHARGE_RETRY: the batch's
+ * failcnt and max_usage stay), the excess put in the stock by refill_stock.
+ * No reclaim there: no scope with the stock has page cache. */
+static int try_charge_res(int m, long nr_pages, int cpu, int may_reclaim)
+{
+	uint64_t size = (uint64_t)nr_pages * PAGE_SIZE;
+	if (cpu < 0)
+		return may_reclaim ? mem_cgroup_try_charge(m, size) : res_counter_charge(m, 0, size, NULL);
+	if (consume_stock(m, nr_pages, cpu))
+		return 0;
+	long batch = charge_batch > nr_pages ? charge_batch : nr_pages;
+	int ret = res_counter_charge(m, 0, (uint64_t)batch * PAGE_SIZE, NULL);
+	if (ret && batch > nr_pages) {
+		batch = nr_pages;
+		ret = res_counter_charge(m, 0, size, NULL);
+	}
+	if (ret)
+		return ret;
+	if (batch > nr_pages)
+		refill_stock(m, batch - nr_pages, cpu);
+	return 0;
+}
+
 /* mem_cgroup_reparent_charges: the user pages move to the parent (the root
  * without hierarchy), each kind kept (an mm's anonymous pages stay the mm's,
  * page cache becomes the target's); only this level's res gives them up, the
- * levels above being charged for them already; kernel pages stay. */
+ * levels above being charged for them already; kernel pages stay. Each turn
+ * of its loop first drains the stocks of m's subtree (drain_all_stock_sync). */
 static void mem_cgroup_reparent_charges(int m)
 {
+	drain_all_stock_sync(m); /* or the precharged pages would keep it from ending */
 	int target = memcgs[m].hier ? memcgs[m].parent : 0;
 	long moved = memcgs[m].user_pages;
 	memcgs[target].user_pages += moved;
@@ -954,13 +1077,14 @@ static int new_page(int user, int memcg, int order)
 }
 
 /* memcg_charge_kmem (3.8): kmem first, failing at once over K with no reclaim,
- * then res, reclaiming page cache at U; a failed res charge gives the kmem
- * charge back. 0 or -ENOMEM. */
-static int memcg_charge_kmem(int m, uint64_t size)
+ * then res through __mem_cgroup_try_charge (cpu's stock; -1: none known, the
+ * exact charge), reclaiming page cache at U; a failed res charge gives the
+ * kmem charge back. 0 or -ENOMEM. */
+static int memcg_charge_kmem(int m, uint64_t size, int cpu)
 {
 	if (res_counter_charge(m, 1, size, NULL)) /* over K: at once, no reclaim */
 		return -ENOMEM;
-	if (mem_cgroup_try_charge(m, size)) { /* at U: page cache reclaimed first */
+	if (try_charge_res(m, (long)(size / PAGE_SIZE), cpu, 1)) { /* at U: page cache reclaimed first */
 #ifndef BUG_NO_KMEM_ROLLBACK
 		res_counter_uncharge(m, 1, size);
 #endif
@@ -997,7 +1121,7 @@ static int alloc_kmem(int t, int nokmemcg, int nofail, int in_interrupt, int fai
 	if (bypass || !memcg_kmem_enabled_key || m == 0 || !memcgs[m].kmem_active)
 		return fail ? -ENOMEM : new_page(0, -1, order);
 	uint64_t size = PAGE_SIZE << order;
-	if (memcg_charge_kmem(m, size))
+	if (memcg_charge_kmem(m, size, task_cpu(t)))
 		return -ENOMEM;
 	if (fail) { /* memcg_kmem_commit_charge(NULL, ...): memcg_uncharge_kmem */
 		memcg_uncharge_kmem(m, size);
@@ -1021,11 +1145,12 @@ static int free_kmem(int p)
 }
 
 /* mem_cgroup_charge_common with __GFP_NORETRY (3.8): a pinned page, charged
- * or failed on the limits alone, no reclaim (the model's user.charge) */
+ * or failed on the limits alone, no reclaim (the model's user.charge),
+ * through the task's cpu's stock where the scope has it */
 static int alloc_user(int t)
 {
 	int m = try_charge_memcg(t);
-	if (m != 0 && res_counter_charge(m, 0, PAGE_SIZE, NULL)) /* the root is never charged */
+	if (m != 0 && try_charge_res(m, 1, task_cpu(t), 0)) /* the root is never charged */
 		return -ENOMEM;
 	memcgs[m].user_pages++;
 	return new_page(1, m, 0);
@@ -1089,7 +1214,7 @@ static int alloc_thread_info_node(int m, int *stack)
 	*stack = -1;
 	if (!memcg_kmem_enabled_key || m <= 0 || !memcgs[m].kmem_active)
 		return 0; /* memcg_kmem_enabled() && memcg_can_account_kmem() */
-	if (memcg_charge_kmem(m, PAGE_SIZE << thread_size_order))
+	if (memcg_charge_kmem(m, PAGE_SIZE << thread_size_order, -1))
 		return -ENOMEM;
 	*stack = m;
 	return 0;
@@ -1456,7 +1581,7 @@ static int kmem_getpages(int c)
 	if (s == MAXSLABS)
 		return -ENOMEM; /* no page frame left here: the page allocator fails */
 	if (m > 0) {
-		if (memcg_charge_kmem(m, PAGE_SIZE << slab_order))
+		if (memcg_charge_kmem(m, PAGE_SIZE << slab_order, -1))
 			return -ENOMEM;
 		caches[c].nr_pages += 1L << slab_order;
 	}
@@ -2043,6 +2168,18 @@ static void snapshot(void)
 	emit("}");
 	if (n_roots)
 		slab_snapshot();
+	if (nr_cpus) { /* memcg_stock per cpu: the memcg cached, by path, and its pages */
+		emit(", \"stock\": [");
+		for (int cpu = 0; cpu < nr_cpus; cpu++) {
+			emit("%s{\"memcg\": ", cpu ? ", " : "");
+			if (memcg_stock[cpu].cached < 0)
+				emit("null");
+			else
+				emit_str(memcgs[memcg_stock[cpu].cached].path);
+			emit(", \"nr_pages\": %ld}", memcg_stock[cpu].nr_pages);
+		}
+		emit("]");
+	}
 	emit("}");
 }
 
@@ -2115,6 +2252,19 @@ static const char *reset(J *params)
 	const char *err = slab_reset(cfg);
 	if (err)
 		return err;
+	/* the per-cpu stock: nr_cpus cpus, each with an empty memcg_stock */
+	J *ncpu = get(cfg, "nr_cpus"), *batch = get(cfg, "charge_batch");
+	nr_cpus = 0;
+	charge_batch = CHARGE_BATCH;
+	if (truthy(get(cfg, "percpu_stock"))) {
+		nr_cpus = ncpu && ncpu->type == J_NUM ? (int)ncpu->num : 2;
+		if (batch && batch->type == J_NUM)
+			charge_batch = (long)batch->num;
+		if (nr_cpus < 1 || nr_cpus > MAXCPUS || charge_batch < 1)
+			return "bad nr_cpus (1 to 16) or charge_batch";
+	}
+	for (int cpu = 0; cpu < MAXCPUS; cpu++)
+		memcg_stock[cpu] = (struct memcg_stock_pcp){-1, 0};
 	booted = 1;
 	return NULL;
 }
@@ -2162,6 +2312,11 @@ static long long call(J *params, const char **err)
 		return css_free(m);
 	if (!strcmp(op, "mem_cgroup_free"))
 		return mem_cgroup_free(m);
+	if (!strcmp(op, "drain_stock")) {
+		J *cpu = get(a, "cpu");
+		return drain_local_stock(cpu && cpu->type == J_NUM && cpu->num >= 0
+					 && cpu->num < MAXCPUS ? (int)cpu->num : -1);
+	}
 	if (!strcmp(op, "fork")) {
 		J *parent = get(a, "parent"), *thread = get(a, "thread");
 		int p = parent && parent->type == J_STR ? task_by_name(parent->str) : -1;
