@@ -29,6 +29,8 @@ TASK_BUGS = ("STACK_TO_FORKER",)
 IMMIGRATE_BUGS = ("IMMIGRATE_FROM_SOURCE",)
 #: variants only a scope with root caches can kill: judged on destruction
 SLAB_BUGS = ("DESTROY_NOT_EMPTY",)
+#: variants only a scope with the per-cpu stock can kill: judged on stock
+STOCK_BUGS = ("NO_STOCK_DRAIN",)
 
 
 def _write(path, file, text):
@@ -65,7 +67,8 @@ def built(tmp_path_factory):
                               "-o", str(out / name), str(EXAMPLE / "kmemcg.c")],
                              stderr=subprocess.PIPE, text=True)
             for name, flags in [("kmemcg-c", [])]
-            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"]) for b in [*BUGS, *TASK_BUGS, *IMMIGRATE_BUGS, *SLAB_BUGS]]]
+            + [(f"kmemcg-c-{b}", [f"-DBUG_{b}"])
+               for b in [*BUGS, *TASK_BUGS, *IMMIGRATE_BUGS, *SLAB_BUGS, *STOCK_BUGS]]]
     for job in jobs:
         _, err = job.communicate(timeout=120)
         assert job.returncode == 0, err
@@ -203,3 +206,58 @@ def test_a_destroy_work_that_frees_a_cache_with_objects_is_killed(built):
             built / "kmemcg-c-DESTROY_NOT_EMPTY")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "destroy" in r.output, r.output
+
+
+def _preset_file(tmp_path_factory, preset, name, **changes):
+    """A preset's configuration with ``changes``, written as a file for --config."""
+    path = tmp_path_factory.mktemp(name) / f"{name}.json"
+    path.write_text(json.dumps(PRESETS[preset].to_json() | {"name": name, **changes}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stock(tmp_path_factory):
+    """stock (two tasks on two cpus, a batch of two pages, a res limit a batch
+    does not fit beside a page) with fatal_signals: the sequential machine's
+    set_task may give a task a fatal signal, whose user page then goes to the
+    root, which the model allows only in a scope with fatal_signals."""
+    return _preset_file(tmp_path_factory, "stock", "stock-fatal", fatal_signals=True)
+
+
+@pytest.fixture(scope="module")
+def stock_kmem(tmp_path_factory):
+    """stock-race's kernel pages alone: one task on one cpu, its charges
+    through its stock, attach and the cpu's drain, small enough to interleave
+    in seconds (stock-race itself, user pages too, takes some 20)."""
+    return _preset_file(tmp_path_factory, "stock-race", "stock-kmem",
+                        actions=["charge.kmem", "charge.res", "charge.commit", "charge.abort",
+                                 "free.uncharge", "attach", "stock.drain"])
+
+
+def test_the_c_implementation_charges_through_the_per_cpu_stock(built, stock):
+    """The model's scenarios on stock and a few seeded runs: a page's charge
+    precharging a second into the cpu's stock, a failed batch retried at one
+    page (its failcnt counted), the stock drained by drain_stock and rmdir."""
+    r = run("conform", "--config", stock, "--pipe", built / "kmemcg-c", "--seed", "1",
+            "--examples", "10", "--steps", "20")
+    assert r.exit_code == Exit.OK, r.output
+    assert "conforms" in r.output and "0 uncovered" in r.output, r.output
+
+
+def test_every_serial_run_of_the_c_implementation_is_the_models_with_a_stock(built, stock_kmem):
+    r = run("interleave", "--config", stock_kmem, "--pipe", built / "kmemcg-c")
+    assert r.exit_code == Exit.OK, r.output
+    n = between_operations(Config.load(stock_kmem))
+    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
+        r.output
+
+
+def test_an_rmdir_that_leaves_a_stock_charged_is_killed(built, stock, tmp_path):
+    """BUG_NO_STOCK_DRAIN: mem_cgroup_reparent_charges without its
+    drain_all_stock_sync, so a removed group's res keeps the page its cpu's
+    stock precharged (the model's scenario for an rmdir with kmem pages)."""
+    r = run("conform", "--config", stock, "--pipe", built / "kmemcg-c-NO_STOCK_DRAIN",
+            "--seed", "1", "--examples", "10", "--steps", "20", "--save", tmp_path / "r.json")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "NONCONFORMANCE" in r.output and "stock" in r.output and "rmdir" in r.output, \
+        r.output
