@@ -189,6 +189,18 @@ class PythonAdapter:
         """A whole operation, on an implementation of the minimal path."""
         return self._guard(op, self.kernel.call, op, args)
 
+    @property
+    def checkpoints(self) -> bool:
+        """Whether the implementation offers ``save`` and ``restore`` (the
+        ``checkpoint`` capability; used on the minimal path only)."""
+        return all(callable(getattr(self.kernel, f, None)) for f in ("save", "restore"))
+
+    def save(self) -> None:
+        self._guard("save", self.kernel.save)
+
+    def restore(self) -> None:
+        self._guard("restore", self.kernel.restore)
+
     def _guard(self, what, fn, *args, **kw):
         try:
             return bounded(f"{self.name}: {what}", fn, *args, timeout=self.timeout, **kw)
@@ -430,9 +442,21 @@ class PipeAdapter:
     def stepping(self) -> bool:
         return "steps" in self.capabilities
 
+    @property
+    def checkpoints(self) -> bool:
+        return "checkpoint" in self.capabilities
+
     def call(self, op, args):
         """A whole operation (the ``call`` capability): its result."""
         return self._call("call", {"op": op, "args": args})
+
+    def save(self) -> None:
+        """Remember the machine's state (the ``checkpoint`` capability)."""
+        self._call("save", {})
+
+    def restore(self) -> None:
+        """Return to the state last saved."""
+        self._call("restore", {})
 
     def start(self, op, args):
         return self._call("start", {"op": op, "args": args})
@@ -477,20 +501,21 @@ class PipeAdapter:
 def capabilities(who: str, hello) -> frozenset[str]:
     """What a ``hello`` reply says the implementation offers: ``steps`` (start,
     step, queued, hidden: race checking), ``call`` (whole operations: the
-    minimal path), or both. A reply without ``capabilities`` is a server of
-    before the handshake said them, which steps."""
+    minimal path), or both, and optionally ``checkpoint`` (save and restore).
+    A reply without ``capabilities`` is a server of before the handshake said
+    them, which steps."""
     caps = hello.get("capabilities", ["steps"]) if isinstance(hello, dict) else ["steps"]
     if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
         raise SetupError(f"{who}: hello's capabilities must be a list of names, got {caps!r}")
     unknown = sorted(set(caps) - set(CAPABILITIES))
-    if unknown or not caps:
+    if unknown or not set(caps) & {"steps", "call"}:
         raise SetupError(f"{who}: hello's capabilities {caps!r}: each must be one of "
-                         f"{', '.join(CAPABILITIES)}, and at least one given")
+                         f"{', '.join(CAPABILITIES)}, and 'steps' or 'call' among them")
     return frozenset(caps)
 
 
 #: what an implementation may offer (docs/protocol.md)
-CAPABILITIES = ("steps", "call")
+CAPABILITIES = ("steps", "call", "checkpoint")
 
 
 def whole_or_stepping(adapter, cfg):

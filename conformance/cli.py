@@ -764,8 +764,10 @@ def _interleave_verdict(cfg, r, head, make, claim, picture, echo, save=None) -> 
     g = granularity.judge(cfg, r.states, r.splits, claim, between_operations=r.whole)
     pruned = f" ({g.broken} broken by known bugs, not expanded)" if claim else ""
     between = " between whole operations" if r.whole else ""
+    restored = f", {r.restored} tries from a checkpoint" if r.restored else ""
     echo(f"{head}: implementation {g.implementation_states} abstract states{between}, model "
-         f"{g.model_states}{pruned}: {g.verdict}; {r.steps} steps checked, {r.seconds:.2f}s")
+         f"{g.model_states}{pruned}: {g.verdict}; {r.steps} steps checked{restored}, "
+         f"{r.seconds:.2f}s")
     _warnings(claim, r.warnings, echo)
     for line in granularity.lines(cfg, g):
         echo(line)

@@ -41,7 +41,7 @@ import os
 import re
 import time
 from collections import Counter, deque
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from errno import EBUSY, EINVAL, errorcode
 from functools import cache, lru_cache
@@ -55,6 +55,7 @@ from kmemcg.conformance.alone import minimal_work_name, model_operation, user_fa
 from kmemcg.conformance.harness import BYPASS_CONTEXT, memcg_paths
 from kmemcg.model import cgroupfs, slab_common
 from kmemcg.model import explore as explorer
+from kmemcg.model.background import Background
 from kmemcg.model.config import NONE, PAGE_SIZE, ROOT, UNLIMITED, Config
 from kmemcg.model.controller import MODEL
 from kmemcg.model.facts import (
@@ -782,18 +783,39 @@ def search(cfg: Config, max_states: int = 3000, deep_states: int = 8000) -> Reac
     the :func:`_menu`'s deep operations, for ``deep_states`` shapes: outcomes
     six to nine operations in (a reparenting to a hierarchical parent, reclaim
     from an ancestor's other child), which the exact search would need some
-    10^5 states to reach."""
+    10^5 states to reach.
+
+    The deep search runs beside the exact one, in a process of its own: it is
+    needed only where the exact one is cut short, which is known only at its
+    end, and it shares nothing with it. An outcome both find keeps the exact
+    search's scenario, as when the deep one ran after it."""
     reach = Reach()
-    _breadth_first(cfg, reach, max_states, key=lambda s, pages: (s, pages), deep=False)
-    reach.states = len(reach.prefix)
-    if not reach.complete and deep_states:
-        _breadth_first(cfg, reach, deep_states, key=lambda s, pages: _shape(cfg, s, pages),
-                       deep=True)
-        reach.shapes = len(reach.prefix)
+    with Background(_deep_search, cfg, deep_states) if deep_states else nullcontext() as deep:
+        _breadth_first(cfg, reach, max_states, key=lambda s, pages: (s, pages), deep=False)
+        reach.states = len(reach.prefix)
+        _forget_steps()
+        if not reach.complete and deep is not None:
+            scenarios, reach.shapes = deep.result()
+            for o, scenario in scenarios.items():
+                reach.scenarios.setdefault(o, scenario)
     reach.prefix = {}
-    _step_outcomes.cache_clear()  # they hold some 10^5 states: the search's alone
-    _shape.cache_clear()
     return reach
+
+
+def _deep_search(cfg: Config, deep_states: int) -> tuple[dict, int]:
+    """:func:`search`'s deep search: its outcomes with their scenarios, and the
+    shapes it stored."""
+    reach = Reach()
+    _breadth_first(cfg, reach, deep_states, key=lambda s, pages: _shape(cfg, s, pages),
+                   deep=True)
+    _forget_steps()
+    return reach.scenarios, len(reach.prefix)
+
+
+def _forget_steps() -> None:
+    """Empty the search's caches: they hold some 10^5 states, the search's alone."""
+    _step_outcomes.cache_clear()
+    _shape.cache_clear()
 
 
 def _breadth_first(cfg: Config, reach: Reach, max_states: int, key, deep: bool) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from copy import deepcopy
 from dataclasses import dataclass, field
 from errno import EINVAL, ENOENT, ENOMEM
 
@@ -200,6 +201,8 @@ class InterleaveResult:
     #: the implementation runs whole operations (conformance/sequential.py): the
     #: states between two steps of one operation are the model's, shown for it
     whole: bool = False
+    #: tries begun from a restored checkpoint rather than a replay from boot
+    restored: int = 0
 
 
 def problem_of(e: ProtocolError, during=None) -> str:
@@ -270,6 +273,24 @@ class _Run:
         self.paths_run: dict[str, tuple[str, dict, list]] = {}
         #: what the last try's step broke of the ghost of objects, if anything
         self.ghost_problem: str | None = None
+
+    @property
+    def checkpoints(self) -> bool:
+        """Whether the run can be saved and restored rather than replayed: an
+        implementation of whole operations with the ``checkpoint`` capability."""
+        return getattr(self.impl, "stepping", True) is False \
+            and getattr(self.impl, "checkpoints", False)
+
+    def save(self) -> dict:
+        """Save the implementation's state; this run's record of it, returned."""
+        self.impl.save()
+        return _copied({f: v for f, v in vars(self).items() if f not in _NOT_SAVED})
+
+    def restore(self, saved: dict) -> _Run:
+        """This run, back where :meth:`save` left it (``saved`` stays as it was)."""
+        self.impl.restore()
+        vars(self).update(_copied(saved))
+        return self
 
     def abstract(self) -> tuple:
         """(the kernel's abstract state, None) or (None, why its snapshot is refused)."""
@@ -621,6 +642,16 @@ class _Run:
         return step, post, None
 
 
+#: what a run's save leaves out: the implementation, which saves itself, and
+#: what no try changes
+_NOT_SAVED = frozenset({"impl", "cfg", "paths", "coverage"})
+
+
+def _copied(saved: dict) -> dict:
+    """A deep copy of a run's record, its sentinel kept (compared by identity)."""
+    return deepcopy(saved, {id(_UNKNOWN): _UNKNOWN})
+
+
 def _same_path(expected: tuple, took: tuple) -> bool:
     """Whether a guarded path's first step is the one it was started for: that
     action, or, since the allocator chooses the slab and whether a slab a free
@@ -727,12 +758,18 @@ def _search(cfg: Config, make, max_states: int, res: InterleaveResult, paths: di
             key, prefix = queue.popleft()
             state = key[0]
             run = _replay(cfg, make, prefix)
+            # each try starts from this state: restored, where the implementation
+            # can save it, else replayed from boot
+            saved = run.save() if run.checkpoints else None
             # a kernel path that took its last step returns lazily; its return is
             # closed over when it lets a try that waited here go on (it held the
             # lock: a serial implementation's one lock), not in every state
             waited, returns = [], []
             for n, choice in enumerate(run.choices(state)):
-                if n:  # the first try runs on the run that listed the choices
+                if n and saved is not None:  # the first try runs on the run that listed them
+                    run = run.restore(saved)
+                    res.restored += 1
+                elif n:
                     run = _replay(cfg, make, prefix)
                 run.coverage = coverage
                 step, post, problem = run.take(choice, state, oracle, claim, reads=False)

@@ -13,11 +13,15 @@ operations and a snapshot, for ``conform``) and the stepping one (capability
 
 ``hello(protocol)``
     the client's version; the server answers ``{"protocol": 2, "capabilities":
-    [...]}`` (``"steps"``, ``"call"``; left out: ``["steps"]``), or refuses a
+    [...]}`` (``"steps"``, ``"call"``, ``"checkpoint"``; left out: ``["steps"]``), or refuses a
     client that speaks another version (a version 1 client sends none).
 ``call(op, args) -> result``
     the minimal path: run an operation to completion (conformance/sequential.py
     supplies its steps from the model).
+``save()``, ``restore()``
+    optional (capability ``checkpoint``, minimal path): remember the machine's
+    state in one slot, and return to it; the interleaver restores a state for
+    each try from it rather than replaying its operations from boot.
 ``reset(config)``
     boot the machine the configuration describes (``Config.to_json``: its
     memcgs, tasks and root caches, what is online at boot, the fixes kept).

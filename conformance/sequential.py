@@ -44,6 +44,8 @@ unload) that is no longer due by its turn is not called at all.
 
 from __future__ import annotations
 
+import json
+from copy import deepcopy
 from errno import EINVAL, ENOENT
 
 from kmemcg.conformance.alone import KERNEL_PATHS, USER_CHARGES, model_operations, queued_work
@@ -222,6 +224,30 @@ class WholeOperations:
     def hidden(self):
         return None
 
+    @property
+    def checkpoints(self) -> bool:
+        """Whether the implementation can save and restore its state."""
+        return getattr(self.inner, "checkpoints", False)
+
+    def save(self) -> None:
+        """Save the implementation's state, and this bookkeeping of it."""
+        self.inner.save()
+        # the last snapshot is handed out as it is, never changed: shared
+        self._saved = (self.inner.snapshot(), self._last,
+                       deepcopy({f: getattr(self, f) for f in _BOOKKEEPING}))
+
+    def restore(self) -> None:
+        """Back to the last :meth:`save`, which stays saved. A restore is checked
+        by the snapshot it leaves: a checkpoint only saves time, so one that does
+        not bring the state back must not pass for a verdict."""
+        self.inner.restore()
+        raw, self._last, kept = self._saved
+        if (now := self.inner.snapshot()) != raw:
+            raise ProtocolError(f"restore did not bring back the state saved: its snapshot "
+                                f"differs ({_raw_diff(raw, now)})")
+        for f, v in deepcopy(kept).items():
+            setattr(self, f, v)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -246,7 +272,7 @@ class WholeOperations:
         for way in ways:  # the one whose end is the implementation's, else the nearest
             snap = completed(self.cfg, raw, to_json(self.cfg, way[2]), self._names)
             after = self._alpha(snap)
-            d = _distance(after, way[2])
+            d = 0 if after == way[2] else _distance(after, way[2])
             if distance is None or d < distance:
                 chosen, distance = (way, snap, after), d
             if d == 0:
@@ -361,6 +387,11 @@ class WholeOperations:
         return root_own(self.cfg, root_of(self.cfg, c)) if self.cfg.root_objects else None
 
 
+#: what WholeOperations keeps of the implementation's run, saved beside its state
+_BOOKKEEPING = ("ctx", "pages", "objects", "threads", "replies", "running", "_next",
+                "_pages_after", "state", "_between")
+
+
 def _placed(op: str, result):
     """An allocation's result as the harness takes it (the handle), and the slab
     the implementation says the object sits on (None: it named none)."""
@@ -374,6 +405,15 @@ def _distance(a: State | None, b: State) -> int:
     against the model's way it went nearest, so the report names its one slip."""
     xs, ys = list(leaves(a)) if a is not None else [], list(leaves(b))
     return sum(x != y for x, y in zip(xs, ys, strict=False)) + abs(len(xs) - len(ys)) + (a is None)
+
+
+def _raw_diff(a, b, at: str = "") -> str:
+    """Where two snapshots (JSON values) first differ, briefly."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if a.get(k) != b.get(k):
+                return _raw_diff(a.get(k), b.get(k), f"{at}.{k}" if at else str(k))
+    return f"{at or 'the snapshot'}: saved {json.dumps(a)[:80]}, now {json.dumps(b)[:80]}"
 
 
 def _diff(cfg: Config, a: State, b: State) -> str:

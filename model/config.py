@@ -111,6 +111,9 @@ class Config:
     nr_cpus: int = 2
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
+    def __deepcopy__(self, memo) -> Config:
+        return self  # a scope does not change: a copy of a record holding it may share it
+
     @property
     def n_memcgs(self) -> int:
         return len(self.memcgs)

@@ -186,6 +186,9 @@ class State(NamedTuple):
     #: bit 0, MOVE_CHARGE_TYPE_FILE bit 1); 0 at mem_cgroup_css_alloc.
     move_charge: tuple
 
+    def __deepcopy__(self, memo) -> State:
+        return self  # a value: a copy of a record holding it may share it
+
 
 def initial(cfg: Config) -> State:
     """Boot: the root memcg, the root caches (``boot_roots``; else their slots

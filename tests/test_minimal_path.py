@@ -3,6 +3,7 @@ a snapshot, in process and over the pipe; the hello's capabilities; the race
 commands judge it an operation at a time, between operations."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,25 @@ def test_every_serial_run_of_a_sequential_implementation_is_the_models():
         in r.output, r.output
 
 
+@pytest.mark.parametrize("config", ["race", "destruction"])
+def test_a_checkpoint_saves_replays_and_changes_no_verdict(config):
+    """With the ``checkpoint`` capability each try from a state begins at a
+    restore of it, not a replay from boot; the states found are the same."""
+    r = run("interleave", "--config", config, "--impl", "whole:Checkpointed")
+    assert r.exit_code == Exit.OK, r.output
+    n = between_operations(PRESETS[config])
+    assert f"implementation {n} abstract states between whole operations, model {n}: equal" \
+        in r.output, r.output
+    assert re.search(r"; \d+ steps checked, [1-9]\d* tries from a checkpoint", r.output), r.output
+
+
+def test_a_restore_that_does_not_bring_the_state_back_is_reported_as_such():
+    r = run("interleave", "--config", "race", "--impl", "whole:ForgetfulRestore")
+    assert r.exit_code == Exit.VIOLATION, r.output
+    assert "restore did not bring back the state saved: its snapshot differs" in r.output, \
+        r.output
+
+
 def test_the_race_machine_drives_a_sequential_implementation_an_operation_at_a_time():
     r = run("conform", "--config", "death", "--impl", "whole:WholeKernel", "--seed", "2",
             "--examples", "30")
@@ -102,17 +122,18 @@ def test_the_server_says_its_capabilities_and_runs_a_whole_operation():
     assert made["result"] == 0 and again["result"] == -17  # -EEXIST
 
 
-def test_a_hello_with_unknown_capabilities_is_a_usage_error(tmp_path):
+@pytest.mark.parametrize("caps", [["teleport"], ["checkpoint"]])
+def test_a_hello_with_unknown_or_no_driving_capabilities_is_a_usage_error(tmp_path, caps):
     server = tmp_path / "odd.py"
     server.write_text(
         "import json, sys\n"
         "for line in sys.stdin:\n"
         "    req = json.loads(line)\n"
         "    print(json.dumps({'id': req['id'], 'result': {'protocol': 2,"
-        " 'capabilities': ['teleport']}}), flush=True)\n")
+        f" 'capabilities': {caps!r}}}}}), flush=True)\n")
     r = run("conform", "--pipe", f"{sys.executable} {server}", "--examples", "1")
     assert r.exit_code == Exit.USAGE, r.output
-    assert "teleport" in r.output and "steps, call" in r.output
+    assert caps[0] in r.output and "'steps' or 'call' among them" in r.output
 
 
 def test_the_race_machine_gives_a_sequential_implementation_scenarios_it_can_take(tmp_path):

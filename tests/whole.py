@@ -59,6 +59,40 @@ class WholeKernel:
         return snap
 
 
+class Checkpointed(WholeKernel):
+    """The reference seen whole, with the ``checkpoint`` capability: ``restore``
+    boots a fresh kernel and runs again the operations made before ``save``."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.cfg, self.log, self.saved = cfg, [], None
+
+    def call(self, op, args):
+        self.log.append((op, args))
+        return super().call(op, args)
+
+    def save(self):
+        self.saved = list(self.log)
+
+    def restore(self):
+        if self.saved is None:
+            raise RuntimeError("nothing saved")
+        saved = self.saved
+        self.__init__(self.cfg)
+        for op, args in saved:
+            self.call(op, args)
+        self.saved = saved
+
+
+class ForgetfulRestore(Checkpointed):
+    """A ``restore`` that loses the last operation made before ``save``."""
+
+    def restore(self):
+        if self.saved:
+            self.saved = self.saved[:-1]
+        super().restore()
+
+
 class ForceEmptyMovesKmem(WholeKernel):
     """force_empty reparents kernel pages too (a mutant of the zoo, seen whole)."""
 
