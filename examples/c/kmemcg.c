@@ -20,6 +20,9 @@
  * refill_stock, which drains a stock caching another memcg. kmem stays exact;
  * uncharges never meet the stock; rmdir and force_empty drain the subtree's
  * stocks (drain_all_stock_sync), call drain_stock one cpu's.
+ * The optional checkpoint capability: save remembers the whole machine (each
+ * global a later operation depends on, in a section of its own) in one slot,
+ * restore copies it back, as often as asked; reset forgets it.
  * memory.move_charge_at_immigrate is the model's (model/actions/move_charge.py):
  * an attach into a group with bit 0 set moves the anonymous pages of the mm it
  * owns that are charged to its old group, precharging the new one first (which
@@ -353,6 +356,14 @@ static void emit_str(const char *s)
 
 /* ------------------------------------------------------------------ the kernel */
 
+/* The machine's state: every global a later operation, read or snapshot
+ * depends on is declared MACHINE, which puts it in one section of its own;
+ * save copies the section whole and restore copies it back to the same
+ * addresses (ld's __start_/__stop_ symbols bound it). An index into one of its
+ * arrays so stays good, and nothing in it points out of it. */
+#define MACHINE __attribute__((section("kmemcg_machine")))
+extern char __start_kmemcg_machine[], __stop_kmemcg_machine[];
+
 struct res_counter {
 	uint64_t usage, max_usage, limit, failcnt;
 };
@@ -401,13 +412,14 @@ struct page {
 	int used, user, memcg, order;   /* memcg -1: not accounted (a bypass) */
 };
 
-static struct mem_cgroup memcgs[MAXM];
-static struct task_struct tasks[MAXT];
-static struct mm_struct mms[MAXT];
-static struct page pages[MAXPAGES];
-static int n_memcgs, n_tasks, booted;
-static int thread_size_order;       /* THREAD_SIZE_ORDER, the configuration's */
-static int memcg_kmem_enabled_key;  /* static_key count */
+static MACHINE struct mem_cgroup memcgs[MAXM];
+static MACHINE struct task_struct tasks[MAXT];
+static MACHINE struct mm_struct mms[MAXT];
+static MACHINE struct page pages[MAXPAGES];
+static MACHINE int n_memcgs, n_tasks;
+static MACHINE int thread_size_order;       /* THREAD_SIZE_ORDER, the configuration's */
+static MACHINE int memcg_kmem_enabled_key;  /* static_key count */
+static int booted;                          /* a reset succeeded */
 
 static int memcg_by_path(const char *path)
 {
@@ -587,9 +599,9 @@ struct memcg_stock_pcp {
 	long nr_pages;
 };
 
-static struct memcg_stock_pcp memcg_stock[MAXCPUS];
-static int nr_cpus;                 /* 0: no stock, res charged page for page */
-static long charge_batch;           /* CHARGE_BATCH, the configuration's */
+static MACHINE struct memcg_stock_pcp memcg_stock[MAXCPUS];
+static MACHINE int nr_cpus;                 /* 0: no stock, res charged page for page */
+static MACHINE long charge_batch;           /* CHARGE_BATCH, the configuration's */
 
 /* raw_smp_processor_id() in task t's charge: task k runs on cpu k % nr_cpus
  * (the model migrates no task); -1 without the stock */
@@ -1444,11 +1456,11 @@ struct slab {
  * a scope without root_objects, or NO_OBJECT */
 enum { NO_OBJECT = -2, FORGOTTEN = -1 };
 
-static struct kmem_cache_root roots[MAXR];
-static struct kmem_cache caches[MAXC];
-static struct slab slabs[MAXSLABS];
-static int objects_[MAXOBJ];
-static int n_roots, objs_per_slab, slab_order, root_objects, boot_roots;
+static MACHINE struct kmem_cache_root roots[MAXR];
+static MACHINE struct kmem_cache caches[MAXC];
+static MACHINE struct slab slabs[MAXSLABS];
+static MACHINE int objects_[MAXOBJ];
+static MACHINE int n_roots, objs_per_slab, slab_order, root_objects, boot_roots;
 
 /* what the last call hands back besides its integer: an object's slab, or a name */
 static int call_slab = -1;
@@ -2376,6 +2388,34 @@ static long long call(J *params, const char **err)
 	return 0;
 }
 
+/* ------------------------------------------------------------ checkpoint */
+
+static char *saved;             /* the section as save left it; NULL: nothing saved */
+
+static size_t machine_size(void)
+{
+	return (size_t)(__stop_kmemcg_machine - __start_kmemcg_machine);
+}
+
+/* save: the whole machine remembered in the one slot, replacing what it held */
+static void save(void)
+{
+	if (!saved && !(saved = malloc(machine_size()))) {
+		perror("malloc");
+		exit(1);
+	}
+	memcpy(saved, __start_kmemcg_machine, machine_size());
+}
+
+/* restore: back to the state last saved; the slot is kept. -1: nothing saved. */
+static int restore(void)
+{
+	if (!saved)
+		return -1;
+	memcpy(__start_kmemcg_machine, saved, machine_size());
+	return 0;
+}
+
 static void answer(J *req)
 {
 	J *id = get(req, "id"), *method = get(req, "method"), *params = get(req, "params");
@@ -2391,8 +2431,10 @@ static void answer(J *req)
 		if (!v || v->type != J_NUM || v->num != 2)
 			emit("\"error\": \"this server speaks kmemcg protocol 2\"");
 		else
-			emit("\"result\": {\"protocol\": 2, \"capabilities\": [\"call\"]}");
+			emit("\"result\": {\"protocol\": 2, \"capabilities\": [\"call\", \"checkpoint\"]}");
 	} else if (!strcmp(mth, "reset")) {
+		free(saved); /* a reset forgets the slot */
+		saved = NULL;
 		const char *err = reset(params);
 		if (err) {
 			booted = 0;
@@ -2423,10 +2465,18 @@ static void answer(J *req)
 		read_(params);
 	} else if (!strcmp(mth, "snapshot")) {
 		snapshot();
+	} else if (!strcmp(mth, "save")) {
+		save();
+		emit("\"result\": 0");
+	} else if (!strcmp(mth, "restore")) {
+		if (restore())
+			emit("\"error\": \"nothing saved\"");
+		else
+			emit("\"result\": 0");
 	} else {
 		emit("\"error\": ");
 		emit_str("unknown method (this implementation offers hello, reset, call, read, "
-			 "snapshot, slabinfo: the minimal path, no steps)");
+			 "snapshot, slabinfo, save, restore: the minimal path and checkpoints, no steps)");
 	}
 	emit("}\n");
 }
@@ -2454,5 +2504,6 @@ int main(void)
 	}
 	free(line);
 	free(out);
+	free(saved);
 	return 0;
 }
