@@ -261,3 +261,88 @@ def test_an_rmdir_that_leaves_a_stock_charged_is_killed(built, stock, tmp_path):
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "NONCONFORMANCE" in r.output and "stock" in r.output and "rmdir" in r.output, \
         r.output
+
+
+class _Pipe:
+    """The C example over its pipe, spoken to directly: one request, one reply."""
+
+    def __init__(self, binary):
+        self.proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.n = 0
+
+    def __call__(self, method, **params):
+        self.n += 1
+        self.proc.stdin.write(json.dumps({"id": self.n, "method": method, "params": params})
+                              + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        assert reply.get("id") == self.n, reply
+        return reply
+
+    def close(self):
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=10) == 0
+
+
+FILES = ("memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.failcnt",
+         "memory.kmem.usage_in_bytes", "memory.kmem.slabinfo")
+T2 = {"task": "t2"}
+#: (before the save, after it) on each scope: the stock's precharge, consumed
+#: and drained, a failed batch's failcnt; slab objects on the root's own slabs
+#: and a copy's, the copy created by its work and destroyed by rmdir's
+CHECKPOINTS = {
+    "stock": ([("attach", {"task": "t1", "path": "/A"}), ("alloc_kmem", T1)],
+              [("attach", {"task": "t2", "path": "/A"}), ("alloc_user", T2),
+               ("alloc_kmem", T1), ("free_kmem", {"task": "t1", "page": 0}),
+               _write("/A", "memory.limit_in_bytes", "16k"), ("alloc_user", T2),
+               ("alloc_user", T2), ("drain_stock", {"cpu": 0}), ("attach", {"task": "t1", "path": "/"}),
+               ("attach", {"task": "t2", "path": "/"}), _write("/A", "memory.force_empty", "0")]),
+    "root-objects": ([("kmem_cache_alloc", {"root": "dentry", "path": "/"}),
+                      ("kmem_cache_alloc", {"root": "dentry", "path": "/A"}),
+                      ("work", {"item": "create dentry(1:A)"})],
+                     [("kmem_cache_alloc", {"root": "dentry", "path": "/A"}),
+                      ("kmem_cache_free", {"object": 0}),
+                      ("kmem_cache_alloc", {"root": "dentry", "path": "/A"}),
+                      ("kmem_cache_free", {"object": 2}), ("rmdir", {"path": "/A"}),
+                      ("work", {"item": "destroy dentry(1:A)"})]),
+}
+
+
+@pytest.mark.parametrize("config", sorted(CHECKPOINTS))
+def test_the_c_implementation_returns_to_a_saved_state(built, config):
+    """The checkpoint capability: save remembers the whole machine, restore
+    returns to it (the snapshot, the reads and what the same operations then
+    return: handles and slabs included), as often as asked; a reset forgets it."""
+    cfg = PRESETS[config]
+    before, after = CHECKPOINTS[config]
+    pipe = _Pipe(built / "kmemcg-c")
+    try:
+        assert "checkpoint" in pipe("hello", protocol=2)["result"]["capabilities"]
+        pipe("reset", config=cfg.to_json())
+        assert pipe("restore")["error"] == "nothing saved"
+
+        def calls(ops):
+            return [pipe("call", op=op, args=args)["result"] for op, args in ops]
+
+        def seen():
+            reads = [pipe("read", path=p, file=f)["result"]
+                     for p in ("/", "/A") for f in FILES]
+            return pipe("snapshot")["result"], reads, cfg.roots and pipe("slabinfo")["result"]
+
+        calls(before)
+        assert "result" in pipe("save")
+        saved = seen()
+        results = calls(after)
+        assert seen() != saved
+        for _ in range(2):  # the slot is kept: restore, and again after the same calls
+            assert pipe("restore")["result"] == 0
+            assert seen() == saved
+            assert calls(after) == results
+        assert pipe("restore")["result"] == 0
+        assert pipe("restore")["result"] == 0  # twice in a row
+        assert seen() == saved
+        pipe("reset", config=cfg.to_json())
+        assert pipe("restore")["error"] == "nothing saved"
+    finally:
+        pipe.close()
