@@ -238,9 +238,10 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         @rule(t=tasks, n=st.integers(2, 4))
         def alloc_kmem_burst(self, t, n):
             """A task allocating several objects in a row (a dentry walk, a fork)."""
+            order = cfg.orders[0]  # the scope's smallest: a single page where it has one
             for _ in range(n):
                 self._run("alloc_kmem", task=t, gfp=["GFP_KERNEL", "__GFP_KMEMCG"],
-                          in_interrupt=False, fail=False)
+                          in_interrupt=False, fail=False, **({"order": order} if order else {}))
 
         if large is not None:
             @rule(t=tasks, size=large)

@@ -152,3 +152,10 @@ def test_a_dying_tasks_user_page_is_asked_only_where_the_scope_models_it():
     r = run("conform", "--config", "race", "--seed", "4", "--examples", "300", "--steps", "8",
             "--no-scenarios")
     assert r.exit_code == Exit.OK, r.output
+
+
+def test_the_model_scenarios_allocate_only_the_orders_of_the_scope():
+    """The scenarios' bypassed allocations were of order 0 on every scope, which
+    ``activation-hierarchy`` (order-1 pages only) refused as an internal error."""
+    r = run("conform", "--config", "activation-hierarchy", "--seed", "1", "--examples", "5")
+    assert r.exit_code == Exit.OK, r.output
