@@ -628,7 +628,7 @@ def _full_menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
             for fail in (False, True):
                 ops.append([("alloc_kmem", {"task": t, "fail": fail, "order": o})])
         for why, (extra, flag) in BYPASSES.items():
-            alloc = ("alloc_kmem", {"task": t, "fail": False, "order": 0, **extra,
+            alloc = ("alloc_kmem", {"task": t, "fail": False, "order": cfg.orders[0], **extra,
                                     "bypass": why})
             if flag is None:
                 ops.append([alloc])

@@ -138,6 +138,12 @@ def _base(cfg: Config, make_impl, oracle: str, stats: RunStats, claim: Claim | N
         def path(self, m):
             return self.h.paths[m]
 
+        def user_chargers(self) -> list[str]:
+            """The tasks whose user page the scope models: a task with a fatal
+            signal pending charges the root (__mem_cgroup_try_charge's bypass,
+            3.8), which only a scope with ``fatal_signals`` has."""
+            return [t for t in cfg.tasks if cfg.fatal_signals or not self.h.ctx[t].fatal_signal]
+
         @initialize(data=st.data())
         def setup(self, data):
             """Start from a populated tree: random runs rarely build one themselves.
@@ -232,9 +238,10 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
         @rule(t=tasks, n=st.integers(2, 4))
         def alloc_kmem_burst(self, t, n):
             """A task allocating several objects in a row (a dentry walk, a fork)."""
+            order = cfg.orders[0]  # the scope's smallest: a single page where it has one
             for _ in range(n):
                 self._run("alloc_kmem", task=t, gfp=["GFP_KERNEL", "__GFP_KMEMCG"],
-                          in_interrupt=False, fail=False)
+                          in_interrupt=False, fail=False, **({"order": order} if order else {}))
 
         if large is not None:
             @rule(t=tasks, size=large)
@@ -255,9 +262,10 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
                                                    if v.kind == "kmem")))
             self._run("free_kmem", task=t, page=pfn)
 
-        @rule(t=tasks)
-        def alloc_user(self, t):
-            self._run("alloc_user", task=t)
+        @precondition(lambda self: self.user_chargers())
+        @rule(data=st.data())
+        def alloc_user(self, data):
+            self._run("alloc_user", task=data.draw(st.sampled_from(self.user_chargers())))
 
         @precondition(lambda self: any(p.kind == "user" for p in self.h.pages.values()))
         @rule(data=st.data())
@@ -267,11 +275,12 @@ def machine_for(cfg: Config, make_impl, oracle: str = "eval", stats: RunStats | 
             self._run("free_user", page=pfn)
 
         if faults:
-            @rule(t=tasks, op=st.sampled_from(faults))
-            def user_fault(self, t, op):
+            @precondition(lambda self: self.user_chargers())
+            @rule(data=st.data(), op=st.sampled_from(faults))
+            def user_fault(self, data, op):
                 """An anonymous page of the task's mm (freed with the mm), or a file
                 page read into the page cache (reclaimable)."""
-                self._run(op, task=t)
+                self._run(op, task=data.draw(st.sampled_from(self.user_chargers())))
 
         @rule(t=tasks, kthread=gen.rarely, fatal=gen.rarely, has_mm=st.just(True) | gen.rarely)
         def set_task(self, t, kthread, fatal, has_mm):

@@ -142,3 +142,20 @@ def test_a_read_only_bug_of_a_sequential_implementation_dies_in_the_scenarios(tm
     assert ops[-1] == ("read", {"path": "/A", "file": "memory.kmem.max_usage_in_bytes"}), ops
     assert len(ops) <= 6, ops  # shrunk: the reads it does not need are dropped
     assert_read_failure_replays(save, "ops")
+
+
+def test_a_dying_tasks_user_page_is_asked_only_where_the_scope_models_it():
+    """A task with a fatal signal pending charges its user page to the root, which
+    only a scope with ``fatal_signals`` has. The machine once asked it anyway on
+    ``race``, and the reference failed on three seeds of six ("user.charge(0, 0)
+    is not enabled"); the C example met it on ``accounting`` with seed 1."""
+    r = run("conform", "--config", "race", "--seed", "4", "--examples", "300", "--steps", "8",
+            "--no-scenarios")
+    assert r.exit_code == Exit.OK, r.output
+
+
+def test_the_model_scenarios_allocate_only_the_orders_of_the_scope():
+    """The scenarios' bypassed allocations were of order 0 on every scope, which
+    ``activation-hierarchy`` (order-1 pages only) refused as an internal error."""
+    r = run("conform", "--config", "activation-hierarchy", "--seed", "1", "--examples", "5")
+    assert r.exit_code == Exit.OK, r.output
