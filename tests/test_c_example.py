@@ -216,15 +216,6 @@ def _preset_file(tmp_path_factory, preset, name, **changes):
 
 
 @pytest.fixture(scope="module")
-def stock(tmp_path_factory):
-    """stock (two tasks on two cpus, a batch of two pages, a res limit a batch
-    does not fit beside a page) with fatal_signals: the sequential machine's
-    set_task may give a task a fatal signal, whose user page then goes to the
-    root, which the model allows only in a scope with fatal_signals."""
-    return _preset_file(tmp_path_factory, "stock", "stock-fatal", fatal_signals=True)
-
-
-@pytest.fixture(scope="module")
 def stock_kmem(tmp_path_factory):
     """stock-race's kernel pages alone: one task on one cpu, its charges
     through its stock, attach and the cpu's drain, small enough to interleave
@@ -234,11 +225,13 @@ def stock_kmem(tmp_path_factory):
                                  "free.uncharge", "attach", "stock.drain"])
 
 
-def test_the_c_implementation_charges_through_the_per_cpu_stock(built, stock):
-    """The model's scenarios on stock and a few seeded runs: a page's charge
-    precharging a second into the cpu's stock, a failed batch retried at one
-    page (its failcnt counted), the stock drained by drain_stock and rmdir."""
-    r = run("conform", "--config", stock, "--pipe", built / "kmemcg-c", "--seed", "1",
+def test_the_c_implementation_charges_through_the_per_cpu_stock(built):
+    """The model's scenarios on stock (two tasks on two cpus, a batch of two
+    pages, a res limit a batch does not fit beside a page) and a few seeded
+    runs: a page's charge precharging a second into the cpu's stock, a failed
+    batch retried at one page (its failcnt counted), the stock drained by
+    drain_stock and rmdir."""
+    r = run("conform", "--config", "stock", "--pipe", built / "kmemcg-c", "--seed", "1",
             "--examples", "10", "--steps", "20")
     assert r.exit_code == Exit.OK, r.output
     assert "conforms" in r.output and "0 uncovered" in r.output, r.output
@@ -252,11 +245,11 @@ def test_every_serial_run_of_the_c_implementation_is_the_models_with_a_stock(bui
         r.output
 
 
-def test_an_rmdir_that_leaves_a_stock_charged_is_killed(built, stock, tmp_path):
+def test_an_rmdir_that_leaves_a_stock_charged_is_killed(built, tmp_path):
     """BUG_NO_STOCK_DRAIN: mem_cgroup_reparent_charges without its
     drain_all_stock_sync, so a removed group's res keeps the page its cpu's
     stock precharged (the model's scenario for an rmdir with kmem pages)."""
-    r = run("conform", "--config", stock, "--pipe", built / "kmemcg-c-NO_STOCK_DRAIN",
+    r = run("conform", "--config", "stock", "--pipe", built / "kmemcg-c-NO_STOCK_DRAIN",
             "--seed", "1", "--examples", "10", "--steps", "20", "--save", tmp_path / "r.json")
     assert r.exit_code == Exit.VIOLATION, r.output
     assert "NONCONFORMANCE" in r.output and "stock" in r.output and "rmdir" in r.output, \
