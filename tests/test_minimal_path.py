@@ -123,7 +123,7 @@ def test_the_server_says_its_capabilities_and_runs_a_whole_operation():
 
 
 @pytest.mark.parametrize("caps", [["teleport"], ["checkpoint"]])
-def test_a_hello_with_unknown_or_no_driving_capabilities_is_a_usage_error(tmp_path, caps):
+def test_a_hello_without_steps_or_call_is_a_usage_error(tmp_path, caps):
     server = tmp_path / "odd.py"
     server.write_text(
         "import json, sys\n"
@@ -133,7 +133,26 @@ def test_a_hello_with_unknown_or_no_driving_capabilities_is_a_usage_error(tmp_pa
         f" 'capabilities': {caps!r}}}}}), flush=True)\n")
     r = run("conform", "--pipe", f"{sys.executable} {server}", "--examples", "1")
     assert r.exit_code == Exit.USAGE, r.output
-    assert caps[0] in r.output and "'steps' or 'call' among them" in r.output
+    assert caps[0] in r.output and "'steps' or 'call' must be among them" in r.output
+
+
+def test_a_capability_this_suite_does_not_know_is_left_out(tmp_path):
+    """A newer server's optional capability does not shut an older suite out."""
+    server = tmp_path / "newer.py"
+    server.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(TESTS)!r})\n"
+        "from kmemcg.conformance import serve\n"
+        "session = serve._Session('whole:WholeKernel')\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line)\n"
+        "    result = session.answer(req['method'], req.get('params') or {})\n"
+        "    if req['method'] == 'hello':\n"
+        "        result = {'protocol': 2, 'capabilities': ['call', 'teleport']}\n"
+        "    print(json.dumps({'id': req['id'], 'result': result}), flush=True)\n")
+    r = run("conform", "--pipe", f"{sys.executable} {server}", "--seed", "1", "--examples", "3",
+            "--no-scenarios")
+    assert r.exit_code == Exit.OK, r.output
 
 
 def test_the_race_machine_gives_a_sequential_implementation_scenarios_it_can_take(tmp_path):
