@@ -154,6 +154,9 @@ class WholeOperations:
         #: the model's state between two steps of the operation being handed out,
         #: shown in its place (None: the implementation's is shown)
         self._between: State | None = None
+        #: what save() kept: the implementation's snapshot, the last one
+        #: completed, and this bookkeeping
+        self._saved: tuple | None = None
 
     def _alpha(self, snap) -> State | None:
         try:
@@ -413,7 +416,8 @@ def _raw_diff(a, b, at: str = "") -> str:
         for k in sorted(set(a) | set(b), key=str):
             if a.get(k) != b.get(k):
                 return _raw_diff(a.get(k), b.get(k), f"{at}.{k}" if at else str(k))
-    return f"{at or 'the snapshot'}: saved {json.dumps(a)[:80]}, now {json.dumps(b)[:80]}"
+    return f"{at or 'the snapshot'}: saved {json.dumps(a, default=repr)[:80]}, " \
+        f"now {json.dumps(b, default=repr)[:80]}"
 
 
 def _diff(cfg: Config, a: State, b: State) -> str:
