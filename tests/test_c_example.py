@@ -117,9 +117,15 @@ def test_every_serial_run_of_the_c_implementation_is_the_models(built, config):
     and their destruction by another once emptied and dead run whole, the works
     called by name. The C example hands a freed page's number out again at once,
     which the interleaver once took for the old page's when the free returned."""
+    _every_serial_state(built, config)
+
+
+def _every_serial_state(built, config) -> None:
+    """interleave over the pipe finds every state of the model's serial runs
+    between operations on ``config`` (a preset's name or a file), and no other."""
     r = run("interleave", "--config", config, "--pipe", built / "kmemcg-c")
     assert r.exit_code == Exit.OK, r.output
-    n = between_operations(PRESETS[config])
+    n = between_operations(PRESETS[config] if config in PRESETS else Config.load(config))
     assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
         r.output
 
@@ -157,18 +163,11 @@ def test_every_serial_run_of_the_c_implementation_is_the_models_as_memcgs_die(bu
 def forks(tmp_path_factory):
     """tasks without exit and put_task_struct: the forks of threads moved away
     from their mm's owner, small enough to interleave in seconds."""
-    cfg = PRESETS["tasks"].to_json() | {"name": "forks", "actions": ["spawn", "fork", "attach"]}
-    path = tmp_path_factory.mktemp("forks") / "forks.json"
-    path.write_text(json.dumps(cfg))
-    return path
+    return _preset_file(tmp_path_factory, "tasks", "forks", actions=["spawn", "fork", "attach"])
 
 
 def test_the_c_implementation_charges_a_stack_to_the_mm_owner(built, forks):
-    r = run("interleave", "--config", forks, "--pipe", built / "kmemcg-c")
-    assert r.exit_code == Exit.OK, r.output
-    n = between_operations(Config.load(forks))
-    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
-        r.output
+    _every_serial_state(built, forks)
 
 
 def test_a_stack_charged_to_the_forking_thread_is_killed_by_interleave(built, forks):
@@ -238,11 +237,7 @@ def test_the_c_implementation_charges_through_the_per_cpu_stock(built):
 
 
 def test_every_serial_run_of_the_c_implementation_is_the_models_with_a_stock(built, stock_kmem):
-    r = run("interleave", "--config", stock_kmem, "--pipe", built / "kmemcg-c")
-    assert r.exit_code == Exit.OK, r.output
-    n = between_operations(Config.load(stock_kmem))
-    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
-        r.output
+    _every_serial_state(built, stock_kmem)
 
 
 def test_an_rmdir_that_leaves_a_stock_charged_is_killed(built, tmp_path):
