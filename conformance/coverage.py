@@ -654,6 +654,8 @@ def _full_menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
             ops += [[("free_kmem", {"task": t, "page": page})] for t in cfg.tasks]
         else:
             ops.append([("free_user", {"page": page})])
+    # a cpu's drain work (drain_local_stock): of a stock caching a memcg, or of none
+    ops += [[("drain_stock", {"cpu": c})] for c in range(cfg.cpus)]
     return ops
 
 

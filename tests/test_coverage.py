@@ -113,6 +113,14 @@ def test_what_random_runs_saw_outside_the_search_is_inside_it():
     assert "face: write memory.kmem.limit_in_bytes [minus-junk] = -EINVAL" in reach.scenarios
 
 
+def test_a_drain_of_a_stock_is_inside_the_search_cached_or_empty():
+    """A random run on stock-race drained an empty stock (no step, 0), which the
+    search, whose menu had no drain at all, never offered."""
+    reach = coverage.reachable(PRESETS["stock-race"])
+    assert "stock.drain = 0" in reach.scenarios
+    assert "face: drain_stock = 0" in reach.scenarios
+
+
 def test_every_scenario_exercises_its_outcome_on_the_reference():
     """The search runs operations on the model as the harness expects them: each
     scenario, replayed on the reference with every step checked, conforms and
