@@ -143,10 +143,6 @@ def _work(cfg, s, paths, a):
     return _enabled(cfg, s, (WORK_ITEMS[kind], (names[cache],)))
 
 
-#: the kernel paths started on their own thread (as the interleaver starts them) that
-#: a sequential implementation runs whole: the protocol's operation -> the first model
-#: actions it may begin with in a state (each enabled there), [] for none (it changes
-#: nothing), an errno it fails with at once, or None where the model does not take it
 def _drain_stock(cfg, s, paths, a):
     """drain_local_stock on a cpu: of a stock caching none it does nothing, 0."""
     cpu = a["cpu"]
@@ -155,6 +151,10 @@ def _drain_stock(cfg, s, paths, a):
     return _enabled(cfg, s, ("stock.drain", (cpu,)))
 
 
+#: the kernel paths started on their own thread (as the interleaver starts them) that
+#: a sequential implementation runs whole: the protocol's operation -> the first model
+#: actions it may begin with in a state (each enabled there), [] for none (it changes
+#: nothing), an errno it fails with at once, or None where the model does not take it
 KERNEL_PATHS = {
     "spawn": _one("spawn", lambda cfg, paths, a: (cfg.task_index(a["task"]),
                                                   paths.index(a["path"]))),
