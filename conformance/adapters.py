@@ -289,7 +289,7 @@ _CALLS = {
     "rmdir": lambda s, a: s.rmdir(a["path"]),
     "write": lambda s, a: s.write(a["path"], a["file"], a["text"]),
     "attach": lambda s, a: s.attach(a["task"], a["path"]),
-    "free_kmem": lambda s, a: s.free_kmem_page(a["task"], a["page"]),
+    "free_kmem": lambda s, a: s.free_kmem_page(a.get("task"), a["page"]),
     "alloc_user": lambda s, a: s.alloc_user_page(a["task"]),
     "free_user": lambda s, a: s.free_user_page(a["page"]),
     "fault_anon": lambda s, a: s.fault_anon(a["task"]),

@@ -315,7 +315,7 @@ def model_operations(cfg: Config, s: State, paths, pages: tuple, op: str, a: dic
         rest = list(pages)
         rest.remove((kind, m, order))
         if m == NONE:
-            _take(cfg, s, steps, "free.bypass", (t or 0,))
+            _take(cfg, s, steps, "free.bypass", ())
         elif kind == "kmem":
             s, _ = _take(cfg, s, steps, "free.uncharge", (m, order))
         else:

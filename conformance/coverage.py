@@ -433,8 +433,11 @@ def operation_outcomes(cfg: Config, s: State, op: str, args: dict, paths, pure,
     must return with no step (None: it takes steps); ``page_memcg``, the memcg the
     page a free names is charged to (None: not charged, or no page)."""
     if op == "free_kmem" and page_memcg is not None and pure is None:
-        moved = s.task_memcg[cfg.task_index(args["task"])] != page_memcg
-        return [f"face: free_kmem [{'by a task in another memcg' if moved else 'in place'}]"]
+        t = args.get("task")
+        how = "by the kernel" if t is None else \
+            "by a task in another memcg" if s.task_memcg[cfg.task_index(t)] != page_memcg else \
+            "in place"
+        return [f"face: free_kmem [{how}]"]
     if op == "write" and s.lifecycle[paths.index(args["path"])] == ONLINE:
         m = paths.index(args["path"])
         return [write_outcome(cfg, s, m, args["file"], args["text"], -(pure or 0))]
@@ -650,8 +653,9 @@ def _full_menu(cfg: Config, s: State, paths, pages: tuple, faces: bool) -> list:
             ops += [[(op, {"task": t})] for op in user_faults(cfg)]
     for kind, m, order in sorted(set(pages)):
         page = {"kind": kind, "memcg": m, "order": order}
-        if kind == "kmem":  # any task may free kernel memory, in its memcg or not
-            ops += [[("free_kmem", {"task": t, "page": page})] for t in cfg.tasks]
+        if kind == "kmem":  # any task may free kernel memory, in its memcg or not, or the kernel
+            ops += [[("free_kmem", {**who, "page": page})]
+                    for who in (*({"task": t} for t in cfg.tasks), {})]
         else:
             ops.append([("free_user", {"page": page})])
     # a cpu's drain work (drain_local_stock): of a stock caching a memcg, or of none

@@ -270,7 +270,7 @@ class Harness:
             if page is None:
                 return -ENOENT, None
             if page.memcg is None:
-                return None, ("free.bypass", (self.cfg.task_index(a["task"]),))
+                return None, ("free.bypass", ())
             if op == "free_kmem":  # __memcg_kmem_uncharge_pages(page, order)
                 return None, ("free.uncharge", (page.memcg, page.order))
             return None, ("user.uncharge", (page.memcg,))

@@ -151,7 +151,8 @@ ACTOR_OPERATIONS = {
     "alloc_user": (lambda task: task, lambda task: {"task": task}),
     "fault_anon": (lambda task: task, lambda task: {"task": task}),
     "read_file": (lambda task: task, lambda task: {"task": task}),
-    "free_kmem": (lambda task, pfn: "kernel", lambda task, pfn: {"task": task, "page": pfn}),
+    "free_kmem": (lambda task, pfn: "kernel",
+                  lambda task, pfn: {**({"task": task} if task else {}), "page": pfn}),
     "free_user": (lambda pfn: "kernel", lambda pfn: {"page": pfn}),
     # a cpu's stock drain work, one step (drain_local_stock)
     "drain_stock": (lambda cpu: "kernel", lambda cpu: {"cpu": cpu}),
@@ -423,15 +424,16 @@ class _Run:
                     if s.root_alive[r] or create.guard(cfg, s, r)]
         # free one page of each kind and order per memcg: those are interchangeable
         seen = set()
-        # a kernel page is freed in the name of a task that exists (the free
-        # uncharges the memcg recorded at the charge, whoever frees it)
+        # a kernel page is freed in the name of a task that exists, or by the
+        # kernel once none does (it outlived them all: a dentry, a socket); the
+        # free uncharges the memcg recorded at the charge, whoever frees it
         freer = next((t for i, t in enumerate(cfg.tasks) if s.task_memcg[i] >= 0), None)
         for pfn in sorted(self.pages):
             kind, memcg, order = self.pages[pfn]
             if (kind, memcg, order) in seen or memcg is None:
                 continue
             seen.add((kind, memcg, order))
-            if kind == "kmem" and _allowed(cfg, "free.uncharge") and freer is not None:
+            if kind == "kmem" and _allowed(cfg, "free.uncharge"):
                 ops.append(("free_kmem", (freer, pfn)))
             if kind == "user" and _allowed(cfg, "user.uncharge"):
                 ops.append(("free_user", (pfn,)))

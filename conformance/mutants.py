@@ -79,16 +79,16 @@ class _FailcntEveryLevelMC(MemoryController):
 
 
 class _UnchargeCurrentMemcgMC(MemoryController):
-    def memcg_kmem_uncharge_pages(self, page, order, task):
+    def memcg_kmem_uncharge_pages(self, page, order, current):
         if page.pc.used:  # bug: uncharges the freeing task's memcg, not pc->mem_cgroup
-            page.pc.mem_cgroup = task.memcg
-        return super().memcg_kmem_uncharge_pages(page, order, task)
+            page.pc.mem_cgroup = current.memcg if current else self.root_mem_cgroup
+        return super().memcg_kmem_uncharge_pages(page, order, current)
 
 
 class _UnchargeOnePageMC(MemoryController):
-    def memcg_kmem_uncharge_pages(self, page, order, task):
+    def memcg_kmem_uncharge_pages(self, page, order, current):
         # bug: __memcg_kmem_uncharge_pages gives back PAGE_SIZE, not PAGE_SIZE << order
-        return super().memcg_kmem_uncharge_pages(page, 0, task)
+        return super().memcg_kmem_uncharge_pages(page, 0, current)
 
 
 class _ActivateWithTasksMC(MemoryController):

@@ -64,7 +64,7 @@ Operations and their arguments (memcg paths are absolute: ``/``, ``/A``, ``/A/B`
 ``attach``             ``task``, ``path``
 ``alloc_kmem``         ``task``, ``gfp`` (flag names), ``in_interrupt``, ``fail``,
                        ``order`` (2**order pages; default 0, see below)
-``free_kmem``          ``task``, ``page``
+``free_kmem``          ``task`` (who frees it; left out: the kernel), ``page``
 ``alloc_user``         ``task``
 ``free_user``          ``page`` (a pinned page, ``alloc_user``'s)
 ``fault_anon``         ``task``: an anonymous page of the task's mm, charged to

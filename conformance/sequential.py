@@ -281,7 +281,8 @@ class WholeOperations:
             if d == 0:
                 break
         (pure, steps, _, pages_after), snap, after = chosen
-        if steps and op == "free_kmem" and pre.task_memcg[self.cfg.task_index(args["task"])] < 0 \
+        if steps and op == "free_kmem" and args.get("task") is not None \
+                and pre.task_memcg[self.cfg.task_index(args["task"])] < 0 \
                 and result != 0 and after == pre:
             # freed in the name of a task that exited while the free waited its
             # turn: the page is the model's to free, the name the implementation's

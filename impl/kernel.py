@@ -607,18 +607,18 @@ class Kernel:
             return stop.value
 
     @kpath
-    def free_kmem_page(self, task: str, pfn: int):
+    def free_kmem_page(self, task: str | None, pfn: int):
         """__free_memcg_kmem_pages(page, compound_order(page)) ->
         memcg_kmem_uncharge_pages(page, order), as SLUB's kfree of a large
-        kmalloc does (3.8)."""
-        t = self.tasks.get(task)
+        kmalloc does (3.8), by ``task`` (left out: the kernel, an RCU callback
+        freeing what outlived its allocator); -ESRCH for a task never forked."""
         page = self.pages.get(pfn)
-        if t is None:
+        if task is not None and task not in self.tasks:
             return -ESRCH
         if page is None or not page.kmem:
             return -ENOENT
         del self.pages[pfn]
-        yield self.mc.memcg_kmem_uncharge_pages(page, page.order, t)
+        yield self.mc.memcg_kmem_uncharge_pages(page, page.order, self.tasks.get(task))
         return 0
 
     @kpath

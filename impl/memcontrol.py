@@ -815,12 +815,14 @@ class MemoryController:
         yield Step("mem_cgroup_free", {"memcg": memcg.path})
         return 0
 
-    def memcg_kmem_uncharge_pages(self, page: Page, order: int, task: TaskStruct) -> Step:
+    def memcg_kmem_uncharge_pages(self, page: Page, order: int,
+                                  current: TaskStruct | None) -> Step:
         """__memcg_kmem_uncharge_pages(page, order): uncharge PAGE_SIZE << order
-        from pc->mem_cgroup if Used (3.8)."""
+        from pc->mem_cgroup if Used (3.8), whoever is ``current`` (a task, or
+        None: the kernel's own context)."""
         pc = page.pc
         if not pc.used:
-            return Step("free.bypass", {"task": task.name})
+            return Step("free.bypass", {})
         memcg = pc.mem_cgroup
         pc.used = False
         self.memcg_uncharge_kmem(memcg, PAGE_SIZE << order)

@@ -194,11 +194,12 @@ ACTIONS.add(
 
 ACTIONS.add(
     "free.bypass",
-    ("task",),
-    lambda cfg: [(t,) for t in range(cfg.n_tasks)],
-    "__memcg_kmem_uncharge_pages: a page without PageCgroupUsed is left alone (3.8)",
+    (),
+    lambda cfg: [()],
+    "__memcg_kmem_uncharge_pages: a page without PageCgroupUsed is left alone (3.8); "
+    "whoever frees it, a task or the kernel",
     explored=False,
-)((lambda cfg, s, t: True, _stutter))
+)((lambda cfg, s: True, _stutter))
 
 
 # The state counts committed pages per memcg, not allocations: an order-o free
