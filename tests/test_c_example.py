@@ -16,7 +16,7 @@ from kmemcg.conformance.status import Exit
 from kmemcg.model.config import Config
 from kmemcg.model.scopes import PRESETS
 from tests.cli import run
-from tests.serial_states import between_operations
+from tests.serial_states import OUTLIVED, shows_every_serial_state
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "c"
 KMEMCG = Path(sys.executable).parent / "kmemcg"
@@ -126,9 +126,8 @@ def _every_serial_state(built, config) -> None:
     between operations on ``config`` (a preset's name or a file), and no other."""
     r = run("interleave", "--config", config, "--pipe", built / "kmemcg-c")
     assert r.exit_code == Exit.OK, r.output
-    n = between_operations(PRESETS[config] if config in PRESETS else Config.load(config))
-    assert f"{n} abstract states between whole operations, model {n}: equal" in r.output, \
-        r.output
+    cfg = PRESETS[config] if config in PRESETS else Config.load(config)
+    assert shows_every_serial_state(cfg, r.output), r.output
 
 
 def test_a_wrong_variant_of_the_c_implementation_is_killed_by_interleave(built):
@@ -152,12 +151,14 @@ def test_every_serial_run_of_the_c_implementation_is_the_models_as_memcgs_die(bu
     """Spawn, fork, exit, the last put, rmdir with kmem charged, css_free and
     mem_cgroup_free run whole: death's serial runs are the model's, between
     operations (an exit's deferred put may be preempted in the model)."""
-    r = run("interleave", "--config", "death", "--pipe", built / "kmemcg-c")
-    assert r.exit_code == Exit.OK, r.output
-    assert "coarser-grained" in r.output, r.output
-    n = between_operations(PRESETS["death"])
-    assert f"the model restricted to the runs it allows has {n} states between operations: " \
-           "equal" in r.output, r.output
+    _every_serial_state(built, "death")
+
+
+def test_the_c_implementation_frees_a_page_that_outlived_every_task(built, tmp_path):
+    """free_kmem with no task: the kernel frees a page its allocator left behind."""
+    path = tmp_path / "outlived.json"
+    path.write_text(json.dumps(OUTLIVED.to_json()))
+    _every_serial_state(built, str(path))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from kmemcg.conformance.status import Exit
 from kmemcg.model.scopes import PRESETS
 from tests.cli import run
-from tests.serial_states import between_operations
+from tests.serial_states import OUTLIVED, shows_every_serial_state
 
 KMEMCG = Path(sys.executable).parent / "kmemcg"
 TESTS = Path(__file__).resolve().parent
@@ -55,9 +54,7 @@ def test_every_serial_run_of_a_sequential_implementation_is_the_models():
     implementation."""
     r = run("interleave", "--config", "death", "--impl", "whole:WholeKernel")
     assert r.exit_code == Exit.OK, r.output
-    n = between_operations(PRESETS["death"])
-    assert f"restricted to the runs it allows has {n} states between operations: equal" \
-        in r.output, r.output
+    assert shows_every_serial_state(PRESETS["death"], r.output), r.output
 
 
 
@@ -65,18 +62,14 @@ def test_a_page_outliving_every_task_is_freed_by_the_kernel(tmp_path):
     """A kernel page lives on after the last task exits (a dentry, a socket) and is
     freed from the kernel's own context. Once the interleaver freed pages only in
     the name of a live task: page-cache's states between operations were 7,853 of
-    the model's 8,503, a failure of every valid sequential implementation. Here,
-    with a spawn that fails at U after the exit, 49 of 50."""
-    cfg = replace(PRESETS["page-cache"], name="outlived", max_pages=1,
-                  actions=("charge.kmem", "charge.res", "charge.commit", "free.uncharge",
-                           "exit", "spawn", "put_task_struct", "attach", "limit.write"))
+    the model's serial 8,503, a failure of every valid sequential implementation;
+    here 49 of 50."""
     path = tmp_path / "outlived.json"
-    path.write_text(json.dumps(cfg.to_json()))
+    path.write_text(json.dumps(OUTLIVED.to_json()))
     r = run("interleave", "--config", path, "--impl", "whole:WholeKernel")
     assert r.exit_code == Exit.OK, r.output
-    n = between_operations(cfg)
-    assert f"restricted to the runs it allows has {n} states between operations: equal" \
-        in r.output, r.output
+    assert shows_every_serial_state(OUTLIVED, r.output), r.output
+
 
 @pytest.mark.parametrize("config", ["race", "destruction"])
 def test_a_checkpoint_saves_replays_and_changes_no_verdict(config):
@@ -84,9 +77,7 @@ def test_a_checkpoint_saves_replays_and_changes_no_verdict(config):
     restore of it, not a replay from boot; the states found are the same."""
     r = run("interleave", "--config", config, "--impl", "whole:Checkpointed")
     assert r.exit_code == Exit.OK, r.output
-    n = between_operations(PRESETS[config])
-    assert f"implementation {n} abstract states between whole operations, model {n}: equal" \
-        in r.output, r.output
+    assert shows_every_serial_state(PRESETS[config], r.output), r.output
     assert re.search(r"; \d+ steps checked, [1-9]\d* tries from a checkpoint", r.output), r.output
 
 
@@ -111,8 +102,7 @@ def test_slab_caches_run_whole_and_their_states_are_the_models(config):
     sequential implementation shows every state between operations the model has."""
     r = run("interleave", "--config", config, "--impl", "whole:WholeKernel")
     assert r.exit_code == Exit.OK, r.output
-    n = between_operations(PRESETS[config])
-    assert f"{n} abstract states between whole operations" in r.output, r.output
+    assert shows_every_serial_state(PRESETS[config], r.output), r.output
 
 
 def test_a_wrong_slab_release_seen_whole_is_killed_by_interleave():

@@ -2342,6 +2342,10 @@ static long long call(J *params, const char **err)
 	}
 	if (!strncmp(op, "kmem_cache_", 11) || !strcmp(op, "work"))
 		return slab_call(op, a, t, err);
+	/* free_user names no task; free_kmem may name none: the kernel frees a
+	 * page that outlived every task (an RCU callback, a kworker) */
+	if (t < 0 && !get(a, "task") && !strcmp(op, "free_kmem"))
+		return free_kmem(num(get(a, "page"), -1));
 	if (t < 0 && strcmp(op, "free_user")) {
 		*err = "the operation wants a task";
 		return 0;
