@@ -842,10 +842,10 @@ def _breadth_first(cfg: Config, reach: Reach, max_states: int, key, deep: bool) 
             for o in outcomes:
                 if o not in reach.scenarios:
                     reach.scenarios[o] = [*prefix, *item]
-            if not MODEL.in_constraint(cfg, post) or post.error:
-                continue
             nxt = key(post, after)
-            if nxt in reach.prefix:
+            # most ways lead where the search has been: asked first, it spares
+            # them the constraint
+            if nxt in reach.prefix or not MODEL.in_constraint(cfg, post) or post.error:
                 continue
             if len(reach.prefix) >= max_states:
                 reach.complete = False
