@@ -778,6 +778,12 @@ def reachable(cfg: Config, max_states: int = 3000) -> Reach:
         data["complete"], data["states"], data["shapes"]))
 
 
+def warm(cfg: Config) -> None:
+    """:func:`reachable` computed and stored on disk, for a later call in another
+    process (``kmemcg check`` runs it beside its other checks)."""
+    reachable(cfg)
+
+
 def search(cfg: Config, max_states: int = 3000, deep_states: int = 8000) -> Reach:
     """Every outcome the model reaches within the bounds, each with a scenario.
 

@@ -8,7 +8,9 @@ back its result or the exception it raised. It ignores Ctrl-C, which is the
 parent's to handle (leaving the block ends the worker), and it ends itself once
 orphaned, since a parent killed outright cannot end it. Where no process can be
 started, or the worker dies, :meth:`Background.result` computes here instead:
-the worker only ever saves time.
+the worker only ever saves time. A worker starts no worker of its own (a
+daemonic process may not, and its parent has the other core already): its
+background work is done in it, in turn.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Background:
         ctx = multiprocessing.get_context("spawn")
         receive, send = ctx.Pipe(duplex=False)
         try:
+            if multiprocessing.current_process().daemon:
+                raise OSError("a worker starts no worker")
             self.process = ctx.Process(target=_child, daemon=True,
                                        args=(self.fn, self.args, send, os.getpid()))
             self.process.start()
