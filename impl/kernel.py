@@ -611,7 +611,7 @@ class Kernel:
         """__free_memcg_kmem_pages(page, compound_order(page)) ->
         memcg_kmem_uncharge_pages(page, order), as SLUB's kfree of a large
         kmalloc does (3.8), by ``task`` (left out: the kernel, an RCU callback
-        freeing what outlived its allocator); -ESRCH for a task never forked."""
+        freeing what outlived its allocator); -ESRCH for a task it does not know."""
         page = self.pages.get(pfn)
         if task is not None and task not in self.tasks:
             return -ESRCH
